@@ -1,0 +1,4 @@
+from cpi_link.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The cpi-link command line: a thin layer over the cpi_link modules.
+
+Heavy libraries (pandas, pyarrow) are imported inside commands so `cpi-link --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cpi_link import __version__
+from cpi_link.cli.common import State
+
+app = typer.Typer(
+    name="cpi-link",
+    help=(
+        "Run the price-subsidy linkage mechanism (社会救助和保障标准与物价上涨挂钩联动机制): "
+        "fetch CPI figures, decide whether the mechanism starts, compute audited subsidies."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"cpi-link {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Optional[Path] = typer.Option(
+        None, "--home", envvar="CPI_LINK_HOME", help="Home directory for the store, runs, ledger and logs."
+    ),
+    config: Optional[Path] = typer.Option(
+        None, "--config", envvar="CPI_LINK_CONFIG", help="Config directory (schemes, sources) Default: the bundled config."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected faults."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+):
+    ctx.obj = State(home_option=home, config_option=config, debug=debug)
+
+
+from cpi_link.cli import fetch as _fetch  # noqa: E402
+
+_fetch.register(app)
+
+
+def main() -> None:
+    app()

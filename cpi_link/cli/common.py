@@ -1,0 +1,138 @@
+"""What every command shares: global state, error handling, output formats."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import sys
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable
+
+import typer
+
+from cpi_link.errors import CpiLinkError, ExitStatus
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FORMAT_HELP = "Output format: 'table' for people (rich), 'json' or 'csv' on stdout for scripts."
+
+
+@dataclass
+class State:
+    home_option: Path | None = None
+    config_option: Path | None = None
+    debug: bool = False
+
+    @property
+    def home(self):
+        from cpi_link.paths import Home, resolve_home
+
+        return Home(resolve_home(self.home_option))
+
+    @property
+    def config_dir(self) -> Path:
+        from cpi_link.paths import resolve_config
+
+        return resolve_config(self.config_option)
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    if obj is None:
+        obj = ctx.find_root().obj = State()
+    return obj
+
+
+def stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def stdout_console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def warn(message: str) -> None:
+    stderr_console().print(f"[bold yellow]warning:[/] {message}", markup=True)
+
+
+def info(message: str) -> None:
+    stderr_console().print(message)
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Turn expected errors into one clear stderr line and the SPEC 7 exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = kwargs.get("ctx")
+        debug = bool(ctx and state(ctx).debug)
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except CpiLinkError as exc:
+            if debug:
+                raise
+            from rich.markup import escape
+
+            stderr_console().print(f"[bold red]error:[/] {escape(exc.message)}")
+            raise typer.Exit(int(exc.exit_status)) from None
+        except KeyboardInterrupt:
+            stderr_console().print("[bold red]interrupted[/]")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # a bug
+            if debug:
+                raise
+            stderr_console().print(
+                f"[bold red]unexpected fault:[/] {type(exc).__name__}. This is a bug in cpi-link; "
+                "rerun with --debug for the traceback and report it."
+            )
+            raise typer.Exit(int(ExitStatus.FAULT)) from None
+
+    return wrapper
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def emit_csv(rows: list[dict], columns: list[str]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: _csv_cell(r.get(k)) for k in columns})
+    sys.stdout.write(buf.getvalue())
+
+
+def _csv_cell(v: Any) -> Any:
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, ensure_ascii=False, default=str)
+    if v is None:
+        return ""
+    s = str(v)
+    # neutralise spreadsheet formula injection in anything we write as CSV
+    if s[:1] in ("=", "+", "@") or (s[:1] == "-" and not _is_number(s)):
+        return "'" + s
+    return s
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False

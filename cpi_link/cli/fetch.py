@@ -1,0 +1,145 @@
+"""`cpi-link fetch` and `cpi-link series`."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, info, state, stdout_console
+
+
+class Source(str, Enum):
+    nbs = "nbs"
+    file = "file"
+
+
+SERIES_COLUMNS = ["region_code", "month", "indicator", "value", "yoy_pct", "source", "fetched_at"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fetch")(fetch)
+    app.command("series")(series)
+
+
+@handle_errors
+def fetch(
+    ctx: typer.Context,
+    source: Source = typer.Option(Source.nbs, "--source", help="'nbs': the NBS data portal; 'file': an officer's file of official figures."),
+    file: Optional[Path] = typer.Option(None, "--file", help="With --source file: CSV (UTF-8/BOM/GB18030) or XLSX, columns region_code,month,indicator,value (or 地区代码,月份,指标,指数)."),
+    region: Optional[List[str]] = typer.Option(None, "--region", help="Region code to fetch (repeatable; default from config/sources.toml)."),
+    since: Optional[str] = typer.Option(None, "--since", help="First index month, YYYY-MM."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last index month, YYYY-MM."),
+    offline: bool = typer.Option(False, "--offline", help="Touch no network: report what the store (bundled figures included) holds."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """Bring monthly CPI and food-price figures into the series store, keeping provenance and revisions."""
+    from cpi_link.errors import UsageError
+    from cpi_link.months import parse_month
+    from cpi_link.store import SeriesStore
+
+    st = state(ctx)
+    since_m = parse_month(since, "--since") if since else None
+    until_m = parse_month(until, "--until") if until else None
+    home = st.home.ensure()
+    store = SeriesStore(home)
+    report: dict = {"source": source.value, "offline": offline}
+    if source is Source.file:
+        if file is None:
+            raise UsageError("--source file needs --file PATH")
+        from cpi_link.fetch import read_figures_file
+
+        obs = read_figures_file(file, regions=region, since=since_m, until=until_m)
+        result = store.upsert(obs)
+        report.update(file=str(file), rows=len(obs), **result.as_dict())
+    elif offline:
+        report.update(rows=0, added=0, revised=0, unchanged=0, note="offline: no network touched")
+    else:
+        from cpi_link import nbs
+
+        outcome = nbs.fetch(st.config_dir, home, regions=region, since=since_m, until=until_m)
+        result = store.upsert(outcome.observations)
+        report.update(rows=len(outcome.observations), **result.as_dict(), **outcome.report())
+    held = store.observations()
+    report["store_observations"] = len(held)
+    report["store_latest"] = {
+        r: max(o.month for o in held if o.region_code == r) for r in sorted({o.region_code for o in held})
+    }
+    if fmt is Format.json:
+        emit_json(report)
+    elif fmt is Format.csv:
+        emit_csv([report], list(report))
+    else:
+        lines = [f"[bold]fetch[/] from {source.value}" + (" (offline)" if offline else "")]
+        if "rows" in report:
+            lines.append(
+                f"  rows read {report['rows']}: added {report.get('added', 0)}, "
+                f"revised {report.get('revised', 0)}, unchanged {report.get('unchanged', 0)}"
+            )
+        for k in ("not_yet_published", "note"):
+            if report.get(k):
+                lines.append(f"  {k.replace('_', ' ')}: {report[k]}")
+        lines.append(f"  store holds {report['store_observations']} observations; latest month per region:")
+        for r, m in report["store_latest"].items():
+            lines.append(f"    {r}: {m}")
+        stdout_console().print("\n".join(lines))
+
+
+@handle_errors
+def series(
+    ctx: typer.Context,
+    region: Optional[List[str]] = typer.Option(None, "--region", help="Region code(s), e.g. 140000 (Shanxi), 000000 (national)."),
+    indicator: Optional[List[str]] = typer.Option(None, "--indicator", help="cpi, food or scpi (repeatable)."),
+    since: Optional[str] = typer.Option(None, "--since", help="First month, YYYY-MM."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last month, YYYY-MM."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """Print stored observations (bundled figures included) with their source."""
+    from cpi_link.decimals import fmt_pct
+    from cpi_link.errors import UsageError
+    from cpi_link.fetch import normalise_indicator
+    from cpi_link.months import parse_month
+    from cpi_link.store import SeriesStore
+
+    st = state(ctx)
+    inds = []
+    for i in indicator or []:
+        n = normalise_indicator(i)
+        if n is None:
+            raise UsageError(f"--indicator {i!r}: use cpi, food or scpi")
+        inds.append(n)
+    store = SeriesStore(st.home)
+    obs = store.observations(
+        region=region,
+        indicator=inds,
+        since=parse_month(since, "--since") if since else None,
+        until=parse_month(until, "--until") if until else None,
+    )
+    rows = [
+        {
+            "region_code": o.region_code,
+            "month": o.month,
+            "indicator": o.indicator,
+            "value": fmt_pct(o.value),
+            "yoy_pct": fmt_pct(o.yoy_pct),
+            "source": o.source,
+            "source_ref": o.source_ref,
+            "fetched_at": o.fetched_at,
+        }
+        for o in obs
+    ]
+    if fmt is Format.json:
+        emit_json(rows)
+    elif fmt is Format.csv:
+        emit_csv(rows, SERIES_COLUMNS + ["source_ref"])
+    else:
+        from rich.table import Table
+
+        t = Table(title=f"Stored observations ({len(rows)})")
+        for c in ["region", "month", "indicator", "index", "YoY %", "source", "fetched at"]:
+            t.add_column(c, justify="right" if c in ("index", "YoY %") else "left")
+        for r in rows:
+            t.add_row(r["region_code"], r["month"], r["indicator"], r["value"], r["yoy_pct"], r["source"], r["fetched_at"])
+        stdout_console().print(t)

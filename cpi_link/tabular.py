@@ -1,0 +1,123 @@
+"""Reading small tables officers type (figures, standards): CSV in UTF-8/BOM/GB18030, or XLSX.
+
+Everything comes back as text; numbers are parsed exactly by the caller. Big rosters use
+cpi_link.roster, which streams with pyarrow.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from cpi_link.errors import InputError
+
+
+def detect_encoding(data: bytes, path: Path | str = "") -> str:
+    """UTF-8 with BOM, UTF-8, or GB18030 (a superset of GBK/GB2312), decided from the bytes."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if b"\x00" in data[:65536]:
+        raise InputError(f"{path}: contains NUL bytes; this is not a text CSV file (UTF-16 or binary?)")
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        data.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not readable as UTF-8 or GB18030 text (bad byte at offset {exc.start}); "
+            "save it as CSV UTF-8 or GB18030"
+        ) from None
+
+
+def is_xlsx(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
+def read_table(path: Path | str) -> tuple[list[str], list[list[str]]]:
+    """Return (header, rows) as strings; rows keep their order (data row 1 is rows[0])."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a file")
+    if path.suffix.lower() in (".xlsx", ".xlsm") or is_xlsx(path):
+        return _read_xlsx(path)
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError(f"{path}: the file is empty")
+    enc = detect_encoding(data, path)
+    text = data.decode(enc)
+    sample = text[:4096]
+    delimiter = ","
+    first = sample.splitlines()[0] if sample.splitlines() else ""
+    if "," not in first and "\t" in first:
+        delimiter = "\t"
+    elif "," not in first and ";" in first:
+        delimiter = ";"
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        rows = [r for r in reader]
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise InputError(f"{path}: the file is empty")
+    header = [h.strip() for h in rows[0]]
+    return header, [[c.strip() for c in r] for r in rows[1:]]
+
+
+def _read_xlsx(path: Path) -> tuple[list[str], list[list[str]]]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from None
+    try:
+        ws = wb.worksheets[0]
+        rows: list[list[str]] = []
+        for raw in ws.iter_rows(values_only=True):
+            cells = ["" if v is None else _cell_text(v) for v in raw]
+            if any(c.strip() for c in cells):
+                rows.append([c.strip() for c in cells])
+    finally:
+        wb.close()
+    if not rows:
+        raise InputError(f"{path}: the first sheet is empty")
+    return rows[0], rows[1:]
+
+
+def _cell_text(v: object) -> str:
+    # A float cell is shown as Excel shows it (repr gives the shortest round-tripping text, which
+    # for a typed-in 103.5 is '103.5'); integers lose their '.0'.
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if hasattr(v, "strftime"):
+        return v.strftime("%Y-%m")
+    return str(v)
+
+
+def find_columns(header: list[str], aliases: dict[str, tuple[str, ...]], required: tuple[str, ...], path) -> dict[str, int]:
+    """Map canonical column names to positions, accepting English or Chinese headers."""
+    norm = [h.strip().lstrip("\ufeff").lower() for h in header]
+    out: dict[str, int] = {}
+    for key, names in aliases.items():
+        hits = [i for i, h in enumerate(norm) if h in {n.lower() for n in names}]
+        if len(hits) > 1:
+            raise InputError(f"{path}: column {key!r} appears {len(hits)} times in the header")
+        if hits:
+            out[key] = hits[0]
+    missing = [k for k in required if k not in out]
+    if missing:
+        raise InputError(
+            f"{path}: missing required column(s) {', '.join(missing)}; the header has: {', '.join(header)}"
+        )
+    return out
