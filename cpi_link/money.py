@@ -1,0 +1,78 @@
+"""Exact money: integer fen, ratios rounded explicitly, decimal128 for Parquet.
+
+Amounts are computed as an integer numerator over an integer denominator (both in fen), then
+rounded by the scheme's declared mode. Nothing passes through binary floating point, and
+Python's round() (half to even) is never used.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+import numpy as np
+
+# rounding mode -> (unit in fen, kind)
+ROUNDING = {
+    "yuan_half_up": (100, "half_up"),
+    "yuan_ceil": (100, "ceil"),
+    "jiao_half_up": (10, "half_up"),
+    "fen_half_up": (1, "half_up"),
+}
+
+
+def round_ratio(num: np.ndarray, den: np.ndarray | int, mode: str) -> np.ndarray:
+    """Round num/den (fen, non-negative) to the mode's unit; returns int64 fen."""
+    unit, kind = ROUNDING[mode]
+    num = np.asarray(num, dtype=np.int64)
+    den = np.asarray(den, dtype=np.int64)
+    if np.any(num < 0):
+        raise ValueError("amounts below zero cannot be rounded half up here")
+    step = den * unit
+    if kind == "half_up":
+        q = (2 * num + step) // (2 * step)
+    else:  # ceil
+        q = (num + step - 1) // step
+    return (q * unit).astype(np.int64)
+
+
+def round_fraction(value: Fraction, mode: str) -> int:
+    """Scalar twin of round_ratio for one amount in fen (used by explanations and tests)."""
+    return int(round_ratio(np.array([value.numerator]), value.denominator, mode)[0])
+
+
+def yuan_to_fen(d: Decimal, what: str = "amount") -> int:
+    fen = d * 100
+    if fen != fen.to_integral_value():
+        raise ValueError(f"{what} {d} is not a whole number of fen")
+    return int(fen)
+
+
+def fen_to_decimal(fen: int) -> Decimal:
+    return (Decimal(int(fen)) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def fen_to_yuan_str(fen: int) -> str:
+    return format(fen_to_decimal(fen), "f")
+
+
+def decimal128_from_fen(fen: np.ndarray, precision: int = 18):
+    """An Arrow decimal128(precision, 2) array whose unscaled values are exactly the given fen."""
+    import pyarrow as pa
+
+    fen = np.ascontiguousarray(fen, dtype=np.int64)
+    words = np.empty((len(fen), 2), dtype=np.int64)  # little-endian 128-bit two's complement
+    words[:, 0] = fen
+    words[:, 1] = fen >> 63
+    return pa.Array.from_buffers(pa.decimal128(precision, 2), len(fen), [None, pa.py_buffer(words.tobytes())])
+
+
+def fen_from_decimal128(arr) -> np.ndarray:
+    """The inverse, for reading outputs back (tests, reports)."""
+    import pyarrow as pa
+
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    assert arr.type.scale == 2
+    buf = arr.buffers()[1]
+    words = np.frombuffer(buf, dtype=np.int64, count=2 * (arr.offset + len(arr)))[2 * arr.offset :]
+    return words[0::2].copy()

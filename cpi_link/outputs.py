@@ -1,0 +1,174 @@
+"""A run folder (SPEC 6): payments, rejected and summary Parquet plus manifest.json.
+
+Written into a private temp folder beside the destination and renamed into place, so a run
+folder appears whole or not at all. Money is decimal128(18, 2) built from integer fen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cpi_link.atomic import sha256_file
+from cpi_link.errors import UsageError
+from cpi_link.money import decimal128_from_fen, round_ratio
+from cpi_link.paths import private_dir
+
+
+
+def _schemas():
+    import pyarrow as pa
+
+    money = pa.decimal128(18, 2)
+    payments = pa.schema(
+        [
+            ("source_row", pa.int64()),
+            ("person_id", pa.string()),
+            ("name", pa.string()),
+            ("category", pa.string()),
+            ("region_code", pa.string()),
+            ("area", pa.string()),
+            ("persons", pa.int64()),
+            ("index_month", pa.string()),
+            ("indicator", pa.string()),
+            ("rate_pct", pa.decimal128(7, 2)),
+            ("standard", money),
+            ("standard_annual", money),
+            ("standard_region", pa.string()),
+            ("amount_per_person", money),
+            ("amount", money),
+            ("scheme", pa.string()),
+            ("version", pa.string()),
+            ("run_id", pa.string()),
+            ("bank_account", pa.string()),
+            ("id_flag", pa.string()),
+        ]
+    )
+    rejected = pa.schema(
+        [("source_row", pa.int64()), ("reason", pa.string()), ("detail", pa.string())]
+        + [(c, pa.string()) for c in ("person_id", "name", "category", "region_code", "area", "persons", "bank_account")]
+    )
+    summary = pa.schema(
+        [("region_code", pa.string()), ("category", pa.string()), ("rows", pa.int64()), ("persons", pa.int64()), ("amount", money)]
+    )
+    return payments, rejected, summary
+
+
+def _str(values) -> "object":
+    import pyarrow as pa
+
+    return pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=True)
+
+
+def payments_table(paid: pd.DataFrame, month: str, scheme: str, version: str, run_id: str):
+    import pyarrow as pa
+
+    schema, _, _ = _schemas()
+    n = len(paid)
+    std12 = paid["standard12"].to_numpy(dtype=np.int64)
+    annual = paid["standard_annual_fen"].to_numpy(dtype=np.int64)
+    annual_arr = decimal128_from_fen(np.where(annual >= 0, annual, 0))
+    annual_arr = pa.Array.from_buffers(annual_arr.type, n, [pa.array(annual >= 0).buffers()[1], annual_arr.buffers()[1]])
+    rate = decimal128_from_fen(paid["rate_h"].to_numpy(dtype=np.int64))  # hundredths of a percent, scale 2
+    cols = {
+        "source_row": pa.array(paid["source_row"].to_numpy(dtype=np.int64)),
+        "person_id": _str(paid["person_id"]),
+        "name": _str(paid["name"]),
+        "category": _str(paid["category"]),
+        "region_code": _str(paid["region_code"]),
+        "area": _str(paid["area"]),
+        "persons": pa.array(paid["persons"].to_numpy(dtype=np.int64)),
+        "index_month": pa.array([month] * n, pa.string()) if n < 1000 else pa.repeat(month, n),
+        "indicator": _str(paid["indicator"]),
+        "rate_pct": rate.cast(pa.decimal128(7, 2)),
+        # the monthly standard used, to the fen; an annual rural standard is also kept whole
+        "standard": decimal128_from_fen(round_ratio(std12, 12, "fen_half_up")),
+        "standard_annual": annual_arr,
+        "standard_region": _str(paid["standard_region"]),
+        "amount_per_person": decimal128_from_fen(paid["amount_per_person_fen"].to_numpy(dtype=np.int64)),
+        "amount": decimal128_from_fen(paid["amount_fen"].to_numpy(dtype=np.int64)),
+        "scheme": pa.repeat(scheme, n),
+        "version": pa.repeat(version, n),
+        "run_id": pa.repeat(run_id, n),
+        "bank_account": _str(paid["bank_account"]),
+        "id_flag": _str(paid["id_flag"]),
+    }
+    return pa.Table.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
+
+
+def rejected_table(rej: pd.DataFrame):
+    import pyarrow as pa
+
+    _, schema, _ = _schemas()
+    arrays = [pa.array(rej["source_row"].to_numpy(dtype=np.int64))] + [_str(rej[f.name]) for f in list(schema)[1:]]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def summary_frame(paid: pd.DataFrame) -> pd.DataFrame:
+    if paid.empty:
+        return pd.DataFrame({"region_code": [], "category": [], "rows": [], "persons": [], "amount_fen": []})
+    g = paid.groupby(["region_code", "category"], sort=True).agg(
+        rows=("source_row", "size"), persons=("persons", "sum"), amount_fen=("amount_fen", "sum")
+    )
+    return g.reset_index()
+
+
+def summary_table(summary: pd.DataFrame):
+    import pyarrow as pa
+
+    _, _, schema = _schemas()
+    return pa.Table.from_arrays(
+        [
+            _str(summary["region_code"]),
+            _str(summary["category"]),
+            pa.array(summary["rows"].to_numpy(dtype=np.int64)),
+            pa.array(summary["persons"].to_numpy(dtype=np.int64)),
+            decimal128_from_fen(summary["amount_fen"].to_numpy(dtype=np.int64)),
+        ],
+        schema=schema,
+    )
+
+
+def prepare_out_dir(out: Path) -> None:
+    """--out must be a new or empty folder: a run never mixes with other files."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"--out {out} exists and is not an empty folder; give a new folder")
+
+
+def write_run(dest: Path, tables: dict, manifest: dict) -> Path:
+    """Write tables (name -> pyarrow Table) and manifest.json into dest, whole or not at all."""
+    import pyarrow.parquet as pq
+
+    dest = Path(dest)
+    private_dir(dest.parent)
+    tmp = dest.parent / f".tmp-{dest.name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    private_dir(tmp)
+    try:
+        hashes = {}
+        for name, table in tables.items():
+            path = tmp / name
+            pq.write_table(table, path, compression="zstd")
+            os.chmod(path, 0o600)
+            hashes[name] = sha256_file(path)
+        manifest = dict(manifest)
+        manifest["outputs"] = {name: {"sha256": h, "rows": tables[name].num_rows} for name, h in hashes.items()}
+        mpath = tmp / "manifest.json"
+        mpath.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+        os.chmod(mpath, 0o600)
+        for p in tmp.iterdir():
+            with open(p, "rb") as fh:
+                os.fsync(fh.fileno())
+        if dest.exists():
+            dest.rmdir()  # prepare_out_dir made sure it is empty
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
