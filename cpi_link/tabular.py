@@ -13,25 +13,64 @@ from pathlib import Path
 from cpi_link.errors import InputError
 
 
+def _looks_like_utf8_text(text: str) -> bool:
+    # Short GB18030 text can also be valid UTF-8 (食品 = CA B3 C6 B7 decodes as 'ʳƷ'), so a
+    # UTF-8 reading is trusted only when its non-ASCII characters are ones a Chinese table holds.
+    for ch in text:
+        o = ord(ch)
+        if o < 0x80:
+            continue
+        if not (
+            0x4E00 <= o <= 0x9FFF  # CJK unified ideographs
+            or 0x3400 <= o <= 0x4DBF  # extension A
+            or 0x20000 <= o <= 0x3FFFF  # extensions B..
+            or 0x3000 <= o <= 0x303F  # CJK punctuation
+            or 0xFF00 <= o <= 0xFFEF  # full-width forms
+            or 0x2000 <= o <= 0x206F  # general punctuation
+            or 0x00A0 <= o <= 0x00FF  # Latin-1
+            or 0x2E80 <= o <= 0x2FDF  # radicals
+            or 0xF900 <= o <= 0xFAFF  # compatibility ideographs
+            or o == 0xFEFF
+        ):
+            return False
+    return True
+
+
 def detect_encoding(data: bytes, path: Path | str = "") -> str:
-    """UTF-8 with BOM, UTF-8, or GB18030 (a superset of GBK/GB2312), decided from the bytes."""
+    """UTF-8 with BOM, UTF-8, or GB18030 (a superset of GBK/GB2312), decided from the bytes.
+
+    `data` may be a leading sample of a big file; a character cut at its end is tolerated.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     if b"\x00" in data[:65536]:
         raise InputError(f"{path}: contains NUL bytes; this is not a text CSV file (UTF-16 or binary?)")
+    utf8 = _decode_prefix(data, "utf-8")
+    if utf8 is not None and _looks_like_utf8_text(utf8):
+        return "utf-8"
+    gb = _decode_prefix(data, "gb18030")
+    if gb is not None:
+        return "gb18030"
+    if utf8 is not None:
+        return "utf-8"
     try:
         data.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        data.decode("gb18030")
-        return "gb18030"
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{path}: not readable as UTF-8 or GB18030 text (bad byte at offset {exc.start}); "
             "save it as CSV UTF-8 or GB18030"
         ) from None
+    return "utf-8"
+
+
+def _decode_prefix(data: bytes, encoding: str) -> str | None:
+    for cut in range(0, 4):  # a sample may end inside a multi-byte character
+        try:
+            return data[: len(data) - cut].decode(encoding)
+        except UnicodeDecodeError as exc:
+            if exc.start < len(data) - 4:
+                return None
+    return None
 
 
 def is_xlsx(path: Path) -> bool:
@@ -52,7 +91,11 @@ def read_table(path: Path | str) -> tuple[list[str], list[list[str]]]:
     if not data.strip():
         raise InputError(f"{path}: the file is empty")
     enc = detect_encoding(data, path)
-    text = data.decode(enc)
+    try:
+        text = data.decode(enc)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}: line {line} is not valid {enc} text (mixed encodings in one file?)") from None
     sample = text[:4096]
     delimiter = ","
     first = sample.splitlines()[0] if sample.splitlines() else ""
