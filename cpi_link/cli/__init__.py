@@ -50,6 +50,7 @@ def _root(
 from cpi_link.cli import fetch as _fetch  # noqa: E402
 
 _fetch.register(app)
+from cpi_link.cli import sources as _sources; _sources.register(app)  # noqa: E402,E702
 
 
 def main() -> None:

@@ -1,0 +1,109 @@
+"""`cpi-link sources`: the configured NBS series, and the portal's catalogue for finding new ones."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
+
+sources_app = typer.Typer(
+    help="NBS data sources: show the configured series (config/sources.toml) or browse the portal's catalogue.",
+    no_args_is_help=True,
+)
+
+SHOW_COLUMNS = ["source", "scope", "indicator", "from", "until", "dataset", "cid_or_code", "indicator_id", "name"]
+TREE_COLUMNS = ["name", "_id", "isLeaf", "sdate", "edate"]
+INDICATOR_COLUMNS = ["name", "_id", "unit", "from", "until"]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sources_app, name="sources")
+
+
+def _table(title: str, rows: list[dict], columns: list[str]) -> None:
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*["" if r.get(c) is None else str(r.get(c)) for c in columns])
+    stdout_console().print(t)
+
+
+@sources_app.command("show")
+@handle_errors
+def show(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """Print the configured NBS series by date range.
+
+    Shows which catalogue leaf and indicator (portal) or code (legacy) each month is fetched from,
+    and the effective URLs (environment overrides applied).
+    """
+    from cpi_link.nbs import series_table
+
+    sources, rows = series_table(state(ctx).config_dir)
+    if fmt is Format.json:
+        emit_json(
+            {
+                "sources_file": str(sources.path),
+                "portal_url": sources.portal_url,
+                "legacy_url": sources.legacy_url,
+                "fallback": sources.fallback,
+                "default_regions": sources.default_regions,
+                "indicators": sources.indicators,
+                "series": rows,
+            }
+        )
+    elif fmt is Format.csv:
+        emit_csv(rows, SHOW_COLUMNS)
+    else:
+        _table(f"NBS series ({sources.path})", rows, SHOW_COLUMNS)
+        stdout_console().print(
+            f"portal: {sources.portal_url}\nlegacy fallback: "
+            + (sources.legacy_url if sources.fallback == "legacy" and sources.legacy_url else "none")
+            + f"\ndefault regions: {', '.join(sources.default_regions)}"
+        )
+
+
+@sources_app.command("discover")
+@handle_errors
+def discover(
+    ctx: typer.Context,
+    dataset: int = typer.Option(
+        1, "--dataset", help="Portal dataset code: 1 = 月度数据 (national monthly), 4 = 分省月度数据 (provincial monthly)."
+    ),
+    pid: str = typer.Option(
+        "", "--pid", help="Catalogue node _id whose children to list; empty lists the dataset's root node."
+    ),
+    cid: Optional[str] = typer.Option(
+        None, "--cid", help="A leaf's _id (isLeaf true): list its indicators (the indicator_id for sources.toml) instead."
+    ),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """List the NBS portal's catalogue one level at a time (name, _id, isLeaf, sdate/edate).
+
+    For finding the cid and indicator_id of a series (e.g. a province's food index) to put in
+    config/sources.toml. Start with no --pid, then pass a child's _id as --pid; on a leaf
+    (isLeaf true), pass its _id as --cid to list its indicators.
+    """
+    from cpi_link.nbs import discover as nbs_discover
+
+    if dataset < 1:
+        from cpi_link.errors import UsageError
+
+        raise UsageError("--dataset must be a positive dataset code (1 national monthly, 4 provincial monthly)")
+    st = state(ctx)
+    rows = nbs_discover(st.config_dir, st.home, dataset=dataset, pid=pid, cid=cid)
+    columns = INDICATOR_COLUMNS if cid else TREE_COLUMNS
+    if fmt is Format.json:
+        emit_json(rows)
+    elif fmt is Format.csv:
+        emit_csv(rows, columns)
+    else:
+        title = f"Indicators of leaf {cid}" if cid else f"Catalogue dataset {dataset}, children of {pid or '(root)'}"
+        _table(f"{title} ({len(rows)})", rows, columns)
