@@ -52,11 +52,12 @@ class MonthPlan:
         return region_code[:4] + "00" if ir == "prefecture" else ir
 
 
-def compute_batch(batch, plan: MonthPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Compute one roster batch. Returns (payable rows before dedup, rejected rows)."""
-    df = batch.to_pandas()
-    n = len(df)
-    rules = plan.rules
+def check_batch(df: pd.DataFrame, rules, standards, month: str, cache: dict) -> dict:
+    """The month's row checks (coverage, area, standards) on top of the roster's own; no amounts.
+
+    Shared by calc and validate. Returns numpy arrays: reason, detail, ok, area, std12, annual,
+    standard_region.
+    """
     reason = df["reason"].astype(object).where(df["reason"].notna(), None).to_numpy(dtype=object)
     detail = df["detail"].astype(object).where(df["detail"].notna(), None).to_numpy(dtype=object)
     ok = pd.isna(pd.Series(reason)).to_numpy()
@@ -71,41 +72,53 @@ def compute_batch(batch, plan: MonthPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     category = df["category"].astype(object)
     basis = category.map(rules.categories).to_numpy(dtype=object)
-    basis_missing = pd.isna(pd.Series(basis)).to_numpy()
     reject(
-        basis_missing,
+        pd.isna(pd.Series(basis)).to_numpy(),
         "category_not_covered",
-        ("category " + category.fillna("").astype(str) + f" is not covered by {rules.version} in {plan.month}").to_numpy(dtype=object),
+        ("category " + category.fillna("").astype(str) + f" is not covered by {rules.version} in {month}").to_numpy(dtype=object),
     )
     area_in = df["area"].astype(object).to_numpy(dtype=object)
     by_area = basis == "by_area"
-    area_missing = by_area & pd.isna(pd.Series(area_in)).to_numpy()
-    reject(area_missing, "missing_field", "area (城乡) is needed for this category and is empty")
+    reject(by_area & pd.isna(pd.Series(area_in)).to_numpy(), "missing_field", "area (城乡) is needed for this category and is empty")
     area = np.where(by_area, area_in, basis)
 
-    # standards: looked up once per distinct region code
+    # standards: looked up once per distinct region code, not per row
     regions = df["region_code"].astype(object)
-    uniq = pd.unique(regions[ok].dropna())
     std_u, std_r, std_region, std_annual = {}, {}, {}, {}
-    for code in uniq:
-        if code not in plan._std_cache:
-            plan._std_cache[code] = plan.standards.in_force(code, plan.month)
-        s = plan._std_cache[code]
+    for code in pd.unique(regions[ok].dropna()):
+        if code not in cache:
+            cache[code] = standards.in_force(code, month)
+        s = cache[code]
         if s is not None:
             std_u[code], std_r[code], std_region[code] = s.urban12, s.rural12, s.region_code
             std_annual[code] = s.rural12 if s.rural_basis == "annual" else -1
-    has_std = regions.map(std_u).notna().to_numpy()
     reject(
-        ~has_std,
+        ~regions.map(std_u).notna().to_numpy(),
         "unknown_region",
-        ("no standard for region " + regions.fillna("").astype(str) + f" (or its prefecture/province) in force in {plan.month}").to_numpy(dtype=object),
+        ("no standard for region " + regions.fillna("").astype(str) + f" (or its prefecture/province) in force in {month}").to_numpy(dtype=object),
     )
-    # integer columns (0 where rejected; those rows are dropped below)
+    is_urban = area == "urban"
     u12 = regions.map(std_u).fillna(0).to_numpy(dtype=np.int64)
     r12 = regions.map(std_r).fillna(0).to_numpy(dtype=np.int64)
-    is_urban = area == "urban"
-    std12 = np.where(is_urban, u12, r12)
-    annual = np.where(is_urban, -1, regions.map(std_annual).fillna(-1).to_numpy(dtype=np.int64))
+    return {
+        "reason": reason,
+        "detail": detail,
+        "ok": ok,
+        "area": area,
+        "std12": np.where(is_urban, u12, r12),
+        "annual": np.where(is_urban, -1, regions.map(std_annual).fillna(-1).to_numpy(dtype=np.int64)),
+        "standard_region": regions.map(std_region).to_numpy(dtype=object),
+    }
+
+
+def compute_batch(batch, plan: MonthPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Compute one roster batch. Returns (payable rows before dedup, rejected rows)."""
+    df = batch.to_pandas()
+    n = len(df)
+    rules = plan.rules
+    c = check_batch(df, rules, plan.standards, plan.month, plan._std_cache)
+    reason, detail, ok, area, std12, annual = c["reason"], c["detail"], c["ok"], c["area"], c["std12"], c["annual"]
+    regions = df["region_code"].astype(object)
 
     # the decision: one for the province, or one per prefecture
     deciding = regions.map(lambda c: plan.deciding_region(c) if isinstance(c, str) else None)
@@ -120,7 +133,9 @@ def compute_batch(batch, plan: MonthPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
             indicator[m] = d.indicator
         else:
             not_trig |= m
-    reject(not_trig, "not_triggered", f"the mechanism did not start for this region in {plan.month}")
+    m = not_trig & ok
+    reason[m], detail[m] = "not_triggered", f"the mechanism did not start for this region in {plan.month}"
+    ok = ok & ~m
 
     pay = ok
     num, den = _raw_amount(rules, std12[pay], rate_h[pay])
@@ -143,7 +158,7 @@ def compute_batch(batch, plan: MonthPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
             "rate_h": rate_h[pay],
             "standard12": std12[pay],
             "standard_annual_fen": annual[pay],
-            "standard_region": regions[pay].map(std_region).to_numpy(dtype=object),
+            "standard_region": c["standard_region"][pay],
             "amount_per_person_fen": per_person,
             "amount_fen": per_person * persons,
             "bank_account": df["bank_account"].to_numpy()[pay],

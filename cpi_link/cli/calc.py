@@ -1,0 +1,216 @@
+"""`cpi-link calc` and `cpi-link validate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stderr_console, stdout_console, warn
+
+SCHEME_HELP = "Scheme name in the config's schemes/ folder (e.g. shanxi, national) or a path to a scheme TOML file."
+STANDARDS_HELP = "Standards CSV (region_code,effective_from,urban_monthly,rural_monthly|rural_annual). Default: the bundled SAMPLE, with a warning."
+ROSTER_HELP = "Roster file: CSV (UTF-8/BOM/GB18030), XLSX or Parquet; English or Chinese headers (SPEC 5.1)."
+
+
+def register(app: typer.Typer) -> None:
+    app.command("calc")(calc)
+    app.command("validate")(validate)
+
+
+def load_standards_option(standards: Optional[Path]):
+    from cpi_link.paths import bundled_data_dir
+    from cpi_link.standards import load_standards
+
+    if standards is None:
+        sample = bundled_data_dir() / "sample" / "standards.csv"
+        warn(
+            f"no --standards given: using the bundled SAMPLE standards {sample}. "
+            "Its amounts are invented for the demo; pass your region's official standards file."
+        )
+        return load_standards(sample, sample=True)
+    return load_standards(standards)
+
+
+def default_scheme(config_dir: Path) -> str:
+    import tomllib
+
+    p = config_dir / "sources.toml"
+    if p.exists():
+        try:
+            with open(p, "rb") as fh:
+                return tomllib.load(fh).get("default_scheme", "shanxi")
+        except Exception:
+            pass
+    return "shanxi"
+
+
+def warn_unverified(rules) -> None:
+    if not rules.verified:
+        warn(
+            f"the rules in force ({rules.version}{' + ' + ', '.join(rules.overlays) if rules.overlays else ''}) are "
+            "marked verified = false: their values have not been checked against the document text. "
+            "Check them before paying (cpi-link scheme show)."
+        )
+
+
+def progress_for(roster: Path, fmt: Format, quiet: bool = False):
+    """A rich progress bar on stderr for people, for rosters worth waiting for."""
+    import contextlib
+
+    if quiet or fmt is not Format.table or roster.stat().st_size < 20_000_000:
+        return contextlib.nullcontext(None)
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} rows"),
+                    TimeElapsedColumn(), console=stderr_console(), transient=True)
+
+
+def result_json(res) -> dict:
+    from cpi_link.money import fen_to_yuan_str
+
+    return {
+        "month": res.month,
+        "run_id": res.run_id,
+        "run_dir": str(res.run_dir),
+        "triggered": res.triggered,
+        "decision": res.decision,
+        "input_rows": res.input_rows,
+        "paid_rows": res.paid_rows,
+        "persons": res.persons,
+        "total_amount": fen_to_yuan_str(res.total_fen),
+        "rejected_rows": sum(res.rejected_by_reason.values()),
+        "rejected_by_reason": res.rejected_by_reason,
+    }
+
+
+def print_result(res) -> None:
+    from rich.table import Table
+
+    from cpi_link.categories import CATEGORY_LABELS
+    from cpi_link.money import fen_to_yuan_str
+
+    con = stdout_console()
+    decisions = res.decision if isinstance(res.decision, list) else [res.decision]
+    for d in decisions:
+        mark = "[bold green]TRIGGERED[/]" if d["triggered"] else "[bold]not triggered[/]"
+        con.print(f"[bold]{res.month}[/] {d['region_code']} {mark}: {d['reason']}")
+    if res.paid_rows:
+        t = Table(title=f"Payments for index month {res.month}")
+        for c, j in (("category", "left"), ("类别", "left"), ("rows", "right"), ("persons", "right"), ("yuan", "right")):
+            t.add_column(c, justify=j)
+        for r in sorted(res.by_category, key=lambda r: r["category"]):
+            t.add_row(r["category"], CATEGORY_LABELS.get(r["category"], ""), f"{r['rows']:,}", f"{r['persons']:,}",
+                      fen_to_yuan_str(r["amount_fen"]))
+        t.add_row("[bold]total[/]", "", f"{res.paid_rows:,}", f"{res.persons:,}", f"[bold]{fen_to_yuan_str(res.total_fen)}[/]")
+        con.print(t)
+    if res.rejected_by_reason:
+        t = Table(title="Rejected rows (see rejected.parquet)")
+        t.add_column("reason")
+        t.add_column("rows", justify="right")
+        for k, v in res.rejected_by_reason.items():
+            t.add_row(k, f"{v:,}")
+        con.print(t)
+    con.print(f"input rows {res.input_rows:,}; paid {res.paid_rows:,}; rejected {sum(res.rejected_by_reason.values()):,}")
+    con.print(f"outputs: [bold]{res.run_dir}[/]")
+
+
+@handle_errors
+def calc(
+    ctx: typer.Context,
+    month: str = typer.Option(..., "--month", help="Index month YYYY-MM (the month the price figures describe)."),
+    roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
+    standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
+    out: Optional[Path] = typer.Option(None, "--out", help="New or empty folder for the outputs. Default: a new run folder under HOME/runs/MONTH/."),
+    supplement: bool = typer.Option(False, "--supplement", help="A supplementary roster for a month already paid: pays only people not yet paid for MONTH (others rejected as already_paid)."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """Compute one index month's subsidies for a roster and write the audited run folder."""
+    from cpi_link.months import parse_month
+    from cpi_link.schemes import load_scheme
+    from cpi_link.store import SeriesStore
+
+    st = state(ctx)
+    m = parse_month(month, "--month")
+    sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
+    rules = sch.rules_for(m)
+    std = load_standards_option(standards)
+    home = st.home
+    store = SeriesStore(home)
+    from cpi_link.errors import InputError
+
+    if not roster.exists():
+        raise InputError(f"{roster}: no such file")
+    warn_unverified(rules)
+    if supplement:
+        from cpi_link.ledger import Ledger
+
+        ledger = Ledger(home)
+        res = ledger.supplement(m, roster, sch, store, std, out_dir=out)
+    else:
+        from cpi_link.calculate import calculate_month
+
+        home.ensure()
+        with progress_for(roster, fmt) as prog:
+            tick = None
+            if prog is not None:
+                task = prog.add_task(f"calc {m}", total=None)
+                tick = lambda n: prog.advance(task, n)  # noqa: E731
+            res = calculate_month(m, roster, sch, store, std, home, out_dir=out, progress=tick)
+    if fmt is Format.json:
+        emit_json(result_json(res))
+    elif fmt is Format.csv:
+        j = result_json(res)
+        j.pop("decision")
+        emit_csv([j], list(j))
+    else:
+        print_result(res)
+
+
+@handle_errors
+def validate(
+    ctx: typer.Context,
+    roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
+    month: Optional[str] = typer.Option(None, "--month", help="Also check categories and standards against the rules of this index month."),
+    standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP + " Used with --month."),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    show: int = typer.Option(5, "--show", help="How many example rows to list per reason."),
+):
+    """Check a roster without computing amounts: problems by reason, with the first rows of each."""
+    from cpi_link.validate import validate_roster
+
+    st = state(ctx)
+    rules = std = None
+    if month:
+        from cpi_link.months import parse_month
+        from cpi_link.schemes import load_scheme
+
+        m = parse_month(month, "--month")
+        rules = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir).rules_for(m)
+        std = load_standards_option(standards)
+    else:
+        m = None
+    rep = validate_roster(roster, month=m, rules=rules, standards=std, examples=show)
+    if fmt is Format.json:
+        emit_json(rep)
+    elif fmt is Format.csv:
+        rows = [{"reason": k, "rows": v["rows"], "examples": " ".join(str(x) for x in v["example_rows"])} for k, v in rep["problems"].items()]
+        emit_csv(rows, ["reason", "rows", "examples"])
+    else:
+        from rich.table import Table
+
+        con = stdout_console()
+        con.print(f"[bold]{roster}[/]: {rep['rows']:,} data rows, {rep['ok_rows']:,} without problems")
+        if rep["problems"]:
+            t = Table(title="Problems by reason")
+            t.add_column("reason")
+            t.add_column("rows", justify="right")
+            t.add_column("first rows (data row: detail)")
+            for k, v in rep["problems"].items():
+                t.add_row(k, f"{v['rows']:,}", "\n".join(f"{r}: {d}" for r, d in zip(v["example_rows"], v["example_details"])))
+            con.print(t)
+        else:
+            con.print("[green]no problems found[/]")
