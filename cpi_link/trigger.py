@@ -107,10 +107,10 @@ def deciding_region(rules: Rules, region: str | None) -> str:
 
 
 def missing_figures(scheme: Scheme, month: str, store: SeriesStore, region: str | None = None) -> list[str]:
-    """The series a month lacks, as 'food for 140000' strings; empty when it can be decided."""
+    """The series a month lacks, as 'no food figure for 140000' strings; empty when it can be decided."""
     rules = scheme.rules_for(month)
     where = deciding_region(rules, region)
-    return [f"{ind} for {where}" for ind in rules.indicators_needed() if store.get(where, ind, rules.month) is None]
+    return [f"no {ind} figure for {where}" for ind in rules.indicators_needed() if store.get(where, ind, rules.month) is None]
 
 
 def decide(scheme: Scheme, month: str, store: SeriesStore, region: str | None = None) -> Decision:

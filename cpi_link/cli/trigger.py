@@ -1,0 +1,393 @@
+"""`cpi-link trigger` and `cpi-link scheme list|show`: formatting only; decisions live in
+cpi_link.trigger and the scheme format in cpi_link.schemes."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
+
+DEFAULT_SCHEME = "shanxi"
+SCHEME_HELP = (
+    "Scheme name (a file in CONFIG/schemes, e.g. shanxi, national) or the path of a scheme TOML file. "
+    f"Default: {DEFAULT_SCHEME}."
+)
+
+TRIGGER_COLUMNS = [
+    "month",
+    "scheme",
+    "version",
+    "overlays",
+    "region_code",
+    "cpi_yoy_pct",
+    "cpi_threshold",
+    "food_yoy_pct",
+    "food_threshold",
+    "scpi_yoy_pct",
+    "scpi_threshold",
+    "triggered",
+    "indicator",
+    "rate_pct",
+    "multiplier",
+    "verified",
+    "reason",
+]
+
+scheme_app = typer.Typer(
+    help="Inspect policy schemes: the dated versions and temporary overlays in config/schemes.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("trigger")(trigger)
+    scheme_app.command("list")(scheme_list)
+    scheme_app.command("show")(scheme_show)
+    app.add_typer(scheme_app, name="scheme")
+
+
+def _warn_unverified(ids_docs: dict[str, str], months: dict[str, list[str]] | None = None) -> None:
+    for ident, doc in ids_docs.items():
+        span = ""
+        if months and months.get(ident):
+            ms = months[ident]
+            span = f" (in force for {ms[0]}" + (f"..{ms[-1]}" if len(ms) > 1 else "") + ")"
+        warn(
+            f"{ident} ({doc}){span} is unverified: its values have not been checked against the "
+            "document text. Check them and set verified = true in the scheme file."
+        )
+
+
+@handle_errors
+def trigger(
+    ctx: typer.Context,
+    month: Optional[str] = typer.Option(None, "--month", help="Index month to decide, YYYY-MM (the month the figures describe)."),
+    since: Optional[str] = typer.Option(None, "--since", help="First index month of a range, YYYY-MM (with --until)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last index month of a range, YYYY-MM (with --since)."),
+    scheme: str = typer.Option(DEFAULT_SCHEME, "--scheme", help=SCHEME_HELP),
+    region: Optional[str] = typer.Option(
+        None, "--region", help="Only for schemes decided per prefecture city: the 6-digit prefecture (or county) code."
+    ),
+    provenance: bool = typer.Option(
+        False, "--provenance", help="JSON: add each figure's index value, source, source reference and fetched_at."
+    ),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """Decide, month by month, whether the mechanism starts: the rules in force, each index's YoY
+    against its threshold, the rate and a one-line reason. Exit 3 if a needed figure is missing."""
+    from cpi_link.errors import CpiLinkError, MissingFigures, UsageError
+    from cpi_link.months import month_range, parse_month
+    from cpi_link.schemes import load_scheme
+    from cpi_link.store import SeriesStore
+    from cpi_link.trigger import decide, missing_figures
+
+    st = state(ctx)
+    if month and (since or until):
+        raise UsageError("give either --month or --since/--until, not both")
+    if month:
+        months = [parse_month(month, "--month")]
+    elif since and until:
+        months = month_range(parse_month(since, "--since"), parse_month(until, "--until"))
+    elif since or until:
+        raise UsageError("--since and --until go together (or use --month for one month)")
+    else:
+        raise UsageError("say which index month to decide: --month YYYY-MM, or --since YYYY-MM --until YYYY-MM")
+
+    sch = load_scheme(scheme, st.config_dir)
+    store = SeriesStore(st.home)
+    decisions = []
+    missing: list[str] = []
+    for m in months:
+        try:
+            decisions.append(decide(sch, m, store, region=region))
+        except MissingFigures:
+            if len(months) == 1:
+                raise
+            rules = sch.rules_for(m)
+            lacking = " and ".join(missing_figures(sch, m, store, region))
+            missing.append(f"{m}: {lacking} (needed by {rules.version})")
+
+    unverified: dict[str, str] = {}
+    spans: dict[str, list[str]] = {}
+    for d in decisions:
+        docs = {d.rules.version: d.rules.document}
+        for o in sch.overlays:
+            docs[o.id] = o.document
+        for ident in d.rules.unverified:
+            unverified.setdefault(ident, docs.get(ident, ""))
+            spans.setdefault(ident, []).append(d.month)
+    _warn_unverified(unverified, spans)
+
+    if missing:
+        if fmt is Format.table and decisions:
+            _print_table(decisions, sch)
+        shown = missing if len(missing) <= 12 else missing[:12] + [f"... and {len(missing) - 12} more months"]
+        raise MissingFigures(
+            f"{len(missing)} of {len(months)} months cannot be decided for lack of figures "
+            "(import them with cpi-link fetch --source file):\n  " + "\n  ".join(shown)
+        )
+
+    if fmt is Format.json:
+        emit_json([d.to_json(provenance=provenance) for d in decisions])
+    elif fmt is Format.csv:
+        emit_csv([_csv_row(d) for d in decisions], TRIGGER_COLUMNS)
+    else:
+        _print_table(decisions, sch)
+
+
+def _csv_row(d) -> dict:
+    from cpi_link.decimals import fmt_pct
+
+    j = d.to_json()
+    row = {k: j.get(k) for k in TRIGGER_COLUMNS}
+    row["overlays"] = ";".join(d.overlays)
+    row["triggered"] = "true" if d.triggered else "false"
+    row["verified"] = "true" if d.rules.verified else "false"
+    row["scpi_yoy_pct"] = fmt_pct(d.yoy.get("scpi"))
+    for ind in ("cpi", "food", "scpi"):
+        row[f"{ind}_threshold"] = fmt_pct(d.thresholds.get(ind))
+    return row
+
+
+def _print_table(decisions, sch) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from cpi_link.decimals import fmt_pct
+
+    show_scpi = any("scpi" in d.yoy for d in decisions)
+    n = sum(d.triggered for d in decisions)
+    t = Table(title=f"{sch.name}: {sch.title} — {n} of {len(decisions)} months triggered", title_justify="left")
+    t.add_column("month", no_wrap=True)
+    t.add_column("version (+ overlays)", max_width=28)
+    t.add_column("region", no_wrap=True)
+    t.add_column("CPI %\nYoY / thr", justify="right", no_wrap=True)
+    t.add_column("food %\nYoY / thr", justify="right", no_wrap=True)
+    if show_scpi:
+        t.add_column("SCPI %\nYoY / thr", justify="right", no_wrap=True)
+    t.add_column("start", no_wrap=True)
+    t.add_column("rate", justify="right", no_wrap=True)
+    t.add_column("reason", min_width=30, ratio=1)
+
+    def cell(d, ind):
+        if ind not in d.yoy:
+            return "—"
+        thr = d.thresholds.get(ind)
+        return f"{fmt_pct(d.yoy[ind])} / {fmt_pct(thr)}" if thr is not None else f"{fmt_pct(d.yoy[ind])} / —"
+
+    for d in decisions:
+        label = "\n+ ".join(escape(x) for x in (d.rules.version, *d.overlays))
+        label += "" if d.rules.verified else "\n[bold red](unverified)[/]"
+        if d.rules.multiplier != 1:
+            label += f" ×{format(d.rules.multiplier.normalize(), 'f')}"
+        row = [d.month, label, d.region_code, cell(d, "cpi"), cell(d, "food")]
+        if show_scpi:
+            row.append(cell(d, "scpi"))
+        row += [
+            "[bold]YES[/]" if d.triggered else "no",
+            f"{fmt_pct(d.rate_pct)}% ({d.indicator})" if d.triggered else "—",
+            escape(d.reason),
+        ]
+        t.add_row(*row, style="bold green" if d.triggered else None)
+    stdout_console().print(t)
+
+
+# -- scheme list / show ----------------------------------------------------------------------
+
+
+@handle_errors
+def scheme_list(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """List the scheme files in CONFIG/schemes: name, title, versions, whether an example, whether unverified."""
+    from cpi_link.schemes import list_schemes
+
+    st = state(ctx)
+    rows = []
+    for s in list_schemes(st.config_dir):
+        rows.append(
+            {
+                "name": s.name,
+                "title": s.title,
+                "versions": len(s.versions),
+                "overlays": len(s.overlays),
+                "first_month": s.versions[0].start,
+                "example": s.example,
+                "unverified": s.unverified_ids,
+                "path": str(s.path),
+            }
+        )
+    if fmt is Format.json:
+        emit_json(rows)
+    elif fmt is Format.csv:
+        emit_csv(
+            [{**r, "unverified": ";".join(r["unverified"]), "example": str(r["example"]).lower()} for r in rows],
+            ["name", "title", "versions", "overlays", "first_month", "example", "unverified", "path"],
+        )
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        t = Table(title=f"Schemes in {escape(str(st.config_dir / 'schemes'))}", title_justify="left")
+        for c in ("name", "title", "versions", "overlays", "from", "kind", "unverified"):
+            t.add_column(c)
+        for r in rows:
+            t.add_row(
+                r["name"],
+                escape(r["title"]),
+                str(r["versions"]),
+                str(r["overlays"]),
+                r["first_month"],
+                "[yellow]example — not for payments[/]" if r["example"] else "policy",
+                f"[bold red]{len(r['unverified'])} of {r['versions'] + r['overlays']}[/]" if r["unverified"] else "none",
+            )
+        stdout_console().print(t)
+
+
+def _rules_dict(rules: dict) -> dict:
+    from cpi_link.decimals import fmt_pct
+
+    out: dict = {}
+    for k, v in rules.items():
+        if k == "trigger":
+            out[k] = {i: fmt_pct(x) for i, x in v.items()}
+        elif k == "tiers":
+            if v:
+                out[k] = [{"from": fmt_pct(a), "fraction": f"{f.numerator}/{f.denominator}"} for a, f in v]
+        elif k in ("minimum", "multiplier", "per_point"):
+            if v is not None:
+                out[k] = format(v.normalize(), "f") if v != 0 else "0"
+        elif v is not None:
+            out[k] = v
+    return out
+
+
+def _scheme_dict(s) -> dict:
+    return {
+        "scheme": s.name,
+        "name": s.title,
+        "path": str(s.path),
+        "sha256": s.sha256,
+        "example": s.example,
+        "note": s.note,
+        "versions": [
+            {
+                "id": v.id,
+                "from": v.start,
+                "document": v.document,
+                "related_documents": list(v.related_documents),
+                "verified": v.verified,
+                "source": v.source,
+                "note": v.note,
+                **_rules_dict(v.rules),
+            }
+            for v in s.versions
+        ],
+        "overlays": [
+            {
+                "id": o.id,
+                "from": o.start,
+                "until": o.until,
+                "document": o.document,
+                "related_documents": list(o.related_documents),
+                "verified": o.verified,
+                "source": o.source,
+                "note": o.note,
+                **_rules_dict(o.changes),
+                **({"add_categories": o.add_categories} if o.add_categories else {}),
+                **({"remove_categories": list(o.remove_categories)} if o.remove_categories else {}),
+            }
+            for o in s.overlays
+        ],
+    }
+
+
+@handle_errors
+def scheme_show(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Scheme name (a file in CONFIG/schemes) or the path of a scheme TOML file."),
+    fmt: Format = typer.Option(Format.table, "--format", help="'table' for people, 'json' for scripts."),
+):
+    """Show a scheme's versions (from, documents, thresholds, rate, method, categories) and overlays,
+    with a loud warning on every unverified one."""
+    from cpi_link.schemes import load_scheme
+
+    st = state(ctx)
+    s = load_scheme(name, st.config_dir)
+    data = _scheme_dict(s)
+    for item in data["versions"] + data["overlays"]:
+        if not item["verified"]:
+            kind = "version" if item in data["versions"] else "overlay"
+            warn(f"UNVERIFIED {kind} {item['id']} ({item['document']}): values not checked against the document text")
+    if fmt is Format.json:
+        emit_json(data)
+        return
+    if fmt is Format.csv:
+        rows = [
+            {"kind": "version", "until": "", **_flat(v)} for v in data["versions"]
+        ] + [{"kind": "overlay", **_flat(o)} for o in data["overlays"]]
+        emit_csv(rows, ["kind", "id", "from", "until", "document", "verified", "index_region", "trigger", "rate", "method", "rounding", "minimum", "multiplier", "categories", "add_categories", "remove_categories"])
+        return
+    _print_scheme(s, data)
+
+
+def _flat(d: dict) -> dict:
+    return {k: ("true" if v is True else "false" if v is False else v) for k, v in d.items()}
+
+
+def _print_scheme(s, data: dict) -> None:
+    from rich.markup import escape
+
+    con = stdout_console()
+    head = f"[bold]{escape(s.name)}[/]: {escape(s.title)}\n  file {escape(str(s.path))}\n  sha256 {s.sha256}"
+    if s.example:
+        head += "\n  [bold yellow]EXAMPLE scheme: illustrates the format; not a checked copy of any notice, not for payments[/]"
+    if s.note:
+        head += f"\n  {escape(s.note)}"
+    con.print(head)
+
+    def fmt_rules(d: dict, indent: str = "    ") -> list[str]:
+        lines = []
+        if "index_region" in d:
+            lines.append(f"index region: {d['index_region']}")
+        if "trigger" in d:
+            lines.append("trigger (reaches = >=, any one starts): " + ", ".join(f"{k} {v}%" for k, v in d["trigger"].items()))
+        for k in ("rate", "method", "per_point", "rounding", "minimum", "multiplier", "payment_timing"):
+            if k in d:
+                lines.append(f"{k.replace('_', ' ')}: {d[k]}")
+        if "tiers" in d:
+            lines.append("tiers: " + ", ".join(f">= {t['from']}% -> {t['fraction']} of the standard" for t in d["tiers"]))
+        if "categories" in d:
+            lines.append("categories: " + ", ".join(f"{k} ({v})" for k, v in d["categories"].items()))
+        if d.get("add_categories"):
+            lines.append("adds categories: " + ", ".join(f"{k} ({v})" for k, v in d["add_categories"].items()))
+        if d.get("remove_categories"):
+            lines.append("removes categories: " + ", ".join(d["remove_categories"]))
+        return [indent + escape(x) for x in lines]
+
+    for i, v in enumerate(data["versions"]):
+        end = data["versions"][i + 1]["from"] if i + 1 < len(data["versions"]) else None
+        span = f"from {v['from']}" + (f" (until the next version, {end})" if end else " (in force onwards)")
+        con.print(f"\n[bold]version {escape(v['id'])}[/] {span}")
+        if not v["verified"]:
+            con.print("  [bold white on red] UNVERIFIED [/][bold red] values not checked against the document text: check before paying[/]")
+        docs = [v["document"], *v["related_documents"]]
+        con.print("    documents: " + escape("; ".join(docs)))
+        for line in fmt_rules(v):
+            con.print(line)
+        for k in ("source", "note"):
+            if v.get(k):
+                con.print(f"    {k}: {escape(v[k])}")
+    for o in data["overlays"]:
+        con.print(f"\n[bold]overlay {escape(o['id'])}[/] {o['from']}..{o['until']} (on top of the version in force)")
+        if not o["verified"]:
+            con.print("  [bold white on red] UNVERIFIED [/][bold red] values not checked against the document text: check before paying[/]")
+        con.print("    documents: " + escape("; ".join([o["document"], *o["related_documents"]])))
+        for line in fmt_rules(o):
+            con.print(line)
+        for k in ("source", "note"):
+            if o.get(k):
+                con.print(f"    {k}: {escape(o[k])}")
