@@ -51,6 +51,7 @@ from cpi_link.cli import fetch as _fetch  # noqa: E402
 
 _fetch.register(app)
 from cpi_link.cli import sources as _sources; _sources.register(app)  # noqa: E402,E702
+from cpi_link.cli import trigger as _trigger; _trigger.register(app)  # noqa: E402,E702
 
 
 def main() -> None:
