@@ -1,0 +1,85 @@
+"""`cpi-link run`: the monthly job for cron."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cpi_link.cli.calc import ROSTER_HELP, SCHEME_HELP, STANDARDS_HELP, default_scheme, load_standards_option
+from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+
+
+@handle_errors
+def run(
+    ctx: typer.Context,
+    roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
+    standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
+    since: Optional[str] = typer.Option(None, "--since", help="First index month to compute, YYYY-MM. Default: the latest month with figures."),
+    offline: bool = typer.Option(False, "--offline", help="Do not fetch: use the figures already in the store (bundled ones included)."),
+    redo: Optional[str] = typer.Option(None, "--redo", help="Supersede a completed month on purpose (YYYY-MM); the old run is kept. Needs --reason."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Why the month is redone (kept in the ledger)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="For cron: print nothing on success (errors still go to stderr)."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """Fetch, then compute every due index month in order; months already completed are skipped."""
+    from cpi_link.errors import InputError
+    from cpi_link.ledger import RunLock
+    from cpi_link.monthly import run_months, setup_log
+    from cpi_link.months import parse_month
+    from cpi_link.schemes import load_scheme
+    from cpi_link.store import SeriesStore
+
+    st = state(ctx)
+    home = st.home
+    since_m = parse_month(since, "--since") if since else None
+    redo_m = parse_month(redo, "--redo") if redo else None
+    if not roster.exists():
+        raise InputError(f"{roster}: no such file")
+    sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
+    with RunLock(home):
+        logfile = setup_log(home, quiet)
+        import logging
+
+        log = logging.getLogger("cpi_link.run")
+        log.info("run started: scheme=%s since=%s offline=%s redo=%s", sch.name, since_m, offline, redo_m)
+        std = load_standards_option(standards)
+        store = SeriesStore(home)
+        fetch_report = None
+        if not offline:
+            from cpi_link import nbs
+
+            outcome = nbs.fetch(st.config_dir, home, regions=None, since=None, until=None)
+            fetch_report = store.upsert(outcome.observations).as_dict() | outcome.report()
+            log.info("fetched: %s", {k: v for k, v in fetch_report.items() if k in ("added", "revised", "unchanged")})
+            store = SeriesStore(home)
+        try:
+            report = run_months(home, sch, store, roster, std, since_m, redo=redo_m, reason=reason)
+        except Exception as exc:
+            log.error("run stopped: %s", getattr(exc, "message", type(exc).__name__))
+            raise
+        log.info("run finished")
+    rows = [m.to_json() for m in report.months]
+    if fmt is Format.json:
+        emit_json(rows)
+    elif fmt is Format.csv:
+        emit_csv(rows, ["month", "status", "run_dir", "paid_rows", "persons", "total_amount", "reason"])
+    elif not quiet:
+        con = stdout_console()
+        if not rows:
+            con.print("nothing due: every month with published figures is done")
+        for r in rows:
+            colour = {"paid": "green", "not_triggered": "white", "already_done": "dim"}[r["status"]]
+            con.print(
+                f"[bold]{r['month']}[/] [{colour}]{r['status']:<13}[/] paid rows {r['paid_rows']:>9,}  persons {r['persons']:>9,}  "
+                f"yuan {r['total_amount']:>14}  {r['run_dir'] or ''}"
+            )
+        if report.next_expected:
+            con.print(f"latest month with figures: {report.latest_published}; {report.next_expected}")
+        con.print(f"log: {logfile}")
