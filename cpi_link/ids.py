@@ -48,9 +48,10 @@ MSG_DATE_OLD = "birth date part (characters 7-14) is before 1900"
 MSG_DATE_FUTURE = "birth date part (characters 7-14) is in the future"
 _ZERO_HINT = "; an ID ending in zeros may have gone through a spreadsheet as a number"
 
-_W = np.array(WEIGHTS, dtype=np.int64)
+_WF = np.array(WEIGHTS, dtype=np.float32)
+_DATE_PLACES = 10.0 ** np.arange(7, -1, -1)
 _CHECK_BYTES = np.frombuffer(CHECK_CHARS.encode(), dtype=np.uint8)
-_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
 _X, _x = ord("X"), ord("x")
 
 _RE_SPACE = re.compile(r"\s+")
@@ -166,21 +167,21 @@ def _matrix(arr: pa.Array, width: int) -> np.ndarray:
     return data[start : start + n * width].reshape(n, width)
 
 
-def _check_matrix(m17: np.ndarray, today: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For (n, 17) uint8 ASCII digits: (check bytes, date problem code 0..3, digits as int64)."""
-    d = m17.astype(np.int64) - 48
-    check = _CHECK_BYTES[(d @ _W) % 11]
-    y = d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9]
-    mo = d[:, 10] * 10 + d[:, 11]
-    dd = d[:, 12] * 10 + d[:, 13]
+def _check_matrix(m17: np.ndarray, today: int) -> tuple[np.ndarray, np.ndarray]:
+    """For (n, 17) uint8 ASCII digits: (check character bytes, date problem code 0..3)."""
+    # float32 matmul (BLAS) is exact here: the weighted sum is at most 9 * 70 = 630.
+    total = (m17.astype(np.float32) @ _WF) - np.float32(48 * sum(WEIGHTS))
+    check = _CHECK_BYTES[total.astype(np.int32) % 11]
+    ymd = ((m17[:, 6:14].astype(np.float64) - 48) @ _DATE_PLACES).astype(np.int32)
+    y, mo, dd = ymd // 10000, ymd // 100 % 100, ymd % 100
     leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
     dim = _DAYS[np.clip(mo - 1, 0, 11)] + ((mo == 2) & leap)
     real = (mo >= 1) & (mo <= 12) & (dd >= 1) & (dd <= dim)
-    date_code = np.zeros(len(d), dtype=np.int8)
-    date_code[y * 10000 + mo * 100 + dd > today] = 3
+    date_code = np.zeros(len(m17), dtype=np.int8)
+    date_code[ymd > today] = 3
     date_code[y < 1900] = 2
     date_code[~real] = 1
-    return check, date_code, d
+    return check, date_code
 
 
 _DATE_MSGS = (None, MSG_DATE_BAD, MSG_DATE_OLD, MSG_DATE_FUTURE)
@@ -216,13 +217,16 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
         idx = np.flatnonzero(lengths == width)
         if len(idx) == 0:
             continue
-        m = _matrix(s.take(pa.array(idx)), width)
+        full = len(idx) == n  # the usual case: every row has this width, no gather needed
+        m = _matrix(s if full else s.take(pa.array(idx)), width)
         body = m if width == 15 else m[:, :17]
         ok_shape = ((body >= 48) & (body <= 57)).all(axis=1)
         if width == 18:
             last = m[:, 17]
             ok_shape &= ((last >= 48) & (last <= 57)) | (last == _X) | (last == _x)
-        idx, m = idx[ok_shape], m[ok_shape]
+        if not ok_shape.all():
+            full = False
+            idx, m = idx[ok_shape], m[ok_shape]
         if len(idx) == 0:
             continue
         slow[idx] = False
@@ -236,7 +240,7 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
         else:
             m17 = m[:, :17]
             given = np.where(m[:, 17] == _x, _X, m[:, 17]).astype(np.uint8)
-        check, date_code, _ = _check_matrix(m17, today)
+        check, date_code = _check_matrix(m17, today)
         good = date_code == 0
         if given is not None:
             bad_sum = good & (check != given)
@@ -250,12 +254,18 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
         bad_date = date_code != 0
         reason[idx[bad_date]] = R_INVALID
         detail[idx[bad_date]] = np.array(_DATE_MSGS, dtype=object)[date_code[bad_date]]
-        gi = idx[good]
-        out[gi, :17] = m17[good]
-        out[gi, 17] = check[good]
-        valid[gi] = True
-        if width == 15:
-            converted[gi] = True
+        if full and good.all():
+            out[:, :17] = m17
+            out[:, 17] = check
+            valid[:] = True
+            converted[:] = width == 15
+        else:
+            gi = idx[good]
+            out[gi, :17] = m17[good]
+            out[gi, 17] = check[good]
+            valid[gi] = True
+            if width == 15:
+                converted[gi] = True
 
     if slow.any():
         slow_idx = np.flatnonzero(slow)

@@ -143,7 +143,8 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
             orig[c] = pa.nulls(n, pa.string())
 
     def trimmed(c: str) -> pa.Array:
-        return pc.utf8_trim_whitespace(pc.fill_null(orig[c], ""))
+        a = orig[c]
+        return pc.utf8_trim_whitespace(pc.fill_null(a, "") if a.null_count else a)
 
     def empty(a: pa.Array) -> np.ndarray:
         return pc.equal(pc.binary_length(a), 0).to_numpy(zero_copy_only=False)
@@ -190,7 +191,10 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
 
     # region_code: 6 digits
     region_text = trimmed("region_code")
-    region_ok = pc.match_substring_regex(region_text, r"^[0-9]{6}$").to_numpy(zero_copy_only=False)
+    region_ok = (
+        pc.equal(pc.binary_length(region_text), 6).to_numpy(zero_copy_only=False)
+        & pc.ascii_is_decimal(region_text).to_numpy(zero_copy_only=False)
+    )
     region_empty = empty(region_text)
     mark(region_empty, R_MISSING, "region_code is empty")
     mark(
@@ -223,20 +227,14 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     # persons: empty -> 1; a whole number >= 1 ("2.0" too)
     persons_text = trimmed("persons")
     p_empty = empty(persons_text)
-    p_form = pc.match_substring_regex(
-        persons_text, r"^\+?[0-9]{1,%d}(\.0*)?$" % _MAX_PERSONS_DIGITS
-    ).to_numpy(zero_copy_only=False)
-    digits = pc.replace_substring_regex(persons_text, r"^\+|\.0*$", "")
-    digits = pc.if_else(pa.array(p_form), digits, pa.scalar("1"))
-    persons_np = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False).copy()
-    persons_np[p_empty] = 1
-    p_bad = ~p_empty & (~p_form | (persons_np < 1))
+    persons_np = _persons(persons_text, p_empty)
+    p_bad = persons_np < 1
     mark(
         p_bad,
         R_BAD_PERSONS,
         lambda r: f"persons '{_short(persons_text[r].as_py())}' is not a whole number of at least 1",
     )
-    persons = pa.array(persons_np, pa.int64(), mask=p_bad)
+    persons = pa.array(persons_np, pa.int64(), mask=p_bad if p_bad.any() else None)
 
     bank = nonempty_or_null(trimmed("bank_account"))
 
@@ -256,6 +254,19 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
         detail_arr,
     ] + [orig[c] for c in ROSTER_COLUMNS]
     return pa.Table.from_arrays(columns, schema=ROSTER_SCHEMA)
+
+
+def _persons(text: pa.Array, is_empty: np.ndarray) -> np.ndarray:
+    """Persons per row as int64: empty -> 1, a whole number ("2", "2.0", "+2") -> it, else 0."""
+    filled = pc.if_else(pa.array(is_empty), pa.scalar("1"), text) if is_empty.any() else text
+    if pc.all(pc.ascii_is_decimal(filled)).as_py() is not False:  # the usual case: plain digits
+        short = pc.less_equal(pc.binary_length(filled), _MAX_PERSONS_DIGITS)
+        if pc.all(short).as_py() is not False:
+            return pc.cast(filled, pa.int64()).to_numpy(zero_copy_only=False).copy()
+    form = pc.match_substring_regex(filled, r"^\+?0*[0-9]{1,%d}(\.0*)?$" % _MAX_PERSONS_DIGITS)
+    digits = pc.replace_substring_regex(filled, r"^\+|\.0*$", "")
+    digits = pc.if_else(form, digits, pa.scalar("0"))
+    return pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False).copy()
 
 
 def _short(text: str | None, limit: int = 40) -> str:
@@ -346,7 +357,7 @@ def _sniff_encoding(path: Path) -> str:
             sample = fh.read(_SNIFF)
             if not sample:
                 return "utf-8"
-        return detect_encoding(sample, path)
+        return detect_encoding(sample[:65536], path)
 
 
 def _csv_header(path: Path) -> tuple[str, str, list[str]]:
