@@ -58,9 +58,9 @@ def check_batch(df: pd.DataFrame, rules, standards, month: str, cache: dict) -> 
     Shared by calc and validate. Returns numpy arrays: reason, detail, ok, area, std12, annual,
     standard_region.
     """
-    reason = df["reason"].astype(object).where(df["reason"].notna(), None).to_numpy(dtype=object)
-    detail = df["detail"].astype(object).where(df["detail"].notna(), None).to_numpy(dtype=object)
-    ok = pd.isna(pd.Series(reason)).to_numpy()
+    reason = np.array(df["reason"].astype(object).where(df["reason"].notna(), None), dtype=object)
+    detail = np.array(df["detail"].astype(object).where(df["detail"].notna(), None), dtype=object)
+    ok = pd.isna(pd.Series(reason)).to_numpy().copy()
 
     def reject(mask: np.ndarray, code: str, text) -> None:
         nonlocal ok
