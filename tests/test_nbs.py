@@ -231,8 +231,47 @@ def test_a_district_code_is_refused_before_any_request(nbs_home, httpserver):
     assert len(httpserver.log) == 0
 
 
+def test_long_windows_are_asked_in_chunks_of_periods(nbs_home, httpserver):
+    h = EsData({})
+    serve_esdata(httpserver, h)
+    nbs.fetch(CONFIG, nbs_home, ["000000"], "2016-01", "2019-12")
+    sizes = sorted((b["cid"], len(b["dts"])) for b in h.bodies)
+    assert sizes == sorted([(C16, 36), (C16, 12), (CFOOD, 36), (CFOOD, 12)])
+
+
 # ------------------------------------------------------------------------------------------------
 # Retries and failures
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, s: float) -> None:
+        self.sleeps.append(round(s, 6))
+        self.now += s
+
+    def clock(self) -> float:
+        return self.now
+
+
+def test_requests_are_paced_and_backoff_doubles(httpserver):
+    httpserver.expect_request("/ok").respond_with_json({"data": [], "success": True, "state": 20000})
+    httpserver.expect_request("/down").respond_with_data("no", status=500)
+    fake = FakeClock()
+    http = nbs.HttpSettings(timeout_seconds=5, tries=3, backoff_seconds=2, backoff_max_seconds=3, min_gap_seconds=1)
+    t = nbs.Transport(http, None, sleep=fake.sleep, clock=fake.clock)
+    t.request_json("GET", httpserver.url_for("/ok"))
+    t.request_json("GET", httpserver.url_for("/ok"))
+    assert fake.sleeps == [1.0]  # the second request waits for the polite gap
+    fake.sleeps.clear()
+    with pytest.raises(nbs.SourceFailure) as ei:
+        t.request_json("GET", httpserver.url_for("/down"))
+    # 1 s gap, then backoff 2 s, then 4 s capped at 3 s (the gap is already covered by the backoff)
+    assert fake.sleeps == [1.0, 2.0, 3.0] and ei.value.tries == 3 and ei.value.reason == "HTTP 500"
+    t.close()
+
 
 
 def test_http_500_then_success_is_retried(nbs_home, httpserver):

@@ -98,7 +98,7 @@ def discover(
 
         raise UsageError("--dataset must be a positive dataset code (1 national monthly, 4 provincial monthly)")
     st = state(ctx)
-    rows = nbs_discover(st.config_dir, st.home, dataset=dataset, pid=pid, cid=cid)
+    rows = nbs_discover(st.config_dir, st.home.ensure(), dataset=dataset, pid=pid, cid=cid)
     columns = INDICATOR_COLUMNS if cid else TREE_COLUMNS
     if fmt is Format.json:
         emit_json(rows)
