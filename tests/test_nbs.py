@@ -421,6 +421,15 @@ def test_portal_down_and_legacy_blocked_403_urlacl(nbs_home, httpserver, monkeyp
     assert len(httpserver.log) == 1  # a 403 is not retried
 
 
+def test_legacy_not_found_is_named(nbs_home, httpserver, monkeypatch):
+    monkeypatch.setenv("CPI_LINK_NBS_URL", closed_port_url(PREFIX))
+    monkeypatch.setenv("CPI_LINK_NBS_FALLBACK", "legacy")
+    monkeypatch.setenv("CPI_LINK_NBS_TRIES", "1")
+    httpserver.expect_request("/easyquery.htm").respond_with_response(json_resp("legacy_notfound.json"))
+    with pytest.raises(SourceUnavailable, match="after 1 try: connection refused; legacy fallback failed .*returncode 501"):
+        national(nbs_home)
+
+
 # ------------------------------------------------------------------------------------------------
 # Config
 
