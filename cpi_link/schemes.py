@@ -216,6 +216,23 @@ def scheme_path(name_or_path: str | Path, config_dir: Path) -> Path:
     return Path(config_dir) / "schemes" / f"{s}.toml"
 
 
+DEFAULT_SCHEME = "shanxi"
+
+
+def default_scheme(config_dir: Path) -> str:
+    """The scheme used when --scheme is not given: `default_scheme` in CONFIG/sources.toml, else shanxi."""
+    p = Path(config_dir) / "sources.toml"
+    if p.is_file():
+        try:
+            with open(p, "rb") as fh:
+                value = tomllib.load(fh).get("default_scheme")
+        except (OSError, tomllib.TOMLDecodeError):
+            value = None  # sources.toml's own reader reports its errors
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return DEFAULT_SCHEME
+
+
 def load_scheme(name_or_path: str | Path, config_dir: Path) -> Scheme:
     path = scheme_path(name_or_path, config_dir)
     if not path.is_file():

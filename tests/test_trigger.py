@@ -403,3 +403,16 @@ def test_cli_help_on_every_command(cli):
     for args in (["trigger", "--help"], ["scheme", "--help"], ["scheme", "list", "--help"], ["scheme", "show", "--help"]):
         r = cli(*args)
         assert r.exit_code == 0 and "Usage" in r.stdout
+
+
+def test_default_scheme_from_config(cli, tmp_path):
+    import shutil
+
+    cfg = tmp_path / "cfg"
+    shutil.copytree(CONFIG / "schemes", cfg / "schemes")
+    (cfg / "sources.toml").write_text('default_scheme = "national"\n', encoding="utf-8")
+    r = cli("--config", str(cfg), "trigger", "--month", "2019-04", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)[0]["scheme"] == "national"
+    r = cli("trigger", "--month", "2021-11", "--format", "json")  # bundled config: shanxi
+    assert json.loads(r.stdout)[0]["scheme"] == "shanxi"

@@ -9,10 +9,9 @@ import typer
 
 from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 
-DEFAULT_SCHEME = "shanxi"
 SCHEME_HELP = (
     "Scheme name (a file in CONFIG/schemes, e.g. shanxi, national) or the path of a scheme TOML file. "
-    f"Default: {DEFAULT_SCHEME}."
+    "Default: default_scheme in CONFIG/sources.toml, else shanxi."
 )
 
 TRIGGER_COLUMNS = [
@@ -66,7 +65,7 @@ def trigger(
     month: Optional[str] = typer.Option(None, "--month", help="Index month to decide, YYYY-MM (the month the figures describe)."),
     since: Optional[str] = typer.Option(None, "--since", help="First index month of a range, YYYY-MM (with --until)."),
     until: Optional[str] = typer.Option(None, "--until", help="Last index month of a range, YYYY-MM (with --since)."),
-    scheme: str = typer.Option(DEFAULT_SCHEME, "--scheme", help=SCHEME_HELP),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
     region: Optional[str] = typer.Option(
         None, "--region", help="Only for schemes decided per prefecture city: the 6-digit prefecture (or county) code."
     ),
@@ -79,7 +78,7 @@ def trigger(
     against its threshold, the rate and a one-line reason. Exit 3 if a needed figure is missing."""
     from cpi_link.errors import CpiLinkError, MissingFigures, UsageError
     from cpi_link.months import month_range, parse_month
-    from cpi_link.schemes import load_scheme
+    from cpi_link.schemes import default_scheme, load_scheme
     from cpi_link.store import SeriesStore
     from cpi_link.trigger import decide, missing_figures
 
@@ -95,7 +94,7 @@ def trigger(
     else:
         raise UsageError("say which index month to decide: --month YYYY-MM, or --since YYYY-MM --until YYYY-MM")
 
-    sch = load_scheme(scheme, st.config_dir)
+    sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
     store = SeriesStore(st.home)
     decisions = []
     missing: list[str] = []
