@@ -204,11 +204,12 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
 
     lengths = pc.binary_length(s).to_numpy(zero_copy_only=False)
     regular = (lengths == 18) | (lengths == 15)
+    s_orig = s
     if not regular.all():
         # Trim padding / invisible spaces / a leading apostrophe from the irregular rows at once.
         irr_mask = pa.array(~regular)
         fixed = pc.replace_substring_regex(s.filter(irr_mask), _ARROW_STRIP, "")
-        fixed = pc.replace_substring_regex(fixed, r"^'", "")
+        fixed = pc.replace_substring_regex(fixed, r"^'", "", max_replacements=1)
         s = pc.replace_with_mask(s, irr_mask, fixed)
         lengths = pc.binary_length(s).to_numpy(zero_copy_only=False)
     slow = np.ones(n, dtype=bool)
@@ -269,7 +270,7 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
 
     if slow.any():
         slow_idx = np.flatnonzero(slow)
-        texts = s.take(pa.array(slow_idx)).to_pylist()
+        texts = s_orig.take(pa.array(slow_idx)).to_pylist()  # check_id cleans them itself
         for row, text in zip(slow_idx, texts):
             c = check_id(text, today=today)
             if c.person_id is not None:
