@@ -208,6 +208,7 @@ class SeriesStore:
             current = self._read_obs()  # re-read under the lock
             revisions = self.revisions()
             stamp = now_utc()
+            changed = False
             for new in observations:
                 old = current.get(new.key) or self._bundled.get(new.key)
                 if old is None:
@@ -234,7 +235,8 @@ class SeriesStore:
                         }
                     )
                 current[new.key] = new
-            if result.added == 0 and result.revised == 0 and all(o.key in current for o in observations):
+                changed = True
+            if not changed:
                 self._home_obs = current
                 return result
             rows = sorted(current.values(), key=lambda o: o.key)

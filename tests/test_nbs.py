@@ -504,11 +504,6 @@ def test_cli_fetch_then_series_shows_the_fetched_values(nbs_home, httpserver):
     assert C26 in row["source_ref"] and I26 in row["source_ref"]
 
 
-@pytest.mark.xfail(
-    reason="store bug (cpi_link/store.py upsert): when every fetched figure equals the bundled one it returns "
-    "before writing, so the NBS provenance of confirmed bundled figures is dropped",
-    strict=False,
-)
 def test_cli_series_shows_nbs_provenance_for_figures_equal_to_the_bundled_ones(nbs_home, httpserver):
     serve_esdata(httpserver, EsData(NATIONAL_FIXTURES))
     env = _env(nbs_home, httpserver)
