@@ -34,16 +34,9 @@ def load_standards_option(standards: Optional[Path]):
 
 
 def default_scheme(config_dir: Path) -> str:
-    import tomllib
+    from cpi_link.schemes import default_scheme as _default
 
-    p = config_dir / "sources.toml"
-    if p.exists():
-        try:
-            with open(p, "rb") as fh:
-                return tomllib.load(fh).get("default_scheme", "shanxi")
-        except Exception:
-            pass
-    return "shanxi"
+    return _default(config_dir)
 
 
 def warn_unverified(rules) -> None:
