@@ -21,7 +21,7 @@ install: $(STAMP)
 
 run: install
 	CPI_LINK_HOME=$${CPI_LINK_HOME:-$(CURDIR)/demo-home} $(VENV)/bin/cpi-link run \
-	  --roster data/sample/roster.csv --standards data/sample/standards.csv --offline --since 2019-12
+	  --scheme national --roster data/sample/roster.csv --standards data/sample/standards.csv --offline --since 2019-09
 
 test: install
 	cd tests && ../$(VENV)/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
