@@ -414,7 +414,7 @@ def _csv_batches(path: Path, batch_rows: int):
     bad_rows: list[tuple[int | None, int, int]] = []
 
     def on_invalid(row) -> str:
-        bad_rows.append((row.number, row.expected_columns, row.actual_columns))
+        bad_rows.append((row.number, row.expected_columns, row.actual_columns, row.text))
         return "error"
 
     try:
@@ -442,13 +442,15 @@ def _csv_batches(path: Path, batch_rows: int):
         for t in _rebatch(batches(), batch_rows):
             yield t, None
     except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError) as exc:
-        raise InputError(_csv_error(path, encoding, exc, bad_rows)) from None
+        raise InputError(_csv_error(path, encoding, exc, bad_rows, delimiter)) from None
 
 
-def _csv_error(path: Path, encoding: str, exc: Exception, bad_rows) -> str:
+def _csv_error(path: Path, encoding: str, exc: Exception, bad_rows, delimiter: str) -> str:
     # Arrow's own messages quote the offending line, which may hold an ID: never pass them on.
     if bad_rows:
-        number, expected, actual = bad_rows[0]
+        number, expected, actual, text = bad_rows[0]
+        if number is None:
+            number = _find_line(path, encoding, text)
         where = f"line {number}" if number is not None else "a line"
         return (
             f"{path}: {where} has {actual} fields but the header has {expected}; "
@@ -458,6 +460,20 @@ def _csv_error(path: Path, encoding: str, exc: Exception, bad_rows) -> str:
     if isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "decode" in text.lower():
         return f"{path}: not readable as {encoding} text throughout (mixed encodings?); save it again as CSV UTF-8"
     return f"{path}: not a readable CSV file ({type(exc).__name__})"
+
+
+def _find_line(path: Path, encoding: str, text: str | None) -> int | None:
+    """The 1-based line number of the first line equal to `text` (error path only)."""
+    if not text:
+        return None
+    try:
+        with open(path, encoding=encoding, newline="") as fh:
+            for number, line in enumerate(fh, 1):
+                if line.rstrip("\r\n") == text:
+                    return number
+    except (OSError, UnicodeDecodeError):
+        pass
+    return None
 
 
 # XLSX

@@ -119,6 +119,17 @@ def test_ragged_row_is_an_error_without_the_id(tmp_path):
     with pytest.raises(InputError) as e:
         list(iter_roster(p))
     assert str(p) in e.value.message and MINE not in e.value.message
+    assert "line 3" in e.value.message
+
+
+def test_mixed_encodings_is_an_error(tmp_path):
+    # decided UTF-8 on the first Chinese bytes; a GB18030 row far below cannot be read
+    body = ZH.encode() + f"{STANDARD},张三,孤儿,140105,,,\n".encode() * 4000
+    p = tmp_path / "mixed.csv"
+    p.write_bytes(body + f"{MINE},李四,孤儿,140105,,,\n".encode("gb18030"))
+    with pytest.raises(InputError, match="mixed encodings") as e:
+        list(iter_roster(p))
+    assert str(p) in e.value.message
 
 
 # -- batches
