@@ -71,15 +71,31 @@ def run(
     elif fmt is Format.csv:
         emit_csv(rows, ["month", "status", "run_dir", "paid_rows", "persons", "total_amount", "reason"])
     elif not quiet:
+        from rich.table import Table
+
         con = stdout_console()
         if not rows:
             con.print("nothing due: every month with published figures is done")
-        for r in rows:
-            colour = {"paid": "green", "not_triggered": "white", "already_done": "dim"}[r["status"]]
-            con.print(
-                f"[bold]{r['month']}[/] [{colour}]{r['status']:<13}[/] paid rows {r['paid_rows']:>9,}  persons {r['persons']:>9,}  "
-                f"yuan {r['total_amount']:>14}  {r['run_dir'] or ''}"
-            )
+        else:
+            t = Table(title="cpi-link run")
+            for c, j in (("month", "left"), ("status", "left"), ("paid rows", "right"), ("persons", "right"),
+                         ("yuan", "right"), ("run folder", "left")):
+                t.add_column(c, justify=j, overflow="fold")
+            for r in rows:
+                style = {"paid": "green", "not_triggered": "", "already_done": "dim"}[r["status"]]
+                t.add_row(r["month"], r["status"], f"{r['paid_rows']:,}", f"{r['persons']:,}", r["total_amount"],
+                          _short_path(r["run_dir"], home.root), style=style)
+            con.print(t)
+            con.print(f"run folders are under {home.root}")
         if report.next_expected:
             con.print(f"latest month with figures: {report.latest_published}; {report.next_expected}")
         con.print(f"log: {logfile}")
+
+
+def _short_path(path: str | None, root: Path) -> str:
+    if not path:
+        return ""
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return path
