@@ -1,0 +1,97 @@
+"""`cpi-link report`, `plot`, `simulate` and `diff`: reports for people, built on run outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, info, state, stdout_console, warn
+
+RUN_DIR_HELP = "A run folder (HOME/runs/MONTH/RUN_ID, or calc's --out): it holds manifest.json and the Parquet outputs."
+SCHEME_HELP = "Scheme name in CONFIG/schemes (e.g. shanxi, national) or a path to a scheme TOML file."
+
+
+def register(app: typer.Typer) -> None:
+    for name in ("report", "plot", "simulate", "diff"):
+        if name in globals():
+            app.command(name)(globals()[name])
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+@handle_errors
+def report(
+    ctx: typer.Context,
+    run_dir: Path = typer.Argument(..., help=RUN_DIR_HELP),
+    xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="Also write the disbursement workbook (发放花名册) to this .xlsx file (owner-only, 0600)."),
+    mask_ids: bool = typer.Option(False, "--mask-ids", help="In the workbook, mask resident IDs as 140105********123X (for copies that leave the finance office)."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """Summarise a run by prefecture, county and category (rows, persons, yuan) with the decision and
+    the scheme's citation; optionally write the disbursement workbook."""
+    from cpi_link.report import load_run, report_json
+
+    run = load_run(run_dir)
+    rep = report_json(run)
+    if not run.verified:
+        warn(f"run {run.run_id} used rules marked verified = false ({rep['citation']}): check them before paying")
+    if run.sample_standards:
+        warn("this run used the bundled SAMPLE standards: its amounts are not official")
+    for p in rep["consistency_problems"]:
+        warn(f"totals disagree in {run.path}: {p}")
+    if mask_ids and xlsx is None:
+        warn("--mask-ids only affects the workbook: add --xlsx PATH")
+    if xlsx is not None:
+        from cpi_link.workbook import write_workbook
+
+        out = write_workbook(run, xlsx, mask_ids=mask_ids)
+        info(f"workbook: {out}" + (" (IDs masked)" if mask_ids else " (full IDs: keep it inside the finance office)"))
+    if fmt is Format.json:
+        emit_json(rep)
+    elif fmt is Format.csv:
+        rows = [{"level": "prefecture", "code": r["prefecture"], **r} for r in rep["by_prefecture"]]
+        rows += [{"level": "county", "code": r["region_code"], **r} for r in rep["by_county"]]
+        rows += [{"level": "category", "code": r["category"], **r} for r in rep["by_category"]]
+        rows += [{"level": "county_category", "code": r["region_code"], **r} for r in rep["by_county_category"]]
+        rows.append({"level": "total", "code": "", **rep["totals"]})
+        emit_csv(rows, ["level", "code", "category", "rows", "persons", "amount"])
+    else:
+        _print_report(rep)
+
+
+def _print_report(rep: dict) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    con = stdout_console()
+    con.print(f"[bold]run {rep['run_id']}[/] (index month {rep['month']})  {escape(rep['run_dir'])}")
+    decisions = rep["decision"] if isinstance(rep["decision"], list) else [rep["decision"]]
+    for d in decisions:
+        if d:
+            mark = "[bold green]TRIGGERED[/]" if d.get("triggered") else "[bold]not triggered[/]"
+            con.print(f"{d.get('region_code', '')} {mark}: {escape(d.get('reason', ''))}")
+    con.print(f"scheme: {escape(rep['citation'])}")
+    if not rep["verified"]:
+        con.print("[bold white on red] UNVERIFIED RULES [/] [bold red]values not checked against the document text[/]")
+    for title, rows, keys in (
+        ("By prefecture (设区市)", rep["by_prefecture"], ["prefecture"]),
+        ("By county (县/区)", rep["by_county"], ["prefecture", "region_code"]),
+        ("By category (类别)", rep["by_category"], ["category", "category_zh"]),
+    ):
+        if not rows:
+            continue
+        t = Table(title=title, title_justify="left")
+        for k in keys:
+            t.add_column(k)
+        for c in ("rows", "persons", "yuan"):
+            t.add_column(c, justify="right")
+        for r in rows:
+            t.add_row(*[str(r[k]) for k in keys], f"{r['rows']:,}", f"{r['persons']:,}", r["amount"])
+        tot = rep["totals"]
+        t.add_row("[bold]total[/]", *[""] * (len(keys) - 1), f"{tot['rows']:,}", f"{tot['persons']:,}", f"[bold]{tot['amount']}[/]")
+        con.print(t)
+    tot = rep["totals"]
+    con.print(f"paid rows {tot['rows']:,}; persons {tot['persons']:,}; total {tot['amount']} yuan; rejected rows {tot['rejected_rows']:,}")
