@@ -95,3 +95,51 @@ def _print_report(rep: dict) -> None:
         con.print(t)
     tot = rep["totals"]
     con.print(f"paid rows {tot['rows']:,}; persons {tot['persons']:,}; total {tot['amount']} yuan; rejected rows {tot['rejected_rows']:,}")
+
+
+# -- plot ------------------------------------------------------------------------------------
+
+
+@handle_errors
+def plot(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", help="The PNG file to write (owner-only, 0600)."),
+    since: str = typer.Option(..., "--since", help="First index month, YYYY-MM."),
+    until: str = typer.Option(..., "--until", help="Last index month, YYYY-MM."),
+    region: Optional[str] = typer.Option(None, "--region", help="Whose figures to draw (6-digit code, e.g. 000000, 140000). Default: the scheme's deciding region."),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP + " Default: default_scheme in CONFIG/sources.toml, else shanxi."),
+    english: bool = typer.Option(False, "--english", help="English title and legend even when a CJK font is installed."),
+    fmt: Format = typer.Option(Format.table, "--format", help="'table': one line for people; 'json': the file, font and triggered spans for scripts."),
+):
+    """Draw CPI and food YoY for a region against the scheme's thresholds (steps: versions and
+    overlays change them), with triggered months shaded, to a PNG."""
+    from cpi_link.cli.calc import default_scheme
+    from cpi_link.months import parse_month
+    from cpi_link.plot import chart_data, render
+    from cpi_link.schemes import load_scheme
+    from cpi_link.store import SeriesStore
+
+    st = state(ctx)
+    a, b = parse_month(since, "--since"), parse_month(until, "--until")
+    sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
+    data = chart_data(sch, SeriesStore(st.home), region, a, b)
+    if data.deciding_region and data.deciding_region != data.region:
+        warn(f"the shading shows {sch.name}'s decisions, taken on {data.deciding_region}'s figures, not on the drawn region {data.region}'s")
+    undecided = data.spans(None)
+    if undecided:
+        warn("no decision for " + ", ".join(f"{x}..{y}" if x != y else x for x, y in undecided)
+             + " (figures missing or no version in force): drawn hatched, not as 'not triggered'")
+    if not any(v is not None for v in data.cpi + data.food):
+        from cpi_link.errors import MissingFigures
+
+        raise MissingFigures(f"no CPI or food figures for region {data.region} in {a}..{b}")
+    res = render(data, out, cjk_font=None if english else "auto")
+    spans = [{"from": x, "until": y} for x, y in data.spans(True)]
+    if fmt is Format.json:
+        emit_json({**res, "region": data.region, "scheme": sch.name, "since": a, "until": b, "triggered_spans": spans,
+                   "undecided_spans": [{"from": x, "until": y} for x, y in undecided]})
+    else:
+        if res["cjk_font"] is None and not english:
+            info("no CJK font found: title and legend are in English (install e.g. fonts-noto-cjk for Chinese)")
+        stdout_console().print(f"chart: {res['path']} ({res['width_px']}x{res['height_px']}); triggered: "
+                               + (", ".join(f"{s['from']}..{s['until']}" for s in spans) or "none"))
