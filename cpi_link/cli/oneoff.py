@@ -1,0 +1,208 @@
+"""`cpi-link oneoff` (a one-off or festival subsidy on a roster) and `cpi-link programme list|show`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cpi_link.cli.calc import ROSTER_HELP, STANDARDS_HELP, load_standards_option, progress_for
+from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
+
+PROGRAMME_HELP = "Programme id in the config's programmes/ folder (e.g. shanxi-2021-spring-festival) or a path to a programme TOML file."
+
+programme_app = typer.Typer(
+    help="Inspect one-off programmes (节日补助 / 临时生活补助) in config/programmes.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("oneoff")(oneoff)
+    programme_app.command("list")(programme_list)
+    programme_app.command("show")(programme_show)
+    app.add_typer(programme_app, name="programme")
+
+
+def warn_programme(p) -> None:
+    if p.example:
+        warn(f"programme {p.id} is an EXAMPLE ({p.path}): its amounts illustrate the format; edit them before paying.")
+    if not p.verified:
+        warn(f"programme {p.id} is marked verified = false: its values have not been checked against {p.document}. "
+             "Check them before paying (cpi-link programme show).")
+
+
+def result_json(res) -> dict:
+    from cpi_link.money import fen_to_yuan_str
+
+    m = res.manifest
+    return {
+        "programme": m["programme"]["id"],
+        "payment_month": res.month,
+        "run_id": res.run_id,
+        "run_dir": str(res.run_dir),
+        "supplement_to": m.get("supplement_to"),
+        "verified": m["programme"]["verified"],
+        "decision": res.decision,
+        "input_rows": res.input_rows,
+        "paid_rows": res.paid_rows,
+        "persons": res.persons,
+        "total_amount": fen_to_yuan_str(res.total_fen),
+        "rejected_rows": sum(res.rejected_by_reason.values()),
+        "rejected_by_reason": res.rejected_by_reason,
+    }
+
+
+def print_result(res) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from cpi_link.categories import CATEGORY_LABELS
+    from cpi_link.money import fen_to_yuan_str
+
+    con = stdout_console()
+    p = res.manifest["programme"]
+    sup = f" (supplement to {res.manifest['supplement_to']})" if res.manifest.get("supplement_to") else ""
+    con.print(f"[bold]{escape(p['id'])}[/] {escape(p['name'])}, paid {res.month}{sup}")
+    con.print(escape(res.decision["reason"]))
+    if res.paid_rows:
+        t = Table(title=f"Payments under {p['id']}")
+        for c, j in (("category", "left"), ("类别", "left"), ("rows", "right"), ("persons", "right"), ("yuan", "right")):
+            t.add_column(c, justify=j)
+        for r in sorted(res.by_category, key=lambda r: r["category"]):
+            t.add_row(r["category"], CATEGORY_LABELS.get(r["category"], ""), f"{r['rows']:,}", f"{r['persons']:,}",
+                      fen_to_yuan_str(r["amount_fen"]))
+        t.add_row("[bold]total[/]", "", f"{res.paid_rows:,}", f"{res.persons:,}", f"[bold]{fen_to_yuan_str(res.total_fen)}[/]")
+        con.print(t)
+    if res.rejected_by_reason:
+        t = Table(title="Rejected rows (see rejected.parquet)")
+        t.add_column("reason")
+        t.add_column("rows", justify="right")
+        for k, v in res.rejected_by_reason.items():
+            t.add_row(k, f"{v:,}")
+        con.print(t)
+    con.print(f"input rows {res.input_rows:,}; paid {res.paid_rows:,}; rejected {sum(res.rejected_by_reason.values()):,}")
+    con.print(f"outputs: [bold]{escape(str(res.run_dir))}[/]")
+
+
+@handle_errors
+def oneoff(
+    ctx: typer.Context,
+    programme: str = typer.Option(..., "--programme", help=PROGRAMME_HELP),
+    roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
+    standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP + " Only for proportional_index programmes."),
+    out: Optional[Path] = typer.Option(None, "--out", help="New or empty folder for the outputs. Default: HOME/runs/programme-ID/RUN_ID/."),
+    supplement: bool = typer.Option(False, "--supplement", help="Pay only people this programme has not paid yet (others rejected as already_paid)."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """Pay a one-off or festival subsidy (节日补助 / 临时生活补助) on a roster, once per person per programme.
+
+    Same roster checks, outputs and ledger as monthly runs; a second run of the same programme is
+    refused (use --supplement for people added since).
+    """
+    from cpi_link.errors import InputError
+    from cpi_link.oneoff import index_figure, pay_programme
+    from cpi_link.programmes import load_programme
+    from cpi_link.store import SeriesStore
+
+    st = state(ctx)
+    prog = load_programme(programme, st.config_dir)
+    home = st.home
+    store = SeriesStore(home)
+    if prog.method == "proportional_index":
+        index_figure(prog, store)  # exit 3 before any other message
+        std = load_standards_option(standards)
+    else:
+        if standards is not None:
+            warn(f"--standards is not used: programme {prog.id} pays fixed amounts per category.")
+        std = None
+    if not roster.exists():
+        raise InputError(f"{roster}: no such file")
+    warn_programme(prog)
+    home.ensure()
+    with progress_for(roster, fmt) as bar:
+        tick = None
+        if bar is not None:
+            task = bar.add_task(f"oneoff {prog.id}", total=None)
+            tick = lambda n: bar.advance(task, n)  # noqa: E731
+        res = pay_programme(prog, roster, store, std, home, out_dir=out, supplement=supplement, progress=tick)
+    if fmt is Format.json:
+        emit_json(result_json(res))
+    elif fmt is Format.csv:
+        j = result_json(res)
+        j.pop("decision")
+        emit_csv([j], list(j))
+    else:
+        print_result(res)
+
+
+@handle_errors
+def programme_list(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """List the programme files in CONFIG/programmes: id, name, payment month, method, example, verified."""
+    from cpi_link.programmes import list_programmes
+
+    st = state(ctx)
+    rows = [
+        {"programme": p.id, "name": p.name, "document": p.document, "payment_month": p.payment_month, "method": p.method,
+         "example": p.example, "verified": p.verified, "path": str(p.path)}
+        for p in list_programmes(st.config_dir)
+    ]
+    if fmt is Format.json:
+        emit_json(rows)
+    elif fmt is Format.csv:
+        emit_csv([{**r, "example": str(r["example"]).lower(), "verified": str(r["verified"]).lower()} for r in rows], list(rows[0]) if rows else
+                 ["programme", "name", "document", "payment_month", "method", "example", "verified", "path"])
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        t = Table(title=f"Programmes in {escape(str(st.config_dir / 'programmes'))}", title_justify="left")
+        for c in ("programme", "name", "document", "paid", "method", "kind", "verified"):
+            t.add_column(c)
+        for r in rows:
+            t.add_row(escape(r["programme"]), escape(r["name"]), escape(r["document"]), r["payment_month"], r["method"],
+                      "[yellow]example — edit before paying[/]" if r["example"] else "programme",
+                      "yes" if r["verified"] else "[bold red]NO[/]")
+        stdout_console().print(t)
+
+
+@handle_errors
+def programme_show(
+    ctx: typer.Context,
+    programme: str = typer.Argument(..., help=PROGRAMME_HELP),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """Show what a programme file says: document, payment month, categories and the amount rule."""
+    from cpi_link.programmes import load_programme
+
+    st = state(ctx)
+    p = load_programme(programme, st.config_dir)
+    warn_programme(p)
+    data = p.to_json()
+    if fmt is Format.json:
+        emit_json(data)
+        return
+    if fmt is Format.csv:
+        emit_csv([data], list(data))
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    from cpi_link.categories import CATEGORY_LABELS
+
+    con = stdout_console()
+    for k in ("programme", "name", "document", "related_documents", "verified", "example", "payment_month", "region",
+              "method", "index", "rounding", "minimum", "multiplier", "source", "note", "path", "sha256"):
+        v = data.get(k)
+        if v not in (None, [], ""):
+            con.print(f"[bold]{k}[/]: {escape(str(v))}")
+    t = Table(title="Categories")
+    for c in ("category", "类别", "standard", *(["yuan per person"] if p.method == "fixed" else [])):
+        t.add_column(c)
+    for code, basis in p.categories.items():
+        t.add_row(code, CATEGORY_LABELS.get(code, ""), basis, *([data["amounts"][code]] if p.method == "fixed" else []))
+    con.print(t)
