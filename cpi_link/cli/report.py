@@ -143,3 +143,88 @@ def plot(
             info("no CJK font found: title and legend are in English (install e.g. fonts-noto-cjk for Chinese)")
         stdout_console().print(f"chart: {res['path']} ({res['width_px']}x{res['height_px']}); triggered: "
                                + (", ".join(f"{s['from']}..{s['until']}" for s in spans) or "none"))
+
+
+# -- simulate --------------------------------------------------------------------------------
+
+SIM_COLUMNS = [
+    "month", "baseline_triggered", "baseline_rate_pct", "baseline_amount", "alternative_triggered",
+    "alternative_rate_pct", "alternative_amount", "difference", "baseline_persons", "alternative_persons",
+    "baseline_version", "alternative_version",
+]
+
+
+@handle_errors
+def simulate(
+    ctx: typer.Context,
+    scheme: str = typer.Option(..., "--scheme", help="The alternative scheme to cost: a name in CONFIG/schemes or a path to a scheme TOML file (e.g. a copy with food = \"5.5\")."),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help="The scheme to compare with. Default: default_scheme in CONFIG/sources.toml, else shanxi."),
+    since: str = typer.Option(..., "--since", help="First index month, YYYY-MM."),
+    until: str = typer.Option(..., "--until", help="Last index month, YYYY-MM."),
+    roster: Path = typer.Option(..., "--roster", help="Roster used for every month (CSV/XLSX/Parquet, SPEC 5.1): a what-if on these recipients."),
+    standards: Optional[Path] = typer.Option(None, "--standards", help="Standards CSV (SPEC 5.3). Default: the bundled SAMPLE, with a warning."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """Cost an alternative scheme month by month against a baseline: triggered or not, rate and
+    total yuan under each, side by side with the difference, plus totals. Computed by the same
+    engine as calc (nothing is kept on disk). Exit 3 naming the months whose figures are missing."""
+    from cpi_link.cli.calc import default_scheme, load_standards_option
+    from cpi_link.errors import InputError
+    from cpi_link.months import month_range, parse_month
+    from cpi_link.schemes import load_scheme
+    from cpi_link.simulate import simulate as run_sim
+    from cpi_link.simulate import simulate_json
+    from cpi_link.store import SeriesStore
+
+    st = state(ctx)
+    months = month_range(parse_month(since, "--since"), parse_month(until, "--until"))
+    base = load_scheme(baseline or default_scheme(st.config_dir), st.config_dir)
+    alt = load_scheme(scheme, st.config_dir)
+    if not roster.exists():
+        raise InputError(f"{roster}: no such file")
+    std = load_standards_option(standards)
+    for label, sch in (("baseline", base), ("alternative", alt)):
+        bad = []
+        for m in months:
+            try:
+                r = sch.rules_for(m)
+            except Exception:
+                continue
+            bad += [x for x in r.unverified if x not in bad]
+        if bad:
+            warn(f"{label} {sch.name}: {', '.join(bad)} marked verified = false (values not checked against the document text)")
+    results = run_sim(months, {"baseline": base, "alternative": alt}, roster, std, SeriesStore(st.home), st.home)
+    data = simulate_json(results, base, alt)
+    if fmt is Format.json:
+        emit_json(data)
+    elif fmt is Format.csv:
+        tot = data["totals"]
+        rows = data["months"] + [{"month": "total", "baseline_triggered": tot["baseline_triggered_months"],
+                                  "alternative_triggered": tot["alternative_triggered_months"],
+                                  "baseline_amount": tot["baseline_amount"], "alternative_amount": tot["alternative_amount"],
+                                  "difference": tot["difference"]}]
+        emit_csv(rows, SIM_COLUMNS)
+    else:
+        from rich.table import Table
+
+        t = Table(title=f"simulate: alt = {alt.name}, base = {base.name}; roster {roster.name}", title_justify="left")
+        for c, j in (("month", "left"), ("base\nstarts", "left"), ("base\nrate %", "right"), ("base\nyuan", "right"),
+                     ("alt\nstarts", "left"), ("alt\nrate %", "right"), ("alt\nyuan", "right"), ("alt - base\nyuan", "right")):
+            t.add_column(c, justify=j, no_wrap=True, min_width=7 if c == "month" else None)
+
+        def yes(v, rate):
+            return ("[bold]YES[/]" if v else "no"), (rate or "—")
+
+        for r in data["months"]:
+            bt, br = yes(r["baseline_triggered"], r["baseline_rate_pct"])
+            at, ar = yes(r["alternative_triggered"], r["alternative_rate_pct"])
+            differs = r["baseline_triggered"] != r["alternative_triggered"] or r["difference"] != "0.00"
+            t.add_row(r["month"], bt, br, r["baseline_amount"], at, ar, r["alternative_amount"], r["difference"],
+                      style="bold yellow" if differs else None)
+        tot = data["totals"]
+        t.add_row("[bold]total[/]", f"{tot['baseline_triggered_months']} mo.", "", f"[bold]{tot['baseline_amount']}[/]",
+                  f"{tot['alternative_triggered_months']} mo.", "", f"[bold]{tot['alternative_amount']}[/]",
+                  f"[bold]{tot['difference']}[/]")
+        con = stdout_console()
+        con.print(t)
+        con.print("the same roster and standards are used for every month; difference = alternative - baseline")
