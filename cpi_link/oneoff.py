@@ -277,7 +277,7 @@ def _decision_json(programme, figure) -> dict:
             "verified": programme.verified, "document": programme.document}
     if figure is None:
         amounts = ", ".join(f"{k} {fen_to_yuan_str(v)}" for k, v in programme.amounts.items())
-        return {**base, "region_code": None, "indicator": None, "rate_pct": None,
+        return {**base, "region_code": programme.region or "", "indicator": None, "rate_pct": None,
                 "reason": f"one-off programme {programme.id}: fixed yuan per person by category ({amounts})"}
     yoy = figure.yoy_pct
     note = "" if yoy > 0 else "; prices did not rise, so the amount before the floor is 0"
