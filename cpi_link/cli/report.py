@@ -228,3 +228,62 @@ def simulate(
         con = stdout_console()
         con.print(t)
         con.print("the same roster and standards are used for every month; difference = alternative - baseline")
+
+
+# -- diff ------------------------------------------------------------------------------------
+
+
+@handle_errors
+def diff(
+    ctx: typer.Context,
+    run_a: Path = typer.Argument(..., help="The earlier run folder (e.g. last month's)."),
+    run_b: Path = typer.Argument(..., help="The later run folder (e.g. this month's)."),
+    mask_ids: bool = typer.Option(False, "--mask-ids", help="Mask resident IDs as 140105********123X in the output."),
+    show: int = typer.Option(50, "--show", help="Table only: at most this many people per list (json/csv list everyone)."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP + " csv: one row per person added, removed or changed."),
+):
+    """What changed between two runs: people added and removed, amounts changed and why (standard,
+    rate, category, persons...), and the totals."""
+    from cpi_link.diff import REASON_TEXT, diff_runs
+    from cpi_link.report import load_run
+
+    a, b = load_run(run_a), load_run(run_b)
+    d = diff_runs(a, b, mask_ids=mask_ids)
+    if fmt is Format.json:
+        emit_json(d)
+        return
+    if fmt is Format.csv:
+        rows = [{"change": "added", **r, "amount_b": r["amount"]} for r in d["added"]]
+        rows += [{"change": "removed", **r, "amount_a": r["amount"]} for r in d["removed"]]
+        rows += [{"change": "changed", **r, "reasons": ";".join(r["reasons"])} for r in d["changed"]]
+        emit_csv(rows, ["change", "person_id", "name", "category", "region_code", "amount_a", "amount_b", "difference", "reasons", "detail"])
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    con = stdout_console()
+    t = Table(title="runs compared", title_justify="left")
+    for c in ("", "month", "starts", "rate %", "version", "rows", "persons", "yuan"):
+        t.add_column(c, justify="right" if c in ("rows", "persons", "yuan") else "left")
+    for label, s in (("A", d["a"]), ("B", d["b"])):
+        t.add_row(label, s["month"], "YES" if s["triggered"] else "no", f"{s['rate_pct'] or '—'} ({s['indicator'] or '—'})",
+                  escape(s["version"]), f"{s['rows']:,}", f"{s['persons']:,}", s["amount"])
+    tot = d["totals"]
+    t.add_row("B - A", "", "", "", "", "", "", f"[bold]{tot['difference']}[/]")
+    con.print(t)
+    con.print(f"added {tot['added']} ({tot['added_amount']} yuan); removed {tot['removed']} ({tot['removed_amount']} yuan); "
+              f"changed {tot['changed']} ({tot['changed_amount']} yuan); unchanged {tot['unchanged']}")
+    for w, n in tot["changed_by_reason"].items():
+        con.print(f"  {n} because {REASON_TEXT.get(w, w)}")
+    for title, rows, cols in (("added (in B, not in A)", d["added"], ["person_id", "name", "category", "region_code", "persons", "amount"]),
+                              ("removed (in A, not in B)", d["removed"], ["person_id", "name", "category", "region_code", "persons", "amount"]),
+                              ("amount changed", d["changed"], ["person_id", "name", "region_code", "amount_a", "amount_b", "difference", "detail"])):
+        if not rows:
+            continue
+        t = Table(title=f"{title}: {len(rows)}" + (f" (first {show})" if len(rows) > show else ""), title_justify="left")
+        for c in cols:
+            t.add_column(c, justify="right" if c.startswith("amount") or c in ("difference", "persons") else "left",
+                         no_wrap=c != "detail" and c != "name", min_width=20 if c == "detail" else None)
+        for r in rows[:show]:
+            t.add_row(*[escape(str(r[c])) for c in cols])
+        con.print(t)
