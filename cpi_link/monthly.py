@@ -59,9 +59,9 @@ def latest_complete_month(scheme, store) -> str | None:
 def next_release_note(latest: str | None) -> str | None:
     if latest is None:
         return None
-    nxt = add_months(latest, 1)
-    pub = add_months(nxt, 1)
-    return f"figures for {nxt} are expected from NBS around {pub}-10 (CPI is usually published on the 9th-12th of the following month)"
+    from cpi_link.calendar import next_figures_sentence
+
+    return next_figures_sentence(latest)
 
 
 def run_months(home, scheme, store, roster: Path, standards, since: str | None, redo: str | None = None,

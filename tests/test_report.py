@@ -177,3 +177,49 @@ def test_bad_run_folder_exits_2(cli, tmp_path, what):
     r = cli("report", target)
     assert r.exit_code == 2
     assert str(target) in r.stderr and ("run folder" in r.stderr or "folder" in r.stderr)
+
+
+# -- publication calendar (issue 8, item 5) ---------------------------------------------------
+
+
+def test_calendar_rules():
+    from datetime import date
+
+    from cpi_link.calendar import add_working_days, classify, payment_deadline, publication_window
+
+    assert publication_window("2019-11") == (date(2019, 12, 9), date(2019, 12, 12))
+    assert publication_window("2019-12") == (date(2020, 1, 9), date(2020, 1, 12))
+    # 2016 rules: 20 working days after publication (nominally the 10th); weekends only.
+    # 2019-12-10 is a Tuesday: 15 working days to 2019-12-31, then Jan 1, 2, 3, 6, 7 -> 2020-01-07
+    # (1 January is a holiday that is NOT counted: the true deadline is a day later).
+    assert add_working_days(date(2019, 12, 10), 20) == date(2020, 1, 7)
+    dl = payment_deadline("2019-11", "within 20 working days after the index is published")
+    assert dl.rule == "working_days" and dl.deadline == date(2020, 1, 7) and "holidays not counted" in dl.note
+    # 2021 rules: the month of publication
+    dl = payment_deadline("2022-09", "paid in the month the index is published")
+    assert dl.rule == "publication_month" and dl.deadline == date(2022, 10, 31)
+    assert payment_deadline("2024-01", "paid in the month the index is published").deadline == date(2024, 2, 29)
+    assert classify(None) == ("unspecified", None) and payment_deadline("2024-01", None).deadline is None
+    assert classify("公布后20个工作日内") == ("working_days", 20)
+
+
+def test_trigger_shows_calendar(cli):
+    [d] = cli.json("trigger", "--scheme", "national", "--month", "2019-11", "--format", "json")
+    assert d["payment_deadline"] == "2020-01-07" and d["next_figures_expected"] == "2020-01-09..2020-01-12"
+    assert d["figures_published_expected"] == "2019-12-09..2019-12-12"
+    [d] = cli.json("trigger", "--scheme", "national", "--month", "2022-09", "--format", "json")
+    assert d["payment_deadline"] == "2022-10-31" and "month the index is published" in d["payment_timing"]
+    [d] = cli.json("trigger", "--scheme", "national", "--month", "2022-11", "--format", "json")
+    assert d["triggered"] is False and d["payment_deadline"] is None
+    r = cli("trigger", "--scheme", "national", "--month", "2022-09")
+    assert "by 2022-10-31" in r.stdout and "figures for 2022-10 are expected" in r.stdout
+
+
+def test_run_footer_shows_next_figures_and_deadline(cli, tmp_path):
+    from conftest import REPO
+
+    r = cli("run", "--offline", "--scheme", "national", "--roster", REPO / "data/sample/roster.csv",
+            "--standards", REPO / "data/sample/standards.csv")
+    assert r.exit_code == 0, r.stderr
+    out = " ".join(r.stdout.split())
+    assert "are expected from NBS around" in out and "payment deadline for" in out and "under national-2021-1553" in out

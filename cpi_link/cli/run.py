@@ -88,7 +88,7 @@ def run(
             con.print(t)
             con.print(f"run folders are under {home.root}")
         if report.next_expected:
-            con.print(f"latest month with figures: {report.latest_published}; {report.next_expected}")
+            con.print(f"latest month with figures: {report.latest_published}; {report.next_expected}; {_deadline_note(sch, report.latest_published)}")
         con.print(f"log: {logfile}")
 
 
@@ -99,3 +99,18 @@ def _short_path(path: str | None, root: Path) -> str:
         return str(Path(path).relative_to(root))
     except ValueError:
         return path
+
+
+def _deadline_note(sch, latest: str | None) -> str:
+    """The payment deadline for the next index month under the version in force (cpi_link.calendar)."""
+    from cpi_link.calendar import deadline_sentence
+    from cpi_link.months import add_months
+
+    if latest is None:
+        return ""
+    nxt = add_months(latest, 1)
+    try:
+        rules = sch.rules_for(nxt)
+    except Exception:
+        return ""
+    return deadline_sentence(nxt, rules.label, rules.payment_timing) + " if it triggers"

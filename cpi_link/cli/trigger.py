@@ -32,6 +32,8 @@ TRIGGER_COLUMNS = [
     "multiplier",
     "verified",
     "reason",
+    "next_figures_expected",
+    "payment_deadline",
 ]
 
 scheme_app = typer.Typer(
@@ -129,11 +131,24 @@ def trigger(
         )
 
     if fmt is Format.json:
-        emit_json([d.to_json(provenance=provenance) for d in decisions])
+        emit_json([_with_calendar(d, d.to_json(provenance=provenance)) for d in decisions])
     elif fmt is Format.csv:
         emit_csv([_csv_row(d) for d in decisions], TRIGGER_COLUMNS)
     else:
         _print_table(decisions, sch)
+
+
+def _with_calendar(d, j: dict) -> dict:
+    """Add when the figures are published, when the next are expected, and the payment deadline
+    under the rules in force (cpi_link.calendar); payment_deadline is null when not triggered."""
+    from cpi_link.calendar import calendar_json
+
+    cal = calendar_json(d.month, d.rules.payment_timing)
+    if not d.triggered:
+        cal["payment_deadline"] = None
+        cal["payment_deadline_note"] = "not triggered: nothing to pay"
+    j.update(cal)
+    return j
 
 
 def _csv_row(d) -> dict:
@@ -147,6 +162,9 @@ def _csv_row(d) -> dict:
     row["scpi_yoy_pct"] = fmt_pct(d.yoy.get("scpi"))
     for ind in ("cpi", "food", "scpi"):
         row[f"{ind}_threshold"] = fmt_pct(d.thresholds.get(ind))
+    cal = _with_calendar(d, {})
+    row["next_figures_expected"] = cal["next_figures_expected"]
+    row["payment_deadline"] = cal["payment_deadline"]
     return row
 
 
@@ -186,11 +204,19 @@ def _print_table(decisions, sch) -> None:
             row.append(cell(d, "scpi"))
         row += [
             "[bold]YES[/]" if d.triggered else "no",
-            f"{fmt_pct(d.rate_pct)}% ({d.indicator})" if d.triggered else "—",
+            f"{fmt_pct(d.rate_pct)}% ({d.indicator})\nby {_with_calendar(d, {})['payment_deadline'] or '?'}" if d.triggered else "—",
             escape(d.reason),
         ]
         t.add_row(*row, style="bold green" if d.triggered else None)
-    stdout_console().print(t)
+    con = stdout_console()
+    con.print(t)
+    from cpi_link.calendar import deadline_sentence, next_figures_sentence
+
+    last = decisions[-1]
+    con.print(next_figures_sentence(last.month))
+    shown = [d for d in decisions if d.triggered][-1:] or [last]
+    con.print(escape(deadline_sentence(shown[0].month, shown[0].rules.label, shown[0].rules.payment_timing)
+                     + ("" if shown[0].triggered else " (if it had triggered)")))
 
 
 # -- scheme list / show ----------------------------------------------------------------------
