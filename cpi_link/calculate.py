@@ -263,6 +263,7 @@ def calculate_month(
     exclude_paid: Callable[[pd.DataFrame], np.ndarray] | None = None,
     batch_rows: int = 1_000_000,
     extra_manifest: dict | None = None,
+    run_tag: str = "",
 ) -> CalcResult:
     """Decide, compute and write one month's run folder. Raises before writing anything on bad input.
 
@@ -292,7 +293,8 @@ def calculate_month(
 
     roster_path = Path(roster_path)
     roster_sha = sha256_file(roster_path)
-    seed = "|".join([month, scheme.sha256, roster_sha, standards.sha256, json_dumps(primary.to_json() if primary else None)])
+    # run_tag tells apart runs of the same inputs that must not share a run id (supplements)
+    seed = "|".join([month, scheme.sha256, roster_sha, standards.sha256, json_dumps(primary.to_json() if primary else None), run_tag])
     run_id = f"{month}-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
     plan = MonthPlan(month=month, rules=rules, decision_for=decision_for, standards=standards, run_id=run_id)
 

@@ -191,6 +191,7 @@ class Ledger:
                 return df["person_id"].isin(paid).to_numpy()
 
             res = calculate_month(month, roster, scheme, store, standards, self.home, out_dir=out_dir,
-                                  exclude_paid=exclude, extra_manifest={"supplement_to": rec["run_id"]})
+                                  exclude_paid=exclude, extra_manifest={"supplement_to": rec["run_id"]},
+                                  run_tag=f"supplement-{len(rec['supplements']) + 1}")
             self.add_supplement(month, res, sha256_file(roster))
         return res

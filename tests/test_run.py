@@ -168,3 +168,17 @@ def test_redo_needs_reason_and_keeps_old_run(cli, job):
     assert rec["superseded"][0]["reason"] == "standards corrected"
     assert Path(rec["superseded"][0]["run_dir"]).exists() and Path(first[2]["run_dir"]).exists()
     assert rec["run_dir"] != first[2]["run_dir"]
+
+
+def test_supplement_with_the_original_roster_keeps_the_original_ledger_file(cli, job):
+    cli.json(*run_args(job, "--since", "2024-01"))
+    led = job["home"] / "ledger"
+    before = json.loads((led / "months" / "2024-01.json").read_text())
+    r = cli("--config", job["cfg"], "calc", "--supplement", "--month", "2024-01", "--roster", job["roster"],
+            "--standards", job["std"], "--scheme", "t", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["rejected_by_reason"] == {"already_paid": 3}
+    rec = json.loads((led / "months" / "2024-01.json").read_text())
+    assert rec["payment_files"][0] == before["payment_files"][0] and len(set(rec["payment_files"])) == 2
+    ids = pq.read_table(led / rec["payment_files"][0]).column("person_id").to_pylist()
+    assert sorted(ids) == sorted([A, B, C])  # the original payments are still on record
