@@ -79,18 +79,24 @@ def result_json(res) -> dict:
 
 
 def print_result(res) -> None:
-    from rich.table import Table
-
-    from cpi_link.categories import CATEGORY_LABELS
-    from cpi_link.money import fen_to_yuan_str
-
     con = stdout_console()
     decisions = res.decision if isinstance(res.decision, list) else [res.decision]
     for d in decisions:
         mark = "[bold green]TRIGGERED[/]" if d["triggered"] else "[bold]not triggered[/]"
         con.print(f"[bold]{res.month}[/] {d['region_code']} {mark}: {d['reason']}")
+    print_tables(con, res, f"Payments for index month {res.month}")
+
+
+def print_tables(con, res, title: str) -> None:
+    """The tables every run prints: payments by category, rejected rows by reason, where outputs are."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from cpi_link.categories import CATEGORY_LABELS
+    from cpi_link.money import fen_to_yuan_str
+
     if res.paid_rows:
-        t = Table(title=f"Payments for index month {res.month}")
+        t = Table(title=title)
         for c, j in (("category", "left"), ("类别", "left"), ("rows", "right"), ("persons", "right"), ("yuan", "right")):
             t.add_column(c, justify=j)
         for r in sorted(res.by_category, key=lambda r: r["category"]):
@@ -106,7 +112,7 @@ def print_result(res) -> None:
             t.add_row(k, f"{v:,}")
         con.print(t)
     con.print(f"input rows {res.input_rows:,}; paid {res.paid_rows:,}; rejected {sum(res.rejected_by_reason.values()):,}")
-    con.print(f"outputs: [bold]{res.run_dir}[/]")
+    con.print(f"outputs: [bold]{escape(str(res.run_dir))}[/]")
 
 
 @handle_errors

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.calc import ROSTER_HELP, STANDARDS_HELP, load_standards_option, progress_for
+from cpi_link.cli.calc import ROSTER_HELP, STANDARDS_HELP, load_standards_option, print_tables, progress_for
 from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 
 PROGRAMME_HELP = "Programme id in the config's programmes/ folder (e.g. shanxi-2021-spring-festival) or a path to a programme TOML file."
@@ -56,34 +56,13 @@ def result_json(res) -> dict:
 
 def print_result(res) -> None:
     from rich.markup import escape
-    from rich.table import Table
-
-    from cpi_link.categories import CATEGORY_LABELS
-    from cpi_link.money import fen_to_yuan_str
 
     con = stdout_console()
     p = res.manifest["programme"]
     sup = f" (supplement to {res.manifest['supplement_to']})" if res.manifest.get("supplement_to") else ""
     con.print(f"[bold]{escape(p['id'])}[/] {escape(p['name'])}, paid {res.month}{sup}")
     con.print(escape(res.decision["reason"]))
-    if res.paid_rows:
-        t = Table(title=f"Payments under {p['id']}")
-        for c, j in (("category", "left"), ("类别", "left"), ("rows", "right"), ("persons", "right"), ("yuan", "right")):
-            t.add_column(c, justify=j)
-        for r in sorted(res.by_category, key=lambda r: r["category"]):
-            t.add_row(r["category"], CATEGORY_LABELS.get(r["category"], ""), f"{r['rows']:,}", f"{r['persons']:,}",
-                      fen_to_yuan_str(r["amount_fen"]))
-        t.add_row("[bold]total[/]", "", f"{res.paid_rows:,}", f"{res.persons:,}", f"[bold]{fen_to_yuan_str(res.total_fen)}[/]")
-        con.print(t)
-    if res.rejected_by_reason:
-        t = Table(title="Rejected rows (see rejected.parquet)")
-        t.add_column("reason")
-        t.add_column("rows", justify="right")
-        for k, v in res.rejected_by_reason.items():
-            t.add_row(k, f"{v:,}")
-        con.print(t)
-    con.print(f"input rows {res.input_rows:,}; paid {res.paid_rows:,}; rejected {sum(res.rejected_by_reason.values()):,}")
-    con.print(f"outputs: [bold]{escape(str(res.run_dir))}[/]")
+    print_tables(con, res, f"Payments under {p['id']}")
 
 
 @handle_errors
