@@ -1,0 +1,323 @@
+#!/usr/bin/env python
+"""`make bench`: cpi-link calc on synthetic national-scale rosters, against a floor measured in the same run.
+
+For each size (1M and 5M rows by default; 50M with --huge) and format (Parquet, CSV):
+
+* generates a deterministic synthetic roster (valid GB 11643 IDs, Chinese headers and category
+  names, about 1% duplicate persons spread over the whole file, a few bad rows of every kind),
+  cached under bench-out/rosters/;
+* the floor: a child process in which pyarrow reads the same roster (pyarrow.csv for CSV,
+  pyarrow.parquet for Parquet) and writes one Parquet file of the same rows;
+* `cpi-link calc --scheme national --month 2019-11` (a month that triggers) as a whole process,
+  with the sample standards and --home in a temp folder.
+
+Each measurement runs in its own child process; wall seconds come from a monotonic clock around
+it and peak memory from that child's own rusage (os.wait4 -> ru_maxrss). Prints a table per
+size and format with the ratios calc/floor, and writes everything to bench-out/results.json.
+
+This is not a test: it is slow and never runs under pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+CLI = VENV_BIN / "cpi-link"
+STANDARDS = ROOT / "data" / "sample" / "standards.csv"
+MONTH = "2019-11"
+SCHEME = "national"
+CHUNK = 1_000_000  # rows generated per chunk (bounded memory for any size)
+
+# --------------------------------------------------------------------------------------------
+# Synthetic rosters
+
+# Counties under the sample standards' prefectures (Shanxi); a few codes outside them (unknown_region).
+PREFECTURES = ["1401", "1402", "1403", "1404", "1405", "1406", "1407", "1408", "1409", "1410", "1411"]
+COUNTIES = [p + f"{c:02d}" for p in PREFECTURES for c in range(1, 13)]
+UNKNOWN_REGIONS = ["990101", "650102"]
+# (text in the roster, weight): Chinese names mostly, some codes; orphan/dibao_edge are not
+# covered by the national scheme in 2019-11 (category_not_covered).
+CATEGORIES = [
+    ("城市低保", 30), ("农村低保", 35), ("城市特困", 5), ("农村特困", 8), ("urban_dibao", 5),
+    ("领取失业保险金人员", 5), ("优抚对象", 6), ("孤儿", 3), ("低保边缘人口", 2), ("rural_dibao", 1),
+]
+SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈")
+GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉梅金凤")
+HEADER = ["身份证号", "姓名", "保障类别", "行政区划代码", "城乡", "保障人数", "银行账号"]
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+DUP_RATE = 0.01
+BAD_ID_RATE = 0.002
+
+
+def _str_array(mat):
+    """An (n, w) uint8 ASCII matrix -> pyarrow string array."""
+    import numpy as np
+    import pyarrow as pa
+
+    n, w = mat.shape
+    offsets = pa.py_buffer(np.arange(0, w * (n + 1), w, dtype=np.int32).tobytes())
+    return pa.StringArray.from_buffers(n, offsets, pa.py_buffer(np.ascontiguousarray(mat).tobytes()))
+
+
+def _ids_for(p):
+    """Person numbers -> distinct valid 18-character IDs (unique for p < 3.65e9)."""
+    import numpy as np
+
+    k = len(COUNTIES)
+    county = np.array([[ord(ch) for ch in c] for c in COUNTIES], dtype=np.uint8)[p % k]
+    days = (p // k) % 29000  # birth dates 1930-01-01 .. 2009
+    date = np.datetime64("1930-01-01") + days.astype("timedelta64[D]")
+    ymd = np.char.replace(np.datetime_as_string(date, unit="D"), "-", "")
+    seq = (p // k // 29000) % 1000
+    m = np.empty((len(p), 18), dtype=np.uint8)
+    m[:, :6] = county
+    m[:, 6:14] = np.frombuffer(ymd.astype("S8").tobytes(), dtype=np.uint8).reshape(-1, 8)
+    for j, place in enumerate((100, 10, 1)):
+        m[:, 14 + j] = 48 + (seq // place) % 10
+    total = ((m[:, :17].astype(np.int64) - 48) @ np.array(WEIGHTS, dtype=np.int64)) % 11
+    m[:, 17] = np.frombuffer(b"10X98765432", dtype=np.uint8)[total]
+    return m, p % k
+
+
+def _chunk(start: int, n: int, seed: int = 20191101):
+    """Rows start..start+n-1 of the synthetic roster as a pyarrow table of strings (deterministic)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rng = np.random.default_rng([seed, start])
+    rows = np.arange(start, start + n, dtype=np.int64)
+    person = rows.copy()
+    dup = rng.random(n) < DUP_RATE
+    if start + n > 1:  # a duplicate repeats a person from anywhere earlier in the file (across batches)
+        person[dup] = (rng.random(int(dup.sum())) * np.maximum(rows[dup], 1)).astype(np.int64)
+    idm, county_i = _ids_for(person)
+    bad = rng.random(n) < BAD_ID_RATE
+    idm[bad, 17] = np.where(idm[bad, 17] == ord("0"), ord("1"), ord("0"))  # wrong check digit
+    ids = _str_array(idm)
+
+    region = pa.array(COUNTIES + UNKNOWN_REGIONS).take(
+        pa.array(np.where(rng.random(n) < 0.001, len(COUNTIES), county_i))
+    )
+    names_pool = pa.array([s + g1 + g2 for s in SURNAMES for g1 in GIVEN[:12] for g2 in GIVEN])
+    name = names_pool.take(pa.array(rng.integers(0, len(names_pool), n)))
+    w = np.array([c[1] for c in CATEGORIES], dtype=float)
+    category = pa.array([c[0] for c in CATEGORIES]).take(pa.array(rng.choice(len(CATEGORIES), n, p=w / w.sum())))
+    area = pa.array(["城市", "农村", "urban", "rural", ""]).take(pa.array(rng.choice(5, n, p=[0.4, 0.45, 0.05, 0.05, 0.05])))
+    persons = pa.array(["", "1", "2", "3", "4", "x"]).take(
+        pa.array(rng.choice(6, n, p=[0.5, 0.2, 0.15, 0.1, 0.0495, 0.0005]))
+    )
+    acct = rng.integers(10**15, 10**16, n)
+    bank = pc.binary_join_element_wise("62", pa.array(acct).cast(pa.string()), "")  # 18 digits
+    bank = pc.if_else(pa.array(rng.random(n) < 0.1), pa.scalar("", pa.string()), bank)
+    return pa.table([ids, name, category, region, area, persons, bank], names=HEADER)
+
+
+def make_roster(rows: int, fmt: str, out: Path) -> Path:
+    """Generate (or reuse) the roster of `rows` rows in `fmt` (parquet|csv) under out/rosters."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    d = out / "rosters"
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"roster-{rows // 1_000_000}M.{fmt}" if rows % 1_000_000 == 0 else d / f"roster-{rows}.{fmt}"
+    if path.exists():
+        return path
+    tmp = path.with_suffix(path.suffix + ".part")
+    t0 = time.monotonic()
+    if fmt == "parquet":
+        schema = pa.schema([(h, pa.string()) for h in HEADER])
+        with pq.ParquetWriter(tmp, schema, compression="snappy") as w:
+            for start in range(0, rows, CHUNK):
+                w.write_table(_chunk(start, min(CHUNK, rows - start)), row_group_size=CHUNK)
+    else:
+        with open(tmp, "wb") as fh:
+            fh.write(("\ufeff" + ",".join(HEADER) + "\n").encode("utf-8"))
+            opts = pacsv.WriteOptions(include_header=False, quoting_style="none")
+            for start in range(0, rows, CHUNK):
+                pacsv.write_csv(_chunk(start, min(CHUNK, rows - start)), fh, write_options=opts)
+    os.replace(tmp, path)
+    print(f"  generated {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} in {time.monotonic() - t0:.1f} s", flush=True)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring one child process
+
+FLOOR_CODE = r"""
+import sys, pyarrow as pa, pyarrow.parquet as pq
+src, dst, fmt = sys.argv[1:4]
+if fmt == "csv":
+    import pyarrow.csv as pacsv
+    # every column as text, like the roster reader; the BOM is skipped by the reader
+    with open(src, "rb") as fh:
+        names = fh.readline().decode("utf-8-sig").strip().split(",")
+    t = pacsv.read_csv(src, convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}))
+else:
+    t = pq.read_table(src)
+pq.write_table(t, dst)
+print(t.num_rows)
+"""
+
+
+def measure(cmd: list[str], env=None) -> dict:
+    """Run cmd as a child; wall seconds and that child's own peak RSS (MiB)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    # read pipes while waiting (the outputs are small); wait4 gives this child's own rusage
+    out, err = b"", b""
+    import threading
+
+    chunks = {"out": [], "err": []}
+
+    def pump(stream, key):
+        for line in stream:
+            chunks[key].append(line)
+
+    threads = [threading.Thread(target=pump, args=(p.stdout, "out")), threading.Thread(target=pump, args=(p.stderr, "err"))]
+    for t in threads:
+        t.start()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    for t in threads:
+        t.join()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    out, err = b"".join(chunks["out"]).decode(errors="replace"), b"".join(chunks["err"]).decode(errors="replace")
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {p.returncode}:\n{err[-4000:]}\n{out[-2000:]}")
+    return {"wall_s": wall, "peak_rss_mib": ru.ru_maxrss / 1024, "cpu_s": ru.ru_utime + ru.ru_stime, "stdout": out}
+
+
+def run_floor(roster: Path, fmt: str, work: Path) -> dict:
+    dst = work / "floor.parquet"
+    r = measure([sys.executable, "-c", FLOOR_CODE, str(roster), str(dst), fmt])
+    r["output_mib"] = dst.stat().st_size / 2**20
+    dst.unlink()
+    return r
+
+
+def run_calc(roster: Path, work: Path) -> dict:
+    home = work / "home"
+    out = work / "run"
+    env = dict(os.environ, CPI_LINK_HOME=str(home))
+    cmd = [str(CLI), "--home", str(home), "calc", "--scheme", SCHEME, "--month", MONTH, "--roster", str(roster),
+           "--standards", str(STANDARDS), "--out", str(out), "--format", "json"]
+    r = measure(cmd, env=env)
+    res = json.loads(r.pop("stdout"))
+    r["paid_rows"] = res["paid_rows"]
+    r["rejected_by_reason"] = res["rejected_by_reason"]
+    r["total_amount"] = res["total_amount"]
+    r["output_mib"] = sum(p.stat().st_size for p in out.iterdir()) / 2**20
+    shutil.rmtree(out)
+    return r
+
+
+def help_time(repeat: int = 5) -> dict:
+    walls = [measure([str(CLI), "--help"])["wall_s"] for _ in range(repeat)]
+    return {"best_s": min(walls), "median_s": sorted(walls)[len(walls) // 2], "runs": walls}
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def fmt_row(size: int, fmt: str, floor: dict, calc: dict) -> list[str]:
+    return [
+        f"{size // 1_000_000}M" if size % 1_000_000 == 0 else str(size), fmt,
+        f"{floor['wall_s']:.1f}", f"{floor['peak_rss_mib']:.0f}",
+        f"{calc['wall_s']:.1f}", f"{calc['peak_rss_mib']:.0f}", f"{size / calc['wall_s'] / 1e6:.2f}",
+        f"{calc['wall_s'] / floor['wall_s']:.2f}", f"{calc['peak_rss_mib'] / floor['peak_rss_mib']:.2f}",
+    ]
+
+
+COLS = ["rows", "format", "floor s", "floor MiB", "calc s", "calc MiB", "calc M rows/s", "time ×floor", "memory ×floor"]
+
+
+def print_table(rows: list[list[str]]) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title=f"cpi-link calc vs the pyarrow floor ({platform.node()}, {os.cpu_count()} cores)")
+        for c in COLS:
+            t.add_column(c, justify="left" if c in ("rows", "format") else "right")
+        for r in rows:
+            t.add_row(*r)
+        Console().print(t)
+    except ImportError:
+        print(" | ".join(COLS))
+        for r in rows:
+            print(" | ".join(r))
+
+
+def markdown(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(COLS) + " |", "|" + "---|" * len(COLS)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1000000,5000000", help="comma-separated row counts (default 1M,5M)")
+    ap.add_argument("--huge", action="store_true", help="also 50M rows (slow: minutes, ~10 GB of rosters)")
+    ap.add_argument("--formats", default="parquet,csv")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench-out", help="cache and results folder (git-ignored)")
+    ap.add_argument("--repeat", type=int, default=1, help="measure each calc/floor this many times, keep the best wall")
+    ap.add_argument("--skip-floor-for", default="", help="sizes whose floor is skipped (e.g. 50000000)")
+    args = ap.parse_args(argv)
+
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.huge and 50_000_000 not in sizes:
+        sizes.append(50_000_000)
+    skip_floor = {int(s) for s in args.skip_floor_for.split(",") if s}
+    formats = [f for f in args.formats.split(",") if f]
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = {
+        "machine": {"node": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "command": "make bench" + (f" BENCH_ARGS='{' '.join(argv or sys.argv[1:])}'" if (argv or sys.argv[1:]) else ""),
+        "month": MONTH, "scheme": SCHEME, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "help": help_time(), "runs": [],
+    }
+    print(f"cpi-link --help: best {results['help']['best_s']:.3f} s, median {results['help']['median_s']:.3f} s", flush=True)
+    rows = []
+    for size in sizes:
+        for fmt in formats:
+            roster = make_roster(size, fmt, args.out)
+            with tempfile.TemporaryDirectory(dir=args.out, prefix="work-") as w:
+                work = Path(w)
+                floor = None
+                if size not in skip_floor:
+                    floor = min((run_floor(roster, fmt, work) for _ in range(args.repeat)), key=lambda r: r["wall_s"])
+                    floor.pop("stdout", None)
+                calc = min((run_calc(roster, work) for _ in range(args.repeat)), key=lambda r: r["wall_s"])
+            entry = {"rows": size, "format": fmt, "roster_mib": roster.stat().st_size / 2**20, "floor": floor, "calc": calc}
+            if floor:
+                entry["time_ratio"] = calc["wall_s"] / floor["wall_s"]
+                entry["memory_ratio"] = calc["peak_rss_mib"] / floor["peak_rss_mib"]
+                rows.append(fmt_row(size, fmt, floor, calc))
+            else:
+                rows.append([f"{size // 1_000_000}M", fmt, "-", "-", f"{calc['wall_s']:.1f}", f"{calc['peak_rss_mib']:.0f}",
+                             f"{size / calc['wall_s'] / 1e6:.2f}", "-", "-"])
+            results["runs"].append(entry)
+            print(f"  {size:,} {fmt}: floor {floor and round(floor['wall_s'], 2)} s / {floor and round(floor['peak_rss_mib'])} MiB; "
+                  f"calc {calc['wall_s']:.2f} s / {calc['peak_rss_mib']:.0f} MiB; paid {calc['paid_rows']:,}", flush=True)
+            (args.out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print_table(rows)
+    print(markdown(rows))
+    print(f"results: {args.out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
