@@ -308,43 +308,44 @@ def calculate_month(
             k += 1
             dest = base / f"{run_id}.{k}"
 
-    paid_parts, rej_parts, input_rows = [], [], 0
+    import shutil
+    import tempfile
+
+    from cpi_link.paths import private_dir
+
     compute = primary is None or primary.triggered
-    for batch in iter_roster(roster_path, batch_rows=batch_rows):
-        input_rows += batch.num_rows
-        if compute:
-            paid, rej = compute_batch(batch, plan)
-            if exclude_paid is not None and len(paid):
-                already = exclude_paid(paid)
-                if already.any():
-                    gone = paid[already]
-                    extra = pd.DataFrame({"source_row": gone["source_row"].to_numpy(), "reason": "already_paid",
-                                          "detail": f"already paid for {month} in an earlier run"})
-                    for c in REJECT_ORIG:
-                        extra[c] = gone["orig_" + c].to_numpy()
-                    rej = pd.concat([rej, extra], ignore_index=True)
-                    paid = paid[~already]
-            paid_parts.append(paid)
-        else:
-            df = batch.select(["source_row", "reason", "detail", *["orig_" + c for c in REJECT_ORIG]]).to_pandas()
-            bad = df["reason"].notna().to_numpy()
-            rej = df[bad].rename(columns={"orig_" + c: c for c in REJECT_ORIG})
-        rej_parts.append(rej)
-        if progress:
-            progress(batch.num_rows)
+    # payable rows and duplicate keys spill into a private folder beside the destination (same
+    # filesystem: the finished payments file is moved, not copied, into the run's temp folder)
+    private_dir(dest.parent)
+    spill_dir = Path(tempfile.mkdtemp(prefix=f".spill-{dest.name}-", dir=dest.parent))
+    try:
+        r = stream_month(roster_path, plan, compute, spill_dir, batch_rows, exclude_paid=exclude_paid, progress=progress)
+        return _finish_month(r, plan, primary, decisions, roster_path, roster_sha, standards, dest, compute, extra_manifest)
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
 
-    paid_all = pd.concat(paid_parts, ignore_index=True) if paid_parts else None
-    if paid_all is None or paid_all.empty:
-        paid_all = _empty_paid()
-    paid_all, dup_rej = dedup(paid_all)
-    rej_all = pd.concat([*rej_parts, dup_rej], ignore_index=True) if rej_parts else dup_rej
-    rej_all = rej_all.sort_values("source_row", kind="stable").reset_index(drop=True)
-    summary = outputs.summary_frame(paid_all)
 
-    total_fen = int(paid_all["amount_fen"].sum()) if len(paid_all) else 0
-    persons = int(paid_all["persons"].sum()) if len(paid_all) else 0
-    by_reason = {str(k): int(v) for k, v in rej_all["reason"].value_counts().sort_index().items()}
-    if compute and input_rows != len(paid_all) + len(rej_all):
+def _finish_month(r: dict, plan: MonthPlan, primary, decisions: dict, roster_path, roster_sha: str, standards, dest,
+                  compute: bool, extra_manifest: dict | None) -> "CalcResult":
+    """The manifest and the run folder, from stream_month's results (payments already written)."""
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from cpi_link import __version__, outputs
+
+    month, rules, run_id = plan.month, plan.rules, plan.run_id
+    input_rows = r["input_rows"]
+    rej_schema = outputs._schemas()[1]
+    rej_table = r["rejected"].cast(rej_schema) if r["rejected"] is not None else rej_schema.empty_table()
+    paid_rows = r["paid_rows"]
+    summary = r["summary"]
+    total_fen = r["total_fen"]
+    persons = r["persons"]
+    by_reason = {}
+    if rej_table.num_rows:
+        vc = rej_table.column("reason").value_counts()
+        by_reason = {str(x["values"]): int(x["counts"]) for x in sorted(vc.to_pylist(), key=lambda x: str(x["values"]))}
+    if compute and input_rows != paid_rows + rej_table.num_rows:
         raise AssertionError("accounting invariant broken: input_rows != paid_rows + rejected_rows")
 
     decision_json = (
@@ -383,8 +384,8 @@ def calculate_month(
         ],
         "counts": {
             "input_rows": input_rows,
-            "paid_rows": int(len(paid_all)),
-            "rejected_rows": int(len(rej_all)),
+            "paid_rows": int(paid_rows),
+            "rejected_rows": int(rej_table.num_rows),
             "persons": persons,
             "total_amount": fen_to_yuan_str(total_fen),
             "rejected_by_reason": by_reason,
@@ -393,18 +394,15 @@ def calculate_month(
     if extra_manifest:
         manifest.update(extra_manifest)
     tables = {
-        "payments.parquet": outputs.payments_table(paid_all, month, rules.scheme, rules.version, run_id),
-        "rejected.parquet": outputs.rejected_table(rej_all),
+        "payments.parquet": r["payments_path"],
+        "rejected.parquet": rej_table,
         "summary.parquet": outputs.summary_table(summary),
     }
     outputs.write_run(dest, tables, manifest)
-    by_cat = (
-        paid_all.groupby("category").agg(rows=("source_row", "size"), persons=("persons", "sum"), amount_fen=("amount_fen", "sum"))
-        .reset_index().to_dict("records") if len(paid_all) else []
-    )
+    by_cat = r["by_category"]
     return CalcResult(
         run_dir=dest, run_id=run_id, month=month, triggered=manifest["triggered"], decision=decision_json,
-        input_rows=input_rows, paid_rows=int(len(paid_all)), persons=persons, total_fen=total_fen,
+        input_rows=input_rows, paid_rows=int(paid_rows), persons=persons, total_fen=total_fen,
         rejected_by_reason=by_reason, by_category=by_cat, manifest=manifest,
     )
 
@@ -421,3 +419,382 @@ def json_dumps(obj) -> str:
     import json
 
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str)
+
+
+# -- the streaming, Arrow-native path of calculate_month -------------------------------------
+#
+# Per batch everything stays in pyarrow/numpy: category and area mapped with index_in over the
+# rules' few values, standards and decisions looked up once per distinct region code and spread
+# with take, amounts in int64 fen. Payable rows are spilled (Arrow IPC, in the run's private
+# spill folder beside the destination) once they outgrow SPILL_BYTES; duplicates are found over
+# the whole roster from a compact key per payable row (the 17 digits that determine a valid ID),
+# hash-partitioned into PARTITIONS buckets (spilled to disk too when large) and sorted per bucket
+# only. Payments are then written batch by batch with a ParquetWriter.
+
+SPILL_BYTES = 256 << 20
+KEY_SPILL_ROWS = 8_000_000
+PARTITIONS = 16
+PAYMENTS_COMPRESSION = "zstd"
+_NEW_REASONS = (None, "category_not_covered", "missing_field", "unknown_region", "not_triggered")
+_PAID_KEEP = ["source_row", "person_id", "name", "category", "region_code", "persons", "bank_account", "id_flag",
+              *["orig_" + c for c in REJECT_ORIG]]
+
+
+def _np(a) -> np.ndarray:
+    """A pyarrow numeric/bool array without nulls as numpy."""
+    return a.to_numpy(zero_copy_only=False)
+
+
+def compute_batch_arrow(batch, plan: MonthPlan):
+    """compute_batch without pandas: (payable rows before dedup, rejected rows), both pyarrow Tables."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    batch = batch.combine_chunks()
+    n = batch.num_rows
+    rules, month = plan.rules, plan.month
+    ok = _np(pc.is_null(batch.column("reason")))
+    code = np.zeros(n, dtype=np.int8)
+
+    def reject(mask: np.ndarray, c: int) -> None:
+        nonlocal ok
+        m = mask & ok
+        if m.any():
+            code[m] = c
+            ok = ok & ~m
+
+    # coverage: category code -> basis 0 urban, 1 rural, 2 by_area, -1 not covered
+    keys = list(rules.categories)
+    basis_of = np.array([{"urban": 0, "rural": 1, "by_area": 2}[rules.categories[k]] for k in keys] + [-1], dtype=np.int8)
+    cidx = _np(pc.fill_null(pc.index_in(batch.column("category"), value_set=pa.array(keys, pa.string())), -1))
+    basis = basis_of[cidx]
+    reject(basis < 0, 1)
+    aidx = _np(pc.fill_null(pc.index_in(batch.column("area"), value_set=pa.array(["urban", "rural"])), -1)).astype(np.int8)
+    by_area = basis == 2
+    reject(by_area & (aidx < 0), 2)
+    area = np.where(by_area, aidx, basis)
+
+    # standards and decisions: once per distinct region code
+    regions = batch.column("region_code")
+    uniq = pc.unique(regions.filter(pa.array(ok))).drop_null()
+    ridx = _np(pc.fill_null(pc.index_in(regions, value_set=uniq), -1)) if len(uniq) else np.full(n, -1, np.int64)
+    codes = uniq.to_pylist()
+    u = len(codes)
+    u12 = np.zeros(u + 1, np.int64)
+    r12 = np.zeros(u + 1, np.int64)
+    ann = np.full(u + 1, -1, np.int64)
+    has = np.zeros(u + 1, bool)
+    std_region: list = [None] * (u + 1)
+    for i, rc in enumerate(codes):
+        if rc not in plan._std_cache:
+            plan._std_cache[rc] = plan.standards.in_force(rc, month)
+        s = plan._std_cache[rc]
+        if s is not None:
+            u12[i], r12[i], std_region[i], has[i] = s.urban12, s.rural12, s.region_code, True
+            ann[i] = s.rural12 if s.rural_basis == "annual" else -1
+    reject(~has[ridx], 3)
+    present = np.zeros(u + 1, bool)
+    present[ridx[ok]] = True
+    rate_u = np.zeros(u + 1, np.int64)
+    trig = np.zeros(u + 1, bool)
+    ind_u: list = [None] * (u + 1)
+    for i in np.flatnonzero(present[:u]):
+        d = plan.decision_for(plan.deciding_region(codes[i]))
+        if d.triggered:
+            trig[i], rate_u[i], ind_u[i] = True, rate_hundredths(d.rate_pct), d.indicator
+    reject(~trig[ridx], 4)
+
+    pay = ok
+    pidx = np.flatnonzero(pay)
+    pr = ridx[pidx]
+    parea = area[pidx]
+    std12 = np.where(parea == 0, u12[pr], r12[pr])
+    annual = np.where(parea == 0, -1, ann[pr])
+    rate_h = rate_u[pr]
+    num, den = _raw_amount(rules, std12, rate_h)
+    rounded = round_ratio(num, den, rules.rounding)
+    floored = np.maximum(rounded, yuan_to_fen(Decimal(rules.minimum), "minimum"))
+    mult = Fraction(str(rules.multiplier))
+    per_person = round_ratio(floored * mult.numerator, mult.denominator, "fen_half_up") if mult != 1 else floored
+    take = pa.array(pidx)
+    paid = batch.select(_PAID_KEEP).take(take)
+    persons = _np(pc.fill_null(paid.column("persons"), 0)).astype(np.int64)
+    pr_arr = pa.array(pr)
+    extra = {
+        "area": pa.array(["urban", "rural"]).take(pa.array(parea)),
+        "indicator": pa.array(ind_u, pa.string()).take(pr_arr),
+        "rate_h": pa.array(rate_h),
+        "standard12": pa.array(std12),
+        "standard_annual_fen": pa.array(annual),
+        "standard_region": pa.array(std_region, pa.string()).take(pr_arr),
+        "amount_per_person_fen": pa.array(per_person),
+        "amount_fen": pa.array(per_person * persons),
+    }
+    for k, v in extra.items():
+        paid = paid.append_column(k, v)
+
+    ridx_rej = np.flatnonzero(~pay)
+    rej = batch.take(pa.array(ridx_rej))
+    reason, detail = rej.column("reason"), rej.column("detail")
+    new = code[ridx_rej]
+    if new.any():
+        names = pa.array(list(_NEW_REASONS), pa.string())
+        reason = pc.if_else(pa.array(new > 0), names.take(pa.array(new)), reason)
+        for c, text in (
+            (1, lambda t: pc.binary_join_element_wise("category ", pc.fill_null(t.column("category"), ""),
+                                                      f" is not covered by {rules.version} in {month}", "")),
+            (2, lambda t: pa.scalar("area (城乡) is needed for this category and is empty")),
+            (3, lambda t: pc.binary_join_element_wise("no standard for region ", pc.fill_null(t.column("region_code"), ""),
+                                                      f" (or its prefecture/province) in force in {month}", "")),
+            (4, lambda t: pa.scalar(f"the mechanism did not start for this region in {month}")),
+        ):
+            m = new == c
+            if m.any():
+                detail = pc.if_else(pa.array(m), text(rej), detail)
+    return paid, _rej_table(rej.column("source_row"), reason, detail, rej)
+
+
+def _rej_table(source_row, reason, detail, t):
+    import pyarrow as pa
+
+    names = ["source_row", "reason", "detail", *REJECT_ORIG]
+    cols = [source_row, reason, detail, *[t.column("orig_" + c) for c in REJECT_ORIG]]
+    return pa.Table.from_arrays([c.cast(pa.string()) if i else c for i, c in enumerate(cols)], names=names)
+
+
+def _id_keys(person_id) -> np.ndarray:
+    """int64 keys of normalised 18-character IDs: the first 17 digits (they fix the check character)."""
+    import pyarrow as pa
+
+    a = person_id.combine_chunks() if isinstance(person_id, pa.ChunkedArray) else person_id
+    n = len(a)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    if a.null_count:
+        raise AssertionError("a payable row has no person_id")
+    _, offsets_buf, data_buf = a.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32)[a.offset : a.offset + n + 1]
+    if int(offsets[-1] - offsets[0]) != 18 * n:
+        raise AssertionError("payable person_ids are not all 18 characters")
+    m = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[0] + 18 * n].reshape(n, 18)
+    d = m[:, :17].astype(np.float64) - 48.0
+    hi = (d[:, :9] @ (10.0 ** np.arange(8, -1, -1))).astype(np.int64)  # exact: < 2**53
+    lo = (d[:, 9:] @ (10.0 ** np.arange(7, -1, -1))).astype(np.int64)
+    return hi * 100_000_000 + lo
+
+
+class _Spill:
+    """Payable rows in roster order: kept in memory, moved to an Arrow IPC file past SPILL_BYTES."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.tables: list = []
+        self.bytes = 0
+        self.path = None
+        self.writer = None
+        self.sink = None
+
+    def add(self, t) -> None:
+        import pyarrow as pa
+
+        if t.num_rows == 0:
+            return
+        if self.writer is None:
+            self.tables.append(t)
+            self.bytes += t.nbytes
+            if self.bytes <= SPILL_BYTES:
+                return
+            self.path = self.folder / "paid.arrows"
+            self.sink = pa.OSFile(str(self.path), "wb")
+            self.writer = pa.ipc.new_stream(self.sink, t.schema)
+            pending, self.tables = self.tables, []
+        else:
+            pending = [t]
+        for p in pending:
+            self.writer.write_table(p)
+
+    def __iter__(self):
+        import pyarrow as pa
+
+        if self.writer is None:
+            yield from self.tables
+            return
+        self.writer.close()
+        self.sink.close()
+        self.writer = None
+        with pa.OSFile(str(self.path), "rb") as src:
+            reader = pa.ipc.open_stream(src)
+            for b in reader:
+                yield pa.Table.from_batches([b])
+
+
+class _Keys:
+    """(key, amount_fen, source_row) of every payable row, hash-partitioned; spilled when large."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.parts: list[list[np.ndarray]] = [[] for _ in range(PARTITIONS)]
+        self.rows = 0
+        self.spilled = False
+
+    def add(self, key: np.ndarray, amount: np.ndarray, row: np.ndarray) -> None:
+        rec = np.empty((len(key), 3), np.int64)
+        rec[:, 0], rec[:, 1], rec[:, 2] = key, amount, row
+        part = (key * 0x9E3779B1 >> 7) % PARTITIONS if PARTITIONS > 1 else np.zeros(len(key), np.int64)
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(PARTITIONS + 1))
+        rec = rec[order]
+        for p in range(PARTITIONS):
+            self.parts[p].append(rec[bounds[p] : bounds[p + 1]])
+        self.rows += len(key)
+        if self.rows > KEY_SPILL_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        for p in range(PARTITIONS):
+            if self.parts[p]:
+                with open(self.folder / f"keys-{p}.bin", "ab") as fh:
+                    for a in self.parts[p]:
+                        fh.write(a.tobytes())
+                self.parts[p] = []
+        self.rows = 0
+        self.spilled = True
+
+    def partition(self, p: int) -> np.ndarray:
+        arrays = list(self.parts[p])
+        f = self.folder / f"keys-{p}.bin"
+        if self.spilled and f.exists():
+            arrays.insert(0, np.fromfile(f, dtype=np.int64).reshape(-1, 3))
+            f.unlink()
+        self.parts[p] = []
+        return np.concatenate(arrays) if arrays else np.zeros((0, 3), np.int64)
+
+    def duplicates(self) -> tuple[np.ndarray, np.ndarray]:
+        """(source rows to drop, sorted; the source row kept for each): highest amount, ties the first row."""
+        drops, kept = [], []
+        for p in range(PARTITIONS):
+            rec = self.partition(p)
+            if len(rec) < 2:
+                continue
+            key = rec[:, 0]
+            order = np.argsort(key, kind="stable")
+            sk = key[order]
+            same = sk[1:] == sk[:-1]
+            if not same.any():
+                continue
+            multi = np.zeros(len(sk), bool)
+            multi[1:] |= same
+            multi[:-1] |= same
+            sub = rec[order[multi]]
+            o = np.lexsort((sub[:, 2], -sub[:, 1], sub[:, 0]))
+            sub = sub[o]
+            first = np.ones(len(sub), bool)
+            first[1:] = sub[1:, 0] != sub[:-1, 0]
+            group_start = np.maximum.accumulate(np.where(first, np.arange(len(sub)), 0))
+            drop = ~first
+            drops.append(sub[drop, 2])
+            kept.append(sub[group_start[drop], 2])
+        if not drops:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        d, k = np.concatenate(drops), np.concatenate(kept)
+        o = np.argsort(d)
+        return d[o], k[o]
+
+
+def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_rows: int,
+                 exclude_paid=None, progress=None) -> dict:
+    """Read, check, compute and dedup a whole roster in bounded memory.
+
+    Returns input_rows, the payments Parquet already written in spill_dir (path), paid_rows,
+    persons, total_fen, the rejected table (sorted by source_row), the summary frame and by_category.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from cpi_link import outputs
+    from cpi_link.roster import iter_roster
+
+    month = plan.month
+    spill = _Spill(spill_dir)
+    keys = _Keys(spill_dir)
+    rej_parts = []
+    input_rows = 0
+    for batch in iter_roster(roster_path, batch_rows=batch_rows):
+        input_rows += batch.num_rows
+        if compute:
+            paid, rej = compute_batch_arrow(batch, plan)
+            if exclude_paid is not None and paid.num_rows:
+                already = np.asarray(exclude_paid(paid.select(["person_id"]).to_pandas()), dtype=bool)
+                if already.any():
+                    gone = paid.filter(pa.array(already))
+                    rej_parts.append(_rej_table(gone.column("source_row"), pa.repeat("already_paid", gone.num_rows),
+                                                pa.repeat(f"already paid for {month} in an earlier run", gone.num_rows), gone))
+                    paid = paid.filter(pa.array(~already))
+            if paid.num_rows:
+                keys.add(_id_keys(paid.column("person_id")), _np(paid.column("amount_fen")), _np(paid.column("source_row")))
+                spill.add(paid)
+        else:
+            bad = batch.filter(pc.is_valid(batch.column("reason")))
+            rej = _rej_table(bad.column("source_row"), bad.column("reason"), bad.column("detail"), bad)
+        rej_parts.append(rej)
+        if progress:
+            progress(batch.num_rows)
+
+    drop_rows, kept_rows = keys.duplicates()
+    pay_schema = outputs._schemas()[0]
+    pay_path = spill_dir / "payments.parquet"
+    paid_rows = persons = total_fen = 0
+    aggs = []
+    with pq.ParquetWriter(pay_path, pay_schema, compression=PAYMENTS_COMPRESSION) as writer:
+        for t in spill:
+            t = t.combine_chunks()
+            rows = _np(t.column("source_row"))
+            if len(drop_rows):
+                pos = np.searchsorted(drop_rows, rows)
+                hit = (pos < len(drop_rows)) & (drop_rows[np.minimum(pos, len(drop_rows) - 1)] == rows)
+                if hit.any():
+                    gone = t.filter(pa.array(hit))
+                    kept_of = kept_rows[pos[hit]]
+                    detail = pc.binary_join_element_wise(
+                        "the same person is paid on data row ", pa.array(kept_of).cast(pa.string()),
+                        " (the highest amount)", "")
+                    rej_parts.append(_rej_table(gone.column("source_row"), pa.repeat("duplicate_person", gone.num_rows),
+                                                detail, gone))
+                    t = t.filter(pa.array(~hit))
+            if t.num_rows == 0:
+                continue
+            writer.write_table(outputs.payments_from_arrow(t, month, plan.rules.scheme, plan.rules.version, plan.run_id))
+            paid_rows += t.num_rows
+            aggs.append(t.select(["region_code", "category", "persons", "amount_fen"]).group_by(["region_code", "category"])
+                        .aggregate([("persons", "count"), ("persons", "sum"), ("amount_fen", "sum")]))
+    if not paid_rows:
+        pay_path.unlink()
+        pq.write_table(pay_schema.empty_table(), pay_path, compression=PAYMENTS_COMPRESSION)
+
+    if rej_parts:
+        rej_all = pa.concat_tables(rej_parts)
+        rej_all = rej_all.take(pc.sort_indices(rej_all.column("source_row")))
+    else:
+        rej_all = None
+    if aggs:
+        s = pa.concat_tables(aggs).group_by(["region_code", "category"]).aggregate(
+            [("persons_count", "sum"), ("persons_sum", "sum"), ("amount_fen_sum", "sum")])
+        s = s.sort_by([("region_code", "ascending"), ("category", "ascending")])
+        summary = pd.DataFrame({
+            "region_code": s.column("region_code").to_pylist(),
+            "category": s.column("category").to_pylist(),
+            "rows": _np(s.column("persons_count_sum")).astype(np.int64),
+            "persons": _np(s.column("persons_sum_sum")).astype(np.int64),
+            "amount_fen": _np(s.column("amount_fen_sum_sum")).astype(np.int64),
+        })
+        persons = int(summary["persons"].sum())
+        total_fen = int(summary["amount_fen"].sum())
+        g = summary.groupby("category", sort=True)[["rows", "persons", "amount_fen"]].sum().reset_index()
+        by_cat = [{"category": r["category"], "rows": int(r["rows"]), "persons": int(r["persons"]),
+                   "amount_fen": int(r["amount_fen"])} for r in g.to_dict("records")]
+    else:
+        summary = outputs.summary_frame(_empty_paid())
+        by_cat = []
+    return {"input_rows": input_rows, "payments_path": pay_path, "paid_rows": paid_rows, "persons": persons,
+            "total_fen": total_fen, "rejected": rej_all, "summary": summary, "by_category": by_cat}

@@ -101,6 +101,37 @@ def payments_table(paid: pd.DataFrame, month: str, scheme: str, version: str, ru
     return pa.Table.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
 
 
+def payments_from_arrow(t, month: str, scheme: str, version: str, run_id: str):
+    """payments_table for a pyarrow Table of payable rows (calculate.compute_batch_arrow), no pandas."""
+    import pyarrow as pa
+
+    schema, _, _ = _schemas()
+    n = t.num_rows
+
+    def i64(c: str) -> np.ndarray:
+        return t.column(c).to_numpy().astype(np.int64, copy=False)
+
+    std12 = i64("standard12")
+    annual = i64("standard_annual_fen")
+    has_annual = annual >= 0
+    annual_arr = decimal128_from_fen(np.where(has_annual, annual, 0))
+    if not has_annual.all():
+        annual_arr = pa.Array.from_buffers(annual_arr.type, n, [pa.array(has_annual).buffers()[1], annual_arr.buffers()[1]])
+    cols = {
+        "index_month": pa.repeat(month, n),
+        "rate_pct": decimal128_from_fen(i64("rate_h")).cast(pa.decimal128(7, 2)),
+        "standard": decimal128_from_fen(round_ratio(std12, 12, "fen_half_up")),
+        "standard_annual": annual_arr,
+        "amount_per_person": decimal128_from_fen(i64("amount_per_person_fen")),
+        "amount": decimal128_from_fen(i64("amount_fen")),
+        "scheme": pa.repeat(scheme, n),
+        "version": pa.repeat(version, n),
+        "run_id": pa.repeat(run_id, n),
+    }
+    arrays = [cols[f.name] if f.name in cols else t.column(f.name) for f in schema]
+    return pa.Table.from_arrays([a.cast(f.type) if a.type != f.type else a for a, f in zip(arrays, schema)], schema=schema)
+
+
 def rejected_table(rej: pd.DataFrame):
     import pyarrow as pa
 
@@ -151,14 +182,19 @@ def write_run(dest: Path, tables: dict, manifest: dict) -> Path:
         shutil.rmtree(tmp)
     private_dir(tmp)
     try:
-        hashes = {}
+        hashes, rows = {}, {}
         for name, table in tables.items():
             path = tmp / name
-            pq.write_table(table, path, compression="zstd")
+            if isinstance(table, (str, os.PathLike)):  # already written (streamed) beside dest: move it in
+                os.replace(table, path)
+                rows[name] = pq.ParquetFile(path).metadata.num_rows
+            else:
+                pq.write_table(table, path, compression="zstd")
+                rows[name] = table.num_rows
             os.chmod(path, 0o600)
             hashes[name] = sha256_file(path)
         manifest = dict(manifest)
-        manifest["outputs"] = {name: {"sha256": h, "rows": tables[name].num_rows} for name, h in hashes.items()}
+        manifest["outputs"] = {name: {"sha256": h, "rows": rows[name]} for name, h in hashes.items()}
         mpath = tmp / "manifest.json"
         mpath.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
         os.chmod(mpath, 0o600)
