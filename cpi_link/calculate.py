@@ -516,8 +516,7 @@ def compute_batch_arrow(batch, plan: MonthPlan):
     floored = np.maximum(rounded, yuan_to_fen(Decimal(rules.minimum), "minimum"))
     mult = Fraction(str(rules.multiplier))
     per_person = round_ratio(floored * mult.numerator, mult.denominator, "fen_half_up") if mult != 1 else floored
-    take = pa.array(pidx)
-    paid = batch.select(_PAID_KEEP).take(take)
+    paid = batch.select(_PAID_KEEP).filter(pa.array(pay))
     persons = _np(pc.fill_null(paid.column("persons"), 0)).astype(np.int64)
     pr_arr = pa.array(pr)
     extra = {
@@ -534,7 +533,7 @@ def compute_batch_arrow(batch, plan: MonthPlan):
         paid = paid.append_column(k, v)
 
     ridx_rej = np.flatnonzero(~pay)
-    rej = batch.take(pa.array(ridx_rej))
+    rej = batch.filter(pa.array(~pay))
     reason, detail = rej.column("reason"), rej.column("detail")
     new = code[ridx_rej]
     if new.any():
@@ -606,7 +605,7 @@ class _Spill:
                 return
             self.path = self.folder / "paid.arrows"
             self.sink = pa.OSFile(str(self.path), "wb")
-            self.writer = pa.ipc.new_stream(self.sink, t.schema)
+            self.writer = pa.ipc.new_stream(self.sink, t.schema, options=pa.ipc.IpcWriteOptions(compression="lz4"))
             pending, self.tables = self.tables, []
         else:
             pending = [t]
@@ -701,6 +700,87 @@ class _Keys:
         return d[o], k[o]
 
 
+def _prefetch(it, depth: int = 1):
+    """Iterate `it` in a background thread, `depth` items ahead: reading and checking the next roster
+    batch (pyarrow and numpy release the GIL) overlaps computing this one. Errors surface in order."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def run():
+        try:
+            for x in it:
+                if stop.is_set():
+                    return
+                q.put((x, None))
+            q.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put((None, exc))
+
+    th = threading.Thread(target=run, name="roster-prefetch", daemon=True)
+    th.start()
+    try:
+        while True:
+            x, exc = q.get()
+            if exc is not None:
+                raise exc
+            if x is done:
+                return
+            yield x
+    finally:
+        stop.set()
+        while th.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                pass
+            th.join(0.05)
+
+
+class _BackgroundWriter:
+    """Feeds a ParquetWriter from a background thread (one table in flight), so encoding the
+    payments overlaps preparing the next batch."""
+
+    def __init__(self, writer):
+        import queue
+        import threading
+
+        self.writer = writer
+        self.q: queue.Queue = queue.Queue(maxsize=1)
+        self.error = None
+        self.th = threading.Thread(target=self._run, name="payments-writer", daemon=True)
+
+    def _run(self):
+        while True:
+            t = self.q.get()
+            if t is None:
+                return
+            if self.error is None:
+                try:
+                    self.writer.write_table(t)
+                except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                    self.error = exc
+
+    def write_table(self, t):
+        if self.error is not None:
+            raise self.error
+        self.q.put(t)
+
+    def __enter__(self):
+        self.th.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.q.put(None)
+        self.th.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
+        return False
+
+
 def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_rows: int,
                  exclude_paid=None, progress=None) -> dict:
     """Read, check, compute and dedup a whole roster in bounded memory.
@@ -720,7 +800,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     keys = _Keys(spill_dir)
     rej_parts = []
     input_rows = 0
-    for batch in iter_roster(roster_path, batch_rows=batch_rows):
+    for batch in _prefetch(iter_roster(roster_path, batch_rows=batch_rows)):
         input_rows += batch.num_rows
         if compute:
             paid, rej = compute_batch_arrow(batch, plan)
@@ -746,7 +826,8 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     pay_path = spill_dir / "payments.parquet"
     paid_rows = persons = total_fen = 0
     aggs = []
-    with pq.ParquetWriter(pay_path, pay_schema, compression=PAYMENTS_COMPRESSION) as writer:
+    with pq.ParquetWriter(pay_path, pay_schema, compression=PAYMENTS_COMPRESSION, compression_level=1,
+                          store_decimal_as_integer=True) as pq_writer, _BackgroundWriter(pq_writer) as writer:
         for t in spill:
             t = t.combine_chunks()
             rows = _np(t.column("source_row"))
