@@ -48,6 +48,8 @@ def detect_encoding(data: bytes, path: Path | str = "") -> str:
     utf8 = _decode_prefix(data, "utf-8")
     if utf8 is not None and _looks_like_utf8_text(utf8):
         return "utf-8"
+    if utf8 is None:
+        _reject_mixed(data, path)
     gb = _decode_prefix(data, "gb18030")
     if gb is not None:
         return "gb18030"
@@ -61,6 +63,28 @@ def detect_encoding(data: bytes, path: Path | str = "") -> str:
             "save it as CSV UTF-8 or GB18030"
         ) from None
     return "utf-8"
+
+
+def _reject_mixed(data: bytes, path) -> None:
+    """UTF-8 Chinese text followed by bytes that are not UTF-8: mixed encodings, not GB18030.
+
+    Decoding such a file as GB18030 would silently turn its UTF-8 names into mojibake. Pure GB18030
+    Chinese text practically never forms two UTF-8 CJK characters before its first invalid byte.
+    """
+    try:
+        data.decode("utf-8")
+        return
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    if bad >= len(data) - 4:
+        return  # a character cut at the end of a sample
+    head = data[: data.rfind(b"\n", 0, bad) + 1].decode("utf-8")  # the whole lines before the bad byte
+    if sum(1 for ch in head if 0x4E00 <= ord(ch) <= 0x9FFF) >= 2 and _looks_like_utf8_text(head):
+        line = data[:bad].count(b"\n") + 1
+        raise InputError(
+            f"{path}: mixed encodings in one file: the lines before line {line} are UTF-8 but line {line} is not; "
+            "save the whole file as UTF-8 or GB18030"
+        )
 
 
 def _decode_prefix(data: bytes, encoding: str) -> str | None:
