@@ -274,6 +274,7 @@ def main(argv=None) -> int:
     ap.add_argument("--formats", default="parquet,csv")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-out", help="cache and results folder (git-ignored)")
     ap.add_argument("--repeat", type=int, default=1, help="measure each calc/floor this many times, keep the best wall")
+    ap.add_argument("--results", type=Path, default=None, help="results JSON (default: OUT/results.json)")
     ap.add_argument("--skip-floor-for", default="", help="sizes whose floor is skipped (e.g. 50000000)")
     args = ap.parse_args(argv)
 
@@ -283,6 +284,7 @@ def main(argv=None) -> int:
     skip_floor = {int(s) for s in args.skip_floor_for.split(",") if s}
     formats = [f for f in args.formats.split(",") if f]
     args.out.mkdir(parents=True, exist_ok=True)
+    results_path = args.results or args.out / "results.json"
     results = {
         "machine": {"node": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version()},
         "command": "make bench" + (f" BENCH_ARGS='{' '.join(argv or sys.argv[1:])}'" if (argv or sys.argv[1:]) else ""),
@@ -312,10 +314,10 @@ def main(argv=None) -> int:
             results["runs"].append(entry)
             print(f"  {size:,} {fmt}: floor {floor and round(floor['wall_s'], 2)} s / {floor and round(floor['peak_rss_mib'])} MiB; "
                   f"calc {calc['wall_s']:.2f} s / {calc['peak_rss_mib']:.0f} MiB; paid {calc['paid_rows']:,}", flush=True)
-            (args.out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+            results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print_table(rows)
     print(markdown(rows))
-    print(f"results: {args.out / 'results.json'}")
+    print(f"results: {results_path}")
     return 0
 
 

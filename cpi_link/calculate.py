@@ -261,7 +261,7 @@ def calculate_month(
     out_dir=None,
     progress: Callable[[int], None] | None = None,
     exclude_paid: Callable[[pd.DataFrame], np.ndarray] | None = None,
-    batch_rows: int = 1_000_000,
+    batch_rows: int = 250_000,  # measured: smaller batches stay in cache (5M rows: 1M -> 250k, 13.6 -> 8.8 s, 2.3 -> 1.1 GB)
     extra_manifest: dict | None = None,
     run_tag: str = "",
 ) -> CalcResult:
