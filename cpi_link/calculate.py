@@ -320,6 +320,7 @@ def calculate_month(
     spill_dir = Path(tempfile.mkdtemp(prefix=f".spill-{dest.name}-", dir=dest.parent))
     try:
         r = stream_month(roster_path, plan, compute, spill_dir, batch_rows, exclude_paid=exclude_paid, progress=progress)
+        from cpi_link.ledger import crashpoint; crashpoint("calc_after_read")  # noqa: E702 crash tests: roster read, nothing written
         return _finish_month(r, plan, primary, decisions, roster_path, roster_sha, standards, dest, compute, extra_manifest)
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from cpi_link.atomic import sha256_file
 from cpi_link.errors import UsageError
+from cpi_link.ledger import crashpoint
 from cpi_link.money import decimal128_from_fen, round_ratio
 from cpi_link.paths import private_dir
 
@@ -192,6 +193,7 @@ def write_run(dest: Path, tables: dict, manifest: dict) -> Path:
                 pq.write_table(table, path, compression="zstd")
                 rows[name] = table.num_rows
             os.chmod(path, 0o600)
+            crashpoint(f"write_{name}")  # crash tests: killed after this output, before the rest
             hashes[name] = sha256_file(path)
         manifest = dict(manifest)
         manifest["outputs"] = {name: {"sha256": h, "rows": rows[name]} for name, h in hashes.items()}
@@ -201,6 +203,7 @@ def write_run(dest: Path, tables: dict, manifest: dict) -> Path:
         for p in tmp.iterdir():
             with open(p, "rb") as fh:
                 os.fsync(fh.fileno())
+        crashpoint("before_rename")
         if dest.exists():
             dest.rmdir()  # prepare_out_dir made sure it is empty
         os.replace(tmp, dest)

@@ -1,0 +1,46 @@
+"""`cpi-link doctor [--repair]`: check the store, ledger and run folders; restore the store's last good copy."""
+
+from __future__ import annotations
+
+import typer
+
+from cpi_link.cli.common import FORMAT_HELP, Format, emit_json, handle_errors, state, stderr_console, stdout_console
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)
+
+
+@handle_errors
+def doctor(
+    ctx: typer.Context,
+    repair: bool = typer.Option(False, "--repair", help="Restore a damaged series store file from its last good copy (.bak); "
+                                "the damaged file is kept as NAME.damaged-STAMP."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """Check the series store, revisions, ledger records and payment files, and run folders (sha256). Exit 2 on problems."""
+    from rich.markup import escape
+
+    from cpi_link.doctor import check
+
+    home = state(ctx).home
+    rep = check(home, repair=repair)
+    if fmt is Format.json:
+        emit_json(rep.as_dict())
+    else:
+        out = stdout_console()
+        c = rep.checked
+        out.print(f"checked {escape(str(home.root))}: {c.get('store_files', 0)} store files, "
+                  f"{c.get('ledger_records', 0)} ledger records, {c.get('run_folders', 0)} run folders")
+        for p in rep.problems:
+            if p.repaired:
+                out.print(f"repaired: {escape(p.path)}: {escape(p.problem)}; {escape(p.repaired)}")
+        for note in rep.notes:
+            out.print(f"note: {escape(note)}")
+        if not rep.unrepaired:
+            out.print("ok: no problems" if not rep.problems else "ok: every problem repaired")
+    err = stderr_console()
+    for p in rep.unrepaired:
+        err.print(f"[bold red]problem:[/] {escape(p.path)}: {escape(p.problem)}")
+    if rep.unrepaired:
+        raise typer.Exit(2)
