@@ -117,7 +117,8 @@ class Ledger:
     def _write_payments(self, key: str, run_id: str, run_dir: Path) -> str:
         import pyarrow.parquet as pq
 
-        private_dir(self.pay_dir / key)
+        for d in (self.dir, self.pay_dir, self.pay_dir / key):  # each level 0700, not only the last
+            private_dir(d)
         t = pq.read_table(Path(run_dir) / "payments.parquet", columns=["person_id", "amount", "source_row", "run_id"])
         rel = f"payments/{key}/{run_id}.parquet"
         with atomic_path(self.dir / rel) as tmp:
