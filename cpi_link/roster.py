@@ -335,7 +335,7 @@ def _map_header(header: list[str], path: Path) -> dict[str, int]:
     missing = [k for k in REQUIRED_COLUMNS if k not in out]
     if missing:
         wanted = "; ".join(f"{k} ({'/'.join(HEADER_ALIASES[k][1:])})" for k in missing)
-        shown = ", ".join(h for h in names if h) or "(nothing)"
+        shown = _short(", ".join(_short(h, 30) for h in names[:12] if h) + (", …" if len(names) > 12 else ""), 200) or "(nothing)"
         raise InputError(f"{path}: missing required column(s) {wanted}; the header has: {shown}")
     return out
 

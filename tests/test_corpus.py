@@ -206,8 +206,6 @@ def test_long_line_is_read_whole(cli, env):
     assert len(r.stderr) < 2000  # the megabyte is not echoed
 
 
-@pytest.mark.xfail(strict=True, reason="roster.py _map_header echoes the whole header (2 KB of mojibake for a binary file); "
-                                       "it should shorten it like _short() does")
 def test_garbage_roster_message_is_short(cli, env):
     r = cli("validate", "--roster", CORPUS / "roster/garbage.csv")
     assert r.exit_code == 2
