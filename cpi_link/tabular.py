@@ -36,6 +36,14 @@ def _looks_like_utf8_text(text: str) -> bool:
     return True
 
 
+def _cjk_share(text: str) -> float:
+    wide = [c for c in text if ord(c) >= 0x80]
+    if not wide:
+        return 0.0
+    cjk = sum(1 for c in wide if 0x4E00 <= ord(c) <= 0x9FFF or 0x3000 <= ord(c) <= 0x303F or 0xFF00 <= ord(c) <= 0xFFEF)
+    return cjk / len(wide)
+
+
 def detect_encoding(data: bytes, path: Path | str = "") -> str:
     """UTF-8 with BOM, UTF-8, or GB18030 (a superset of GBK/GB2312), decided from the bytes.
 
@@ -51,10 +59,14 @@ def detect_encoding(data: bytes, path: Path | str = "") -> str:
     if utf8 is None:
         _reject_mixed(data, path)
     gb = _decode_prefix(data, "gb18030")
+    if utf8 is not None:
+        # Valid UTF-8 with unusual characters (Cyrillic, emoji…) stays UTF-8 unless the GB18030
+        # reading is plainly Chinese and the UTF-8 one plainly is not.
+        if gb is not None and _cjk_share(gb) >= 0.9 and _cjk_share(utf8) < 0.5:
+            return "gb18030"
+        return "utf-8"
     if gb is not None:
         return "gb18030"
-    if utf8 is not None:
-        return "utf-8"
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
