@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from cpi_link.atomic import sha256_file
 from cpi_link.categories import CATEGORY_NAMES
 from cpi_link.errors import InputError
-from cpi_link.ids import R_BAD_PERSONS, R_MISSING, R_OK, R_UNKNOWN_CAT, REASONS, normalise_ids
+from cpi_link.ids import R_BAD_PERSONS, R_MISSING, R_OK, R_UNKNOWN_CAT, REASONS, mask_id, normalise_ids
 
 ROSTER_COLUMNS = ["person_id", "name", "category", "region_code", "area", "persons", "bank_account"]
 REQUIRED_COLUMNS = ("person_id", "name", "category", "region_code")
@@ -335,7 +335,9 @@ def _map_header(header: list[str], path: Path) -> dict[str, int]:
     missing = [k for k in REQUIRED_COLUMNS if k not in out]
     if missing:
         wanted = "; ".join(f"{k} ({'/'.join(HEADER_ALIASES[k][1:])})" for k in missing)
-        shown = _short(", ".join(_short(h, 30) for h in names[:12] if h) + (", …" if len(names) > 12 else ""), 200) or "(nothing)"
+        # a file saved without its header row has a person's data here: never print an ID
+        cells = [mask_id(h) if sum(ch.isdigit() for ch in h) >= 15 else h for h in names[:12] if h]
+        shown = _short(", ".join(_short(h, 30) for h in cells) + (", …" if len(names) > 12 else ""), 200) or "(nothing)"
         raise InputError(f"{path}: missing required column(s) {wanted}; the header has: {shown}")
     return out
 

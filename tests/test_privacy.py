@@ -143,8 +143,6 @@ def test_run_names_are_generated_not_taken_from_input(cli, job):
     assert r.exit_code == 2
 
 
-@pytest.mark.xfail(strict=True, reason="roster.py _map_header prints the header it found; a roster saved without its header "
-                                       "row shows the first person's full resident ID in the error (mask it with ids.mask_id)")
 def test_headerless_roster_error_does_not_show_the_id(cli, job):
     f = job["tmp"] / "noheader.csv"
     f.write_text(ROSTER.split("\n", 1)[1], encoding="utf-8")
