@@ -292,6 +292,9 @@ def calculate_month(
         primary = decision_for(rules.index_region)  # MissingFigures (exit 3) before any output
 
     roster_path = Path(roster_path)
+    from cpi_link.roster import check_roster_path
+
+    check_roster_path(roster_path)  # a folder or unreadable file is exit 2, before hashing
     roster_sha = sha256_file(roster_path)
     # run_tag tells apart runs of the same inputs that must not share a run id (supplements)
     seed = "|".join([month, scheme.sha256, roster_sha, standards.sha256, json_dumps(primary.to_json() if primary else None), run_tag])

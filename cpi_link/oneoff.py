@@ -106,6 +106,9 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
     indicator = None if fixed else programme.index.indicator
 
     roster_path = Path(roster_path)
+    from cpi_link.roster import check_roster_path
+
+    check_roster_path(roster_path)  # a folder or unreadable file is exit 2, before hashing
     roster_sha = sha256_file(roster_path)
     decision = _decision_json(programme, figure)
     seed = "|".join(["programme", programme.sha256, roster_sha, str(standards.sha256), json_dumps(decision),

@@ -295,6 +295,9 @@ def _check_path(path: Path | str) -> Path:
     return path
 
 
+check_roster_path = _check_path  # for callers that hash the roster before reading it
+
+
 def _format(path: Path) -> str:
     with open(path, "rb") as fh:
         magic = fh.read(4)

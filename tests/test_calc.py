@@ -215,3 +215,16 @@ def test_default_run_folder_under_home_and_sample_standards_warned(tmp_path, cli
     assert "SAMPLE" in r.stderr
     run_dir = Path(json.loads(r.stdout)["run_dir"])
     assert run_dir.parent.parent == home / "runs" and (run_dir / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("command", ["calc", "run", "validate"])
+def test_a_folder_as_roster_is_exit_2(tmp_path, cli, setup, command):
+    cfg, std = setup
+    folder = tmp_path / "not-a-file"
+    folder.mkdir()
+    args = {"calc": ["calc", "--month", "2024-01", "--standards", std, "--scheme", "t"],
+            "run": ["run", "--offline", "--standards", std, "--scheme", "t"],
+            "validate": ["validate"]}[command]
+    r = cli("--config", cfg, *args, "--roster", folder)
+    assert r.exit_code == 2, r.stderr
+    assert "is a folder" in r.stderr
