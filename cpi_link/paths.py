@@ -49,8 +49,19 @@ def resolve_config(option: str | Path | None) -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """Create a directory readable only by its owner (0700): it may hold personal data."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create a directory readable only by its owner (0700): it may hold personal data.
+
+    Every level it has to create is 0700 too (mkdir's parents=True would use the umask).
+    """
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(d, 0o700)
     os.chmod(path, 0o700)
     return path
 

@@ -92,8 +92,6 @@ def test_run_folders_are_private(cli, job):
     for root in (job["home"] / "runs", job["home"] / "ledger", out):
         for p in [root, *root.rglob("*")]:
             mode = stat.S_IMODE(p.stat().st_mode)
-            if p == job["home"] / "runs":
-                continue  # a container inside the 0700 home (made by mkdir parents=True), checked below
             if p.is_dir():
                 assert mode == 0o700, (p, oct(mode))
             else:
