@@ -78,27 +78,19 @@ def run(
             con.print("nothing due: every month with published figures is done")
         else:
             t = Table(title="cpi-link run")
-            for c, j in (("month", "left"), ("status", "left"), ("paid rows", "right"), ("persons", "right"),
-                         ("yuan", "right"), ("run folder", "left")):
-                t.add_column(c, justify=j, overflow="fold")
+            for c, j in (("month", "left"), ("status", "left"), ("rows", "right"), ("persons", "right"),
+                         ("yuan", "right"), ("run", "left")):
+                t.add_column(c, justify=j, no_wrap=True)
             for r in rows:
                 style = {"paid": "green", "not_triggered": "", "already_done": "dim"}[r["status"]]
                 t.add_row(r["month"], r["status"], f"{r['paid_rows']:,}", f"{r['persons']:,}", r["total_amount"],
-                          _short_path(r["run_dir"], home.root), style=style)
+                          Path(r["run_dir"]).name if r["run_dir"] else "", style=style)
             con.print(t)
-            con.print(f"run folders are under {home.root}")
+            con.print(f"run folders: {home.runs_dir}/MONTH/RUN")
         if report.next_expected:
             con.print(f"latest month with figures: {report.latest_published}; {report.next_expected}; {_deadline_note(sch, report.latest_published)}")
         con.print(f"log: {logfile}")
 
-
-def _short_path(path: str | None, root: Path) -> str:
-    if not path:
-        return ""
-    try:
-        return str(Path(path).relative_to(root))
-    except ValueError:
-        return path
 
 
 def _deadline_note(sch, latest: str | None) -> str:
