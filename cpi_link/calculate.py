@@ -439,6 +439,12 @@ SPILL_BYTES = 256 << 20
 KEY_SPILL_ROWS = 8_000_000
 PARTITIONS = 16
 PAYMENTS_COMPRESSION = "zstd"
+# Dictionary encoding only for the few-valued columns (for IDs, names and accounts it is built and
+# then abandoned per page), and no min/max statistics for the big unique string columns.
+PAYMENTS_DICTIONARY = ["category", "region_code", "area", "index_month", "indicator", "rate_pct", "standard",
+                       "standard_annual", "standard_region", "amount_per_person", "scheme", "version", "run_id",
+                       "id_flag"]
+PAYMENTS_NO_STATS = ("person_id", "name", "bank_account")
 _NEW_REASONS = (None, "category_not_covered", "missing_field", "unknown_region", "not_triggered")
 _PAID_KEEP = ["source_row", "person_id", "name", "category", "region_code", "persons", "bank_account", "id_flag",
               *["orig_" + c for c in REJECT_ORIG]]
@@ -579,11 +585,10 @@ def _id_keys(person_id) -> np.ndarray:
     offsets = np.frombuffer(offsets_buf, dtype=np.int32)[a.offset : a.offset + n + 1]
     if int(offsets[-1] - offsets[0]) != 18 * n:
         raise AssertionError("payable person_ids are not all 18 characters")
-    m = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[0] + 18 * n].reshape(n, 18)
-    d = m[:, :17].astype(np.float64) - 48.0
-    hi = (d[:, :9] @ (10.0 ** np.arange(8, -1, -1))).astype(np.int64)  # exact: < 2**53
-    lo = (d[:, 9:] @ (10.0 ** np.arange(7, -1, -1))).astype(np.int64)
-    return hi * 100_000_000 + lo
+    import pyarrow.compute as pc
+
+    # the 17 leading ASCII digits parsed by Arrow (< 10**17, exact in int64)
+    return pc.cast(pc.utf8_slice_codeunits(a, 0, 17), pa.int64()).to_numpy(zero_copy_only=False)
 
 
 class _Spill:
@@ -831,7 +836,8 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     paid_rows = persons = total_fen = 0
     aggs = []
     with pq.ParquetWriter(pay_path, pay_schema, compression=PAYMENTS_COMPRESSION, compression_level=1,
-                          store_decimal_as_integer=True) as pq_writer, _BackgroundWriter(pq_writer) as writer:
+                          store_decimal_as_integer=True, use_dictionary=PAYMENTS_DICTIONARY,
+                          write_statistics=[f.name for f in pay_schema if f.name not in PAYMENTS_NO_STATS]) as pq_writer, _BackgroundWriter(pq_writer) as writer:
         for t in spill:
             t = t.combine_chunks()
             rows = _np(t.column("source_row"))

@@ -259,14 +259,21 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
 def _persons(text: pa.Array, is_empty: np.ndarray) -> np.ndarray:
     """Persons per row as int64: empty -> 1, a whole number ("2", "2.0", "+2") -> it, else 0."""
     filled = pc.if_else(pa.array(is_empty), pa.scalar("1"), text) if is_empty.any() else text
-    if pc.all(pc.ascii_is_decimal(filled)).as_py() is not False:  # the usual case: plain digits
-        short = pc.less_equal(pc.binary_length(filled), _MAX_PERSONS_DIGITS)
-        if pc.all(short).as_py() is not False:
-            return pc.cast(filled, pa.int64()).to_numpy(zero_copy_only=False).copy()
-    form = pc.match_substring_regex(filled, r"^\+?0*[0-9]{1,%d}(\.0*)?$" % _MAX_PERSONS_DIGITS)
-    digits = pc.replace_substring_regex(filled, r"^\+|\.0*$", "")
+    # the usual case, row by row: plain digits, short enough (decided without a regex)
+    plain = pc.and_(pc.ascii_is_decimal(filled), pc.less_equal(pc.binary_length(filled), _MAX_PERSONS_DIGITS))
+    plain_np = plain.to_numpy(zero_copy_only=False)
+    if plain_np.all():
+        return pc.cast(filled, pa.int64()).to_numpy(zero_copy_only=False).copy()
+    out = np.zeros(len(filled), dtype=np.int64)
+    if plain_np.any():
+        out[plain_np] = pc.cast(filled.filter(plain), pa.int64()).to_numpy(zero_copy_only=False)
+    rest = ~plain_np
+    other = filled.filter(pa.array(rest))
+    form = pc.match_substring_regex(other, r"^\+?0*[0-9]{1,%d}(\.0*)?$" % _MAX_PERSONS_DIGITS)
+    digits = pc.replace_substring_regex(other, r"^\+|\.0*$", "")
     digits = pc.if_else(form, digits, pa.scalar("0"))
-    return pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False).copy()
+    out[rest] = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
+    return out
 
 
 def _short(text: str | None, limit: int = 40) -> str:
