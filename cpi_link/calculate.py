@@ -614,7 +614,8 @@ class _Spill:
                 return
             self.path = self.folder / "paid.arrows"
             self.sink = pa.OSFile(str(self.path), "wb")
-            self.writer = pa.ipc.new_stream(self.sink, t.schema, options=pa.ipc.IpcWriteOptions(compression="lz4"))
+            # uncompressed: lz4 cost more CPU on the critical thread than the (page-cached) bytes it saved
+            self.writer = pa.ipc.new_stream(self.sink, t.schema, options=pa.ipc.IpcWriteOptions(compression=None))
             pending, self.tables = self.tables, []
         else:
             pending = [t]
