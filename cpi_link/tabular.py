@@ -100,13 +100,18 @@ def _reject_mixed(data: bytes, path) -> None:
 
 
 def _decode_prefix(data: bytes, encoding: str) -> str | None:
-    for cut in range(0, 4):  # a sample may end inside a multi-byte character
-        try:
-            return data[: len(data) - cut].decode(encoding)
-        except UnicodeDecodeError as exc:
-            if exc.start < len(data) - 4:
-                return None
-    return None
+    # A sample may end inside a multi-byte character: only that (an incomplete sequence at the very
+    # end) is forgiven; an invalid byte anywhere means the encoding is wrong.
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        if exc.start < len(data) - 4 or not ("end of data" in exc.reason or "incomplete" in exc.reason):
+            return None
+        start = exc.start
+    try:
+        return data[:start].decode(encoding)
+    except UnicodeDecodeError:
+        return None
 
 
 def is_xlsx(path: Path) -> bool:
