@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Optional
 
@@ -58,6 +59,29 @@ def progress_for(roster: Path, fmt: Format, quiet: bool = False):
 
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} rows"),
                     TimeElapsedColumn(), console=stderr_console(), transient=True)
+
+
+@contextlib.contextmanager
+def progress_ticker(roster: Path, fmt: Format, label: str):
+    """Yield a callable to advance a progress bar by n rows (or None when no bar is shown)."""
+    with progress_for(roster, fmt) as bar:
+        if bar is None:
+            yield None
+        else:
+            task = bar.add_task(label, total=None)
+            yield lambda n: bar.advance(task, n)
+
+
+def emit_result(fmt: Format, j: dict, printer, res) -> None:
+    """A run's result: JSON or one CSV row for scripts, tables for people."""
+    if fmt is Format.json:
+        emit_json(j)
+    elif fmt is Format.csv:
+        j = dict(j)
+        j.pop("decision", None)
+        emit_csv([j], list(j))
+    else:
+        printer(res)
 
 
 def result_json(res) -> dict:
@@ -152,20 +176,9 @@ def calc(
         from cpi_link.calculate import calculate_month
 
         home.ensure()
-        with progress_for(roster, fmt) as prog:
-            tick = None
-            if prog is not None:
-                task = prog.add_task(f"calc {m}", total=None)
-                tick = lambda n: prog.advance(task, n)  # noqa: E731
+        with progress_ticker(roster, fmt, f"calc {m}") as tick:
             res = calculate_month(m, roster, sch, store, std, home, out_dir=out, progress=tick)
-    if fmt is Format.json:
-        emit_json(result_json(res))
-    elif fmt is Format.csv:
-        j = result_json(res)
-        j.pop("decision")
-        emit_csv([j], list(j))
-    else:
-        print_result(res)
+    emit_result(fmt, result_json(res), print_result, res)
 
 
 @handle_errors

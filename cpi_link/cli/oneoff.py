@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.calc import ROSTER_HELP, STANDARDS_HELP, load_standards_option, print_tables, progress_for
+from cpi_link.cli.calc import ROSTER_HELP, STANDARDS_HELP, emit_result, load_standards_option, print_tables, progress_ticker
 from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 
 PROGRAMME_HELP = "Programme id in the config's programmes/ folder (e.g. shanxi-2021-spring-festival) or a path to a programme TOML file."
@@ -100,20 +100,9 @@ def oneoff(
         raise InputError(f"{roster}: no such file")
     warn_programme(prog)
     home.ensure()
-    with progress_for(roster, fmt) as bar:
-        tick = None
-        if bar is not None:
-            task = bar.add_task(f"oneoff {prog.id}", total=None)
-            tick = lambda n: bar.advance(task, n)  # noqa: E731
+    with progress_ticker(roster, fmt, f"oneoff {prog.id}") as tick:
         res = pay_programme(prog, roster, store, std, home, out_dir=out, supplement=supplement, progress=tick)
-    if fmt is Format.json:
-        emit_json(result_json(res))
-    elif fmt is Format.csv:
-        j = result_json(res)
-        j.pop("decision")
-        emit_csv([j], list(j))
-    else:
-        print_result(res)
+    emit_result(fmt, result_json(res), print_result, res)
 
 
 @handle_errors
