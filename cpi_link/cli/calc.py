@@ -51,7 +51,6 @@ def warn_unverified(rules) -> None:
 
 def progress_for(roster: Path, fmt: Format, quiet: bool = False):
     """A rich progress bar on stderr for people, for rosters worth waiting for."""
-    import contextlib
 
     if quiet or fmt is not Format.table or roster.stat().st_size < 20_000_000:
         return contextlib.nullcontext(None)
