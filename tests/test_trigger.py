@@ -376,9 +376,20 @@ def test_cli_exit_2_on_broken_scheme_file(cli, tmp_path):
 def test_cli_exit_2_on_month_before_any_version_and_bad_usage(cli):
     r = cli("trigger", "--scheme", "national", "--month", "2015-06")
     assert r.exit_code == 2 and "2015-06" in r.stderr and "national.toml" in r.stderr
-    assert cli("trigger").exit_code == 2
+    assert cli("trigger", "--until", "2019-01").exit_code == 2
     assert cli("trigger", "--month", "2019-01", "--since", "2019-01").exit_code == 2
     assert cli("trigger", "--month", "March").exit_code == 2
+
+
+def test_cli_without_a_month_decides_the_latest_decidable_month(cli):
+    # bundled Shanxi figures: the latest month with both CPI and food is 2023-02 (100.9 / 102.6);
+    # national: 2025-12 (100.8 / 101.1). Neither triggers.
+    (d,) = cli.json("trigger", "--format", "json")
+    assert (d["month"], d["region_code"], d["triggered"]) == ("2023-02", "140000", False)
+    (d,) = cli.json("trigger", "--scheme", "national", "--format", "json")
+    assert (d["month"], d["cpi_yoy_pct"], d["food_yoy_pct"]) == ("2025-12", "0.8", "1.1")
+    rows = cli.json("trigger", "--scheme", "national", "--since", "2025-10", "--format", "json")
+    assert [r["month"] for r in rows] == ["2025-10", "2025-11", "2025-12"]
 
 
 def test_cli_scheme_list_and_show(cli):

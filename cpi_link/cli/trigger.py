@@ -64,8 +64,8 @@ def _warn_unverified(ids_docs: dict[str, str], months: dict[str, list[str]] | No
 @handle_errors
 def trigger(
     ctx: typer.Context,
-    month: Optional[str] = typer.Option(None, "--month", help="Index month to decide, YYYY-MM (the month the figures describe)."),
-    since: Optional[str] = typer.Option(None, "--since", help="First index month of a range, YYYY-MM (with --until)."),
+    month: Optional[str] = typer.Option(None, "--month", help="Index month to decide, YYYY-MM (the month the figures describe). Default: the latest month with every deciding figure."),
+    since: Optional[str] = typer.Option(None, "--since", help="First index month of a range, YYYY-MM (to --until, else to the latest month with figures)."),
     until: Optional[str] = typer.Option(None, "--until", help="Last index month of a range, YYYY-MM (with --since)."),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
     region: Optional[str] = typer.Option(
@@ -87,17 +87,18 @@ def trigger(
     st = state(ctx)
     if month and (since or until):
         raise UsageError("give either --month or --since/--until, not both")
-    if month:
-        months = [parse_month(month, "--month")]
-    elif since and until:
-        months = month_range(parse_month(since, "--since"), parse_month(until, "--until"))
-    elif since or until:
-        raise UsageError("--since and --until go together (or use --month for one month)")
-    else:
-        raise UsageError("say which index month to decide: --month YYYY-MM, or --since YYYY-MM --until YYYY-MM")
-
+    if until and not since:
+        raise UsageError("--until needs --since (or use --month for one month)")
     sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
     store = SeriesStore(st.home)
+    if month:
+        months = [parse_month(month, "--month")]
+    elif since:
+        # --since alone runs up to the latest month whose deciding figures are all stored
+        last = parse_month(until, "--until") if until else _latest(sch, store)
+        months = month_range(parse_month(since, "--since"), last)
+    else:
+        months = [_latest(sch, store)]  # no month given: the latest month that can be decided
     decisions = []
     missing: list[str] = []
     for m in months:
@@ -416,3 +417,13 @@ def _print_scheme(s, data: dict) -> None:
         for k in ("source", "note"):
             if o.get(k):
                 con.print(f"    {k}: {escape(o[k])}")
+
+
+def _latest(scheme, store) -> str:
+    from cpi_link.errors import MissingFigures
+    from cpi_link.monthly import latest_complete_month
+
+    m = latest_complete_month(scheme, store)
+    if m is None:
+        raise MissingFigures(f"no month has every figure that scheme {scheme.name} needs; give --month, or fetch the figures")
+    return m
