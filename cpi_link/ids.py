@@ -48,8 +48,8 @@ MSG_DATE_OLD = "birth date part (characters 7-14) is before 1900"
 MSG_DATE_FUTURE = "birth date part (characters 7-14) is in the future"
 _ZERO_HINT = "; an ID ending in zeros may have gone through a spreadsheet as a number"
 
-_WF = np.array(WEIGHTS, dtype=np.float32)
-_DATE_PLACES = 10.0 ** np.arange(7, -1, -1)
+_W = np.array(WEIGHTS, dtype=np.int32)
+_DATE_PLACES = (10 ** np.arange(7, -1, -1)).astype(np.int32)
 _CHECK_BYTES = np.frombuffer(CHECK_CHARS.encode(), dtype=np.uint8)
 _DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
 _X, _x = ord("X"), ord("x")
@@ -169,10 +169,10 @@ def _matrix(arr: pa.Array, width: int) -> np.ndarray:
 
 def _check_matrix(m17: np.ndarray, today: int) -> tuple[np.ndarray, np.ndarray]:
     """For (n, 17) uint8 ASCII digits: (check character bytes, date problem code 0..3)."""
-    # float32 matmul (BLAS) is exact here: the weighted sum is at most 9 * 70 = 630.
-    total = (m17.astype(np.float32) @ _WF) - np.float32(48 * sum(WEIGHTS))
-    check = _CHECK_BYTES[total.astype(np.int32) % 11]
-    ymd = ((m17[:, 6:14].astype(np.float64) - 48) @ _DATE_PLACES).astype(np.int32)
+    # integer arithmetic throughout (einsum on int32 is as fast as a float matmul here)
+    total = np.einsum("ij,j->i", m17.astype(np.int32) - 48, _W)
+    check = _CHECK_BYTES[total % 11]
+    ymd = np.einsum("ij,j->i", m17[:, 6:14].astype(np.int32) - 48, _DATE_PLACES)
     y, mo, dd = ymd // 10000, ymd // 100 % 100, ymd % 100
     leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
     dim = _DAYS[np.clip(mo - 1, 0, 11)] + ((mo == 2) & leap)

@@ -131,8 +131,9 @@ def _csv_cell(v: Any) -> Any:
 
 
 def _is_number(s: str) -> bool:
+    from decimal import Decimal, InvalidOperation
+
     try:
-        float(s)
-        return True
-    except ValueError:
+        return Decimal(s).is_finite()
+    except InvalidOperation:
         return False
