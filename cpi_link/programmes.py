@@ -10,8 +10,6 @@ Decimals. The format is documented in config/programmes/README.md.
 
 from __future__ import annotations
 
-import hashlib
-import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +30,7 @@ from cpi_link.schemes import (
     _parse_categories,
     _quote,
     _req_str,
-    _TomlFloat,
+    read_toml_file,
 )
 
 METHODS = ("fixed", "proportional_index")
@@ -137,17 +135,7 @@ def list_programmes(config_dir: Path) -> list[Programme]:
 
 def parse_programme_file(path: Path) -> Programme:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the programme file ({exc.strerror or exc})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"), parse_float=_TomlFloat)
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; save the programme file as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return _build(path, data, hashlib.sha256(raw).hexdigest())
+    return _build(path, *read_toml_file(path, "programme"))
 
 
 def _build(path: Path, t: dict, sha: str) -> Programme:

@@ -247,19 +247,24 @@ def list_schemes(config_dir: Path) -> list[Scheme]:
     return [parse_scheme_file(p) for p in sorted((Path(config_dir) / "schemes").glob("*.toml"))]
 
 
-def parse_scheme_file(path: Path) -> Scheme:
-    path = Path(path)
+def read_toml_file(path: Path, what: str) -> tuple[dict, str]:
+    """A config TOML file (scheme, programme) as (data, sha256); any problem is a ConfigError."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the scheme file ({exc.strerror or exc})") from None
+        raise ConfigError(f"{path}: cannot read the {what} file ({exc.strerror or exc})") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"), parse_float=_TomlFloat)
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; save the scheme file as UTF-8") from None
+        raise ConfigError(f"{path}: not UTF-8 text; save the {what} file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return _build(path, data, hashlib.sha256(raw).hexdigest())
+    return data, hashlib.sha256(raw).hexdigest()
+
+
+def parse_scheme_file(path: Path) -> Scheme:
+    path = Path(path)
+    return _build(path, *read_toml_file(path, "scheme"))
 
 
 def _build(path: Path, data: dict, sha: str) -> Scheme:

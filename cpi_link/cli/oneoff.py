@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from cpi_link.cli.calc import result_json as calc_result_json
 from cpi_link.cli.calc import ROSTER_HELP, STANDARDS_HELP, emit_result, load_standards_option, print_tables, progress_ticker
 from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 
@@ -34,23 +35,18 @@ def warn_programme(p) -> None:
 
 
 def result_json(res) -> dict:
-    from cpi_link.money import fen_to_yuan_str
-
+    """calc's result for scripts, with the programme in place of the month's decision keys."""
     m = res.manifest
+    common = calc_result_json(res)
+    common.pop("triggered")
     return {
         "programme": m["programme"]["id"],
-        "payment_month": res.month,
-        "run_id": res.run_id,
-        "run_dir": str(res.run_dir),
+        "payment_month": common.pop("month"),
+        "run_id": common.pop("run_id"),
+        "run_dir": common.pop("run_dir"),
         "supplement_to": m.get("supplement_to"),
         "verified": m["programme"]["verified"],
-        "decision": res.decision,
-        "input_rows": res.input_rows,
-        "paid_rows": res.paid_rows,
-        "persons": res.persons,
-        "total_amount": fen_to_yuan_str(res.total_fen),
-        "rejected_rows": sum(res.rejected_by_reason.values()),
-        "rejected_by_reason": res.rejected_by_reason,
+        **common,
     }
 
 
