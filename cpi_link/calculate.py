@@ -427,18 +427,20 @@ def json_dumps(obj) -> str:
 
 # -- the streaming, Arrow-native path of calculate_month -------------------------------------
 #
-# Per batch everything stays in pyarrow/numpy: category and area mapped with index_in over the
-# rules' few values, standards and decisions looked up once per distinct region code and spread
-# with take, amounts in int64 fen. Payable rows are spilled (Arrow IPC, in the run's private
-# spill folder beside the destination) once they outgrow SPILL_BYTES; duplicates are found over
-# the whole roster from a compact key per payable row (the 17 digits that determine a valid ID),
-# hash-partitioned into PARTITIONS buckets (spilled to disk too when large) and sorted per bucket
-# only. Payments are then written batch by batch with a ParquetWriter.
+# Two passes over the roster. The first reads only the ID column and finds the keys (the 17
+# digits that fix a normalised ID) that occur more than once (dedup.RepeatedKeys): only rows with
+# such a key can be duplicates. The second reads and checks every column in batches (the next
+# batch read ahead in a thread) and computes them in pyarrow/numpy: category and area mapped with
+# index_in over the rules' few values, standards and decisions looked up once per distinct region
+# code, amounts in int64 fen. Payable rows with a key seen once are final and go straight to the
+# payments file (encoded by a background thread); the few rows with a repeated key are held
+# (spilled past SPILL_BYTES) with their (key, amount, row) in dedup.PayableKeys, and after the
+# last batch the kept ones are written at the end of the payments file and the others rejected.
+# So payments are in roster order, except that rows of people listed more than once come last.
+# An XLSX roster (at most about a million rows) skips the first pass: every payable row is held.
 
 SPILL_BYTES = 256 << 20
-KEY_SPILL_ROWS = 8_000_000
-PARTITIONS = 16
-PAYMENTS_COMPRESSION = "zstd"
+PAYMENTS_COMPRESSION = "snappy"  # the Parquet default; zstd level 1 cost a third more CPU here (for half the bytes)
 # Dictionary encoding only for the few-valued columns (for IDs, names and accounts it is built and
 # then abandoned per page), and no min/max statistics for the big unique string columns.
 PAYMENTS_DICTIONARY = ["category", "region_code", "area", "index_month", "indicator", "rate_pct", "standard",
@@ -446,8 +448,8 @@ PAYMENTS_DICTIONARY = ["category", "region_code", "area", "index_month", "indica
                        "id_flag"]
 PAYMENTS_NO_STATS = ("person_id", "name", "bank_account")
 _NEW_REASONS = (None, "category_not_covered", "missing_field", "unknown_region", "not_triggered")
-_PAID_KEEP = ["source_row", "person_id", "name", "category", "region_code", "persons", "bank_account", "id_flag",
-              *["orig_" + c for c in REJECT_ORIG]]
+_PAID_KEEP = ["source_row", "person_id", "name", "persons", "bank_account", "id_flag"]
+_ORIG = ["orig_" + c for c in REJECT_ORIG]
 
 
 def _np(a) -> np.ndarray:
@@ -455,8 +457,19 @@ def _np(a) -> np.ndarray:
     return a.to_numpy(zero_copy_only=False)
 
 
+def _dict(indices: np.ndarray, values: list):
+    """A dictionary<int32, string> array: few distinct strings spread without copying them per row
+    (and the Parquet writer takes the dictionary as it is instead of hashing every value)."""
+    import pyarrow as pa
+
+    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32, copy=False)),
+                                          pa.array(["" if v is None else v for v in values], pa.string()))
+
+
 def compute_batch_arrow(batch, plan: MonthPlan):
-    """compute_batch without pandas: (payable rows before dedup, rejected rows), both pyarrow Tables."""
+    """One checked roster batch -> (payable rows before dedup, rejected rows, positions of the
+    payable rows in the batch). Both are pyarrow Tables; the payable rows carry no original
+    fields (take them from the batch by position when a payable row is later rejected)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -516,6 +529,7 @@ def compute_batch_arrow(batch, plan: MonthPlan):
 
     pay = ok
     pidx = np.flatnonzero(pay)
+    every = len(pidx) == n
     pr = ridx[pidx]
     parea = area[pidx]
     std12 = np.where(parea == 0, u12[pr], r12[pr])
@@ -526,22 +540,28 @@ def compute_batch_arrow(batch, plan: MonthPlan):
     floored = np.maximum(rounded, yuan_to_fen(Decimal(rules.minimum), "minimum"))
     mult = Fraction(str(rules.multiplier))
     per_person = round_ratio(floored * mult.numerator, mult.denominator, "fen_half_up") if mult != 1 else floored
-    paid = batch.select(_PAID_KEEP).filter(pa.array(pay))
+    paid = batch.select(_PAID_KEEP)
+    if not every:
+        paid = paid.filter(pa.array(pay))
     persons = _np(pc.fill_null(paid.column("persons"), 0)).astype(np.int64)
-    pr_arr = pa.array(pr)
     extra = {
-        "area": pa.array(["urban", "rural"]).take(pa.array(parea)),
-        "indicator": pa.array(ind_u, pa.string()).take(pr_arr),
+        "category": _dict(cidx[pidx], keys),
+        "region_code": _dict(pr, codes + [""]),
+        "area": _dict(parea, ["urban", "rural"]),
+        "indicator": _dict(pr, ind_u),
         "rate_h": pa.array(rate_h),
         "standard12": pa.array(std12),
         "standard_annual_fen": pa.array(annual),
-        "standard_region": pa.array(std_region, pa.string()).take(pr_arr),
+        "standard_region": _dict(pr, std_region),
         "amount_per_person_fen": pa.array(per_person),
         "amount_fen": pa.array(per_person * persons),
     }
     for k, v in extra.items():
         paid = paid.append_column(k, v)
 
+    if every:
+        return paid, _rej_table(batch.column("source_row").slice(0, 0), pa.array([], pa.string()),
+                                pa.array([], pa.string()), batch.slice(0, 0)), pidx
     ridx_rej = np.flatnonzero(~pay)
     rej = batch.filter(pa.array(~pay))
     reason, detail = rej.column("reason"), rej.column("detail")
@@ -560,7 +580,7 @@ def compute_batch_arrow(batch, plan: MonthPlan):
             m = new == c
             if m.any():
                 detail = pc.if_else(pa.array(m), text(rej), detail)
-    return paid, _rej_table(rej.column("source_row"), reason, detail, rej)
+    return paid, _rej_table(rej.column("source_row"), reason, detail, rej), pidx
 
 
 def _rej_table(source_row, reason, detail, t):
@@ -569,26 +589,6 @@ def _rej_table(source_row, reason, detail, t):
     names = ["source_row", "reason", "detail", *REJECT_ORIG]
     cols = [source_row, reason, detail, *[t.column("orig_" + c) for c in REJECT_ORIG]]
     return pa.Table.from_arrays([c.cast(pa.string()) if i else c for i, c in enumerate(cols)], names=names)
-
-
-def _id_keys(person_id) -> np.ndarray:
-    """int64 keys of normalised 18-character IDs: the first 17 digits (they fix the check character)."""
-    import pyarrow as pa
-
-    a = person_id.combine_chunks() if isinstance(person_id, pa.ChunkedArray) else person_id
-    n = len(a)
-    if n == 0:
-        return np.zeros(0, np.int64)
-    if a.null_count:
-        raise AssertionError("a payable row has no person_id")
-    _, offsets_buf, data_buf = a.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int32)[a.offset : a.offset + n + 1]
-    if int(offsets[-1] - offsets[0]) != 18 * n:
-        raise AssertionError("payable person_ids are not all 18 characters")
-    import pyarrow.compute as pc
-
-    # the 17 leading ASCII digits parsed by Arrow (< 10**17, exact in int64)
-    return pc.cast(pc.utf8_slice_codeunits(a, 0, 17), pa.int64()).to_numpy(zero_copy_only=False)
 
 
 class _Spill:
@@ -635,79 +635,6 @@ class _Spill:
             reader = pa.ipc.open_stream(src)
             for b in reader:
                 yield pa.Table.from_batches([b])
-
-
-class _Keys:
-    """(key, amount_fen, source_row) of every payable row, hash-partitioned; spilled when large."""
-
-    def __init__(self, folder):
-        self.folder = folder
-        self.parts: list[list[np.ndarray]] = [[] for _ in range(PARTITIONS)]
-        self.rows = 0
-        self.spilled = False
-
-    def add(self, key: np.ndarray, amount: np.ndarray, row: np.ndarray) -> None:
-        rec = np.empty((len(key), 3), np.int64)
-        rec[:, 0], rec[:, 1], rec[:, 2] = key, amount, row
-        part = (key * 0x9E3779B1 >> 7) % PARTITIONS if PARTITIONS > 1 else np.zeros(len(key), np.int64)
-        order = np.argsort(part, kind="stable")
-        bounds = np.searchsorted(part[order], np.arange(PARTITIONS + 1))
-        rec = rec[order]
-        for p in range(PARTITIONS):
-            self.parts[p].append(rec[bounds[p] : bounds[p + 1]])
-        self.rows += len(key)
-        if self.rows > KEY_SPILL_ROWS:
-            self._flush()
-
-    def _flush(self) -> None:
-        for p in range(PARTITIONS):
-            if self.parts[p]:
-                with open(self.folder / f"keys-{p}.bin", "ab") as fh:
-                    for a in self.parts[p]:
-                        fh.write(a.tobytes())
-                self.parts[p] = []
-        self.rows = 0
-        self.spilled = True
-
-    def partition(self, p: int) -> np.ndarray:
-        arrays = list(self.parts[p])
-        f = self.folder / f"keys-{p}.bin"
-        if self.spilled and f.exists():
-            arrays.insert(0, np.fromfile(f, dtype=np.int64).reshape(-1, 3))
-            f.unlink()
-        self.parts[p] = []
-        return np.concatenate(arrays) if arrays else np.zeros((0, 3), np.int64)
-
-    def duplicates(self) -> tuple[np.ndarray, np.ndarray]:
-        """(source rows to drop, sorted; the source row kept for each): highest amount, ties the first row."""
-        drops, kept = [], []
-        for p in range(PARTITIONS):
-            rec = self.partition(p)
-            if len(rec) < 2:
-                continue
-            key = rec[:, 0]
-            order = np.argsort(key, kind="stable")
-            sk = key[order]
-            same = sk[1:] == sk[:-1]
-            if not same.any():
-                continue
-            multi = np.zeros(len(sk), bool)
-            multi[1:] |= same
-            multi[:-1] |= same
-            sub = rec[order[multi]]
-            o = np.lexsort((sub[:, 2], -sub[:, 1], sub[:, 0]))
-            sub = sub[o]
-            first = np.ones(len(sub), bool)
-            first[1:] = sub[1:, 0] != sub[:-1, 0]
-            group_start = np.maximum.accumulate(np.where(first, np.arange(len(sub)), 0))
-            drop = ~first
-            drops.append(sub[drop, 2])
-            kept.append(sub[group_start[drop], 2])
-        if not drops:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        d, k = np.concatenate(drops), np.concatenate(kept)
-        o = np.argsort(d)
-        return d[o], k[o]
 
 
 def _prefetch(it, depth: int = 1):
@@ -791,55 +718,132 @@ class _BackgroundWriter:
         return False
 
 
+def _repeated_keys(roster_path, batch_rows: int, folder):
+    """First pass: sorted keys of IDs that occur more than once in the roster, or None when the
+    roster's format is not read twice (XLSX: then every payable row is held for the dedup)."""
+    from cpi_link.dedup import RepeatedKeys
+    from cpi_link.ids import candidate_keys
+    from cpi_link.roster import iter_id_column
+
+    columns = iter_id_column(roster_path, batch_rows=max(batch_rows, 1_000_000))
+    if columns is None:
+        return None
+    counter = RepeatedKeys(folder)
+    for raw in _prefetch(columns):
+        counter.add(candidate_keys(raw))
+    return counter.repeated()
+
+
+class _Totals:
+    """Rows, persons and fen per (region_code, category) over the written payments, exact int64."""
+
+    def __init__(self):
+        self.parts = []
+        self.rows = 0
+
+    def add(self, t) -> None:
+        import pyarrow as pa
+
+        g = t.select(["region_code", "category", "persons", "amount_fen"]).group_by(["region_code", "category"]) \
+            .aggregate([("persons", "count"), ("persons", "sum"), ("amount_fen", "sum")])
+        self.parts.append(g.cast(pa.schema([("region_code", pa.string()), ("category", pa.string()), *list(g.schema)[2:]])))
+        self.rows += t.num_rows
+
+    def summary(self) -> pd.DataFrame | None:
+        import pyarrow as pa
+
+        if not self.parts:
+            return None
+        s = pa.concat_tables(self.parts).group_by(["region_code", "category"]).aggregate(
+            [("persons_count", "sum"), ("persons_sum", "sum"), ("amount_fen_sum", "sum")])
+        s = s.sort_by([("region_code", "ascending"), ("category", "ascending")])
+        return pd.DataFrame({
+            "region_code": s.column("region_code").to_pylist(),
+            "category": s.column("category").to_pylist(),
+            "rows": _np(s.column("persons_count_sum")).astype(np.int64),
+            "persons": _np(s.column("persons_sum_sum")).astype(np.int64),
+            "amount_fen": _np(s.column("amount_fen_sum_sum")).astype(np.int64),
+        })
+
+
 def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_rows: int,
-                 exclude_paid=None, progress=None) -> dict:
-    """Read, check, compute and dedup a whole roster in bounded memory.
+                 exclude_paid=None, progress=None, hold_all: bool = False) -> dict:
+    """Read, check, compute and dedup a whole roster in bounded memory (see the section comment).
 
     Returns input_rows, the payments Parquet already written in spill_dir (path), paid_rows,
     persons, total_fen, the rejected table (sorted by source_row), the summary frame and by_category.
+    hold_all: skip the first pass and hold every payable row for the dedup (tests compare the two).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from cpi_link import outputs
+    from cpi_link.dedup import PayableKeys, member
+    from cpi_link.ids import keys_of_normalised
     from cpi_link.roster import iter_roster
 
-    month = plan.month
-    spill = _Spill(spill_dir)
-    keys = _Keys(spill_dir)
+    month, rules, run_id = plan.month, plan.rules, plan.run_id
+    repeated = None if hold_all or not compute else _repeated_keys(roster_path, batch_rows, spill_dir)
+    held = _Spill(spill_dir)
+    keys = PayableKeys(spill_dir)
+    totals = _Totals()
     rej_parts = []
     input_rows = 0
-    for batch in _prefetch(iter_roster(roster_path, batch_rows=batch_rows)):
-        input_rows += batch.num_rows
-        if compute:
-            paid, rej = compute_batch_arrow(batch, plan)
-            if exclude_paid is not None and paid.num_rows:
-                already = np.asarray(exclude_paid(paid.select(["person_id"]).to_pandas()), dtype=bool)
-                if already.any():
-                    gone = paid.filter(pa.array(already))
-                    rej_parts.append(_rej_table(gone.column("source_row"), pa.repeat("already_paid", gone.num_rows),
-                                                pa.repeat(f"already paid for {month} in an earlier run", gone.num_rows), gone))
-                    paid = paid.filter(pa.array(~already))
-            if paid.num_rows:
-                keys.add(_id_keys(paid.column("person_id")), _np(paid.column("amount_fen")), _np(paid.column("source_row")))
-                spill.add(paid)
-        else:
-            bad = batch.filter(pc.is_valid(batch.column("reason")))
-            rej = _rej_table(bad.column("source_row"), bad.column("reason"), bad.column("detail"), bad)
-        rej_parts.append(rej)
-        if progress:
-            progress(batch.num_rows)
-
-    drop_rows, kept_rows = keys.duplicates()
-    pay_schema = outputs._schemas()[0]
+    pay_schema = outputs.payments_write_schema()
     pay_path = spill_dir / "payments.parquet"
-    paid_rows = persons = total_fen = 0
-    aggs = []
-    with pq.ParquetWriter(pay_path, pay_schema, compression=PAYMENTS_COMPRESSION, compression_level=1,
+
+    def rejected_payable(batch, paid, pidx, mask, reason: str, detail):
+        """Rows of `paid` under `mask` rejected after all, with their original fields from `batch`."""
+        gone = paid.filter(pa.array(mask))
+        orig = batch.select(_ORIG).take(pa.array(pidx[mask]))
+        rej_parts.append(_rej_table(gone.column("source_row"), pa.repeat(reason, gone.num_rows),
+                                    detail if not isinstance(detail, str) else pa.repeat(detail, gone.num_rows), orig))
+
+    def to_payments(t):
+        return outputs.payments_from_arrow(t, month, rules.scheme, rules.version, run_id)
+
+    with pq.ParquetWriter(pay_path, pay_schema, compression=PAYMENTS_COMPRESSION,
+                          store_schema=False,  # the dictionary types are an encoding detail: read back as strings
                           store_decimal_as_integer=True, use_dictionary=PAYMENTS_DICTIONARY,
-                          write_statistics=[f.name for f in pay_schema if f.name not in PAYMENTS_NO_STATS]) as pq_writer, _BackgroundWriter(pq_writer) as writer:
-        for t in spill:
+                          write_statistics=[f.name for f in pay_schema if f.name not in PAYMENTS_NO_STATS]) as pq_writer, \
+            _BackgroundWriter(pq_writer) as writer:
+        for batch in _prefetch(iter_roster(roster_path, batch_rows=batch_rows)):
+            input_rows += batch.num_rows
+            if compute:
+                batch = batch.combine_chunks()
+                paid, rej, pidx = compute_batch_arrow(batch, plan)
+                if exclude_paid is not None and paid.num_rows:
+                    already = np.asarray(exclude_paid(paid.select(["person_id"]).to_pandas()), dtype=bool)
+                    if already.any():
+                        rejected_payable(batch, paid, pidx, already, "already_paid",
+                                         f"already paid for {month} in an earlier run")
+                        paid, pidx = paid.filter(pa.array(~already)), pidx[~already]
+                if paid.num_rows:
+                    key = keys_of_normalised(paid.column("person_id"))
+                    hold = np.ones(len(key), bool) if repeated is None else member(key, repeated)
+                    if hold.any():
+                        h = paid.filter(pa.array(hold)) if not hold.all() else paid
+                        orig = batch.select(_ORIG).take(pa.array(pidx[hold]))
+                        for c in _ORIG:
+                            h = h.append_column(c, orig.column(c))
+                        keys.add(key[hold], _np(h.column("amount_fen")), _np(h.column("source_row")))
+                        held.add(h)
+                    if not hold.all():
+                        final = paid.filter(pa.array(~hold)) if hold.any() else paid
+                        writer.write_table(to_payments(final))
+                        totals.add(final)
+            else:
+                bad = batch.filter(pc.is_valid(batch.column("reason")))
+                rej = _rej_table(bad.column("source_row"), bad.column("reason"), bad.column("detail"), bad)
+            rej_parts.append(rej)
+            if progress:
+                progress(batch.num_rows)
+
+        # the held rows: keep one per person, reject the rest, write the kept ones last
+        drop_rows, kept_rows = keys.duplicates()
+        pending, pending_rows = [], 0
+        for t in held:
             t = t.combine_chunks()
             rows = _np(t.column("source_row"))
             if len(drop_rows):
@@ -847,45 +851,40 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
                 hit = (pos < len(drop_rows)) & (drop_rows[np.minimum(pos, len(drop_rows) - 1)] == rows)
                 if hit.any():
                     gone = t.filter(pa.array(hit))
-                    kept_of = kept_rows[pos[hit]]
                     detail = pc.binary_join_element_wise(
-                        "the same person is paid on data row ", pa.array(kept_of).cast(pa.string()),
+                        "the same person is paid on data row ", pa.array(kept_rows[pos[hit]]).cast(pa.string()),
                         " (the highest amount)", "")
                     rej_parts.append(_rej_table(gone.column("source_row"), pa.repeat("duplicate_person", gone.num_rows),
                                                 detail, gone))
                     t = t.filter(pa.array(~hit))
-            if t.num_rows == 0:
-                continue
-            writer.write_table(outputs.payments_from_arrow(t, month, plan.rules.scheme, plan.rules.version, plan.run_id))
-            paid_rows += t.num_rows
-            aggs.append(t.select(["region_code", "category", "persons", "amount_fen"]).group_by(["region_code", "category"])
-                        .aggregate([("persons", "count"), ("persons", "sum"), ("amount_fen", "sum")]))
-    if not paid_rows:
-        pay_path.unlink()
-        pq.write_table(pay_schema.empty_table(), pay_path, compression=PAYMENTS_COMPRESSION)
+            if t.num_rows:
+                pending.append(t.drop_columns(_ORIG))
+                pending_rows += t.num_rows
+            if pending_rows >= batch_rows:
+                final = pa.concat_tables(pending).combine_chunks()  # one dictionary per column
+                writer.write_table(to_payments(final))
+                totals.add(final)
+                pending, pending_rows = [], 0
+        if pending:
+            final = pa.concat_tables(pending).combine_chunks()  # one dictionary per column
+            writer.write_table(to_payments(final))
+            totals.add(final)
 
+    paid_rows = totals.rows
     if rej_parts:
         rej_all = pa.concat_tables(rej_parts)
         rej_all = rej_all.take(pc.sort_indices(rej_all.column("source_row")))
     else:
         rej_all = None
-    if aggs:
-        s = pa.concat_tables(aggs).group_by(["region_code", "category"]).aggregate(
-            [("persons_count", "sum"), ("persons_sum", "sum"), ("amount_fen_sum", "sum")])
-        s = s.sort_by([("region_code", "ascending"), ("category", "ascending")])
-        summary = pd.DataFrame({
-            "region_code": s.column("region_code").to_pylist(),
-            "category": s.column("category").to_pylist(),
-            "rows": _np(s.column("persons_count_sum")).astype(np.int64),
-            "persons": _np(s.column("persons_sum_sum")).astype(np.int64),
-            "amount_fen": _np(s.column("amount_fen_sum_sum")).astype(np.int64),
-        })
+    summary = totals.summary()
+    if summary is not None:
         persons = int(summary["persons"].sum())
         total_fen = int(summary["amount_fen"].sum())
         g = summary.groupby("category", sort=True)[["rows", "persons", "amount_fen"]].sum().reset_index()
         by_cat = [{"category": r["category"], "rows": int(r["rows"]), "persons": int(r["persons"]),
                    "amount_fen": int(r["amount_fen"])} for r in g.to_dict("records")]
     else:
+        persons = total_fen = 0
         summary = outputs.summary_frame(_empty_paid())
         by_cat = []
     return {"input_rows": input_rows, "payments_path": pay_path, "paid_rows": paid_rows, "persons": persons,

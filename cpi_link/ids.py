@@ -288,3 +288,71 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
     )
     flag = pc.take(pa.array([None, FLAG_CONVERTED], pa.string()), pa.array(converted.astype(np.int8)))
     return IdColumn(person_id=person_id, flag=flag, reason=reason, detail=detail)
+
+
+# --------------------------------------------------------------------------------------------
+# Keys for finding the same person twice (calculate's duplicate check)
+
+_P9 = (10 ** np.arange(8, -1, -1)).astype(np.int32)
+_P8 = (10 ** np.arange(7, -1, -1)).astype(np.int32)
+
+
+def key17(m17: np.ndarray) -> np.ndarray:
+    """int64 keys from (n, 17) uint8 ASCII digits: the number they spell (< 10**17, exact).
+
+    Two int32 halves (9 and 8 digits, each < 2**31) joined in int64: no floats, no overflow."""
+    hi = np.einsum("ij,j->i", m17[:, :9].astype(np.int32) - 48, _P9)
+    lo = np.einsum("ij,j->i", m17[:, 9:17].astype(np.int32) - 48, _P8)
+    return hi.astype(np.int64) * 100_000_000 + lo
+
+
+def keys_of_normalised(person_id: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Keys of normalised 18-character IDs (no nulls): the 17 digits that fix the check character."""
+    a = person_id.combine_chunks() if isinstance(person_id, pa.ChunkedArray) else person_id
+    n = len(a)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    if a.null_count:
+        raise AssertionError("a payable row has no person_id")
+    offsets = np.frombuffer(a.buffers()[1], dtype=np.int32)[a.offset : a.offset + n + 1]
+    if int(offsets[-1] - offsets[0]) != 18 * n:
+        raise AssertionError("payable person_ids are not all 18 characters")
+    return key17(_matrix(a, 18)[:, :17])
+
+
+def candidate_keys(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) -> np.ndarray:
+    """Keys of every ID in a raw column that may normalise to a valid one (others are left out).
+
+    Cheap: well-shaped rows give their key without the checksum or the date check, so this is a
+    superset of the keys `normalise_ids` would accept, and a row's key here equals the key of its
+    normalised ID. Only irregular rows go through `normalise_ids`.
+    """
+    if isinstance(raw, pa.ChunkedArray):
+        raw = raw.combine_chunks() if raw.num_chunks != 1 else raw.chunk(0)
+    if not pa.types.is_string(raw.type):
+        raw = raw.cast(pa.string())
+    s = pc.fill_null(raw, "") if raw.null_count else raw
+    lengths = pc.binary_length(s).to_numpy(zero_copy_only=False)
+    parts = []
+    rest = np.ones(len(s), dtype=bool)
+    for width in (18, 15):
+        idx = np.flatnonzero(lengths == width)
+        if len(idx) == 0:
+            continue
+        m = _matrix(s if len(idx) == len(s) else s.take(pa.array(idx)), width)
+        body = m[:, :17] if width == 18 else m
+        digits = ((body - 48) <= 9).all(axis=1)  # uint8 wraps below '0'
+        if not digits.all():
+            idx, m = idx[digits], m[digits]
+        rest[idx] = False
+        if width == 15:
+            m17 = np.empty((len(m), 17), dtype=np.uint8)
+            m17[:, :6], m17[:, 6], m17[:, 7], m17[:, 8:] = m[:, :6], ord("1"), ord("9"), m[:, 6:]
+        else:
+            m17 = m[:, :17]
+        parts.append(key17(m17))
+    if rest.any():
+        ids = normalise_ids(raw.take(pa.array(np.flatnonzero(rest))), today=today).person_id
+        ids = ids.filter(pc.is_valid(ids))
+        parts.append(keys_of_normalised(ids))
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)

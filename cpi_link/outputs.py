@@ -102,15 +102,37 @@ def payments_table(paid: pd.DataFrame, month: str, scheme: str, version: str, ru
     return pa.Table.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
 
 
-def payments_from_arrow(t, month: str, scheme: str, version: str, run_id: str):
-    """payments_table for a pyarrow Table of payable rows (calculate.compute_batch_arrow), no pandas."""
+# Few-valued string columns of the payments file, written from dictionary arrays (see below).
+PAYMENTS_DICT_STRINGS = ("category", "region_code", "area", "index_month", "indicator", "standard_region",
+                         "scheme", "version", "run_id")
+
+
+def payments_write_schema():
+    """The payments schema as the streaming writer is fed: the few-valued string columns as
+    dictionary<int32, string>. The file is written without the Arrow schema, so every reader sees
+    plain strings; the dictionaries only spare the writer from hashing millions of equal values."""
     import pyarrow as pa
 
-    schema, _, _ = _schemas()
+    schema = _schemas()[0]
+    for name in PAYMENTS_DICT_STRINGS:
+        i = schema.get_field_index(name)
+        schema = schema.set(i, pa.field(name, pa.dictionary(pa.int32(), pa.string())))
+    return schema
+
+
+def payments_from_arrow(t, month: str, scheme: str, version: str, run_id: str):
+    """The payments table (payments_write_schema) for a pyarrow Table of payable rows
+    (calculate.compute_batch_arrow), no pandas."""
+    import pyarrow as pa
+
+    schema = payments_write_schema()
     n = t.num_rows
 
     def i64(c: str) -> np.ndarray:
         return t.column(c).to_numpy().astype(np.int64, copy=False)
+
+    def const(value: str):
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value], pa.string()))
 
     std12 = i64("standard12")
     annual = i64("standard_annual_fen")
@@ -119,15 +141,15 @@ def payments_from_arrow(t, month: str, scheme: str, version: str, run_id: str):
     if not has_annual.all():
         annual_arr = pa.Array.from_buffers(annual_arr.type, n, [pa.array(has_annual).buffers()[1], annual_arr.buffers()[1]])
     cols = {
-        "index_month": pa.repeat(month, n),
+        "index_month": const(month),
         "rate_pct": decimal128_from_fen(i64("rate_h")).cast(pa.decimal128(7, 2)),
         "standard": decimal128_from_fen(round_ratio(std12, 12, "fen_half_up")),
         "standard_annual": annual_arr,
         "amount_per_person": decimal128_from_fen(i64("amount_per_person_fen")),
         "amount": decimal128_from_fen(i64("amount_fen")),
-        "scheme": pa.repeat(scheme, n),
-        "version": pa.repeat(version, n),
-        "run_id": pa.repeat(run_id, n),
+        "scheme": const(scheme),
+        "version": const(version),
+        "run_id": const(run_id),
     }
     arrays = [cols[f.name] if f.name in cols else t.column(f.name) for f in schema]
     return pa.Table.from_arrays([a.cast(f.type) if a.type != f.type else a for a, f in zip(arrays, schema)], schema=schema)

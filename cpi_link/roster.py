@@ -118,6 +118,17 @@ def iter_roster(path: Path | str, batch_rows: int = 1_000_000) -> Iterator[pa.Ta
         yield ROSTER_SCHEMA.empty_table()
 
 
+def iter_id_column(path: Path | str, batch_rows: int = 1_000_000) -> Iterator[pa.Array] | None:
+    """The raw person_id column alone, in batches (CSV and Parquet; None for XLSX, which is small
+    and slow to read twice). For calculate's first, cheap pass over the roster."""
+    path = _check_path(path)
+    fmt = _format(path)
+    if fmt == "xlsx":
+        return None
+    read = {"csv": _csv_batches, "parquet": _parquet_batches}[fmt]
+    return (raw.column("person_id") for raw, _ in read(path, batch_rows, only=("person_id",)))
+
+
 def read_roster(path: Path | str) -> pa.Table:
     """The whole roster as one checked table (for small files and tests)."""
     return pa.concat_tables(list(iter_roster(path)))
@@ -416,13 +427,13 @@ def _rebatch(batches, batch_rows: int):
         yield pa.Table.from_batches(pending)
 
 
-def _csv_batches(path: Path, batch_rows: int):
+def _csv_batches(path: Path, batch_rows: int, only: tuple[str, ...] | None = None):
     import pyarrow.csv as pacsv
 
     encoding, delimiter, header = _csv_header(path)
     mapping = _map_header(header, path)
     names = [f"c{i}" for i in range(len(header))]
-    wanted = {f"c{i}": key for key, i in mapping.items()}
+    wanted = {f"c{i}": key for key, i in mapping.items() if only is None or key in only}
     bad_rows: list[tuple[int | None, int, int]] = []
 
     def on_invalid(row) -> str:
@@ -581,11 +592,11 @@ def _parquet_header(path: Path) -> list[str]:
     return list(_open_parquet(path).schema_arrow.names)
 
 
-def _parquet_batches(path: Path, batch_rows: int):
+def _parquet_batches(path: Path, batch_rows: int, only: tuple[str, ...] | None = None):
     pf = _open_parquet(path)
     header = list(pf.schema_arrow.names)
     mapping = _map_header(header, path)
-    src = {key: header[i] for key, i in mapping.items()}
+    src = {key: header[i] for key, i in mapping.items() if only is None or key in only}
     id_type = pf.schema_arrow.field(src["person_id"]).type
     # An int64 column holds 18 digits exactly (though never an X); a float column cannot.
     id_is_float = pa.types.is_floating(id_type) or pa.types.is_decimal(id_type)

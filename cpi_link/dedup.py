@@ -1,0 +1,153 @@
+"""Finding the same person twice over a whole roster, in bounded memory.
+
+A person is keyed by the 17 digits that fix their normalised ID (`ids.key17`), an int64. Keys are
+hash-partitioned into PARTITIONS buckets, kept in memory and appended to one file per bucket
+once they outgrow SPILL_ROWS, and each bucket is sorted on its own at the end: a 50M-row roster
+never needs one 50M-key sort in memory.
+
+Two passes use this (see calculate.stream_month):
+
+* `RepeatedKeys`: the first, cheap pass over the raw ID column: which keys occur more than once.
+  Only rows with such a key can be duplicates; every other payable row is written at once.
+* `PayableKeys`: (key, amount_fen, source_row) of the payable rows that might be duplicates: which
+  row is kept for each person (the highest amount, ties the first row) and which are dropped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+PARTITIONS = 16
+SPILL_ROWS = 8_000_000  # keys in memory across all buckets before they go to disk
+
+
+def _partition(key: np.ndarray) -> np.ndarray:
+    return (key * 0x9E3779B1 >> 7) % PARTITIONS
+
+
+class _Partitioned:
+    """Rows of `width` int64 columns (the first is the key), bucketed by key, spilled when large."""
+
+    width = 1
+
+    def __init__(self, folder: Path, name: str):
+        self.folder = Path(folder)
+        self.name = name
+        self.parts: list[list[np.ndarray]] = [[] for _ in range(PARTITIONS)]
+        self.rows = 0
+        self.spilled = False
+
+    def _add(self, rec: np.ndarray) -> None:
+        if len(rec) == 0:
+            return
+        part = _partition(rec[:, 0])
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(PARTITIONS + 1))
+        rec = rec[order]
+        for p in range(PARTITIONS):
+            if bounds[p + 1] > bounds[p]:
+                self.parts[p].append(rec[bounds[p] : bounds[p + 1]])
+        self.rows += len(rec)
+        if self.rows > SPILL_ROWS:
+            self._flush()
+
+    def _file(self, p: int) -> Path:
+        return self.folder / f"{self.name}-{p}.bin"
+
+    def _flush(self) -> None:
+        for p in range(PARTITIONS):
+            if self.parts[p]:
+                with open(self._file(p), "ab") as fh:
+                    for a in self.parts[p]:
+                        fh.write(a.tobytes())
+                self.parts[p] = []
+        self.rows = 0
+        self.spilled = True
+
+    def partition(self, p: int) -> np.ndarray:
+        """Bucket p's rows (in the order added), emptied from memory and disk."""
+        arrays = list(self.parts[p])
+        f = self._file(p)
+        if self.spilled and f.exists():
+            arrays.insert(0, np.fromfile(f, dtype=np.int64).reshape(-1, self.width))
+            f.unlink()
+        self.parts[p] = []
+        return np.concatenate(arrays) if arrays else np.zeros((0, self.width), np.int64)
+
+
+class RepeatedKeys(_Partitioned):
+    """Counts keys; `repeated()` gives those seen more than once."""
+
+    width = 1
+
+    def __init__(self, folder: Path):
+        super().__init__(folder, "ids")
+
+    def add(self, key: np.ndarray) -> None:
+        self._add(np.asarray(key, dtype=np.int64).reshape(-1, 1))
+
+    def repeated(self) -> np.ndarray:
+        """Sorted keys that occur at least twice."""
+        out = []
+        for p in range(PARTITIONS):
+            k = np.sort(self.partition(p)[:, 0])
+            if len(k) > 1:
+                same = k[1:] == k[:-1]
+                if same.any():
+                    out.append(np.unique(k[1:][same]))
+        return np.sort(np.concatenate(out)) if out else np.zeros(0, np.int64)
+
+
+def member(key: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Bool mask: which of `key` are in `sorted_keys` (sorted, unique)."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(key), bool)
+    pos = np.searchsorted(sorted_keys, key)
+    return sorted_keys[np.minimum(pos, len(sorted_keys) - 1)] == key
+
+
+class PayableKeys(_Partitioned):
+    """(key, amount_fen, source_row) of payable rows; `duplicates()` decides who is kept."""
+
+    width = 3
+
+    def __init__(self, folder: Path):
+        super().__init__(folder, "keys")
+
+    def add(self, key: np.ndarray, amount: np.ndarray, row: np.ndarray) -> None:
+        rec = np.empty((len(key), 3), np.int64)
+        rec[:, 0], rec[:, 1], rec[:, 2] = key, amount, row
+        self._add(rec)
+
+    def duplicates(self) -> tuple[np.ndarray, np.ndarray]:
+        """(source rows to drop, sorted; the source row kept for each): highest amount, ties the first row."""
+        drops, kept = [], []
+        for p in range(PARTITIONS):
+            rec = self.partition(p)
+            if len(rec) < 2:
+                continue
+            key = rec[:, 0]
+            order = np.argsort(key, kind="stable")
+            sk = key[order]
+            same = sk[1:] == sk[:-1]
+            if not same.any():
+                continue
+            multi = np.zeros(len(sk), bool)
+            multi[1:] |= same
+            multi[:-1] |= same
+            sub = rec[order[multi]]
+            o = np.lexsort((sub[:, 2], -sub[:, 1], sub[:, 0]))
+            sub = sub[o]
+            first = np.ones(len(sub), bool)
+            first[1:] = sub[1:, 0] != sub[:-1, 0]
+            group_start = np.maximum.accumulate(np.where(first, np.arange(len(sub)), 0))
+            drop = ~first
+            drops.append(sub[drop, 2])
+            kept.append(sub[group_start[drop], 2])
+        if not drops:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        d, k = np.concatenate(drops), np.concatenate(kept)
+        o = np.argsort(d)
+        return d[o], k[o]

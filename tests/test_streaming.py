@@ -1,0 +1,169 @@
+"""The streaming calculator's two passes (issue 6): duplicates across batches, held rows written
+last, the XLSX path that holds every payable row, and the payments file's plain string columns.
+
+Amounts by hand. Scheme `t`, 2024-01, CPI 103.6 (3.6% ≥ 3.5: triggered at 3.6%). Region 140105's
+own standard starts 2024-02, so its prefecture 140100 applies: urban 870, rural 620.
+  urban: 870 × 3.6% = 31.32 → 31 yuan; rural: 620 × 3.6% = 22.32 → 22 yuan.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
+
+A = make_id("140105", "19500101", "011")
+B = make_id("140105", "19620315", "022")
+C = make_id("140105", "19800229", "033")
+D = make_id("140105", "19991231", "044")
+E = make_id("140105", "20000101", "055")
+B15 = B[:6] + B[8:17]  # B's legacy 15-digit form: the same person
+
+ROWS = [
+    # person_id, category, persons
+    (A, "urban_dibao", "1"),            # 1: 31, kept (A's highest, first)
+    (B, "rural_dibao", "1"),            # 2: 22, dropped: B's row 5 pays more
+    (C, "urban_dibao", "1"),            # 3: 31, kept (tie with row 7: the first row)
+    (A, "rural_dibao", "1"),            # 4: 22, dropped for row 1
+    (B15, "urban_dibao", "1"),          # 5: 31, kept
+    (D, "urban_dibao", "1"),            # 6: 31, nobody else: written at once
+    (" " + C.lower() + " ", "城市低保", "1"),  # 7: 31, dropped for row 3 (tie)
+    (E, "urban_dibao", "2"),            # 8: 62, written at once
+    (A, "martian", "1"),                # 9: unknown_category (not payable: no duplicate)
+]
+PAID = {1: "31.00", 3: "31.00", 5: "31.00", 6: "31.00", 8: "62.00"}
+DUPS = {2: 5, 4: 1, 7: 3}  # dropped row -> kept row
+TOTAL_FEN = 18600
+
+
+def _csv(path):
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["person_id", "name", "category", "region_code", "persons"])
+    for i, (pid, cat, persons) in enumerate(ROWS, 1):
+        w.writerow([pid, f"人{i}", cat, "140105", persons])
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def world(tmp_path):
+    from cpi_link.paths import Home
+    from cpi_link.schemes import load_scheme
+    from cpi_link.standards import load_standards
+    from cpi_link.store import SeriesStore
+
+    home = tmp_path / "home"
+    put_figures(home, "2024-01", cpi="103.6", food="101.0")
+    (tmp_path / "std.csv").write_text(STANDARDS, encoding="utf-8")
+    h = Home(home)
+    return {"tmp": tmp_path, "home": h, "scheme": load_scheme(str(write_scheme(tmp_path)), tmp_path),
+            "store": SeriesStore(h), "standards": load_standards(tmp_path / "std.csv")}
+
+
+def _run(world, roster, out, **kw):
+    from cpi_link.calculate import calculate_month
+
+    return calculate_month("2024-01", roster, world["scheme"], world["store"], world["standards"], world["home"],
+                           out_dir=out, **kw)
+
+
+def _check(world, res, out):
+    pay = pq.read_table(out / "payments.parquet")
+    rej = pq.read_table(out / "rejected.parquet").to_pylist()
+    rows = pay.column("source_row").to_pylist()
+    assert {r: str(a) for r, a in zip(rows, pay.column("amount").to_pylist())} == PAID
+    assert sorted(pay.column("person_id").to_pylist()) == sorted([A, B, C, D, E])
+    dup = {r["source_row"]: r for r in rej if r["reason"] == "duplicate_person"}
+    assert set(dup) == set(DUPS)
+    for row, kept in DUPS.items():
+        assert dup[row]["detail"] == f"the same person is paid on data row {kept} (the highest amount)"
+    assert dup[7]["person_id"] == " " + C.lower() + " "  # the original text, as given
+    assert [(r["source_row"], r["reason"]) for r in rej if r["source_row"] == 9] == [(9, "unknown_category")]
+    assert res.total_fen == TOTAL_FEN and res.paid_rows == 5 and res.input_rows == 9
+    summary = pq.read_table(out / "summary.parquet").to_pylist()
+    assert summary == [{"region_code": "140105", "category": "urban_dibao", "rows": 5, "persons": 6,
+                        "amount": Decimal("186.00")}]
+    # an analyst sees plain strings and exact decimals, not the writer's dictionaries
+    schema = pay.schema
+    for name in ("category", "region_code", "area", "index_month", "indicator", "standard_region", "scheme",
+                 "version", "run_id"):
+        assert schema.field(name).type == pa.string(), name
+    assert schema.field("amount").type == pa.decimal128(18, 2)
+    assert set(pay.column("run_id").to_pylist()) == {res.run_id}
+    assert set(pay.column("area").to_pylist()) == {"urban"}
+    return rows
+
+
+@pytest.mark.parametrize("batch_rows", [1, 3, 4, 1000])
+def test_duplicates_across_batches_by_hand(world, batch_rows):
+    roster = _csv(world["tmp"] / "roster.csv")
+    out = world["tmp"] / f"out{batch_rows}"
+    res = _run(world, roster, out, batch_rows=batch_rows)
+    rows = _check(world, res, out)
+    # rows of nobody else's person are written as their batch is done; the held ones come last
+    assert rows == [6, 8, 1, 3, 5]
+
+
+def test_holding_every_row_gives_the_same_files(world, monkeypatch):
+    """Without the first pass (as for XLSX) every payable row is held: same rows, same amounts."""
+    import cpi_link.calculate as calc
+
+    roster = _csv(world["tmp"] / "roster.csv")
+    _run(world, roster, world["tmp"] / "two", batch_rows=2)
+    monkeypatch.setattr(calc, "_repeated_keys", lambda *a, **k: None)
+    res = _run(world, roster, world["tmp"] / "one", batch_rows=2)
+    assert _check(world, res, world["tmp"] / "one") == [1, 3, 5, 6, 8]
+    for name in ("payments.parquet", "rejected.parquet", "summary.parquet"):
+        a = pq.read_table(world["tmp"] / "two" / name).sort_by("source_row" if name != "summary.parquet" else "region_code")
+        b = pq.read_table(world["tmp"] / "one" / name).sort_by("source_row" if name != "summary.parquet" else "region_code")
+        assert a.equals(b), name
+
+
+def test_parquet_and_xlsx_rosters(world):
+    import openpyxl
+    import pyarrow.csv as pacsv
+
+    src = _csv(world["tmp"] / "roster.csv")
+    t = pacsv.read_csv(src, convert_options=pacsv.ConvertOptions(column_types={"person_id": pa.string(),
+                                                                               "persons": pa.string(),
+                                                                               "region_code": pa.string()}))
+    pq.write_table(t, world["tmp"] / "roster.parquet")
+    res = _run(world, world["tmp"] / "roster.parquet", world["tmp"] / "pq", batch_rows=4)
+    assert _check(world, res, world["tmp"] / "pq") == [6, 8, 1, 3, 5]
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(t.column_names)
+    for r in t.to_pylist():
+        ws.append(list(r.values()))
+    wb.save(world["tmp"] / "roster.xlsx")
+    res = _run(world, world["tmp"] / "roster.xlsx", world["tmp"] / "xl", batch_rows=4)
+    assert _check(world, res, world["tmp"] / "xl") == [1, 3, 5, 6, 8]  # no first pass: all held, roster order
+
+
+def test_spilled_held_rows_and_keys(world, monkeypatch):
+    """Held rows past SPILL_BYTES go to an IPC file, keys past SPILL_ROWS to bucket files: same answer."""
+    import cpi_link.calculate as calc
+    import cpi_link.dedup as dedup
+
+    monkeypatch.setattr(calc, "SPILL_BYTES", 1)
+    monkeypatch.setattr(dedup, "SPILL_ROWS", 1)
+    roster = _csv(world["tmp"] / "roster.csv")
+    res = _run(world, roster, world["tmp"] / "out", batch_rows=2)
+    assert _check(world, res, world["tmp"] / "out") == [6, 8, 1, 3, 5]
+
+
+def test_no_payable_rows_gives_an_empty_payments_file(world):
+    roster = world["tmp"] / "r.csv"
+    roster.write_text("person_id,name,category,region_code\n" + f"{A},甲,martian,140105\n", encoding="utf-8")
+    res = _run(world, roster, world["tmp"] / "out", batch_rows=2)
+    pay = pq.read_table(world["tmp"] / "out" / "payments.parquet")
+    assert pay.num_rows == 0 and res.paid_rows == 0
+    assert pay.schema.field("category").type == pa.string()
