@@ -153,6 +153,7 @@ class IdColumn:
     flag: pa.StringArray  # FLAG_CONVERTED or null
     reason: np.ndarray  # int8 index into REASONS (0 = fine)
     detail: np.ndarray  # object array: str or None
+    key: np.ndarray  # int64 key17 of the normalised ID (the same person, the same key); 0 when rejected
 
 
 def _matrix(arr: pa.Array, width: int) -> np.ndarray:
@@ -169,10 +170,11 @@ def _matrix(arr: pa.Array, width: int) -> np.ndarray:
 
 def _check_matrix(m17: np.ndarray, today: int) -> tuple[np.ndarray, np.ndarray]:
     """For (n, 17) uint8 ASCII digits: (check character bytes, date problem code 0..3)."""
-    # integer arithmetic throughout (einsum on int32 is as fast as a float matmul here)
-    total = np.einsum("ij,j->i", m17.astype(np.int32) - 48, _W)
+    d = m17 - np.uint8(48)
+    # integer arithmetic throughout; einsum casts block by block, with no int32 copy of the matrix
+    total = np.einsum("ij,j->i", d, _W, dtype=np.int32, casting="unsafe")
     check = _CHECK_BYTES[total % 11]
-    ymd = np.einsum("ij,j->i", m17[:, 6:14].astype(np.int32) - 48, _DATE_PLACES)
+    ymd = np.einsum("ij,j->i", d[:, 6:14], _DATE_PLACES, dtype=np.int32, casting="unsafe")
     y, mo, dd = ymd // 10000, ymd // 100 % 100, ymd % 100
     leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
     dim = _DAYS[np.clip(mo - 1, 0, 11)] + ((mo == 2) & leap)
@@ -182,6 +184,14 @@ def _check_matrix(m17: np.ndarray, today: int) -> tuple[np.ndarray, np.ndarray]:
     date_code[y < 1900] = 2
     date_code[~real] = 1
     return check, date_code
+
+
+def _digit_rows(body: np.ndarray) -> np.ndarray:
+    """Bool per row: every byte of the (n, k) uint8 matrix is an ASCII digit."""
+    bad = (body - np.uint8(48)) > 9  # uint8 wraps below '0'
+    if not bad.any():  # the usual case: one pass, no per-row reduction
+        return np.ones(len(body), dtype=bool)
+    return ~bad.any(axis=1)
 
 
 _DATE_MSGS = (None, MSG_DATE_BAD, MSG_DATE_OLD, MSG_DATE_FUTURE)
@@ -221,10 +231,10 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
         full = len(idx) == n  # the usual case: every row has this width, no gather needed
         m = _matrix(s if full else s.take(pa.array(idx)), width)
         body = m if width == 15 else m[:, :17]
-        ok_shape = ((body >= 48) & (body <= 57)).all(axis=1)
+        ok_shape = _digit_rows(body)
         if width == 18:
             last = m[:, 17]
-            ok_shape &= ((last >= 48) & (last <= 57)) | (last == _X) | (last == _x)
+            ok_shape &= ((last - np.uint8(48)) <= 9) | (last == _X) | (last == _x)
         if not ok_shape.all():
             full = False
             idx, m = idx[ok_shape], m[ok_shape]
@@ -256,6 +266,10 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
         reason[idx[bad_date]] = R_INVALID
         detail[idx[bad_date]] = np.array(_DATE_MSGS, dtype=object)[date_code[bad_date]]
         if full and good.all():
+            if width == 18 and not (given != m[:, 17]).any():
+                # every row is already its own normalised form: return the input, no copy
+                return IdColumn(person_id=s, flag=pa.nulls(n, pa.string()), reason=reason, detail=detail,
+                                key=key17(m17))
             out[:, :17] = m17
             out[:, 17] = check
             valid[:] = True
@@ -281,13 +295,16 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
                 reason[row] = REASONS.index(c.reason)
                 detail[row] = c.detail
 
+    key = np.zeros(n, dtype=np.int64)
+    if valid.any():
+        key[valid] = key17(out[valid, :17])
     offsets = pa.py_buffer(np.arange(0, 18 * (n + 1), 18, dtype=np.int32).tobytes())
     bitmap = pa.py_buffer(np.packbits(valid, bitorder="little").tobytes())
     person_id = pa.StringArray.from_buffers(
         n, offsets, pa.py_buffer(out.tobytes()), bitmap, null_count=int(n - valid.sum())
     )
     flag = pc.take(pa.array([None, FLAG_CONVERTED], pa.string()), pa.array(converted.astype(np.int8)))
-    return IdColumn(person_id=person_id, flag=flag, reason=reason, detail=detail)
+    return IdColumn(person_id=person_id, flag=flag, reason=reason, detail=detail, key=key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,8 +318,10 @@ def key17(m17: np.ndarray) -> np.ndarray:
     """int64 keys from (n, 17) uint8 ASCII digits: the number they spell (< 10**17, exact).
 
     Two int32 halves (9 and 8 digits, each < 2**31) joined in int64: no floats, no overflow."""
-    hi = np.einsum("ij,j->i", m17[:, :9].astype(np.int32) - 48, _P9)
-    lo = np.einsum("ij,j->i", m17[:, 9:17].astype(np.int32) - 48, _P8)
+    d = m17 - np.uint8(48)
+    # einsum casts block by block (no int32 copy of the matrix)
+    hi = np.einsum("ij,j->i", d[:, :9], _P9, dtype=np.int32, casting="unsafe")
+    lo = np.einsum("ij,j->i", d[:, 9:17], _P8, dtype=np.int32, casting="unsafe")
     return hi.astype(np.int64) * 100_000_000 + lo
 
 

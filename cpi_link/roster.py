@@ -67,6 +67,7 @@ ROSTER_SCHEMA = pa.schema(
         ("detail", pa.string()),
     ]
     + [(f"orig_{c}", pa.string()) for c in ROSTER_COLUMNS]
+    + [("person_key", pa.int64())]  # ids.key17 of person_id (0 where it is null): finding the same person twice
 )
 
 _CSV_BLOCK = 8 << 20
@@ -173,8 +174,9 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
         detail[lost] = "the ID cell is a number, not text, so its last digits are lost; format the column as text and retype it"
         person_id = pc.if_else(pa.array(lost), pa.scalar(None, pa.string()), ids.person_id)
         flag = pc.if_else(pa.array(lost), pa.scalar(None, pa.string()), ids.flag)
+        key = np.where(lost, 0, ids.key)
     else:
-        person_id, flag = ids.person_id, ids.flag
+        person_id, flag, key = ids.person_id, ids.flag, ids.key
 
     def mark(mask: np.ndarray, code: int, messages) -> None:
         """Set reason `code` where `mask` and no earlier-precedence reason is set."""
@@ -263,7 +265,7 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
         flag,
         reason_arr,
         detail_arr,
-    ] + [orig[c] for c in ROSTER_COLUMNS]
+    ] + [orig[c] for c in ROSTER_COLUMNS] + [pa.array(key)]
     return pa.Table.from_arrays(columns, schema=ROSTER_SCHEMA)
 
 
