@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cpi_link.errors import ConfigError
+from cpi_link.firstpass import BATCH_ROWS
 from cpi_link.money import round_ratio, yuan_to_fen
 
 PAYMENT_COLUMNS = [
@@ -261,14 +262,15 @@ def calculate_month(
     out_dir=None,
     progress: Callable[[int], None] | None = None,
     exclude_paid: Callable[[pd.DataFrame], np.ndarray] | None = None,
-    batch_rows: int = 250_000,  # measured: smaller batches stay in cache (5M rows: 1M -> 250k, 13.6 -> 8.8 s, 2.3 -> 1.1 GB)
+    batch_rows: int = BATCH_ROWS,
     extra_manifest: dict | None = None,
     run_tag: str = "",
+    first_pass=None,
 ) -> CalcResult:
     """Decide, compute and write one month's run folder. Raises before writing anything on bad input.
 
     exclude_paid, when given, marks rows of people already paid for the month (supplements); they
-    are rejected as `already_paid`.
+    are rejected as `already_paid`. first_pass: see stream_month (the caller closes it).
     """
     import hashlib
     from datetime import datetime, timezone
@@ -322,7 +324,8 @@ def calculate_month(
     private_dir(dest.parent)
     spill_dir = Path(tempfile.mkdtemp(prefix=f".spill-{dest.name}-", dir=dest.parent))
     try:
-        r = stream_month(roster_path, plan, compute, spill_dir, batch_rows, exclude_paid=exclude_paid, progress=progress)
+        r = stream_month(roster_path, plan, compute, spill_dir, batch_rows, exclude_paid=exclude_paid, progress=progress,
+                         first_pass=first_pass)
         from cpi_link.ledger import crashpoint; crashpoint("calc_after_read")  # noqa: E702 crash tests: roster read, nothing written
         return _finish_month(r, plan, primary, decisions, roster_path, roster_sha, standards, dest, compute, extra_manifest)
     finally:
@@ -440,7 +443,7 @@ def json_dumps(obj) -> str:
 # An XLSX roster (at most about a million rows) skips the first pass: every payable row is held.
 
 SPILL_BYTES = 256 << 20
-PENDING_BATCHES = 8  # payable batches kept in memory while the first pass is still running
+PENDING_BATCHES = 5  # payable batches kept in memory while the first pass still runs (5M CSV: 2 -> 5, 5.6 -> 4.9 s, 0.86 -> 1.15 GB)
 PAYMENTS_COMPRESSION = "snappy"  # the Parquet default; zstd level 1 cost a third more CPU here (for half the bytes)
 # Dictionary encoding only for the few-valued columns (for IDs, names and accounts it is built and
 # then abandoned per page); min/max statistics and delta encoding only for source_row (row
@@ -544,7 +547,7 @@ def compute_batch_arrow(batch, plan: MonthPlan):
     mult = Fraction(str(rules.multiplier))
     per_person = round_ratio(floored * mult.numerator, mult.denominator, "fen_half_up") if mult != 1 else floored
     persons = _np(pc.fill_null(batch.column("persons"), 0))[pidx].astype(np.int64)
-    paid = _Payable(batch, pidx, {
+    paid = _Payable(batch.select(_PAID_KEEP + _ORIG), pidx, {  # only what payable rows need: pending batches hold it
         "category": (cidx[pidx], keys),
         "region_code": (pr, codes + [""]),
         "area": (parea, ["urban", "rural"]),
@@ -712,39 +715,6 @@ def _prefetch(it, depth: int = 1):
             th.join(0.05)
 
 
-class _Background:
-    """fn(*args) in a daemon thread; result() joins and re-raises its error in the caller."""
-
-    def __init__(self, fn, *args):
-        import threading
-
-        self.value = self.error = None
-        self.stop = threading.Event()
-
-        def run():
-            try:
-                self.value = fn(*args, stop=self.stop)
-            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
-                self.error = exc
-
-        self.th = threading.Thread(target=run, name="first-pass", daemon=True)
-        self.th.start()
-
-    def done(self) -> bool:
-        return not self.th.is_alive()
-
-    def result(self):
-        self.th.join()
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-    def cancel(self) -> None:
-        """Ask the thread to stop and wait for it (the spill folder is removed after this)."""
-        self.stop.set()
-        self.th.join()
-
-
 class _BackgroundWriter:
     """Feeds a ParquetWriter from a background thread (one table in flight), so encoding the
     payments overlaps preparing the next batch."""
@@ -786,22 +756,15 @@ class _BackgroundWriter:
         return False
 
 
-def _repeated_keys(roster_path, batch_rows: int, folder, stop=None):
-    """First pass: sorted keys of IDs that occur more than once in the roster, or None when the
-    roster's format is not read twice (XLSX: then every payable row is held for the dedup)."""
-    from cpi_link.dedup import RepeatedKeys
-    from cpi_link.ids import candidate_keys
-    from cpi_link.roster import iter_id_column
+def _first_pass(roster_path, batch_rows: int, folder):
+    """Start the first pass (firstpass.FirstPass) in the background: (its runner; raw batches for
+    the second pass, or None to read the roster again). Tests replace this to hold every row.
 
-    columns = iter_id_column(roster_path, batch_rows=batch_rows)
-    if columns is None:
-        return None
-    counter = RepeatedKeys(folder)
-    for raw in columns:
-        if stop is not None and stop.is_set():
-            return None
-        counter.add(candidate_keys(raw))
-    return counter.repeated()
+    A CSV is read twice (the first time converting one column): keeping the first parse for the
+    second pass meant spilling it to disk, and writing 450 MB at 5M rows cost more than parsing."""
+    from cpi_link.firstpass import FirstPass
+
+    return FirstPass(roster_path, batch_rows, folder), None
 
 
 class _Totals:
@@ -837,12 +800,13 @@ class _Totals:
 
 
 def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_rows: int,
-                 exclude_paid=None, progress=None, hold_all: bool = False) -> dict:
+                 exclude_paid=None, progress=None, hold_all: bool = False, first_pass=None) -> dict:
     """Read, check, compute and dedup a whole roster in bounded memory (see the section comment).
 
     Returns input_rows, the payments Parquet already written in spill_dir (path), paid_rows,
     persons, total_fen, the rejected table (sorted by source_row), the summary frame and by_category.
     hold_all: skip the first pass and hold every payable row for the dedup (tests compare the two).
+    first_pass: a firstpass.FirstPass the caller started early for this roster and batch size.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -850,12 +814,20 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
 
     from cpi_link import outputs
     from cpi_link.dedup import PayableKeys, member
-    from cpi_link.roster import iter_roster
-
     month, rules, run_id = plan.month, plan.rules, plan.run_id
     # the first pass runs in its own thread while the second starts; payable batches wait (at most
     # PENDING_BATCHES of them) until it knows which keys repeat
-    first = None if hold_all or not compute else _Background(_repeated_keys, roster_path, batch_rows, spill_dir)
+    from cpi_link.roster import check_batches, raw_batches
+
+    if hold_all or not compute:
+        first, source = None, None
+    elif first_pass is not None and first_pass.matches(roster_path, batch_rows):
+        first, source = first_pass, None  # started early by the caller
+    else:
+        first, source = _first_pass(roster_path, batch_rows, spill_dir)
+    runner = first
+    if source is None:
+        source = raw_batches(roster_path, batch_rows)
     repeated = None
     pending: list = []
     held = _Spill(spill_dir)
@@ -906,7 +878,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
                           write_statistics=PAYMENTS_STATS, column_encoding=PAYMENTS_ENCODING) as pq_writer, \
             _BackgroundWriter(pq_writer) as writer:
         try:
-            for batch in _prefetch(iter_roster(roster_path, batch_rows=batch_rows)):
+            for batch in _prefetch(check_batches(source)):
                 input_rows += batch.num_rows
                 if compute:
                     batch = batch.combine_chunks()
@@ -930,8 +902,8 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
                     progress(batch.num_rows)
             first_pass_done(wait=True)
         finally:
-            if first is not None:
-                first.cancel()
+            if runner is not None:
+                runner.cancel()
 
         # the held rows: keep one per person, reject the rest, write the kept ones last
         drop_rows, kept_rows = keys.duplicates()

@@ -32,8 +32,8 @@ class _Partitioned:
 
     width = 1
 
-    def __init__(self, folder: Path, name: str):
-        self.folder = Path(folder)
+    def __init__(self, folder, name: str):
+        self.folder = folder  # a Path, or a callable giving one when first needed
         self.name = name
         self.parts: list[list[np.ndarray]] = [[] for _ in range(PARTITIONS)]
         self.rows = 0
@@ -54,7 +54,8 @@ class _Partitioned:
             self._flush()
 
     def _file(self, p: int) -> Path:
-        return self.folder / f"{self.name}-{p}.bin"
+        folder = self.folder() if callable(self.folder) else Path(self.folder)
+        return folder / f"{self.name}-{p}.bin"
 
     def _flush(self) -> None:
         for p in range(PARTITIONS):
@@ -82,7 +83,7 @@ class RepeatedKeys(_Partitioned):
 
     width = 1
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder):
         super().__init__(folder, "ids")
 
     def add(self, key: np.ndarray) -> None:

@@ -117,7 +117,7 @@ def test_holding_every_row_gives_the_same_files(world, monkeypatch):
 
     roster = _csv(world["tmp"] / "roster.csv")
     _run(world, roster, world["tmp"] / "two", batch_rows=2)
-    monkeypatch.setattr(calc, "_repeated_keys", lambda *a, **k: None)
+    monkeypatch.setattr(calc, "_first_pass", lambda *a, **k: (None, None))
     res = _run(world, roster, world["tmp"] / "one", batch_rows=2)
     assert _check(world, res, world["tmp"] / "one") == [1, 3, 5, 6, 8]
     for name in ("payments.parquet", "rejected.parquet", "summary.parquet"):
@@ -167,3 +167,14 @@ def test_no_payable_rows_gives_an_empty_payments_file(world):
     pay = pq.read_table(world["tmp"] / "out" / "payments.parquet")
     assert pay.num_rows == 0 and res.paid_rows == 0
     assert pay.schema.field("category").type == pa.string()
+
+
+def test_csv_error_in_the_first_pass_is_an_input_error(world):
+    from cpi_link.errors import InputError
+
+    roster = world["tmp"] / "bad.csv"
+    rows = "".join(f"{make_id('140105', '19500101', f'{i:03d}')},甲,urban_dibao,140105\n" for i in range(20))
+    roster.write_text("person_id,name,category,region_code\n" + rows + "1,2,3,4,5,6\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 22 has 6 fields but the header has 4"):
+        _run(world, roster, world["tmp"] / "out", batch_rows=2)
+    assert not (world["tmp"] / "out").exists() or not any((world["tmp"] / "out").iterdir())

@@ -156,27 +156,37 @@ def calc(
 
     st = state(ctx)
     m = parse_month(month, "--month")
-    sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
-    rules = sch.rules_for(m)
-    std = load_standards_option(standards)
     home = st.home
-    store = SeriesStore(home)
-    from cpi_link.errors import InputError
+    first = None
+    if not supplement and roster.is_file():
+        # the roster's first pass (IDs only) runs while the scheme, figures and standards load
+        from cpi_link.firstpass import BATCH_ROWS, FirstPass
 
-    if not roster.exists():
-        raise InputError(f"{roster}: no such file")
-    warn_unverified(rules)
-    if supplement:
-        from cpi_link.ledger import Ledger
+        first = FirstPass(roster, BATCH_ROWS, Path(out).parent if out else home.runs_dir / m)
+    try:
+        sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
+        rules = sch.rules_for(m)
+        std = load_standards_option(standards)
+        store = SeriesStore(home)
+        from cpi_link.errors import InputError
 
-        ledger = Ledger(home)
-        res = ledger.supplement(m, roster, sch, store, std, out_dir=out)
-    else:
-        from cpi_link.calculate import calculate_month
+        if not roster.exists():
+            raise InputError(f"{roster}: no such file")
+        warn_unverified(rules)
+        if supplement:
+            from cpi_link.ledger import Ledger
 
-        home.ensure()
-        with progress_ticker(roster, fmt, f"calc {m}") as tick:
-            res = calculate_month(m, roster, sch, store, std, home, out_dir=out, progress=tick)
+            ledger = Ledger(home)
+            res = ledger.supplement(m, roster, sch, store, std, out_dir=out)
+        else:
+            from cpi_link.calculate import calculate_month
+
+            home.ensure()
+            with progress_ticker(roster, fmt, f"calc {m}") as tick:
+                res = calculate_month(m, roster, sch, store, std, home, out_dir=out, progress=tick, first_pass=first)
+    finally:
+        if first is not None:
+            first.close()
     emit_result(fmt, result_json(res), print_result, res)
 
 

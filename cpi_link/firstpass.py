@@ -1,0 +1,87 @@
+"""calc's first pass over a roster: which person keys occur more than once (see calculate).
+
+It only reads the ID column, and runs in a background thread. The CLI starts it as soon as it
+knows the roster, so it overlaps loading the scheme, the figures and the standards (and the
+imports they need); calculate.stream_month takes it over, or starts its own. This module
+imports nothing heavy, so starting it costs nothing on the main thread.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+# rows per batch for calc's passes. Measured: smaller batches stay in cache
+# (5M rows: 1M -> 250k, 13.6 -> 8.8 s, 2.3 -> 1.1 GB)
+BATCH_ROWS = 250_000
+
+
+def repeated_keys(roster_path, batch_rows: int, folder, stop=None):
+    """Sorted int64 keys (ids.key17) of IDs that occur more than once in the roster, or None when
+    the roster is not read twice (XLSX: then every payable row is held for the dedup)."""
+    from cpi_link.dedup import RepeatedKeys
+    from cpi_link.ids import candidate_keys
+    from cpi_link.roster import iter_id_column
+
+    columns = iter_id_column(roster_path, batch_rows=batch_rows)
+    if columns is None:
+        return None
+    counter = RepeatedKeys(folder)
+    for raw in columns:
+        if stop is not None and stop.is_set():
+            return None
+        counter.add(candidate_keys(raw))
+    return counter.repeated()
+
+
+class FirstPass:
+    """repeated_keys(roster, batch_rows) in a daemon thread. Its key files (only past
+    dedup.SPILL_ROWS keys) go to a private temp folder under `parent`, made when first needed;
+    `close()` stops the thread and removes the folder. result() re-raises the thread's error."""
+
+    def __init__(self, roster_path, batch_rows: int, parent: Path):
+        self.roster_path = Path(roster_path)
+        self.batch_rows = batch_rows
+        self.parent = Path(parent)
+        self._made = None
+        self.value = self.error = None
+        self.stop = threading.Event()
+        self.th = threading.Thread(target=self._run, name="first-pass", daemon=True)
+        self.th.start()
+
+    def _run(self):
+        try:
+            self.value = repeated_keys(self.roster_path, self.batch_rows, self._folder, stop=self.stop)
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            self.error = exc
+
+    def _folder(self) -> Path:
+        """The private temp folder for key files, made on first use (large rosters only)."""
+        if self._made is None:
+            from cpi_link.paths import private_dir
+
+            private_dir(self.parent)
+            self._made = Path(tempfile.mkdtemp(prefix=".first-pass-", dir=self.parent))
+        return self._made
+
+    def matches(self, roster_path, batch_rows: int) -> bool:
+        return Path(roster_path) == self.roster_path and batch_rows == self.batch_rows
+
+    def done(self) -> bool:
+        return not self.th.is_alive()
+
+    def result(self):
+        self.th.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+    def close(self) -> None:
+        self.stop.set()
+        self.th.join()
+        if self._made is not None:
+            shutil.rmtree(self._made, ignore_errors=True)
+
+    cancel = close
