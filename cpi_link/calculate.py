@@ -44,9 +44,16 @@ class MonthPlan:
     rules: object  # schemes.Rules
     decision_for: Callable[[str], object]  # deciding-region code -> trigger.Decision
     standards: object  # standards.Standards
-    run_id: str
+    run_id_of: Callable[[], str]  # computed when first needed (it waits for the roster's hash)
     scheme_name: str = ""
     _std_cache: dict = field(default_factory=dict)
+    _run_id: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        if self._run_id is None:
+            self._run_id = self.run_id_of()
+        return self._run_id
 
     def deciding_region(self, region_code: str) -> str:
         ir = self.rules.index_region
@@ -297,21 +304,23 @@ def calculate_month(
     from cpi_link.roster import check_roster_path
 
     check_roster_path(roster_path)  # a folder or unreadable file is exit 2, before hashing
-    roster_sha = sha256_file(roster_path)
-    # run_tag tells apart runs of the same inputs that must not share a run id (supplements)
-    seed = "|".join([month, scheme.sha256, roster_sha, standards.sha256, json_dumps(primary.to_json() if primary else None), run_tag])
-    run_id = f"{month}-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
-    plan = MonthPlan(month=month, rules=rules, decision_for=decision_for, standards=standards, run_id=run_id)
+    # the roster's hash (part of the run id) is computed beside the first batches (hashlib
+    # releases the GIL): the run id is first needed when the first payments are written
+    roster_sha = _InThread(sha256_file, roster_path)
+
+    def run_id() -> str:
+        # run_tag tells apart runs of the same inputs that must not share a run id (supplements)
+        seed = "|".join([month, scheme.sha256, roster_sha.result(), standards.sha256,
+                         json_dumps(primary.to_json() if primary else None), run_tag])
+        return f"{month}-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
+
+    plan = MonthPlan(month=month, rules=rules, decision_for=decision_for, standards=standards, run_id_of=run_id)
 
     if out_dir is not None:
-        dest = Path(out_dir)
-        outputs.prepare_out_dir(dest)
+        base = Path(out_dir).parent
+        outputs.prepare_out_dir(Path(out_dir))
     else:
         base = home.runs_dir / month
-        dest, k = base / run_id, 1
-        while dest.exists():
-            k += 1
-            dest = base / f"{run_id}.{k}"
 
     import shutil
     import tempfile
@@ -321,15 +330,47 @@ def calculate_month(
     compute = primary is None or primary.triggered
     # payable rows and duplicate keys spill into a private folder beside the destination (same
     # filesystem: the finished payments file is moved, not copied, into the run's temp folder)
-    private_dir(dest.parent)
-    spill_dir = Path(tempfile.mkdtemp(prefix=f".spill-{dest.name}-", dir=dest.parent))
+    private_dir(base)
+    spill_dir = Path(tempfile.mkdtemp(prefix=f".spill-{month}-", dir=base))
     try:
         r = stream_month(roster_path, plan, compute, spill_dir, batch_rows, exclude_paid=exclude_paid, progress=progress,
                          first_pass=first_pass)
         from cpi_link.ledger import crashpoint; crashpoint("calc_after_read")  # noqa: E702 crash tests: roster read, nothing written
-        return _finish_month(r, plan, primary, decisions, roster_path, roster_sha, standards, dest, compute, extra_manifest)
+        if out_dir is not None:
+            dest = Path(out_dir)
+        else:
+            dest, k = base / plan.run_id, 1
+            while dest.exists():
+                k += 1
+                dest = base / f"{plan.run_id}.{k}"
+        return _finish_month(r, plan, primary, decisions, roster_path, roster_sha.result(), standards, dest, compute,
+                             extra_manifest)
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
+
+
+class _InThread:
+    """fn(*args) in a daemon thread; result() waits and re-raises its error in the caller."""
+
+    def __init__(self, fn, *args):
+        import threading
+
+        self.value = self.error = None
+
+        def run():
+            try:
+                self.value = fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                self.error = exc
+
+        self.th = threading.Thread(target=run, daemon=True)
+        self.th.start()
+
+    def result(self):
+        self.th.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
 
 
 def _finish_month(r: dict, plan: MonthPlan, primary, decisions: dict, roster_path, roster_sha: str, standards, dest,
@@ -814,7 +855,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
 
     from cpi_link import outputs
     from cpi_link.dedup import PayableKeys, member
-    month, rules, run_id = plan.month, plan.rules, plan.run_id
+    month, rules = plan.month, plan.rules
     # the first pass runs in its own thread while the second starts; payable batches wait (at most
     # PENDING_BATCHES of them) until it knows which keys repeat
     from cpi_link.roster import check_batches, raw_batches
@@ -845,7 +886,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
                                     pa.repeat(detail, gone.num_rows), gone))
 
     def to_payments(t):
-        return outputs.payments_from_arrow(t, month, rules.scheme, rules.version, run_id)
+        return outputs.payments_from_arrow(t, month, rules.scheme, rules.version, plan.run_id)
 
     def route(paid: _Payable):
         """Payable rows of one batch: rows with a repeated key are held for the dedup, the rest written."""

@@ -360,7 +360,7 @@ def candidate_keys(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None)
             continue
         m = _matrix(s if len(idx) == len(s) else s.take(pa.array(idx)), width)
         body = m[:, :17] if width == 18 else m
-        digits = ((body - 48) <= 9).all(axis=1)  # uint8 wraps below '0'
+        digits = _digit_rows(body)
         if not digits.all():
             idx, m = idx[digits], m[digits]
         rest[idx] = False
