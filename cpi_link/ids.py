@@ -170,20 +170,100 @@ def _matrix(arr: pa.Array, width: int) -> np.ndarray:
 
 def _check_matrix(m17: np.ndarray, today: int) -> tuple[np.ndarray, np.ndarray]:
     """For (n, 17) uint8 ASCII digits: (check character bytes, date problem code 0..3)."""
-    d = m17 - np.uint8(48)
-    # integer arithmetic throughout; einsum casts block by block, with no int32 copy of the matrix
-    total = np.einsum("ij,j->i", d, _W, dtype=np.int32, casting="unsafe")
+    return _check_digits(m17 - np.uint8(48), today)
+
+
+_Y_PLACES = np.array([1000, 100, 10, 1], dtype=np.int32)
+
+
+def _check_digits(d: np.ndarray, today: int) -> tuple[np.ndarray, np.ndarray]:
+    """_check_matrix for digit values 0..9 (n, >=17): integer arithmetic throughout; einsum
+    casts block by block, with no int32 copy of the matrix."""
+    total = np.einsum("ij,j->i", d[:, :17], _W, dtype=np.int32, casting="unsafe")
     check = _CHECK_BYTES[total % 11]
-    ymd = np.einsum("ij,j->i", d[:, 6:14], _DATE_PLACES, dtype=np.int32, casting="unsafe")
-    y, mo, dd = ymd // 10000, ymd // 100 % 100, ymd % 100
-    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
-    dim = _DAYS[np.clip(mo - 1, 0, 11)] + ((mo == 2) & leap)
+    y = np.einsum("ij,j->i", d[:, 6:10], _Y_PLACES, dtype=np.int32, casting="unsafe")
+    mo = d[:, 10] * np.uint8(10) + d[:, 11]  # < 100: no uint8 overflow
+    dd = d[:, 12] * np.uint8(10) + d[:, 13]
+    dim = _DAYS[np.clip(mo, 1, 12) - 1]  # months outside 1..12 are rejected below anyway
+    feb29 = (mo == 2) & (dd == 29)
+    if feb29.any():
+        yf = y[feb29]
+        dim[feb29] += (yf % 4 == 0) & ((yf % 100 != 0) | (yf % 400 == 0))
     real = (mo >= 1) & (mo <= 12) & (dd >= 1) & (dd <= dim)
-    date_code = np.zeros(len(m17), dtype=np.int8)
+    ymd = y * 10000 + mo.astype(np.int32) * 100 + dd
+    date_code = np.zeros(len(d), dtype=np.int8)
     date_code[ymd > today] = 3
     date_code[y < 1900] = 2
     date_code[~real] = 1
     return check, date_code
+
+
+def _key_digits(d: np.ndarray) -> np.ndarray:
+    """key17 for digit values 0..9 (n, >=17)."""
+    hi = np.einsum("ij,j->i", d[:, :9], _P9, dtype=np.int32, casting="unsafe")
+    lo = np.einsum("ij,j->i", d[:, 9:17], _P8, dtype=np.int32, casting="unsafe")
+    return hi.astype(np.int64) * 100_000_000 + lo
+
+
+def _checksum_detail(check: int, given: int, tail17: bytes) -> str:
+    """The invalid_id message for a wrong check character (tail17: characters 15-17)."""
+    tail = tail17 + bytes([given])
+    hint = _ZERO_HINT if tail[:3] == b"000" or tail[1:] == b"000" else ""
+    return f"check character should be {chr(check)}, not {chr(given)}{hint}"
+
+
+def _fast_18(s: pa.Array, today: int) -> "IdColumn | None":
+    """The usual column: every value 18 characters, 17 digits and a digit or X. Checked in one
+    pass over one digit matrix, without copying the IDs (a rejected row becomes a null slot over
+    its own bytes). None when any row needs the general path (other lengths, nulls, non-digits)."""
+    n = len(s)
+    if n == 0 or s.null_count:
+        return None
+    offsets = np.frombuffer(s.buffers()[1], dtype=np.int32, count=s.offset + n + 1)[s.offset:]
+    if int(offsets[-1] - offsets[0]) != 18 * n or not (np.diff(offsets) == 18).all():
+        return None
+    m = _matrix(s, 18)
+    d = m - np.uint8(48)
+    last = m[:, 17]
+    if (d[:, :17] > 9).any() or not ((d[:, 17] <= 9) | (last == _X) | (last == _x)).all():
+        return None
+    lower = last == _x
+    any_lower = bool(lower.any())
+    given = np.where(lower, np.uint8(_X), last) if any_lower else last
+    check, date_code = _check_digits(d, today)
+    reason = np.zeros(n, dtype=np.int8)
+    detail = np.full(n, None, dtype=object)
+    good = (date_code == 0) & (check == given)
+    all_good = bool(good.all())
+    if not all_good:
+        bad_sum = (date_code == 0) & ~good
+        for i in np.flatnonzero(bad_sum):
+            detail[i] = _checksum_detail(int(check[i]), int(given[i]), m[i, 14:17].tobytes())
+        bad_date = date_code != 0
+        detail[bad_date] = np.array(_DATE_MSGS, dtype=object)[date_code[bad_date]]
+        reason[~good] = R_INVALID
+    if any_lower:  # normalise x -> X: a new buffer
+        out = m.copy()
+        out[:, 17] = given
+        data = pa.py_buffer(out.tobytes())
+        offs = pa.py_buffer(np.arange(0, 18 * (n + 1), 18, dtype=np.int32).tobytes())
+        off = 0
+    else:
+        data, offs, off = s.buffers()[2], s.buffers()[1], s.offset
+    if all_good and not any_lower:
+        person_id = s
+    else:
+        bitmap = None if all_good else pa.py_buffer(np.packbits(good, bitorder="little").tobytes())
+        if bitmap is not None and off:
+            # a validity bitmap for a sliced array: build it for offset 0 over a re-based copy
+            data = pa.py_buffer(m.tobytes())
+            offs = pa.py_buffer(np.arange(0, 18 * (n + 1), 18, dtype=np.int32).tobytes())
+            off = 0
+        person_id = pa.StringArray.from_buffers(n, offs, data, bitmap, null_count=int(n - good.sum()), offset=off)
+    key = _key_digits(d)
+    if not all_good:
+        key[~good] = 0
+    return IdColumn(person_id=person_id, flag=pa.nulls(n, pa.string()), reason=reason, detail=detail, key=key)
 
 
 def _digit_rows(body: np.ndarray) -> np.ndarray:
@@ -205,6 +285,9 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
     if not pa.types.is_string(raw.type):
         raw = raw.cast(pa.string())
     n = len(raw)
+    fast = _fast_18(raw, today)
+    if fast is not None:
+        return fast
     s = pc.fill_null(raw, "") if raw.null_count else raw
     out = np.zeros((n, 18), dtype=np.uint8)
     valid = np.zeros(n, dtype=bool)
@@ -318,11 +401,7 @@ def key17(m17: np.ndarray) -> np.ndarray:
     """int64 keys from (n, 17) uint8 ASCII digits: the number they spell (< 10**17, exact).
 
     Two int32 halves (9 and 8 digits, each < 2**31) joined in int64: no floats, no overflow."""
-    d = m17 - np.uint8(48)
-    # einsum casts block by block (no int32 copy of the matrix)
-    hi = np.einsum("ij,j->i", d[:, :9], _P9, dtype=np.int32, casting="unsafe")
-    lo = np.einsum("ij,j->i", d[:, 9:17], _P8, dtype=np.int32, casting="unsafe")
-    return hi.astype(np.int64) * 100_000_000 + lo
+    return _key_digits(m17 - np.uint8(48))
 
 
 def keys_of_normalised(person_id: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -158,3 +158,32 @@ def test_candidate_keys_cover_every_valid_id(texts):
     for i, t in enumerate(texts):
         if r.person_id[i].as_py() is not None:
             assert int(r.key[i]) in cand, t
+
+
+def _eighteen():
+    """Only well-shaped 18-character IDs (the column fast path): valid, lower x, wrong check
+    characters, impossible / old / future dates."""
+    digits = st.text(alphabet="0123456789", min_size=17, max_size=17)
+    dated = st.tuples(st.sampled_from(["18991231", "19000229", "20000229", "19990229", "19801301", "19800100",
+                                       "19800431", "20991231", "19491231", "20260115", "20260116"]), digits)
+    body = dated.map(lambda t: "110105" + t[0] + t[1][:3])
+    return st.one_of(
+        body.map(lambda b: b + check_char(b)),
+        body.map(lambda b: (b + check_char(b)).lower()),
+        st.tuples(body, st.sampled_from("0123456789Xx")).map(lambda t: t[0] + t[1]),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_eighteen(), min_size=1, max_size=30), st.integers(0, 3))
+def test_column_fast_path_agrees_with_scalar(texts, cut):
+    """Columns of 18-character IDs take the one-matrix path; sliced arrays (an offset) too."""
+    arr = pa.array(["x" * 5] * cut + texts, pa.string()).slice(cut)
+    r = normalise_ids(arr, today=TODAY)
+    for i, t in enumerate(texts):
+        c = check_id(t, today=TODAY)
+        assert r.person_id[i].as_py() == c.person_id, t
+        assert REASONS[r.reason[i]] == c.reason, t
+        assert r.detail[i] == c.detail, t
+        assert r.flag[i].as_py() is None
+        assert r.key[i] == (int(c.person_id[:17]) if c.person_id else 0), t
