@@ -438,17 +438,17 @@ def candidate_keys(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None)
         if len(idx) == 0:
             continue
         m = _matrix(s if len(idx) == len(s) else s.take(pa.array(idx)), width)
-        body = m[:, :17] if width == 18 else m
-        digits = _digit_rows(body)
-        if not digits.all():
-            idx, m = idx[digits], m[digits]
+        d = (m[:, :17] if width == 18 else m) - np.uint8(48)  # digit values; uint8 wraps below '0'
+        bad = d > 9
+        if bad.any():
+            digits = ~bad.any(axis=1)
+            idx, d = idx[digits], d[digits]
         rest[idx] = False
         if width == 15:
-            m17 = np.empty((len(m), 17), dtype=np.uint8)
-            m17[:, :6], m17[:, 6], m17[:, 7], m17[:, 8:] = m[:, :6], ord("1"), ord("9"), m[:, 6:]
-        else:
-            m17 = m[:, :17]
-        parts.append(key17(m17))
+            d17 = np.empty((len(d), 17), dtype=np.uint8)
+            d17[:, :6], d17[:, 6], d17[:, 7], d17[:, 8:] = d[:, :6], 1, 9, d[:, 6:]
+            d = d17
+        parts.append(_key_digits(d))
     if rest.any():
         ids = normalise_ids(raw.take(pa.array(np.flatnonzero(rest))), today=today).person_id
         ids = ids.filter(pc.is_valid(ids))

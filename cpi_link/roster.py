@@ -174,10 +174,13 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
         return pc.utf8_trim_whitespace(pc.fill_null(a, "") if a.null_count else a)
 
     def empty(a: pa.Array) -> np.ndarray:
-        return pc.equal(pc.binary_length(a), 0).to_numpy(zero_copy_only=False)
+        """Bool per row: the (null-free) string is empty; read off the offsets."""
+        offsets = np.frombuffer(a.buffers()[1], dtype=np.int32, count=a.offset + len(a) + 1)[a.offset:]
+        return offsets[1:] == offsets[:-1]
 
     def nonempty_or_null(a: pa.Array) -> pa.Array:
-        return pc.if_else(pc.equal(pc.binary_length(a), 0), pa.scalar(None, pa.string()), a)
+        e = empty(a)
+        return pc.if_else(pa.array(e), pa.scalar(None, pa.string()), a) if e.any() else a
 
     # person_id
     ids = normalise_ids(orig["person_id"])
