@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from decimal import Decimal
 
 import pyarrow as pa
@@ -178,3 +179,76 @@ def test_csv_error_in_the_first_pass_is_an_input_error(world):
     with pytest.raises(InputError, match="line 22 has 6 fields but the header has 4"):
         _run(world, roster, world["tmp"] / "out", batch_rows=2)
     assert not (world["tmp"] / "out").exists() or not any((world["tmp"] / "out").iterdir())
+
+
+# -- the CLI starts the first pass early (while the scheme, figures and standards load)
+
+
+@pytest.fixture
+def cli_setup(tmp_path, home):
+    cfg = tmp_path / "cfg"
+    (cfg / "schemes").mkdir(parents=True)
+    write_scheme(cfg / "schemes")
+    put_figures(home, "2024-01", cpi="103.6", food="101.0")
+    put_figures(home, "2024-02", cpi="102.0", food="101.0")  # not triggered
+    std = tmp_path / "standards.csv"
+    std.write_text(STANDARDS, encoding="utf-8")
+    return cfg, std
+
+
+def _first_passes(monkeypatch):
+    """Record every FirstPass made and whether calc used it; key files spill from the first key."""
+    import cpi_link.dedup as dedup
+    import cpi_link.firstpass as fp
+
+    monkeypatch.setattr(dedup, "SPILL_ROWS", 0)
+    made = []
+
+    class Recording(fp.FirstPass):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            self.results = 0
+            made.append(self)
+
+        def result(self):
+            self.results += 1
+            return super().result()
+
+    monkeypatch.setattr(fp, "FirstPass", Recording)
+    return made
+
+
+def _leftovers(root):
+    return [p for p in root.rglob("*") if p.name.startswith((".first-pass-", ".spill-", ".tmp-"))]
+
+
+def test_cli_uses_the_early_first_pass_and_cleans_up(tmp_path, cli, cli_setup, monkeypatch):
+    cfg, std = cli_setup
+    made = _first_passes(monkeypatch)
+    roster = _csv(tmp_path / "roster.csv")
+    out = tmp_path / "runs" / "out"
+    r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "t",
+            "--out", out, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "186.00"
+    assert len(made) == 1 and made[0].results == 1  # started by the CLI, taken over by calc
+    assert made[0]._made is not None  # its key files spilled (SPILL_ROWS 0) ...
+    assert not made[0]._made.exists() and _leftovers(tmp_path) == []  # ... and were removed
+
+
+def test_cli_closes_the_first_pass_when_it_is_not_needed(tmp_path, cli, cli_setup, monkeypatch):
+    cfg, std = cli_setup
+    made = _first_passes(monkeypatch)
+    roster = _csv(tmp_path / "roster.csv")
+    # not triggered: no amounts, so no dedup
+    r = cli("--config", cfg, "calc", "--month", "2024-02", "--roster", roster, "--standards", std, "--scheme", "t",
+            "--out", tmp_path / "o1", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["triggered"] is False
+    # an unknown scheme: exit 2 before calc starts
+    r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "nope",
+            "--out", tmp_path / "o2", "--format", "json")
+    assert r.exit_code == 2
+    assert not (tmp_path / "o2").exists()
+    assert len(made) == 2 and all(f.results == 0 and f.done() for f in made)
+    assert _leftovers(tmp_path) == []
