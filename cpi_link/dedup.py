@@ -79,25 +79,42 @@ class _Partitioned:
 
 
 class RepeatedKeys(_Partitioned):
-    """Counts keys; `repeated()` gives those seen more than once."""
+    """Counts keys; `repeated()` gives those seen more than once. Keys stay in one flat list (one
+    sort at the end) until they outgrow SPILL_ROWS; only then are they bucketed and spilled."""
 
     width = 1
 
     def __init__(self, folder):
         super().__init__(folder, "ids")
+        self.flat: list[np.ndarray] | None = []
+        self.flat_rows = 0
 
     def add(self, key: np.ndarray) -> None:
-        self._add(np.asarray(key, dtype=np.int64).reshape(-1, 1))
+        key = np.asarray(key, dtype=np.int64)
+        if self.flat is not None:
+            self.flat.append(key)
+            self.flat_rows += len(key)
+            if self.flat_rows <= SPILL_ROWS:
+                return
+            pending, self.flat = self.flat, None
+            for k in pending:
+                self._add(k.reshape(-1, 1))
+            return
+        self._add(key.reshape(-1, 1))
+
+    @staticmethod
+    def _repeats(k: np.ndarray) -> np.ndarray | None:
+        k = np.sort(k)
+        same = k[1:] == k[:-1]
+        return np.unique(k[1:][same]) if len(k) > 1 and same.any() else None
 
     def repeated(self) -> np.ndarray:
         """Sorted keys that occur at least twice."""
-        out = []
-        for p in range(PARTITIONS):
-            k = np.sort(self.partition(p)[:, 0])
-            if len(k) > 1:
-                same = k[1:] == k[:-1]
-                if same.any():
-                    out.append(np.unique(k[1:][same]))
+        if self.flat is not None:
+            r = self._repeats(np.concatenate(self.flat)) if self.flat else None
+            self.flat = []
+            return r if r is not None else np.zeros(0, np.int64)
+        out = [r for p in range(PARTITIONS) if (r := self._repeats(self.partition(p)[:, 0])) is not None]
         return np.sort(np.concatenate(out)) if out else np.zeros(0, np.int64)
 
 

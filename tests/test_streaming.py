@@ -252,3 +252,17 @@ def test_cli_closes_the_first_pass_when_it_is_not_needed(tmp_path, cli, cli_setu
     assert not (tmp_path / "o2").exists()
     assert len(made) == 2 and all(f.results == 0 and f.done() for f in made)
     assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("spill_rows", [0, 3, 10**9])
+def test_repeated_keys_in_memory_and_spilled(tmp_path, monkeypatch, spill_rows):
+    import numpy as np
+
+    import cpi_link.dedup as dedup
+
+    monkeypatch.setattr(dedup, "SPILL_ROWS", spill_rows)
+    rk = dedup.RepeatedKeys(tmp_path)
+    for part in ([5, 1, 9], [2, 9, 7], [1, 1, 3], [10**17 - 1, 10**17 - 1]):
+        rk.add(np.array(part, dtype=np.int64))
+    assert rk.repeated().tolist() == [1, 9, 10**17 - 1]
+    assert list(tmp_path.iterdir()) == []  # bucket files are read back and removed
