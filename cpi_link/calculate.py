@@ -119,66 +119,6 @@ def check_batch(df: pd.DataFrame, rules, standards, month: str, cache: dict) -> 
     }
 
 
-def compute_batch(batch, plan: MonthPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Compute one roster batch. Returns (payable rows before dedup, rejected rows)."""
-    df = batch.to_pandas()
-    n = len(df)
-    rules = plan.rules
-    c = check_batch(df, rules, plan.standards, plan.month, plan._std_cache)
-    reason, detail, ok, area, std12, annual = c["reason"], c["detail"], c["ok"], c["area"], c["std12"], c["annual"]
-    regions = df["region_code"].astype(object)
-
-    # the decision: one for the province, or one per prefecture
-    deciding = regions.map(lambda c: plan.deciding_region(c) if isinstance(c, str) else None)
-    rate_h = np.zeros(n, dtype=np.int64)
-    indicator = np.empty(n, dtype=object)
-    not_trig = np.zeros(n, dtype=bool)
-    for dr in pd.unique(deciding[ok].dropna()):
-        d = plan.decision_for(dr)
-        m = (deciding == dr).to_numpy() & ok
-        if d.triggered:
-            rate_h[m] = rate_hundredths(d.rate_pct)
-            indicator[m] = d.indicator
-        else:
-            not_trig |= m
-    m = not_trig & ok
-    reason[m], detail[m] = "not_triggered", f"the mechanism did not start for this region in {plan.month}"
-    ok = ok & ~m
-
-    pay = ok
-    num, den = _raw_amount(rules, std12[pay], rate_h[pay])
-    rounded = round_ratio(num, den, rules.rounding)
-    floored = np.maximum(rounded, yuan_to_fen(Decimal(rules.minimum), "minimum"))
-    mult = Fraction(str(rules.multiplier))
-    per_person = round_ratio(floored * mult.numerator, mult.denominator, "fen_half_up") if mult != 1 else floored
-    persons = df["persons"].to_numpy()[pay].astype(np.int64)
-
-    paid = pd.DataFrame(
-        {
-            "source_row": df["source_row"].to_numpy()[pay],
-            "person_id": df["person_id"].to_numpy()[pay],
-            "name": df["name"].to_numpy()[pay],
-            "category": df["category"].to_numpy()[pay],
-            "region_code": df["region_code"].to_numpy()[pay],
-            "area": area[pay],
-            "persons": persons,
-            "indicator": indicator[pay],
-            "rate_h": rate_h[pay],
-            "standard12": std12[pay],
-            "standard_annual_fen": annual[pay],
-            "standard_region": c["standard_region"][pay],
-            "amount_per_person_fen": per_person,
-            "amount_fen": per_person * persons,
-            "bank_account": df["bank_account"].to_numpy()[pay],
-            "id_flag": df["id_flag"].to_numpy()[pay],
-        }
-    )
-    for c in REJECT_ORIG:
-        paid["orig_" + c] = df["orig_" + c].to_numpy()[pay]
-    rej = _rejected_frame(df, ~pay, reason, detail)
-    return paid, rej
-
-
 def _raw_amount(rules, std12: np.ndarray, rate_h: np.ndarray) -> tuple[np.ndarray, np.ndarray | int]:
     """The method's exact value in fen as numerator/denominator (std12 is fen x 12)."""
     if rules.method == "proportional":
@@ -471,15 +411,18 @@ def json_dumps(obj) -> str:
 
 # -- the streaming, Arrow-native path of calculate_month -------------------------------------
 #
-# Two passes over the roster. The first reads only the ID column and finds the keys (the 17
-# digits that fix a normalised ID) that occur more than once (dedup.RepeatedKeys): only rows with
-# such a key can be duplicates. The second reads and checks every column in batches (the next
-# batch read ahead in a thread) and computes them in pyarrow/numpy: category and area mapped with
-# index_in over the rules' few values, standards and decisions looked up once per distinct region
-# code, amounts in int64 fen. Payable rows with a key seen once are final and go straight to the
-# payments file (encoded by a background thread); the few rows with a repeated key are held
-# (spilled past SPILL_BYTES) with their (key, amount, row) in dedup.PayableKeys, and after the
-# last batch the kept ones are written at the end of the payments file and the others rejected.
+# Two passes over the roster, overlapping (firstpass, dedup):
+# 1. The first pass reads only the ID column, in a background thread that the CLI starts while it
+#    loads the scheme, figures and standards, and finds the keys (the 17 digits that fix a
+#    normalised ID) that occur more than once. Only rows with such a key can be duplicates.
+# 2. The second reads and checks every column in batches (the next batch read ahead in a thread)
+#    and computes them in pyarrow/numpy: category and area mapped with index_in over the rules'
+#    few values, standards and decisions looked up once per distinct region code, amounts in
+#    int64 fen. Until the first pass is done, up to PENDING_BATCHES computed batches wait.
+#    Payable rows whose key was seen once are final: copied once out of their batch and written
+#    to the payments file by a background thread. Rows with a repeated key are held (spilled past
+#    SPILL_BYTES) with their (key, amount, row) in dedup.PayableKeys; after the last batch the
+#    kept ones are written at the end of the payments file and the others rejected.
 # So payments are in roster order, except that rows of people listed more than once come last.
 # An XLSX roster (at most about a million rows) skips the first pass: every payable row is held.
 
@@ -841,12 +784,11 @@ class _Totals:
 
 
 def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_rows: int,
-                 exclude_paid=None, progress=None, hold_all: bool = False, first_pass=None) -> dict:
+                 exclude_paid=None, progress=None, first_pass=None) -> dict:
     """Read, check, compute and dedup a whole roster in bounded memory (see the section comment).
 
     Returns input_rows, the payments Parquet already written in spill_dir (path), paid_rows,
     persons, total_fen, the rejected table (sorted by source_row), the summary frame and by_category.
-    hold_all: skip the first pass and hold every payable row for the dedup (tests compare the two).
     first_pass: a firstpass.FirstPass the caller started early for this roster and batch size.
     """
     import pyarrow as pa
@@ -860,7 +802,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     # PENDING_BATCHES of them) until it knows which keys repeat
     from cpi_link.roster import check_batches, raw_batches
 
-    if hold_all or not compute:
+    if not compute:
         first, source = None, None
     elif first_pass is not None and first_pass.matches(roster_path, batch_rows):
         first, source = first_pass, None  # started early by the caller
