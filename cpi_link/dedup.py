@@ -5,7 +5,7 @@ hash-partitioned into PARTITIONS buckets, kept in memory and appended to one fil
 once they outgrow SPILL_ROWS, and each bucket is sorted on its own at the end: a 50M-row roster
 never needs one 50M-key sort in memory.
 
-Two passes use this (see calculate.stream_month):
+Two passes use this (see stream.stream_month):
 
 * `RepeatedKeys`: the first, cheap pass over the raw ID column: which keys occur more than once.
   Only rows with such a key can be duplicates; every other payable row is written at once.

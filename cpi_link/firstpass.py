@@ -2,7 +2,7 @@
 
 It only reads the ID column, and runs in a background thread. The CLI starts it as soon as it
 knows the roster, so it overlaps loading the scheme, the figures and the standards (and the
-imports they need); calculate.stream_month takes it over, or starts its own. This module
+imports they need); stream.stream_month takes it over, or starts its own. This module
 imports nothing heavy, so starting it costs nothing on the main thread.
 """
 

@@ -6,8 +6,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cpi_link.errors import MissingFigures, SourceUnavailable, UsageError
-from cpi_link.months import add_months, month_range
+from cpi_link.errors import MissingFigures, UsageError
+from cpi_link.months import month_range
 
 log = logging.getLogger("cpi_link.run")
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import types
 from datetime import datetime, timezone
-from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 

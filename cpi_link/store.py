@@ -11,7 +11,7 @@ import csv
 import os
 import shutil
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -199,7 +199,6 @@ class SeriesStore:
     def upsert(self, observations: list[Observation]) -> UpsertResult:
         """Add or revise observations; a changed value keeps its revision. Written whole or not at all."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
         from filelock import FileLock
 
         result = UpsertResult()

@@ -114,7 +114,7 @@ def test_duplicates_across_batches_by_hand(world, batch_rows):
 
 def test_holding_every_row_gives_the_same_files(world, monkeypatch):
     """Without the first pass (as for XLSX) every payable row is held: same rows, same amounts."""
-    import cpi_link.calculate as calc
+    import cpi_link.stream as calc
 
     roster = _csv(world["tmp"] / "roster.csv")
     _run(world, roster, world["tmp"] / "two", batch_rows=2)
@@ -151,7 +151,7 @@ def test_parquet_and_xlsx_rosters(world):
 
 def test_spilled_held_rows_and_keys(world, monkeypatch):
     """Held rows past SPILL_BYTES go to an IPC file, keys past SPILL_ROWS to bucket files: same answer."""
-    import cpi_link.calculate as calc
+    import cpi_link.stream as calc
     import cpi_link.dedup as dedup
 
     monkeypatch.setattr(calc, "SPILL_BYTES", 1)

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, info, state, stdout_console
+from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
 
 
 class Source(str, Enum):

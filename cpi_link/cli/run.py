@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from cpi_link.cli.calc import ROSTER_HELP, SCHEME_HELP, STANDARDS_HELP, default_scheme, load_standards_option
-from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
+from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
 
 
 def register(app: typer.Typer) -> None:

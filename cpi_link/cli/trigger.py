@@ -78,7 +78,7 @@ def trigger(
 ):
     """Decide, month by month, whether the mechanism starts: the rules in force, each index's YoY
     against its threshold, the rate and a one-line reason. Exit 3 if a needed figure is missing."""
-    from cpi_link.errors import CpiLinkError, MissingFigures, UsageError
+    from cpi_link.errors import MissingFigures, UsageError
     from cpi_link.months import month_range, parse_month
     from cpi_link.schemes import default_scheme, load_scheme
     from cpi_link.store import SeriesStore

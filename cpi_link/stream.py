@@ -1,0 +1,387 @@
+"""calc's pipeline: a roster streamed through the checks, the amounts, the dedup and the
+payments writer in bounded memory (calculate.calculate_month calls stream_month).
+
+Two passes over the roster, overlapping (firstpass, dedup):
+1. The first pass reads only the ID column, in a background thread that the CLI starts while it
+   loads the scheme, figures and standards, and finds the keys (the 17 digits that fix a
+   normalised ID) that occur more than once. Only rows with such a key can be duplicates.
+2. The second reads and checks every column in batches (the next batch read ahead in a thread)
+   and computes them in pyarrow/numpy: category and area mapped with index_in over the rules'
+   few values, standards and decisions looked up once per distinct region code, amounts in
+   int64 fen. Until the first pass is done, up to PENDING_BATCHES computed batches wait.
+   Payable rows whose key was seen once are final: copied once out of their batch and written
+   to the payments file by a background thread. Rows with a repeated key are held (spilled past
+   SPILL_BYTES) with their (key, amount, row) in dedup.PayableKeys; after the last batch the
+   kept ones are written at the end of the payments file and the others rejected.
+So payments are in roster order, except that rows of people listed more than once come last.
+An XLSX roster (at most about a million rows) skips the first pass: every payable row is held.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cpi_link.calculate import _ORIG, MonthPlan, _empty_paid, _np, _Payable, _rej_table, compute_batch_arrow
+
+SPILL_BYTES = 256 << 20
+PENDING_BATCHES = 5  # payable batches kept in memory while the first pass still runs (5M CSV: 2 -> 5, 5.6 -> 4.9 s, 0.86 -> 1.15 GB)
+PAYMENTS_COMPRESSION = "snappy"  # the Parquet default; zstd level 1 cost a third more CPU here (for half the bytes)
+# Dictionary encoding only for the few-valued columns (for IDs, names and accounts it is built and
+# then abandoned per page); min/max statistics and delta encoding only for source_row (row
+# lookups); statistics on the other columns cost a sixth of the writer's time (measured at 1M rows).
+PAYMENTS_DICTIONARY = ["category", "region_code", "area", "index_month", "indicator", "rate_pct", "standard",
+                       "standard_annual", "standard_region", "amount_per_person", "scheme", "version", "run_id",
+                       "id_flag"]
+PAYMENTS_STATS = ["source_row"]
+PAYMENTS_ENCODING = {"source_row": "DELTA_BINARY_PACKED"}
+
+
+class _InThread:
+    """fn(*args) in a daemon thread; result() waits and re-raises its error in the caller."""
+
+    def __init__(self, fn, *args):
+        import threading
+
+        self.value = self.error = None
+
+        def run():
+            try:
+                self.value = fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                self.error = exc
+
+        self.th = threading.Thread(target=run, daemon=True)
+        self.th.start()
+
+    def result(self):
+        self.th.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class _Spill:
+    """Payable rows in roster order: kept in memory, moved to an Arrow IPC file past SPILL_BYTES."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.tables: list = []
+        self.bytes = 0
+        self.path = None
+        self.writer = None
+        self.sink = None
+
+    def add(self, t) -> None:
+        import pyarrow as pa
+
+        if t.num_rows == 0:
+            return
+        if self.writer is None:
+            self.tables.append(t)
+            self.bytes += t.nbytes
+            if self.bytes <= SPILL_BYTES:
+                return
+            self.path = self.folder / "paid.arrows"
+            self.sink = pa.OSFile(str(self.path), "wb")
+            # uncompressed: lz4 cost more CPU on the critical thread than the (page-cached) bytes it saved
+            self.writer = pa.ipc.new_stream(self.sink, t.schema, options=pa.ipc.IpcWriteOptions(compression=None))
+            pending, self.tables = self.tables, []
+        else:
+            pending = [t]
+        for p in pending:
+            self.writer.write_table(p)
+
+    def __iter__(self):
+        import pyarrow as pa
+
+        if self.writer is None:
+            yield from self.tables
+            return
+        self.writer.close()
+        self.sink.close()
+        self.writer = None
+        with pa.OSFile(str(self.path), "rb") as src:
+            reader = pa.ipc.open_stream(src)
+            for b in reader:
+                yield pa.Table.from_batches([b])
+
+
+def _prefetch(it, depth: int = 1):
+    """Iterate `it` in a background thread, `depth` items ahead: reading and checking the next roster
+    batch (pyarrow and numpy release the GIL) overlaps computing this one. Errors surface in order."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def run():
+        try:
+            for x in it:
+                if stop.is_set():
+                    return
+                q.put((x, None))
+            q.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put((None, exc))
+
+    th = threading.Thread(target=run, name="roster-prefetch", daemon=True)
+    th.start()
+    try:
+        while True:
+            x, exc = q.get()
+            if exc is not None:
+                raise exc
+            if x is done:
+                return
+            yield x
+    finally:
+        stop.set()
+        while th.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                pass
+            th.join(0.05)
+
+
+class _BackgroundWriter:
+    """Feeds a ParquetWriter from a background thread (one table in flight), so encoding the
+    payments overlaps preparing the next batch."""
+
+    def __init__(self, writer):
+        import queue
+        import threading
+
+        self.writer = writer
+        self.q: queue.Queue = queue.Queue(maxsize=1)
+        self.error = None
+        self.th = threading.Thread(target=self._run, name="payments-writer", daemon=True)
+
+    def _run(self):
+        while True:
+            t = self.q.get()
+            if t is None:
+                return
+            if self.error is None:
+                try:
+                    self.writer.write_table(t)
+                except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                    self.error = exc
+
+    def write_table(self, t):
+        if self.error is not None:
+            raise self.error
+        self.q.put(t)
+
+    def __enter__(self):
+        self.th.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.q.put(None)
+        self.th.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
+        return False
+
+
+def _first_pass(roster_path, batch_rows: int, folder):
+    """Start the first pass (firstpass.FirstPass) in the background: (its runner; raw batches for
+    the second pass, or None to read the roster again). Tests replace this to hold every row.
+
+    A CSV is read twice (the first time converting one column): keeping the first parse for the
+    second pass meant spilling it to disk, and writing 450 MB at 5M rows cost more than parsing."""
+    from cpi_link.firstpass import FirstPass
+
+    return FirstPass(roster_path, batch_rows, folder), None
+
+
+class _Totals:
+    """Rows, persons and fen per (region_code, category) over the written payments, exact int64."""
+
+    def __init__(self):
+        self.parts = []
+        self.rows = 0
+
+    def add(self, t) -> None:
+        import pyarrow as pa
+
+        g = t.select(["region_code", "category", "persons", "amount_fen"]).group_by(["region_code", "category"]) \
+            .aggregate([("persons", "count"), ("persons", "sum"), ("amount_fen", "sum")])
+        self.parts.append(g.cast(pa.schema([("region_code", pa.string()), ("category", pa.string()), *list(g.schema)[2:]])))
+        self.rows += t.num_rows
+
+    def summary(self) -> pd.DataFrame | None:
+        import pyarrow as pa
+
+        if not self.parts:
+            return None
+        s = pa.concat_tables(self.parts).group_by(["region_code", "category"]).aggregate(
+            [("persons_count", "sum"), ("persons_sum", "sum"), ("amount_fen_sum", "sum")])
+        s = s.sort_by([("region_code", "ascending"), ("category", "ascending")])
+        return pd.DataFrame({
+            "region_code": s.column("region_code").to_pylist(),
+            "category": s.column("category").to_pylist(),
+            "rows": _np(s.column("persons_count_sum")).astype(np.int64),
+            "persons": _np(s.column("persons_sum_sum")).astype(np.int64),
+            "amount_fen": _np(s.column("amount_fen_sum_sum")).astype(np.int64),
+        })
+
+
+def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_rows: int,
+                 exclude_paid=None, progress=None, first_pass=None) -> dict:
+    """Read, check, compute and dedup a whole roster in bounded memory (see the section comment).
+
+    Returns input_rows, the payments Parquet already written in spill_dir (path), paid_rows,
+    persons, total_fen, the rejected table (sorted by source_row), the summary frame and by_category.
+    first_pass: a firstpass.FirstPass the caller started early for this roster and batch size.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from cpi_link import outputs
+    from cpi_link.dedup import PayableKeys, member
+    month, rules = plan.month, plan.rules
+    # the first pass runs in its own thread while the second starts; payable batches wait (at most
+    # PENDING_BATCHES of them) until it knows which keys repeat
+    from cpi_link.roster import check_batches, raw_batches
+
+    if not compute:
+        first, source = None, None
+    elif first_pass is not None and first_pass.matches(roster_path, batch_rows):
+        first, source = first_pass, None  # started early by the caller
+    else:
+        first, source = _first_pass(roster_path, batch_rows, spill_dir)
+    runner = first
+    if source is None:
+        source = raw_batches(roster_path, batch_rows)
+    repeated = None
+    pending: list = []
+    held = _Spill(spill_dir)
+    keys = PayableKeys(spill_dir)
+    totals = _Totals()
+    rej_parts = []
+    input_rows = 0
+    pay_schema = outputs.payments_write_schema()
+    pay_path = spill_dir / "payments.parquet"
+
+    def rejected_payable(paid: _Payable, mask, reason: str, detail: str):
+        """Payable rows under `mask` rejected after all, with their original fields."""
+        gone = paid.table(mask, orig=True)
+        rej_parts.append(_rej_table(gone.column("source_row"), pa.repeat(reason, gone.num_rows),
+                                    pa.repeat(detail, gone.num_rows), gone))
+
+    def to_payments(t):
+        return outputs.payments_from_arrow(t, month, rules.scheme, rules.version, plan.run_id)
+
+    def route(paid: _Payable):
+        """Payable rows of one batch: rows with a repeated key are held for the dedup, the rest written."""
+        key = paid.column_np("person_key")
+        hold = np.ones(len(key), bool) if repeated is None else member(key, repeated)
+        if hold.any():
+            h = paid.table(None if hold.all() else hold, orig=True)
+            keys.add(key[hold], _np(h.column("amount_fen")), _np(h.column("source_row")))
+            held.add(h)
+        if not hold.all():
+            final = paid.table(~hold if hold.any() else None)
+            writer.write_table(to_payments(final))
+            totals.add(final)
+
+    def first_pass_done(wait: bool) -> bool:
+        nonlocal first, repeated
+        if first is None:
+            return True
+        if not wait and not first.done():
+            return False
+        repeated, first = first.result(), None
+        for paid in pending:
+            route(paid)
+        pending.clear()
+        return True
+
+    with pq.ParquetWriter(pay_path, pay_schema, compression=PAYMENTS_COMPRESSION,
+                          store_schema=False,  # the dictionary types are an encoding detail: read back as strings
+                          store_decimal_as_integer=True, use_dictionary=PAYMENTS_DICTIONARY,
+                          write_statistics=PAYMENTS_STATS, column_encoding=PAYMENTS_ENCODING) as pq_writer, \
+            _BackgroundWriter(pq_writer) as writer:
+        try:
+            for batch in _prefetch(check_batches(source)):
+                input_rows += batch.num_rows
+                if compute:
+                    batch = batch.combine_chunks()
+                    paid, rej = compute_batch_arrow(batch, plan)
+                    if exclude_paid is not None and paid.num_rows:
+                        ids = batch.column("person_id").take(pa.array(paid.pidx))
+                        already = np.asarray(exclude_paid(pa.table({"person_id": ids}).to_pandas()), dtype=bool)
+                        if already.any():
+                            rejected_payable(paid, already, "already_paid", f"already paid for {month} in an earlier run")
+                            paid = paid.subset(~already)
+                    if paid.num_rows:
+                        if first_pass_done(wait=len(pending) >= PENDING_BATCHES):
+                            route(paid)
+                        else:
+                            pending.append(paid)
+                else:
+                    bad = batch.filter(pc.is_valid(batch.column("reason")))
+                    rej = _rej_table(bad.column("source_row"), bad.column("reason"), bad.column("detail"), bad)
+                rej_parts.append(rej)
+                if progress:
+                    progress(batch.num_rows)
+            first_pass_done(wait=True)
+        finally:
+            if runner is not None:
+                runner.cancel()
+
+        # the held rows: keep one per person, reject the rest, write the kept ones last
+        drop_rows, kept_rows = keys.duplicates()
+        pending, pending_rows = [], 0
+        for t in held:
+            t = t.combine_chunks()
+            rows = _np(t.column("source_row"))
+            if len(drop_rows):
+                pos = np.searchsorted(drop_rows, rows)
+                hit = (pos < len(drop_rows)) & (drop_rows[np.minimum(pos, len(drop_rows) - 1)] == rows)
+                if hit.any():
+                    gone = t.filter(pa.array(hit))
+                    detail = pc.binary_join_element_wise(
+                        "the same person is paid on data row ", pa.array(kept_rows[pos[hit]]).cast(pa.string()),
+                        " (the highest amount)", "")
+                    rej_parts.append(_rej_table(gone.column("source_row"), pa.repeat("duplicate_person", gone.num_rows),
+                                                detail, gone))
+                    t = t.filter(pa.array(~hit))
+            if t.num_rows:
+                pending.append(t.drop_columns(_ORIG))
+                pending_rows += t.num_rows
+            if pending_rows >= batch_rows:
+                final = pa.concat_tables(pending).combine_chunks()  # one dictionary per column
+                writer.write_table(to_payments(final))
+                totals.add(final)
+                pending, pending_rows = [], 0
+        if pending:
+            final = pa.concat_tables(pending).combine_chunks()  # one dictionary per column
+            writer.write_table(to_payments(final))
+            totals.add(final)
+
+    paid_rows = totals.rows
+    if rej_parts:
+        rej_all = pa.concat_tables(rej_parts)
+        rej_all = rej_all.take(pc.sort_indices(rej_all.column("source_row")))
+    else:
+        rej_all = None
+    summary = totals.summary()
+    if summary is not None:
+        persons = int(summary["persons"].sum())
+        total_fen = int(summary["amount_fen"].sum())
+        g = summary.groupby("category", sort=True)[["rows", "persons", "amount_fen"]].sum().reset_index()
+        by_cat = [{"category": r["category"], "rows": int(r["rows"]), "persons": int(r["persons"]),
+                   "amount_fen": int(r["amount_fen"])} for r in g.to_dict("records")]
+    else:
+        persons = total_fen = 0
+        summary = outputs.summary_frame(_empty_paid())
+        by_cat = []
+    return {"input_rows": input_rows, "payments_path": pay_path, "paid_rows": paid_rows, "persons": persons,
+            "total_fen": total_fen, "rejected": rej_all, "summary": summary, "by_category": by_cat}
