@@ -150,11 +150,12 @@ def _check_runs(home: Home, rep: Report) -> None:
     if not runs.exists():
         rep.checked["run_folders"] = 0
         return
+    temp = (".tmp-", ".spill-", ".first-pass-")  # a killed calc's working folders
     for d in sorted(p for p in runs.rglob("*") if p.is_dir()):
-        if d.name.startswith((".tmp-", ".spill-")):
+        if d.name.startswith(temp):
             rep.notes.append(f"{d}: leftover temp folder of an interrupted run (not a run; safe to delete)")
             continue
-        if any(part.startswith((".tmp-", ".spill-")) for part in d.relative_to(runs).parts):
+        if any(part.startswith(temp) for part in d.relative_to(runs).parts):
             continue
         m = d / "manifest.json"
         if not m.exists():

@@ -201,3 +201,16 @@ def test_doctor_names_changed_run_outputs_and_damaged_ledger_payments(cli, job):
     r = cli("--config", job["cfg"], "calc", "--supplement", "--month", "2024-02", "--roster", job["roster"], "--standards",
             job["std"], "--scheme", "t")
     assert r.exit_code == 2 and str(pay) in r.stderr
+
+
+def test_doctor_notes_a_killed_runs_working_folders(cli, job):
+    """A calc killed mid-way may leave its private working folders; doctor lists them as such."""
+    month = job["home"] / "runs" / "2024-01"
+    for name in (".spill-2024-01-abc", ".first-pass-def", ".tmp-2024-01-xyz-123"):
+        (month / name).mkdir(parents=True)
+        (month / name / "keys-0.bin").write_bytes(b"\0" * 24)
+    r = cli("doctor", "--format", "json")
+    assert r.exit_code == 0, r.stdout
+    notes = json.loads(r.stdout)["notes"]
+    for name in (".spill-2024-01-abc", ".first-pass-def", ".tmp-2024-01-xyz-123"):
+        assert any(name in n and "interrupted run" in n for n in notes), (name, notes)
