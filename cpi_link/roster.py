@@ -161,13 +161,19 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     """
     n = raw.num_rows
     orig = {}
+    few = {}  # the few-valued columns, checked once per distinct value (_Few)
     for c in ROSTER_COLUMNS:
         if c in raw.column_names:
             col = raw.column(c)
             col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+            if c in FEW_VALUED:
+                few[c] = _Few(col)
+                col = col.dictionary_decode() if pa.types.is_dictionary(col.type) else col
             orig[c] = col if col.type == pa.string() else col.cast(pa.string())
         else:
             orig[c] = pa.nulls(n, pa.string())
+            if c in FEW_VALUED:
+                few[c] = _Few(orig[c])
 
     def trimmed(c: str) -> pa.Array:
         a = orig[c]
@@ -213,57 +219,55 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     mark(empty(name), R_MISSING, "name is empty")
 
     # category: a code (any case) or a Chinese name/alias
-    cat_text = trimmed("category")
-    cat_empty = empty(cat_text)
+    cat = few["category"]
+    cat_empty = cat.rows(empty(cat.values))
     keys = list(CATEGORY_NAMES)
-    idx = pc.index_in(pc.ascii_lower(cat_text), value_set=pa.array(keys))
-    category = pc.take(pa.array([CATEGORY_NAMES[k] for k in keys]), idx)
+    ci = _np_filled(pc.index_in(pc.ascii_lower(cat.values), value_set=pa.array(keys)), len(keys))
+    category = pa.array([CATEGORY_NAMES[k] for k in keys] + [None], pa.string()).take(pa.array(cat.rows(ci)))
     mark(cat_empty, R_MISSING, "category is empty")
 
     # region_code: 6 digits
-    region_text = trimmed("region_code")
-    region_ok = (
-        pc.equal(pc.binary_length(region_text), 6).to_numpy(zero_copy_only=False)
-        & pc.ascii_is_decimal(region_text).to_numpy(zero_copy_only=False)
-    )
-    region_empty = empty(region_text)
+    reg = few["region_code"]
+    ok_v = (pc.equal(pc.binary_length(reg.values), 6).to_numpy(zero_copy_only=False)
+            & pc.ascii_is_decimal(reg.values).to_numpy(zero_copy_only=False))
+    region_ok = reg.rows(ok_v)
+    region_empty = reg.rows(empty(reg.values))
     mark(region_empty, R_MISSING, "region_code is empty")
     mark(
         ~region_ok & ~region_empty,
         R_MISSING,
-        lambda r: f"region_code '{_short(region_text[r].as_py())}' is not a 6-digit code",
+        lambda r: f"region_code '{_short(reg.text(r))}' is not a 6-digit code",
     )
-    region_code = pc.if_else(pa.array(region_ok), region_text, pa.scalar(None, pa.string()))
+    region_code = reg.take(pc.if_else(pa.array(ok_v), reg.values, pa.scalar(None, pa.string())))
 
     # area: optional; a value that is not urban/rural counts as missing
-    area_text = trimmed("area")
+    ar = few["area"]
     area_keys = list(AREA_VALUES)
-    aidx = pc.index_in(pc.ascii_lower(area_text), value_set=pa.array(area_keys))
-    area = pc.take(pa.array([AREA_VALUES[k] for k in area_keys]), aidx)
-    area_bad = (pc.is_null(aidx).to_numpy(zero_copy_only=False)) & ~empty(area_text)
+    ai = _np_filled(pc.index_in(pc.ascii_lower(ar.values), value_set=pa.array(area_keys)), len(area_keys))
+    area = pa.array([AREA_VALUES[k] for k in area_keys] + [None], pa.string()).take(pa.array(ar.rows(ai)))
+    area_bad = ar.rows((ai == len(area_keys)) & ~empty(ar.values))
     mark(
         area_bad,
         R_MISSING,
-        lambda r: f"area '{_short(area_text[r].as_py())}' is not urban/rural (城市/城镇/农村)",
+        lambda r: f"area '{_short(ar.text(r))}' is not urban/rural (城市/城镇/农村)",
     )
 
     # unknown category (after every missing_field)
-    cat_unknown = pc.is_null(idx).to_numpy(zero_copy_only=False) & ~cat_empty
+    cat_unknown = cat.rows(ci == len(keys)) & ~cat_empty
     mark(
         cat_unknown,
         R_UNKNOWN_CAT,
-        lambda r: f"category '{_short(cat_text[r].as_py())}' is not a code or Chinese name of SPEC 5.2",
+        lambda r: f"category '{_short(cat.text(r))}' is not a code or Chinese name of SPEC 5.2",
     )
 
     # persons: empty -> 1; a whole number >= 1 ("2.0" too)
-    persons_text = trimmed("persons")
-    p_empty = empty(persons_text)
-    persons_np = _persons(persons_text, p_empty)
+    per = few["persons"]
+    persons_np = per.rows(_persons(per.values, empty(per.values)))
     p_bad = persons_np < 1
     mark(
         p_bad,
         R_BAD_PERSONS,
-        lambda r: f"persons '{_short(persons_text[r].as_py())}' is not a whole number of at least 1",
+        lambda r: f"persons '{_short(per.text(r))}' is not a whole number of at least 1",
     )
     persons = pa.array(persons_np, pa.int64(), mask=p_bad if p_bad.any() else None)
 
@@ -285,6 +289,40 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
         detail_arr,
     ] + [orig[c] for c in ROSTER_COLUMNS] + [pa.array(key)]
     return pa.Table.from_arrays(columns, schema=ROSTER_SCHEMA)
+
+
+# Columns with few distinct values: read as dictionaries where the format allows, and checked
+# once per distinct value instead of once per row.
+FEW_VALUED = ("category", "region_code", "area", "persons")
+
+
+class _Few:
+    """A few-valued text column: its distinct values (trimmed; the last one "" for empty cells)
+    and each row's index into them."""
+
+    def __init__(self, a: pa.Array):
+        if not pa.types.is_dictionary(a.type):
+            a = pc.dictionary_encode(a if a.type == pa.string() else a.cast(pa.string()))
+        values = a.dictionary
+        if values.type != pa.string():
+            values = values.cast(pa.string())
+        values = pc.fill_null(values, "") if values.null_count else values
+        self.values = pc.utf8_trim_whitespace(pa.concat_arrays([values, pa.array([""], pa.string())]))
+        self.idx = _np_filled(a.indices, len(values)).astype(np.intp, copy=False)
+
+    def rows(self, per_value: np.ndarray) -> np.ndarray:
+        return per_value[self.idx]
+
+    def take(self, per_value: pa.Array) -> pa.Array:
+        return per_value.take(pa.array(self.idx))
+
+    def text(self, row: int) -> str:
+        return self.values[int(self.idx[row])].as_py()
+
+
+def _np_filled(a: pa.Array, fill: int) -> np.ndarray:
+    """An integer array with nulls replaced by `fill`, as numpy."""
+    return (pc.fill_null(a, fill) if a.null_count else a).to_numpy(zero_copy_only=False)
 
 
 def _persons(text: pa.Array, is_empty: np.ndarray) -> np.ndarray:
@@ -471,7 +509,9 @@ def _csv_batches(path: Path, batch_rows: int, only: tuple[str, ...] | None = Non
             ),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in names},
+                # few-valued columns as dictionaries: check_batch checks each distinct value once
+                column_types={c: pa.dictionary(pa.int32(), pa.string()) if wanted.get(c) in FEW_VALUED else pa.string()
+                              for c in names},
                 include_columns=list(wanted),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
@@ -620,7 +660,12 @@ def _parquet_batches(path: Path, batch_rows: int, only: tuple[str, ...] | None =
     id_type = pf.schema_arrow.field(src["person_id"]).type
     # An int64 column holds 18 digits exactly (though never an X); a float column cannot.
     id_is_float = pa.types.is_floating(id_type) or pa.types.is_decimal(id_type)
+    few = [name for key, name in src.items() if key in FEW_VALUED and pa.types.is_string(pf.schema_arrow.field(name).type)]
     try:
+        if few:  # read as dictionaries straight from the file's dictionary pages
+            import pyarrow.parquet as pq
+
+            pf = pq.ParquetFile(path, read_dictionary=few)
         for b in pf.iter_batches(batch_size=batch_rows, columns=list(src.values())):
             arrays = {}
             numeric = None
@@ -637,6 +682,8 @@ def _parquet_batches(path: Path, batch_rows: int, only: tuple[str, ...] | None =
 def _to_text(col: pa.Array) -> pa.Array:
     t = col.type
     if pa.types.is_dictionary(t):
+        if pa.types.is_string(t.value_type):
+            return col  # check_batch takes a dictionary of strings as it is
         col = col.dictionary_decode()
         t = col.type
     if pa.types.is_floating(t):

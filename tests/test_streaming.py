@@ -266,3 +266,31 @@ def test_repeated_keys_in_memory_and_spilled(tmp_path, monkeypatch, spill_rows):
         rk.add(np.array(part, dtype=np.int64))
     assert rk.repeated().tolist() == [1, 9, 10**17 - 1]
     assert list(tmp_path.iterdir()) == []  # bucket files are read back and removed
+
+
+def test_few_valued_columns_as_dictionaries(world, monkeypatch):
+    """Category, region, area and persons are read as dictionaries (Parquet dictionary columns,
+    CSV blocks each with its own dictionary) and checked once per distinct value: same answers."""
+    import cpi_link.roster as roster_mod
+
+    src = _csv(world["tmp"] / "roster.csv")
+    # CSV: tiny blocks, so every batch joins several blocks with different dictionaries
+    monkeypatch.setattr(roster_mod, "_CSV_BLOCK", 128)
+    res = _run(world, src, world["tmp"] / "small-blocks", batch_rows=4)
+    assert _check(world, res, world["tmp"] / "small-blocks") == [6, 8, 1, 3, 5]
+    # Parquet with dictionary (categorical) columns, one of them padded and one cell missing
+    import pyarrow.csv as pacsv
+
+    t = pacsv.read_csv(src, convert_options=pacsv.ConvertOptions(column_types={
+        "person_id": pa.string(), "persons": pa.string(), "region_code": pa.string()}))
+    t = t.set_column(t.schema.get_field_index("category"), "category", t.column("category").dictionary_encode())
+    t = t.set_column(t.schema.get_field_index("region_code"), "region_code",
+                     pa.array([" 140105 "] + ["140105"] * 8).dictionary_encode())
+    t = t.set_column(t.schema.get_field_index("persons"), "persons", pa.array(["1", None, "1", "1", "1", "1", "1", "2", "1"]).dictionary_encode())
+    pq.write_table(t, world["tmp"] / "dict.parquet")
+    assert pq.read_schema(world["tmp"] / "dict.parquet").field("category").type == pa.dictionary(pa.int32(), pa.string())
+    res = _run(world, world["tmp"] / "dict.parquet", world["tmp"] / "dict", batch_rows=4)
+    assert _check(world, res, world["tmp"] / "dict") == [6, 8, 1, 3, 5]
+    rej = {r["source_row"]: r for r in pq.read_table(world["tmp"] / "dict" / "rejected.parquet").to_pylist()}
+    assert 1 not in rej  # the padded region code is trimmed: paid
+    assert rej[2]["reason"] == "duplicate_person" and rej[2]["persons"] is None  # an empty cell counts 1; shown as given
