@@ -189,14 +189,14 @@ class _BackgroundWriter:
 
 
 def _first_pass(roster_path, batch_rows: int, folder):
-    """Start the first pass (firstpass.FirstPass) in the background: (its runner; raw batches for
-    the second pass, or None to read the roster again). Tests replace this to hold every row.
+    """Start the first pass (firstpass.FirstPass) in the background; None means hold every payable
+    row for the dedup (tests replace this to compare the two).
 
     A CSV is read twice (the first time converting one column): keeping the first parse for the
     second pass meant spilling it to disk, and writing 450 MB at 5M rows cost more than parsing."""
     from cpi_link.firstpass import FirstPass
 
-    return FirstPass(roster_path, batch_rows, folder), None
+    return FirstPass(roster_path, batch_rows, folder)
 
 
 class _Totals:
@@ -245,20 +245,18 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
 
     from cpi_link import outputs
     from cpi_link.dedup import PayableKeys, member
+    from cpi_link.roster import check_batches, raw_batches
+
     month, rules = plan.month, plan.rules
     # the first pass runs in its own thread while the second starts; payable batches wait (at most
     # PENDING_BATCHES of them) until it knows which keys repeat
-    from cpi_link.roster import check_batches, raw_batches
-
     if not compute:
-        first, source = None, None
+        first = None
     elif first_pass is not None and first_pass.matches(roster_path, batch_rows):
-        first, source = first_pass, None  # started early by the caller
+        first = first_pass  # started early by the caller
     else:
-        first, source = _first_pass(roster_path, batch_rows, spill_dir)
+        first = _first_pass(roster_path, batch_rows, spill_dir)
     runner = first
-    if source is None:
-        source = raw_batches(roster_path, batch_rows)
     repeated = None
     pending: list = []
     held = _Spill(spill_dir)
@@ -291,6 +289,11 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
             writer.write_table(to_payments(final))
             totals.add(final)
 
+    def write_last(tables):
+        final = pa.concat_tables(tables).combine_chunks()  # one dictionary per column
+        writer.write_table(to_payments(final))
+        totals.add(final)
+
     def first_pass_done(wait: bool) -> bool:
         nonlocal first, repeated
         if first is None:
@@ -309,7 +312,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
                           write_statistics=PAYMENTS_STATS, column_encoding=PAYMENTS_ENCODING) as pq_writer, \
             _BackgroundWriter(pq_writer) as writer:
         try:
-            for batch in _prefetch(check_batches(source)):
+            for batch in _prefetch(check_batches(raw_batches(roster_path, batch_rows))):
                 input_rows += batch.num_rows
                 if compute:
                     batch = batch.combine_chunks()
@@ -338,7 +341,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
 
         # the held rows: keep one per person, reject the rest, write the kept ones last
         drop_rows, kept_rows = keys.duplicates()
-        pending, pending_rows = [], 0
+        last, last_rows = [], 0  # kept held rows, written in batches of batch_rows
         for t in held:
             t = t.combine_chunks()
             rows = _np(t.column("source_row"))
@@ -354,17 +357,13 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
                                                 detail, gone))
                     t = t.filter(pa.array(~hit))
             if t.num_rows:
-                pending.append(t.drop_columns(_ORIG))
-                pending_rows += t.num_rows
-            if pending_rows >= batch_rows:
-                final = pa.concat_tables(pending).combine_chunks()  # one dictionary per column
-                writer.write_table(to_payments(final))
-                totals.add(final)
-                pending, pending_rows = [], 0
-        if pending:
-            final = pa.concat_tables(pending).combine_chunks()  # one dictionary per column
-            writer.write_table(to_payments(final))
-            totals.add(final)
+                last.append(t.drop_columns(_ORIG))
+                last_rows += t.num_rows
+            if last_rows >= batch_rows:
+                write_last(last)
+                last, last_rows = [], 0
+        if last:
+            write_last(last)
 
     paid_rows = totals.rows
     if rej_parts:
