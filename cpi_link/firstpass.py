@@ -1,4 +1,4 @@
-"""calc's first pass over a roster: which person keys occur more than once (see calculate).
+"""calc's first pass over a roster: which person keys occur more than once (see stream).
 
 It only reads the ID column, and runs in a background thread. The CLI starts it as soon as it
 knows the roster, so it overlaps loading the scheme, the figures and the standards (and the
