@@ -205,18 +205,23 @@ def write_run(dest: Path, tables: dict, manifest: dict) -> Path:
         shutil.rmtree(tmp)
     private_dir(tmp)
     try:
+        from concurrent.futures import ThreadPoolExecutor
+
         hashes, rows = {}, {}
-        for name, table in tables.items():
-            path = tmp / name
-            if isinstance(table, (str, os.PathLike)):  # already written (streamed) beside dest: move it in
-                os.replace(table, path)
-                rows[name] = pq.ParquetFile(path).metadata.num_rows
-            else:
-                pq.write_table(table, path, compression="zstd")
-                rows[name] = table.num_rows
-            os.chmod(path, 0o600)
-            crashpoint(f"write_{name}")  # crash tests: killed after this output, before the rest
-            hashes[name] = sha256_file(path)
+        # each file is hashed in a thread while the next is written (hashlib and Arrow release the GIL)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for name, table in tables.items():
+                path = tmp / name
+                if isinstance(table, (str, os.PathLike)):  # already written (streamed) beside dest: move it in
+                    os.replace(table, path)
+                    rows[name] = pq.ParquetFile(path).metadata.num_rows
+                else:
+                    pq.write_table(table, path, compression="zstd")
+                    rows[name] = table.num_rows
+                os.chmod(path, 0o600)
+                crashpoint(f"write_{name}")  # crash tests: killed after this output, before the rest
+                hashes[name] = pool.submit(sha256_file, path)
+            hashes = {name: f.result() for name, f in hashes.items()}
         manifest = dict(manifest)
         manifest["outputs"] = {name: {"sha256": h, "rows": rows[name]} for name, h in hashes.items()}
         mpath = tmp / "manifest.json"
