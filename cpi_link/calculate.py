@@ -183,6 +183,14 @@ def _empty_rejected() -> pd.DataFrame:
 # -- one month, end to end -------------------------------------------------------------------
 
 
+def _file_state(path) -> tuple[int, int]:
+    """(size, mtime in ns) of a file: a change between reads means it was rewritten meanwhile."""
+    import os
+
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
 @dataclass
 class CalcResult:
     run_dir: object
@@ -243,6 +251,9 @@ def calculate_month(
     from cpi_link.roster import check_roster_path
 
     check_roster_path(roster_path)  # a folder or unreadable file is exit 2, before hashing
+    # the roster is read up to three times (hash, first pass, second pass): all must see one file
+    early = first_pass is not None and first_pass.matches(roster_path, batch_rows)
+    seen = first_pass.file_state if early else _file_state(roster_path)
     # the roster's hash (part of the run id) is computed beside the first batches (hashlib
     # releases the GIL): the run id is first needed when the first payments are written
     roster_sha = _InThread(sha256_file, roster_path)
@@ -274,6 +285,10 @@ def calculate_month(
     try:
         r = stream_month(roster_path, plan, compute, spill_dir, batch_rows, exclude_paid=exclude_paid, progress=progress,
                          first_pass=first_pass)
+        if _file_state(roster_path) != seen:
+            from cpi_link.errors import InputError
+
+            raise InputError(f"{roster_path}: the file changed while it was being read; nothing was written, run again")
         from cpi_link.ledger import crashpoint; crashpoint("calc_after_read")  # noqa: E702 crash tests: roster read, nothing written
         if out_dir is not None:
             dest = Path(out_dir)

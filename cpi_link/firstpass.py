@@ -44,6 +44,8 @@ class FirstPass:
     def __init__(self, roster_path, batch_rows: int, parent: Path):
         self.roster_path = Path(roster_path)
         self.batch_rows = batch_rows
+        st = self.roster_path.stat()
+        self.file_state = (st.st_size, st.st_mtime_ns)  # calc checks the file is the same after reading
         self.parent = Path(parent)
         self._made = None
         self.value = self.error = None

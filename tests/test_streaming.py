@@ -294,3 +294,35 @@ def test_few_valued_columns_as_dictionaries(world, monkeypatch):
     rej = {r["source_row"]: r for r in pq.read_table(world["tmp"] / "dict" / "rejected.parquet").to_pylist()}
     assert 1 not in rej  # the padded region code is trimmed: paid
     assert rej[2]["reason"] == "duplicate_person" and rej[2]["persons"] is None  # an empty cell counts 1; shown as given
+
+
+def test_a_roster_rewritten_while_calc_reads_it_is_an_input_error(world, monkeypatch):
+    """Both passes must see one file (else the dedup could miss a person): a change is exit 2."""
+    import os
+
+    import cpi_link.stream as stream_mod
+    from cpi_link.errors import InputError
+    from cpi_link.firstpass import BATCH_ROWS, FirstPass
+
+    roster = _csv(world["tmp"] / "roster.csv")
+    first = FirstPass(roster, BATCH_ROWS, world["tmp"])
+    first.result()
+    with open(roster, "a", encoding="utf-8") as fh:  # someone saves the file again meanwhile
+        fh.write(f"{A},人10,urban_dibao,140105,3\n")
+    with pytest.raises(InputError, match="changed while it was being read"):
+        _run(world, roster, world["tmp"] / "out1", first_pass=first)
+    first.close()
+    assert not (world["tmp"] / "out1").exists() or not any((world["tmp"] / "out1").iterdir())
+
+    real = stream_mod.stream_month
+
+    def touching(*a, **k):
+        r = real(*a, **k)
+        st = os.stat(roster)
+        os.utime(roster, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        return r
+
+    monkeypatch.setattr(stream_mod, "stream_month", touching)
+    with pytest.raises(InputError, match="changed while it was being read"):
+        _run(world, roster, world["tmp"] / "out2")
+    assert not (world["tmp"] / "out2").exists() or not any((world["tmp"] / "out2").iterdir())
