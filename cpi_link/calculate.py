@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cpi_link.errors import ConfigError
-from cpi_link.firstpass import BATCH_ROWS
+from cpi_link.firstpass import BATCH_ROWS, file_state
 from cpi_link.money import round_ratio, yuan_to_fen
 
 PAYMENT_COLUMNS = [
@@ -183,14 +183,6 @@ def _empty_rejected() -> pd.DataFrame:
 # -- one month, end to end -------------------------------------------------------------------
 
 
-def _file_state(path) -> tuple[int, int]:
-    """(size, mtime in ns) of a file: a change between reads means it was rewritten meanwhile."""
-    import os
-
-    st = os.stat(path)
-    return st.st_size, st.st_mtime_ns
-
-
 @dataclass
 class CalcResult:
     run_dir: object
@@ -253,7 +245,7 @@ def calculate_month(
     check_roster_path(roster_path)  # a folder or unreadable file is exit 2, before hashing
     # the roster is read up to three times (hash, first pass, second pass): all must see one file
     early = first_pass is not None and first_pass.matches(roster_path, batch_rows)
-    seen = first_pass.file_state if early else _file_state(roster_path)
+    seen = first_pass.file_state if early else file_state(roster_path)
     # the roster's hash (part of the run id) is computed beside the first batches (hashlib
     # releases the GIL): the run id is first needed when the first payments are written
     roster_sha = _InThread(sha256_file, roster_path)
@@ -285,7 +277,7 @@ def calculate_month(
     try:
         r = stream_month(roster_path, plan, compute, spill_dir, batch_rows, exclude_paid=exclude_paid, progress=progress,
                          first_pass=first_pass)
-        if _file_state(roster_path) != seen:
+        if file_state(roster_path) != seen:
             from cpi_link.errors import InputError
 
             raise InputError(f"{roster_path}: the file changed while it was being read; nothing was written, run again")

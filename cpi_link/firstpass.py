@@ -18,6 +18,12 @@ from pathlib import Path
 BATCH_ROWS = 250_000
 
 
+def file_state(path) -> tuple[int, int]:
+    """(size, mtime in ns) of a file: a change between reads means it was rewritten meanwhile."""
+    st = Path(path).stat()
+    return st.st_size, st.st_mtime_ns
+
+
 def repeated_keys(roster_path, batch_rows: int, folder, stop=None):
     """Sorted int64 keys (ids.key17) of IDs that occur more than once in the roster, or None when
     the roster is not read twice (XLSX: then every payable row is held for the dedup)."""
@@ -44,8 +50,7 @@ class FirstPass:
     def __init__(self, roster_path, batch_rows: int, parent: Path):
         self.roster_path = Path(roster_path)
         self.batch_rows = batch_rows
-        st = self.roster_path.stat()
-        self.file_state = (st.st_size, st.st_mtime_ns)  # calc checks the file is the same after reading
+        self.file_state = file_state(self.roster_path)  # calc checks the file is the same after reading
         self.parent = Path(parent)
         self._made = None
         self.value = self.error = None

@@ -156,15 +156,18 @@ class IdColumn:
     key: np.ndarray  # int64 key17 of the normalised ID (the same person, the same key); 0 when rejected
 
 
+def offsets_of(arr: pa.Array) -> np.ndarray:
+    """The n + 1 int32 value offsets of a (non-empty) string array, as a numpy view."""
+    return np.frombuffer(arr.buffers()[1], dtype=np.int32, count=arr.offset + len(arr) + 1)[arr.offset :]
+
+
 def _matrix(arr: pa.Array, width: int) -> np.ndarray:
     """View a string array whose every value is `width` bytes long (no nulls) as (n, width) uint8."""
     n = len(arr)
     if n == 0:
         return np.zeros((0, width), dtype=np.uint8)
-    _, offsets_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int32)[arr.offset : arr.offset + n + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8)
-    start = int(offsets[0])
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    start = int(offsets_of(arr)[0])
     return data[start : start + n * width].reshape(n, width)
 
 
@@ -219,7 +222,7 @@ def _fast_18(s: pa.Array, today: int) -> "IdColumn | None":
     n = len(s)
     if n == 0 or s.null_count:
         return None
-    offsets = np.frombuffer(s.buffers()[1], dtype=np.int32, count=s.offset + n + 1)[s.offset:]
+    offsets = offsets_of(s)
     if int(offsets[-1] - offsets[0]) != 18 * n or not (np.diff(offsets) == 18).all():
         return None
     m = _matrix(s, 18)
@@ -340,19 +343,12 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
             bad_sum = good & (check != given)
             good &= ~bad_sum
             for i in np.flatnonzero(bad_sum):
-                row = idx[i]
-                tail = m17[i, 14:17].tobytes() + bytes([given[i]])
-                hint = _ZERO_HINT if tail[:3] == b"000" or tail[1:] == b"000" else ""
-                detail[row] = f"check character should be {chr(check[i])}, not {chr(given[i])}{hint}"
+                detail[idx[i]] = _checksum_detail(int(check[i]), int(given[i]), m17[i, 14:17].tobytes())
             reason[idx[bad_sum]] = R_INVALID
         bad_date = date_code != 0
         reason[idx[bad_date]] = R_INVALID
         detail[idx[bad_date]] = np.array(_DATE_MSGS, dtype=object)[date_code[bad_date]]
-        if full and good.all():
-            if width == 18 and not (given != m[:, 17]).any():
-                # every row is already its own normalised form: return the input, no copy
-                return IdColumn(person_id=s, flag=pa.nulls(n, pa.string()), reason=reason, detail=detail,
-                                key=key17(m17))
+        if full and good.all():  # (a clean column of 18-character IDs took _fast_18 already)
             out[:, :17] = m17
             out[:, 17] = check
             valid[:] = True
@@ -412,7 +408,7 @@ def keys_of_normalised(person_id: pa.Array | pa.ChunkedArray) -> np.ndarray:
         return np.zeros(0, np.int64)
     if a.null_count:
         raise AssertionError("a payable row has no person_id")
-    offsets = np.frombuffer(a.buffers()[1], dtype=np.int32)[a.offset : a.offset + n + 1]
+    offsets = offsets_of(a)
     if int(offsets[-1] - offsets[0]) != 18 * n:
         raise AssertionError("payable person_ids are not all 18 characters")
     return key17(_matrix(a, 18)[:, :17])

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from cpi_link.atomic import sha256_file
 from cpi_link.categories import CATEGORY_NAMES
 from cpi_link.errors import InputError
-from cpi_link.ids import R_BAD_PERSONS, R_MISSING, R_OK, R_UNKNOWN_CAT, REASONS, mask_id, normalise_ids
+from cpi_link.ids import R_BAD_PERSONS, R_MISSING, R_OK, R_UNKNOWN_CAT, REASONS, mask_id, normalise_ids, offsets_of
 
 ROSTER_COLUMNS = ["person_id", "name", "category", "region_code", "area", "persons", "bank_account"]
 REQUIRED_COLUMNS = ("person_id", "name", "category", "region_code")
@@ -181,7 +181,7 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
 
     def empty(a: pa.Array) -> np.ndarray:
         """Bool per row: the (null-free) string is empty; read off the offsets."""
-        offsets = np.frombuffer(a.buffers()[1], dtype=np.int32, count=a.offset + len(a) + 1)[a.offset:]
+        offsets = offsets_of(a)
         return offsets[1:] == offsets[:-1]
 
     def nonempty_or_null(a: pa.Array) -> pa.Array:
