@@ -53,11 +53,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        # file_digest reads into one reused buffer: a fresh 1 MiB bytes per read cost a page fault
+        # per 4 KiB (a 375 MB roster: ~90k faults)
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -60,4 +60,7 @@ from cpi_link.cli import doctor as _doctor; _doctor.register(app)  # noqa: E402,
 
 
 def main() -> None:
+    from cpi_link import procenv
+
+    procenv.tune()  # before numpy/pyarrow load: allocator and thread settings (speed only)
     app()
