@@ -408,8 +408,14 @@ def _dict(indices: np.ndarray, values: list):
     (and the Parquet writer takes the dictionary as it is instead of hashing every value)."""
     import pyarrow as pa
 
-    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32, copy=False)),
-                                          pa.array(["" if v is None else v for v in values], pa.string()))
+    values = ["" if v is None else v for v in values]
+    uniq = list(dict.fromkeys(values))
+    if len(uniq) < len(values):
+        # one entry per distinct string: a dictionary with repeats makes the Parquet writer give up
+        # dictionary encoding for the column (PLAIN, every string hashed and compressed again)
+        at = {v: i for i, v in enumerate(uniq)}
+        indices = np.array([at[v] for v in values], np.int32)[indices]
+    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32, copy=False)), pa.array(uniq, pa.string()))
 
 
 def compute_batch_arrow(batch, plan: MonthPlan):

@@ -326,3 +326,30 @@ def test_a_roster_rewritten_while_calc_reads_it_is_an_input_error(world, monkeyp
     with pytest.raises(InputError, match="changed while it was being read"):
         _run(world, roster, world["tmp"] / "out2")
     assert not (world["tmp"] / "out2").exists() or not any((world["tmp"] / "out2").iterdir())
+
+
+def test_few_valued_payment_columns_stay_dictionary_encoded(world):
+    """Two region codes falling back to one prefecture standard: the per-batch dictionaries of
+    standard_region and indicator must list each string once, or the Parquet writer drops
+    dictionary encoding for the column (same values, but each string stored and hashed again)."""
+    from cpi_link.calculate import _dict
+
+    d = _dict(__import__("numpy").array([0, 1, 2, 1, 0]), ["140100", "140100", None])
+    assert d.dictionary.to_pylist() == ["140100", ""]
+    assert d.to_pylist() == ["140100", "140100", "", "140100", "140100"]
+
+    ids = [make_id(region, "19700101", f"{i:03d}") for i, region in enumerate(["140105", "140106"] * 3)]
+    path = world["tmp"] / "two-regions.csv"
+    path.write_text("person_id,name,category,region_code\n" + "".join(
+        f"{pid},人{i},urban_dibao,{pid[:6]}\n" for i, pid in enumerate(ids)), encoding="utf-8")
+    out = world["tmp"] / "two-regions"
+    res = _run(world, path, out, batch_rows=4)
+    assert res.paid_rows == 6 and res.total_fen == 6 * 3100  # 870 x 3.6% = 31.32 -> 31 yuan each
+    pay = pq.read_table(out / "payments.parquet")
+    assert set(pay.column("standard_region").to_pylist()) == {"140100"}
+    assert sorted(set(pay.column("region_code").to_pylist())) == ["140105", "140106"]
+    meta = pq.ParquetFile(out / "payments.parquet").metadata
+    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    for g in range(meta.num_row_groups):
+        for name in ("category", "region_code", "indicator", "standard_region", "run_id"):
+            assert "RLE_DICTIONARY" in meta.row_group(g).column(names.index(name)).encodings, (g, name)
