@@ -441,19 +441,16 @@ def compute_batch_arrow(batch, plan: MonthPlan):
     # coverage: category code -> basis 0 urban, 1 rural, 2 by_area, -1 not covered
     keys = list(rules.categories)
     basis_of = np.array([{"urban": 0, "rural": 1, "by_area": 2}[rules.categories[k]] for k in keys] + [-1], dtype=np.int8)
-    cidx = _np(pc.fill_null(pc.index_in(batch.column("category"), value_set=pa.array(keys, pa.string())), -1))
+    cidx = _index_in(batch.column("category"), keys)
     basis = basis_of[cidx]
     reject(basis < 0, 1)
-    aidx = _np(pc.fill_null(pc.index_in(batch.column("area"), value_set=pa.array(["urban", "rural"])), -1)).astype(np.int8)
+    aidx = _index_in(batch.column("area"), ["urban", "rural"]).astype(np.int8)
     by_area = basis == 2
     reject(by_area & (aidx < 0), 2)
     area = np.where(by_area, aidx, basis)
 
     # standards and decisions: once per distinct region code
-    regions = batch.column("region_code")
-    uniq = pc.unique(regions.filter(pa.array(ok))).drop_null()
-    ridx = _np(pc.fill_null(pc.index_in(regions, value_set=uniq), -1)) if len(uniq) else np.full(n, -1, np.int64)
-    codes = uniq.to_pylist()
+    ridx, codes = _distinct(batch.column("region_code"), ok)
     u = len(codes)
     u12 = np.zeros(u + 1, np.int64)
     r12 = np.zeros(u + 1, np.int64)
@@ -520,10 +517,10 @@ def compute_batch_arrow(batch, plan: MonthPlan):
         names = pa.array(list(_NEW_REASONS), pa.string())
         reason = pc.if_else(pa.array(new > 0), names.take(pa.array(new)), reason)
         for c, text in (
-            (1, lambda t: pc.binary_join_element_wise("category ", pc.fill_null(t.column("category"), ""),
+            (1, lambda t: pc.binary_join_element_wise("category ", _text(t.column("category")),
                                                       f" is not covered by {rules.version} in {month}", "")),
             (2, lambda t: pa.scalar("area (城乡) is needed for this category and is empty")),
-            (3, lambda t: pc.binary_join_element_wise("no standard for region ", pc.fill_null(t.column("region_code"), ""),
+            (3, lambda t: pc.binary_join_element_wise("no standard for region ", _text(t.column("region_code")),
                                                       f" (or its prefecture/province) in force in {month}", "")),
             (4, lambda t: pa.scalar(f"the mechanism did not start for this region in {month}")),
         ):
@@ -531,6 +528,58 @@ def compute_batch_arrow(batch, plan: MonthPlan):
             if m.any():
                 detail = pc.if_else(pa.array(m), text(rej), detail)
     return paid, _rej_table(rej.column("source_row"), reason, detail, rej)
+
+
+def _array(col):
+    """A column as one Array (a ChunkedArray of one chunk without copying)."""
+    import pyarrow as pa
+
+    if isinstance(col, pa.ChunkedArray):
+        return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    return col
+
+
+def _index_in(col, values: list) -> np.ndarray:
+    """Per row: the position of the row's string in `values`, -1 for other strings and nulls.
+    A dictionary column (roster.CHECKED_SCHEMA) is looked up once per dictionary entry."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = _array(col)
+    value_set = pa.array(values, pa.string())
+    if pa.types.is_dictionary(col.type):
+        per_entry = np.append(_np(pc.fill_null(pc.index_in(col.dictionary, value_set=value_set), -1)), -1)
+        return per_entry[_np(pc.fill_null(col.indices, -1))]  # a null row: the appended -1
+    return _np(pc.fill_null(pc.index_in(col, value_set=value_set), -1))
+
+
+def _distinct(col, rows: np.ndarray) -> tuple[np.ndarray, list]:
+    """The distinct strings of `col` on the rows where the bool mask `rows`, and per row (every
+    row) the position of its string among them, -1 for other strings and nulls."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = _array(col)
+    if pa.types.is_dictionary(col.type):
+        idx = _np(pc.fill_null(col.indices, -1))
+        used = np.unique(idx[rows & (idx >= 0)])
+        at = np.full(len(col.dictionary) + 1, -1, np.int64)  # the last: null rows (-1)
+        at[used] = np.arange(len(used))
+        return at[idx], col.dictionary.take(pa.array(used)).to_pylist()
+    uniq = pc.unique(col.filter(pa.array(rows))).drop_null()
+    if not len(uniq):
+        return np.full(len(col), -1, np.int64), []
+    return _np(pc.fill_null(pc.index_in(col, value_set=uniq), -1)), uniq.to_pylist()
+
+
+def _text(col):
+    """A string or dictionary column as plain strings, nulls as ""."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(pa.string())
+    return pc.fill_null(col, "")
 
 
 def _record_batch(t):

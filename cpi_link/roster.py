@@ -70,6 +70,13 @@ ROSTER_SCHEMA = pa.schema(
     + [("person_key", pa.int64())]  # ids.key17 of person_id (0 where it is null): finding the same person twice
 )
 
+# What check_batch gives (check_batches, calc's pipeline): ROSTER_SCHEMA with the few-valued
+# columns, as read and as normalised, kept as dictionaries: no string is copied per row.
+# iter_roster casts to ROSTER_SCHEMA (plain strings) for its pandas users.
+_DICT = pa.dictionary(pa.int32(), pa.string())
+_DICT_COLUMNS = ("category", "region_code", "area", "orig_category", "orig_region_code", "orig_area", "orig_persons")
+CHECKED_SCHEMA = pa.schema([pa.field(f.name, _DICT) if f.name in _DICT_COLUMNS else f for f in ROSTER_SCHEMA])
+
 _CSV_BLOCK = 2 << 20  # 8 MB blocks cost 200 MB more peak memory at 5M rows, for no speed
 _SNIFF = 4 << 20
 _MAX_PERSONS_DIGITS = 6
@@ -101,7 +108,7 @@ def roster_info(path: Path | str) -> dict:
 
 def iter_roster(path: Path | str, batch_rows: int = 1_000_000) -> Iterator[pa.Table]:
     """Stream the roster as checked batches of at most `batch_rows` rows (see the module doc)."""
-    return check_batches(raw_batches(path, batch_rows))
+    return (t.cast(ROSTER_SCHEMA) for t in check_batches(raw_batches(path, batch_rows)))
 
 
 def raw_batches(path: Path | str, batch_rows: int = 1_000_000) -> Iterator[tuple[pa.Table, np.ndarray | None]]:
@@ -120,7 +127,7 @@ def roster_format(path: Path | str) -> str:
 
 
 def check_batches(raw: Iterator[tuple[pa.Table, np.ndarray | None]]) -> Iterator[pa.Table]:
-    """check_batch over raw batches, numbering data rows from 1; one empty table for no rows."""
+    """check_batch over raw batches (CHECKED_SCHEMA), numbering data rows from 1; one empty table for no rows."""
     first_row = 1
     yielded = False
     for table, numeric_id in raw:
@@ -131,7 +138,7 @@ def check_batches(raw: Iterator[tuple[pa.Table, np.ndarray | None]]) -> Iterator
         yielded = True
         yield checked
     if not yielded:
-        yield ROSTER_SCHEMA.empty_table()
+        yield CHECKED_SCHEMA.empty_table()
 
 
 def iter_id_column(path: Path | str, batch_rows: int = 1_000_000) -> Iterator[pa.Array] | None:
@@ -155,7 +162,8 @@ def read_roster(path: Path | str) -> pa.Table:
 
 
 def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = None) -> pa.Table:
-    """Check a batch whose columns are the ROSTER_COLUMNS present, as strings (nulls allowed).
+    """Check a batch whose columns are the ROSTER_COLUMNS present, as strings (nulls allowed);
+    a CHECKED_SCHEMA table.
 
     `numeric_id`: optional bool mask of rows whose ID cell was a number (XLSX/Parquet float).
     """
@@ -168,12 +176,14 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
             col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
             if c in FEW_VALUED:
                 few[c] = _Few(col)
-                col = col.dictionary_decode() if pa.types.is_dictionary(col.type) else col
-            orig[c] = col if col.type == pa.string() else col.cast(pa.string())
+                orig[c] = few[c].original
+            else:
+                orig[c] = col if col.type == pa.string() else col.cast(pa.string())
         else:
             orig[c] = pa.nulls(n, pa.string())
             if c in FEW_VALUED:
                 few[c] = _Few(orig[c])
+                orig[c] = few[c].original
 
     def trimmed(c: str) -> pa.Array:
         a = orig[c]
@@ -223,7 +233,8 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     cat_empty = cat.rows(empty(cat.values))
     keys = list(CATEGORY_NAMES)
     ci = _np_filled(pc.index_in(pc.ascii_lower(cat.values), value_set=pa.array(keys)), len(keys))
-    category = pa.array([CATEGORY_NAMES[k] for k in keys] + [None], pa.string()).take(pa.array(cat.rows(ci)))
+    codes = list(dict.fromkeys(CATEGORY_NAMES.values()))
+    category = cat.dictionary(np.array([codes.index(CATEGORY_NAMES[k]) for k in keys] + [-1])[ci], codes)
     mark(cat_empty, R_MISSING, "category is empty")
 
     # region_code: 6 digits
@@ -238,13 +249,14 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
         R_MISSING,
         lambda r: f"region_code '{_short(reg.text(r))}' is not a 6-digit code",
     )
-    region_code = reg.take(pc.if_else(pa.array(ok_v), reg.values, pa.scalar(None, pa.string())))
+    region_code = reg.dictionary(np.where(ok_v, np.arange(len(ok_v)), -1), reg.values)
 
     # area: optional; a value that is not urban/rural counts as missing
     ar = few["area"]
     area_keys = list(AREA_VALUES)
     ai = _np_filled(pc.index_in(pc.ascii_lower(ar.values), value_set=pa.array(area_keys)), len(area_keys))
-    area = pa.array([AREA_VALUES[k] for k in area_keys] + [None], pa.string()).take(pa.array(ar.rows(ai)))
+    area_codes = ["urban", "rural"]
+    area = ar.dictionary(np.array([area_codes.index(AREA_VALUES[k]) for k in area_keys] + [-1])[ai], area_codes)
     area_bad = ar.rows((ai == len(area_keys)) & ~empty(ar.values))
     mark(
         area_bad,
@@ -288,7 +300,7 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
         reason_arr,
         detail_arr,
     ] + [orig[c] for c in ROSTER_COLUMNS] + [pa.array(key)]
-    return pa.Table.from_arrays(columns, schema=ROSTER_SCHEMA)
+    return pa.Table.from_arrays(columns, schema=CHECKED_SCHEMA)
 
 
 # Columns with few distinct values: read as dictionaries where the format allows, and checked
@@ -298,7 +310,7 @@ FEW_VALUED = ("category", "region_code", "area", "persons")
 
 class _Few:
     """A few-valued text column: its distinct values (trimmed; the last one "" for empty cells)
-    and each row's index into them."""
+    and each row's index into them; `original`, the column as given as dictionary<int32, string>."""
 
     def __init__(self, a: pa.Array):
         if not pa.types.is_dictionary(a.type):
@@ -306,6 +318,9 @@ class _Few:
         values = a.dictionary
         if values.type != pa.string():
             values = values.cast(pa.string())
+        if a.type != _DICT:
+            a = pa.DictionaryArray.from_arrays(a.indices.cast(pa.int32()), values)
+        self.original = a
         values = pc.fill_null(values, "") if values.null_count else values
         self.values = pc.utf8_trim_whitespace(pa.concat_arrays([values, pa.array([""], pa.string())]))
         self.idx = _np_filled(a.indices, len(values)).astype(np.intp, copy=False)
@@ -313,8 +328,12 @@ class _Few:
     def rows(self, per_value: np.ndarray) -> np.ndarray:
         return per_value[self.idx]
 
-    def take(self, per_value: pa.Array) -> pa.Array:
-        return per_value.take(pa.array(self.idx))
+    def dictionary(self, per_value: np.ndarray, values) -> pa.DictionaryArray:
+        """Per row: values[per_value[the row's value]], null where that is -1; strings not copied."""
+        rows = per_value[self.idx]
+        null = rows < 0
+        indices = pa.array(rows.astype(np.int32), mask=null if null.any() else None)
+        return pa.DictionaryArray.from_arrays(indices, values if isinstance(values, pa.Array) else pa.array(values, pa.string()))
 
     def text(self, row: int) -> str:
         return self.values[int(self.idx[row])].as_py()
