@@ -481,14 +481,18 @@ def compute_batch_arrow(batch, plan: MonthPlan):
     every = len(pidx) == n
     pr = ridx[pidx]
     parea = area[pidx]
-    std12 = np.where(parea == 0, u12[pr], r12[pr])
-    annual = np.where(parea == 0, -1, ann[pr])
-    rate_h = rate_u[pr]
-    num, den = _raw_amount(rules, std12, rate_h)
+    # a payable row's standard, rate and amount per person depend only on its (region, urban or
+    # rural): worked out once per pair (g = 2 x region + area) and spread to the rows by index
+    g = pr * 2 + parea
+    gr, ga = np.arange(2 * (u + 1)) // 2, np.arange(2 * (u + 1)) % 2
+    std12_g = np.where(ga == 0, u12[gr], r12[gr])
+    annual_g = np.where(ga == 0, -1, ann[gr])
+    rate_g = rate_u[gr]
+    num, den = _raw_amount(rules, std12_g, rate_g)
     rounded = round_ratio(num, den, rules.rounding)
     floored = np.maximum(rounded, yuan_to_fen(Decimal(rules.minimum), "minimum"))
     mult = Fraction(str(rules.multiplier))
-    per_person = round_ratio(floored * mult.numerator, mult.denominator, "fen_half_up") if mult != 1 else floored
+    per_person_g = round_ratio(floored * mult.numerator, mult.denominator, "fen_half_up") if mult != 1 else floored
     persons = _np(pc.fill_null(batch.column("persons"), 0))[pidx].astype(np.int64)
     # only what payable rows need (pending batches hold it), as one RecordBatch: its take and
     # to_numpy skip the chunked-array paths of a Table's (a third of the copy's time)
@@ -497,12 +501,12 @@ def compute_batch_arrow(batch, plan: MonthPlan):
         "region_code": (pr, codes + [""]),
         "area": (parea, ["urban", "rural"]),
         "indicator": (pr, ind_u),
-        "rate_h": rate_h,
-        "standard12": std12,
-        "standard_annual_fen": annual,
+        "rate_pct": _Decimals(pr, rate_u, 7),  # hundredths of a percent: scale 2
+        "standard": _Decimals(g, round_ratio(std12_g, 12, "fen_half_up")),
+        "standard_annual": _Decimals(g, annual_g),  # -1: none (null)
         "standard_region": (pr, std_region),
-        "amount_per_person_fen": per_person,
-        "amount_fen": per_person * persons,
+        "amount_per_person": _Decimals(g, per_person_g),
+        "amount_fen": per_person_g[g] * persons,
     })
 
     if every:
@@ -582,6 +586,31 @@ def _text(col):
     return pc.fill_null(col, "")
 
 
+class _Decimals:
+    """A decimal column of few values: per row an index into `values` (int64 hundredths; -1 for
+    null). Written as a dictionary array, so the Parquet writer neither converts nor hashes a
+    decimal per row."""
+
+    def __init__(self, idx: np.ndarray, values: np.ndarray, precision: int = 18):
+        self.idx, self.values, self.precision = idx, values, precision
+
+    def subset(self, sel: np.ndarray) -> "_Decimals":
+        return _Decimals(self.idx[sel], self.values, self.precision)
+
+    def array(self):
+        import pyarrow as pa
+
+        from cpi_link.money import decimal128_from_fen
+
+        # one entry per distinct value (repeats make the writer drop dictionary encoding)
+        uniq, at = np.unique(self.values, return_inverse=True)
+        indices = at.reshape(-1)[self.idx]
+        null = self.values[self.idx] < 0
+        dictionary = decimal128_from_fen(uniq, self.precision)
+        return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32), mask=null if null.any() else None),
+                                              dictionary)
+
+
 def _record_batch(t):
     """A Table whose columns have one chunk each (combined) as one RecordBatch, without copying."""
     import pyarrow as pa
@@ -611,7 +640,8 @@ class _Payable:
 
     def subset(self, sel: np.ndarray) -> "_Payable":
         return _Payable(self.batch, self.pidx[sel], {
-            k: (v[0][sel], v[1]) if isinstance(v, tuple) else v[sel] for k, v in self.computed.items()})
+            k: (v[0][sel], v[1]) if isinstance(v, tuple) else v.subset(sel) if isinstance(v, _Decimals) else v[sel]
+            for k, v in self.computed.items()})
 
     def table(self, sel: np.ndarray | None = None, orig: bool = False):
         """Rows (all, or where the bool mask `sel`) as a Table: roster fields, computed fields, and
@@ -623,7 +653,8 @@ class _Payable:
         rb = p.batch.select(cols)
         if len(p.pidx) != p.batch.num_rows:  # (every row payable: no copy)
             rb = rb.take(pa.array(p.pidx))
-        arrays = list(rb.columns) + [_dict(*v) if isinstance(v, tuple) else pa.array(v) for v in p.computed.values()]
+        arrays = list(rb.columns) + [_dict(*v) if isinstance(v, tuple) else v.array() if isinstance(v, _Decimals)
+                                     else pa.array(v) for v in p.computed.values()]
         return pa.Table.from_arrays(arrays, names=cols + list(p.computed))
 
 

@@ -102,27 +102,30 @@ def payments_table(paid: pd.DataFrame, month: str, scheme: str, version: str, ru
     return pa.Table.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
 
 
-# Few-valued string columns of the payments file, written from dictionary arrays (see below).
+# Few-valued columns of the payments file, written from dictionary arrays (see below).
 PAYMENTS_DICT_STRINGS = ("category", "region_code", "area", "index_month", "indicator", "standard_region",
                          "scheme", "version", "run_id")
+PAYMENTS_DICT_DECIMALS = ("rate_pct", "standard", "standard_annual", "amount_per_person")
 
 
 def payments_write_schema():
-    """The payments schema as the streaming writer is fed: the few-valued string columns as
-    dictionary<int32, string>. The file is written without the Arrow schema, so every reader sees
-    plain strings; the dictionaries only spare the writer from hashing millions of equal values."""
+    """The payments schema as the streaming writer is fed: the few-valued string and decimal columns
+    as dictionary<int32, ...>. The file is written without the Arrow schema, so every reader sees
+    plain strings and decimals; the dictionaries only spare the writer from hashing millions of
+    equal values."""
     import pyarrow as pa
 
     schema = _schemas()[0]
-    for name in PAYMENTS_DICT_STRINGS:
+    for name in PAYMENTS_DICT_STRINGS + PAYMENTS_DICT_DECIMALS:
         i = schema.get_field_index(name)
-        schema = schema.set(i, pa.field(name, pa.dictionary(pa.int32(), pa.string())))
+        schema = schema.set(i, pa.field(name, pa.dictionary(pa.int32(), schema.field(name).type)))
     return schema
 
 
 def payments_from_arrow(t, month: str, scheme: str, version: str, run_id: str):
     """The payments table (payments_write_schema) for a pyarrow Table of payable rows
-    (calculate.compute_batch_arrow), no pandas."""
+    (calculate.compute_batch_arrow: its rate, standards and amount per person already dictionary
+    decimals), no pandas."""
     import pyarrow as pa
 
     schema = payments_write_schema()
@@ -134,18 +137,8 @@ def payments_from_arrow(t, month: str, scheme: str, version: str, run_id: str):
     def const(value: str):
         return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value], pa.string()))
 
-    std12 = i64("standard12")
-    annual = i64("standard_annual_fen")
-    has_annual = annual >= 0
-    annual_arr = decimal128_from_fen(np.where(has_annual, annual, 0))
-    if not has_annual.all():
-        annual_arr = pa.Array.from_buffers(annual_arr.type, n, [pa.array(has_annual).buffers()[1], annual_arr.buffers()[1]])
     cols = {
         "index_month": const(month),
-        "rate_pct": decimal128_from_fen(i64("rate_h")).cast(pa.decimal128(7, 2)),
-        "standard": decimal128_from_fen(round_ratio(std12, 12, "fen_half_up")),
-        "standard_annual": annual_arr,
-        "amount_per_person": decimal128_from_fen(i64("amount_per_person_fen")),
         "amount": decimal128_from_fen(i64("amount_fen")),
         "scheme": const(scheme),
         "version": const(version),
