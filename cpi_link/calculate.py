@@ -247,8 +247,9 @@ def calculate_month(
     early = first_pass is not None and first_pass.matches(roster_path, batch_rows)
     seen = first_pass.file_state if early else file_state(roster_path)
     # the roster's hash (part of the run id) is computed beside the first batches (hashlib
-    # releases the GIL): the run id is first needed when the first payments are written
-    roster_sha = _InThread(sha256_file, roster_path)
+    # releases the GIL): the run id is first needed when the first payments are written.
+    # An early first pass started it already.
+    roster_sha = first_pass.roster_sha if early else _InThread(sha256_file, roster_path)
 
     def run_id() -> str:
         # run_tag tells apart runs of the same inputs that must not share a run id (supplements)

@@ -42,10 +42,36 @@ def repeated_keys(roster_path, batch_rows: int, folder, stop=None):
     return counter.repeated()
 
 
+class _Sha256:
+    """The file's sha256 in a daemon thread (hashlib releases the GIL); result() waits."""
+
+    def __init__(self, path: Path):
+        self.value = self.error = None
+
+        def run():
+            from cpi_link.atomic import sha256_file
+
+            try:
+                self.value = sha256_file(path)
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                self.error = exc
+
+        self.th = threading.Thread(target=run, name="roster-sha256", daemon=True)
+        self.th.start()
+
+    def result(self) -> str:
+        self.th.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 class FirstPass:
-    """repeated_keys(roster, batch_rows) in a daemon thread. Its key files (only past
-    dedup.SPILL_ROWS keys) go to a private temp folder under `parent`, made when first needed;
-    `close()` stops the thread and removes the folder. result() re-raises the thread's error."""
+    """repeated_keys(roster, batch_rows) in a daemon thread, and the roster's sha256 in another
+    (`roster_sha.result()`): both start at once, so they fill the second core while the main thread
+    still imports and loads. Its key files (only past dedup.SPILL_ROWS keys) go to a private temp
+    folder under `parent`, made when first needed; `close()` stops the thread and removes the
+    folder. result() re-raises the thread's error."""
 
     def __init__(self, roster_path, batch_rows: int, parent: Path):
         self.roster_path = Path(roster_path)
@@ -57,6 +83,7 @@ class FirstPass:
         self.stop = threading.Event()
         self.th = threading.Thread(target=self._run, name="first-pass", daemon=True)
         self.th.start()
+        self.roster_sha = _Sha256(self.roster_path)
 
     def _run(self):
         try:
