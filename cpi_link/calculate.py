@@ -404,21 +404,6 @@ def _np(a) -> np.ndarray:
     return a.to_numpy(zero_copy_only=False)
 
 
-def _dict(indices: np.ndarray, values: list):
-    """A dictionary<int32, string> array: few distinct strings spread without copying them per row
-    (and the Parquet writer takes the dictionary as it is instead of hashing every value)."""
-    import pyarrow as pa
-
-    values = ["" if v is None else v for v in values]
-    uniq = list(dict.fromkeys(values))
-    if len(uniq) < len(values):
-        # one entry per distinct string: a dictionary with repeats makes the Parquet writer give up
-        # dictionary encoding for the column (PLAIN, every string hashed and compressed again)
-        at = {v: i for i, v in enumerate(uniq)}
-        indices = np.array([at[v] for v in values], np.int32)[indices]
-    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32, copy=False)), pa.array(uniq, pa.string()))
-
-
 def compute_batch_arrow(batch, plan: MonthPlan):
     """One checked roster batch -> (payable rows before dedup, rejected rows, positions of the
     payable rows in the batch). Both are pyarrow Tables; the payable rows carry no original
@@ -497,18 +482,20 @@ def compute_batch_arrow(batch, plan: MonthPlan):
     persons = _np(pc.fill_null(batch.column("persons"), 0))[pidx].astype(np.int64)
     # only what payable rows need (pending batches hold it), as one RecordBatch: its take and
     # to_numpy skip the chunked-array paths of a Table's (a third of the copy's time)
-    paid = _Payable(_record_batch(batch.select(_PAID_KEEP + _ORIG)), pidx, {
-        "category": (cidx[pidx], keys),
-        "region_code": (pr, codes + [""]),
-        "area": (parea, ["urban", "rural"]),
-        "indicator": (pr, ind_u),
-        "rate_pct": _Decimals(pr, rate_u, 7),  # hundredths of a percent: scale 2
-        "standard": _Decimals(g, round_ratio(std12_g, 12, "fen_half_up")),
-        "standard_annual": _Decimals(g, annual_g),  # -1: none (null)
-        "standard_region": (pr, std_region),
-        "amount_per_person": _Decimals(g, per_person_g),
-        "amount_fen": per_person_g[g] * persons,
-    })
+    paid = _Payable(
+        _record_batch(batch.select(_PAID_KEEP + _ORIG)), pidx,
+        {"cat": cidx[pidx], "region": pr, "area": parea, "pair": g, "amount_fen": per_person_g[g] * persons},
+        {  # column: (the per-row index it is looked up by, that index -> dictionary entry (-1: null), dictionary)
+            "category": ("cat", *_strings(keys)),
+            "region_code": ("region", *_strings(codes + [None])),
+            "area": ("area", *_strings(["urban", "rural"])),
+            "indicator": ("region", *_strings(ind_u)),
+            "rate_pct": ("region", *_decimals(rate_u, 7)),  # hundredths of a percent: scale 2
+            "standard": ("pair", *_decimals(round_ratio(std12_g, 12, "fen_half_up"))),
+            "standard_annual": ("pair", *_decimals(annual_g)),  # -1: none
+            "standard_region": ("region", *_strings(std_region)),
+            "amount_per_person": ("pair", *_decimals(per_person_g)),
+        })
 
     if every:
         return paid, _rej_table(batch.column("source_row").slice(0, 0), pa.array([], pa.string()),
@@ -587,29 +574,26 @@ def _text(col):
     return pc.fill_null(col, "")
 
 
-class _Decimals:
-    """A decimal column of few values: per row an index into `values` (int64 hundredths; -1 for
-    null). Written as a dictionary array, so the Parquet writer neither converts nor hashes a
-    decimal per row."""
+def _strings(values: list) -> tuple[np.ndarray, "object"]:
+    """(position -> entry, dictionary) for a few strings, each listed once (None -> a null row):
+    a dictionary with repeats makes the Parquet writer give up dictionary encoding."""
+    import pyarrow as pa
 
-    def __init__(self, idx: np.ndarray, values: np.ndarray, precision: int = 18):
-        self.idx, self.values, self.precision = idx, values, precision
+    uniq = list(dict.fromkeys(v for v in values if v is not None))
+    at = {v: i for i, v in enumerate(uniq)}
+    return np.array([-1 if v is None else at[v] for v in values], np.int32), pa.array(uniq, pa.string())
 
-    def subset(self, sel: np.ndarray) -> "_Decimals":
-        return _Decimals(self.idx[sel], self.values, self.precision)
 
-    def array(self):
-        import pyarrow as pa
+def _decimals(fen: np.ndarray, precision: int = 18) -> tuple[np.ndarray, "object"]:
+    """(position -> entry, dictionary) for few amounts in hundredths (-1: null), each listed once,
+    as a decimal128(precision, 2) dictionary: the writer neither converts nor hashes a decimal per row."""
+    from cpi_link.money import decimal128_from_fen
 
-        from cpi_link.money import decimal128_from_fen
-
-        # one entry per distinct value (repeats make the writer drop dictionary encoding)
-        uniq, at = np.unique(self.values, return_inverse=True)
-        indices = at.reshape(-1)[self.idx]
-        null = self.values[self.idx] < 0
-        dictionary = decimal128_from_fen(uniq, self.precision)
-        return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32), mask=null if null.any() else None),
-                                              dictionary)
+    uniq, at = np.unique(fen, return_inverse=True)
+    at = at.reshape(-1).astype(np.int32)
+    if len(uniq) and uniq[0] < 0:  # the -1 of "none" sorts first
+        uniq, at = uniq[1:], at - 1
+    return at, decimal128_from_fen(uniq, precision)
 
 
 def _record_batch(t):
@@ -623,40 +607,44 @@ def _record_batch(t):
 
 
 class _Payable:
-    """The payable rows of one batch, not yet copied out of it: positions in the batch (pidx) and
-    the computed values per payable row (numpy; (indices, values) for the few-valued strings).
-    `table(sel)` copies the rows once, when it is known where they go (written, held or rejected)."""
+    """The payable rows of one batch, not yet copied out of it: their positions in the batch (pidx),
+    per-row numpy arrays (`rows`: indices and amounts) and the few-valued columns as lookups through
+    those indices (`looked_up`: see compute_batch_arrow). `table(sel)` copies the rows once, when it
+    is known where they go (written, held or rejected)."""
 
-    def __init__(self, batch, pidx: np.ndarray, computed: dict):
-        self.batch, self.pidx, self.computed = batch, pidx, computed
+    def __init__(self, batch, pidx: np.ndarray, rows: dict, looked_up: dict):
+        self.batch, self.pidx, self.rows, self.looked_up = batch, pidx, rows, looked_up
 
     @property
     def num_rows(self) -> int:
         return len(self.pidx)
 
     def column_np(self, name: str) -> np.ndarray:
-        if name in self.computed:
-            return self.computed[name]
+        if name in self.rows:
+            return self.rows[name]
         return _np(self.batch.column(name))[self.pidx]
 
     def subset(self, sel: np.ndarray) -> "_Payable":
-        return _Payable(self.batch, self.pidx[sel], {
-            k: (v[0][sel], v[1]) if isinstance(v, tuple) else v.subset(sel) if isinstance(v, _Decimals) else v[sel]
-            for k, v in self.computed.items()})
+        """The rows where the bool mask `sel` (or at the positions `sel`)."""
+        return _Payable(self.batch, self.pidx[sel], {k: v[sel] for k, v in self.rows.items()}, self.looked_up)
 
     def table(self, sel: np.ndarray | None = None, orig: bool = False):
         """Rows (all, or where the bool mask `sel`) as a Table: roster fields, computed fields, and
         with orig=True the original fields (for rows that may yet be rejected)."""
         import pyarrow as pa
 
-        p = self if sel is None else self.subset(sel)
+        p = self if sel is None else self.subset(np.flatnonzero(sel))
         cols = _PAID_KEEP + (_ORIG if orig else [])
         rb = p.batch.select(cols)
         if len(p.pidx) != p.batch.num_rows:  # (every row payable: no copy)
             rb = rb.take(pa.array(p.pidx))
-        arrays = list(rb.columns) + [_dict(*v) if isinstance(v, tuple) else v.array() if isinstance(v, _Decimals)
-                                     else pa.array(v) for v in p.computed.values()]
-        return pa.Table.from_arrays(arrays, names=cols + list(p.computed))
+        arrays = list(rb.columns)
+        for by, entry, dictionary in p.looked_up.values():
+            idx = entry[p.rows[by]]
+            null = idx < 0
+            arrays.append(pa.DictionaryArray.from_arrays(pa.array(idx, mask=null if null.any() else None), dictionary))
+        arrays.append(pa.array(p.rows["amount_fen"]))
+        return pa.Table.from_arrays(arrays, names=cols + list(p.looked_up) + ["amount_fen"])
 
 
 def _rej_table(source_row, reason, detail, t):

@@ -64,7 +64,7 @@ def decimal128_from_fen(fen: np.ndarray, precision: int = 18):
     words = np.empty((len(fen), 2), dtype=np.int64)  # little-endian 128-bit two's complement
     words[:, 0] = fen
     words[:, 1] = fen >> 63
-    return pa.Array.from_buffers(pa.decimal128(precision, 2), len(fen), [None, pa.py_buffer(words.tobytes())])
+    return pa.Array.from_buffers(pa.decimal128(precision, 2), len(fen), [None, pa.py_buffer(words)])
 
 
 def fen_from_decimal128(arr) -> np.ndarray:

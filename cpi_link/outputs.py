@@ -134,8 +134,10 @@ def payments_from_arrow(t, month: str, scheme: str, version: str, run_id: str):
     def i64(c: str) -> np.ndarray:
         return t.column(c).to_numpy().astype(np.int64, copy=False)
 
+    zeros = pa.array(np.zeros(n, np.int32))  # one index array for the constant columns
+
     def const(value: str):
-        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value], pa.string()))
+        return pa.DictionaryArray.from_arrays(zeros, pa.array([value], pa.string()))
 
     cols = {
         "index_month": const(month),

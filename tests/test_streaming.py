@@ -332,11 +332,12 @@ def test_few_valued_payment_columns_stay_dictionary_encoded(world):
     """Two region codes falling back to one prefecture standard: the per-batch dictionaries of
     standard_region and indicator must list each string once, or the Parquet writer drops
     dictionary encoding for the column (same values, but each string stored and hashed again)."""
-    from cpi_link.calculate import _dict
+    from cpi_link.calculate import _decimals, _strings
 
-    d = _dict(__import__("numpy").array([0, 1, 2, 1, 0]), ["140100", "140100", None])
-    assert d.dictionary.to_pylist() == ["140100", ""]
-    assert d.to_pylist() == ["140100", "140100", "", "140100", "140100"]
+    entry, dictionary = _strings(["140100", "140100", None])
+    assert dictionary.to_pylist() == ["140100"] and entry.tolist() == [0, 0, -1]
+    entry, dictionary = _decimals(__import__("numpy").array([87000, -1, 87000, 62000]))
+    assert [str(v) for v in dictionary.to_pylist()] == ["620.00", "870.00"] and entry.tolist() == [1, -1, 1, 0]
 
     ids = [make_id(region, "19700101", f"{i:03d}") for i, region in enumerate(["140105", "140106"] * 3)]
     path = world["tmp"] / "two-regions.csv"
