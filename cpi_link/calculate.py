@@ -411,7 +411,7 @@ def compute_batch_arrow(batch, plan: MonthPlan):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    batch = batch.combine_chunks()
+    batch = _record_batch(batch)  # one chunk per column: selecting, filtering and to_numpy stay simple
     n = batch.num_rows
     rules, month = plan.rules, plan.month
     ok = _np(pc.is_null(batch.column("reason")))
@@ -517,8 +517,9 @@ def compute_batch_arrow(batch, plan: MonthPlan):
             (4, lambda t: pa.scalar(f"the mechanism did not start for this region in {month}")),
         ):
             m = new == c
-            if m.any():
-                detail = pc.if_else(pa.array(m), text(rej), detail)
+            if m.any():  # the message built for those rows only
+                mask = pa.array(m)
+                detail = pc.replace_with_mask(detail, mask, text(rej.filter(mask)).cast(pa.string()))
     return paid, _rej_table(rej.column("source_row"), reason, detail, rej)
 
 
@@ -554,8 +555,10 @@ def _distinct(col, rows: np.ndarray) -> tuple[np.ndarray, list]:
     col = _array(col)
     if pa.types.is_dictionary(col.type):
         idx = _np(pc.fill_null(col.indices, -1))
-        used = np.unique(idx[rows & (idx >= 0)])
-        at = np.full(len(col.dictionary) + 1, -1, np.int64)  # the last: null rows (-1)
+        seen = np.zeros(len(col.dictionary) + 1, bool)  # the last: null rows (-1)
+        seen[idx[rows]] = True
+        used = np.flatnonzero(seen[:-1])
+        at = np.full(len(col.dictionary) + 1, -1, np.int64)
         at[used] = np.arange(len(used))
         return at[idx], col.dictionary.take(pa.array(used)).to_pylist()
     uniq = pc.unique(col.filter(pa.array(rows))).drop_null()
@@ -597,9 +600,11 @@ def _decimals(fen: np.ndarray, precision: int = 18) -> tuple[np.ndarray, "object
 
 
 def _record_batch(t):
-    """A Table whose columns have one chunk each (combined) as one RecordBatch, without copying."""
+    """A Table as one RecordBatch (its chunks combined; one chunk per column is not copied)."""
     import pyarrow as pa
 
+    if isinstance(t, pa.RecordBatch):
+        return t
     batches = t.combine_chunks().to_batches()
     if len(batches) == 1:
         return batches[0]
@@ -642,7 +647,10 @@ class _Payable:
         for by, entry, dictionary in p.looked_up.values():
             idx = entry[p.rows[by]]
             null = idx < 0
-            arrays.append(pa.DictionaryArray.from_arrays(pa.array(idx, mask=null if null.any() else None), dictionary))
+            # int32 indices without nulls are wrapped, not converted (pa.array costs more than the lookup)
+            indices = pa.array(idx, mask=null) if null.any() else pa.Array.from_buffers(
+                pa.int32(), len(idx), [None, pa.py_buffer(idx)])
+            arrays.append(pa.DictionaryArray.from_arrays(indices, dictionary))
         arrays.append(pa.array(p.rows["amount_fen"]))
         return pa.Table.from_arrays(arrays, names=cols + list(p.looked_up) + ["amount_fen"])
 

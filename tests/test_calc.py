@@ -117,6 +117,10 @@ def test_26_row_roster_worked_by_hand(tmp_path, cli, setup, fmt):
     paid = {row["source_row"]: row for row in pay.to_pylist()}
     assert {k: str(v["amount"]) for k, v in paid.items()} == EXPECTED_PAID
     assert {row["source_row"]: row["reason"] for row in rej.to_pylist()} == EXPECTED_REJECTED
+    details = {row["source_row"]: row["detail"] for row in rej.to_pylist()}
+    assert details[8] == "area (城乡) is needed for this category and is empty"
+    assert details[9].startswith("category hiv_child is not covered by ") and details[9].endswith(" in 2024-01")
+    assert details[20] == "no standard for region 150102 (or its prefecture/province) in force in 2024-01"
     # money is decimal128 with 2 places
     for col in ("amount", "amount_per_person", "standard"):
         assert str(pay.schema.field(col).type) == "decimal128(18, 2)"
