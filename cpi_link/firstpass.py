@@ -25,8 +25,9 @@ def file_state(path) -> tuple[int, int]:
 
 
 def repeated_keys(roster_path, batch_rows: int, folder, stop=None):
-    """Sorted int64 keys (ids.key17) of IDs that occur more than once in the roster, or None when
-    the roster is not read twice (XLSX: then every payable row is held for the dedup)."""
+    """Sorted uint32 hashes (dedup.hash32) of the keys (ids.key17) of IDs that occur more than once
+    in the roster, or None when the roster is not read twice (XLSX: then every payable row is held
+    for the dedup)."""
     from cpi_link.dedup import RepeatedKeys
     from cpi_link.ids import candidate_keys
     from cpi_link.roster import iter_id_column

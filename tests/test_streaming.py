@@ -264,8 +264,25 @@ def test_repeated_keys_in_memory_and_spilled(tmp_path, monkeypatch, spill_rows):
     rk = dedup.RepeatedKeys(tmp_path)
     for part in ([5, 1, 9], [2, 9, 7], [1, 1, 3], [10**17 - 1, 10**17 - 1]):
         rk.add(np.array(part, dtype=np.int64))
-    assert rk.repeated().tolist() == [1, 9, 10**17 - 1]
+    assert rk.repeated().tolist() == sorted(dedup.hash32(np.array([1, 9, 10**17 - 1])).tolist())
+    assert rk.repeated().dtype == np.uint32
     assert list(tmp_path.iterdir()) == []  # bucket files are read back and removed
+
+
+def test_hash32_is_stable_and_spreads():
+    """Equal keys give equal hashes (the dedup's first pass relies on it); nearby keys (people
+    of one county born on one day) spread over the whole range."""
+    import numpy as np
+
+    from cpi_link.dedup import hash32, member
+
+    keys = np.arange(14010519500101000, 14010519500101000 + 100_000, dtype=np.int64)
+    h = hash32(keys)
+    assert (hash32(keys.copy()) == h).all()
+    assert len(np.unique(h)) >= 99_990  # some 1 in 86,000 pairs may collide
+    assert h.min() < 2**28 and h.max() > 2**32 - 2**28
+    rep = np.unique(h[[5, 77]])
+    assert member(h, rep).sum() >= 2 and member(hash32(keys[[5]]), rep).all()
 
 
 def test_few_valued_columns_as_dictionaries(world, monkeypatch):
