@@ -503,7 +503,7 @@ def compute_batch_arrow(batch, plan: MonthPlan):
     ridx_rej = np.flatnonzero(~pay)
     # only the columns the rejected rows need: filtering every column cost more than the rest here
     rej = batch.select(["source_row", "reason", "detail", "category", "region_code"] + _ORIG).filter(pa.array(~pay))
-    reason, detail = rej.column("reason"), rej.column("detail")
+    reason, detail = rej.column("reason").cast(pa.string()), rej.column("detail").cast(pa.string())
     new = code[ridx_rej]
     if new.any():
         names = pa.array(list(_NEW_REASONS), pa.string())

@@ -74,7 +74,8 @@ ROSTER_SCHEMA = pa.schema(
 # columns, as read and as normalised, kept as dictionaries: no string is copied per row.
 # iter_roster casts to ROSTER_SCHEMA (plain strings) for its pandas users.
 _DICT = pa.dictionary(pa.int32(), pa.string())
-_DICT_COLUMNS = ("category", "region_code", "area", "orig_category", "orig_region_code", "orig_area", "orig_persons")
+_DICT_COLUMNS = ("category", "region_code", "area", "reason", "detail",
+                 "orig_category", "orig_region_code", "orig_area", "orig_persons")
 CHECKED_SCHEMA = pa.schema([pa.field(f.name, _DICT) if f.name in _DICT_COLUMNS else f for f in ROSTER_SCHEMA])
 
 _CSV_BLOCK = 2 << 20  # 8 MB blocks cost 200 MB more peak memory at 5M rows, for no speed
@@ -285,10 +286,15 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
 
     bank = nonempty_or_null(trimmed("bank_account"))
 
-    reason_arr = pc.take(pa.array(list(REASONS), pa.string()), pa.array(reason))
-    detail_arr = pa.array(detail, pa.string())
+    # reason and detail as dictionaries: null on the (many) rows without a problem, no string per row
+    bad = reason != R_OK
+    reason_arr = pa.DictionaryArray.from_arrays(
+        pa.array(reason.astype(np.int32), mask=~bad), pa.array([r or "" for r in REASONS], pa.string()))
+    at = np.zeros(n, np.int32)
+    at[bad] = np.arange(int(bad.sum()), dtype=np.int32)
+    detail_arr = pa.DictionaryArray.from_arrays(pa.array(at, mask=~bad), pa.array(detail[bad].tolist(), pa.string()))
     columns = [
-        pa.array(np.arange(first_row, first_row + n, dtype=np.int64)),
+        pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(np.arange(first_row, first_row + n, dtype=np.int64))]),
         person_id,
         nonempty_or_null(name),
         category,
