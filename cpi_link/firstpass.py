@@ -16,6 +16,9 @@ from pathlib import Path
 # rows per batch for calc's passes. Measured: smaller batches stay in cache
 # (5M rows: 1M -> 250k, 13.6 -> 8.8 s, 2.3 -> 1.1 GB)
 BATCH_ROWS = 250_000
+# The ID checks of up to this many rows are kept for the second pass (ids.CheckedIds, 9 bytes a
+# row): it then skips checking them again. Past it (a national roster) it checks them itself.
+KEEP_ROWS = 16_000_000
 
 
 def file_state(path) -> tuple[int, int]:
@@ -24,22 +27,51 @@ def file_state(path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def repeated_keys(roster_path, batch_rows: int, folder, stop=None):
-    """Sorted uint32 hashes (dedup.hash32) of the keys (ids.key17) of IDs that occur more than once
-    in the roster, or None when the roster is not read twice (XLSX: then every payable row is held
-    for the dedup)."""
+class Handover:
+    """The first pass's ID checks (ids.CheckedIds) waiting for the second pass, by first data row.
+    A batch the second pass has already reached is not kept."""
+
+    def __init__(self):
+        self.items: dict = {}
+        self.reached = 0
+        self.lock = threading.Lock()
+
+    def put(self, row: int, item) -> None:
+        with self.lock:
+            if row > self.reached:
+                self.items[row] = item
+
+    def take(self, row: int):
+        with self.lock:
+            self.reached = max(self.reached, row)
+            return self.items.pop(row, None)
+
+
+def repeated_keys(roster_path, batch_rows: int, folder, stop=None, checked: Handover | None = None):
+    """Sorted uint32 hashes (dedup.hash32) of the keys (ids.key17) of valid IDs that occur more
+    than once in the roster, or None when the roster is not read twice (XLSX: then every payable
+    row is held for the dedup). Each ID column is checked as the second pass would (ids.normalise_ids);
+    `checked` gets those checks by first data row (ids.CheckedIds), for the first KEEP_ROWS rows."""
     from cpi_link.dedup import RepeatedKeys
-    from cpi_link.ids import candidate_keys
+    from cpi_link.ids import CheckedIds, _today_int, normalise_ids
     from cpi_link.roster import iter_id_column
 
     columns = iter_id_column(roster_path, batch_rows=batch_rows)
     if columns is None:
         return None
     counter = RepeatedKeys(folder)
+    first_row, today = 1, _today_int()
     for raw in columns:
         if stop is not None and stop.is_set():
             return None
-        counter.add(candidate_keys(raw))
+        raw = raw.combine_chunks() if raw.num_chunks != 1 else raw.chunk(0)
+        ids = normalise_ids(raw, today=today)
+        counter.add(ids.key[ids.reason == 0])
+        if checked is not None and first_row + len(raw) - 1 <= KEEP_ROWS:
+            kept = CheckedIds.of(raw, ids)
+            if kept is not None:
+                checked.put(first_row, kept)
+        first_row += len(raw)
     return counter.repeated()
 
 
@@ -81,6 +113,7 @@ class FirstPass:
         self.parent = Path(parent)
         self._made = None
         self.value = self.error = None
+        self.checked = Handover()  # the ID checks, for the second pass
         self.stop = threading.Event()
         self.th = threading.Thread(target=self._run, name="first-pass", daemon=True)
         self.th.start()
@@ -88,7 +121,8 @@ class FirstPass:
 
     def _run(self):
         try:
-            self.value = repeated_keys(self.roster_path, self.batch_rows, self._folder, stop=self.stop)
+            self.value = repeated_keys(self.roster_path, self.batch_rows, self._folder, stop=self.stop,
+                                       checked=self.checked)
         except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
             self.error = exc
 

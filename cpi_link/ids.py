@@ -269,6 +269,50 @@ def _fast_18(s: pa.Array, today: int) -> "IdColumn | None":
     return IdColumn(person_id=person_id, flag=pa.nulls(n, pa.string()), reason=reason, detail=detail, key=key)
 
 
+@dataclass
+class CheckedIds:
+    """What normalise_ids found for one column of the usual shape (every ID 18 characters, no
+    lower-case x), kept by calc's first pass so the second pass, reading the same rows again,
+    does not check them twice: per row the reason (0 = fine) and key, the messages of the
+    rejected rows. `for_column` rebuilds the IdColumn over the second pass's own copy."""
+
+    reason: np.ndarray
+    key: np.ndarray
+    details: dict
+
+    @staticmethod
+    def of(raw: pa.Array, ids: "IdColumn") -> "CheckedIds | None":
+        """For an IdColumn whose normalised IDs are `raw`'s own bytes (else None: not kept)."""
+        p = ids.person_id
+        if (p.offset != raw.offset or ids.flag.null_count != len(ids.flag)
+                or p.buffers()[1].address != raw.buffers()[1].address
+                or p.buffers()[2].address != raw.buffers()[2].address):
+            return None
+        bad = np.flatnonzero(ids.reason)
+        return CheckedIds(ids.reason, ids.key, {int(i): ids.detail[i] for i in bad})
+
+    def for_column(self, raw: pa.Array) -> "IdColumn | None":
+        """The IdColumn of `raw` (the same IDs as when checked), or None if it cannot be rebuilt."""
+        n = len(raw)
+        if n != len(self.reason) or raw.offset or raw.null_count or not pa.types.is_string(raw.type):
+            return None
+        offsets = offsets_of(raw)
+        if int(offsets[-1] - offsets[0]) != 18 * n:
+            return None
+        good = self.reason == R_OK
+        if good.all():
+            person_id = raw
+        else:
+            bitmap = pa.py_buffer(np.packbits(good, bitorder="little").tobytes())
+            person_id = pa.StringArray.from_buffers(n, raw.buffers()[1], raw.buffers()[2], bitmap,
+                                                    null_count=int(n - good.sum()))
+        detail = np.full(n, None, dtype=object)
+        for i, msg in self.details.items():
+            detail[i] = msg
+        return IdColumn(person_id=person_id, flag=pa.nulls(n, pa.string()), reason=self.reason.copy(),
+                        detail=detail, key=self.key)
+
+
 def _digit_rows(body: np.ndarray) -> np.ndarray:
     """Bool per row: every byte of the (n, k) uint8 matrix is an ASCII digit."""
     bad = (body - np.uint8(48)) > 9  # uint8 wraps below '0'

@@ -127,14 +127,16 @@ def roster_format(path: Path | str) -> str:
     return _format(_check_path(path))
 
 
-def check_batches(raw: Iterator[tuple[pa.Table, np.ndarray | None]]) -> Iterator[pa.Table]:
-    """check_batch over raw batches (CHECKED_SCHEMA), numbering data rows from 1; one empty table for no rows."""
+def check_batches(raw: Iterator[tuple[pa.Table, np.ndarray | None]], known_ids=None) -> Iterator[pa.Table]:
+    """check_batch over raw batches (CHECKED_SCHEMA), numbering data rows from 1; one empty table for no rows.
+
+    known_ids: optional first data row -> ids.CheckedIds or None (calc's first pass checked the IDs)."""
     first_row = 1
     yielded = False
     for table, numeric_id in raw:
         if table.num_rows == 0:
             continue
-        checked = check_batch(table, first_row, numeric_id)
+        checked = check_batch(table, first_row, numeric_id, known_ids(first_row) if known_ids else None)
         first_row += table.num_rows
         yielded = True
         yield checked
@@ -162,11 +164,12 @@ def read_roster(path: Path | str) -> pa.Table:
 # Checking one batch of raw text columns
 
 
-def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = None) -> pa.Table:
+def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = None, known=None) -> pa.Table:
     """Check a batch whose columns are the ROSTER_COLUMNS present, as strings (nulls allowed);
     a CHECKED_SCHEMA table.
 
     `numeric_id`: optional bool mask of rows whose ID cell was a number (XLSX/Parquet float).
+    `known`: the ids.CheckedIds of these same IDs (checked by calc's first pass), or None.
     """
     n = raw.num_rows
     orig = {}
@@ -200,7 +203,9 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
         return pc.if_else(pa.array(e), pa.scalar(None, pa.string()), a) if e.any() else a
 
     # person_id
-    ids = normalise_ids(orig["person_id"])
+    ids = known.for_column(orig["person_id"]) if known is not None else None
+    if ids is None:
+        ids = normalise_ids(orig["person_id"])
     reason = ids.reason.copy()
     detail = ids.detail.copy()
     if numeric_id is not None and numeric_id.any():

@@ -316,7 +316,9 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
                           write_statistics=PAYMENTS_STATS, column_encoding=PAYMENTS_ENCODING) as pq_writer, \
             _BackgroundWriter(pq_writer) as writer:
         try:
-            for batch in _prefetch(check_batches(raw_batches(roster_path, batch_rows))):
+            # the first pass's ID checks, taken (and freed) as the second pass reaches their rows
+            known = runner.checked.take if runner is not None and hasattr(runner, "checked") else None
+            for batch in _prefetch(check_batches(raw_batches(roster_path, batch_rows), known_ids=known)):
                 input_rows += batch.num_rows
                 if compute:
                     batch = batch.combine_chunks()

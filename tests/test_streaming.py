@@ -371,3 +371,40 @@ def test_few_valued_payment_columns_stay_dictionary_encoded(world):
     for g in range(meta.num_row_groups):
         for name in ("category", "region_code", "indicator", "standard_region", "run_id"):
             assert "RLE_DICTIONARY" in meta.row_group(g).column(names.index(name)).encodings, (g, name)
+
+
+def test_the_second_pass_reuses_the_first_pass_id_checks(world, monkeypatch):
+    """The first pass checks every ID as the second pass would and hands the checks over
+    (ids.CheckedIds): same files as checking them again, bad IDs included; batches of another
+    shape (a 15-digit ID, a lower-case x) are checked again by the second pass."""
+    import cpi_link.firstpass as fp
+    import cpi_link.ids as ids_mod
+
+    bad = make_id("140105", "19700101", "123")
+    bad = bad[:17] + ("0" if bad[17] != "0" else "1")  # wrong check character
+    rows = ROWS + [(bad, "urban_dibao", "1"), (make_id("140105", "19991301", "066")[:14] + "0661", "urban_dibao", "1")]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["person_id", "name", "category", "region_code", "persons"])
+    for i, (pid, cat, persons) in enumerate(rows, 1):
+        w.writerow([pid, f"人{i}", cat, "140105", persons])
+    roster = world["tmp"] / "roster.csv"
+    roster.write_text(buf.getvalue(), encoding="utf-8")
+
+    used = []
+    real = ids_mod.CheckedIds.for_column
+    monkeypatch.setattr(ids_mod.CheckedIds, "for_column", lambda self, raw: used.append(len(raw)) or real(self, raw))
+    _run(world, roster, world["tmp"] / "reused", batch_rows=2)
+    assert used  # some batches came from the first pass ...
+    assert sum(used) < len(rows)  # ... but not those holding B15 (15 digits) or C in lower case
+    monkeypatch.setattr(fp, "KEEP_ROWS", 0)
+    used.clear()
+    _run(world, roster, world["tmp"] / "checked-again", batch_rows=2)
+    assert not used
+    for name in ("payments.parquet", "rejected.parquet", "summary.parquet"):
+        a = pq.read_table(world["tmp"] / "reused" / name)
+        b = pq.read_table(world["tmp"] / "checked-again" / name)
+        assert a.equals(b), name
+    rej = {r["source_row"]: r for r in pq.read_table(world["tmp"] / "reused" / "rejected.parquet").to_pylist()}
+    assert rej[10]["reason"] == "invalid_id" and rej[10]["detail"].startswith("check character should be ")
+    assert rej[11]["reason"] == "invalid_id" and "not a real date" in rej[11]["detail"]
