@@ -224,7 +224,8 @@ def calculate_month(
 
     from cpi_link import outputs
     from cpi_link.atomic import sha256_file
-    from cpi_link.stream import _InThread, stream_month
+    from cpi_link.background import InThread
+    from cpi_link.stream import stream_month
     from cpi_link.trigger import decide
 
     rules = scheme.rules_for(month)
@@ -249,7 +250,7 @@ def calculate_month(
     # the roster's hash (part of the run id) is computed beside the first batches (hashlib
     # releases the GIL): the run id is first needed when the first payments are written.
     # An early first pass started it already.
-    roster_sha = first_pass.roster_sha if early else _InThread(sha256_file, roster_path)
+    roster_sha = first_pass.roster_sha if early else InThread(sha256_file, roster_path)
 
     def run_id() -> str:
         # run_tag tells apart runs of the same inputs that must not share a run id (supplements)

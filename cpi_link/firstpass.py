@@ -52,6 +52,7 @@ def repeated_keys(roster_path, batch_rows: int, folder, stop=None, checked: Hand
     than once in the roster, or None when the roster is not read twice (XLSX: then every payable
     row is held for the dedup). Each ID column is checked as the second pass would (ids.normalise_ids);
     `checked` gets those checks by first data row (ids.CheckedIds), for the first KEEP_ROWS rows."""
+    from cpi_link.background import prefetch
     from cpi_link.dedup import RepeatedKeys
     from cpi_link.ids import CheckedIds, _today_int, normalise_ids
     from cpi_link.roster import iter_id_column
@@ -61,7 +62,9 @@ def repeated_keys(roster_path, batch_rows: int, folder, stop=None, checked: Hand
         return None
     counter = RepeatedKeys(folder)
     first_row, today = 1, _today_int()
-    for raw in columns:
+    # the next ID column is read while this one is checked: the first pass is on calc's critical
+    # path (no payment is final before it ends), so it takes both cores when it can
+    for raw in prefetch(columns, name="first-pass-read"):
         if stop is not None and stop.is_set():
             return None
         raw = raw.combine_chunks() if raw.num_chunks != 1 else raw.chunk(0)
@@ -73,30 +76,6 @@ def repeated_keys(roster_path, batch_rows: int, folder, stop=None, checked: Hand
                 checked.put(first_row, kept)
         first_row += len(raw)
     return counter.repeated()
-
-
-class _Sha256:
-    """The file's sha256 in a daemon thread (hashlib releases the GIL); result() waits."""
-
-    def __init__(self, path: Path):
-        self.value = self.error = None
-
-        def run():
-            from cpi_link.atomic import sha256_file
-
-            try:
-                self.value = sha256_file(path)
-            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
-                self.error = exc
-
-        self.th = threading.Thread(target=run, name="roster-sha256", daemon=True)
-        self.th.start()
-
-    def result(self) -> str:
-        self.th.join()
-        if self.error is not None:
-            raise self.error
-        return self.value
 
 
 class FirstPass:
@@ -117,7 +96,10 @@ class FirstPass:
         self.stop = threading.Event()
         self.th = threading.Thread(target=self._run, name="first-pass", daemon=True)
         self.th.start()
-        self.roster_sha = _Sha256(self.roster_path)
+        from cpi_link.atomic import sha256_file
+        from cpi_link.background import InThread
+
+        self.roster_sha = InThread(sha256_file, self.roster_path)  # hashlib releases the GIL
 
     def _run(self):
         try:

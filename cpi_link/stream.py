@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cpi_link.background import BackgroundWriter, prefetch
 from cpi_link.calculate import _ORIG, MonthPlan, _empty_paid, _np, _Payable, _rej_table, compute_batch_arrow
 
 SPILL_BYTES = 256 << 20
@@ -38,30 +39,6 @@ PAYMENTS_DICTIONARY = ["category", "region_code", "area", "index_month", "indica
                        "id_flag"]
 PAYMENTS_STATS = ["source_row"]
 PAYMENTS_ENCODING = {"source_row": "DELTA_BINARY_PACKED"}
-
-
-class _InThread:
-    """fn(*args) in a daemon thread; result() waits and re-raises its error in the caller."""
-
-    def __init__(self, fn, *args):
-        import threading
-
-        self.value = self.error = None
-
-        def run():
-            try:
-                self.value = fn(*args)
-            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
-                self.error = exc
-
-        self.th = threading.Thread(target=run, daemon=True)
-        self.th.start()
-
-    def result(self):
-        self.th.join()
-        if self.error is not None:
-            raise self.error
-        return self.value
 
 
 class _Spill:
@@ -108,87 +85,6 @@ class _Spill:
             reader = pa.ipc.open_stream(src)
             for b in reader:
                 yield pa.Table.from_batches([b])
-
-
-def _prefetch(it, depth: int = 1):
-    """Iterate `it` in a background thread, `depth` items ahead: reading and checking the next roster
-    batch (pyarrow and numpy release the GIL) overlaps computing this one. Errors surface in order."""
-    import queue
-    import threading
-
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def run():
-        try:
-            for x in it:
-                if stop.is_set():
-                    return
-                q.put((x, None))
-            q.put((done, None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            q.put((None, exc))
-
-    th = threading.Thread(target=run, name="roster-prefetch", daemon=True)
-    th.start()
-    try:
-        while True:
-            x, exc = q.get()
-            if exc is not None:
-                raise exc
-            if x is done:
-                return
-            yield x
-    finally:
-        stop.set()
-        while th.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                pass
-            th.join(0.05)
-
-
-class _BackgroundWriter:
-    """Feeds a ParquetWriter from a background thread (one table in flight), so encoding the
-    payments overlaps preparing the next batch."""
-
-    def __init__(self, writer):
-        import queue
-        import threading
-
-        self.writer = writer
-        self.q: queue.Queue = queue.Queue(maxsize=1)
-        self.error = None
-        self.th = threading.Thread(target=self._run, name="payments-writer", daemon=True)
-
-    def _run(self):
-        while True:
-            t = self.q.get()
-            if t is None:
-                return
-            if self.error is None:
-                try:
-                    self.writer.write_table(t)
-                except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
-                    self.error = exc
-
-    def write_table(self, t):
-        if self.error is not None:
-            raise self.error
-        self.q.put(t)
-
-    def __enter__(self):
-        self.th.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.q.put(None)
-        self.th.join()
-        if self.error is not None and exc[0] is None:
-            raise self.error
-        return False
 
 
 def _first_pass(roster_path, batch_rows: int, folder):
@@ -314,11 +210,11 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
                           store_schema=False,  # the dictionary types are an encoding detail: read back as strings
                           store_decimal_as_integer=True, use_dictionary=PAYMENTS_DICTIONARY,
                           write_statistics=PAYMENTS_STATS, column_encoding=PAYMENTS_ENCODING) as pq_writer, \
-            _BackgroundWriter(pq_writer) as writer:
+            BackgroundWriter(pq_writer) as writer:
         try:
             # the first pass's ID checks, taken (and freed) as the second pass reaches their rows
             known = runner.checked.take if runner is not None and hasattr(runner, "checked") else None
-            for batch in _prefetch(check_batches(raw_batches(roster_path, batch_rows), known_ids=known)):
+            for batch in prefetch(check_batches(raw_batches(roster_path, batch_rows), known_ids=known)):
                 input_rows += batch.num_rows
                 if compute:
                     batch = batch.combine_chunks()
