@@ -26,7 +26,9 @@ from cpi_link.background import BackgroundWriter, prefetch
 from cpi_link.calculate import _ORIG, MonthPlan, _empty_paid, _np, _Payable, _rej_table, compute_batch_arrow
 
 SPILL_BYTES = 256 << 20
-PENDING_BATCHES = 5  # payable batches kept in memory while the first pass still runs (5M CSV: 2 -> 5, 5.6 -> 4.9 s, 0.86 -> 1.15 GB)
+# payable batches kept in memory while the first pass still runs: past them the second pass waits
+# for it (5M CSV: 5 -> 8 batches, 3.96 -> 3.86 s wall, peak about 970 MB)
+PENDING_BATCHES = 8
 PAYMENTS_COMPRESSION = "snappy"  # the Parquet default; zstd level 1 cost a third more CPU here (for half the bytes)
 # Bank account numbers are random digits: snappy took a sixth of the writer's time on them for a
 # third fewer bytes. Written uncompressed (a 5M-row payments file: about 20% larger).
