@@ -15,3 +15,17 @@ def test_tune_sets_defaults_once_and_keeps_user_values(monkeypatch):
     monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "5")
     procenv.tune()  # a second call changes nothing
     assert os.environ["MIMALLOC_PURGE_DELAY"] == "5"
+
+
+def test_the_command_line_leaves_with_its_output_and_exit_status(tmp_path):
+    """cli.main ends with os._exit (no interpreter teardown): stdout and stderr still arrive whole,
+    and the exit status is the command's."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, CPI_LINK_HOME=str(tmp_path / "home"))
+    ok = subprocess.run([sys.executable, "-m", "cpi_link", "--version"], capture_output=True, text=True, env=env)
+    assert ok.returncode == 0 and ok.stdout.startswith("cpi-link ")
+    bad = subprocess.run([sys.executable, "-m", "cpi_link", "calc", "--month", "2019-13", "--roster", "nowhere.csv"],
+                         capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "2019-13" in bad.stderr
