@@ -151,8 +151,6 @@ def calc(
 ):
     """Compute one index month's subsidies for a roster and write the audited run folder."""
     from cpi_link.months import parse_month
-    from cpi_link.schemes import load_scheme
-    from cpi_link.store import SeriesStore
 
     st = state(ctx)
     m = parse_month(month, "--month")
@@ -163,6 +161,9 @@ def calc(
         from cpi_link.firstpass import BATCH_ROWS, FirstPass
 
         first = FirstPass(roster, BATCH_ROWS, Path(out).parent if out else home.runs_dir / m)
+    from cpi_link.schemes import load_scheme
+    from cpi_link.store import SeriesStore
+
     try:
         sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
         rules = sch.rules_for(m)
