@@ -59,5 +59,12 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
+def sha256_open(fh) -> str:
+    """sha256 of a file opened for binary reading, which is then closed (a file opened before it
+    is moved can be hashed while it moves)."""
+    with fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

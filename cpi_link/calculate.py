@@ -366,7 +366,7 @@ def _finish_month(r: dict, plan: MonthPlan, primary, decisions: dict, roster_pat
     if extra_manifest:
         manifest.update(extra_manifest)
     tables = {
-        "payments.parquet": r["payments_path"],
+        "payments.parquet": (r["payments_path"], r["payments_sha"]),
         "rejected.parquet": rej_table,
         "summary.parquet": outputs.summary_table(summary),
     }

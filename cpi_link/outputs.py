@@ -190,7 +190,8 @@ def prepare_out_dir(out: Path) -> None:
 
 
 def write_run(dest: Path, tables: dict, manifest: dict) -> Path:
-    """Write tables (name -> pyarrow Table) and manifest.json into dest, whole or not at all."""
+    """Write tables and manifest.json into dest, whole or not at all. A table is a pyarrow Table,
+    the path of a Parquet file already written (moved in), or (that path, its sha256 pending)."""
     import pyarrow.parquet as pq
 
     dest = Path(dest)
@@ -207,6 +208,9 @@ def write_run(dest: Path, tables: dict, manifest: dict) -> Path:
         with ThreadPoolExecutor(max_workers=2) as pool:
             for name, table in tables.items():
                 path = tmp / name
+                known_hash = None
+                if isinstance(table, tuple):  # (path, its sha256 being computed: .result())
+                    table, known_hash = table
                 if isinstance(table, (str, os.PathLike)):  # already written (streamed) beside dest: move it in
                     os.replace(table, path)
                     rows[name] = pq.ParquetFile(path).metadata.num_rows
@@ -215,7 +219,7 @@ def write_run(dest: Path, tables: dict, manifest: dict) -> Path:
                     rows[name] = table.num_rows
                 os.chmod(path, 0o600)
                 crashpoint(f"write_{name}")  # crash tests: killed after this output, before the rest
-                hashes[name] = pool.submit(sha256_file, path)
+                hashes[name] = known_hash or pool.submit(sha256_file, path)
             hashes = {name: f.result() for name, f in hashes.items()}
         manifest = dict(manifest)
         manifest["outputs"] = {name: {"sha256": h, "rows": rows[name]} for name, h in hashes.items()}

@@ -136,7 +136,8 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
                  exclude_paid=None, progress=None, first_pass=None) -> dict:
     """Read, check, compute and dedup a whole roster in bounded memory (see the section comment).
 
-    Returns input_rows, the payments Parquet already written in spill_dir (path), paid_rows,
+    Returns input_rows, the payments Parquet already written in spill_dir (path; payments_sha: its
+    sha256, being computed in a thread), paid_rows,
     persons, total_fen, the rejected table (sorted by source_row), the summary frame and by_category.
     first_pass: a firstpass.FirstPass the caller started early for this roster and batch size.
     """
@@ -269,6 +270,11 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         if last:
             write_last(last)
 
+    # the payments file is whole: hash it now, beside the rejected rows' sort and the summary
+    from cpi_link.atomic import sha256_open
+    from cpi_link.background import InThread
+
+    pay_sha = InThread(sha256_open, open(pay_path, "rb"))  # opened here: write_run moves the file
     paid_rows = totals.rows
     if rej_parts:
         rej_all = pa.concat_tables(rej_parts)
@@ -286,5 +292,6 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         persons = total_fen = 0
         summary = outputs.summary_frame(_empty_paid())
         by_cat = []
-    return {"input_rows": input_rows, "payments_path": pay_path, "paid_rows": paid_rows, "persons": persons,
+    return {"input_rows": input_rows, "payments_path": pay_path, "payments_sha": pay_sha, "paid_rows": paid_rows,
+            "persons": persons,
             "total_fen": total_fen, "rejected": rej_all, "summary": summary, "by_category": by_cat}
