@@ -146,7 +146,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     import pyarrow.parquet as pq
 
     from cpi_link import outputs
-    from cpi_link.dedup import PayableKeys, hash32, member
+    from cpi_link.dedup import HashBitmap, PayableKeys
     from cpi_link.roster import check_batches, raw_batches
 
     month, rules = plan.month, plan.rules
@@ -181,7 +181,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     def route(paid: _Payable):
         """Payable rows of one batch: rows with a repeated key are held for the dedup, the rest written."""
         key = paid.column_np("person_key")
-        hold = np.ones(len(key), bool) if repeated is None else member(hash32(key), repeated)
+        hold = np.ones(len(key), bool) if repeated is None else repeated.hits(key)
         if hold.any():
             h = paid.table(None if hold.all() else hold, orig=True)
             keys.add(key[hold], _np(h.column("amount_fen")), _np(h.column("source_row")))
@@ -202,7 +202,8 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
             return True
         if not wait and not first.done():
             return False
-        repeated, first = first.result(), None
+        found, first = first.result(), None
+        repeated = HashBitmap(found) if found is not None else None
         for paid in pending:
             route(paid)
         pending.clear()
