@@ -54,7 +54,7 @@ def repeated_keys(roster_path, batch_rows: int, folder, stop=None, checked: Hand
     `checked` gets those checks by first data row (ids.CheckedIds), for the first KEEP_ROWS rows."""
     from cpi_link.background import prefetch
     from cpi_link.dedup import RepeatedKeys
-    from cpi_link.ids import CheckedIds, _today_int, normalise_ids
+    from cpi_link.ids import CheckedIds, _today_int, candidate_keys, normalise_ids
     from cpi_link.roster import iter_id_column
 
     columns = iter_id_column(roster_path, batch_rows=batch_rows)
@@ -68,12 +68,14 @@ def repeated_keys(roster_path, batch_rows: int, folder, stop=None, checked: Hand
         if stop is not None and stop.is_set():
             return None
         raw = raw.combine_chunks() if raw.num_chunks != 1 else raw.chunk(0)
-        ids = normalise_ids(raw, today=today)
-        counter.add(ids.key[ids.reason == 0])
         if checked is not None and first_row + len(raw) - 1 <= KEEP_ROWS:
+            ids = normalise_ids(raw, today=today)
+            counter.add(ids.key[ids.reason == 0])
             kept = CheckedIds.of(raw, ids)
             if kept is not None:
                 checked.put(first_row, kept)
+        else:  # past KEEP_ROWS nothing is handed over: the cheaper keys (a superset) do
+            counter.add(candidate_keys(raw, today=today))
         first_row += len(raw)
     return counter.repeated()
 

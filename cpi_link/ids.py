@@ -456,3 +456,41 @@ def keys_of_normalised(person_id: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if int(offsets[-1] - offsets[0]) != 18 * n:
         raise AssertionError("payable person_ids are not all 18 characters")
     return key17(_matrix(a, 18)[:, :17])
+
+
+def candidate_keys(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) -> np.ndarray:
+    """Keys of every ID in a raw column that may normalise to a valid one (others are left out).
+
+    Cheap: well-shaped rows give their key without the checksum or the date check, so this is a
+    superset of the keys `normalise_ids` would accept, and a row's key here equals the key of its
+    normalised ID. Only irregular rows go through `normalise_ids`.
+    """
+    if isinstance(raw, pa.ChunkedArray):
+        raw = raw.combine_chunks() if raw.num_chunks != 1 else raw.chunk(0)
+    if not pa.types.is_string(raw.type):
+        raw = raw.cast(pa.string())
+    s = pc.fill_null(raw, "") if raw.null_count else raw
+    lengths = pc.binary_length(s).to_numpy(zero_copy_only=False)
+    parts = []
+    rest = np.ones(len(s), dtype=bool)
+    for width in (18, 15):
+        idx = np.flatnonzero(lengths == width)
+        if len(idx) == 0:
+            continue
+        m = _matrix(s if len(idx) == len(s) else s.take(pa.array(idx)), width)
+        d = (m[:, :17] if width == 18 else m) - np.uint8(48)  # digit values; uint8 wraps below '0'
+        bad = d > 9
+        if bad.any():
+            digits = ~bad.any(axis=1)
+            idx, d = idx[digits], d[digits]
+        rest[idx] = False
+        if width == 15:
+            d17 = np.empty((len(d), 17), dtype=np.uint8)
+            d17[:, :6], d17[:, 6], d17[:, 7], d17[:, 8:] = d[:, :6], 1, 9, d[:, 6:]
+            d = d17
+        parts.append(_key_digits(d))
+    if rest.any():
+        ids = normalise_ids(raw.take(pa.array(np.flatnonzero(rest))), today=today).person_id
+        ids = ids.filter(pc.is_valid(ids))
+        parts.append(keys_of_normalised(ids))
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)

@@ -399,7 +399,7 @@ def test_the_second_pass_reuses_the_first_pass_id_checks(world, monkeypatch):
     _run(world, roster, world["tmp"] / "reused", batch_rows=2)
     assert used  # some batches came from the first pass ...
     assert sum(used) < len(rows)  # ... but not those holding B15 (15 digits) or C in lower case
-    monkeypatch.setattr(fp, "KEEP_ROWS", 0)
+    monkeypatch.setattr(fp, "KEEP_ROWS", 0)  # past it: candidate keys, nothing handed over
     used.clear()
     _run(world, roster, world["tmp"] / "checked-again", batch_rows=2)
     assert not used
