@@ -149,19 +149,6 @@ def test_vectorised_agrees_with_scalar(texts):
 
 
 @given(st.lists(_id_like(), max_size=30))
-def test_vectorised_agrees_with_scalar(texts):
-    r = normalise_ids(pa.array(texts, pa.string()), today=TODAY)
-    for i, t in enumerate(texts):
-        c = check_id(t, today=TODAY)
-        assert r.person_id[i].as_py() == c.person_id, t
-        assert r.flag[i].as_py() == c.flag, t
-        assert REASONS[r.reason[i]] == c.reason, t
-        assert r.detail[i] == c.detail, t
-        # the dedup key: the 17 digits before the check character, as a number; 0 when rejected
-        assert r.key[i] == (int(c.person_id[:17]) if c.person_id else 0), t
-
-
-@given(st.lists(_id_like(), max_size=30))
 def test_candidate_keys_cover_every_valid_id(texts):
     """The first pass's cheap keys: every ID that normalises to a valid one has its key among them."""
     from cpi_link.ids import candidate_keys
