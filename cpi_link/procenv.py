@@ -1,9 +1,9 @@
 """Process-wide settings for the native libraries under numpy and pyarrow, made once by the
 command line (`cli.main`) before either is loaded. They change speed only, never results.
 
-Measured with `perf stat` on `calc` over the 5M-row CSV bench roster (5 interleaved runs, medians):
-8.26 -> 7.10 CPU seconds, 4.78 -> 4.18 s wall. Most of what they save was the kernel zeroing
-pages that an allocator had just handed back and then asked for again.
+Measured with `perf stat` on `calc` over the 5M-row CSV bench roster (5 interleaved runs,
+medians): about 1 CPU second less, most of it the kernel zeroing pages that an allocator had
+just handed back and then asked for again.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ import sys
 # no BLAS work, so those threads only took CPU from the pipeline (about 1% of calc's samples).
 _ENV = {
     "OPENBLAS_NUM_THREADS": "1",
-    # pyarrow's mimalloc returns freed pages to the OS after 10 ms by default; batch after batch
-    # then faults them in (zeroed, often as 2 MiB huge pages) again. Keep them: the peak is the same.
-    "MIMALLOC_PURGE_DELAY": "-1",
-    # ... and no transparent huge pages: each first touch of a 2 MiB huge page is zeroed (and, on a
-    # VM, backed by the host) whole. 5M-row CSV, 5 interleaved runs: system time 1.99 -> 0.92 s.
+    # pyarrow's mimalloc (v3) without transparent huge pages: each first touch of a 2 MiB huge page
+    # is zeroed (and, on a VM, backed by the host) whole. 5M-row CSV, 5 interleaved runs: system
+    # time 1.99 -> 0.92 s; 50M rows: peak 3045 -> 2892 MiB. (Never returning freed pages, purge
+    # delay -1, saved nothing at 5M and raised the 50M peak to 3.7 GB: mimalloc's 1 s default stays.)
     "MIMALLOC_ALLOW_THP": "0",
 }
 

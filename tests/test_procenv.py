@@ -8,13 +8,13 @@ from cpi_link import procenv
 def test_tune_sets_defaults_once_and_keeps_user_values(monkeypatch):
     monkeypatch.setattr(procenv, "_done", False)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")  # the user's choice stays
-    monkeypatch.delenv("MIMALLOC_PURGE_DELAY", raising=False)
+    monkeypatch.delenv("MIMALLOC_ALLOW_THP", raising=False)
     procenv.tune()
     assert os.environ["OPENBLAS_NUM_THREADS"] == "4"
-    assert os.environ["MIMALLOC_PURGE_DELAY"] == "-1"
-    monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "5")
+    assert os.environ["MIMALLOC_ALLOW_THP"] == "0"
+    monkeypatch.setenv("MIMALLOC_ALLOW_THP", "1")
     procenv.tune()  # a second call changes nothing
-    assert os.environ["MIMALLOC_PURGE_DELAY"] == "5"
+    assert os.environ["MIMALLOC_ALLOW_THP"] == "1"
 
 
 def test_the_command_line_leaves_with_its_output_and_exit_status(tmp_path):
