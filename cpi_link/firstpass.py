@@ -1,9 +1,11 @@
 """calc's first pass over a roster: which person keys occur more than once (see stream).
 
-It only reads the ID column, and runs in a background thread. The CLI starts it as soon as it
-knows the roster, so it overlaps loading the scheme, the figures and the standards (and the
-imports they need); stream.stream_month takes it over, or starts its own. This module
-imports nothing heavy, so starting it costs nothing on the main thread.
+It only reads the ID column, in background threads (one reads the next batch while another
+checks this one), and checks each ID as the second pass would: the checks of the first KEEP_ROWS
+rows are handed over (Handover), so the second pass does not check those IDs again. The CLI
+starts it before it loads the scheme, the figures and the standards (with the roster's sha256 in
+a third thread); stream.stream_month takes it over, or starts its own. This module imports
+nothing heavy, so creating it costs the main thread only the imports its threads need.
 """
 
 from __future__ import annotations

@@ -2,18 +2,20 @@
 payments writer in bounded memory (calculate.calculate_month calls stream_month).
 
 Two passes over the roster, overlapping (firstpass, dedup):
-1. The first pass reads only the ID column, in a background thread that the CLI starts while it
-   loads the scheme, figures and standards, and finds the keys (the 17 digits that fix a
-   normalised ID) that occur more than once. Only rows with such a key can be duplicates.
+1. The first pass reads only the ID column, in background threads that the CLI starts before it
+   loads the scheme, figures and standards. It checks each ID as the second pass would (handing
+   those checks over, ids.CheckedIds) and finds the hashes of keys (the 17 digits that fix a
+   normalised ID) that occur more than once. Only rows with such a hash can be duplicates.
 2. The second reads and checks every column in batches (the next batch read ahead in a thread)
-   and computes them in pyarrow/numpy: category and area mapped with index_in over the rules'
-   few values, standards and decisions looked up once per distinct region code, amounts in
-   int64 fen. Until the first pass is done, up to PENDING_BATCHES computed batches wait.
-   Payable rows whose key was seen once are final: copied once out of their batch and written
-   to the payments file by a background thread. Rows with a repeated key are held (spilled past
-   SPILL_BYTES) with their (key, amount, row) in dedup.PayableKeys; after the last batch the
-   kept ones are written at the end of the payments file and the others rejected.
-So payments are in roster order, except that rows of people listed more than once come last.
+   and computes them in pyarrow/numpy: the few-valued columns stay dictionaries, standards and
+   decisions are looked up once per distinct region code, amounts once per (region, urban/rural)
+   pair, in int64 fen. Until the first pass is done, up to PENDING_BATCHES computed batches wait.
+   Payable rows whose hash was seen once are final: copied once out of their batch and written
+   to the payments file by a background thread. Rows with a repeated hash are held (spilled past
+   SPILL_BYTES) with their (exact key, amount, row) in dedup.PayableKeys; after the last batch
+   the kept ones are written at the end of the payments file and the others rejected.
+So payments are in roster order, except that held rows (people listed more than once, and the
+few sharing their hash) come last.
 An XLSX roster (at most about a million rows) skips the first pass: every payable row is held.
 """
 
