@@ -367,7 +367,7 @@ def _finish_month(r: dict, plan: MonthPlan, primary, decisions: dict, roster_pat
         manifest.update(extra_manifest)
     tables = {
         "payments.parquet": (r["payments_path"], r["payments_sha"]),
-        "rejected.parquet": rej_table,
+        "rejected.parquet": r["rejected_file"] or rej_table,
         "summary.parquet": outputs.summary_table(summary),
     }
     outputs.write_run(dest, tables, manifest)

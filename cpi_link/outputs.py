@@ -189,9 +189,20 @@ def prepare_out_dir(out: Path) -> None:
         raise UsageError(f"--out {out} exists and is not an empty folder; give a new folder")
 
 
+class _Done:
+    """A value already known, shaped like a Future."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
 def write_run(dest: Path, tables: dict, manifest: dict) -> Path:
     """Write tables and manifest.json into dest, whole or not at all. A table is a pyarrow Table,
-    the path of a Parquet file already written (moved in), or (that path, its sha256 pending)."""
+    the path of a Parquet file already written (moved in), or (that path, a thread writing or
+    hashing it whose result() is the file's sha256)."""
     import pyarrow.parquet as pq
 
     dest = Path(dest)
@@ -209,8 +220,9 @@ def write_run(dest: Path, tables: dict, manifest: dict) -> Path:
             for name, table in tables.items():
                 path = tmp / name
                 known_hash = None
-                if isinstance(table, tuple):  # (path, its sha256 being computed: .result())
-                    table, known_hash = table
+                if isinstance(table, tuple):  # (path, pending): the file is whole and hashed when pending.result() returns
+                    table, pending = table
+                    known_hash = _Done(pending.result())
                 if isinstance(table, (str, os.PathLike)):  # already written (streamed) beside dest: move it in
                     os.replace(table, path)
                     rows[name] = pq.ParquetFile(path).metadata.num_rows

@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cpi_link.background import BackgroundWriter, prefetch
+from cpi_link.atomic import sha256_open
+from cpi_link.background import BackgroundWriter, InThread, prefetch
 from cpi_link.calculate import _ORIG, MonthPlan, _empty_paid, _np, _Payable, _rej_table, compute_batch_arrow
 
 SPILL_BYTES = 256 << 20
@@ -139,7 +140,8 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     """Read, check, compute and dedup a whole roster in bounded memory (see the section comment).
 
     Returns input_rows, the payments Parquet already written in spill_dir (path; payments_sha: its
-    sha256, being computed in a thread), paid_rows,
+    sha256, being computed in a thread), rejected_file (the rejected rows written beside it: path
+    and the thread writing and hashing it; None for no rejected rows), paid_rows,
     persons, total_fen, the rejected table (sorted by source_row), the summary frame and by_category.
     first_pass: a firstpass.FirstPass the caller started early for this roster and batch size.
     """
@@ -272,18 +274,17 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
                 last, last_rows = [], 0
         if last:
             write_last(last)
+        # every rejected row is known now: sorted, written and hashed in a thread while the
+        # payments writer finishes
+        rej_all = None
+        if rej_parts:
+            rej_all = pa.concat_tables(rej_parts)
+            rej_all = rej_all.take(pc.sort_indices(rej_all.column("source_row"))).cast(outputs._schemas()[1])
+            rej_file = InThread(_write_and_hash, rej_all, spill_dir / "rejected.parquet")
 
-    # the payments file is whole: hash it now, beside the rejected rows' sort and the summary
-    from cpi_link.atomic import sha256_open
-    from cpi_link.background import InThread
-
+    # the payments file is whole: hash it now, beside the summary
     pay_sha = InThread(sha256_open, open(pay_path, "rb"))  # opened here: write_run moves the file
     paid_rows = totals.rows
-    if rej_parts:
-        rej_all = pa.concat_tables(rej_parts)
-        rej_all = rej_all.take(pc.sort_indices(rej_all.column("source_row")))
-    else:
-        rej_all = None
     summary = totals.summary()
     if summary is not None:
         persons = int(summary["persons"].sum())
@@ -297,4 +298,15 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         by_cat = []
     return {"input_rows": input_rows, "payments_path": pay_path, "payments_sha": pay_sha, "paid_rows": paid_rows,
             "persons": persons,
-            "total_fen": total_fen, "rejected": rej_all, "summary": summary, "by_category": by_cat}
+            "total_fen": total_fen, "rejected": rej_all, "summary": summary, "by_category": by_cat,
+            "rejected_file": (spill_dir / "rejected.parquet", rej_file) if rej_all is not None else None}
+
+
+def _write_and_hash(table, path) -> str:
+    """Write a table as write_run would (zstd) and return the file's sha256."""
+    import pyarrow.parquet as pq
+
+    from cpi_link.atomic import sha256_file
+
+    pq.write_table(table, path, compression="zstd")
+    return sha256_file(path)
