@@ -396,7 +396,12 @@ def test_the_second_pass_reuses_the_first_pass_id_checks(world, monkeypatch):
     used = []
     real = ids_mod.CheckedIds.for_column
     monkeypatch.setattr(ids_mod.CheckedIds, "for_column", lambda self, raw: used.append(len(raw)) or real(self, raw))
-    _run(world, roster, world["tmp"] / "reused", batch_rows=2)
+    # the first pass done before the second starts (else the second may overtake it: then it
+    # checks those batches itself, as it must, and this test would depend on timing)
+    first = fp.FirstPass(roster, 2, world["tmp"])
+    first.result()
+    _run(world, roster, world["tmp"] / "reused", batch_rows=2, first_pass=first)
+    first.close()
     assert used  # some batches came from the first pass ...
     assert sum(used) < len(rows)  # ... but not those holding B15 (15 digits) or C in lower case
     monkeypatch.setattr(fp, "KEEP_ROWS", 0)  # past it: candidate keys, nothing handed over
@@ -410,3 +415,18 @@ def test_the_second_pass_reuses_the_first_pass_id_checks(world, monkeypatch):
     rej = {r["source_row"]: r for r in pq.read_table(world["tmp"] / "reused" / "rejected.parquet").to_pylist()}
     assert rej[10]["reason"] == "invalid_id" and rej[10]["detail"].startswith("check character should be ")
     assert rej[11]["reason"] == "invalid_id" and "not a real date" in rej[11]["detail"]
+
+
+def test_the_handover_drops_checks_the_second_pass_has_passed():
+    """A batch the second pass reached before the first pass checked it was checked by the
+    second pass itself: its late checks are not kept (they would only take memory)."""
+    from cpi_link.firstpass import Handover
+
+    h = Handover()
+    h.put(1, "a")
+    assert h.take(1) == "a" and h.take(1) is None
+    assert h.take(5) is None  # not there yet: the second pass checks rows 5.. itself
+    h.put(3, "late")
+    h.put(5, "late too")
+    h.put(7, "early")
+    assert h.items == {7: "early"} and h.take(7) == "early"
