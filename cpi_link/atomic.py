@@ -59,11 +59,42 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def sha256_open(fh) -> str:
-    """sha256 of a file opened for binary reading, which is then closed (a file opened before it
-    is moved can be hashed while it moves)."""
-    with fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+class HashingFile:
+    """A binary file opened for writing that keeps the sha256 of what is written to it: a large
+    output is hashed as it is written (by whichever thread writes it), not read back afterwards."""
+
+    def __init__(self, path):
+        self._fh = open(path, "wb")
+        self._sha = hashlib.sha256()
+        self.closed = False
+
+    def write(self, data) -> int:
+        self._sha.update(data)  # releases the GIL for large chunks
+        return self._fh.write(data)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._fh.close()
+            self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def hexdigest(self) -> str:
+        """The sha256 of everything written (call after close)."""
+        return self._sha.hexdigest()
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -4,6 +4,16 @@ an iterator read ahead, a writer fed from a queue. Nothing heavy is imported her
 from __future__ import annotations
 
 
+class Ready:
+    """A result already known, shaped like InThread (result())."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
 class InThread:
     """fn(*args) in a daemon thread; result() waits and re-raises its error in the caller."""
 

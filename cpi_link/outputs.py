@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cpi_link.atomic import sha256_file
+from cpi_link.background import Ready
 from cpi_link.errors import UsageError
 from cpi_link.ledger import crashpoint
 from cpi_link.money import decimal128_from_fen, round_ratio
@@ -189,16 +190,6 @@ def prepare_out_dir(out: Path) -> None:
         raise UsageError(f"--out {out} exists and is not an empty folder; give a new folder")
 
 
-class _Done:
-    """A value already known, shaped like a Future."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def result(self):
-        return self.value
-
-
 def write_run(dest: Path, tables: dict, manifest: dict) -> Path:
     """Write tables and manifest.json into dest, whole or not at all. A table is a pyarrow Table,
     the path of a Parquet file already written (moved in), or (that path, a thread writing or
@@ -222,7 +213,7 @@ def write_run(dest: Path, tables: dict, manifest: dict) -> Path:
                 known_hash = None
                 if isinstance(table, tuple):  # (path, pending): the file is whole and hashed when pending.result() returns
                     table, pending = table
-                    known_hash = _Done(pending.result())
+                    known_hash = Ready(pending.result())
                 if isinstance(table, (str, os.PathLike)):  # already written (streamed) beside dest: move it in
                     os.replace(table, path)
                     rows[name] = pq.ParquetFile(path).metadata.num_rows

@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cpi_link.atomic import sha256_open
-from cpi_link.background import BackgroundWriter, InThread, prefetch
+from cpi_link.atomic import HashingFile
+from cpi_link.background import BackgroundWriter, InThread, Ready, prefetch
 from cpi_link.calculate import _ORIG, MonthPlan, _empty_paid, _np, _Payable, _rej_table, compute_batch_arrow
 
 SPILL_BYTES = 256 << 20
@@ -214,7 +214,8 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         return True
 
     codecs = {f.name: "none" if f.name in PAYMENTS_UNCOMPRESSED else PAYMENTS_COMPRESSION for f in pay_schema}
-    with pq.ParquetWriter(pay_path, pay_schema, compression=codecs,
+    pay_file = HashingFile(pay_path)  # hashed as the writer thread writes it: the run's end need not read it back
+    with pay_file, pq.ParquetWriter(pay_file, pay_schema, compression=codecs,
                           store_schema=False,  # the dictionary types are an encoding detail: read back as strings
                           store_decimal_as_integer=True, use_dictionary=PAYMENTS_DICTIONARY,
                           write_statistics=PAYMENTS_STATS, column_encoding=PAYMENTS_ENCODING) as pq_writer, \
@@ -282,8 +283,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
             rej_all = rej_all.take(pc.sort_indices(rej_all.column("source_row"))).cast(outputs._schemas()[1])
             rej_file = InThread(_write_and_hash, rej_all, spill_dir / "rejected.parquet")
 
-    # the payments file is whole: hash it now, beside the summary
-    pay_sha = InThread(sha256_open, open(pay_path, "rb"))  # opened here: write_run moves the file
+    pay_sha = Ready(pay_file.hexdigest())
     paid_rows = totals.rows
     summary = totals.summary()
     if summary is not None:

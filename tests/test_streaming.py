@@ -98,6 +98,13 @@ def _check(world, res, out):
         assert schema.field(name).type == pa.string(), name
     assert schema.field("amount").type == pa.decimal128(18, 2)
     assert set(pay.column("run_id").to_pylist()) == {res.run_id}
+    # the payments file is hashed as it is written and the rejected one beside the writer: the
+    # manifest's hashes are those of the files as they lie in the run folder
+    import hashlib
+
+    outputs = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["outputs"]
+    for name in ("payments.parquet", "rejected.parquet", "summary.parquet"):
+        assert outputs[name]["sha256"] == hashlib.sha256((out / name).read_bytes()).hexdigest(), name
     assert set(pay.column("area").to_pylist()) == {"urban"}
     return rows
 
