@@ -21,6 +21,8 @@ An XLSX roster (at most about a million rows) skips the first pass: every payabl
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -284,6 +286,9 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
             rej_file = InThread(_write_and_hash, rej_all, spill_dir / "rejected.parquet")
 
     pay_sha = Ready(pay_file.hexdigest())
+    # flushed to disk now, beside the rest (write_run's own fsync then finds it clean); the file is
+    # opened here because write_run moves it
+    InThread(_fsync_fd, os.open(pay_path, os.O_RDONLY))
     paid_rows = totals.rows
     summary = totals.summary()
     if summary is not None:
@@ -303,10 +308,18 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
 
 
 def _write_and_hash(table, path) -> str:
-    """Write a table as write_run would (zstd) and return the file's sha256."""
+    """Write a table as write_run would (zstd), flush it to disk and return the file's sha256."""
     import pyarrow.parquet as pq
 
     from cpi_link.atomic import sha256_file
 
     pq.write_table(table, path, compression="zstd")
+    _fsync_fd(os.open(path, os.O_RDONLY))
     return sha256_file(path)
+
+
+def _fsync_fd(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
