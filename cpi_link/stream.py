@@ -32,8 +32,8 @@ from cpi_link.calculate import _ORIG, MonthPlan, _empty_paid, _np, _Payable, _re
 
 SPILL_BYTES = 256 << 20
 # payable batches kept in memory while the first pass still runs: past them the second pass waits
-# for it (5M CSV: 5 -> 8 batches, 3.96 -> 3.86 s wall, peak about 970 MB)
-PENDING_BATCHES = 8
+# for it (5M CSV: 5 -> 8 -> 12 batches, 3.96 -> 3.86 -> 3.80 s wall; peak about 950 MB; 50M: 2.9 GB)
+PENDING_BATCHES = 12
 PAYMENTS_COMPRESSION = "snappy"  # the Parquet default; zstd level 1 cost a third more CPU here (for half the bytes)
 # Bank account numbers are random digits: snappy took a sixth of the writer's time on them for a
 # third fewer bytes. Written uncompressed (a 5M-row payments file: about 20% larger).
