@@ -308,14 +308,14 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
 
 
 def _write_and_hash(table, path) -> str:
-    """Write a table as write_run would (zstd), flush it to disk and return the file's sha256."""
+    """Write a table as write_run would (zstd), flush it to disk and return the file's sha256
+    (hashed as written, like the payments file)."""
     import pyarrow.parquet as pq
 
-    from cpi_link.atomic import sha256_file
-
-    pq.write_table(table, path, compression="zstd")
+    with HashingFile(path) as fh:
+        pq.write_table(table, fh, compression="zstd")
     _fsync_fd(os.open(path, os.O_RDONLY))
-    return sha256_file(path)
+    return fh.hexdigest()
 
 
 def _fsync_fd(fd: int) -> None:
