@@ -98,6 +98,12 @@ def _check(world, res, out):
         assert schema.field(name).type == pa.string(), name
     assert schema.field("amount").type == pa.decimal128(18, 2)
     assert set(pay.column("run_id").to_pylist()) == {res.run_id}
+    # every column a paid row always has is declared required; the others hold nulls here
+    from cpi_link.outputs import PAYMENTS_NULLABLE
+
+    assert [f.name for f in schema if f.nullable] == list(PAYMENTS_NULLABLE)
+    assert pay.column("bank_account").null_count == pay.num_rows  # the roster has no bank_account column
+    assert pay.column("standard_annual").null_count == pay.num_rows  # urban rows: a monthly standard
     # the payments file is hashed as it is written and the rejected one beside the writer: the
     # manifest's hashes are those of the files as they lie in the run folder
     import hashlib
