@@ -206,8 +206,8 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     ids = known.for_column(orig["person_id"]) if known is not None else None
     if ids is None:
         ids = normalise_ids(orig["person_id"])
-    reason = ids.reason.copy()
-    detail = ids.detail.copy()
+    reason = ids.reason  # normalise_ids and for_column give this batch its own arrays: marked in place
+    detail = ids.detail
     if numeric_id is not None and numeric_id.any():
         lost = numeric_id
         reason[lost] = REASONS.index("id_lost_precision")
@@ -218,8 +218,10 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     else:
         person_id, flag, key = ids.person_id, ids.flag, ids.key
 
-    def mark(mask: np.ndarray, code: int, messages) -> None:
-        """Set reason `code` where `mask` and no earlier-precedence reason is set."""
+    def mark(mask: np.ndarray | None, code: int, messages) -> None:
+        """Set reason `code` where `mask` (None: no row) and no earlier-precedence reason is set."""
+        if mask is None:
+            return
         hit = mask & (reason == R_OK)
         if not hit.any():
             return
@@ -236,22 +238,21 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
 
     # category: a code (any case) or a Chinese name/alias
     cat = few["category"]
-    cat_empty = cat.rows(empty(cat.values))
+    cat_empty_v = empty(cat.values)
     keys = list(CATEGORY_NAMES)
     ci = _np_filled(pc.index_in(pc.ascii_lower(cat.values), value_set=pa.array(keys)), len(keys))
     codes = list(dict.fromkeys(CATEGORY_NAMES.values()))
     category = cat.dictionary(np.array([codes.index(CATEGORY_NAMES[k]) for k in keys] + [-1])[ci], codes)
-    mark(cat_empty, R_MISSING, "category is empty")
+    mark(cat.rows(cat_empty_v), R_MISSING, "category is empty")
 
     # region_code: 6 digits
     reg = few["region_code"]
     ok_v = (pc.equal(pc.binary_length(reg.values), 6).to_numpy(zero_copy_only=False)
             & pc.ascii_is_decimal(reg.values).to_numpy(zero_copy_only=False))
-    region_ok = reg.rows(ok_v)
-    region_empty = reg.rows(empty(reg.values))
-    mark(region_empty, R_MISSING, "region_code is empty")
+    reg_empty_v = empty(reg.values)
+    mark(reg.rows(reg_empty_v), R_MISSING, "region_code is empty")
     mark(
-        ~region_ok & ~region_empty,
+        reg.rows(~ok_v & ~reg_empty_v),
         R_MISSING,
         lambda r: f"region_code '{_short(reg.text(r))}' is not a 6-digit code",
     )
@@ -263,41 +264,46 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     ai = _np_filled(pc.index_in(pc.ascii_lower(ar.values), value_set=pa.array(area_keys)), len(area_keys))
     area_codes = ["urban", "rural"]
     area = ar.dictionary(np.array([area_codes.index(AREA_VALUES[k]) for k in area_keys] + [-1])[ai], area_codes)
-    area_bad = ar.rows((ai == len(area_keys)) & ~empty(ar.values))
     mark(
-        area_bad,
+        ar.rows((ai == len(area_keys)) & ~empty(ar.values)),
         R_MISSING,
         lambda r: f"area '{_short(ar.text(r))}' is not urban/rural (城市/城镇/农村)",
     )
 
     # unknown category (after every missing_field)
-    cat_unknown = cat.rows(ci == len(keys)) & ~cat_empty
     mark(
-        cat_unknown,
+        cat.rows((ci == len(keys)) & ~cat_empty_v),
         R_UNKNOWN_CAT,
         lambda r: f"category '{_short(cat.text(r))}' is not a code or Chinese name of SPEC 5.2",
     )
 
     # persons: empty -> 1; a whole number >= 1 ("2.0" too)
     per = few["persons"]
-    persons_np = per.rows(_persons(per.values, empty(per.values)))
-    p_bad = persons_np < 1
+    persons_v = _persons(per.values, empty(per.values))
+    persons_np = persons_v[per.idx]
+    p_bad = per.rows(persons_v < 1)
     mark(
         p_bad,
         R_BAD_PERSONS,
         lambda r: f"persons '{_short(per.text(r))}' is not a whole number of at least 1",
     )
-    persons = pa.array(persons_np, pa.int64(), mask=p_bad if p_bad.any() else None)
+    persons = pa.array(persons_np, pa.int64(), mask=p_bad)
 
     bank = nonempty_or_null(trimmed("bank_account"))
 
     # reason and detail as dictionaries: null on the (many) rows without a problem, no string per row
     bad = reason != R_OK
-    reason_arr = pa.DictionaryArray.from_arrays(
-        pa.array(reason.astype(np.int32), mask=~bad), pa.array([r or "" for r in REASONS], pa.string()))
+    n_bad = int(bad.sum())
+    valid = pa.py_buffer(np.packbits(bad, bitorder="little"))  # the validity bitmap: bad rows only
+
+    def indices(values: np.ndarray) -> pa.Array:
+        return pa.Array.from_buffers(pa.int32(), n, [valid, pa.py_buffer(values)], null_count=n - n_bad)
+
+    reason_arr = pa.DictionaryArray.from_arrays(indices(reason.astype(np.int32)),
+                                                pa.array([r or "" for r in REASONS], pa.string()))
     at = np.zeros(n, np.int32)
-    at[bad] = np.arange(int(bad.sum()), dtype=np.int32)
-    detail_arr = pa.DictionaryArray.from_arrays(pa.array(at, mask=~bad), pa.array(detail[bad].tolist(), pa.string()))
+    at[bad] = np.arange(n_bad, dtype=np.int32)
+    detail_arr = pa.DictionaryArray.from_arrays(indices(at), pa.array(detail[bad].tolist(), pa.string()))
     columns = [
         pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(np.arange(first_row, first_row + n, dtype=np.int64))]),
         person_id,
@@ -321,7 +327,8 @@ FEW_VALUED = ("category", "region_code", "area", "persons")
 
 class _Few:
     """A few-valued text column: its distinct values (trimmed; the last one "" for empty cells)
-    and each row's index into them; `original`, the column as given as dictionary<int32, string>."""
+    and each row's index into them; `original`, the column as given as dictionary<int32, string>.
+    Checks are made per value; `rows` and `dictionary` spread them to the rows."""
 
     def __init__(self, a: pa.Array):
         if not pa.types.is_dictionary(a.type):
@@ -335,16 +342,26 @@ class _Few:
         values = pc.fill_null(values, "") if values.null_count else values
         self.values = pc.utf8_trim_whitespace(pa.concat_arrays([values, pa.array([""], pa.string())]))
         self.idx = _np_filled(a.indices, len(values)).astype(np.intp, copy=False)
+        # which values some row has (a batch sliced from a CSV block shares the block's dictionary)
+        self.used = np.zeros(len(self.values), bool)
+        self.used[self.idx] = True
 
-    def rows(self, per_value: np.ndarray) -> np.ndarray:
+    def rows(self, per_value: np.ndarray) -> np.ndarray | None:
+        """Bool per row from a bool per value; None when no row's value is true (no gather)."""
+        if not (per_value & self.used).any():
+            return None
         return per_value[self.idx]
 
     def dictionary(self, per_value: np.ndarray, values) -> pa.DictionaryArray:
         """Per row: values[per_value[the row's value]], null where that is -1; strings not copied."""
+        per_value = np.asarray(per_value, np.int32)
+        values = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+        if len(per_value) == len(self.values) and (per_value[:-1] == np.arange(len(per_value) - 1)).all() \
+                and not self.used[-1]:  # values kept as they are, no empty cell: the indices as read
+            return pa.DictionaryArray.from_arrays(self.original.indices, values)
         rows = per_value[self.idx]
-        null = rows < 0
-        indices = pa.array(rows.astype(np.int32), mask=null if null.any() else None)
-        return pa.DictionaryArray.from_arrays(indices, values if isinstance(values, pa.Array) else pa.array(values, pa.string()))
+        null = rows < 0 if (per_value[self.used] < 0).any() else None
+        return pa.DictionaryArray.from_arrays(pa.array(rows, mask=null), values)
 
     def text(self, row: int) -> str:
         return self.values[int(self.idx[row])].as_py()
