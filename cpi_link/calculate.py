@@ -485,7 +485,8 @@ def compute_batch_arrow(batch, plan: MonthPlan):
     # to_numpy skip the chunked-array paths of a Table's (a third of the copy's time)
     paid = _Payable(
         _record_batch(batch.select(_PAID_KEEP + _ORIG)), pidx,
-        {"cat": cidx[pidx], "region": pr, "area": parea, "pair": g, "amount_fen": per_person_g[g] * persons},
+        {"cat": cidx[pidx], "region": pr, "area": parea, "pair": g, "persons": persons,
+         "amount_fen": per_person_g[g] * persons},
         {  # column: (the per-row index it is looked up by, that index -> dictionary entry (-1: null), dictionary)
             "category": ("cat", *_strings(keys)),
             "region_code": ("region", *_strings(codes + [None])),
@@ -638,22 +639,41 @@ class _Payable:
         """Rows (all, or where the bool mask `sel`) as a Table: roster fields, computed fields, and
         with orig=True the original fields (for rows that may yet be rejected)."""
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         p = self if sel is None else self.subset(np.flatnonzero(sel))
+        n = len(p.pidx)
         cols = _PAID_KEEP + (_ORIG if orig else [])
-        rb = p.batch.select(cols)
-        if len(p.pidx) != p.batch.num_rows:  # (every row payable: no copy)
-            rb = rb.take(pa.array(p.pidx))
-        arrays = list(rb.columns)
-        for by, entry, dictionary in p.looked_up.values():
+        rb = p.batch.select([c for c in cols if c != "persons"])
+        if n != p.batch.num_rows:  # (every row payable: no copy)
+            flag = rb.column("id_flag")
+            if flag.null_count == len(flag):  # the usual batch: no ID was converted
+                rb = rb.drop_columns(["id_flag"])
+            # the positions come from flatnonzero: the bounds check (per column) only cost time
+            rb = pc.take(rb, pa.array(p.pidx), boundscheck=False)
+            if "id_flag" not in rb.schema.names:
+                rb = rb.add_column(rb.schema.get_field_index("bank_account") + 1, "id_flag",
+                                   pa.nulls(n, pa.string()))
+        arrays = dict(zip(rb.schema.names, rb.columns))
+        arrays["persons"] = _wrap(p.rows["persons"], pa.int64())
+        for name, (by, entry, dictionary) in p.looked_up.items():
             idx = entry[p.rows[by]]
             null = idx < 0
-            # int32 indices without nulls are wrapped, not converted (pa.array costs more than the lookup)
-            indices = pa.array(idx, mask=null) if null.any() else pa.Array.from_buffers(
-                pa.int32(), len(idx), [None, pa.py_buffer(idx)])
-            arrays.append(pa.DictionaryArray.from_arrays(indices, dictionary))
-        arrays.append(pa.array(p.rows["amount_fen"]))
-        return pa.Table.from_arrays(arrays, names=cols + list(p.looked_up) + ["amount_fen"])
+            arrays[name] = pa.DictionaryArray.from_arrays(_wrap(idx, pa.int32(), ~null if null.any() else None), dictionary)
+        arrays["amount_fen"] = _wrap(p.rows["amount_fen"], pa.int64())
+        names = cols + list(p.looked_up) + ["amount_fen"]
+        return pa.Table.from_arrays([arrays[c] for c in names], names=names)
+
+
+def _wrap(values: np.ndarray, type_, valid: np.ndarray | None = None):
+    """A numpy array as a pyarrow array of `type_` without a copy (pa.array converts; its mask
+    path is slower than packing the bits), null where the bool `valid` is false."""
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values, dtype={"int32": np.int32, "int64": np.int64}[str(type_)])
+    bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(type_, len(values), [bitmap, pa.py_buffer(values)],
+                                 null_count=0 if valid is None else int(len(valid) - valid.sum()))
 
 
 def _rej_table(source_row, reason, detail, t):
