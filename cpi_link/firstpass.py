@@ -98,6 +98,12 @@ class FirstPass:
         self.value = self.error = None
         self.checked = Handover()  # the ID checks, for the second pass
         self.stop = threading.Event()
+        from cpi_link.atomic import sha256_file
+        from cpi_link.background import InThread
+
+        # first of all: hashing needs no import and releases the GIL, so it has the second core
+        # to itself while this thread imports numpy and pyarrow
+        self.roster_sha = InThread(sha256_file, self.roster_path)
         # what the thread needs is imported here first: imports hold the GIL, and a thread that
         # imported them beside the caller's own imports would start reading 0.3 s later
         import importlib
@@ -107,10 +113,6 @@ class FirstPass:
 
         self.th = threading.Thread(target=self._run, name="first-pass", daemon=True)
         self.th.start()
-        from cpi_link.atomic import sha256_file
-        from cpi_link.background import InThread
-
-        self.roster_sha = InThread(sha256_file, self.roster_path)  # hashlib releases the GIL
 
     def _run(self):
         try:
