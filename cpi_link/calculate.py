@@ -11,14 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import pandas as pd
 
 from cpi_link.errors import ConfigError
 from cpi_link.firstpass import BATCH_ROWS, file_state
 from cpi_link.money import round_ratio, yuan_to_fen
+
+if TYPE_CHECKING:  # imported where a function needs it: calc's streamed path runs without pandas
+    import pandas as pd
 
 PAYMENT_COLUMNS = [
     "source_row", "person_id", "name", "category", "region_code", "area", "persons", "index_month",
@@ -66,6 +68,8 @@ def check_batch(df: pd.DataFrame, rules, standards, month: str, cache: dict) -> 
     Shared by calc and validate. Returns numpy arrays: reason, detail, ok, area, std12, annual,
     standard_region.
     """
+    import pandas as pd
+
     reason = np.array(df["reason"].astype(object).where(df["reason"].notna(), None), dtype=object)
     detail = np.array(df["detail"].astype(object).where(df["detail"].notna(), None), dtype=object)
     ok = pd.isna(pd.Series(reason)).to_numpy().copy()
@@ -140,6 +144,8 @@ def _raw_amount(rules, std12: np.ndarray, rate_h: np.ndarray) -> tuple[np.ndarra
 
 
 def _rejected_frame(df: pd.DataFrame, mask: np.ndarray, reason: np.ndarray, detail: np.ndarray) -> pd.DataFrame:
+    import pandas as pd
+
     out = pd.DataFrame(
         {
             "source_row": df["source_row"].to_numpy()[mask],
@@ -154,6 +160,8 @@ def _rejected_frame(df: pd.DataFrame, mask: np.ndarray, reason: np.ndarray, deta
 
 def dedup(paid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The same person on several rows is paid once, at the highest amount (ties: the first row)."""
+    import pandas as pd
+
     if paid.empty:
         return paid, _empty_rejected()
     order = paid.sort_values(["person_id", "amount_fen", "source_row"], ascending=[True, False, True], kind="stable")
@@ -177,6 +185,8 @@ def dedup(paid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _empty_rejected() -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame({c: pd.Series(dtype=object) for c in ["source_row", "reason", "detail", *REJECT_ORIG]})
 
 
@@ -380,6 +390,8 @@ def _finish_month(r: dict, plan: MonthPlan, primary, decisions: dict, roster_pat
 
 
 def _empty_paid() -> pd.DataFrame:
+    import pandas as pd
+
     cols = ["source_row", "person_id", "name", "category", "region_code", "area", "persons", "indicator", "rate_h",
             "standard12", "standard_annual_fen", "standard_region", "amount_per_person_fen", "amount_fen",
             "bank_account", "id_flag", *["orig_" + c for c in REJECT_ORIG]]

@@ -10,9 +10,9 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from cpi_link.atomic import sha256_file
 from cpi_link.background import Ready
@@ -20,6 +20,9 @@ from cpi_link.errors import UsageError
 from cpi_link.ledger import crashpoint
 from cpi_link.money import decimal128_from_fen, round_ratio
 from cpi_link.paths import private_dir
+
+if TYPE_CHECKING:  # pandas is imported where a function needs it: calc's streamed path runs without it
+    import pandas as pd
 
 
 
@@ -163,7 +166,9 @@ def rejected_table(rej: pd.DataFrame):
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def summary_frame(paid: pd.DataFrame) -> pd.DataFrame:
+def summary_frame(paid: "pd.DataFrame") -> "pd.DataFrame":
+    import pandas as pd
+
     if paid.empty:
         return pd.DataFrame({"region_code": [], "category": [], "rows": [], "persons": [], "amount_fen": []})
     g = paid.groupby(["region_code", "category"], sort=True).agg(
@@ -172,17 +177,20 @@ def summary_frame(paid: pd.DataFrame) -> pd.DataFrame:
     return g.reset_index()
 
 
-def summary_table(summary: pd.DataFrame):
+def summary_table(summary):
+    """The summary Parquet table from a summary_frame or a list of dicts with the same keys
+    (region_code, category, rows, persons, amount_fen: calc's streamed totals, no pandas)."""
     import pyarrow as pa
 
     _, _, schema = _schemas()
+    rows = summary.to_dict("records") if hasattr(summary, "to_dict") else summary
     return pa.Table.from_arrays(
         [
-            _str(summary["region_code"]),
-            _str(summary["category"]),
-            pa.array(summary["rows"].to_numpy(dtype=np.int64)),
-            pa.array(summary["persons"].to_numpy(dtype=np.int64)),
-            decimal128_from_fen(summary["amount_fen"].to_numpy(dtype=np.int64)),
+            pa.array([r["region_code"] for r in rows], pa.string()),
+            pa.array([r["category"] for r in rows], pa.string()),
+            pa.array([int(r["rows"]) for r in rows], pa.int64()),
+            pa.array([int(r["persons"]) for r in rows], pa.int64()),
+            decimal128_from_fen(np.array([int(r["amount_fen"]) for r in rows], dtype=np.int64)),
         ],
         schema=schema,
     )

@@ -24,11 +24,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pandas as pd
 
 from cpi_link.atomic import HashingFile
 from cpi_link.background import BackgroundWriter, InThread, Ready, prefetch
-from cpi_link.calculate import _ORIG, MonthPlan, _empty_paid, _np, _Payable, _rej_table, compute_batch_arrow
+from cpi_link.calculate import _ORIG, MonthPlan, _np, _Payable, _rej_table, compute_batch_arrow
 
 SPILL_BYTES = 256 << 20
 # payable batches kept in memory while the first pass still runs: past them the second pass waits
@@ -120,21 +119,17 @@ class _Totals:
         self.parts.append(g.cast(pa.schema([("region_code", pa.string()), ("category", pa.string()), *list(g.schema)[2:]])))
         self.rows += t.num_rows
 
-    def summary(self) -> pd.DataFrame | None:
+    def summary(self) -> list[dict]:
+        """One dict per (region_code, category), in that order: rows, persons and amount_fen as ints."""
         import pyarrow as pa
 
         if not self.parts:
-            return None
+            return []
         s = pa.concat_tables(self.parts).group_by(["region_code", "category"]).aggregate(
             [("persons_count", "sum"), ("persons_sum", "sum"), ("amount_fen_sum", "sum")])
         s = s.sort_by([("region_code", "ascending"), ("category", "ascending")])
-        return pd.DataFrame({
-            "region_code": s.column("region_code").to_pylist(),
-            "category": s.column("category").to_pylist(),
-            "rows": _np(s.column("persons_count_sum")).astype(np.int64),
-            "persons": _np(s.column("persons_sum_sum")).astype(np.int64),
-            "amount_fen": _np(s.column("amount_fen_sum_sum")).astype(np.int64),
-        })
+        return [{"region_code": r["region_code"], "category": r["category"], "rows": r["persons_count_sum"],
+                 "persons": r["persons_sum_sum"], "amount_fen": r["amount_fen_sum_sum"]} for r in s.to_pylist()]
 
 
 def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_rows: int,
@@ -144,7 +139,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     Returns input_rows, the payments Parquet already written in spill_dir (path; payments_sha: its
     sha256, being computed in a thread), rejected_file (the rejected rows written beside it: path
     and the thread writing and hashing it; None for no rejected rows), paid_rows,
-    persons, total_fen, the rejected table (sorted by source_row), the summary frame and by_category.
+    persons, total_fen, the rejected table (sorted by source_row), the summary (Totals.summary) and by_category.
     first_pass: a firstpass.FirstPass the caller started early for this roster and batch size.
     """
     import pyarrow as pa
@@ -291,16 +286,12 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     InThread(_fsync_fd, os.open(pay_path, os.O_RDONLY))
     paid_rows = totals.rows
     summary = totals.summary()
-    if summary is not None:
-        persons = int(summary["persons"].sum())
-        total_fen = int(summary["amount_fen"].sum())
-        g = summary.groupby("category", sort=True)[["rows", "persons", "amount_fen"]].sum().reset_index()
-        by_cat = [{"category": r["category"], "rows": int(r["rows"]), "persons": int(r["persons"]),
-                   "amount_fen": int(r["amount_fen"])} for r in g.to_dict("records")]
-    else:
-        persons = total_fen = 0
-        summary = outputs.summary_frame(_empty_paid())
-        by_cat = []
+    persons = sum(r["persons"] for r in summary)
+    total_fen = sum(r["amount_fen"] for r in summary)
+    by_cat = []
+    for cat in sorted({r["category"] for r in summary}):
+        rows = [r for r in summary if r["category"] == cat]
+        by_cat.append({"category": cat, **{k: sum(r[k] for r in rows) for k in ("rows", "persons", "amount_fen")}})
     return {"input_rows": input_rows, "payments_path": pay_path, "payments_sha": pay_sha, "paid_rows": paid_rows,
             "persons": persons,
             "total_fen": total_fen, "rejected": rej_all, "summary": summary, "by_category": by_cat,

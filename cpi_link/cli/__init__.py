@@ -63,6 +63,7 @@ def main() -> None:
     from cpi_link import procenv
 
     procenv.tune()  # before numpy/pyarrow load: allocator and thread settings (speed only)
+    procenv.COMMAND_LINE_PROCESS = True  # one command, then the process ends (procenv.without_pandas)
     try:
         app()
     except SystemExit as exc:
