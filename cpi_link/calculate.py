@@ -318,7 +318,7 @@ def _finish_month(r: dict, plan: MonthPlan, primary, decisions: dict, roster_pat
     month, rules, run_id = plan.month, plan.rules, plan.run_id
     input_rows = r["input_rows"]
     rej_schema = outputs._schemas()[1]
-    rej_table = r["rejected"].cast(rej_schema) if r["rejected"] is not None else rej_schema.empty_table()
+    rej_table = r["rejected"] if r["rejected"] is not None else rej_schema.empty_table()  # (written by stream_month)
     paid_rows = r["paid_rows"]
     summary = r["summary"]
     total_fen = r["total_fen"]

@@ -139,7 +139,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     Returns input_rows, the payments Parquet already written in spill_dir (path; payments_sha: its
     sha256, being computed in a thread), rejected_file (the rejected rows written beside it: path
     and the thread writing and hashing it; None for no rejected rows), paid_rows,
-    persons, total_fen, the rejected table (sorted by source_row), the summary (Totals.summary) and by_category.
+    persons, total_fen, the rejected rows (in no order: for counting), the summary (Totals.summary) and by_category.
     first_pass: a firstpass.FirstPass the caller started early for this roster and batch size.
     """
     import pyarrow as pa
@@ -276,8 +276,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         # payments writer finishes
         rej_all = None
         if rej_parts:
-            rej_all = pa.concat_tables(rej_parts)
-            rej_all = rej_all.take(pc.sort_indices(rej_all.column("source_row"))).cast(outputs._schemas()[1])
+            rej_all = pa.concat_tables(rej_parts).cast(outputs._schemas()[1])
             rej_file = InThread(_write_and_hash, rej_all, spill_dir / "rejected.parquet")
 
     pay_sha = Ready(pay_file.hexdigest())
@@ -298,13 +297,23 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
             "rejected_file": (spill_dir / "rejected.parquet", rej_file) if rej_all is not None else None}
 
 
+# The rejected file: zstd like write_run's tables; dictionary encoding only for the few-valued
+# columns and statistics only for source_row (5M-row bench roster, 325k rejected rows: writing it
+# took 144 -> 104 ms, at the end of calc where nothing else runs; 6.8 -> 6.3 MB).
+REJECTED_DICTIONARY = ["reason", "detail", "name", "category", "region_code", "area", "persons"]
+
+
 def _write_and_hash(table, path) -> str:
-    """Write a table as write_run would (zstd), flush it to disk and return the file's sha256
-    (hashed as written, like the payments file)."""
+    """Sort rejected rows by source_row and write them (zstd), flush the file to disk and return
+    its sha256 (hashed as written, like the payments file)."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    # batches come in roster order; only the duplicates found at the end are out of place
+    table = pc.take(table, pc.sort_indices(table.column("source_row")), boundscheck=False)
     with HashingFile(path) as fh:
-        pq.write_table(table, fh, compression="zstd")
+        pq.write_table(table, fh, compression="zstd", use_dictionary=REJECTED_DICTIONARY,
+                       write_statistics=["source_row"], column_encoding={"source_row": "DELTA_BINARY_PACKED"})
     _fsync_fd(os.open(path, os.O_RDONLY))
     return fh.hexdigest()
 
