@@ -79,15 +79,15 @@ def prefetch(it, depth: int = 1, name: str = "roster-prefetch"):
 
 
 class BackgroundWriter:
-    """Feeds a ParquetWriter from a background thread (one table in flight), so encoding the
-    payments overlaps preparing the next batch."""
+    """Feeds a ParquetWriter from a background thread (up to `depth` tables waiting), so encoding
+    the payments overlaps preparing the next batches."""
 
-    def __init__(self, writer):
+    def __init__(self, writer, depth: int = 1):
         import queue
         import threading
 
         self.writer = writer
-        self.q: queue.Queue = queue.Queue(maxsize=1)
+        self.q: queue.Queue = queue.Queue(maxsize=depth)
         self.error = None
         self.th = threading.Thread(target=self._run, name="payments-writer", daemon=True)
 

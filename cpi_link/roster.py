@@ -191,7 +191,10 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
 
     def trimmed(c: str) -> pa.Array:
         a = orig[c]
-        return pc.utf8_trim_whitespace(pc.fill_null(a, "") if a.null_count else a)
+        a = pc.fill_null(a, "") if a.null_count else a
+        t = pc.utf8_trim_whitespace(a)
+        # nothing trimmed (the usual column): keep the original, so a batch holds its text once
+        return a if _text_bytes(t) == _text_bytes(a) else t
 
     def empty(a: pa.Array) -> np.ndarray:
         """Bool per row: the (null-free) string is empty; read off the offsets."""
@@ -365,6 +368,14 @@ class _Few:
 
     def text(self, row: int) -> str:
         return self.values[int(self.idx[row])].as_py()
+
+
+def _text_bytes(a: pa.Array) -> int:
+    """The bytes of text in a string array (its values end to end)."""
+    if len(a) == 0:
+        return 0
+    offsets = offsets_of(a)
+    return int(offsets[-1] - offsets[0])
 
 
 def _np_filled(a: pa.Array, fill: int) -> np.ndarray:

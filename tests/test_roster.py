@@ -192,6 +192,22 @@ def test_original_text_kept(tmp_path):
     assert r["orig_person_id"] == f" {STANDARD.lower()} " and r["orig_name"] == " 张三 "
 
 
+def test_text_trimmed_only_where_needed(tmp_path):
+    """Names and accounts are trimmed of spaces (full-width and no-break ones too); a column with
+    nothing to trim is kept as read, not copied (calc holds batches while its first pass runs)."""
+    from cpi_link.roster import check_batches, raw_batches
+
+    a, b = make_id("140105", "19800101", 1), make_id("140105", "19800101", 2)
+    path = write(tmp_path, EN + f"{a},\u3000李四\u00a0,孤儿,140105,,,6222 \n{b},王五,孤儿,140105,,,6223\n")
+    r = rows(path)
+    assert [x["name"] for x in r] == ["李四", "王五"] and [x["bank_account"] for x in r] == ["6222", "6223"]
+    assert r[0]["orig_name"] == "\u3000李四\u00a0"
+    clean = write(tmp_path, EN + f"{a},李四,孤儿,140105,,,6222\n{b},王五,孤儿,140105,,,6223\n", name="clean.csv")
+    (t,) = check_batches(raw_batches(clean))
+    for col in ("name", "bank_account"):
+        assert t.column(col).chunk(0).buffers()[2].address == t.column("orig_" + col).chunk(0).buffers()[2].address
+
+
 # -- XLSX
 
 
