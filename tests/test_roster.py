@@ -163,7 +163,7 @@ def test_row_checks_and_precedence(tmp_path):
         f"{ok},子,orphan,140105,xyz,,",  # 12 bad area
         f"{ok},丑,URBAN_DIBAO,140105, 农村 ,,",  # 13 code in capitals, padded area
         f"{ok},寅,,140105,,,",  # 14 missing category
-        f"140105800101123,卯,孤儿,140105,rural,,",  # 15 legacy ID
+        "140105800101123,卯,孤儿,140105,rural,,",  # 15 legacy ID
     ]
     got = rows(write(tmp_path, EN + "\n".join(lines) + "\n"))
     reasons = [r["reason"] for r in got]
