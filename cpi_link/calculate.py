@@ -604,13 +604,13 @@ def _strings(values: list) -> tuple[np.ndarray, "object"]:
 def _decimals(fen: np.ndarray, precision: int = 18) -> tuple[np.ndarray, "object"]:
     """(position -> entry, dictionary) for few amounts in hundredths (-1: null), each listed once,
     as a decimal128(precision, 2) dictionary: the writer neither converts nor hashes a decimal per row."""
-    from cpi_link.money import decimal128_from_fen
+    from cpi_link.money import small_decimal_from_fen
 
     uniq, at = np.unique(fen, return_inverse=True)
     at = at.reshape(-1).astype(np.int32)
     if len(uniq) and uniq[0] < 0:  # the -1 of "none" sorts first
         uniq, at = uniq[1:], at - 1
-    return at, decimal128_from_fen(uniq, precision)
+    return at, small_decimal_from_fen(uniq, precision)
 
 
 def _record_batch(t):

@@ -67,6 +67,29 @@ def decimal128_from_fen(fen: np.ndarray, precision: int = 18):
     return pa.Array.from_buffers(pa.decimal128(precision, 2), len(fen), [None, pa.py_buffer(words)])
 
 
+def small_decimal_from_fen(fen: np.ndarray, precision: int = 18):
+    """The same values as decimal128_from_fen, as Arrow's narrower decimal: decimal32 up to 9
+    digits, else decimal64, whose storage is the int32/int64 itself (no copy for int64). A Parquet
+    writer with store_decimal_as_integer writes the same bytes for either (DECIMAL on INT32/INT64),
+    converting no 128-bit value: calc's payments writer takes these."""
+    import pyarrow as pa
+
+    if precision <= 9:
+        values = np.ascontiguousarray(fen, dtype=np.int32)
+        if len(values) and not np.array_equal(values, fen):
+            raise OverflowError(f"an amount does not fit decimal32({precision}, 2)")
+        return pa.Array.from_buffers(pa.decimal32(precision, 2), len(values), [None, pa.py_buffer(values)])
+    values = np.ascontiguousarray(fen, dtype=np.int64)
+    return pa.Array.from_buffers(pa.decimal64(precision, 2), len(values), [None, pa.py_buffer(values)])
+
+
+def small_decimal_type(precision: int = 18):
+    """The Arrow type small_decimal_from_fen gives for `precision`."""
+    import pyarrow as pa
+
+    return pa.decimal32(precision, 2) if precision <= 9 else pa.decimal64(precision, 2)
+
+
 def fen_from_decimal128(arr) -> np.ndarray:
     """The inverse, for reading outputs back (tests, reports)."""
     import pyarrow as pa

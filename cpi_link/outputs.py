@@ -18,7 +18,7 @@ from cpi_link.atomic import sha256_file
 from cpi_link.background import Ready
 from cpi_link.errors import UsageError
 from cpi_link.ledger import crashpoint
-from cpi_link.money import decimal128_from_fen, round_ratio
+from cpi_link.money import decimal128_from_fen, round_ratio, small_decimal_from_fen, small_decimal_type
 from cpi_link.paths import private_dir
 
 if TYPE_CHECKING:  # pandas is imported where a function needs it: calc's streamed path runs without it
@@ -115,13 +115,18 @@ PAYMENTS_NULLABLE = ("standard_annual", "bank_account", "id_flag")
 
 
 def payments_write_schema():
-    """The payments schema as the streaming writer is fed: the few-valued string and decimal columns
-    as dictionary<int32, ...>. The file is written without the Arrow schema, so every reader sees
-    plain strings and decimals; the dictionaries only spare the writer from hashing millions of
-    equal values."""
+    """The payments schema as the streaming writer is fed: decimals as decimal32/64, the few-valued
+    string and decimal columns as dictionary<int32, ...>. The file is written without the Arrow
+    schema, so every reader sees plain strings and decimal128: with store_decimal_as_integer a
+    decimal(18, 2) is DECIMAL on INT64 in the file whichever Arrow type it came from (the same
+    bytes), but a decimal64 needs no 128-bit conversion per value. The dictionaries spare the
+    writer from hashing millions of equal values."""
     import pyarrow as pa
 
     schema = _schemas()[0]
+    for f in list(schema):  # decimals as decimal32/64 (money.small_decimal_from_fen): the same file
+        if pa.types.is_decimal(f.type):
+            schema = schema.set(schema.get_field_index(f.name), pa.field(f.name, small_decimal_type(f.type.precision)))
     for name in PAYMENTS_DICT_STRINGS + PAYMENTS_DICT_DECIMALS:
         i = schema.get_field_index(name)
         schema = schema.set(i, pa.field(name, pa.dictionary(pa.int32(), schema.field(name).type)))
@@ -149,7 +154,7 @@ def payments_from_arrow(t, month: str, scheme: str, version: str, run_id: str):
 
     cols = {
         "index_month": const(month),
-        "amount": decimal128_from_fen(i64("amount_fen")),
+        "amount": small_decimal_from_fen(i64("amount_fen")),
         "scheme": const(scheme),
         "version": const(version),
         "run_id": const(run_id),
