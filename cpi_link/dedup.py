@@ -138,8 +138,14 @@ class HashBitmap:
 
     def __init__(self, hashes: np.ndarray):
         self.bits = np.zeros(1 << 24, np.uint8)
-        idx = np.asarray(hashes, np.uint32) >> np.uint32(5)
-        np.bitwise_or.at(self.bits, idx >> np.uint32(3), np.uint8(1) << (idx & np.uint32(7)).astype(np.uint8))
+        idx = np.sort(np.asarray(hashes, np.uint32) >> np.uint32(5))
+        if len(idx) == 0:
+            return
+        # the bits of each byte OR-ed together over the sorted positions (np.bitwise_or.at took
+        # 65 ms for 53k hashes, at the moment the held-back batches wait for this bitmap)
+        byte = idx >> np.uint32(3)
+        start = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])
+        self.bits[byte[start]] = np.bitwise_or.reduceat(np.uint8(1) << (idx & np.uint32(7)).astype(np.uint8), start)
 
     def hits(self, key: np.ndarray) -> np.ndarray:
         """Bool mask: which int64 keys' hash32 may be in the set (no false misses)."""
