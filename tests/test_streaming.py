@@ -298,6 +298,13 @@ def test_hash32_is_stable_and_spreads():
     hits = bitmap.hits(keys)
     assert hits[5] and hits[77] and hits.sum() < 10  # the two, and rarely a neighbour in the bitmap
     assert not HashBitmap(np.zeros(0, np.uint32)).hits(keys).any()
+    # many hashes, several sharing a byte of the bitmap, given unsorted and repeated: every key
+    # whose hash is in the set is a hit, and a hit is a key whose hash shares its top 27 bits
+    some = h[::7]
+    bitmap = HashBitmap(np.concatenate([some[::-1], some[:50]]))
+    hits = bitmap.hits(keys)
+    top = set((some >> np.uint32(5)).tolist())
+    assert hits[::7].all() and hits.tolist() == [int(x) in top for x in (h >> np.uint32(5))]
 
 
 def test_few_valued_columns_as_dictionaries(world, monkeypatch):
