@@ -106,17 +106,16 @@ def payments_table(paid: pd.DataFrame, month: str, scheme: str, version: str, ru
     return pa.Table.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
 
 
-# Few-valued columns of the payments file, written from dictionary arrays (see below).
+# Few-valued string columns of the payments file, written from dictionary arrays (see below).
 PAYMENTS_DICT_STRINGS = ("category", "region_code", "area", "index_month", "indicator", "standard_region",
                          "scheme", "version", "run_id")
-PAYMENTS_DICT_DECIMALS = ("rate_pct", "standard", "standard_annual", "amount_per_person")
 # The only payments columns that may be null (a monthly standard, no bank account, a normal ID).
 PAYMENTS_NULLABLE = ("standard_annual", "bank_account", "id_flag")
 
 
 def payments_write_schema():
     """The payments schema as the streaming writer is fed: decimals as decimal32/64, the few-valued
-    string and decimal columns as dictionary<int32, ...>. The file is written without the Arrow
+    string columns as dictionary<int32, string>. The file is written without the Arrow
     schema, so every reader sees plain strings and decimal128: with store_decimal_as_integer a
     decimal(18, 2) is DECIMAL on INT64 in the file whichever Arrow type it came from (the same
     bytes), but a decimal64 needs no 128-bit conversion per value. The dictionaries spare the
@@ -127,7 +126,7 @@ def payments_write_schema():
     for f in list(schema):  # decimals as decimal32/64 (money.small_decimal_from_fen): the same file
         if pa.types.is_decimal(f.type):
             schema = schema.set(schema.get_field_index(f.name), pa.field(f.name, small_decimal_type(f.type.precision)))
-    for name in PAYMENTS_DICT_STRINGS + PAYMENTS_DICT_DECIMALS:
+    for name in PAYMENTS_DICT_STRINGS:
         i = schema.get_field_index(name)
         schema = schema.set(i, pa.field(name, pa.dictionary(pa.int32(), schema.field(name).type)))
     # every paid row has these: declared required, the writer skips their null bookkeeping (a

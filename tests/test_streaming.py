@@ -370,13 +370,17 @@ def test_a_roster_rewritten_while_calc_reads_it_is_an_input_error(world, monkeyp
 def test_few_valued_payment_columns_stay_dictionary_encoded(world):
     """Two region codes falling back to one prefecture standard: the per-batch dictionaries of
     standard_region and indicator must list each string once, or the Parquet writer drops
-    dictionary encoding for the column (same values, but each string stored and hashed again)."""
+    dictionary encoding for the column (same values, but each string stored and hashed again).
+    The decimal columns are handed over per row (decimal32/64) and dictionary-encoded by the writer."""
+    import pyarrow as pa
+
     from cpi_link.calculate import _decimals, _strings
 
     entry, dictionary = _strings(["140100", "140100", None])
     assert dictionary.to_pylist() == ["140100"] and entry.tolist() == [0, 0, -1]
-    entry, dictionary = _decimals(__import__("numpy").array([87000, -1, 87000, 62000]))
-    assert [str(v) for v in dictionary.to_pylist()] == ["620.00", "870.00"] and entry.tolist() == [1, -1, 1, 0]
+    fen, (decimal, nulls) = _decimals(__import__("numpy").array([87000, -1, 87000, 62000]), nulls=True)
+    assert fen.tolist() == [87000, -1, 87000, 62000] and decimal == pa.decimal64(18, 2) and nulls
+    assert _decimals(__import__("numpy").array([360]), 7)[1] == (pa.decimal32(7, 2), False)
 
     ids = [make_id(region, "19700101", f"{i:03d}") for i, region in enumerate(["140105", "140106"] * 3)]
     path = world["tmp"] / "two-regions.csv"
@@ -391,8 +395,11 @@ def test_few_valued_payment_columns_stay_dictionary_encoded(world):
     meta = pq.ParquetFile(out / "payments.parquet").metadata
     names = [meta.schema.column(i).name for i in range(meta.num_columns)]
     for g in range(meta.num_row_groups):
-        for name in ("category", "region_code", "indicator", "standard_region", "run_id"):
+        for name in ("category", "region_code", "indicator", "standard_region", "run_id", "rate_pct", "standard",
+                     "amount_per_person"):
             assert "RLE_DICTIONARY" in meta.row_group(g).column(names.index(name)).encodings, (g, name)
+    assert [str(v) for v in pay.column("standard").to_pylist()] == ["870.00"] * 6  # 140100's, monthly
+    assert pay.column("standard_annual").null_count == 6
 
 
 def test_the_second_pass_reuses_the_first_pass_id_checks(world, monkeypatch):
