@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import numpy as np
 
@@ -500,6 +500,7 @@ def compute_batch_arrow(batch, plan: MonthPlan):
         {"cat": cidx[pidx], "region": pr, "area": parea, "pair": g, "persons": persons,
          "amount_fen": per_person_g[g] * persons},
         {  # column: (the per-row index it is looked up by, that index -> dictionary entry (-1: null), dictionary)
+           # or, for amounts: (that index, that index -> amount in hundredths, _Amounts)
             "category": ("cat", *_strings(keys)),
             "region_code": ("region", *_strings(codes + [None])),
             "area": ("area", *_strings(["urban", "rural"])),
@@ -601,14 +602,21 @@ def _strings(values: list) -> tuple[np.ndarray, "object"]:
     return np.array([-1 if v is None else at[v] for v in values], np.int32), pa.array(uniq, pa.string())
 
 
-def _decimals(fen: np.ndarray, precision: int = 18, nulls: bool = False) -> tuple[np.ndarray, "object"]:
-    """(position -> amount in hundredths, the decimal type) for a column looked up by position:
-    each row gets its amount itself, as decimal32/64 (money.small_decimal_from_fen), -1 a null
-    where `nulls`. The Parquet writer took a dense decimal64 column faster than a dictionary one
-    (5M rows: 0.14 -> 0.10 s for standard_annual) and still dictionary-encodes it in the file."""
+class _Amounts(NamedTuple):
+    """A looked-up column whose rows get the amount itself (_decimals), not a dictionary entry."""
+
+    type: object  # decimal32/64(precision, 2)
+    nulls: bool  # -1 is a null (else every amount is >= 0)
+
+
+def _decimals(fen: np.ndarray, precision: int = 18, nulls: bool = False) -> tuple[np.ndarray, _Amounts]:
+    """(position -> amount in hundredths, _Amounts) for a column looked up by position: each row
+    gets its amount as decimal32/64 (money.small_decimal_from_fen); -1 is a null where `nulls`.
+    The Parquet writer took a plain decimal64 column faster than a dictionary one (5M rows: 0.14
+    -> 0.10 s for standard_annual) and still dictionary-encodes it in the file."""
     from cpi_link.money import small_decimal_type
 
-    return np.ascontiguousarray(fen, dtype=np.int64), (small_decimal_type(precision), nulls)
+    return np.ascontiguousarray(fen, dtype=np.int64), _Amounts(small_decimal_type(precision), nulls)
 
 
 def _record_batch(t):
@@ -654,28 +662,24 @@ class _Payable:
         p = self if sel is None else self.subset(np.flatnonzero(sel))
         n = len(p.pidx)
         cols = _PAID_KEEP + (_ORIG if orig else [])
-        rb = p.batch.select([c for c in cols if c != "persons"])
+        flag = p.batch.column("id_flag")
+        no_flag = flag.null_count == len(flag)  # the usual batch: no ID was converted, nothing to copy
+        rb = p.batch.select([c for c in cols if c != "persons" and not (no_flag and c == "id_flag")])
         if n != p.batch.num_rows:  # (every row payable: no copy)
-            flag = rb.column("id_flag")
-            if flag.null_count == len(flag):  # the usual batch: no ID was converted
-                rb = rb.drop_columns(["id_flag"])
             # the positions come from flatnonzero: the bounds check (per column) only cost time
             rb = pc.take(rb, pa.array(p.pidx), boundscheck=False)
-            if "id_flag" not in rb.schema.names:
-                rb = rb.add_column(rb.schema.get_field_index("bank_account") + 1, "id_flag",
-                                   pa.nulls(n, pa.string()))
         arrays = dict(zip(rb.schema.names, rb.columns))
+        if no_flag:
+            arrays["id_flag"] = pa.nulls(n, pa.string())
         arrays["persons"] = _wrap(p.rows["persons"], pa.int64())
-        for name, (by, entry, dictionary) in p.looked_up.items():
-            idx = entry[p.rows[by]]
-            if isinstance(dictionary, tuple):  # _decimals: the amounts themselves
-                decimal, nulls = dictionary
-                null = idx < 0 if nulls else None
-                valid = ~null if null is not None and null.any() else None
-                arrays[name] = _wrap(idx, decimal, valid)
-                continue
-            null = idx < 0
-            arrays[name] = pa.DictionaryArray.from_arrays(_wrap(idx, pa.int32(), ~null if null.any() else None), dictionary)
+        for name, (by, entry, values) in p.looked_up.items():
+            at = entry[p.rows[by]]
+            null = at < 0
+            valid = ~null if null.any() else None
+            if isinstance(values, _Amounts):  # the amount itself, per row
+                arrays[name] = _wrap(at, values.type, valid if values.nulls else None)
+            else:
+                arrays[name] = pa.DictionaryArray.from_arrays(_wrap(at, pa.int32(), valid), values)
         arrays["amount_fen"] = _wrap(p.rows["amount_fen"], pa.int64())
         names = cols + list(p.looked_up) + ["amount_fen"]
         return pa.Table.from_arrays([arrays[c] for c in names], names=names)
