@@ -43,3 +43,19 @@ class Cli:
 @pytest.fixture
 def cli(home) -> Cli:
     return Cli({"CPI_LINK_HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1"})
+
+
+@pytest.fixture
+def cli_setup(tmp_path, home):
+    """A config folder with scheme "t" (calc_helpers), figures for 2024-01 (CPI 3.6%: triggered)
+    and 2024-02 (not triggered), and a standards file: (config folder, standards path)."""
+    from calc_helpers import STANDARDS, put_figures, write_scheme
+
+    cfg = tmp_path / "cfg"
+    (cfg / "schemes").mkdir(parents=True)
+    write_scheme(cfg / "schemes")
+    put_figures(home, "2024-01", cpi="103.6", food="101.0")
+    put_figures(home, "2024-02", cpi="102.0", food="101.0")  # not triggered
+    std = tmp_path / "standards.csv"
+    std.write_text(STANDARDS, encoding="utf-8")
+    return cfg, std

@@ -31,7 +31,7 @@ def test_the_command_line_leaves_with_its_output_and_exit_status(tmp_path):
     assert bad.returncode == 2 and "2019-13" in bad.stderr
 
 
-def test_calc_runs_without_pandas_and_writes_the_same_files(tmp_path, home, cli):
+def test_calc_runs_without_pandas_and_writes_the_same_files(tmp_path, home, cli, cli_setup):
     """The command line's calc never imports pandas (procenv.without_pandas; pyarrow then skips
     its pandas checks): CSV, Parquet and XLSX rosters, a month that triggers and one that does
     not, every output format and an input error, each in its own process. The files equal those
@@ -45,15 +45,9 @@ def test_calc_runs_without_pandas_and_writes_the_same_files(tmp_path, home, cli)
     import openpyxl
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
+    from calc_helpers import make_id
 
-    cfg = tmp_path / "cfg"
-    (cfg / "schemes").mkdir(parents=True)
-    write_scheme(cfg / "schemes")
-    put_figures(home, "2024-01", cpi="103.6", food="101.0")
-    put_figures(home, "2024-02", cpi="102.0", food="101.0")  # not triggered
-    std = tmp_path / "standards.csv"
-    std.write_text(STANDARDS, encoding="utf-8")
+    cfg, std = cli_setup
     a, b = make_id("140105", "19500101", "011"), make_id("140105", "19620315", "022")
     rows = [["person_id", "name", "category", "region_code", "persons"], [a, "甲", "urban_dibao", "140105", "1"],
             [b, "乙", "rural_dibao", "140105", "2"], [a, "甲", "rural_dibao", "140105", "1"],  # a duplicate

@@ -197,18 +197,6 @@ def test_csv_error_in_the_first_pass_is_an_input_error(world):
 # -- the CLI starts the first pass early (while the scheme, figures and standards load)
 
 
-@pytest.fixture
-def cli_setup(tmp_path, home):
-    cfg = tmp_path / "cfg"
-    (cfg / "schemes").mkdir(parents=True)
-    write_scheme(cfg / "schemes")
-    put_figures(home, "2024-01", cpi="103.6", food="101.0")
-    put_figures(home, "2024-02", cpi="102.0", food="101.0")  # not triggered
-    std = tmp_path / "standards.csv"
-    std.write_text(STANDARDS, encoding="utf-8")
-    return cfg, std
-
-
 def _first_passes(monkeypatch):
     """Record every FirstPass made and whether calc used it; key files spill from the first key."""
     import cpi_link.dedup as dedup
