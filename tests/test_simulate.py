@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
