@@ -605,7 +605,7 @@ def _strings(values: list) -> tuple[np.ndarray, "object"]:
 class _Amounts(NamedTuple):
     """A looked-up column whose rows get the amount itself (_decimals), not a dictionary entry."""
 
-    type: object  # decimal32/64(precision, 2)
+    precision: int  # of the decimal(precision, 2): money.small_decimal_from_fen
     nulls: bool  # -1 is a null (else every amount is >= 0)
 
 
@@ -614,9 +614,7 @@ def _decimals(fen: np.ndarray, precision: int = 18, nulls: bool = False) -> tupl
     gets its amount as decimal32/64 (money.small_decimal_from_fen); -1 is a null where `nulls`.
     The Parquet writer took a plain decimal64 column faster than a dictionary one (5M rows: 0.14
     -> 0.10 s for standard_annual) and still dictionary-encodes it in the file."""
-    from cpi_link.money import small_decimal_type
-
-    return np.ascontiguousarray(fen, dtype=np.int64), _Amounts(small_decimal_type(precision), nulls)
+    return np.ascontiguousarray(fen, dtype=np.int64), _Amounts(precision, nulls)
 
 
 def _record_batch(t):
@@ -659,6 +657,8 @@ class _Payable:
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        from cpi_link.money import small_decimal_from_fen
+
         p = self if sel is None else self.subset(np.flatnonzero(sel))
         n = len(p.pidx)
         cols = _PAID_KEEP + (_ORIG if orig else [])
@@ -677,7 +677,7 @@ class _Payable:
             null = at < 0
             valid = ~null if null.any() else None
             if isinstance(values, _Amounts):  # the amount itself, per row
-                arrays[name] = _wrap(at, values.type, valid if values.nulls else None)
+                arrays[name] = small_decimal_from_fen(at, values.precision, valid if values.nulls else None)
             else:
                 arrays[name] = pa.DictionaryArray.from_arrays(_wrap(at, pa.int32(), valid), values)
         arrays["amount_fen"] = _wrap(p.rows["amount_fen"], pa.int64())
@@ -690,9 +690,7 @@ def _wrap(values: np.ndarray, type_, valid: np.ndarray | None = None):
     path is slower than packing the bits), null where the bool `valid` is false."""
     import pyarrow as pa
 
-    width = type_.bit_width if pa.types.is_decimal(type_) else None  # decimal32/64: stored as int32/int64
-    values = np.ascontiguousarray(values, dtype={"int32": np.int32, "int64": np.int64}[str(type_)] if width is None
-                                  else {32: np.int32, 64: np.int64}[width])
+    values = np.ascontiguousarray(values, dtype={"int32": np.int32, "int64": np.int64}[str(type_)])
     bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
     return pa.Array.from_buffers(type_, len(values), [bitmap, pa.py_buffer(values)],
                                  null_count=0 if valid is None else int(len(valid) - valid.sum()))

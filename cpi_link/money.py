@@ -67,20 +67,21 @@ def decimal128_from_fen(fen: np.ndarray, precision: int = 18):
     return pa.Array.from_buffers(pa.decimal128(precision, 2), len(fen), [None, pa.py_buffer(words)])
 
 
-def small_decimal_from_fen(fen: np.ndarray, precision: int = 18):
-    """The same values as decimal128_from_fen, as Arrow's narrower decimal: decimal32 up to 9
-    digits, else decimal64, whose storage is the int32/int64 itself (no copy for int64). A Parquet
-    writer with store_decimal_as_integer writes the same bytes for either (DECIMAL on INT32/INT64),
-    converting no 128-bit value: calc's payments writer takes these."""
+def small_decimal_from_fen(fen: np.ndarray, precision: int = 18, valid: np.ndarray | None = None):
+    """The same values as decimal128_from_fen, as Arrow's narrower decimal (small_decimal_type):
+    decimal32 up to 9 digits, else decimal64, whose storage is the int32/int64 itself (no copy for
+    int64); null where the bool `valid` is false. A Parquet writer with store_decimal_as_integer
+    writes the same bytes for either (DECIMAL on INT32/INT64), converting no 128-bit value: calc's
+    payments writer takes these."""
     import pyarrow as pa
 
-    if precision <= 9:
-        values = np.ascontiguousarray(fen, dtype=np.int32)
-        if len(values) and not np.array_equal(values, fen):
-            raise OverflowError(f"an amount does not fit decimal32({precision}, 2)")
-        return pa.Array.from_buffers(pa.decimal32(precision, 2), len(values), [None, pa.py_buffer(values)])
-    values = np.ascontiguousarray(fen, dtype=np.int64)
-    return pa.Array.from_buffers(pa.decimal64(precision, 2), len(values), [None, pa.py_buffer(values)])
+    fen = np.asarray(fen)
+    values = np.ascontiguousarray(fen, dtype=np.int32 if precision <= 9 else np.int64)
+    if precision <= 9 and len(values) and not np.array_equal(values, fen):
+        raise OverflowError(f"an amount does not fit decimal32({precision}, 2)")
+    bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(small_decimal_type(precision), len(values), [bitmap, pa.py_buffer(values)],
+                                 null_count=0 if valid is None else int(len(valid) - valid.sum()))
 
 
 def small_decimal_type(precision: int = 18):

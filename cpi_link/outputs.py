@@ -170,7 +170,7 @@ def rejected_table(rej: pd.DataFrame):
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def summary_frame(paid: "pd.DataFrame") -> "pd.DataFrame":
+def summary_frame(paid: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     if paid.empty:

@@ -366,9 +366,17 @@ def test_few_valued_payment_columns_stay_dictionary_encoded(world):
 
     entry, dictionary = _strings(["140100", "140100", None])
     assert dictionary.to_pylist() == ["140100"] and entry.tolist() == [0, 0, -1]
-    fen, (decimal, nulls) = _decimals(__import__("numpy").array([87000, -1, 87000, 62000]), nulls=True)
-    assert fen.tolist() == [87000, -1, 87000, 62000] and decimal == pa.decimal64(18, 2) and nulls
-    assert _decimals(__import__("numpy").array([360]), 7)[1] == (pa.decimal32(7, 2), False)
+    from cpi_link.money import small_decimal_from_fen
+
+    fen, (precision, nulls) = _decimals(__import__("numpy").array([87000, -1, 87000, 62000]), nulls=True)
+    assert fen.tolist() == [87000, -1, 87000, 62000] and precision == 18 and nulls
+    assert _decimals(__import__("numpy").array([360]), 7)[1] == (7, False)
+    amounts = small_decimal_from_fen(fen, 18, fen >= 0)
+    assert amounts.type == pa.decimal64(18, 2) and [str(v) for v in amounts.to_pylist()] == [
+        "870.00", "None", "870.00", "620.00"]
+    assert small_decimal_from_fen(__import__("numpy").array([360]), 7).type == pa.decimal32(7, 2)
+    with pytest.raises(OverflowError):
+        small_decimal_from_fen(__import__("numpy").array([10**10]), 7)
 
     ids = [make_id(region, "19700101", f"{i:03d}") for i, region in enumerate(["140105", "140106"] * 3)]
     path = world["tmp"] / "two-regions.csv"
