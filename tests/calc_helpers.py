@@ -44,8 +44,9 @@ def write_scheme(dir: Path, name: str = "t", trigger: str = 'cpi = "3.5", food =
 
 
 def put_figures(home: Path, month: str, region: str = "140000", **values: str) -> None:
-    from cpi_link.paths import Home
-    from cpi_link.store import Observation, SeriesStore
+    from cpi_link.core.paths import Home
+    from cpi_link.sources.observation import Observation
+    from cpi_link.store.series import SeriesStore
 
     store = SeriesStore(Home(home))
     store.upsert([Observation(region, ind, month, Decimal(v), "file", "test", "2026-01-01T00:00:00Z") for ind, v in values.items()])

@@ -76,7 +76,7 @@ def test_killed_calc_leaves_outputs_whole_or_absent(cli, job, point):
     assert {p.name for p in out.iterdir()} == OUTPUTS
     assert res["total_amount"] == "73.00" and res["paid_rows"] == 3 and res["rejected_rows"] == 1
     manifest = json.loads((out / "manifest.json").read_text())
-    from cpi_link.atomic import sha256_file
+    from cpi_link.core.atomic import sha256_file
 
     assert all(sha256_file(out / n) == m["sha256"] for n, m in manifest["outputs"].items())
 
@@ -101,8 +101,8 @@ def test_run_killed_while_writing_outputs_is_completed_by_the_next(job):
 
 
 def test_supplement_killed_before_its_record_pays_nobody_twice(job):
-    from cpi_link.ledger import Ledger
-    from cpi_link.paths import Home
+    from cpi_link.jobs.ledger import Ledger
+    from cpi_link.core.paths import Home
 
     r = cpi(job, "run", "--roster", job["roster"], "--standards", job["std"], "--scheme", "t", "--offline", "--since", "2024-01",
             "--format", "json")

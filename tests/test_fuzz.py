@@ -69,10 +69,10 @@ STATS = {"examples": 0, "rows": 0, "paid": 0}
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from cpi_link.paths import Home
-    from cpi_link.schemes import load_scheme
-    from cpi_link.standards import load_standards
-    from cpi_link.store import SeriesStore
+    from cpi_link.core.paths import Home
+    from cpi_link.rules.schemes import load_scheme
+    from cpi_link.rules.standards import load_standards
+    from cpi_link.store.series import SeriesStore
 
     tmp = tmp_path_factory.mktemp("fuzz")
     home = tmp / "home"
@@ -97,7 +97,7 @@ def _write(rows: list[dict], path: Path) -> None:
 def test_random_rosters_keep_the_invariants(world):
     from decimal import Decimal
 
-    from cpi_link.calculate import calculate_month
+    from cpi_link.jobs.pipeline import calculate_month
 
     deadline = time.monotonic() + FUZZ_SECONDS
 
@@ -132,7 +132,7 @@ def test_random_rosters_keep_the_invariants(world):
             assert sum((p["amount"] for p in pay), Decimal(0)) * 100 == res.total_fen
             assert all(r["reason"] for r in rej)
             # the first pass only picks which rows wait for the dedup: holding every row must agree
-            import cpi_link.stream as calc
+            import cpi_link.calc.stream as calc
 
             keep = calc._first_pass
             calc._first_pass = lambda *a, **k: None

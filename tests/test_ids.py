@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cpi_link.ids import REASONS, check_char, check_id, mask_id, normalise_ids
+from cpi_link.roster.ids import REASONS, check_char, check_id, normalise_ids
+from cpi_link.core.privacy import mask_id
 
 TODAY = 20260115
 
@@ -151,7 +152,7 @@ def test_vectorised_agrees_with_scalar(texts):
 @given(st.lists(_id_like(), max_size=30))
 def test_candidate_keys_cover_every_valid_id(texts):
     """The first pass's cheap keys: every ID that normalises to a valid one has its key among them."""
-    from cpi_link.ids import candidate_keys
+    from cpi_link.roster.ids import candidate_keys
 
     r = normalise_ids(pa.array(texts, pa.string()), today=TODAY)
     cand = set(candidate_keys(pa.array(texts, pa.string()), today=TODAY).tolist())
@@ -195,7 +196,7 @@ def test_first_pass_checks_rebuild_the_same_column(texts):
     """calc's first pass keeps its checks of a column (CheckedIds) for the second pass, which
     rebuilds the IdColumn over its own copy of the same IDs: identical to checking them again.
     A column with a lower-case x is not kept (its normalised IDs are new bytes)."""
-    from cpi_link.ids import CheckedIds
+    from cpi_link.roster.ids import CheckedIds
 
     first = pa.array(texts, pa.string())
     kept = CheckedIds.of(first, normalise_ids(first, today=TODAY))

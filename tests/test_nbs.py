@@ -19,9 +19,9 @@ import pytest
 from typer.testing import CliRunner
 from werkzeug import Response
 
-from cpi_link import nbs
-from cpi_link.errors import ExitStatus, SourceUnavailable, UsageError
-from cpi_link.paths import Home
+from cpi_link.sources import nbs
+from cpi_link.core.errors import ExitStatus, SourceUnavailable, UsageError
+from cpi_link.core.paths import Home
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "config"
@@ -453,7 +453,7 @@ def test_sources_config_is_data_with_date_ranges(monkeypatch):
 
 
 def test_a_bad_sources_file_is_a_config_error(tmp_path):
-    from cpi_link.errors import ConfigError
+    from cpi_link.core.errors import ConfigError
 
     text = (CONFIG / "sources.toml").read_text("utf-8").replace('from = "2021-01"', 'from = "2021-13"', 1)
     (tmp_path / "sources.toml").write_text(text, "utf-8")

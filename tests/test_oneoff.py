@@ -188,8 +188,8 @@ BAD = [
 
 @pytest.mark.parametrize("text,message", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
 def test_strict_validation_names_file_and_key(tmp_path, text, message):
-    from cpi_link.errors import ConfigError
-    from cpi_link.programmes import parse_programme_file
+    from cpi_link.core.errors import ConfigError
+    from cpi_link.rules.programmes import parse_programme_file
 
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as e:

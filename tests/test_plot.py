@@ -22,10 +22,10 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def national_data(home, since="2016-07", until="2025-12"):
-    from cpi_link.paths import Home, bundled_config_dir
-    from cpi_link.plot import chart_data
-    from cpi_link.schemes import load_scheme
-    from cpi_link.store import SeriesStore
+    from cpi_link.core.paths import Home, bundled_config_dir
+    from cpi_link.outputs.plot import chart_data
+    from cpi_link.rules.schemes import load_scheme
+    from cpi_link.store.series import SeriesStore
 
     sch = load_scheme("national", bundled_config_dir())
     return chart_data(sch, SeriesStore(Home(home)), None, since, until)
@@ -53,10 +53,10 @@ def test_missing_months_are_undecided_not_no(home, tmp_path):
     sch = write_scheme(tmp_path)
     put_figures(home, "2024-01", cpi="103.6", food="106.5")
     put_figures(home, "2024-03", cpi="101.0", food="101.0")
-    from cpi_link.paths import Home
-    from cpi_link.plot import chart_data
-    from cpi_link.schemes import load_scheme
-    from cpi_link.store import SeriesStore
+    from cpi_link.core.paths import Home
+    from cpi_link.outputs.plot import chart_data
+    from cpi_link.rules.schemes import load_scheme
+    from cpi_link.store.series import SeriesStore
 
     data = chart_data(load_scheme(str(sch), tmp_path), SeriesStore(Home(home)), "140000", "2024-01", "2024-03")
     assert data.triggered[0] is True and data.triggered[2] is False
@@ -76,7 +76,7 @@ def test_plot_renders_a_real_png(cli, tmp_path):
 
 
 def test_labels_chinese_with_cjk_font_else_english(home):
-    from cpi_link.plot import labels
+    from cpi_link.outputs.plot import labels
 
     data = national_data(home, "2019-01", "2019-12")
     zh, en = labels(True, data), labels(False, data)
@@ -85,7 +85,7 @@ def test_labels_chinese_with_cjk_font_else_english(home):
 
 
 def test_plot_english_without_cjk_font(cli, tmp_path, monkeypatch):
-    import cpi_link.plot as plot
+    import cpi_link.outputs.plot as plot
 
     monkeypatch.setattr(plot, "find_cjk_font", lambda: None)
     out = tmp_path / "c.png"

@@ -2,7 +2,7 @@
 
 import os
 
-from cpi_link import procenv
+from cpi_link.cli import procenv
 
 
 def test_tune_sets_defaults_once_and_keeps_user_values(monkeypatch):

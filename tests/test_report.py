@@ -184,7 +184,7 @@ def test_bad_run_folder_exits_2(cli, tmp_path, what):
 def test_calendar_rules():
     from datetime import date
 
-    from cpi_link.calendar import add_working_days, classify, payment_deadline, publication_window
+    from cpi_link.rules.calendar import add_working_days, classify, payment_deadline, publication_window
 
     assert publication_window("2019-11") == (date(2019, 12, 9), date(2019, 12, 12))
     assert publication_window("2019-12") == (date(2020, 1, 9), date(2020, 1, 12))

@@ -84,8 +84,8 @@ def test_logs_carry_no_resident_ids(cli, job):
 
 
 def test_gap_stops_with_exit_3_after_earlier_months(cli, job):
-    from cpi_link.paths import Home
-    from cpi_link.store import SeriesStore
+    from cpi_link.core.paths import Home
+    from cpi_link.store.series import SeriesStore
 
     # remove 2024-03 food by rebuilding the home store without it
     store = SeriesStore(Home(job["home"]))
@@ -99,8 +99,8 @@ def test_gap_stops_with_exit_3_after_earlier_months(cli, job):
 
 
 def test_second_concurrent_run_exits_4_naming_holder(job):
-    from cpi_link.ledger import RunLock
-    from cpi_link.paths import Home
+    from cpi_link.jobs.ledger import RunLock
+    from cpi_link.core.paths import Home
 
     with RunLock(Home(job["home"])):
         r = subprocess_run(job, "--since", "2024-01")

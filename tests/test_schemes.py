@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cpi_link.errors import ConfigError, ExitStatus
-from cpi_link.schemes import CATEGORIES, category_code, list_schemes, load_scheme
+from cpi_link.core.errors import ConfigError, ExitStatus
+from cpi_link.rules.schemes import CATEGORIES, category_code, list_schemes, load_scheme
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "config"

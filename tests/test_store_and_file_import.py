@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cpi_link.errors import InputError, StoreCorrupt
-from cpi_link.fetch import read_figures_file
-from cpi_link.paths import Home
-from cpi_link.store import SeriesStore
+from cpi_link.core.errors import InputError, StoreCorrupt
+from cpi_link.sources.file import read_figures_file
+from cpi_link.core.paths import Home
+from cpi_link.store.series import SeriesStore
 
 HEADER_CN = "地区代码,月份,指标,指数\n"
 

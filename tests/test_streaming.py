@@ -55,10 +55,10 @@ def _csv(path):
 
 @pytest.fixture
 def world(tmp_path):
-    from cpi_link.paths import Home
-    from cpi_link.schemes import load_scheme
-    from cpi_link.standards import load_standards
-    from cpi_link.store import SeriesStore
+    from cpi_link.core.paths import Home
+    from cpi_link.rules.schemes import load_scheme
+    from cpi_link.rules.standards import load_standards
+    from cpi_link.store.series import SeriesStore
 
     home = tmp_path / "home"
     put_figures(home, "2024-01", cpi="103.6", food="101.0")
@@ -69,7 +69,7 @@ def world(tmp_path):
 
 
 def _run(world, roster, out, **kw):
-    from cpi_link.calculate import calculate_month
+    from cpi_link.jobs.pipeline import calculate_month
 
     return calculate_month("2024-01", roster, world["scheme"], world["store"], world["standards"], world["home"],
                            out_dir=out, **kw)
@@ -99,7 +99,7 @@ def _check(world, res, out):
     assert schema.field("amount").type == pa.decimal128(18, 2)
     assert set(pay.column("run_id").to_pylist()) == {res.run_id}
     # every column a paid row always has is declared required; the others hold nulls here
-    from cpi_link.outputs import PAYMENTS_NULLABLE
+    from cpi_link.calc.encoding import PAYMENTS_NULLABLE
 
     assert [f.name for f in schema if f.nullable] == list(PAYMENTS_NULLABLE)
     assert pay.column("bank_account").null_count == pay.num_rows  # the roster has no bank_account column
@@ -127,7 +127,7 @@ def test_duplicates_across_batches_by_hand(world, batch_rows):
 
 def test_holding_every_row_gives_the_same_files(world, monkeypatch):
     """Without the first pass (as for XLSX) every payable row is held: same rows, same amounts."""
-    import cpi_link.stream as calc
+    import cpi_link.calc.stream as calc
 
     roster = _csv(world["tmp"] / "roster.csv")
     _run(world, roster, world["tmp"] / "two", batch_rows=2)
@@ -164,8 +164,8 @@ def test_parquet_and_xlsx_rosters(world):
 
 def test_spilled_held_rows_and_keys(world, monkeypatch):
     """Held rows past SPILL_BYTES go to an IPC file, keys past SPILL_ROWS to bucket files: same answer."""
-    import cpi_link.stream as calc
-    import cpi_link.dedup as dedup
+    import cpi_link.calc.stream as calc
+    import cpi_link.calc.dedup as dedup
 
     monkeypatch.setattr(calc, "SPILL_BYTES", 1)
     monkeypatch.setattr(dedup, "SPILL_ROWS", 1)
@@ -184,7 +184,7 @@ def test_no_payable_rows_gives_an_empty_payments_file(world):
 
 
 def test_csv_error_in_the_first_pass_is_an_input_error(world):
-    from cpi_link.errors import InputError
+    from cpi_link.core.errors import InputError
 
     roster = world["tmp"] / "bad.csv"
     rows = "".join(f"{make_id('140105', '19500101', f'{i:03d}')},甲,urban_dibao,140105\n" for i in range(20))
@@ -199,8 +199,8 @@ def test_csv_error_in_the_first_pass_is_an_input_error(world):
 
 def _first_passes(monkeypatch):
     """Record every FirstPass made and whether calc used it; key files spill from the first key."""
-    import cpi_link.dedup as dedup
-    import cpi_link.firstpass as fp
+    import cpi_link.calc.dedup as dedup
+    import cpi_link.calc.firstpass as fp
 
     monkeypatch.setattr(dedup, "SPILL_ROWS", 0)
     made = []
@@ -259,7 +259,7 @@ def test_cli_closes_the_first_pass_when_it_is_not_needed(tmp_path, cli, cli_setu
 def test_repeated_keys_in_memory_and_spilled(tmp_path, monkeypatch, spill_rows):
     import numpy as np
 
-    import cpi_link.dedup as dedup
+    import cpi_link.calc.dedup as dedup
 
     monkeypatch.setattr(dedup, "SPILL_ROWS", spill_rows)
     rk = dedup.RepeatedKeys(tmp_path)
@@ -275,7 +275,7 @@ def test_hash32_is_stable_and_spreads():
     of one county born on one day) spread over the whole range."""
     import numpy as np
 
-    from cpi_link.dedup import HashBitmap, hash32
+    from cpi_link.calc.dedup import HashBitmap, hash32
 
     keys = np.arange(14010519500101000, 14010519500101000 + 100_000, dtype=np.int64)
     h = hash32(keys)
@@ -298,7 +298,7 @@ def test_hash32_is_stable_and_spreads():
 def test_few_valued_columns_as_dictionaries(world, monkeypatch):
     """Category, region, area and persons are read as dictionaries (Parquet dictionary columns,
     CSV blocks each with its own dictionary) and checked once per distinct value: same answers."""
-    import cpi_link.roster as roster_mod
+    import cpi_link.roster.roster as roster_mod
 
     src = _csv(world["tmp"] / "roster.csv")
     # CSV: tiny blocks, so every batch joins several blocks with different dictionaries
@@ -327,9 +327,9 @@ def test_a_roster_rewritten_while_calc_reads_it_is_an_input_error(world, monkeyp
     """Both passes must see one file (else the dedup could miss a person): a change is exit 2."""
     import os
 
-    import cpi_link.stream as stream_mod
-    from cpi_link.errors import InputError
-    from cpi_link.firstpass import BATCH_ROWS, FirstPass
+    import cpi_link.calc.stream as stream_mod
+    from cpi_link.core.errors import InputError
+    from cpi_link.calc.firstpass import BATCH_ROWS, FirstPass
 
     roster = _csv(world["tmp"] / "roster.csv")
     first = FirstPass(roster, BATCH_ROWS, world["tmp"])
@@ -362,11 +362,11 @@ def test_few_valued_payment_columns_stay_dictionary_encoded(world):
     The decimal columns are handed over per row (decimal32/64) and dictionary-encoded by the writer."""
     import pyarrow as pa
 
-    from cpi_link.calculate import _decimals, _strings
+    from cpi_link.calc.batch import _decimals, _strings
 
     entry, dictionary = _strings(["140100", "140100", None])
     assert dictionary.to_pylist() == ["140100"] and entry.tolist() == [0, 0, -1]
-    from cpi_link.money import small_decimal_from_fen
+    from cpi_link.core.money import small_decimal_from_fen
 
     fen, (precision, nulls) = _decimals(__import__("numpy").array([87000, -1, 87000, 62000]), nulls=True)
     assert fen.tolist() == [87000, -1, 87000, 62000] and precision == 18 and nulls
@@ -402,8 +402,8 @@ def test_the_second_pass_reuses_the_first_pass_id_checks(world, monkeypatch):
     """The first pass checks every ID as the second pass would and hands the checks over
     (ids.CheckedIds): same files as checking them again, bad IDs included; batches of another
     shape (a 15-digit ID, a lower-case x) are checked again by the second pass."""
-    import cpi_link.firstpass as fp
-    import cpi_link.ids as ids_mod
+    import cpi_link.calc.firstpass as fp
+    import cpi_link.roster.ids as ids_mod
 
     bad = make_id("140105", "19700101", "123")
     bad = bad[:17] + ("0" if bad[17] != "0" else "1")  # wrong check character
@@ -443,7 +443,7 @@ def test_the_second_pass_reuses_the_first_pass_id_checks(world, monkeypatch):
 def test_the_handover_drops_checks_the_second_pass_has_passed():
     """A batch the second pass reached before the first pass checked it was checked by the
     second pass itself: its late checks are not kept (they would only take memory)."""
-    from cpi_link.firstpass import Handover
+    from cpi_link.calc.firstpass import Handover
 
     h = Handover()
     h.put(1, "a")

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from cpi_link.errors import MissingFigures, UsageError
-from cpi_link.paths import Home
-from cpi_link.schemes import load_scheme
-from cpi_link.store import Observation, SeriesStore
-from cpi_link.trigger import decide
+from cpi_link.core.errors import MissingFigures, UsageError
+from cpi_link.core.paths import Home
+from cpi_link.rules.schemes import load_scheme
+from cpi_link.sources.observation import Observation
+from cpi_link.store.series import SeriesStore
+from cpi_link.rules.trigger import decide
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "config"
@@ -284,7 +285,7 @@ NATIONAL_TRIGGERED = [
 
 
 def test_backtest_national_2016_07_to_2025_12(bundled):
-    from cpi_link.months import month_range
+    from cpi_link.core.months import month_range
 
     s = scheme("national")
     decisions = [decide(s, m, bundled) for m in month_range("2016-07", "2025-12")]

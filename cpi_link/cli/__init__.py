@@ -60,7 +60,7 @@ from cpi_link.cli import doctor as _doctor; _doctor.register(app)  # noqa: E402,
 
 
 def main() -> None:
-    from cpi_link import procenv
+    from cpi_link.cli import procenv
 
     procenv.tune()  # before numpy/pyarrow load: allocator and thread settings (speed only)
     procenv.COMMAND_LINE_PROCESS = True  # one command, then the process ends (procenv.without_pandas)

@@ -21,8 +21,8 @@ def register(app: typer.Typer) -> None:
 
 
 def load_standards_option(standards: Optional[Path]):
-    from cpi_link.paths import bundled_data_dir
-    from cpi_link.standards import load_standards
+    from cpi_link.core.paths import bundled_data_dir
+    from cpi_link.rules.standards import load_standards
 
     if standards is None:
         sample = bundled_data_dir() / "sample" / "standards.csv"
@@ -35,7 +35,7 @@ def load_standards_option(standards: Optional[Path]):
 
 
 def default_scheme(config_dir: Path) -> str:
-    from cpi_link.schemes import default_scheme as _default
+    from cpi_link.rules.schemes import default_scheme as _default
 
     return _default(config_dir)
 
@@ -84,7 +84,7 @@ def emit_result(fmt: Format, j: dict, printer, res) -> None:
 
 
 def result_json(res) -> dict:
-    from cpi_link.money import fen_to_yuan_str
+    from cpi_link.core.money import fen_to_yuan_str
 
     return {
         "month": res.month,
@@ -115,8 +115,8 @@ def print_tables(con, res, title: str) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from cpi_link.categories import CATEGORY_LABELS
-    from cpi_link.money import fen_to_yuan_str
+    from cpi_link.core.categories import CATEGORY_LABELS
+    from cpi_link.core.money import fen_to_yuan_str
 
     if res.paid_rows:
         t = Table(title=title)
@@ -150,41 +150,41 @@ def calc(
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
     """Compute one index month's subsidies for a roster and write the audited run folder."""
-    from cpi_link.months import parse_month
+    from cpi_link.core.months import parse_month
 
     st = state(ctx)
     m = parse_month(month, "--month")
     home = st.home
     first = None
     if not supplement:
-        from cpi_link.procenv import without_pandas
+        from cpi_link.cli.procenv import without_pandas
 
         without_pandas()  # the streamed calc needs no pandas: not importing it saves 0.2 s (--supplement does)
     if not supplement and roster.is_file():
         # the roster's first pass (IDs only) runs while the scheme, figures and standards load
-        from cpi_link.firstpass import BATCH_ROWS, FirstPass
+        from cpi_link.calc.firstpass import BATCH_ROWS, FirstPass
 
         first = FirstPass(roster, BATCH_ROWS, Path(out).parent if out else home.runs_dir / m)
-    from cpi_link.schemes import load_scheme
-    from cpi_link.store import SeriesStore
+    from cpi_link.rules.schemes import load_scheme
+    from cpi_link.store.series import SeriesStore
 
     try:
         sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
         rules = sch.rules_for(m)
         std = load_standards_option(standards)
         store = SeriesStore(home)
-        from cpi_link.errors import InputError
+        from cpi_link.core.errors import InputError
 
         if not roster.exists():
             raise InputError(f"{roster}: no such file")
         warn_unverified(rules)
         if supplement:
-            from cpi_link.ledger import Ledger
+            from cpi_link.jobs import monthly
+            from cpi_link.jobs.ledger import Ledger
 
-            ledger = Ledger(home)
-            res = ledger.supplement(m, roster, sch, store, std, out_dir=out)
+            res = monthly.supplement(Ledger(home), m, roster, sch, store, std, out_dir=out)
         else:
-            from cpi_link.calculate import calculate_month
+            from cpi_link.jobs.pipeline import calculate_month
 
             home.ensure()
             with progress_ticker(roster, fmt, f"calc {m}") as tick:
@@ -206,13 +206,13 @@ def validate(
     show: int = typer.Option(5, "--show", help="How many example rows to list per reason."),
 ):
     """Check a roster without computing amounts: problems by reason, with the first rows of each."""
-    from cpi_link.validate import validate_roster
+    from cpi_link.calc.validate import validate_roster
 
     st = state(ctx)
     rules = std = None
     if month:
-        from cpi_link.months import parse_month
-        from cpi_link.schemes import load_scheme
+        from cpi_link.core.months import parse_month
+        from cpi_link.rules.schemes import load_scheme
 
         m = parse_month(month, "--month")
         rules = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir).rules_for(m)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import typer
 
-from cpi_link.errors import CpiLinkError, ExitStatus
+from cpi_link.core.errors import CpiLinkError, ExitStatus
 
 
 class Format(str, Enum):
@@ -34,13 +34,13 @@ class State:
 
     @property
     def home(self):
-        from cpi_link.paths import Home, resolve_home
+        from cpi_link.core.paths import Home, resolve_home
 
         return Home(resolve_home(self.home_option))
 
     @property
     def config_dir(self) -> Path:
-        from cpi_link.paths import resolve_config
+        from cpi_link.core.paths import resolve_config
 
         return resolve_config(self.config_option)
 

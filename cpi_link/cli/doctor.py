@@ -21,7 +21,7 @@ def doctor(
     """Check the series store, revisions, ledger records and payment files, and run folders (sha256). Exit 2 on problems."""
     from rich.markup import escape
 
-    from cpi_link.doctor import check
+    from cpi_link.jobs.doctor import check
 
     home = state(ctx).home
     rep = check(home, repair=repair)

@@ -36,9 +36,9 @@ def fetch(
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
     """Bring monthly CPI and food-price figures into the series store, keeping provenance and revisions."""
-    from cpi_link.errors import UsageError
-    from cpi_link.months import parse_month
-    from cpi_link.store import SeriesStore
+    from cpi_link.core.errors import UsageError
+    from cpi_link.core.months import parse_month
+    from cpi_link.store.series import SeriesStore
 
     st = state(ctx)
     since_m = parse_month(since, "--since") if since else None
@@ -49,7 +49,7 @@ def fetch(
     if source is Source.file:
         if file is None:
             raise UsageError("--source file needs --file PATH")
-        from cpi_link.fetch import read_figures_file
+        from cpi_link.sources.file import read_figures_file
 
         obs = read_figures_file(file, regions=region, since=since_m, until=until_m)
         result = store.upsert(obs)
@@ -57,7 +57,7 @@ def fetch(
     elif offline:
         report.update(rows=0, added=0, revised=0, unchanged=0, note="offline: no network touched")
     else:
-        from cpi_link import nbs
+        from cpi_link.sources import nbs
 
         outcome = nbs.fetch(st.config_dir, home, regions=region, since=since_m, until=until_m)
         result = store.upsert(outcome.observations)
@@ -97,11 +97,11 @@ def series(
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
     """Print stored observations (bundled figures included) with their source."""
-    from cpi_link.decimals import fmt_pct
-    from cpi_link.errors import UsageError
-    from cpi_link.fetch import normalise_indicator
-    from cpi_link.months import parse_month
-    from cpi_link.store import SeriesStore
+    from cpi_link.core.decimals import fmt_pct
+    from cpi_link.core.errors import UsageError
+    from cpi_link.sources.file import normalise_indicator
+    from cpi_link.core.months import parse_month
+    from cpi_link.store.series import SeriesStore
 
     st = state(ctx)
     inds = []

@@ -76,10 +76,10 @@ def oneoff(
     Same roster checks, outputs and ledger as monthly runs; a second run of the same programme is
     refused (use --supplement for people added since).
     """
-    from cpi_link.errors import InputError
-    from cpi_link.oneoff import index_figure, pay_programme
-    from cpi_link.programmes import load_programme
-    from cpi_link.store import SeriesStore
+    from cpi_link.core.errors import InputError
+    from cpi_link.jobs.oneoff import index_figure, pay_programme
+    from cpi_link.rules.programmes import load_programme
+    from cpi_link.store.series import SeriesStore
 
     st = state(ctx)
     prog = load_programme(programme, st.config_dir)
@@ -107,7 +107,7 @@ def programme_list(
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
     """List the programme files in CONFIG/programmes: id, name, payment month, method, example, verified."""
-    from cpi_link.programmes import list_programmes
+    from cpi_link.rules.programmes import list_programmes
 
     st = state(ctx)
     rows = [
@@ -141,7 +141,7 @@ def programme_show(
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
     """Show what a programme file says: document, payment month, categories and the amount rule."""
-    from cpi_link.programmes import load_programme
+    from cpi_link.rules.programmes import load_programme
 
     st = state(ctx)
     p = load_programme(programme, st.config_dir)
@@ -156,7 +156,7 @@ def programme_show(
     from rich.markup import escape
     from rich.table import Table
 
-    from cpi_link.categories import CATEGORY_LABELS
+    from cpi_link.core.categories import CATEGORY_LABELS
 
     con = stdout_console()
     for k in ("programme", "name", "document", "related_documents", "verified", "example", "payment_month", "region",

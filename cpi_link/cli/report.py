@@ -32,7 +32,7 @@ def report(
 ):
     """Summarise a run by prefecture, county and category (rows, persons, yuan) with the decision and
     the scheme's citation; optionally write the disbursement workbook."""
-    from cpi_link.report import load_run, report_json
+    from cpi_link.outputs.report import load_run, report_json
 
     run = load_run(run_dir)
     rep = report_json(run)
@@ -45,7 +45,7 @@ def report(
     if mask_ids and xlsx is None:
         warn("--mask-ids only affects the workbook: add --xlsx PATH")
     if xlsx is not None:
-        from cpi_link.workbook import write_workbook
+        from cpi_link.outputs.workbook import write_workbook
 
         out = write_workbook(run, xlsx, mask_ids=mask_ids)
         info(f"workbook: {out}" + (" (IDs masked)" if mask_ids else " (full IDs: keep it inside the finance office)"))
@@ -114,10 +114,10 @@ def plot(
     """Draw CPI and food YoY for a region against the scheme's thresholds (steps: versions and
     overlays change them), with triggered months shaded, to a PNG."""
     from cpi_link.cli.calc import default_scheme
-    from cpi_link.months import parse_month
-    from cpi_link.plot import chart_data, render
-    from cpi_link.schemes import load_scheme
-    from cpi_link.store import SeriesStore
+    from cpi_link.core.months import parse_month
+    from cpi_link.outputs.plot import chart_data, render
+    from cpi_link.rules.schemes import load_scheme
+    from cpi_link.store.series import SeriesStore
 
     st = state(ctx)
     a, b = parse_month(since, "--since"), parse_month(until, "--until")
@@ -130,7 +130,7 @@ def plot(
         warn("no decision for " + ", ".join(f"{x}..{y}" if x != y else x for x, y in undecided)
              + " (figures missing or no version in force): drawn hatched, not as 'not triggered'")
     if not any(v is not None for v in data.cpi + data.food):
-        from cpi_link.errors import MissingFigures
+        from cpi_link.core.errors import MissingFigures
 
         raise MissingFigures(f"no CPI or food figures for region {data.region} in {a}..{b}")
     res = render(data, out, cjk_font=None if english else "auto")
@@ -169,12 +169,12 @@ def simulate(
     total yuan under each, side by side with the difference, plus totals. Computed by the same
     engine as calc (nothing is kept on disk). Exit 3 naming the months whose figures are missing."""
     from cpi_link.cli.calc import default_scheme, load_standards_option
-    from cpi_link.errors import InputError
-    from cpi_link.months import month_range, parse_month
-    from cpi_link.schemes import load_scheme
-    from cpi_link.simulate import simulate as run_sim
-    from cpi_link.simulate import simulate_json
-    from cpi_link.store import SeriesStore
+    from cpi_link.core.errors import InputError
+    from cpi_link.core.months import month_range, parse_month
+    from cpi_link.rules.schemes import load_scheme
+    from cpi_link.jobs.simulate import simulate as run_sim
+    from cpi_link.jobs.simulate import simulate_json
+    from cpi_link.store.series import SeriesStore
 
     st = state(ctx)
     months = month_range(parse_month(since, "--since"), parse_month(until, "--until"))
@@ -244,8 +244,8 @@ def diff(
 ):
     """What changed between two runs: people added and removed, amounts changed and why (standard,
     rate, category, persons...), and the totals."""
-    from cpi_link.diff import REASON_TEXT, diff_runs
-    from cpi_link.report import load_run
+    from cpi_link.outputs.diff import REASON_TEXT, diff_runs
+    from cpi_link.outputs.report import load_run
 
     a, b = load_run(run_a), load_run(run_b)
     d = diff_runs(a, b, mask_ids=mask_ids)

@@ -29,12 +29,12 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
     """Fetch, then compute every due index month in order; months already completed are skipped."""
-    from cpi_link.errors import InputError
-    from cpi_link.ledger import RunLock
-    from cpi_link.monthly import run_months, setup_log
-    from cpi_link.months import parse_month
-    from cpi_link.schemes import load_scheme
-    from cpi_link.store import SeriesStore
+    from cpi_link.core.errors import InputError
+    from cpi_link.jobs.ledger import RunLock
+    from cpi_link.jobs.monthly import run_months, setup_log
+    from cpi_link.core.months import parse_month
+    from cpi_link.rules.schemes import load_scheme
+    from cpi_link.store.series import SeriesStore
 
     st = state(ctx)
     home = st.home
@@ -53,7 +53,7 @@ def run(
         store = SeriesStore(home)
         fetch_report = None
         if not offline:
-            from cpi_link import nbs
+            from cpi_link.sources import nbs
 
             outcome = nbs.fetch(st.config_dir, home, regions=None, since=None, until=None)
             fetch_report = store.upsert(outcome.observations).as_dict() | outcome.report()
@@ -95,8 +95,8 @@ def run(
 
 def _deadline_note(sch, latest: str | None) -> str:
     """The payment deadline for the next index month under the version in force (cpi_link.calendar)."""
-    from cpi_link.calendar import deadline_sentence
-    from cpi_link.months import add_months
+    from cpi_link.rules.calendar import deadline_sentence
+    from cpi_link.core.months import add_months
 
     if latest is None:
         return ""

@@ -44,7 +44,7 @@ def show(
     Shows which catalogue leaf and indicator (portal) or code (legacy) each month is fetched from,
     and the effective URLs (environment overrides applied).
     """
-    from cpi_link.nbs import series_table
+    from cpi_link.sources.nbs import series_table
 
     sources, rows = series_table(state(ctx).config_dir)
     if fmt is Format.json:
@@ -91,10 +91,10 @@ def discover(
     config/sources.toml. Start with no --pid, then pass a child's _id as --pid; on a leaf
     (isLeaf true), pass its _id as --cid to list its indicators.
     """
-    from cpi_link.nbs import discover as nbs_discover
+    from cpi_link.sources.nbs import discover as nbs_discover
 
     if dataset < 1:
-        from cpi_link.errors import UsageError
+        from cpi_link.core.errors import UsageError
 
         raise UsageError("--dataset must be a positive dataset code (1 national monthly, 4 provincial monthly)")
     st = state(ctx)

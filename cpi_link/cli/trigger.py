@@ -78,11 +78,11 @@ def trigger(
 ):
     """Decide, month by month, whether the mechanism starts: the rules in force, each index's YoY
     against its threshold, the rate and a one-line reason. Exit 3 if a needed figure is missing."""
-    from cpi_link.errors import MissingFigures, UsageError
-    from cpi_link.months import month_range, parse_month
-    from cpi_link.schemes import default_scheme, load_scheme
-    from cpi_link.store import SeriesStore
-    from cpi_link.trigger import decide, missing_figures
+    from cpi_link.core.errors import MissingFigures, UsageError
+    from cpi_link.core.months import month_range, parse_month
+    from cpi_link.rules.schemes import default_scheme, load_scheme
+    from cpi_link.store.series import SeriesStore
+    from cpi_link.rules.trigger import decide, missing_figures
 
     st = state(ctx)
     if month and (since or until):
@@ -142,7 +142,7 @@ def trigger(
 def _with_calendar(d, j: dict) -> dict:
     """Add when the figures are published, when the next are expected, and the payment deadline
     under the rules in force (cpi_link.calendar); payment_deadline is null when not triggered."""
-    from cpi_link.calendar import calendar_json
+    from cpi_link.rules.calendar import calendar_json
 
     cal = calendar_json(d.month, d.rules.payment_timing)
     if not d.triggered:
@@ -153,7 +153,7 @@ def _with_calendar(d, j: dict) -> dict:
 
 
 def _csv_row(d) -> dict:
-    from cpi_link.decimals import fmt_pct
+    from cpi_link.core.decimals import fmt_pct
 
     j = d.to_json()
     row = {k: j.get(k) for k in TRIGGER_COLUMNS}
@@ -173,7 +173,7 @@ def _print_table(decisions, sch) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from cpi_link.decimals import fmt_pct
+    from cpi_link.core.decimals import fmt_pct
 
     show_scpi = any("scpi" in d.yoy for d in decisions)
     n = sum(d.triggered for d in decisions)
@@ -211,7 +211,7 @@ def _print_table(decisions, sch) -> None:
         t.add_row(*row, style="bold green" if d.triggered else None)
     con = stdout_console()
     con.print(t)
-    from cpi_link.calendar import deadline_sentence, next_figures_sentence
+    from cpi_link.rules.calendar import deadline_sentence, next_figures_sentence
 
     last = decisions[-1]
     con.print(next_figures_sentence(last.month))
@@ -229,7 +229,7 @@ def scheme_list(
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
     """List the scheme files in CONFIG/schemes: name, title, versions, whether an example, whether unverified."""
-    from cpi_link.schemes import list_schemes
+    from cpi_link.rules.schemes import list_schemes
 
     st = state(ctx)
     rows = []
@@ -274,7 +274,7 @@ def scheme_list(
 
 
 def _rules_dict(rules: dict) -> dict:
-    from cpi_link.decimals import fmt_pct
+    from cpi_link.core.decimals import fmt_pct
 
     out: dict = {}
     for k, v in rules.items():
@@ -339,7 +339,7 @@ def scheme_show(
 ):
     """Show a scheme's versions (from, documents, thresholds, rate, method, categories) and overlays,
     with a loud warning on every unverified one."""
-    from cpi_link.schemes import load_scheme
+    from cpi_link.rules.schemes import load_scheme
 
     st = state(ctx)
     s = load_scheme(name, st.config_dir)
@@ -420,8 +420,8 @@ def _print_scheme(s, data: dict) -> None:
 
 
 def _latest(scheme, store) -> str:
-    from cpi_link.errors import MissingFigures
-    from cpi_link.monthly import latest_complete_month
+    from cpi_link.core.errors import MissingFigures
+    from cpi_link.jobs.monthly import latest_complete_month
 
     m = latest_complete_month(scheme, store)
     if m is None:

@@ -1,0 +1,329 @@
+"""calc's pipeline: a roster streamed through the checks, the amounts, the dedup and the
+payments writer in bounded memory (calculate.calculate_month calls stream_month).
+
+Two passes over the roster, overlapping (firstpass, dedup):
+1. The first pass reads only the ID column, in background threads that the CLI starts before it
+   loads the scheme, figures and standards. It checks each ID as the second pass would (handing
+   those checks over, ids.CheckedIds) and finds the hashes of keys (the 17 digits that fix a
+   normalised ID) that occur more than once. Only rows with such a hash can be duplicates.
+2. The second reads and checks every column in batches (the next batch read ahead in a thread)
+   and computes them in pyarrow/numpy: the few-valued columns stay dictionaries, standards and
+   decisions are looked up once per distinct region code, amounts once per (region, urban/rural)
+   pair, in int64 fen. Until the first pass is done, up to PENDING_BATCHES computed batches wait.
+   Payable rows whose hash was seen once are final: copied once out of their batch and written
+   to the payments file by a background thread. Rows with a repeated hash are held (spilled past
+   SPILL_BYTES) with their (exact key, amount, row) in dedup.PayableKeys; after the last batch
+   the kept ones are written at the end of the payments file and the others rejected.
+So payments are in roster order, except that held rows (people listed more than once, and the
+few sharing their hash) come last.
+An XLSX roster (at most about a million rows) skips the first pass: every payable row is held.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from cpi_link.core.atomic import HashingFile
+from cpi_link.core.threads import BackgroundWriter, done, in_thread, prefetch
+from cpi_link.calc.batch import _ORIG, MonthPlan, _np, _Payable, _rej_table, compute_batch_arrow
+
+SPILL_BYTES = 256 << 20
+# payable batches kept in memory while the first pass still runs: past them the second pass waits
+# for it (5M CSV: 5 -> 8 -> 12 batches, 3.96 -> 3.86 -> 3.80 s wall; peak about 950 MB; 50M: 2.9 GB)
+PENDING_BATCHES = 12
+# payments tables waiting for the writer thread: when the first pass ends, the pending batches go
+# to it at once and the second pass reads on instead of waiting for each to be encoded (5M CSV,
+# 10 interleaved runs: 3.61 -> 3.44 s median wall at 3, the peak about 50 MB higher)
+WRITER_QUEUE = 3
+PAYMENTS_COMPRESSION = "snappy"  # the Parquet default; zstd level 1 cost a third more CPU here (for half the bytes)
+# Bank account numbers are random digits: snappy took a sixth of the writer's time on them for a
+# third fewer bytes. Written uncompressed (a 5M-row payments file: about 20% larger).
+PAYMENTS_UNCOMPRESSED = ["bank_account"]
+# Dictionary encoding only for the few-valued columns (for IDs, names and accounts it is built and
+# then abandoned per page); min/max statistics and delta encoding only for source_row (row
+# lookups); statistics on the other columns cost a sixth of the writer's time (measured at 1M rows).
+PAYMENTS_DICTIONARY = ["category", "region_code", "area", "index_month", "indicator", "rate_pct", "standard",
+                       "standard_annual", "standard_region", "amount_per_person", "scheme", "version", "run_id",
+                       "id_flag"]
+PAYMENTS_STATS = ["source_row"]
+PAYMENTS_ENCODING = {"source_row": "DELTA_BINARY_PACKED"}
+
+
+class _Spill:
+    """Payable rows in roster order: kept in memory, moved to an Arrow IPC file past SPILL_BYTES."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.tables: list = []
+        self.bytes = 0
+        self.path = None
+        self.writer = None
+        self.sink = None
+
+    def add(self, t) -> None:
+        import pyarrow as pa
+
+        if t.num_rows == 0:
+            return
+        if self.writer is None:
+            self.tables.append(t)
+            self.bytes += t.nbytes
+            if self.bytes <= SPILL_BYTES:
+                return
+            self.path = self.folder / "paid.arrows"
+            self.sink = pa.OSFile(str(self.path), "wb")
+            # uncompressed: lz4 cost more CPU on the critical thread than the (page-cached) bytes it saved
+            self.writer = pa.ipc.new_stream(self.sink, t.schema, options=pa.ipc.IpcWriteOptions(compression=None))
+            pending, self.tables = self.tables, []
+        else:
+            pending = [t]
+        for p in pending:
+            self.writer.write_table(p)
+
+    def __iter__(self):
+        import pyarrow as pa
+
+        if self.writer is None:
+            yield from self.tables
+            return
+        self.writer.close()
+        self.sink.close()
+        self.writer = None
+        with pa.OSFile(str(self.path), "rb") as src:
+            reader = pa.ipc.open_stream(src)
+            for b in reader:
+                yield pa.Table.from_batches([b])
+
+
+def _first_pass(roster_path, batch_rows: int, folder):
+    """Start the first pass (firstpass.FirstPass) in the background; None means hold every payable
+    row for the dedup (tests replace this to compare the two).
+
+    A CSV is read twice (the first time converting one column): keeping the first parse for the
+    second pass meant spilling it to disk, and writing 450 MB at 5M rows cost more than parsing."""
+    from cpi_link.calc.firstpass import FirstPass
+
+    return FirstPass(roster_path, batch_rows, folder)
+
+
+class _Totals:
+    """Rows, persons and fen per (region_code, category) over the written payments, exact int64."""
+
+    def __init__(self):
+        self.parts = []
+        self.rows = 0
+
+    def add(self, t) -> None:
+        import pyarrow as pa
+
+        g = t.select(["region_code", "category", "persons", "amount_fen"]).group_by(["region_code", "category"]) \
+            .aggregate([("persons", "count"), ("persons", "sum"), ("amount_fen", "sum")])
+        self.parts.append(g.cast(pa.schema([("region_code", pa.string()), ("category", pa.string()), *list(g.schema)[2:]])))
+        self.rows += t.num_rows
+
+    def summary(self) -> list[dict]:
+        """One dict per (region_code, category), in that order: rows, persons and amount_fen as ints."""
+        import pyarrow as pa
+
+        if not self.parts:
+            return []
+        s = pa.concat_tables(self.parts).group_by(["region_code", "category"]).aggregate(
+            [("persons_count", "sum"), ("persons_sum", "sum"), ("amount_fen_sum", "sum")])
+        s = s.sort_by([("region_code", "ascending"), ("category", "ascending")])
+        return [{"region_code": r["region_code"], "category": r["category"], "rows": r["persons_count_sum"],
+                 "persons": r["persons_sum_sum"], "amount_fen": r["amount_fen_sum_sum"]} for r in s.to_pylist()]
+
+
+def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_rows: int,
+                 exclude_paid=None, progress=None, first_pass=None) -> dict:
+    """Read, check, compute and dedup a whole roster in bounded memory (see the section comment).
+
+    Returns input_rows, the payments Parquet already written in spill_dir (path; payments_sha: its
+    sha256, being computed in a thread), rejected_file (the rejected rows written beside it: path
+    and the thread writing and hashing it; None for no rejected rows), paid_rows,
+    persons, total_fen, the rejected rows (in no order: for counting), the summary (Totals.summary) and by_category.
+    first_pass: a firstpass.FirstPass the caller started early for this roster and batch size.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from cpi_link.calc import encoding
+    from cpi_link.calc.dedup import HashBitmap, PayableKeys
+    from cpi_link.roster.roster import check_batches, raw_batches
+
+    month, rules = plan.month, plan.rules
+    # the first pass runs in its own thread while the second starts; payable batches wait (at most
+    # PENDING_BATCHES of them) until it knows which keys repeat
+    if not compute:
+        first = None
+    elif first_pass is not None and first_pass.matches(roster_path, batch_rows):
+        first = first_pass  # started early by the caller
+    else:
+        first = _first_pass(roster_path, batch_rows, spill_dir)
+    runner = first
+    repeated = None
+    pending: list = []
+    held = _Spill(spill_dir)
+    keys = PayableKeys(spill_dir)
+    totals = _Totals()
+    rej_parts = []
+    input_rows = 0
+    pay_schema = encoding.payments_write_schema()
+    pay_path = spill_dir / "payments.parquet"
+
+    def rejected_payable(paid: _Payable, mask, reason: str, detail: str):
+        """Payable rows under `mask` rejected after all, with their original fields."""
+        gone = paid.table(mask, orig=True)
+        rej_parts.append(_rej_table(gone.column("source_row"), pa.repeat(reason, gone.num_rows),
+                                    pa.repeat(detail, gone.num_rows), gone))
+
+    def to_payments(t):
+        return encoding.payments_from_arrow(t, month, rules.scheme, rules.version, plan.run_id)
+
+    def route(paid: _Payable):
+        """Payable rows of one batch: rows with a repeated key are held for the dedup, the rest written."""
+        key = paid.column_np("person_key")
+        hold = np.ones(len(key), bool) if repeated is None else repeated.hits(key)
+        if hold.any():
+            h = paid.table(None if hold.all() else hold, orig=True)
+            keys.add(key[hold], _np(h.column("amount_fen")), _np(h.column("source_row")))
+            held.add(h)
+        if not hold.all():
+            final = paid.table(~hold if hold.any() else None)
+            writer.write_table(to_payments(final))
+            totals.add(final)
+
+    def write_last(tables):
+        final = pa.concat_tables(tables).combine_chunks()  # one dictionary per column
+        writer.write_table(to_payments(final))
+        totals.add(final)
+
+    def first_pass_done(wait: bool) -> bool:
+        nonlocal first, repeated
+        if first is None:
+            return True
+        if not wait and not first.done():
+            return False
+        found, first = first.result(), None
+        repeated = HashBitmap(found) if found is not None else None
+        for paid in pending:
+            route(paid)
+        pending.clear()
+        return True
+
+    codecs = {f.name: "none" if f.name in PAYMENTS_UNCOMPRESSED else PAYMENTS_COMPRESSION for f in pay_schema}
+    pay_file = HashingFile(pay_path)  # hashed as the writer thread writes it: the run's end need not read it back
+    with pay_file, pq.ParquetWriter(pay_file, pay_schema, compression=codecs,
+                          store_schema=False,  # the dictionary types are an encoding detail: read back as strings
+                          store_decimal_as_integer=True, use_dictionary=PAYMENTS_DICTIONARY,
+                          write_statistics=PAYMENTS_STATS, column_encoding=PAYMENTS_ENCODING) as pq_writer, \
+            BackgroundWriter(pq_writer, WRITER_QUEUE) as writer:
+        try:
+            # the first pass's ID checks, taken (and freed) as the second pass reaches their rows
+            known = runner.checked.take if runner is not None and hasattr(runner, "checked") else None
+            for batch in prefetch(check_batches(raw_batches(roster_path, batch_rows), known_ids=known)):
+                input_rows += batch.num_rows
+                if compute:
+                    batch = batch.combine_chunks()
+                    paid, rej = compute_batch_arrow(batch, plan)
+                    if exclude_paid is not None and paid.num_rows:
+                        ids = batch.column("person_id").take(pa.array(paid.pidx))
+                        already = np.asarray(exclude_paid(pa.table({"person_id": ids}).to_pandas()), dtype=bool)
+                        if already.any():
+                            rejected_payable(paid, already, "already_paid", f"already paid for {month} in an earlier run")
+                            paid = paid.subset(~already)
+                    if paid.num_rows:
+                        if first_pass_done(wait=len(pending) >= PENDING_BATCHES):
+                            route(paid)
+                        else:
+                            pending.append(paid)
+                else:
+                    bad = batch.filter(pc.is_valid(batch.column("reason")))
+                    rej = _rej_table(bad.column("source_row"), bad.column("reason"), bad.column("detail"), bad)
+                rej_parts.append(rej)
+                if progress:
+                    progress(batch.num_rows)
+            first_pass_done(wait=True)
+        finally:
+            if runner is not None:
+                runner.cancel()
+
+        # the held rows: keep one per person, reject the rest, write the kept ones last
+        drop_rows, kept_rows = keys.duplicates()
+        last, last_rows = [], 0  # kept held rows, written in batches of batch_rows
+        for t in held:
+            t = t.combine_chunks()
+            rows = _np(t.column("source_row"))
+            if len(drop_rows):
+                pos = np.searchsorted(drop_rows, rows)
+                hit = (pos < len(drop_rows)) & (drop_rows[np.minimum(pos, len(drop_rows) - 1)] == rows)
+                if hit.any():
+                    gone = t.filter(pa.array(hit))
+                    detail = pc.binary_join_element_wise(
+                        "the same person is paid on data row ", pa.array(kept_rows[pos[hit]]).cast(pa.string()),
+                        " (the highest amount)", "")
+                    rej_parts.append(_rej_table(gone.column("source_row"), pa.repeat("duplicate_person", gone.num_rows),
+                                                detail, gone))
+                    t = t.filter(pa.array(~hit))
+            if t.num_rows:
+                last.append(t.drop_columns(_ORIG))
+                last_rows += t.num_rows
+            if last_rows >= batch_rows:
+                write_last(last)
+                last, last_rows = [], 0
+        if last:
+            write_last(last)
+        # every rejected row is known now: sorted, written and hashed in a thread while the
+        # payments writer finishes
+        rej_all = None
+        if rej_parts:
+            rej_all = pa.concat_tables(rej_parts).cast(encoding.rejected_schema())
+            rej_file = in_thread(_write_and_hash, rej_all, spill_dir / "rejected.parquet")
+
+    pay_sha = done(pay_file.hexdigest())
+    # flushed to disk now, beside the rest (write_run's own fsync then finds it clean); the file is
+    # opened here because write_run moves it
+    in_thread(_fsync_fd, os.open(pay_path, os.O_RDONLY))
+    paid_rows = totals.rows
+    summary = totals.summary()
+    persons = sum(r["persons"] for r in summary)
+    total_fen = sum(r["amount_fen"] for r in summary)
+    by_cat = []
+    for cat in sorted({r["category"] for r in summary}):
+        rows = [r for r in summary if r["category"] == cat]
+        by_cat.append({"category": cat, **{k: sum(r[k] for r in rows) for k in ("rows", "persons", "amount_fen")}})
+    return {"input_rows": input_rows, "payments_path": pay_path, "payments_sha": pay_sha, "paid_rows": paid_rows,
+            "persons": persons,
+            "total_fen": total_fen, "rejected": rej_all, "summary": summary, "by_category": by_cat,
+            "rejected_file": (spill_dir / "rejected.parquet", rej_file) if rej_all is not None else None}
+
+
+# The rejected file: zstd like write_run's tables; dictionary encoding only for the few-valued
+# columns and statistics only for source_row (5M-row bench roster, 325k rejected rows: writing it
+# took 144 -> 104 ms, at the end of calc where nothing else runs; 6.8 -> 6.3 MB).
+REJECTED_DICTIONARY = ["reason", "detail", "name", "category", "region_code", "area", "persons"]
+
+
+def _write_and_hash(table, path) -> str:
+    """Sort rejected rows by source_row and write them (zstd), flush the file to disk and return
+    its sha256 (hashed as written, like the payments file)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    # batches come in roster order; only the duplicates found at the end are out of place
+    table = pc.take(table, pc.sort_indices(table.column("source_row")), boundscheck=False)
+    with HashingFile(path) as fh:
+        pq.write_table(table, fh, compression="zstd", use_dictionary=REJECTED_DICTIONARY,
+                       write_statistics=["source_row"], column_encoding={"source_row": "DELTA_BINARY_PACKED"})
+    _fsync_fd(os.open(path, os.O_RDONLY))
+    return fh.hexdigest()
+
+
+def _fsync_fd(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

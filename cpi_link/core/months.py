@@ -1,0 +1,41 @@
+"""Index months as 'YYYY-MM' strings: parsing, ordering and ranges."""
+
+from __future__ import annotations
+
+import re
+
+from cpi_link.core.errors import UsageError
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_month(text: str, what: str = "month") -> str:
+    """Return a canonical 'YYYY-MM' or raise UsageError. Accepts 'YYYY-MM', 'YYYYMM', 'YYYY/MM', 'YYYY年M月'."""
+    s = str(text).strip()
+    m = re.match(r"^(\d{4})\s*(?:[-/.年])?\s*(\d{1,2})\s*月?$", s)
+    if not m:
+        raise UsageError(f"{what} {s!r} is not a month: write YYYY-MM, e.g. 2024-03")
+    year, month = int(m.group(1)), int(m.group(2))
+    if not (1 <= month <= 12) or not (1980 <= year <= 2100):
+        raise UsageError(f"{what} {s!r} is not a real month")
+    return f"{year:04d}-{month:02d}"
+
+
+def month_index(month: str) -> int:
+    y, m = month.split("-")
+    return int(y) * 12 + int(m) - 1
+
+
+def from_index(i: int) -> str:
+    return f"{i // 12:04d}-{i % 12 + 1:02d}"
+
+
+def add_months(month: str, n: int) -> str:
+    return from_index(month_index(month) + n)
+
+
+def month_range(since: str, until: str) -> list[str]:
+    a, b = month_index(since), month_index(until)
+    if b < a:
+        raise UsageError(f"--until {until} is before --since {since}")
+    return [from_index(i) for i in range(a, b + 1)]

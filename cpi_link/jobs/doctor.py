@@ -1,0 +1,176 @@
+"""`cpi-link doctor`: check a home's state and, with --repair, restore what has a last good copy.
+
+Checked: the series store (observations.parquet, revisions.parquet), the ledger (each month record
+parses and every payment file it names is readable), and every run folder (manifest.json parses,
+every output it lists exists with the sha256 it records). Leftover temp folders of killed runs are
+noted, not problems: no run or record points at them.
+
+Repair never overwrites silently: a damaged store file is renamed `NAME.damaged-STAMP` and the last
+good copy `NAME.bak` (kept by every store write) is copied into place. Ledger records and run
+folders have no automatic repair; each problem says what to do. Messages never hold resident IDs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cpi_link.core.paths import Home
+
+
+@dataclass
+class Problem:
+    area: str  # store | ledger | run
+    path: str
+    problem: str
+    repaired: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"area": self.area, "path": self.path, "problem": self.problem, "repaired": self.repaired}
+
+
+@dataclass
+class Report:
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    checked: dict = field(default_factory=dict)
+
+    @property
+    def unrepaired(self) -> list[Problem]:
+        return [p for p in self.problems if not p.repaired]
+
+    def as_dict(self) -> dict:
+        return {"ok": not self.unrepaired, "checked": self.checked, "problems": [p.as_dict() for p in self.problems],
+                "notes": self.notes}
+
+
+def _parquet_ok(path: Path) -> str | None:
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_table(path)
+        return None
+    except Exception as exc:
+        return f"not readable Parquet ({type(exc).__name__})"
+
+
+def _stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def check(home: Home, repair: bool = False) -> Report:
+    rep = Report()
+    _check_store(home, rep, repair)
+    _check_ledger(home, rep)
+    _check_runs(home, rep)
+    return rep
+
+
+def _check_store(home: Home, rep: Report, repair: bool) -> None:
+    store = home.store_dir
+    n = 0
+    for name in ("observations.parquet", "revisions.parquet"):
+        p = store / name
+        bak = p.with_name(name + ".bak")
+        if not p.exists():
+            if bak.exists():
+                prob = Problem("store", str(p), f"missing, but its last good copy {bak.name} exists")
+                rep.problems.append(prob)
+                if repair and _parquet_ok(bak) is None:
+                    _restore(p, bak, None, prob)
+            continue
+        n += 1
+        err = _parquet_ok(p)
+        if err is None:
+            continue
+        prob = Problem("store", str(p), f"damaged: {err}")
+        rep.problems.append(prob)
+        if not bak.exists():
+            prob.problem += "; no last good copy (.bak) to restore: re-import the figures (cpi-link fetch)"
+        elif _parquet_ok(bak) is not None:
+            prob.problem += f"; its last good copy {bak.name} is damaged too: re-import the figures (cpi-link fetch)"
+        elif repair:
+            _restore(p, bak, f"{name}.damaged-{_stamp()}", prob)
+        else:
+            prob.problem += f"; cpi-link doctor --repair restores the last good copy {bak.name}"
+    rep.checked["store_files"] = n
+
+
+def _restore(p: Path, bak: Path, damaged_name: str | None, prob: Problem) -> None:
+    from filelock import FileLock
+
+    from cpi_link.core.atomic import atomic_path
+
+    with FileLock(str(p.parent / ".store.lock"), timeout=60):
+        kept = ""
+        if damaged_name is not None:
+            damaged = p.with_name(damaged_name)
+            p.rename(damaged)  # kept for inspection, never overwritten
+            kept = f"; the damaged file is kept as {damaged.name}"
+        with atomic_path(p) as tmp:
+            shutil.copy2(bak, tmp)
+    prob.repaired = f"restored from {bak.name}{kept}"
+
+
+def _check_ledger(home: Home, rep: Report) -> None:
+    months = home.ledger_dir / "months"
+    n = 0
+    for rec_path in sorted(months.glob("*.json")) if months.exists() else []:
+        n += 1
+        try:
+            rec = json.loads(rec_path.read_text(encoding="utf-8"))
+            files = rec["payment_files"]
+            assert isinstance(files, list)
+        except Exception:
+            rep.problems.append(Problem("ledger", str(rec_path), "damaged month record (not the JSON cpi-link writes); restore it "
+                                        "from a backup: the run folder it names holds the payments"))
+            continue
+        for rel in files:
+            p = home.ledger_dir / rel
+            err = "missing" if not p.exists() else _parquet_ok(p)
+            if err:
+                rep.problems.append(Problem("ledger", str(p), f"payment file of {rec_path.name} is {err}; restore it from a "
+                                            f"backup or from payments.parquet of run {rec.get('run_id', '?')}"))
+        run_dir = rec.get("run_dir")
+        if run_dir:
+            rd = Path(run_dir) if Path(run_dir).is_absolute() else home.root / run_dir
+            if not (rd / "manifest.json").exists():
+                rep.problems.append(Problem("ledger", str(rec_path), f"names run folder {rd}, which has no manifest.json"))
+    rep.checked["ledger_records"] = n
+
+
+def _check_runs(home: Home, rep: Report) -> None:
+    from cpi_link.core.atomic import sha256_file
+
+    runs = home.runs_dir
+    n = 0
+    if not runs.exists():
+        rep.checked["run_folders"] = 0
+        return
+    temp = (".tmp-", ".spill-", ".first-pass-")  # a killed calc's working folders
+    for d in sorted(p for p in runs.rglob("*") if p.is_dir()):
+        if d.name.startswith(temp):
+            rep.notes.append(f"{d}: leftover temp folder of an interrupted run (not a run; safe to delete)")
+            continue
+        if any(part.startswith(temp) for part in d.relative_to(runs).parts):
+            continue
+        m = d / "manifest.json"
+        if not m.exists():
+            continue
+        n += 1
+        try:
+            manifest = json.loads(m.read_text(encoding="utf-8"))
+            outputs = manifest["outputs"]
+        except Exception:
+            rep.problems.append(Problem("run", str(m), "damaged manifest.json"))
+            continue
+        for name, meta in outputs.items():
+            p = d / name
+            if not p.exists():
+                rep.problems.append(Problem("run", str(p), "listed in manifest.json but missing"))
+            elif sha256_file(p) != meta.get("sha256"):
+                rep.problems.append(Problem("run", str(p), "sha256 differs from manifest.json: the file was changed after the run"))
+    rep.checked["run_folders"] = n

@@ -1,0 +1,198 @@
+"""Reading a run folder back for reports: the manifest and the Parquet outputs, money as integer fen.
+
+Reports never recompute amounts: every yuan shown comes from payments.parquet / summary.parquet,
+read exactly (decimal128 -> integer fen), and the totals are checked against each other and the
+manifest.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from cpi_link.core.errors import UsageError
+
+RUN_FILES = ("manifest.json", "payments.parquet", "summary.parquet")
+
+
+@dataclass
+class Run:
+    path: Path
+    manifest: dict
+    payments: object  # pandas DataFrame; money columns as int64 fen (*_fen)
+    summary: object  # pandas DataFrame: region_code, category, rows, persons, amount_fen
+
+    @property
+    def month(self) -> str:
+        return self.manifest.get("index_month", "")
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest.get("run_id", "")
+
+    @property
+    def triggered(self) -> bool:
+        return bool(self.manifest.get("triggered"))
+
+    @property
+    def decisions(self) -> list[dict]:
+        d = self.manifest.get("decision")
+        if d is None:
+            return []
+        return d if isinstance(d, list) else [d]
+
+    @property
+    def scheme(self) -> dict:
+        return self.manifest.get("scheme", {})
+
+    @property
+    def verified(self) -> bool:
+        return bool(self.scheme.get("verified", False))
+
+    @property
+    def total_fen(self) -> int:
+        return int(self.payments["amount_fen"].sum()) if len(self.payments) else 0
+
+    @property
+    def persons(self) -> int:
+        return int(self.payments["persons"].sum()) if len(self.payments) else 0
+
+    @property
+    def sample_standards(self) -> bool:
+        return any(i.get("role") == "standards" and i.get("sample") for i in self.manifest.get("inputs", []))
+
+
+def _money_to_fen(table, name: str):
+    import numpy as np
+
+    from cpi_link.core.money import fen_from_decimal128
+
+    col = table.column(name)
+    if col.null_count:
+        filled = col.combine_chunks().fill_null(0)
+        return fen_from_decimal128(filled), np.asarray(col.is_null().to_numpy(zero_copy_only=False))
+    return fen_from_decimal128(col), None
+
+
+def load_run(path: Path | str) -> Run:
+    """Read a run folder; UsageError (exit 2) when it is missing or not a run folder."""
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{p}: no such run folder")
+    if not p.is_dir():
+        raise UsageError(f"{p}: not a folder; give a run folder (it holds manifest.json and payments.parquet)")
+    missing = [f for f in RUN_FILES if not (p / f).is_file()]
+    if missing:
+        raise UsageError(f"{p}: not a run folder (no {', '.join(missing)}); run folders are under HOME/runs/MONTH/")
+    try:
+        manifest = json.loads((p / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{p / 'manifest.json'}: cannot read the manifest ({exc})") from None
+    if not isinstance(manifest, dict) or "run_id" not in manifest or "index_month" not in manifest:
+        raise UsageError(f"{p / 'manifest.json'}: not a cpi-link run manifest (no run_id / index_month)")
+    try:
+        pay_t = pq.read_table(p / "payments.parquet")
+        sum_t = pq.read_table(p / "summary.parquet")
+    except Exception as exc:  # pyarrow raises several kinds
+        raise UsageError(f"{p}: cannot read the run's Parquet files ({type(exc).__name__}: {exc})") from None
+
+    pay = pay_t.drop_columns([c for c in ("standard", "standard_annual", "amount_per_person", "amount", "rate_pct")
+                              if c in pay_t.column_names]).to_pandas()
+    for name in ("standard", "amount_per_person", "amount"):
+        fen, _ = _money_to_fen(pay_t, name)
+        pay[name + "_fen"] = fen
+    if "standard_annual" in pay_t.column_names:
+        fen, nulls = _money_to_fen(pay_t, "standard_annual")
+        pay["standard_annual_fen"] = fen
+        if nulls is not None:
+            pay.loc[nulls, "standard_annual_fen"] = -1
+    rate, _ = _money_to_fen(pay_t, "rate_pct")  # hundredths of a percent
+    pay["rate_h"] = rate
+    summ = sum_t.drop_columns(["amount"]).to_pandas()
+    summ["amount_fen"] = _money_to_fen(sum_t, "amount")[0]
+    return Run(path=p, manifest=manifest, payments=pay, summary=summ)
+
+
+def check_totals(run: Run) -> list[str]:
+    """Disagreements between payments, summary and manifest totals (empty when all agree)."""
+    from cpi_link.core.money import fen_to_yuan_str
+
+    problems = []
+    pay_total = run.total_fen
+    sum_total = int(run.summary["amount_fen"].sum()) if len(run.summary) else 0
+    if pay_total != sum_total:
+        problems.append(f"payments total {fen_to_yuan_str(pay_total)} != summary total {fen_to_yuan_str(sum_total)}")
+    counts = run.manifest.get("counts", {})
+    if "total_amount" in counts and counts["total_amount"] != fen_to_yuan_str(pay_total):
+        problems.append(f"payments total {fen_to_yuan_str(pay_total)} != manifest total_amount {counts['total_amount']}")
+    return problems
+
+
+def prefecture_of(code: str) -> str:
+    code = str(code)
+    return code[:4] + "00" if len(code) == 6 else code
+
+
+def summarise(run: Run) -> dict:
+    """Rows, persons and fen by prefecture, county (region_code) and category, from summary.parquet."""
+    from cpi_link.core.categories import CATEGORY_LABELS
+
+    s = run.summary
+    out = {"by_prefecture": [], "by_county": [], "by_category": [], "by_county_category": []}
+    if not len(s):
+        return out
+    s = s.copy()
+    s["prefecture"] = s["region_code"].map(prefecture_of)
+
+    def group(keys):
+        g = s.groupby(keys, sort=True).agg(rows=("rows", "sum"), persons=("persons", "sum"), amount_fen=("amount_fen", "sum"))
+        return [{**{k: v for k, v in zip(keys, (idx if isinstance(idx, tuple) else (idx,)))},
+                 "rows": int(r.rows), "persons": int(r.persons), "amount_fen": int(r.amount_fen)}
+                for idx, r in g.iterrows()]
+
+    out["by_prefecture"] = group(["prefecture"])
+    out["by_county"] = group(["prefecture", "region_code"])
+    out["by_category"] = group(["category"])
+    out["by_county_category"] = group(["region_code", "category"])
+    for r in out["by_category"] + out["by_county_category"]:
+        r["category_zh"] = CATEGORY_LABELS.get(r["category"], "")
+    return out
+
+
+def citation(run: Run) -> str:
+    """'national (national-2016-1835 + overlays; 发改价格规〔2016〕1835号)'."""
+    sch = run.scheme
+    label = " + ".join([sch.get("version", "")] + list(sch.get("overlays", [])))
+    docs = "; ".join(sch.get("documents", []))
+    return f"{sch.get('name', '')} ({label}; {docs})"
+
+
+def report_json(run: Run) -> dict:
+    from cpi_link.core.money import fen_to_yuan_str
+
+    summ = summarise(run)
+
+    def money(rows):
+        return [{**{k: v for k, v in r.items() if k != "amount_fen"}, "amount": fen_to_yuan_str(r["amount_fen"])} for r in rows]
+
+    return {
+        "run_id": run.run_id,
+        "run_dir": str(run.path),
+        "month": run.month,
+        "triggered": run.triggered,
+        "decision": run.decisions[0] if len(run.decisions) == 1 else run.decisions,
+        "scheme": {k: run.scheme.get(k) for k in ("name", "title", "version", "overlays", "documents", "verified", "sha256")},
+        "citation": citation(run),
+        "verified": run.verified,
+        "sample_standards": run.sample_standards,
+        "totals": {"rows": int(len(run.payments)), "persons": run.persons, "amount": fen_to_yuan_str(run.total_fen),
+                   "rejected_rows": int(run.manifest.get("counts", {}).get("rejected_rows", 0))},
+        "by_prefecture": money(summ["by_prefecture"]),
+        "by_county": money(summ["by_county"]),
+        "by_category": money(summ["by_category"]),
+        "by_county_category": money(summ["by_county_category"]),
+        "consistency_problems": check_totals(run),
+    }

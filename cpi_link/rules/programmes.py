@@ -1,0 +1,250 @@
+"""One-off programmes (节日补助 / 临时生活补助): a single payment on a roster, read from TOML.
+
+A programme file is public, like a scheme file: officers write it. It names the document, the
+payment month, the covered categories and the amount rule, either a fixed amount per category
+(`method = "fixed"`) or the standard times one stated index figure (`method =
+"proportional_index"`), with the schemes' `rounding`, `minimum` and `multiplier`. Every mistake
+is a ConfigError (exit 2) naming the file and the key. Money and rates are strings, read as
+Decimals. The format is documented in config/programmes/README.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from cpi_link.core.errors import ConfigError
+from cpi_link.rules.schemes import _NAME_RE, _REGION_RE, CATEGORIES, INDICATORS, ROUNDINGS, _decimal, _month_or_error, _no_unknown, _opt_bool, _opt_str, _parse_categories, _quote, _req_str, read_toml_file
+
+METHODS = ("fixed", "proportional_index")
+_TOP_KEYS = (
+    "programme", "name", "document", "related_documents", "verified", "example", "source", "note",
+    "payment_month", "region", "categories", "method", "amounts", "index", "rounding", "minimum", "multiplier",
+)
+_REQUIRED = ("programme", "name", "document", "payment_month", "categories", "method")
+_INDEX_KEYS = ("region", "indicator", "month")
+
+
+@dataclass(frozen=True)
+class IndexRef:
+    region: str
+    indicator: str
+    month: str
+
+    def to_json(self) -> dict:
+        return {"region": self.region, "indicator": self.indicator, "month": self.month}
+
+
+@dataclass(frozen=True)
+class Programme:
+    id: str
+    name: str
+    document: str
+    related_documents: tuple[str, ...]
+    verified: bool
+    example: bool
+    source: str | None
+    note: str | None
+    payment_month: str
+    region: str | None  # the paying jurisdiction: rows outside it are rejected as unknown_region
+    categories: dict[str, str]  # code -> urban | rural | by_area (what check_batch reads)
+    method: str
+    amounts: dict[str, int]  # fixed: code -> fen per person
+    index: IndexRef | None  # proportional_index: the figure whose YoY is the rate
+    rounding: str
+    minimum: Decimal
+    multiplier: Decimal
+    path: Path
+    sha256: str
+
+    @property
+    def version(self) -> str:
+        """What the shared row checks print as "the rules" (e.g. category_not_covered details)."""
+        return self.id
+
+    @property
+    def ledger_key(self) -> str:
+        return f"programme-{self.id}"
+
+    def rules_json(self) -> dict:
+        from cpi_link.core.money import fen_to_yuan_str
+
+        out: dict[str, Any] = {"method": self.method, "categories": dict(self.categories)}
+        if self.method == "fixed":
+            out["amounts"] = {k: fen_to_yuan_str(v) for k, v in self.amounts.items()}
+        else:
+            out["index"] = self.index.to_json()
+        out.update(rounding=self.rounding, minimum=_dec_str(self.minimum), multiplier=_dec_str(self.multiplier))
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "programme": self.id, "name": self.name, "document": self.document,
+            "related_documents": list(self.related_documents), "verified": self.verified, "example": self.example,
+            "source": self.source, "note": self.note, "payment_month": self.payment_month,
+            "region": self.region, **self.rules_json(), "path": str(self.path), "sha256": self.sha256,
+        }
+
+
+def _dec_str(d: Decimal) -> str:
+    return "0" if d == 0 else format(d.normalize(), "f")
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def programme_path(id_or_path: str | Path, config_dir: Path) -> Path:
+    """A bare id (letters, digits, - _ .) is config_dir/programmes/<id>.toml; anything else is a path."""
+    s = str(id_or_path)
+    if "/" in s or "\\" in s or s.endswith(".toml") or not _NAME_RE.match(s):
+        return Path(s).expanduser()
+    return Path(config_dir) / "programmes" / f"{s}.toml"
+
+
+def load_programme(id_or_path: str | Path, config_dir: Path) -> Programme:
+    path = programme_path(id_or_path, config_dir)
+    if not path.is_file():
+        folder = Path(config_dir) / "programmes"
+        known = ", ".join(p.stem for p in sorted(folder.glob("*.toml")))
+        hint = f"; programmes in {folder}: {known}" if known else ""
+        raise ConfigError(f"programme {str(id_or_path)!r}: no such file {path}{hint}")
+    return parse_programme_file(path)
+
+
+def list_programmes(config_dir: Path) -> list[Programme]:
+    """Every programme file in config_dir/programmes. A broken file raises its ConfigError."""
+    return [parse_programme_file(p) for p in sorted((Path(config_dir) / "programmes").glob("*.toml"))]
+
+
+def parse_programme_file(path: Path) -> Programme:
+    path = Path(path)
+    return _build(path, *read_toml_file(path, "programme"))
+
+
+def _build(path: Path, t: dict, sha: str) -> Programme:
+    _no_unknown(path, "", t, _TOP_KEYS, "at the top level")
+    for k in _REQUIRED:
+        if k not in t:
+            raise ConfigError(f"{path}: missing key {k}")
+    ident = _req_str(path, "", t, "programme")
+    if not _NAME_RE.match(ident):
+        raise ConfigError(f"{path}: key programme: {ident!r} is not a plain id (letters, digits, - _ .)")
+    related = t.get("related_documents", [])
+    if not isinstance(related, list) or not all(isinstance(d, str) and d.strip() for d in related):
+        raise ConfigError(f"{path}: key related_documents: write a list of document names")
+    categories = _parse_categories(path, "", "categories", t["categories"])
+    if not categories:
+        raise ConfigError(f"{path}: key categories: names no category")
+    method = t["method"]
+    if method not in METHODS:
+        raise ConfigError(f"{path}: key method: {_quote(method)} is not one of {', '.join(METHODS)}")
+
+    amounts: dict[str, int] = {}
+    index = None
+    if method == "fixed":
+        if "index" in t:
+            raise ConfigError(f"{path}: key index: only used by method proportional_index (method is fixed)")
+        amounts = _parse_amounts(path, t.get("amounts"), categories)
+    else:
+        if "amounts" in t:
+            raise ConfigError(f"{path}: key amounts: only used by method fixed (method is proportional_index)")
+        index = _parse_index(path, t.get("index"))
+
+    if "rounding" in t:
+        rounding = t["rounding"]
+        if rounding not in ROUNDINGS:
+            raise ConfigError(f"{path}: key rounding: {_quote(rounding)} is not one of {', '.join(ROUNDINGS)}")
+    elif method == "fixed":
+        rounding = "fen_half_up"  # a fixed amount is paid as written
+    else:
+        raise ConfigError(f"{path}: missing key rounding (method proportional_index needs it, e.g. \"yuan_half_up\")")
+    minimum = _decimal(path, "", "minimum", t["minimum"], non_negative=True) if "minimum" in t else Decimal(0)
+    multiplier = _decimal(path, "", "multiplier", t["multiplier"], positive=True) if "multiplier" in t else Decimal(1)
+    _whole_fen(path, "minimum", minimum)
+
+    return Programme(
+        id=ident,
+        name=_req_str(path, "", t, "name"),
+        document=_req_str(path, "", t, "document"),
+        related_documents=tuple(d.strip() for d in related),
+        verified=_opt_bool(path, "", t, "verified", False),
+        example=_opt_bool(path, "", t, "example", False),
+        source=_opt_str(path, "", t, "source"),
+        note=_opt_str(path, "", t, "note"),
+        payment_month=_month_or_error(path, "", "payment_month", t["payment_month"]),
+        region=_parse_region(path, t["region"]) if "region" in t else None,
+        categories=categories,
+        method=method,
+        amounts=amounts,
+        index=index,
+        rounding=rounding,
+        minimum=minimum,
+        multiplier=multiplier,
+        path=path,
+        sha256=sha,
+    )
+
+
+def _parse_amounts(path: Path, amounts: Any, categories: dict[str, str]) -> dict[str, int]:
+    example = 'e.g. amounts = { urban_dibao = "200", urban_tekun = "300" }'
+    if amounts is None:
+        raise ConfigError(f"{path}: missing key amounts (method fixed needs yuan per person by category, {example})")
+    if not isinstance(amounts, dict) or not amounts:
+        raise ConfigError(f"{path}: key amounts: write a table of yuan per person by category, {example}")
+    out: dict[str, int] = {}
+    for code, v in amounts.items():
+        key = f"amounts.{code}"
+        if code not in CATEGORIES:
+            raise ConfigError(f"{path}: key {key}: unknown category; known: {', '.join(CATEGORIES)}")
+        if code not in categories:
+            raise ConfigError(f"{path}: key {key}: {code} is not in categories; add it there (with its standard) or remove the amount")
+        d = _decimal(path, "", key, v, non_negative=True)
+        out[code] = _whole_fen(path, key, d)
+    missing = [c for c in categories if c not in out]
+    if missing:
+        raise ConfigError(f"{path}: key amounts.{missing[0]}: category {missing[0]} is covered but has no amount")
+    return out
+
+
+def _whole_fen(path: Path, key: str, d: Decimal) -> int:
+    fen = d * 100
+    if fen != fen.to_integral_value():
+        raise ConfigError(f"{path}: key {key}: {d} is not a whole number of fen (at most two decimals)")
+    return int(fen)
+
+
+def _parse_region(path: Path, region: Any) -> str:
+    if not isinstance(region, str) or not _REGION_RE.match(region):
+        raise ConfigError(f'{path}: key region: {_quote(region)} must be a 6-digit region code as a string ("140000")')
+    return region
+
+
+def covers(region: str, code: str) -> bool:
+    """Whether a roster region code lies in a programme's region (province XX0000, prefecture XXXX00, county)."""
+    if region.endswith("0000"):
+        return code[:2] == region[:2]
+    if region.endswith("00"):
+        return code[:4] == region[:4]
+    return code == region
+
+
+def _parse_index(path: Path, index: Any) -> IndexRef:
+    example = 'e.g. index = { region = "140000", indicator = "food", month = "2021-01" }'
+    if index is None:
+        raise ConfigError(f"{path}: missing key index (method proportional_index needs the figure to use, {example})")
+    if not isinstance(index, dict):
+        raise ConfigError(f"{path}: key index: write a table, {example}")
+    _no_unknown(path, "", index, _INDEX_KEYS, "in index")
+    for k in _INDEX_KEYS:
+        if k not in index:
+            raise ConfigError(f"{path}: key index.{k}: missing; {example}")
+    region = index["region"]
+    if not isinstance(region, str) or not _REGION_RE.match(region):
+        raise ConfigError(f'{path}: key index.region: {_quote(region)} must be a 6-digit region code as a string ("140000")')
+    ind = index["indicator"]
+    if ind not in INDICATORS:
+        raise ConfigError(f"{path}: key index.indicator: {_quote(ind)} is not one of {', '.join(INDICATORS)}")
+    month = _month_or_error(path, "", "index.month", index["month"])
+    return IndexRef(region=region, indicator=ind, month=month)

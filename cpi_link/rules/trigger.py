@@ -1,0 +1,204 @@
+"""The trigger decision (SPEC 4.3): for one index month, under the rules in force, does the
+mechanism start, which index sets the rate, and why.
+
+Decided month by month with no carry-over. "Reaches" (达到) is >= on exact Decimals. A month is
+decided only when every indicator the rules name (in trigger and rate) has its figure for the
+deciding region; otherwise MissingFigures (exit 3), even when another indicator already triggers.
+
+Ties under rate "triggering_max": when two triggering indicators rose by exactly the same amount,
+the first in the order cpi, food, scpi is named as the rate indicator (the rate is the same).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from cpi_link.core.decimals import fmt_pct
+from cpi_link.core.errors import MissingFigures, UsageError
+from cpi_link.rules.schemes import INDICATORS, Rules, Scheme
+from cpi_link.sources.observation import Observation
+from cpi_link.store.series import SeriesStore
+
+PREFECTURE = "prefecture"
+
+_NAMES = {"cpi": "CPI", "food": "food prices", "scpi": "the low-income living-cost index (SCPI)"}
+_SHORT = {"cpi": "CPI", "food": "food", "scpi": "SCPI"}
+
+
+@dataclass
+class Decision:
+    month: str
+    scheme: str
+    version: str
+    overlays: list[str]
+    region_code: str
+    triggered: bool
+    indicator: str | None
+    rate_pct: Decimal | None
+    yoy: dict[str, Decimal]  # every indicator the rules name, for the deciding region
+    thresholds: dict[str, Decimal]
+    reason: str
+    figures: dict[str, Observation]  # provenance of each figure used
+    rules: Rules
+    reached: list[str] = field(default_factory=list)  # indicators that reached their threshold
+
+    @property
+    def verified(self) -> bool:
+        return self.rules.verified
+
+    def to_json(self, provenance: bool = False) -> dict:
+        out: dict = {
+            "month": self.month,
+            "scheme": self.scheme,
+            "version": self.version,
+            "overlays": list(self.overlays),
+            "region_code": self.region_code,
+            "triggered": self.triggered,
+            "indicator": self.indicator,
+            "rate_pct": fmt_pct(self.rate_pct),
+            "cpi_yoy_pct": fmt_pct(self.yoy.get("cpi")),
+            "food_yoy_pct": fmt_pct(self.yoy.get("food")),
+        }
+        if "scpi" in self.yoy:
+            out["scpi_yoy_pct"] = fmt_pct(self.yoy["scpi"])
+        out.update(
+            {
+                "thresholds": {k: fmt_pct(v) for k, v in self.thresholds.items()},
+                "reached": list(self.reached),
+                "reason": self.reason,
+                "multiplier": format(self.rules.multiplier.normalize(), "f"),
+                "verified": self.rules.verified,
+                "unverified": list(self.rules.unverified),
+                "document": self.rules.document,
+                "documents": list(self.rules.documents),
+                "scheme_sha256": self.rules.scheme_sha256,
+            }
+        )
+        if provenance:
+            out["figures"] = {
+                ind: {
+                    "region_code": o.region_code,
+                    "month": o.month,
+                    "value": fmt_pct(o.value),
+                    "yoy_pct": fmt_pct(o.yoy_pct),
+                    "source": o.source,
+                    "source_ref": o.source_ref,
+                    "fetched_at": o.fetched_at,
+                }
+                for ind, o in self.figures.items()
+            }
+        return out
+
+
+def deciding_region(rules: Rules, region: str | None) -> str:
+    """Whose figures decide: the rules' index_region, or for "prefecture" schemes the prefecture
+    (XXXX00) of the given region. A region given to a non-prefecture scheme is ignored."""
+    if rules.index_region != PREFECTURE:
+        return rules.index_region
+    if not region:
+        raise UsageError(
+            f'scheme {rules.scheme} ({rules.version}) decides per prefecture city: give the region, e.g. --region 350100'
+        )
+    code = str(region).strip()
+    if not re.fullmatch(r"\d{6}", code) or code.endswith("0000"):
+        raise UsageError(f"region {code!r}: a prefecture scheme needs a 6-digit prefecture or county code, e.g. 350100")
+    return code[:4] + "00"
+
+
+def missing_figures(scheme: Scheme, month: str, store: SeriesStore, region: str | None = None) -> list[str]:
+    """The series a month lacks, as 'no food figure for 140000' strings; empty when it can be decided."""
+    rules = scheme.rules_for(month)
+    where = deciding_region(rules, region)
+    return [f"no {ind} figure for {where}" for ind in rules.indicators_needed() if store.get(where, ind, rules.month) is None]
+
+
+def decide(scheme: Scheme, month: str, store: SeriesStore, region: str | None = None) -> Decision:
+    rules = scheme.rules_for(month)
+    month = rules.month
+    where = deciding_region(rules, region)
+    needed = rules.indicators_needed()
+    figures: dict[str, Observation] = {}
+    missing: list[str] = []
+    for ind in needed:
+        obs = store.get(where, ind, month)
+        if obs is None:
+            missing.append(ind)
+        else:
+            figures[ind] = obs
+    if missing:
+        what = " and ".join(f"no {ind} figure" for ind in missing)
+        raise MissingFigures(
+            f"{what} for {where} in {month} (needed by {rules.version}); "
+            "import it with cpi-link fetch --source file"
+        )
+    yoy = {ind: figures[ind].yoy_pct for ind in needed}
+    reached = [ind for ind in rules.trigger if yoy[ind] >= rules.trigger[ind]]
+    triggered = bool(reached)
+    indicator: str | None = None
+    rate: Decimal | None = None
+    if triggered:
+        if rules.rate == "triggering_max":
+            best = max(yoy[i] for i in reached)
+            indicator = next(i for i in INDICATORS if i in reached and yoy[i] == best)
+        else:
+            indicator = rules.rate
+        rate = yoy[indicator]
+    reason = _reason(rules, yoy, reached, indicator, rate)
+    return Decision(
+        month=month,
+        scheme=rules.scheme,
+        version=rules.version,
+        overlays=list(rules.overlays),
+        region_code=where,
+        triggered=triggered,
+        indicator=indicator,
+        rate_pct=rate,
+        yoy=yoy,
+        thresholds=dict(rules.trigger),
+        reason=reason,
+        figures=figures,
+        rules=rules,
+        reached=reached,
+    )
+
+
+def _moved(ind: str, v: Decimal) -> str:
+    name = _NAMES[ind]
+    if v > 0:
+        return f"{name} rose {fmt_pct(v)}%"
+    if v < 0:
+        return f"{name} fell {fmt_pct(-v)}%"
+    return f"{name} were unchanged" if ind == "food" else f"{name} was unchanged"
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _cap(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
+def _reason(rules: Rules, yoy: dict, reached: list[str], indicator: str | None, rate: Decimal | None) -> str:
+    thr = rules.trigger
+    if not reached:
+        parts = [f"{_moved(i, yoy[i])} (threshold {fmt_pct(thr[i])}%)" for i in thr]
+        tail = "neither reached its threshold" if len(thr) == 2 else (
+            "it did not reach its threshold" if len(thr) == 1 else "none reached its threshold"
+        )
+        return _cap(f"{_join(parts)} year on year: {tail}, so the mechanism does not start.")
+    moved = _join([_moved(i, yoy[i]) for i in reached])
+    thresholds = _join([f"{fmt_pct(thr[i])}%" for i in reached])
+    plural = "thresholds" if len(reached) > 1 else "threshold"
+    s = f"{moved} year on year, reaching the {thresholds} {plural}"
+    if rules.rate == "triggering_max" and len(reached) > 1:
+        s += f"; the higher rise sets the subsidy rate {fmt_pct(rate)}% ({_SHORT[indicator]})."
+    elif rules.rate == "triggering_max" or indicator in reached:
+        s += f"; subsidy rate {fmt_pct(rate)}% ({_SHORT[indicator]})."
+    else:
+        s += f"; the scheme sets the amount from {_moved(indicator, rate)}: subsidy rate {fmt_pct(rate)}% ({_SHORT[indicator]})."
+    if rules.multiplier != 1:
+        s = s[:-1] + f"; amounts multiplied by {format(rules.multiplier.normalize(), 'f')} this month."
+    return _cap(s)

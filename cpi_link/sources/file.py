@@ -1,0 +1,103 @@
+"""Bringing figures into the store: an officer's file of official figures (the NBS API is in nbs.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from cpi_link.core.atomic import sha256_file
+from cpi_link.core.decimals import parse_decimal
+from cpi_link.core.errors import InputError, UsageError
+from cpi_link.core.months import parse_month
+from cpi_link.sources.observation import Observation, now_utc
+from cpi_link.core.tabular import find_columns, read_table
+
+FIGURE_COLUMNS = {
+    "region_code": ("region_code", "地区代码", "行政区划代码"),
+    "month": ("month", "月份", "统计月份"),
+    "indicator": ("indicator", "指标", "指标名称"),
+    "value": ("value", "指数", "index", "数值"),
+}
+
+# An index 上年同月=100 outside this band is a typing error (YoY of -50% or +100%).
+PLAUSIBLE_MIN, PLAUSIBLE_MAX = Decimal(50), Decimal(200)
+
+INDICATOR_NAMES = {
+    "cpi": "cpi",
+    "居民消费价格指数": "cpi",
+    "居民消费价格": "cpi",
+    "food": "food",
+    "食品": "food",
+    "食品价格": "food",
+    "食品价格指数": "food",
+    "食品类居民消费价格指数": "food",
+    "scpi": "scpi",
+    "城镇低收入居民基本生活费用价格指数": "scpi",
+}
+
+
+def normalise_indicator(name: str) -> str | None:
+    key = name.strip()
+    return INDICATOR_NAMES.get(key.lower()) or INDICATOR_NAMES.get(key)
+
+
+def read_figures_file(
+    path: Path | str,
+    regions: list[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[Observation]:
+    """Parse a figures file; any bad row is an InputError naming file, row and field."""
+    path = Path(path)
+    header, rows = read_table(path)
+    cols = find_columns(header, FIGURE_COLUMNS, tuple(FIGURE_COLUMNS), path)
+    ref = f"{path.name} sha256:{sha256_file(path)}"
+    stamp = now_utc()
+    out: list[Observation] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for n, row in enumerate(rows, start=1):
+        def cell(key: str) -> str:
+            i = cols[key]
+            return row[i].strip() if i < len(row) else ""
+
+        where = f"{path.name}: data row {n}"
+        region = cell("region_code")
+        if region.endswith(".0"):
+            region = region[:-2]
+        if not (region.isdigit() and len(region) in (6, 12)):
+            raise InputError(f"{where}, field region_code: {region!r} is not a 6-digit region code")
+        region = region[:6]
+        try:
+            month = parse_month(cell("month"))
+        except UsageError:
+            raise InputError(f"{where}, field month: {cell('month')!r} is not a month (YYYY-MM)") from None
+        if month > datetime.now().strftime("%Y-%m"):
+            raise InputError(f"{where}, field month: {month} is in the future")
+        indicator = normalise_indicator(cell("indicator"))
+        if indicator is None:
+            raise InputError(
+                f"{where}, field indicator: {cell('indicator')!r} is not cpi/food/scpi "
+                "(or 居民消费价格指数/食品/SCPI)"
+            )
+        raw = cell("value")
+        try:
+            value = parse_decimal(raw)
+        except ValueError:
+            raise InputError(f"{where}, field value: {raw!r} is not a number") from None
+        if not (PLAUSIBLE_MIN <= value <= PLAUSIBLE_MAX):
+            raise InputError(
+                f"{where}, field value: {raw} is not a plausible index (上年同月=100 gives values like 103.5)"
+            )
+        if value.as_tuple().exponent < -2:
+            raise InputError(f"{where}, field value: {raw} has more decimals than a published index")
+        key = (region, indicator, month)
+        if key in seen:
+            raise InputError(f"{where}: {region} {indicator} {month} already given on data row {seen[key]}")
+        seen[key] = n
+        if regions and region not in regions:
+            continue
+        if (since and month < since) or (until and month > until):
+            continue
+        out.append(Observation(region, indicator, month, value, "file", ref, stamp))
+    return out

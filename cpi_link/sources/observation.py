@@ -1,0 +1,32 @@
+"""One published figure as a source hands it to the store, with its provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from cpi_link.core.decimals import HUNDRED
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Observation:
+    region_code: str
+    indicator: str
+    month: str
+    value: Decimal  # the published index, 上年同月=100
+    source: str  # 'nbs', 'nbs-legacy', 'file', 'bundled'
+    source_ref: str  # URL, or file name + sha256
+    fetched_at: str  # ISO 8601 UTC
+
+    @property
+    def yoy_pct(self) -> Decimal:
+        return self.value - HUNDRED
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.region_code, self.indicator, self.month)

@@ -1,0 +1,237 @@
+"""The series store: monthly index observations with provenance, and every revision.
+
+Two layers: the figures bundled in data/figures (read-only, so an empty home works offline) and
+the home store (Parquet under HOME/store), which wins where both have a value. Values are the
+published indices (上年同月=100) as exact decimals; YoY = value - 100.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from cpi_link.core.atomic import atomic_path, sha256_file
+from cpi_link.core.decimals import parse_decimal
+from cpi_link.core.errors import StoreCorrupt
+from cpi_link.sources.observation import Observation, now_utc
+from cpi_link.core.paths import Home, bundled_data_dir
+
+INDICATORS = ("cpi", "food", "scpi")
+VALUE_TYPE = "decimal128(7, 2)"  # published indices have one decimal; two are kept exactly if given
+
+
+@dataclass
+class UpsertResult:
+    added: int = 0
+    revised: int = 0
+    unchanged: int = 0
+
+    def as_dict(self) -> dict:
+        return {"added": self.added, "revised": self.revised, "unchanged": self.unchanged}
+
+
+def _obs_schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("region_code", pa.string()),
+            ("indicator", pa.string()),
+            ("month", pa.string()),
+            ("value", pa.decimal128(7, 2)),
+            ("source", pa.string()),
+            ("source_ref", pa.string()),
+            ("fetched_at", pa.string()),
+        ]
+    )
+
+
+def _rev_schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("region_code", pa.string()),
+            ("indicator", pa.string()),
+            ("month", pa.string()),
+            ("old_value", pa.decimal128(7, 2)),
+            ("new_value", pa.decimal128(7, 2)),
+            ("old_source", pa.string()),
+            ("old_source_ref", pa.string()),
+            ("new_source", pa.string()),
+            ("new_source_ref", pa.string()),
+            ("revised_at", pa.string()),
+        ]
+    )
+
+
+def load_bundled(data_dir: Path | None = None) -> dict[tuple[str, str, str], Observation]:
+    """Read the bundled figures listed in data/figures/figures.toml."""
+    base = (data_dir or bundled_data_dir()) / "figures"
+    manifest = base / "figures.toml"
+    out: dict[tuple[str, str, str], Observation] = {}
+    if not manifest.exists():
+        return out
+    with open(manifest, "rb") as fh:
+        meta = tomllib.load(fh)
+    for entry in meta.get("file", []):
+        path = base / entry["path"]
+        ref = f"bundled:data/figures/{entry['path']} sha256:{sha256_file(path)}"
+        with open(path, encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                obs = Observation(
+                    region_code=row["region_code"].strip(),
+                    indicator=row["indicator"].strip(),
+                    month=row["month"].strip(),
+                    value=parse_decimal(row["value"]),
+                    source="bundled",
+                    source_ref=ref,
+                    fetched_at=entry["retrieved"],
+                )
+                out[obs.key] = obs
+    return out
+
+
+class SeriesStore:
+    """Observations by (region, indicator, month); the home layer over the bundled layer."""
+
+    def __init__(self, home: Home, data_dir: Path | None = None, use_bundled: bool = True):
+        self.home = home
+        self.dir = home.store_dir
+        self.obs_path = self.dir / "observations.parquet"
+        self.rev_path = self.dir / "revisions.parquet"
+        self._bundled = load_bundled(data_dir) if use_bundled else {}
+        self._home_obs = self._read_obs()
+
+    # -- reading -------------------------------------------------------------------------------
+    def _read_table(self, path: Path):
+        import pyarrow.parquet as pq
+
+        if not path.exists():
+            return None
+        try:
+            return pq.read_table(path)
+        except Exception as exc:  # truncated or not Parquet at all
+            bak = path.with_name(path.name + ".bak")
+            hint = f"; the last good copy is {bak} (cpi-link doctor --repair restores it)" if bak.exists() else ""
+            raise StoreCorrupt(f"series store file {path} is damaged ({type(exc).__name__}){hint}") from None
+
+    def _read_obs(self) -> dict[tuple[str, str, str], Observation]:
+        t = self._read_table(self.obs_path)
+        out: dict[tuple[str, str, str], Observation] = {}
+        if t is None:
+            return out
+        for r in t.to_pylist():
+            o = Observation(**r)
+            out[o.key] = o
+        return out
+
+    def all(self) -> dict[tuple[str, str, str], Observation]:
+        merged = dict(self._bundled)
+        merged.update(self._home_obs)
+        return merged
+
+    def get(self, region_code: str, indicator: str, month: str) -> Observation | None:
+        key = (region_code, indicator, month)
+        return self._home_obs.get(key) or self._bundled.get(key)
+
+    def observations(
+        self,
+        region: list[str] | str | None = None,
+        indicator: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[Observation]:
+        regions = {region} if isinstance(region, str) else set(region or [])
+        inds = {indicator} if isinstance(indicator, str) else set(indicator or [])
+        rows = [
+            o
+            for o in self.all().values()
+            if (not regions or o.region_code in regions)
+            and (not inds or o.indicator in inds)
+            and (since is None or o.month >= since)
+            and (until is None or o.month <= until)
+        ]
+        rows.sort(key=lambda o: (o.region_code, o.month, INDICATORS.index(o.indicator) if o.indicator in INDICATORS else 9))
+        return rows
+
+    def latest_month(self, region: str, indicators: list[str]) -> str | None:
+        """The latest month for which every named indicator has a figure for the region."""
+        months: set[str] | None = None
+        for ind in indicators:
+            ms = {o.month for o in self.all().values() if o.region_code == region and o.indicator == ind}
+            months = ms if months is None else months & ms
+        return max(months) if months else None
+
+    def revisions(self) -> list[dict]:
+        t = self._read_table(self.rev_path)
+        return [] if t is None else t.to_pylist()
+
+    # -- writing -------------------------------------------------------------------------------
+    def upsert(self, observations: list[Observation]) -> UpsertResult:
+        """Add or revise observations; a changed value keeps its revision. Written whole or not at all."""
+        import pyarrow as pa
+        from filelock import FileLock
+
+        result = UpsertResult()
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with FileLock(str(self.dir / ".store.lock"), timeout=60):
+            current = self._read_obs()  # re-read under the lock
+            revisions = self.revisions()
+            stamp = now_utc()
+            changed = False
+            for new in observations:
+                old = current.get(new.key) or self._bundled.get(new.key)
+                if old is None:
+                    result.added += 1
+                elif old.value == new.value:
+                    result.unchanged += 1
+                    if new.key in current:
+                        continue  # keep the first provenance of an unchanged figure
+                    # bundled figure confirmed by a real source: record it in the home layer
+                else:
+                    result.revised += 1
+                    revisions.append(
+                        {
+                            "region_code": new.region_code,
+                            "indicator": new.indicator,
+                            "month": new.month,
+                            "old_value": old.value,
+                            "new_value": new.value,
+                            "old_source": old.source,
+                            "old_source_ref": old.source_ref,
+                            "new_source": new.source,
+                            "new_source_ref": new.source_ref,
+                            "revised_at": stamp,
+                        }
+                    )
+                current[new.key] = new
+                changed = True
+            if not changed:
+                self._home_obs = current
+                return result
+            rows = sorted(current.values(), key=lambda o: o.key)
+            obs_table = pa.Table.from_pylist([o.__dict__ for o in rows], schema=_obs_schema())
+            rev_table = pa.Table.from_pylist(revisions, schema=_rev_schema())
+            # Revisions first: a crash between the two renames leaves an extra revision, never a lost one.
+            self._replace(self.rev_path, rev_table)
+            self._replace(self.obs_path, obs_table)
+            self._home_obs = current
+        return result
+
+    def _replace(self, path: Path, table) -> None:
+        import pyarrow.parquet as pq
+
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+        # keep the last good copy for `doctor --repair`
+        bak = path.with_name(path.name + ".bak")
+        try:
+            shutil.copy2(path, bak)
+            os.chmod(bak, 0o600)
+        except OSError:
+            pass
