@@ -11,7 +11,8 @@ import pytest
 from cpi_link.core.categories import CATEGORY_LABELS, CATEGORY_NAMES
 from cpi_link.core.errors import InputError
 from cpi_link.roster.ids import check_char
-from cpi_link.roster.roster import ROSTER_SCHEMA, iter_roster, read_roster, roster_info
+from cpi_link.roster.schema import ROSTER_SCHEMA
+from cpi_link.roster.check import iter_roster, read_roster, roster_info
 
 REPO = Path(__file__).resolve().parent.parent
 STANDARD = "11010519491231002X"  # GB 11643's example (see test_ids)
@@ -195,7 +196,8 @@ def test_original_text_kept(tmp_path):
 def test_text_trimmed_only_where_needed(tmp_path):
     """Names and accounts are trimmed of spaces (full-width and no-break ones too); a column with
     nothing to trim is kept as read, not copied (calc holds batches while its first pass runs)."""
-    from cpi_link.roster.roster import check_batches, raw_batches
+    from cpi_link.roster.check import check_batches
+    from cpi_link.roster.read import raw_batches
 
     a, b = make_id("140105", "19800101", 1), make_id("140105", "19800101", 2)
     path = write(tmp_path, EN + f"{a},\u3000李四\u00a0,孤儿,140105,,,6222 \n{b},王五,孤儿,140105,,,6223\n")

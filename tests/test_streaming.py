@@ -298,7 +298,7 @@ def test_hash32_is_stable_and_spreads():
 def test_few_valued_columns_as_dictionaries(world, monkeypatch):
     """Category, region, area and persons are read as dictionaries (Parquet dictionary columns,
     CSV blocks each with its own dictionary) and checked once per distinct value: same answers."""
-    import cpi_link.roster.roster as roster_mod
+    import cpi_link.roster.read as roster_mod
 
     src = _csv(world["tmp"] / "roster.csv")
     # CSV: tiny blocks, so every batch joins several blocks with different dictionaries

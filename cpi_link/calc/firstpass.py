@@ -57,7 +57,7 @@ def repeated_keys(roster_path, batch_rows: int, folder, stop=None, checked: Hand
     from cpi_link.core.threads import prefetch
     from cpi_link.calc.dedup import RepeatedKeys
     from cpi_link.roster.ids import CheckedIds, _today_int, candidate_keys, normalise_ids
-    from cpi_link.roster.roster import iter_id_column
+    from cpi_link.roster.read import iter_id_column
 
     columns = iter_id_column(roster_path, batch_rows=batch_rows)
     if columns is None:
@@ -108,7 +108,7 @@ class FirstPass:
         # imported them beside the caller's own imports would start reading 0.3 s later
         import importlib
 
-        for module in ("pyarrow.csv", "cpi_link.calc.dedup", "cpi_link.roster.roster"):
+        for module in ("pyarrow.csv", "cpi_link.calc.dedup", "cpi_link.roster.check"):
             importlib.import_module(module)
 
         self.th = threading.Thread(target=self._run, name="first-pass", daemon=True)

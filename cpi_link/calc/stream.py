@@ -152,7 +152,8 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
 
     from cpi_link.calc import encoding
     from cpi_link.calc.dedup import HashBitmap, PayableKeys
-    from cpi_link.roster.roster import check_batches, raw_batches
+    from cpi_link.roster.check import check_batches
+    from cpi_link.roster.read import raw_batches
 
     month, rules = plan.month, plan.rules
     # the first pass runs in its own thread while the second starts; payable batches wait (at most

@@ -9,7 +9,7 @@ import pandas as pd
 
 def validate_roster(path: Path, month: str | None = None, rules=None, standards=None, examples: int = 5) -> dict:
     from cpi_link.calc.legacy import check_batch
-    from cpi_link.roster.roster import iter_roster
+    from cpi_link.roster.check import iter_roster
 
     problems: dict[str, dict] = {}
     rows = ok_rows = 0

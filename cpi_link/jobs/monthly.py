@@ -90,9 +90,9 @@ def run_months(home, scheme, store, roster: Path, standards, since: str | None, 
             log.info("nothing due: %s is after the latest published month %s", start, latest)
             return report
         months = month_range(start, latest)
-    from cpi_link.roster.roster import check_roster_path
+    from cpi_link.roster.read import check_path
 
-    check_roster_path(roster)  # a folder or unreadable file is exit 2, before hashing
+    check_path(roster)  # a folder or unreadable file is exit 2, before hashing
     roster_sha = sha256_file(roster)
     for m in months:
         if not redo and ledger.record(m) is not None:

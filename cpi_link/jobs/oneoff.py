@@ -99,7 +99,7 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
     from cpi_link.outputs import runfolder
     from cpi_link.core.atomic import sha256_file
     from cpi_link.core.money import fen_to_yuan_str
-    from cpi_link.roster.roster import iter_roster
+    from cpi_link.roster.check import iter_roster
 
     month = programme.payment_month
     fixed = programme.method == "fixed"
@@ -110,9 +110,9 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
     indicator = None if fixed else programme.index.indicator
 
     roster_path = Path(roster_path)
-    from cpi_link.roster.roster import check_roster_path
+    from cpi_link.roster.read import check_path
 
-    check_roster_path(roster_path)  # a folder or unreadable file is exit 2, before hashing
+    check_path(roster_path)  # a folder or unreadable file is exit 2, before hashing
     roster_sha = sha256_file(roster_path)
     decision = _decision_json(programme, figure)
     seed = "|".join(["programme", programme.sha256, roster_sha, str(standards.sha256), json_dumps(decision),

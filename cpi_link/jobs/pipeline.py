@@ -72,9 +72,9 @@ def calculate_month(
         primary = decision_for(rules.index_region)  # MissingFigures (exit 3) before any output
 
     roster_path = Path(roster_path)
-    from cpi_link.roster.roster import check_roster_path
+    from cpi_link.roster.read import check_path
 
-    check_roster_path(roster_path)  # a folder or unreadable file is exit 2, before hashing
+    check_path(roster_path)  # a folder or unreadable file is exit 2, before hashing
     # the roster is read up to three times (hash, first pass, second pass): all must see one file
     early = first_pass is not None and first_pass.matches(roster_path, batch_rows)
     seen = first_pass.file_state if early else file_state(roster_path)

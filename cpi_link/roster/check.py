@@ -1,0 +1,326 @@
+"""Reading and checking recipient rosters (SPEC 5.1), streamed in batches and checked by column.
+
+Formats: CSV (UTF-8, UTF-8 with BOM, or GB18030; comma, tab or semicolon separated), XLSX (first
+sheet) and Parquet. Every column is read as text. Each batch is a pyarrow Table (ROSTER_SCHEMA):
+the normalised fields, the row's original text (orig_*), and a `reason` when the row failed a check
+done here; the calculator adds the checks that need the month's rules (category_not_covered,
+unknown_region, duplicate_person, a missing area for a by_area category).
+
+Reason precedence when a row has several problems (the first one wins, `detail` explains it):
+  1. the person_id: id_lost_precision, invalid_id, or missing_field when it is empty;
+  2. missing_field: name, category, region_code (not 6 digits counts as missing), then an area
+     value that is not urban/rural;
+  3. unknown_category;
+  4. bad_persons.
+
+Row numbers (`source_row`) are 1-based over data rows, after the header, continuing across
+batches; blank lines (CSV) and wholly empty rows (XLSX) are not data rows and are not counted.
+A file that cannot be read, is empty, has no header, lacks a required column or has a required
+column twice raises InputError (exit 2). A header with no data rows gives one empty batch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cpi_link.core.atomic import sha256_file
+from cpi_link.core.categories import CATEGORY_NAMES
+from cpi_link.roster.read import check_path, csv_header, file_format, parquet_header, raw_batches, xlsx_header
+from cpi_link.roster.schema import _DICT, AREA_VALUES, CHECKED_SCHEMA, FEW_VALUED, ROSTER_COLUMNS, ROSTER_SCHEMA, map_header, short
+from cpi_link.roster.ids import R_BAD_PERSONS, R_MISSING, R_OK, R_UNKNOWN_CAT, REASONS, normalise_ids, offsets_of
+
+_MAX_PERSONS_DIGITS = 6
+
+# --------------------------------------------------------------------------------------------
+# Public API
+
+
+def roster_info(path: Path | str) -> dict:
+    """Path, format, encoding (CSV only), sha256 and the header mapping {column: header text}."""
+    path = check_path(path)
+    fmt = file_format(path)
+    if fmt == "csv":
+        encoding, delimiter, header = csv_header(path)
+    elif fmt == "xlsx":
+        encoding, header = None, xlsx_header(path)
+    else:
+        encoding, header = None, parquet_header(path)
+    mapping = map_header(header, path)
+    return {
+        "path": str(path),
+        "format": fmt,
+        "encoding": encoding,
+        "sha256": sha256_file(path),
+        "columns": {key: header[i] for key, i in mapping.items()},
+    }
+
+
+def iter_roster(path: Path | str, batch_rows: int = 1_000_000) -> Iterator[pa.Table]:
+    """Stream the roster as checked batches of at most `batch_rows` rows (see the module doc)."""
+    return (t.cast(ROSTER_SCHEMA) for t in check_batches(raw_batches(path, batch_rows)))
+
+
+def check_batches(raw: Iterator[tuple[pa.Table, np.ndarray | None]], known_ids=None) -> Iterator[pa.Table]:
+    """check_batch over raw batches (CHECKED_SCHEMA), numbering data rows from 1; one empty table for no rows.
+
+    known_ids: optional first data row -> ids.CheckedIds or None (calc's first pass checked the IDs)."""
+    first_row = 1
+    yielded = False
+    for table, numeric_id in raw:
+        if table.num_rows == 0:
+            continue
+        checked = check_batch(table, first_row, numeric_id, known_ids(first_row) if known_ids else None)
+        first_row += table.num_rows
+        yielded = True
+        yield checked
+    if not yielded:
+        yield CHECKED_SCHEMA.empty_table()
+
+
+def read_roster(path: Path | str) -> pa.Table:
+    """The whole roster as one checked table (for small files and tests)."""
+    return pa.concat_tables(list(iter_roster(path)))
+
+
+# --------------------------------------------------------------------------------------------
+# Checking one batch of raw text columns
+
+
+def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = None, known=None) -> pa.Table:
+    """Check a batch whose columns are the ROSTER_COLUMNS present, as strings (nulls allowed);
+    a CHECKED_SCHEMA table.
+
+    `numeric_id`: optional bool mask of rows whose ID cell was a number (XLSX/Parquet float).
+    `known`: the ids.CheckedIds of these same IDs (checked by calc's first pass), or None.
+    """
+    n = raw.num_rows
+    orig = {}
+    few = {}  # the few-valued columns, checked once per distinct value (_Few)
+    for c in ROSTER_COLUMNS:
+        if c in raw.column_names:
+            col = raw.column(c)
+            col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+            if c in FEW_VALUED:
+                few[c] = _Few(col)
+                orig[c] = few[c].original
+            else:
+                orig[c] = col if col.type == pa.string() else col.cast(pa.string())
+        else:
+            orig[c] = pa.nulls(n, pa.string())
+            if c in FEW_VALUED:
+                few[c] = _Few(orig[c])
+                orig[c] = few[c].original
+
+    def trimmed(c: str) -> pa.Array:
+        a = orig[c]
+        a = pc.fill_null(a, "") if a.null_count else a
+        t = pc.utf8_trim_whitespace(a)
+        # nothing trimmed (the usual column): keep the original, so a batch holds its text once
+        return a if _text_bytes(t) == _text_bytes(a) else t
+
+    def empty(a: pa.Array) -> np.ndarray:
+        """Bool per row: the (null-free) string is empty; read off the offsets."""
+        offsets = offsets_of(a)
+        return offsets[1:] == offsets[:-1]
+
+    def nonempty_or_null(a: pa.Array) -> pa.Array:
+        e = empty(a)
+        return pc.if_else(pa.array(e), pa.scalar(None, pa.string()), a) if e.any() else a
+
+    # person_id
+    ids = known.for_column(orig["person_id"]) if known is not None else None
+    if ids is None:
+        ids = normalise_ids(orig["person_id"])
+    reason = ids.reason  # normalise_ids and for_column give this batch its own arrays: marked in place
+    detail = ids.detail
+    if numeric_id is not None and numeric_id.any():
+        lost = numeric_id
+        reason[lost] = REASONS.index("id_lost_precision")
+        detail[lost] = "the ID cell is a number, not text, so its last digits are lost; format the column as text and retype it"
+        person_id = pc.if_else(pa.array(lost), pa.scalar(None, pa.string()), ids.person_id)
+        flag = pc.if_else(pa.array(lost), pa.scalar(None, pa.string()), ids.flag)
+        key = np.where(lost, 0, ids.key)
+    else:
+        person_id, flag, key = ids.person_id, ids.flag, ids.key
+
+    def mark(mask: np.ndarray | None, code: int, messages) -> None:
+        """Set reason `code` where `mask` (None: no row) and no earlier-precedence reason is set."""
+        if mask is None:
+            return
+        hit = mask & (reason == R_OK)
+        if not hit.any():
+            return
+        reason[hit] = code
+        if callable(messages):
+            rows = np.flatnonzero(hit)
+            detail[rows] = np.array([messages(int(r)) for r in rows] + [None], dtype=object)[:-1]
+        else:
+            detail[hit] = messages
+
+    # name
+    name = trimmed("name")
+    mark(empty(name), R_MISSING, "name is empty")
+
+    # category: a code (any case) or a Chinese name/alias
+    cat = few["category"]
+    cat_empty_v = empty(cat.values)
+    keys = list(CATEGORY_NAMES)
+    ci = _np_filled(pc.index_in(pc.ascii_lower(cat.values), value_set=pa.array(keys)), len(keys))
+    codes = list(dict.fromkeys(CATEGORY_NAMES.values()))
+    category = cat.dictionary(np.array([codes.index(CATEGORY_NAMES[k]) for k in keys] + [-1])[ci], codes)
+    mark(cat.rows(cat_empty_v), R_MISSING, "category is empty")
+
+    # region_code: 6 digits
+    reg = few["region_code"]
+    ok_v = (pc.equal(pc.binary_length(reg.values), 6).to_numpy(zero_copy_only=False)
+            & pc.ascii_is_decimal(reg.values).to_numpy(zero_copy_only=False))
+    reg_empty_v = empty(reg.values)
+    mark(reg.rows(reg_empty_v), R_MISSING, "region_code is empty")
+    mark(
+        reg.rows(~ok_v & ~reg_empty_v),
+        R_MISSING,
+        lambda r: f"region_code '{short(reg.text(r))}' is not a 6-digit code",
+    )
+    region_code = reg.dictionary(np.where(ok_v, np.arange(len(ok_v)), -1), reg.values)
+
+    # area: optional; a value that is not urban/rural counts as missing
+    ar = few["area"]
+    area_keys = list(AREA_VALUES)
+    ai = _np_filled(pc.index_in(pc.ascii_lower(ar.values), value_set=pa.array(area_keys)), len(area_keys))
+    area_codes = ["urban", "rural"]
+    area = ar.dictionary(np.array([area_codes.index(AREA_VALUES[k]) for k in area_keys] + [-1])[ai], area_codes)
+    mark(
+        ar.rows((ai == len(area_keys)) & ~empty(ar.values)),
+        R_MISSING,
+        lambda r: f"area '{short(ar.text(r))}' is not urban/rural (城市/城镇/农村)",
+    )
+
+    # unknown category (after every missing_field)
+    mark(
+        cat.rows((ci == len(keys)) & ~cat_empty_v),
+        R_UNKNOWN_CAT,
+        lambda r: f"category '{short(cat.text(r))}' is not a code or Chinese name of SPEC 5.2",
+    )
+
+    # persons: empty -> 1; a whole number >= 1 ("2.0" too)
+    per = few["persons"]
+    persons_v = _persons(per.values, empty(per.values))
+    persons_np = persons_v[per.idx]
+    p_bad = per.rows(persons_v < 1)
+    mark(
+        p_bad,
+        R_BAD_PERSONS,
+        lambda r: f"persons '{short(per.text(r))}' is not a whole number of at least 1",
+    )
+    persons = pa.array(persons_np, pa.int64(), mask=p_bad)
+
+    bank = nonempty_or_null(trimmed("bank_account"))
+
+    # reason and detail as dictionaries: null on the (many) rows without a problem, no string per row
+    bad = reason != R_OK
+    n_bad = int(bad.sum())
+    valid = pa.py_buffer(np.packbits(bad, bitorder="little"))  # the validity bitmap: bad rows only
+
+    def indices(values: np.ndarray) -> pa.Array:
+        return pa.Array.from_buffers(pa.int32(), n, [valid, pa.py_buffer(values)], null_count=n - n_bad)
+
+    reason_arr = pa.DictionaryArray.from_arrays(indices(reason.astype(np.int32)),
+                                                pa.array([r or "" for r in REASONS], pa.string()))
+    at = np.zeros(n, np.int32)
+    at[bad] = np.arange(n_bad, dtype=np.int32)
+    detail_arr = pa.DictionaryArray.from_arrays(indices(at), pa.array(detail[bad].tolist(), pa.string()))
+    columns = [
+        pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(np.arange(first_row, first_row + n, dtype=np.int64))]),
+        person_id,
+        nonempty_or_null(name),
+        category,
+        region_code,
+        area,
+        persons,
+        bank,
+        flag,
+        reason_arr,
+        detail_arr,
+    ] + [orig[c] for c in ROSTER_COLUMNS] + [pa.array(key)]
+    return pa.Table.from_arrays(columns, schema=CHECKED_SCHEMA)
+
+
+
+class _Few:
+    """A few-valued text column: its distinct values (trimmed; the last one "" for empty cells)
+    and each row's index into them; `original`, the column as given as dictionary<int32, string>.
+    Checks are made per value; `rows` and `dictionary` spread them to the rows."""
+
+    def __init__(self, a: pa.Array):
+        if not pa.types.is_dictionary(a.type):
+            a = pc.dictionary_encode(a if a.type == pa.string() else a.cast(pa.string()))
+        values = a.dictionary
+        if values.type != pa.string():
+            values = values.cast(pa.string())
+        if a.type != _DICT:
+            a = pa.DictionaryArray.from_arrays(a.indices.cast(pa.int32()), values)
+        self.original = a
+        values = pc.fill_null(values, "") if values.null_count else values
+        self.values = pc.utf8_trim_whitespace(pa.concat_arrays([values, pa.array([""], pa.string())]))
+        self.idx = _np_filled(a.indices, len(values)).astype(np.intp, copy=False)
+        # which values some row has (a batch sliced from a CSV block shares the block's dictionary)
+        self.used = np.zeros(len(self.values), bool)
+        self.used[self.idx] = True
+
+    def rows(self, per_value: np.ndarray) -> np.ndarray | None:
+        """Bool per row from a bool per value; None when no row's value is true (no gather)."""
+        if not (per_value & self.used).any():
+            return None
+        return per_value[self.idx]
+
+    def dictionary(self, per_value: np.ndarray, values) -> pa.DictionaryArray:
+        """Per row: values[per_value[the row's value]], null where that is -1; strings not copied."""
+        per_value = np.asarray(per_value, np.int32)
+        values = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+        if len(per_value) == len(self.values) and (per_value[:-1] == np.arange(len(per_value) - 1)).all() \
+                and not self.used[-1]:  # values kept as they are, no empty cell: the indices as read
+            return pa.DictionaryArray.from_arrays(self.original.indices, values)
+        rows = per_value[self.idx]
+        null = rows < 0 if (per_value[self.used] < 0).any() else None
+        return pa.DictionaryArray.from_arrays(pa.array(rows, mask=null), values)
+
+    def text(self, row: int) -> str:
+        return self.values[int(self.idx[row])].as_py()
+
+
+def _text_bytes(a: pa.Array) -> int:
+    """The bytes of text in a string array (its values end to end)."""
+    if len(a) == 0:
+        return 0
+    offsets = offsets_of(a)
+    return int(offsets[-1] - offsets[0])
+
+
+def _np_filled(a: pa.Array, fill: int) -> np.ndarray:
+    """An integer array with nulls replaced by `fill`, as numpy."""
+    return (pc.fill_null(a, fill) if a.null_count else a).to_numpy(zero_copy_only=False)
+
+
+def _persons(text: pa.Array, is_empty: np.ndarray) -> np.ndarray:
+    """Persons per row as int64: empty -> 1, a whole number ("2", "2.0", "+2") -> it, else 0."""
+    filled = pc.if_else(pa.array(is_empty), pa.scalar("1"), text) if is_empty.any() else text
+    # the usual case, row by row: plain digits, short enough (decided without a regex)
+    plain = pc.and_(pc.ascii_is_decimal(filled), pc.less_equal(pc.binary_length(filled), _MAX_PERSONS_DIGITS))
+    plain_np = plain.to_numpy(zero_copy_only=False)
+    if plain_np.all():
+        return pc.cast(filled, pa.int64()).to_numpy(zero_copy_only=False).copy()
+    out = np.zeros(len(filled), dtype=np.int64)
+    if plain_np.any():
+        out[plain_np] = pc.cast(filled.filter(plain), pa.int64()).to_numpy(zero_copy_only=False)
+    rest = ~plain_np
+    other = filled.filter(pa.array(rest))
+    form = pc.match_substring_regex(other, r"^\+?0*[0-9]{1,%d}(\.0*)?$" % _MAX_PERSONS_DIGITS)
+    digits = pc.replace_substring_regex(other, r"^\+|\.0*$", "")
+    digits = pc.if_else(form, digits, pa.scalar("0"))
+    out[rest] = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
+    return out

@@ -1,0 +1,101 @@
+"""The roster's columns (SPEC 5.1): accepted header names, area words, and the Arrow schemas of
+checked batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from cpi_link.core.errors import InputError
+from cpi_link.core.privacy import mask_id
+
+ROSTER_COLUMNS = ["person_id", "name", "category", "region_code", "area", "persons", "bank_account"]
+REQUIRED_COLUMNS = ("person_id", "name", "category", "region_code")
+
+# Accepted header spellings (compared trimmed, BOM removed, case-insensitively).
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "person_id": ("person_id", "身份证号", "身份证号码", "公民身份号码"),
+    "name": ("name", "姓名"),
+    "category": ("category", "类别", "保障类别"),
+    "region_code": ("region_code", "行政区划代码", "地区代码"),
+    "area": ("area", "城乡", "城乡类别"),
+    "persons": ("persons", "保障人数"),
+    "bank_account": ("bank_account", "银行账号"),
+}
+_ALIAS_TO_KEY = {a.lower(): k for k, names in HEADER_ALIASES.items() for a in names}
+
+AREA_VALUES = {"urban": "urban", "rural": "rural", "城市": "urban", "城镇": "urban", "农村": "rural"}
+
+ROSTER_SCHEMA = pa.schema(
+    [
+        ("source_row", pa.int64()),
+        ("person_id", pa.string()),
+        ("name", pa.string()),
+        ("category", pa.string()),
+        ("region_code", pa.string()),
+        ("area", pa.string()),
+        ("persons", pa.int64()),
+        ("bank_account", pa.string()),
+        ("id_flag", pa.string()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+    ]
+    + [(f"orig_{c}", pa.string()) for c in ROSTER_COLUMNS]
+    + [("person_key", pa.int64())]  # ids.key17 of person_id (0 where it is null): finding the same person twice
+)
+
+# What check_batch gives (check_batches, calc's pipeline): ROSTER_SCHEMA with the few-valued
+# columns, as read and as normalised, kept as dictionaries: no string is copied per row.
+# iter_roster casts to ROSTER_SCHEMA (plain strings) for its pandas users.
+_DICT = pa.dictionary(pa.int32(), pa.string())
+_DICT_COLUMNS = ("category", "region_code", "area", "reason", "detail",
+                 "orig_category", "orig_region_code", "orig_area", "orig_persons")
+CHECKED_SCHEMA = pa.schema([pa.field(f.name, _DICT) if f.name in _DICT_COLUMNS else f for f in ROSTER_SCHEMA])
+
+
+def norm_header(h: object) -> str:
+    return ("" if h is None else str(h)).replace("\ufeff", "").strip()
+
+
+def map_header(header: list[str], path: Path) -> dict[str, int]:
+    """{canonical column: position}; InputError for duplicates or a missing required column."""
+    names = [norm_header(h) for h in header]
+    seen: dict[str, int] = {}
+    for i, h in enumerate(names):
+        if not h:
+            continue
+        if h.lower() in seen:
+            raise InputError(f"{path}: the header has the column {h!r} twice")
+        seen[h.lower()] = i
+    out: dict[str, int] = {}
+    for i, h in enumerate(names):
+        key = _ALIAS_TO_KEY.get(h.lower())
+        if key is None:
+            continue
+        if key in out:
+            raise InputError(
+                f"{path}: columns {names[out[key]]!r} and {h!r} both give {key}; keep one of them"
+            )
+        out[key] = i
+    missing = [k for k in REQUIRED_COLUMNS if k not in out]
+    if missing:
+        wanted = "; ".join(f"{k} ({'/'.join(HEADER_ALIASES[k][1:])})" for k in missing)
+        # a file saved without its header row has a person's data here: never print an ID
+        cells = [mask_id(h) if sum(ch.isdigit() for ch in h) >= 15 else h for h in names[:12] if h]
+        shown = short(", ".join(short(h, 30) for h in cells) + (", …" if len(names) > 12 else ""), 200) or "(nothing)"
+        raise InputError(f"{path}: missing required column(s) {wanted}; the header has: {shown}")
+    return out
+
+
+# CSV
+
+
+# Columns with few distinct values: read as dictionaries where the format allows, and checked
+# once per distinct value instead of once per row.
+FEW_VALUED = ("category", "region_code", "area", "persons")
+
+
+def short(text: str | None, limit: int = 40) -> str:
+    t = text or ""
+    return t if len(t) <= limit else t[: limit - 1] + "…"
