@@ -442,11 +442,11 @@ def test_sources_config_is_data_with_date_ranges(monkeypatch):
     assert s.default_regions == ["140000", "000000"] and s.fallback == "legacy"
     assert s.http.min_gap_seconds >= 1.0 and s.http.tries >= 2 and s.http.timeout_seconds > 0
     nat_cpi = [e for e in s.portal_series if e.scope == "national" and e.indicator == "cpi"]
-    assert nbs._covering(nat_cpi, "2020-12").cid == C16
-    assert nbs._covering(nat_cpi, "2021-01").cid == C21
-    assert nbs._covering(nat_cpi, "2026-01").cid == C26
+    assert nbs.covering(nat_cpi, "2020-12").cid == C16
+    assert nbs.covering(nat_cpi, "2021-01").cid == C21
+    assert nbs.covering(nat_cpi, "2026-01").cid == C26
     leg = [e for e in s.legacy_series if e.scope == "national" and e.indicator == "cpi"]
-    assert [nbs._covering(leg, m).code for m in ("2018-05", "2021-01", "2026-03")] == ["A01010101", "A01010G01", "A01010J01"]
+    assert [nbs.covering(leg, m).code for m in ("2018-05", "2021-01", "2026-03")] == ["A01010101", "A01010G01", "A01010J01"]
     env = {"CPI_LINK_NBS_URL": "http://mirror.example/x/", "CPI_LINK_NBS_MIN_GAP": "0"}
     s2 = nbs.load_sources(CONFIG, env=env)
     assert s2.portal_url == "http://mirror.example/x" and s2.http.min_gap_seconds == 0

@@ -1,4 +1,4 @@
-"""Bringing figures into the store: an officer's file of official figures (the NBS API is in nbs.py)."""
+"""Bringing figures into the store: an officer's file of official figures (the NBS client is sources.nbs)."""
 
 from __future__ import annotations
 

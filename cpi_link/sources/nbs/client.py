@@ -1,0 +1,129 @@
+"""The NBS client: monthly CPI and food-price indices from the NBS data portal, legacy as fallback.
+
+Which catalogue leaf and indicator to ask for depends on the month (NBS re-bases the CPI every five
+years and publishes each base period as its own slice); all of that is data in
+config/sources.toml, never literals here. `fetch()` asks the portal (POST stream/esData) for every
+region x indicator x slice, stitches the slices by month and returns observations; if the portal
+fails after its retries it tries the legacy easyquery.htm interface. It never touches the series
+store: the caller upserts only after this returns, so a failure stores nothing.
+
+Every raw response is kept under HOME/raw (0600, dir 0700) with its sha256 in the file name and a
+sidecar describing the request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cpi_link.core.errors import SourceUnavailable
+from cpi_link.core.months import add_months, month_range
+from cpi_link.core.paths import Home
+from cpi_link.sources.nbs.config import Sources, load_sources
+from cpi_link.sources.nbs.legacy import Legacy
+from cpi_link.sources.nbs.portal import Portal, current_month
+from cpi_link.sources.nbs.transport import FetchOutcome, SourceFailure, Transport
+
+# ------------------------------------------------------------------------------------------------
+# Entry points
+
+
+def _window(since: str | None, until: str | None) -> list[str]:
+    end = until or current_month()
+    start = since or add_months(end, -12)
+    return month_range(start, end)
+
+
+def _describe(f: SourceFailure) -> str:
+    tries = f"after {f.tries} {'try' if f.tries == 1 else 'tries'}"
+    return f"{'unreachable' if f.unreachable else 'failed'} at {f.url} {tries}: {f.reason}"
+
+
+def fetch(config_dir: Path, home: Home, regions: list[str] | None, since: str | None, until: str | None) -> FetchOutcome:
+    """Fetch index figures from NBS (portal first, legacy as configured fallback). Stores nothing."""
+    sources = load_sources(config_dir)
+    regions = list(dict.fromkeys(regions or sources.default_regions))
+    for r in regions:
+        sources.scope_of(r)  # bad region: UsageError before any request
+    months = _window(since, until)
+    transport = Transport(sources.http, home.raw_dir)
+    try:
+        outcome = FetchOutcome(endpoint=sources.portal_url, source="nbs", sources_file=str(sources.path))
+        try:
+            Portal(sources, transport).fetch(regions, months, outcome)
+            outcome.requests = transport.requests
+            outcome.raw_files = list(transport.raw_files)
+            return outcome
+        except SourceFailure as pf:
+            portal_msg = f"NBS portal {_describe(pf)}"
+        if sources.fallback != "legacy" or not sources.legacy_url:
+            raise SourceUnavailable(f"{portal_msg}; no legacy fallback configured. Nothing was stored.")
+        legacy_outcome = FetchOutcome(
+            endpoint=sources.legacy_url, source="nbs-legacy", sources_file=str(sources.path), fallback_reason=portal_msg
+        )
+        try:
+            Legacy(sources, transport).fetch(regions, months, legacy_outcome)
+        except SourceFailure as lf:
+            raise SourceUnavailable(f"{portal_msg}; legacy fallback {_describe(lf)}. Nothing was stored.") from None
+        legacy_outcome.requests = transport.requests
+        legacy_outcome.raw_files = list(transport.raw_files)
+        return legacy_outcome
+    finally:
+        transport.close()
+
+
+def discover(
+    config_dir: Path | None, home: Home | None, dataset: int = 1, pid: str = "", cid: str | None = None
+) -> list[dict]:
+    """Catalogue children of `pid` (root when empty) in a dataset, or the indicators of leaf `cid`."""
+    sources = load_sources(config_dir)
+    transport = Transport(sources.http, home.raw_dir if home else None)
+    portal = Portal(sources, transport)
+    try:
+        if cid:
+            return [
+                {
+                    "name": (i.get("i_showname") or i.get("_name") or "").strip(),
+                    "_id": i.get("_id"),
+                    "unit": i.get("du_name"),
+                    "from": i.get("daterange_sdate"),
+                    "until": i.get("daterange_edate"),
+                }
+                for i in portal.indicators(cid)
+            ]
+        return [
+            {
+                "name": (n.get("name") or n.get("_name") or "").strip(),
+                "_id": n.get("_id"),
+                "isLeaf": bool(n.get("isLeaf")),
+                "sdate": n.get("sdate"),
+                "edate": n.get("edate"),
+            }
+            for n in portal.tree(dataset, pid)
+        ]
+    except SourceFailure as f:
+        raise SourceUnavailable(f"NBS portal {_describe(f)}") from None
+    finally:
+        transport.close()
+
+
+def series_table(config_dir: Path | None) -> tuple[Sources, list[dict]]:
+    """The configured series, one row per (source, scope, indicator, date range)."""
+    s = load_sources(config_dir)
+    rows = []
+    for e in s.portal_series:
+        ds = s.datasets[e.scope]
+        rows.append(
+            {
+                "source": "portal", "scope": e.scope, "indicator": e.indicator, "from": e.start, "until": e.end or "",
+                "dataset": str(ds.code), "cid_or_code": e.cid or f"(looked up under {e.resolve_group})",
+                "indicator_id": e.indicator_id or f"(by name: {e.resolve_indicator})", "name": e.name,
+            }
+        )
+    for e in s.legacy_series:
+        rows.append(
+            {
+                "source": "legacy", "scope": e.scope, "indicator": e.indicator, "from": e.start, "until": e.end or "",
+                "dataset": e.dbcode, "cid_or_code": e.code, "indicator_id": e.code, "name": "",
+            }
+        )
+    return s, rows
