@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from cpi_link.core.errors import ConfigError, ExitStatus
-from cpi_link.rules.schemes import CATEGORIES, category_code, list_schemes, load_scheme
+from cpi_link.core.categories import CATEGORIES, category_code
+from cpi_link.rules.schemes import list_schemes, load_scheme
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "config"

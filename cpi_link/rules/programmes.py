@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from cpi_link.core.errors import ConfigError
-from cpi_link.rules.schemes import _NAME_RE, _REGION_RE, CATEGORIES, INDICATORS, ROUNDINGS, _decimal, _month_or_error, _no_unknown, _opt_bool, _opt_str, _parse_categories, _quote, _req_str, read_toml_file
+from cpi_link.core.categories import CATEGORIES
+from cpi_link.rules.schemes.model import INDICATORS, ROUNDINGS
+from cpi_link.rules.schemes.file import _NAME_RE, _REGION_RE, _decimal, _month_or_error, _no_unknown, _opt_bool, _opt_str, _parse_categories, _quote, _req_str, read_toml_file
 
 METHODS = ("fixed", "proportional_index")
 _TOP_KEYS = (

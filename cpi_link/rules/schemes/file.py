@@ -1,5 +1,4 @@
-"""Policy schemes as dated data (SPEC 5.4): versions (complete rule sets) and overlays (partial,
-temporary changes), read from TOML and validated strictly.
+"""Reading scheme files (SPEC 5.4), validated strictly.
 
 A scheme file is public: officers write it. Every mistake is a ConfigError (exit 2) with one
 message naming the file, the version or overlay, the key and, where relevant, the month.
@@ -12,34 +11,14 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from cpi_link.core.categories import CATEGORIES
 from cpi_link.core.errors import ConfigError
-
-INDICATORS = ("cpi", "food", "scpi")  # also the deterministic order used everywhere in decisions
-RATES = ("triggering_max", "cpi", "food", "scpi")
-METHODS = ("proportional", "tiered_fraction", "per_point")
-ROUNDINGS = ("yuan_half_up", "yuan_ceil", "jiao_half_up", "fen_half_up")
-STANDARD_KINDS = ("urban", "rural", "by_area")
-
-# SPEC 5.2: code -> Chinese names and aliases (the first is the official name).
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    "urban_dibao": ("城市低保", "城镇低保", "城市最低生活保障", "城镇最低生活保障"),
-    "rural_dibao": ("农村低保", "农村最低生活保障"),
-    "urban_tekun": ("城市特困", "城镇特困", "城市特困人员", "城镇特困人员"),
-    "rural_tekun": ("农村特困", "农村特困人员"),
-    "orphan": ("孤儿",),
-    "de_facto_orphan": ("事实无人抚养儿童",),
-    "hiv_child": ("艾滋病病毒感染儿童",),
-    "unemployment_insurance": ("领取失业保险金人员", "失业保险金"),
-    "unemployment_allowance": ("领取失业补助金人员", "失业补助金"),
-    "special_care": ("优抚对象",),
-    "dibao_edge": ("低保边缘人口", "低保边缘"),
-}
+from cpi_link.rules.schemes.model import INDICATORS, METHODS, Overlay, RATES, ROUNDINGS, STANDARD_KINDS, Scheme, Version, _MONTH_RE, _apply, _check_complete
 
 _TOP_KEYS = ("scheme", "name", "example", "note", "version", "overlay")
 # keys that carry rules, allowed in a version; an overlay may name any of them except categories
@@ -64,8 +43,6 @@ _OVERLAY_KEYS = _META_KEYS + ("until", "add_categories", "remove_categories") + 
 )
 _OVERLAY_REQUIRED = ("id", "document", "from", "until")
 _TIER_KEYS = ("from", "fraction")
-
-_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _DECIMAL_RE = re.compile(r"^-?\d+(\.\d+)?$")
 _FRACTION_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _REGION_RE = re.compile(r"^\d{6}$")
@@ -74,134 +51,6 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 class _TomlFloat(str):
     """A TOML float, kept as its text so the error can quote it."""
-
-
-@dataclass(frozen=True)
-class Rules:
-    """The complete rule set in force for ONE index month (version + overlays applied)."""
-
-    scheme: str
-    scheme_name: str
-    scheme_path: str
-    scheme_sha256: str
-    version: str
-    document: str
-    verified: bool  # False if the version OR any active overlay is unverified
-    overlays: tuple[str, ...]
-    documents: tuple[str, ...]
-    index_region: str  # "140000", "000000" or "prefecture"
-    trigger: dict[str, Decimal]
-    rate: str
-    method: str
-    tiers: tuple[tuple[Decimal, Fraction], ...]
-    per_point: Decimal | None
-    rounding: str
-    minimum: Decimal
-    multiplier: Decimal
-    categories: dict[str, str]
-    payment_timing: str | None
-    month: str = ""  # the index month these rules were resolved for
-    unverified: tuple[str, ...] = ()  # ids of the version/overlays in force that are unverified
-
-    def indicators_needed(self) -> tuple[str, ...]:
-        """Every indicator named in trigger and rate, in the order cpi, food, scpi."""
-        named = set(self.trigger)
-        if self.rate in INDICATORS:
-            named.add(self.rate)
-        return tuple(i for i in INDICATORS if i in named)
-
-    @property
-    def label(self) -> str:
-        """The version plus overlays, e.g. 'shanxi-2021 + national-2022-temporary'."""
-        return " + ".join((self.version,) + self.overlays)
-
-
-@dataclass(frozen=True)
-class Version:
-    id: str
-    document: str
-    related_documents: tuple[str, ...]
-    verified: bool
-    start: str  # `from`
-    source: str | None
-    note: str | None
-    rules: dict[str, Any]  # every rule key, parsed and complete (defaults filled)
-
-
-@dataclass(frozen=True)
-class Overlay:
-    id: str
-    document: str
-    related_documents: tuple[str, ...]
-    verified: bool
-    start: str  # `from`
-    until: str
-    source: str | None
-    note: str | None
-    changes: dict[str, Any]  # only the rule keys the overlay names, parsed
-    add_categories: dict[str, str]
-    remove_categories: tuple[str, ...]
-
-    def active(self, month: str) -> bool:
-        return self.start <= month <= self.until
-
-
-@dataclass
-class Scheme:
-    name: str
-    title: str
-    path: Path
-    sha256: str
-    versions: list[Version]  # ascending by `from`
-    overlays: list[Overlay]  # file order (applied in that order)
-    example: bool = False
-    note: str | None = None
-
-    @property
-    def unverified_ids(self) -> list[str]:
-        return [v.id for v in self.versions if not v.verified] + [o.id for o in self.overlays if not o.verified]
-
-    def version_for(self, month: str) -> Version:
-        month = _index_month(month)
-        found = None
-        for v in self.versions:
-            if v.start <= month:
-                found = v
-        if found is None:
-            first = self.versions[0].start
-            raise ConfigError(
-                f"{self.path}: no version in force for {month} (the first version, "
-                f'"{self.versions[0].id}", starts {first})'
-            )
-        return found
-
-    def rules_for(self, month: str) -> Rules:
-        """The rules in force for an index month: the latest version whose `from` is not after it,
-        with every overlay active that month applied in file order."""
-        month = _index_month(month)
-        version = self.version_for(month)
-        active = [o for o in self.overlays if o.active(month)]
-        merged = _apply(self.path, version, active, month)
-        documents = [version.document, *version.related_documents]
-        for o in active:
-            for d in (o.document, *o.related_documents):
-                if d not in documents:
-                    documents.append(d)
-        unverified = tuple([version.id] if not version.verified else []) + tuple(o.id for o in active if not o.verified)
-        return Rules(
-            scheme=self.name,
-            scheme_name=self.title,
-            scheme_path=str(self.path),
-            scheme_sha256=self.sha256,
-            version=version.id,
-            document=version.document,
-            verified=not unverified,
-            overlays=tuple(o.id for o in active),
-            documents=tuple(documents),
-            month=month,
-            unverified=unverified,
-            **merged,
-        )
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -465,43 +314,6 @@ def _parse_categories(path: Path, where: str, key: str, cats: Any) -> dict[str, 
     return out
 
 
-def _check_complete(path: Path, where: str, rules: dict, strict_extras: bool, month: str | None = None) -> None:
-    at = f" (in force {month})" if month else ""
-    if rules["method"] == "tiered_fraction" and not rules["tiers"]:
-        raise ConfigError(f"{path}: {where}{at} key tiers: method tiered_fraction needs tiers")
-    if rules["method"] == "per_point" and rules["per_point"] is None:
-        raise ConfigError(f'{path}: {where}{at} key per_point: method per_point needs per_point = "5" (yuan per started point)')
-    if strict_extras:
-        if rules["tiers"] and rules["method"] != "tiered_fraction":
-            raise ConfigError(f"{path}: {where} key tiers: only used by method tiered_fraction (method is {rules['method']})")
-        if rules["per_point"] is not None and rules["method"] != "per_point":
-            raise ConfigError(f"{path}: {where} key per_point: only used by method per_point (method is {rules['method']})")
-
-
-def _apply(path: Path, version: Version, overlays: list[Overlay], month: str) -> dict:
-    """The version's rules with the overlays applied in order; complete and checked."""
-    rules = dict(version.rules)
-    rules["trigger"] = dict(rules["trigger"])
-    rules["categories"] = dict(rules["categories"])
-    for o in overlays:
-        for k, v in o.changes.items():
-            if k == "trigger":
-                rules["trigger"].update(v)  # an overlay's trigger replaces only the indicators it names
-            else:
-                rules[k] = v
-        for c in o.remove_categories:
-            rules["categories"].pop(c, None)
-        rules["categories"].update(o.add_categories)
-    rules["trigger"] = {i: rules["trigger"][i] for i in INDICATORS if i in rules["trigger"]}
-    where = f'version "{version.id}"' + "".join(f' + overlay "{o.id}"' for o in overlays)
-    _check_complete(path, where, rules, strict_extras=False, month=month)
-    if rules["method"] != "tiered_fraction":
-        rules["tiers"] = ()
-    if rules["method"] != "per_point":
-        rules["per_point"] = None
-    return rules
-
-
 # -- small validators ------------------------------------------------------------------------
 
 
@@ -563,25 +375,3 @@ def _month_or_error(path: Path, where: str, key: str, v: Any) -> str:
         loc = f"{where} " if where else ""
         raise ConfigError(f'{path}: {loc}key {key}: {_quote(v)} is not a month; write "YYYY-MM", e.g. "2016-07"')
     return s
-
-
-def _index_month(month: Any) -> str:
-    if not isinstance(month, str) or not _MONTH_RE.match(month.strip()):
-        from cpi_link.core.errors import UsageError
-
-        raise UsageError(f"index month {month!r} is not a month: write YYYY-MM, e.g. 2024-03")
-    return month.strip()
-
-
-def category_code(text: str) -> str | None:
-    """A category code from its code or any of its Chinese names (SPEC 5.2); None if unknown."""
-    s = str(text).strip()
-    if s in CATEGORIES:
-        return s
-    low = s.lower()
-    if low in CATEGORIES:
-        return low
-    for code, names in CATEGORIES.items():
-        if s in names:
-            return code
-    return None
