@@ -5,14 +5,12 @@ in int64 fen (rules.amounts). The streaming around it is in calc.stream."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
-from fractions import Fraction
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-from cpi_link.core.money import round_ratio, yuan_to_fen
-from cpi_link.rules.amounts import raw_amount, rate_hundredths
+from cpi_link.core.money import round_ratio
+from cpi_link.rules.amounts import fixed_fen, per_person_fen, rate_hundredths
 
 REJECT_ORIG = ["person_id", "name", "category", "region_code", "area", "persons", "bank_account"]
 
@@ -121,18 +119,25 @@ def compute_batch_arrow(batch, plan: MonthPlan):
     std12_g = np.where(ga == 0, u12[gr], r12[gr])
     annual_g = np.where(ga == 0, -1, ann[gr])
     rate_g = rate_u[gr]
-    num, den = raw_amount(rules, std12_g, rate_g)
-    rounded = round_ratio(num, den, rules.rounding)
-    floored = np.maximum(rounded, yuan_to_fen(Decimal(rules.minimum), "minimum"))
-    mult = Fraction(str(rules.multiplier))
-    per_person_g = round_ratio(floored * mult.numerator, mult.denominator, "fen_half_up") if mult != 1 else floored
+    akey = "pair"
+    if rules.method == "fixed":
+        # the amount depends on the category too: once per (pair, category) group
+        k = len(keys) + 1
+        fixed_ca = np.stack([np.append(fixed_fen(rules, keys, a), 0) for a in (0, 1)])
+        ag = np.arange(2 * (u + 1) * k)
+        per_person_g = per_person_fen(rules, std12_g[ag // k], rate_g[ag // k], fixed_ca[(ag // k) % 2, ag % k])
+        agroup = g * k + cidx[pidx]
+        akey = "agroup"
+    else:
+        per_person_g = per_person_fen(rules, std12_g, rate_g)
+        agroup = g
     persons = _np(pc.fill_null(batch.column("persons"), 0))[pidx].astype(np.int64)
     # only what payable rows need (pending batches hold it), as one RecordBatch: its take and
     # to_numpy skip the chunked-array paths of a Table's (a third of the copy's time)
     paid = _Payable(
         _record_batch(batch.select(_PAID_KEEP + _ORIG)), pidx,
         {"cat": cidx[pidx], "region": pr, "area": parea, "pair": g, "persons": persons,
-         "amount_fen": per_person_g[g] * persons},
+         "amount_fen": per_person_g[agroup] * persons, **({"agroup": agroup} if akey == "agroup" else {})},
         {  # column: (the per-row index it is looked up by, that index -> dictionary entry (-1: null), dictionary)
            # or, for amounts: (that index, that index -> amount in hundredths, _Amounts)
             "category": ("cat", *_strings(keys)),
@@ -143,7 +148,7 @@ def compute_batch_arrow(batch, plan: MonthPlan):
             "standard": ("pair", *_decimals(round_ratio(std12_g, 12, "fen_half_up"))),
             "standard_annual": ("pair", *_decimals(annual_g, nulls=True)),  # -1: none
             "standard_region": ("region", *_strings(std_region)),
-            "amount_per_person": ("pair", *_decimals(per_person_g)),
+            "amount_per_person": (akey, *_decimals(per_person_g)),
         })
 
     if every:

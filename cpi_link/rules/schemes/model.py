@@ -5,7 +5,7 @@ TOML files is in rules.schemes.file."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -48,6 +48,9 @@ class Rules:
     payment_timing: str | None
     month: str = ""  # the index month these rules were resolved for
     unverified: tuple[str, ...] = ()  # ids of the version/overlays in force that are unverified
+    # method "fixed": yuan per person by category, or {"urban": yuan, "rural": yuan} (rules.amounts.fixed_fen)
+    amounts: dict = field(default_factory=dict)
+    funding: dict = field(default_factory=dict)  # funder -> share of the cost (estimate, reports)
 
     def indicators_needed(self) -> tuple[str, ...]:
         """Every indicator named in trigger and rate, in the order cpi, food, scpi."""
