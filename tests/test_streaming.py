@@ -329,15 +329,15 @@ def test_a_roster_rewritten_while_calc_reads_it_is_an_input_error(world, monkeyp
 
     import cpi_link.calc.stream as stream_mod
     from cpi_link.core.errors import InputError
-    from cpi_link.calc.firstpass import BATCH_ROWS, FirstPass
+    from cpi_link.calc.firstpass import BATCH_ROWS, RosterInput
 
     roster = _csv(world["tmp"] / "roster.csv")
-    first = FirstPass(roster, BATCH_ROWS, world["tmp"])
-    first.result()
+    first = RosterInput(roster, world["tmp"], BATCH_ROWS)
+    first.first_pass.result()
     with open(roster, "a", encoding="utf-8") as fh:  # someone saves the file again meanwhile
         fh.write(f"{A},人10,urban_dibao,140105,3\n")
     with pytest.raises(InputError, match="changed while it was being read"):
-        _run(world, roster, world["tmp"] / "out1", first_pass=first)
+        _run(world, first, world["tmp"] / "out1")
     first.close()
     assert not (world["tmp"] / "out1").exists() or not any((world["tmp"] / "out1").iterdir())
 
@@ -421,9 +421,9 @@ def test_the_second_pass_reuses_the_first_pass_id_checks(world, monkeypatch):
     monkeypatch.setattr(ids_mod.CheckedIds, "for_column", lambda self, raw: used.append(len(raw)) or real(self, raw))
     # the first pass done before the second starts (else the second may overtake it: then it
     # checks those batches itself, as it must, and this test would depend on timing)
-    first = fp.FirstPass(roster, 2, world["tmp"])
-    first.result()
-    _run(world, roster, world["tmp"] / "reused", batch_rows=2, first_pass=first)
+    first = fp.RosterInput(roster, world["tmp"], 2)
+    first.first_pass.result()
+    _run(world, first, world["tmp"] / "reused", batch_rows=2)
     first.close()
     assert used  # some batches came from the first pass ...
     assert sum(used) < len(rows)  # ... but not those holding B15 (15 digits) or C in lower case

@@ -25,6 +25,7 @@ class MonthPlan:
     standards: object  # standards.Standards
     run_id_of: Callable[[], str]  # computed when first needed (it waits for the roster's hash)
     scheme_name: str = ""
+    decisions: dict = field(default_factory=dict)  # deciding region -> its Decision, as decision_for made them
     _std_cache: dict = field(default_factory=dict)
     _run_id: str | None = None
 

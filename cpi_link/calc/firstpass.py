@@ -149,3 +149,58 @@ class FirstPass:
             shutil.rmtree(self._made, ignore_errors=True)
 
     cancel = close
+
+
+class RosterInput:
+    """A roster as calc reads it, opened once per command: its file state, its sha256 and calc's
+    first pass, both started in threads at once so they run while the caller loads the rules and
+    standards. Every month computed from it shares the one hash; the early first pass serves the
+    first month (later months start their own in stream.stream_month)."""
+
+    def __init__(self, path, parent: Path, batch_rows: int = BATCH_ROWS, first_pass: bool = True):
+        from cpi_link.roster.read import check_path
+
+        self.path = check_path(path)  # a folder or unreadable file is exit 2, before hashing
+        self.state = file_state(self.path)
+        self.batch_rows = batch_rows
+        self._first = FirstPass(self.path, batch_rows, parent) if first_pass else None
+        self._opened = [self._first] if self._first is not None else []
+        if self._first is not None:
+            self._sha = self._first.roster_sha
+        else:
+            from cpi_link.core.atomic import sha256_file
+            from cpi_link.core.threads import in_thread
+
+            self._sha = in_thread(sha256_file, self.path)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.result()
+
+    @property
+    def first_pass(self) -> FirstPass | None:
+        """The early first pass not yet taken by a month."""
+        return self._first
+
+    def take_first_pass(self, batch_rows: int) -> FirstPass | None:
+        """The early first pass, once, if it was started for this batch size."""
+        fp, self._first = self._first, None
+        return fp if fp is not None and fp.matches(self.path, batch_rows) else None
+
+    def check_unchanged(self) -> None:
+        """The hash, the first pass and the second pass must all have read the same file."""
+        if file_state(self.path) != self.state:
+            from cpi_link.core.errors import InputError
+
+            raise InputError(f"{self.path}: the file changed while it was being read; nothing was written, run again")
+
+    def close(self) -> None:
+        for fp in self._opened:
+            fp.close()
+        self._opened = []
+
+    def __enter__(self) -> "RosterInput":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -22,6 +22,9 @@ An XLSX roster (at most about a million rows) skips the first pass: every payabl
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -49,6 +52,22 @@ PAYMENTS_DICTIONARY = ["category", "region_code", "area", "index_month", "indica
                        "id_flag"]
 PAYMENTS_STATS = ["source_row"]
 PAYMENTS_ENCODING = {"source_row": "DELTA_BINARY_PACKED"}
+
+
+@dataclass
+class StreamResult:
+    """A roster streamed through one month: counts, the rejected rows and the files written."""
+
+    input_rows: int
+    paid_rows: int
+    persons: int
+    total_fen: int
+    rejected: object  # pyarrow Table of every rejected row (in no order: for counting), or None
+    summary: list  # _Totals.summary(): per (region_code, category)
+    by_category: list  # per category: rows, persons, amount_fen
+    payments_path: Path | None  # the payments Parquet, written in spill_dir
+    payments_sha: Future | None  # its sha256
+    rejected_file: tuple | None  # (path, Future of its sha256) of rejected.parquet, None for no rejected rows
 
 
 class _Spill:
@@ -137,14 +156,12 @@ class _Totals:
 
 
 def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_rows: int,
-                 exclude_paid=None, progress=None, first_pass=None) -> dict:
+                 exclude_paid=None, progress=None, first_pass=None) -> StreamResult:
     """Read, check, compute and dedup a whole roster in bounded memory (see the section comment).
 
-    Returns input_rows, the payments Parquet already written in spill_dir (path; payments_sha: its
-    sha256, being computed in a thread), rejected_file (the rejected rows written beside it: path
-    and the thread writing and hashing it; None for no rejected rows), paid_rows,
-    persons, total_fen, the rejected rows (in no order: for counting), the summary (Totals.summary) and by_category.
-    first_pass: a firstpass.FirstPass the caller started early for this roster and batch size.
+    The payments and rejected files are written in spill_dir (StreamResult). first_pass: a
+    firstpass.FirstPass started early for this roster and batch size (RosterInput), else one is
+    started here.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -296,10 +313,10 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     for cat in sorted({r["category"] for r in summary}):
         rows = [r for r in summary if r["category"] == cat]
         by_cat.append({"category": cat, **{k: sum(r[k] for r in rows) for k in ("rows", "persons", "amount_fen")}})
-    return {"input_rows": input_rows, "payments_path": pay_path, "payments_sha": pay_sha, "paid_rows": paid_rows,
-            "persons": persons,
-            "total_fen": total_fen, "rejected": rej_all, "summary": summary, "by_category": by_cat,
-            "rejected_file": (spill_dir / "rejected.parquet", rej_file) if rej_all is not None else None}
+    return StreamResult(input_rows=input_rows, paid_rows=paid_rows, persons=persons, total_fen=total_fen,
+                        rejected=rej_all, summary=summary, by_category=by_cat, payments_path=pay_path,
+                        payments_sha=pay_sha,
+                        rejected_file=(spill_dir / "rejected.parquet", rej_file) if rej_all is not None else None)
 
 
 # The rejected file: zstd like write_run's tables; dictionary encoding only for the few-valued

@@ -155,16 +155,16 @@ def calc(
     st = state(ctx)
     m = parse_month(month, "--month")
     home = st.home
-    first = None
     if not supplement:
         from cpi_link.cli.procenv import without_pandas
 
         without_pandas()  # the streamed calc needs no pandas: not importing it saves 0.2 s (--supplement does)
+    opened = None
     if not supplement and roster.is_file():
-        # the roster's first pass (IDs only) runs while the scheme, figures and standards load
-        from cpi_link.calc.firstpass import BATCH_ROWS, FirstPass
+        from cpi_link.calc.firstpass import RosterInput
 
-        first = FirstPass(roster, BATCH_ROWS, Path(out).parent if out else home.runs_dir / m)
+        # opened first: the roster's hash and first pass run while the scheme, figures and standards load
+        opened = RosterInput(roster, Path(out).parent if out else home.runs_dir / m)
     from cpi_link.rules.schemes import load_scheme
     from cpi_link.store.series import SeriesStore
 
@@ -188,10 +188,10 @@ def calc(
 
             home.ensure()
             with progress_ticker(roster, fmt, f"calc {m}") as tick:
-                res = calculate_month(m, roster, sch, store, std, home, out_dir=out, progress=tick, first_pass=first)
+                res = calculate_month(m, opened or roster, sch, store, std, home, out_dir=out, progress=tick)
     finally:
-        if first is not None:
-            first.close()
+        if opened is not None:
+            opened.close()
     emit_result(fmt, result_json(res), print_result, res)
 
 

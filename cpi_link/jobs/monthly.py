@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cpi_link.core.errors import MissingFigures, UsageError
+from cpi_link.calc.firstpass import RosterInput
 from cpi_link.jobs.ledger import RunLock
 from cpi_link.jobs.pipeline import calculate_month
 from cpi_link.core.months import month_range
@@ -69,8 +70,6 @@ def next_release_note(latest: str | None) -> str | None:
 def run_months(home, scheme, store, roster: Path, standards, since: str | None, redo: str | None = None,
                reason: str | None = None, progress=None) -> RunReport:
     """Compute every due month from `since` to the latest month with complete figures. Caller holds the lock."""
-    from cpi_link.core.atomic import sha256_file
-    from cpi_link.jobs.pipeline import calculate_month
     from cpi_link.jobs.ledger import Ledger
 
     ledger = Ledger(home)
@@ -90,32 +89,35 @@ def run_months(home, scheme, store, roster: Path, standards, since: str | None, 
             log.info("nothing due: %s is after the latest published month %s", start, latest)
             return report
         months = month_range(start, latest)
-    from cpi_link.roster.read import check_path
-
-    check_path(roster)  # a folder or unreadable file is exit 2, before hashing
-    roster_sha = sha256_file(roster)
-    for m in months:
-        if not redo and ledger.record(m) is not None:
-            rec = ledger.record(m)
-            report.months.append(MonthOutcome(m, "already_done", rec["run_dir"], rec["paid_rows"], rec["persons"], rec["total_fen"],
-                                              "completed earlier; nobody is paid twice"))
-            log.info("%s already_done run=%s", m, rec["run_id"])
-            continue
-        if not figures_complete(scheme, store, m):
-            rules = scheme.rules_for(m)
-            missing = [i for i in rules.indicators_needed() if store.get(rules.index_region, i, m) is None]
-            report.gap = m
-            raise MissingFigures(
-                f"{m}: no {', '.join(missing)} figure for {rules.index_region}, though a later month ({latest}) is published; "
-                "import it (cpi-link fetch --source file) and run again. Months before it are done."
-            )
-        res = calculate_month(m, roster, scheme, store, standards, home, progress=progress)
-        ledger.commit(res, roster_sha, redo_reason=reason if redo else None)
-        status = "paid" if res.triggered else "not_triggered"
-        d = res.decision if isinstance(res.decision, dict) else {"reason": "decided per prefecture"}
-        report.months.append(MonthOutcome(m, status, str(res.run_dir), res.paid_rows, res.persons, res.total_fen, d["reason"]))
-        log.info("%s %s run=%s paid_rows=%d persons=%d total_fen=%d", m, status, res.run_id, res.paid_rows, res.persons, res.total_fen)
+    due = any(redo or ledger.record(m) is None for m in months)
+    with RosterInput(roster, home.runs_dir, first_pass=due) as opened:  # hashed once for every month
+        for m in months:
+            _run_month(m, opened, ledger, report, home, scheme, store, standards, latest, redo, reason, progress)
     return report
+
+
+def _run_month(m, roster, ledger, report, home, scheme, store, standards, latest, redo, reason, progress) -> None:
+    """One due month: skipped when completed, else computed and committed to the ledger."""
+    if not redo and ledger.record(m) is not None:
+        rec = ledger.record(m)
+        report.months.append(MonthOutcome(m, "already_done", rec["run_dir"], rec["paid_rows"], rec["persons"], rec["total_fen"],
+                                          "completed earlier; nobody is paid twice"))
+        log.info("%s already_done run=%s", m, rec["run_id"])
+        return
+    if not figures_complete(scheme, store, m):
+        rules = scheme.rules_for(m)
+        missing = [i for i in rules.indicators_needed() if store.get(rules.index_region, i, m) is None]
+        report.gap = m
+        raise MissingFigures(
+            f"{m}: no {', '.join(missing)} figure for {rules.index_region}, though a later month ({latest}) is published; "
+            "import it (cpi-link fetch --source file) and run again. Months before it are done."
+        )
+    res = calculate_month(m, roster, scheme, store, standards, home, progress=progress)
+    ledger.commit(res, res.roster_sha256, redo_reason=reason if redo else None)
+    status = "paid" if res.triggered else "not_triggered"
+    d = res.decision if isinstance(res.decision, dict) else {"reason": "decided per prefecture"}
+    report.months.append(MonthOutcome(m, status, str(res.run_dir), res.paid_rows, res.persons, res.total_fen, d["reason"]))
+    log.info("%s %s run=%s paid_rows=%d persons=%d total_fen=%d", m, status, res.run_id, res.paid_rows, res.persons, res.total_fen)
 
 
 def setup_log(home, quiet: bool) -> Path:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from cpi_link.calc.batch import MonthPlan
-from cpi_link.calc.firstpass import BATCH_ROWS, file_state
+from cpi_link.calc.firstpass import BATCH_ROWS, RosterInput
+from cpi_link.calc.stream import StreamResult
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +34,7 @@ class CalcResult:
 
 def calculate_month(
     month: str,
-    roster_path,
+    roster,
     scheme,
     store,
     standards,
@@ -43,20 +45,68 @@ def calculate_month(
     batch_rows: int = BATCH_ROWS,
     extra_manifest: dict | None = None,
     run_tag: str = "",
-    first_pass=None,
 ) -> CalcResult:
     """Decide, compute and write one month's run folder. Raises before writing anything on bad input.
 
-    exclude_paid, when given, marks rows of people already paid for the month (supplements); they
-    are rejected as `already_paid`. first_pass: see stream_month (the caller closes it).
+    roster: a path, or a calc.firstpass.RosterInput opened earlier (its hash and first pass then
+    ran while the caller loaded the rules). exclude_paid, when given, marks rows of people already
+    paid for the month (supplements); they are rejected as `already_paid`.
     """
+    if not isinstance(roster, RosterInput):
+        parent = Path(out_dir).parent if out_dir is not None else home.runs_dir / month
+        # nothing to overlap with here: stream_month starts the first pass as it reads
+        with RosterInput(roster, parent, batch_rows, first_pass=False) as opened:
+            return calculate_month(month, opened, scheme, store, standards, home, out_dir, progress, exclude_paid,
+                                   batch_rows, extra_manifest, run_tag)
     import hashlib
-    from pathlib import Path
+    import shutil
+    import tempfile
 
-    from cpi_link.outputs import runfolder
-    from cpi_link.core.atomic import sha256_file
-    from cpi_link.core.threads import in_thread
     from cpi_link.calc.stream import stream_month
+    from cpi_link.core.atomic import crashpoint
+    from cpi_link.core.paths import private_dir
+    from cpi_link.outputs import runfolder
+
+    plan, primary = month_plan(month, scheme, store, standards)
+
+    def run_id() -> str:
+        # run_tag tells apart runs of the same inputs that must not share a run id (supplements)
+        seed = "|".join([month, scheme.sha256, roster.sha256, standards.sha256,
+                         json_dumps(primary.to_json() if primary else None), run_tag])
+        return f"{month}-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
+
+    plan.run_id_of = run_id
+    if out_dir is not None:
+        base = Path(out_dir).parent
+        runfolder.prepare_out_dir(Path(out_dir))
+    else:
+        base = home.runs_dir / month
+
+    compute = primary is None or primary.triggered
+    # payable rows and duplicate keys spill into a private folder beside the destination (same
+    # filesystem: the finished payments file is moved, not copied, into the run's temp folder)
+    private_dir(base)
+    spill_dir = Path(tempfile.mkdtemp(prefix=f".spill-{month}-", dir=base))
+    try:
+        r = stream_month(roster.path, plan, compute, spill_dir, batch_rows, exclude_paid=exclude_paid, progress=progress,
+                         first_pass=roster.take_first_pass(batch_rows))
+        roster.check_unchanged()
+        crashpoint("calc_after_read")  # crash tests: roster read, nothing written
+        if out_dir is not None:
+            dest = Path(out_dir)
+        else:
+            dest, k = base / plan.run_id, 1
+            while dest.exists():
+                k += 1
+                dest = base / f"{plan.run_id}.{k}"
+        return _finish_month(r, plan, primary, roster.path, roster.sha256, standards, dest, compute, extra_manifest)
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+
+
+def month_plan(month: str, scheme, store, standards):
+    """The month's rules and decisions (MonthPlan), and the decision of its index region (None when
+    decided per prefecture). Missing figures are MissingFigures (exit 3) before any output."""
     from cpi_link.rules.trigger import decide
 
     rules = scheme.rules_for(month)
@@ -67,86 +117,24 @@ def calculate_month(
             decisions[region] = decide(scheme, month, store, region=region)
         return decisions[region]
 
-    primary = None
-    if rules.index_region != "prefecture":
-        primary = decision_for(rules.index_region)  # MissingFigures (exit 3) before any output
-
-    roster_path = Path(roster_path)
-    from cpi_link.roster.read import check_path
-
-    check_path(roster_path)  # a folder or unreadable file is exit 2, before hashing
-    # the roster is read up to three times (hash, first pass, second pass): all must see one file
-    early = first_pass is not None and first_pass.matches(roster_path, batch_rows)
-    seen = first_pass.file_state if early else file_state(roster_path)
-    # the roster's hash (part of the run id) is computed beside the first batches (hashlib
-    # releases the GIL): the run id is first needed when the first payments are written.
-    # An early first pass started it already.
-    roster_sha = first_pass.roster_sha if early else in_thread(sha256_file, roster_path)
-
-    def run_id() -> str:
-        # run_tag tells apart runs of the same inputs that must not share a run id (supplements)
-        seed = "|".join([month, scheme.sha256, roster_sha.result(), standards.sha256,
-                         json_dumps(primary.to_json() if primary else None), run_tag])
-        return f"{month}-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
-
-    plan = MonthPlan(month=month, rules=rules, decision_for=decision_for, standards=standards, run_id_of=run_id)
-
-    if out_dir is not None:
-        base = Path(out_dir).parent
-        runfolder.prepare_out_dir(Path(out_dir))
-    else:
-        base = home.runs_dir / month
-
-    import shutil
-    import tempfile
-
-    from cpi_link.core.paths import private_dir
-
-    compute = primary is None or primary.triggered
-    # payable rows and duplicate keys spill into a private folder beside the destination (same
-    # filesystem: the finished payments file is moved, not copied, into the run's temp folder)
-    private_dir(base)
-    spill_dir = Path(tempfile.mkdtemp(prefix=f".spill-{month}-", dir=base))
-    try:
-        r = stream_month(roster_path, plan, compute, spill_dir, batch_rows, exclude_paid=exclude_paid, progress=progress,
-                         first_pass=first_pass)
-        if file_state(roster_path) != seen:
-            from cpi_link.core.errors import InputError
-
-            raise InputError(f"{roster_path}: the file changed while it was being read; nothing was written, run again")
-        from cpi_link.core.atomic import crashpoint; crashpoint("calc_after_read")  # noqa: E702 crash tests: roster read, nothing written
-        if out_dir is not None:
-            dest = Path(out_dir)
-        else:
-            dest, k = base / plan.run_id, 1
-            while dest.exists():
-                k += 1
-                dest = base / f"{plan.run_id}.{k}"
-        return _finish_month(r, plan, primary, decisions, roster_path, roster_sha.result(), standards, dest, compute,
-                             extra_manifest)
-    finally:
-        shutil.rmtree(spill_dir, ignore_errors=True)
+    primary = decision_for(rules.index_region) if rules.index_region != "prefecture" else None
+    plan = MonthPlan(month=month, rules=rules, decision_for=decision_for, standards=standards, run_id_of=lambda: "",
+                     decisions=decisions)
+    return plan, primary
 
 
-
-def _finish_month(r: dict, plan: MonthPlan, primary, decisions: dict, roster_path, roster_sha: str, standards, dest,
+def _finish_month(r: StreamResult, plan: MonthPlan, primary, roster_path, roster_sha: str, standards, dest,
                   compute: bool, extra_manifest: dict | None) -> "CalcResult":
     """The manifest and the run folder, from stream_month's results (payments already written)."""
     from datetime import datetime, timezone
-    from pathlib import Path
 
     from cpi_link import __version__
     from cpi_link.calc import encoding
     from cpi_link.outputs import runfolder
 
     month, rules, run_id = plan.month, plan.rules, plan.run_id
-    input_rows = r["input_rows"]
-    rej_schema = encoding.rejected_schema()
-    rej_table = r["rejected"] if r["rejected"] is not None else rej_schema.empty_table()  # (written by stream_month)
-    paid_rows = r["paid_rows"]
-    summary = r["summary"]
-    total_fen = r["total_fen"]
-    persons = r["persons"]
+    input_rows, paid_rows, summary, total_fen, persons = r.input_rows, r.paid_rows, r.summary, r.total_fen, r.persons
+    rej_table = r.rejected if r.rejected is not None else encoding.rejected_schema().empty_table()
     by_reason = {}
     if rej_table.num_rows:
         vc = rej_table.column("reason").value_counts()
@@ -156,7 +144,7 @@ def _finish_month(r: dict, plan: MonthPlan, primary, decisions: dict, roster_pat
 
     decision_json = (
         primary.to_json(provenance=True) if primary is not None
-        else [decisions[k].to_json(provenance=True) for k in sorted(decisions)]
+        else [plan.decisions[k].to_json(provenance=True) for k in sorted(plan.decisions)]
     )
     from cpi_link.core.money import fen_to_yuan_str
 
@@ -166,7 +154,7 @@ def _finish_month(r: dict, plan: MonthPlan, primary, decisions: dict, roster_pat
         "tool_version": __version__,
         "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "index_month": month,
-        "triggered": bool(primary.triggered) if primary is not None else any(d.triggered for d in decisions.values()),
+        "triggered": bool(primary.triggered) if primary is not None else any(d.triggered for d in plan.decisions.values()),
         "decision": decision_json,
         "scheme": {
             "name": rules.scheme,
@@ -200,12 +188,12 @@ def _finish_month(r: dict, plan: MonthPlan, primary, decisions: dict, roster_pat
     if extra_manifest:
         manifest.update(extra_manifest)
     tables = {
-        "payments.parquet": (r["payments_path"], r["payments_sha"]),
-        "rejected.parquet": r["rejected_file"] or rej_table,
+        "payments.parquet": (r.payments_path, r.payments_sha),
+        "rejected.parquet": r.rejected_file or rej_table,
         "summary.parquet": encoding.summary_table(summary),
     }
     runfolder.write_run(dest, tables, manifest)
-    by_cat = r["by_category"]
+    by_cat = r.by_category
     return CalcResult(
         run_dir=dest, run_id=run_id, month=month, triggered=manifest["triggered"], decision=decision_json,
         input_rows=input_rows, paid_rows=int(paid_rows), persons=persons, total_fen=total_fen,
