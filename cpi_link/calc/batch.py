@@ -4,40 +4,17 @@ in int64 fen (rules.amounts). The streaming around it is in calc.stream."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from cpi_link.core.money import round_ratio
+if TYPE_CHECKING:
+    from cpi_link.calc.month import MonthPlan
+
 from cpi_link.rules.amounts import fixed_fen, per_person_fen, rate_hundredths
 
 REJECT_ORIG = ["person_id", "name", "category", "region_code", "area", "persons", "bank_account"]
-
-
-@dataclass
-class MonthPlan:
-    """Everything fixed for one index month before any roster row is read."""
-
-    month: str
-    rules: object  # schemes.Rules
-    decision_for: Callable[[str], object]  # deciding-region code -> trigger.Decision
-    standards: object  # standards.Standards
-    run_id_of: Callable[[], str]  # computed when first needed (it waits for the roster's hash)
-    scheme_name: str = ""
-    decisions: dict = field(default_factory=dict)  # deciding region -> its Decision, as decision_for made them
-    _std_cache: dict = field(default_factory=dict)
-    _run_id: str | None = None
-
-    @property
-    def run_id(self) -> str:
-        if self._run_id is None:
-            self._run_id = self.run_id_of()
-        return self._run_id
-
-    def deciding_region(self, region_code: str) -> str:
-        ir = self.rules.index_region
-        return region_code[:4] + "00" if ir == "prefecture" else ir
 
 
 _NEW_REASONS = (None, "category_not_covered", "missing_field", "unknown_region", "not_triggered")

@@ -21,6 +21,7 @@ An XLSX roster (at most about a million rows) skips the first pass: every payabl
 
 from __future__ import annotations
 
+import contextlib
 import os
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ import numpy as np
 
 from cpi_link.core.atomic import HashingFile
 from cpi_link.core.threads import BackgroundWriter, done, in_thread, prefetch
-from cpi_link.calc.batch import _ORIG, MonthPlan, _np, _Payable, _rej_table, compute_batch_arrow
+from cpi_link.calc.batch import _ORIG, _np, _Payable, _rej_table, compute_batch_arrow
+from cpi_link.calc.month import MonthPlan
 
 SPILL_BYTES = 256 << 20
 # payable batches kept in memory while the first pass still runs: past them the second pass waits
@@ -40,18 +42,6 @@ PENDING_BATCHES = 12
 # to it at once and the second pass reads on instead of waiting for each to be encoded (5M CSV,
 # 10 interleaved runs: 3.61 -> 3.44 s median wall at 3, the peak about 50 MB higher)
 WRITER_QUEUE = 3
-PAYMENTS_COMPRESSION = "snappy"  # the Parquet default; zstd level 1 cost a third more CPU here (for half the bytes)
-# Bank account numbers are random digits: snappy took a sixth of the writer's time on them for a
-# third fewer bytes. Written uncompressed (a 5M-row payments file: about 20% larger).
-PAYMENTS_UNCOMPRESSED = ["bank_account"]
-# Dictionary encoding only for the few-valued columns (for IDs, names and accounts it is built and
-# then abandoned per page); min/max statistics and delta encoding only for source_row (row
-# lookups); statistics on the other columns cost a sixth of the writer's time (measured at 1M rows).
-PAYMENTS_DICTIONARY = ["category", "region_code", "area", "index_month", "indicator", "rate_pct", "standard",
-                       "standard_annual", "standard_region", "amount_per_person", "scheme", "version", "run_id",
-                       "id_flag"]
-PAYMENTS_STATS = ["source_row"]
-PAYMENTS_ENCODING = {"source_row": "DELTA_BINARY_PACKED"}
 
 
 @dataclass
@@ -68,6 +58,19 @@ class StreamResult:
     payments_path: Path | None  # the payments Parquet, written in spill_dir
     payments_sha: Future | None  # its sha256
     rejected_file: tuple | None  # (path, Future of its sha256) of rejected.parquet, None for no rejected rows
+
+
+class _Discard:
+    """A payments writer that keeps nothing (validate)."""
+
+    def write_table(self, t) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
 
 class _Spill:
@@ -156,16 +159,15 @@ class _Totals:
 
 
 def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_rows: int,
-                 exclude_paid=None, progress=None, first_pass=None) -> StreamResult:
+                 exclude_paid=None, progress=None, first_pass=None, payments: bool = True) -> StreamResult:
     """Read, check, compute and dedup a whole roster in bounded memory (see the section comment).
 
     The payments and rejected files are written in spill_dir (StreamResult). first_pass: a
     firstpass.FirstPass started early for this roster and batch size (RosterInput), else one is
-    started here.
+    started here. payments=False (validate) writes nothing: only the rejected rows are kept.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     from cpi_link.calc import encoding
     from cpi_link.calc.dedup import HashBitmap, PayableKeys
@@ -189,7 +191,6 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     totals = _Totals()
     rej_parts = []
     input_rows = 0
-    pay_schema = encoding.payments_write_schema()
     pay_path = spill_dir / "payments.parquet"
 
     def rejected_payable(paid: _Payable, mask, reason: str, detail: str):
@@ -232,12 +233,9 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         pending.clear()
         return True
 
-    codecs = {f.name: "none" if f.name in PAYMENTS_UNCOMPRESSED else PAYMENTS_COMPRESSION for f in pay_schema}
-    pay_file = HashingFile(pay_path)  # hashed as the writer thread writes it: the run's end need not read it back
-    with pay_file, pq.ParquetWriter(pay_file, pay_schema, compression=codecs,
-                          store_schema=False,  # the dictionary types are an encoding detail: read back as strings
-                          store_decimal_as_integer=True, use_dictionary=PAYMENTS_DICTIONARY,
-                          write_statistics=PAYMENTS_STATS, column_encoding=PAYMENTS_ENCODING) as pq_writer, \
+    # hashed as the writer thread writes it: the run's end need not read it back
+    pay_file = HashingFile(pay_path) if payments else contextlib.nullcontext()
+    with pay_file, (encoding.payments_writer(pay_file) if payments else _Discard()) as pq_writer, \
             BackgroundWriter(pq_writer, WRITER_QUEUE) as writer:
         try:
             # the first pass's ID checks, taken (and freed) as the second pass reaches their rows
@@ -299,8 +297,12 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         rej_all = None
         if rej_parts:
             rej_all = pa.concat_tables(rej_parts).cast(encoding.rejected_schema())
-            rej_file = in_thread(_write_and_hash, rej_all, spill_dir / "rejected.parquet")
+            if payments:
+                rej_file = in_thread(_write_and_hash, rej_all, spill_dir / "rejected.parquet")
 
+    if not payments:  # validate: the rejected rows are all it needs
+        return StreamResult(input_rows=input_rows, paid_rows=totals.rows, persons=0, total_fen=0, rejected=rej_all,
+                            summary=[], by_category=[], payments_path=None, payments_sha=None, rejected_file=None)
     pay_sha = done(pay_file.hexdigest())
     # flushed to disk now, beside the rest (write_run's own fsync then finds it clean); the file is
     # opened here because write_run moves it
@@ -319,23 +321,19 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
                         rejected_file=(spill_dir / "rejected.parquet", rej_file) if rej_all is not None else None)
 
 
-# The rejected file: zstd like write_run's tables; dictionary encoding only for the few-valued
-# columns and statistics only for source_row (5M-row bench roster, 325k rejected rows: writing it
-# took 144 -> 104 ms, at the end of calc where nothing else runs; 6.8 -> 6.3 MB).
-REJECTED_DICTIONARY = ["reason", "detail", "name", "category", "region_code", "area", "persons"]
 
 
 def _write_and_hash(table, path) -> str:
     """Sort rejected rows by source_row and write them (zstd), flush the file to disk and return
     its sha256 (hashed as written, like the payments file)."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     # batches come in roster order; only the duplicates found at the end are out of place
+    from cpi_link.calc import encoding
+
     table = pc.take(table, pc.sort_indices(table.column("source_row")), boundscheck=False)
     with HashingFile(path) as fh:
-        pq.write_table(table, fh, compression="zstd", use_dictionary=REJECTED_DICTIONARY,
-                       write_statistics=["source_row"], column_encoding={"source_row": "DELTA_BINARY_PACKED"})
+        encoding.write_rejected(table, fh)
     _fsync_fd(os.open(path, os.O_RDONLY))
     return fh.hexdigest()
 

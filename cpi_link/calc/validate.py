@@ -1,51 +1,84 @@
-"""`validate`: the calculator's checks without amounts, reported by reason."""
+"""`validate`: a roster through calc's own checks, without writing anything.
+
+With a month it runs the same stream as calc (calc.stream.stream_month, payments discarded), so it
+reports exactly the rows and reasons calc would reject, duplicates included. Without a month only
+the roster's own checks run, and a person listed twice is shown against the first row (which row
+calc keeps depends on the amounts: the highest).
+"""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
-import pandas as pd
+
+def validate_roster(path: Path, month: str | None = None, scheme=None, store=None, standards=None, examples: int = 5,
+                    work_dir: Path | None = None) -> dict:
+    """{roster, month, rows, ok_rows, problems: {reason: {rows, example_rows, example_details}}}."""
+    if month is None:
+        rej, rows, assumed = _roster_only(Path(path))
+    else:
+        from cpi_link.calc.firstpass import BATCH_ROWS
+        from cpi_link.calc.month import month_plan
+        from cpi_link.calc.stream import stream_month
+        from cpi_link.core.paths import private_dir
+        from cpi_link.roster.read import check_path
+
+        check_path(path)
+        plan, primary = month_plan(month, scheme, store, standards, assume_triggered=True)
+        compute = primary is None or primary.triggered
+        private_dir(Path(work_dir))
+        with tempfile.TemporaryDirectory(prefix=".validate-", dir=work_dir) as spill:
+            r = stream_month(Path(path), plan, compute, Path(spill), BATCH_ROWS, payments=False)
+        rej, rows, assumed = r.rejected, r.input_rows, list(plan.assumed)
+    problems: dict[str, dict] = {}
+    bad = 0
+    if rej is not None and rej.num_rows:
+        import pyarrow.compute as pc
+
+        rej = rej.take(pc.sort_indices(rej, [("reason", "ascending"), ("source_row", "ascending")]))
+        bad = rej.num_rows
+        reasons = rej.column("reason").to_pylist()
+        srows = rej.column("source_row").to_pylist()
+        details = rej.column("detail").to_pylist()
+        for reason, srow, detail in zip(reasons, srows, details):
+            p = problems.setdefault(reason, {"rows": 0, "example_rows": [], "example_details": []})
+            p["rows"] += 1
+            if len(p["example_rows"]) < examples:
+                p["example_rows"].append(int(srow))
+                p["example_details"].append(str(detail))
+    out = {"roster": str(path), "month": month, "rows": rows, "ok_rows": rows - bad, "problems": problems}
+    if assumed:
+        out["figures_missing_for"] = sorted(assumed)  # taken as triggered: only the amounts' order may differ
+    return out
 
 
-def validate_roster(path: Path, month: str | None = None, rules=None, standards=None, examples: int = 5) -> dict:
-    from cpi_link.calc.legacy import check_batch
+def _roster_only(path: Path):
+    """The roster's own checks, plus people listed twice among the rows without problems."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from cpi_link.calc.batch import REJECT_ORIG
+    from cpi_link.calc.encoding import rejected_schema
     from cpi_link.roster.check import iter_roster
 
-    problems: dict[str, dict] = {}
-    rows = ok_rows = 0
-    cache: dict = {}
-    ids = []  # (person_id, source_row) of rows without problems, for duplicates
-
-    def add(reason: str, source_rows, details) -> None:
-        p = problems.setdefault(reason, {"rows": 0, "example_rows": [], "example_details": []})
-        p["rows"] += len(source_rows)
-        room = examples - len(p["example_rows"])
-        if room > 0:
-            p["example_rows"] += [int(x) for x in source_rows[:room]]
-            p["example_details"] += [str(x) for x in details[:room]]
-
-    for batch in iter_roster(Path(path)):
-        df = batch.to_pandas()
-        rows += len(df)
-        if rules is not None:
-            c = check_batch(df, rules, standards, month, cache)
-            reason, detail, ok = c["reason"], c["detail"], c["ok"]
-        else:
-            reason = df["reason"].to_numpy(dtype=object)
-            detail = df["detail"].to_numpy(dtype=object)
-            ok = df["reason"].isna().to_numpy()
-        bad = pd.DataFrame({"source_row": df["source_row"].to_numpy()[~ok], "reason": reason[~ok], "detail": detail[~ok]})
-        for r, g in bad.groupby("reason", sort=True):
-            add(str(r), g["source_row"].to_numpy(), g["detail"].to_numpy())
-        good = df[ok]
-        ok_rows += len(good)
-        ids.append(good[["person_id", "source_row"]])
-    if ids:
-        allids = pd.concat(ids, ignore_index=True)
-        dup = allids[allids.duplicated("person_id", keep="first")]
-        if len(dup):
-            first = allids.drop_duplicates("person_id").set_index("person_id")["source_row"]
-            add("duplicate_person", dup["source_row"].to_numpy(),
-                ("same person as data row " + dup["person_id"].map(first).astype(str)).to_numpy())
-            ok_rows -= len(dup)
-    return {"roster": str(path), "month": month, "rows": rows, "ok_rows": ok_rows, "problems": dict(sorted(problems.items()))}
+    orig = ["orig_" + c for c in REJECT_ORIG]
+    names = ["source_row", "reason", "detail", *REJECT_ORIG]
+    parts, good, rows = [], [], 0
+    for t in iter_roster(path):
+        rows += t.num_rows
+        bad = pc.is_valid(t.column("reason"))
+        parts.append(t.filter(bad).select(["source_row", "reason", "detail", *orig]).rename_columns(names))
+        good.append(t.filter(pc.invert(bad)).select(["person_id", "source_row", *orig]))
+    ok = pa.concat_tables(good)
+    first = ok.group_by("person_id").aggregate([("source_row", "min")])
+    ok = ok.join(first, "person_id")
+    dup = ok.filter(pc.not_equal(ok.column("source_row"), ok.column("source_row_min")))
+    if dup.num_rows:
+        detail = pc.binary_join_element_wise("same person as data row ", dup.column("source_row_min").cast(pa.string()), "")
+        parts.append(pa.table([dup.column("source_row"), pa.repeat("duplicate_person", dup.num_rows), detail,
+                               *[dup.column(c) for c in orig]], names=names))
+    parts = [p for p in parts if p.num_rows]
+    if not parts:
+        return None, rows, []
+    return pa.concat_tables([p.cast(rejected_schema()) for p in parts]), rows, []

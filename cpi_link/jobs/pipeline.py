@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from cpi_link.calc.batch import MonthPlan
+from cpi_link.calc.month import MonthPlan, month_plan
 from cpi_link.calc.firstpass import BATCH_ROWS, RosterInput
 from cpi_link.calc.stream import StreamResult
 
@@ -102,25 +102,6 @@ def calculate_month(
         return _finish_month(r, plan, primary, roster.path, roster.sha256, standards, dest, compute, extra_manifest)
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
-
-
-def month_plan(month: str, scheme, store, standards):
-    """The month's rules and decisions (MonthPlan), and the decision of its index region (None when
-    decided per prefecture). Missing figures are MissingFigures (exit 3) before any output."""
-    from cpi_link.rules.trigger import decide
-
-    rules = scheme.rules_for(month)
-    decisions: dict[str, object] = {}
-
-    def decision_for(region: str):
-        if region not in decisions:
-            decisions[region] = decide(scheme, month, store, region=region)
-        return decisions[region]
-
-    primary = decision_for(rules.index_region) if rules.index_region != "prefecture" else None
-    plan = MonthPlan(month=month, rules=rules, decision_for=decision_for, standards=standards, run_id_of=lambda: "",
-                     decisions=decisions)
-    return plan, primary
 
 
 def _finish_month(r: StreamResult, plan: MonthPlan, primary, roster_path, roster_sha: str, standards, dest,

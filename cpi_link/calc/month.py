@@ -1,0 +1,72 @@
+"""One index month as calc sees it: the rules in force and the decisions, fixed before any
+roster row is read (MonthPlan), resolved once per month."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass
+class MonthPlan:
+    """Everything fixed for one index month before any roster row is read."""
+
+    month: str
+    rules: object  # schemes.Rules
+    decision_for: Callable[[str], object]  # deciding-region code -> trigger.Decision
+    standards: object  # standards.Standards
+    run_id_of: Callable[[], str]  # computed when first needed (it waits for the roster's hash)
+    scheme_name: str = ""
+    decisions: dict = field(default_factory=dict)  # deciding region -> its Decision, as decision_for made them
+    assumed: list = field(default_factory=list)  # regions without figures, taken as triggered (validate only)
+    _std_cache: dict = field(default_factory=dict)
+    _run_id: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        if self._run_id is None:
+            self._run_id = self.run_id_of()
+        return self._run_id
+
+    def deciding_region(self, region_code: str) -> str:
+        ir = self.rules.index_region
+        return region_code[:4] + "00" if ir == "prefecture" else ir
+
+
+def month_plan(month: str, scheme, store, standards, assume_triggered: bool = False):
+    """The month's rules and decisions (MonthPlan), and the decision of its index region (None when
+    decided per prefecture). Missing figures are MissingFigures (exit 3) before any output, unless
+    assume_triggered (validate before the figures are out): then such a region counts as
+    triggered at a rate of 0, and plan.assumed lists it."""
+    from cpi_link.core.errors import MissingFigures
+    from cpi_link.rules.trigger import decide
+
+    rules = scheme.rules_for(month)
+    decisions: dict[str, object] = {}
+    assumed: list[str] = []
+
+    def decision_for(region: str):
+        if region not in decisions:
+            try:
+                decisions[region] = decide(scheme, month, store, region=region)
+            except MissingFigures:
+                if not assume_triggered:
+                    raise
+                assumed.append(region)
+                decisions[region] = _Assumed(region)
+        return decisions[region]
+
+    primary = decision_for(rules.index_region) if rules.index_region != "prefecture" else None
+    plan = MonthPlan(month=month, rules=rules, decision_for=decision_for, standards=standards, run_id_of=lambda: "",
+                     decisions=decisions, assumed=assumed)
+    return plan, primary
+
+
+@dataclass
+class _Assumed:
+    """A stand-in decision for a region whose figures are not out yet (validate only)."""
+
+    region_code: str
+    triggered: bool = True
+    indicator: str | None = None
+    rate_pct: object = 0
