@@ -17,7 +17,7 @@ from cpi_link.rules.amounts import fixed_fen, per_person_fen, rate_hundredths
 REJECT_ORIG = ["person_id", "name", "category", "region_code", "area", "persons", "bank_account"]
 
 
-_NEW_REASONS = (None, "category_not_covered", "missing_field", "unknown_region", "not_triggered")
+_NEW_REASONS = (None, "category_not_covered", "missing_field", "unknown_region", "not_triggered", "unknown_region")
 _PAID_KEEP = ["source_row", "person_id", "name", "persons", "bank_account", "id_flag", "person_key"]
 _ORIG = ["orig_" + c for c in REJECT_ORIG]
 
@@ -47,6 +47,11 @@ def compute_batch_arrow(batch, plan: MonthPlan):
             code[m] = c
             ok = ok & ~m
 
+    if plan.outside is not None:  # a programme's region first: outside it nothing else matters
+        oidx, ocodes = _distinct(batch.column("region_code"), ok)
+        why = [plan.outside(c) for c in ocodes] + [None]
+        out_of = np.array([w is not None for w in why])
+        reject(out_of[oidx] & (oidx >= 0), 5)
     # coverage: category code -> basis 0 urban, 1 rural, 2 by_area, -1 not covered
     keys = list(rules.categories)
     basis_of = np.array([{"urban": 0, "rural": 1, "by_area": 2}[rules.categories[k]] for k in keys] + [-1], dtype=np.int8)
@@ -147,6 +152,7 @@ def compute_batch_arrow(batch, plan: MonthPlan):
             (3, lambda t: pc.binary_join_element_wise("no standard for region ", _text(t.column("region_code")),
                                                       f" (or its prefecture/province) in force in {month}", "")),
             (4, lambda t: pa.scalar(f"the mechanism did not start for this region in {month}")),
+            (5, lambda t: pa.array([plan.outside(c) for c in _text(t.column("region_code")).to_pylist()], pa.string())),
         ):
             m = new == c
             if m.any():  # the message built for those rows only

@@ -19,6 +19,8 @@ class MonthPlan:
     scheme_name: str = ""
     decisions: dict = field(default_factory=dict)  # deciding region -> its Decision, as decision_for made them
     assumed: list = field(default_factory=list)  # regions without figures, taken as triggered (validate only)
+    # region code -> why it is outside the paying jurisdiction (unknown_region), or None (programmes)
+    outside: Callable[[str], str | None] | None = None
     _std_cache: dict = field(default_factory=dict)
     _run_id: str | None = None
 

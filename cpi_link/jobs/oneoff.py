@@ -1,14 +1,11 @@
-"""One-off programmes on a roster: the monthly engine's checks, outputs and ledger, one payment.
+"""One-off programmes on a roster: the monthly engine's checks, amounts, outputs and ledger, one payment.
 
-Per row: the roster's own checks and the shared month checks (`calculate.check_batch`: coverage,
-area, standards), then the programme's amount in integer fen:
-  fixed               raw = the category's amount
-  proportional_index  raw = standard x YoY / 100 of the programme's index figure
-                      (`calculate._raw_amount`, the schemes' proportional method; a fall in
-                      prices counts as 0 before the floor)
-then rounded, floored at `minimum`, times `multiplier`, times persons, as SPEC 5.4 orders it.
-A person is paid once in the run (`calculate.dedup`: the highest amount) and once per programme
-across runs: the ledger is keyed `programme-<id>`; a supplement pays only people not yet paid.
+The roster runs through calc's own stream (calc.stream.stream_month) with the programme as its
+rules: fixed = the category's amount; proportional_index = standard x YoY / 100 of the programme's
+index figure (a fall in prices gives 0 before the floor); then rules.amounts' rounding, minimum and
+multiplier, times persons. A person is paid once in the run (calc's dedup: the highest amount) and
+once per programme across runs: the ledger is keyed `programme-<id>`; a supplement pays only people
+not yet paid.
 """
 
 from __future__ import annotations
@@ -16,20 +13,15 @@ from __future__ import annotations
 import hashlib
 import types
 from datetime import datetime, timezone
-from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from dataclasses import dataclass
+from decimal import Decimal
 
-from cpi_link.calc.batch import REJECT_ORIG
-from cpi_link.jobs.pipeline import CalcResult, json_dumps
-from cpi_link.calc.legacy import _empty_paid, _rejected_frame, check_batch, dedup
-from cpi_link.rules.amounts import raw_amount as _raw_amount, rate_hundredths
+from cpi_link.calc.firstpass import BATCH_ROWS, RosterInput
+from cpi_link.calc.month import MonthPlan
 from cpi_link.core.errors import MissingFigures, UsageError
-from cpi_link.core.money import round_ratio
-
-_PROPORTIONAL = types.SimpleNamespace(method="proportional")
+from cpi_link.jobs.pipeline import CalcResult, json_dumps
 
 
 class _NoStandards:
@@ -39,7 +31,8 @@ class _NoStandards:
     sha256 = None
 
     def in_force(self, region_code: str, month: str):
-        return types.SimpleNamespace(urban12=0, rural12=0, region_code=None, rural_basis="monthly")
+        # (the payments writer needs a value in every row; _programme_payments then empties these columns)
+        return types.SimpleNamespace(urban12=0, rural12=0, region_code=region_code, rural_basis="monthly")
 
 
 def index_figure(programme, store):
@@ -55,7 +48,7 @@ def index_figure(programme, store):
 
 
 def pay_programme(programme, roster_path, store, standards, home, out_dir=None, supplement: bool = False,
-                  batch_rows: int = 1_000_000, progress=None) -> CalcResult:
+                  batch_rows: int = BATCH_ROWS, progress=None) -> CalcResult:
     """Compute, write and record a programme's payment, exactly once per person per programme.
 
     The first run records the programme in the ledger; running it again is refused. With
@@ -91,180 +84,167 @@ def pay_programme(programme, roster_path, store, standards, home, out_dir=None, 
 
 
 def compute_programme(programme, roster_path, store, standards, home, out_dir=None, exclude=None,
-                      supplement_to: str | None = None, seq: int = 0, batch_rows: int = 1_000_000,
+                      supplement_to: str | None = None, seq: int = 0, batch_rows: int = BATCH_ROWS,
                       progress=None) -> CalcResult:
-    """Compute a programme on a roster and write its run folder (no ledger). `exclude`: IDs already paid."""
+    """Compute a programme on a roster and write its run folder (no ledger). `exclude`: IDs already paid.
+
+    The roster goes through calc's own stream (calc.stream.stream_month): the month checks, the
+    amount chain (rules.amounts) and the dedup are the monthly engine's."""
+    import shutil
+    import tempfile
+
+    import pyarrow.parquet as pq
+
     from cpi_link import __version__
     from cpi_link.calc import encoding
-    from cpi_link.outputs import runfolder
-    from cpi_link.core.atomic import sha256_file
+    from cpi_link.calc.stream import stream_month
     from cpi_link.core.money import fen_to_yuan_str
-    from cpi_link.roster.check import iter_roster
+    from cpi_link.core.paths import private_dir
+    from cpi_link.outputs import runfolder
 
     month = programme.payment_month
     fixed = programme.method == "fixed"
     figure = None if fixed else index_figure(programme, store)
     if fixed:
         standards = _NoStandards()
-    rate_h = 0 if fixed else rate_hundredths(figure.yoy_pct)
-    indicator = None if fixed else programme.index.indicator
-
-    roster_path = Path(roster_path)
-    from cpi_link.roster.read import check_path
-
-    check_path(roster_path)  # a folder or unreadable file is exit 2, before hashing
-    roster_sha = sha256_file(roster_path)
     decision = _decision_json(programme, figure)
-    seed = "|".join(["programme", programme.sha256, roster_sha, str(standards.sha256), json_dumps(decision),
-                     f"supplement-{seq}" if supplement_to else "first"])
-    run_id = f"{programme.id}-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
     if out_dir is not None:
-        dest = Path(out_dir)
-        runfolder.prepare_out_dir(dest)
+        base = Path(out_dir).parent
+        runfolder.prepare_out_dir(Path(out_dir))
     else:
         base = home.runs_dir / programme.ledger_key
-        dest, k = base / run_id, 1
-        while dest.exists():
-            k += 1
-            dest = base / f"{run_id}.{k}"
+    with RosterInput(roster_path, base, batch_rows, first_pass=False) as roster:
+        seed = "|".join(["programme", programme.sha256, roster.sha256, str(standards.sha256), json_dumps(decision),
+                         f"supplement-{seq}" if supplement_to else "first"])
+        run_id = f"{programme.id}-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
+        if out_dir is not None:
+            dest = Path(out_dir)
+        else:
+            dest, k = base / run_id, 1
+            while dest.exists():
+                k += 1
+                dest = base / f"{run_id}.{k}"
+        # a fall in prices counts as 0 before the floor (the payments still show the YoY itself)
+        decided = _Decided(max(figure.yoy_pct, Decimal(0)) if figure is not None else Decimal(0),
+                           "fixed" if fixed else programme.index.indicator)
+        plan = MonthPlan(month=month, rules=_ProgrammeRules(programme), decision_for=lambda region: decided,
+                         standards=standards, run_id_of=lambda: run_id, outside=_outside(programme))
 
-    cache: dict = {}
-    paid_parts, rej_parts, input_rows = [], [], 0
-    for batch in iter_roster(roster_path, batch_rows=batch_rows):
-        input_rows += batch.num_rows
-        paid, rej = _batch(batch, programme, standards, cache, rate_h, indicator)
-        if exclude is not None and len(paid):
-            already = paid["person_id"].isin(exclude).to_numpy()
-            if already.any():
-                gone = paid[already]
-                extra = pd.DataFrame({"source_row": gone["source_row"].to_numpy(), "reason": "already_paid",
-                                      "detail": f"already paid under programme {programme.id} in an earlier run"})
-                for c in REJECT_ORIG:
-                    extra[c] = gone["orig_" + c].to_numpy()
-                rej = pd.concat([rej, extra], ignore_index=True)
-                paid = paid[~already]
-        paid_parts.append(paid)
-        rej_parts.append(rej)
-        if progress:
-            progress(batch.num_rows)
+        def already(df):
+            return df["person_id"].isin(exclude).to_numpy()
 
-    paid_all = pd.concat(paid_parts, ignore_index=True)
-    if paid_all.empty:
-        paid_all = _empty_paid()
-    paid_all, dup_rej = dedup(paid_all)
-    rej_all = pd.concat([*rej_parts, dup_rej], ignore_index=True).sort_values("source_row", kind="stable").reset_index(drop=True)
-    if input_rows != len(paid_all) + len(rej_all):
-        raise AssertionError("accounting invariant broken: input_rows != paid_rows + rejected_rows")
-    total_fen = int(paid_all["amount_fen"].sum()) if len(paid_all) else 0
-    persons = int(paid_all["persons"].sum()) if len(paid_all) else 0
-    by_reason = {str(k): int(v) for k, v in rej_all["reason"].value_counts().sort_index().items()}
+        private_dir(base)
+        spill = Path(tempfile.mkdtemp(prefix=f".spill-{programme.id}-", dir=base))
+        try:
+            r = stream_month(roster.path, plan, True, spill, batch_rows, exclude_paid=already if exclude is not None else None,
+                             progress=progress)
+            roster.check_unchanged()
+            payments = _programme_payments(pq.read_table(r.payments_path), programme, figure)
+            rej_table = r.rejected if r.rejected is not None else encoding.rejected_schema().empty_table()
+            input_rows, paid_rows, persons, total_fen = r.input_rows, r.paid_rows, r.persons, r.total_fen
+            if input_rows != paid_rows + rej_table.num_rows:
+                raise AssertionError("accounting invariant broken: input_rows != paid_rows + rejected_rows")
+            by_reason = {}
+            if rej_table.num_rows:
+                vc = rej_table.column("reason").value_counts().to_pylist()
+                by_reason = {str(x["values"]): int(x["counts"]) for x in sorted(vc, key=lambda x: str(x["values"]))}
 
-    inputs = [{"role": "roster", "path": str(roster_path.resolve()), "sha256": roster_sha, "rows": input_rows}]
-    if not fixed:
-        inputs.append({"role": "standards", "path": str(Path(standards.path).resolve()), "sha256": standards.sha256,
-                       "rows": len(standards), "sample": bool(standards.sample)})
-    prog_json = {"id": programme.id, "name": programme.name, "document": programme.document,
-                 "related_documents": list(programme.related_documents), "verified": programme.verified,
-                 "example": programme.example, "payment_month": month, "sha256": programme.sha256,
-                 "path": str(Path(programme.path).resolve())}
-    manifest = {
-        "run_id": run_id,
-        "kind": "programme",
-        "tool": "cpi-link",
-        "tool_version": __version__,
-        "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-        "index_month": month,
-        "triggered": True,
-        "decision": decision,
-        "programme": prog_json,
-        # the same keys as a monthly run's `scheme`, so readers of monthly manifests keep working:
-        # name and version are the programme id
-        "scheme": {"name": programme.id, "title": programme.name, "path": prog_json["path"], "sha256": programme.sha256,
-                   "version": programme.id, "overlays": [], "documents": [programme.document, *programme.related_documents],
-                   "verified": programme.verified},
-        "rules": programme.rules_json(),
-        "inputs": inputs,
-        "counts": {
-            "input_rows": input_rows,
-            "paid_rows": int(len(paid_all)),
-            "rejected_rows": int(len(rej_all)),
-            "persons": persons,
-            "total_amount": fen_to_yuan_str(total_fen),
-            "rejected_by_reason": by_reason,
-        },
-    }
-    if supplement_to:
-        manifest["supplement_to"] = supplement_to
-    tables = {
-        "payments.parquet": payments_table(paid_all, programme, run_id),
-        "rejected.parquet": encoding.rejected_table(rej_all),
-        "summary.parquet": encoding.summary_table(encoding.summary_frame(paid_all)),
-    }
-    runfolder.write_run(dest, tables, manifest)
-    by_cat = (
-        paid_all.groupby("category").agg(rows=("source_row", "size"), persons=("persons", "sum"), amount_fen=("amount_fen", "sum"))
-        .reset_index().to_dict("records") if len(paid_all) else []
-    )
+            inputs = [{"role": "roster", "path": str(roster.path.resolve()), "sha256": roster.sha256, "rows": input_rows}]
+            if not fixed:
+                inputs.append({"role": "standards", "path": str(Path(standards.path).resolve()), "sha256": standards.sha256,
+                               "rows": len(standards), "sample": bool(standards.sample)})
+            prog_json = {"id": programme.id, "name": programme.name, "document": programme.document,
+                         "related_documents": list(programme.related_documents), "verified": programme.verified,
+                         "example": programme.example, "payment_month": month, "sha256": programme.sha256,
+                         "path": str(Path(programme.path).resolve())}
+            manifest = {
+                "run_id": run_id,
+                "kind": "programme",
+                "tool": "cpi-link",
+                "tool_version": __version__,
+                "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+                "index_month": month,
+                "triggered": True,
+                "decision": decision,
+                "programme": prog_json,
+                # the same keys as a monthly run's `scheme`, so readers of monthly manifests keep working:
+                # name and version are the programme id
+                "scheme": {"name": programme.id, "title": programme.name, "path": prog_json["path"],
+                           "sha256": programme.sha256, "version": programme.id, "overlays": [],
+                           "documents": [programme.document, *programme.related_documents], "verified": programme.verified},
+                "rules": programme.rules_json(),
+                "inputs": inputs,
+                "counts": {
+                    "input_rows": input_rows,
+                    "paid_rows": paid_rows,
+                    "rejected_rows": rej_table.num_rows,
+                    "persons": persons,
+                    "total_amount": fen_to_yuan_str(total_fen),
+                    "rejected_by_reason": by_reason,
+                },
+            }
+            if supplement_to:
+                manifest["supplement_to"] = supplement_to
+            tables = {
+                "payments.parquet": payments,
+                "rejected.parquet": r.rejected_file or rej_table,
+                "summary.parquet": encoding.summary_table(r.summary),
+            }
+            runfolder.write_run(dest, tables, manifest)
+        finally:
+            shutil.rmtree(spill, ignore_errors=True)
     return CalcResult(
         run_dir=dest, run_id=run_id, month=month, triggered=True, decision=decision, input_rows=input_rows,
-        paid_rows=int(len(paid_all)), persons=persons, total_fen=total_fen, rejected_by_reason=by_reason,
-        by_category=by_cat, manifest=manifest, roster_sha256=roster_sha,
+        paid_rows=paid_rows, persons=persons, total_fen=total_fen, rejected_by_reason=by_reason,
+        by_category=r.by_category, manifest=manifest, roster_sha256=roster.sha256,
     )
 
 
-def _batch(batch, programme, standards, cache: dict, rate_h: int, indicator: str | None):
-    """One roster batch: (payable rows before dedup, rejected rows), in calculate's frame shapes."""
-    df = batch.to_pandas()
-    if programme.region is not None:
-        from cpi_link.rules.programmes import covers
+class _ProgrammeRules:
+    """A programme as the rules calc's batches read: its categories, and the amount chain's keys
+    (fixed: amounts by category; proportional_index: the standard x the index's YoY)."""
 
-        code = df["region_code"]
-        outside = (df["reason"].isna() & code.notna() & ~code.map(lambda r: isinstance(r, str) and covers(programme.region, r))).to_numpy()
-        if outside.any():
-            df.loc[outside, "reason"] = "unknown_region"
-            df.loc[outside, "detail"] = ("region " + code[outside].astype(str)
-                                         + f" is outside programme {programme.id}'s region {programme.region}")
-    c = check_batch(df, programme, standards, programme.payment_month, cache)
-    ok = c["ok"]
-    std12 = c["std12"][ok]
-    if programme.method == "fixed":
-        num = df["category"][ok].map(programme.amounts).to_numpy(dtype=np.int64)
-        den = 1
-    else:
-        num, den = _raw_amount(_PROPORTIONAL, std12, np.full(len(std12), max(rate_h, 0), dtype=np.int64))
-    rounded = round_ratio(num, den, programme.rounding)
-    floored = np.maximum(rounded, int(programme.minimum * 100))
-    mult = Fraction(str(programme.multiplier))
-    per_person = round_ratio(floored * mult.numerator, mult.denominator, "fen_half_up") if mult != 1 else floored
-    persons = df["persons"].to_numpy()[ok].astype(np.int64)
-    cols = {k: df[k].to_numpy()[ok] for k in ("source_row", "person_id", "name", "category", "region_code")}
-    paid = pd.DataFrame({
-        **cols,
-        "area": c["area"][ok],
-        "persons": persons,
-        "indicator": np.full(len(persons), indicator, dtype=object),
-        "rate_h": np.full(len(persons), rate_h, dtype=np.int64),
-        "standard12": std12,
-        "standard_annual_fen": c["annual"][ok],
-        "standard_region": c["standard_region"][ok],
-        "amount_per_person_fen": per_person,
-        "amount_fen": per_person * persons,
-        "bank_account": df["bank_account"].to_numpy()[ok],
-        "id_flag": df["id_flag"].to_numpy()[ok],
-    })
-    for col in REJECT_ORIG:
-        paid["orig_" + col] = df["orig_" + col].to_numpy()[ok]
-    return paid, _rejected_frame(df, ~ok, c["reason"], c["detail"])
+    def __init__(self, programme):
+        from cpi_link.core.money import fen_to_yuan_str
+
+        self.scheme = self.version = programme.id
+        self.index_region = programme.region or "000000"
+        self.categories = dict(programme.categories)
+        self.method = "fixed" if programme.method == "fixed" else "proportional"
+        self.amounts = {k: fen_to_yuan_str(v) for k, v in programme.amounts.items()}
+        self.rounding, self.minimum, self.multiplier = programme.rounding, programme.minimum, programme.multiplier
+        self.tiers, self.per_point = (), None
 
 
-def payments_table(paid: pd.DataFrame, programme, run_id: str):
+@dataclass
+class _Decided:
+    """The programme's "decision": always paid; the rate is the index's YoY (a fall counts as 0 after the floor)."""
+
+    rate_pct: Decimal
+    indicator: str | None
+    triggered: bool = True
+
+
+def _outside(programme):
+    """Region codes outside the programme's region -> the rejection detail (None when it covers all)."""
+    if programme.region is None:
+        return None
+    from cpi_link.rules.programmes import covers
+
+    def detail(code: str) -> str | None:
+        if covers(programme.region, code):
+            return None
+        return f"region {code} is outside programme {programme.id}'s region {programme.region}"
+
+    return detail
+
+
+def _programme_payments(t, programme, figure):
     """The monthly payments table with `programme` in place of `scheme` and `version`; for fixed
     amounts `indicator`, `rate_pct` and the standard columns are null (nothing was used)."""
     import pyarrow as pa
 
-    from cpi_link.calc import encoding
-
-    t = encoding.payments_table(paid, programme.payment_month, programme.id, programme.id, run_id)
+    t = t.cast(pa.schema([f.with_nullable(True) for f in t.schema])).sort_by("source_row")  # small: roster order
     at = t.schema.get_field_index("scheme")
     t = t.remove_column(t.schema.get_field_index("version")).remove_column(at)
     t = t.add_column(at, pa.field("programme", pa.string()), pa.repeat(programme.id, t.num_rows).cast(pa.string()))
@@ -272,6 +252,9 @@ def payments_table(paid: pd.DataFrame, programme, run_id: str):
         for name in ("indicator", "rate_pct", "standard", "standard_annual", "standard_region"):
             i = t.schema.get_field_index(name)
             t = t.set_column(i, t.schema.field(i), pa.nulls(t.num_rows, t.schema.field(i).type))
+    elif figure.yoy_pct < 0:
+        i = t.schema.get_field_index("rate_pct")
+        t = t.set_column(i, t.schema.field(i), pa.repeat(pa.scalar(figure.yoy_pct, t.schema.field(i).type), t.num_rows))
     return t
 
 
