@@ -3,14 +3,9 @@ the payments writer's settings, in one place. Money is decimal(18, 2) built from
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from cpi_link.core.money import decimal128_from_fen, round_ratio, small_decimal_from_fen, small_decimal_type
-
-if TYPE_CHECKING:  # pandas only where a function needs it: calc's streamed path runs without it
-    import pandas as pd
+from cpi_link.core.money import decimal128_from_fen, small_decimal_from_fen, small_decimal_type
 
 
 def _schemas():
@@ -49,48 +44,6 @@ def _schemas():
         [("region_code", pa.string()), ("category", pa.string()), ("rows", pa.int64()), ("persons", pa.int64()), ("amount", money)]
     )
     return payments, rejected, summary
-
-
-def _str(values) -> "object":
-    import pyarrow as pa
-
-    return pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=True)
-
-
-def payments_table(paid: pd.DataFrame, month: str, scheme: str, version: str, run_id: str):
-    import pyarrow as pa
-
-    schema, _, _ = _schemas()
-    n = len(paid)
-    std12 = paid["standard12"].to_numpy(dtype=np.int64)
-    annual = paid["standard_annual_fen"].to_numpy(dtype=np.int64)
-    annual_arr = decimal128_from_fen(np.where(annual >= 0, annual, 0))
-    annual_arr = pa.Array.from_buffers(annual_arr.type, n, [pa.array(annual >= 0).buffers()[1], annual_arr.buffers()[1]])
-    rate = decimal128_from_fen(paid["rate_h"].to_numpy(dtype=np.int64))  # hundredths of a percent, scale 2
-    cols = {
-        "source_row": pa.array(paid["source_row"].to_numpy(dtype=np.int64)),
-        "person_id": _str(paid["person_id"]),
-        "name": _str(paid["name"]),
-        "category": _str(paid["category"]),
-        "region_code": _str(paid["region_code"]),
-        "area": _str(paid["area"]),
-        "persons": pa.array(paid["persons"].to_numpy(dtype=np.int64)),
-        "index_month": pa.array([month] * n, pa.string()) if n < 1000 else pa.repeat(month, n),
-        "indicator": _str(paid["indicator"]),
-        "rate_pct": rate.cast(pa.decimal128(7, 2)),
-        # the monthly standard used, to the fen; an annual rural standard is also kept whole
-        "standard": decimal128_from_fen(round_ratio(std12, 12, "fen_half_up")),
-        "standard_annual": annual_arr,
-        "standard_region": _str(paid["standard_region"]),
-        "amount_per_person": decimal128_from_fen(paid["amount_per_person_fen"].to_numpy(dtype=np.int64)),
-        "amount": decimal128_from_fen(paid["amount_fen"].to_numpy(dtype=np.int64)),
-        "scheme": pa.repeat(scheme, n),
-        "version": pa.repeat(version, n),
-        "run_id": pa.repeat(run_id, n),
-        "bank_account": _str(paid["bank_account"]),
-        "id_flag": _str(paid["id_flag"]),
-    }
-    return pa.Table.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
 
 
 # Few-valued string columns of the payments file, written from dictionary arrays (see below).
@@ -149,32 +102,13 @@ def payments_from_arrow(t, month: str, scheme: str, version: str, run_id: str):
     return pa.Table.from_arrays([a.cast(f.type) if a.type != f.type else a for a, f in zip(arrays, schema)], schema=schema)
 
 
-def rejected_table(rej: pd.DataFrame):
-    import pyarrow as pa
-
-    _, schema, _ = _schemas()
-    arrays = [pa.array(rej["source_row"].to_numpy(dtype=np.int64))] + [_str(rej[f.name]) for f in list(schema)[1:]]
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def summary_frame(paid: pd.DataFrame) -> pd.DataFrame:
-    import pandas as pd
-
-    if paid.empty:
-        return pd.DataFrame({"region_code": [], "category": [], "rows": [], "persons": [], "amount_fen": []})
-    g = paid.groupby(["region_code", "category"], sort=True).agg(
-        rows=("source_row", "size"), persons=("persons", "sum"), amount_fen=("amount_fen", "sum")
-    )
-    return g.reset_index()
-
-
 def summary_table(summary):
-    """The summary Parquet table from a summary_frame or a list of dicts with the same keys
-    (region_code, category, rows, persons, amount_fen: calc's streamed totals, no pandas)."""
+    """The summary Parquet table from dicts of region_code, category, rows, persons, amount_fen
+    (calc.stream's totals)."""
     import pyarrow as pa
 
     _, _, schema = _schemas()
-    rows = summary.to_dict("records") if hasattr(summary, "to_dict") else summary
+    rows = summary
     return pa.Table.from_arrays(
         [
             pa.array([r["region_code"] for r in rows], pa.string()),

@@ -38,5 +38,3 @@ def fmt_pct(d: Decimal | None) -> str | None:
     return format(q, "f")
 
 
-def fmt_yuan(d: Decimal) -> str:
-    return format(d.quantize(Decimal("0.01")), "f")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -55,15 +54,6 @@ class RunLock:
         self.info_path.unlink(missing_ok=True)
         self._lock.release()
         return False
-
-
-@dataclass
-class MonthRecord:
-    data: dict
-
-    @property
-    def month(self) -> str:
-        return self.data["month"]
 
 
 class Ledger:

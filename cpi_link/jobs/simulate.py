@@ -18,7 +18,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from cpi_link.core.months import month_range
 
 
 @dataclass
@@ -116,5 +115,3 @@ def simulate_json(results: dict, baseline, alternative) -> dict:
     }
 
 
-def months_between(since: str, until: str) -> list[str]:
-    return month_range(since, until)

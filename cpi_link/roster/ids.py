@@ -128,11 +128,6 @@ def check_id(text: object, *, today: int | None = None) -> IdCheck:
     return IdCheck(t, flag, None, None)
 
 
-def is_valid_id(text: object) -> bool:
-    c = check_id(text)
-    return c.reason is None and c.flag is None
-
-
 # --------------------------------------------------------------------------------------------
 # Vectorised
 

@@ -21,7 +21,6 @@ from cpi_link.sources.observation import Observation, now_utc
 from cpi_link.core.paths import Home, bundled_data_dir
 
 INDICATORS = ("cpi", "food", "scpi")
-VALUE_TYPE = "decimal128(7, 2)"  # published indices have one decimal; two are kept exactly if given
 
 
 @dataclass
