@@ -1,4 +1,4 @@
-from cpi_link.cli import main
+from cpi_link.cli import console
 
 if __name__ == "__main__":
-    main()
+    console()

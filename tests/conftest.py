@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -20,23 +20,42 @@ def home(tmp_path, monkeypatch) -> Path:
     return h
 
 
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
 class Cli:
-    """Runs `cpi-link` in-process with its own environment (stdout and stderr kept apart)."""
+    """Runs `cpi-link` in-process through its real entry point, `cli.main(argv, env)`, with an
+    Environment of its own: these variables over the test's, and buffers for the streams."""
 
     def __init__(self, env: dict[str, str]):
         self.env = env
 
-    def __call__(self, *args: str, input: str | None = None):
-        from cpi_link.cli import app
-
-        runner = CliRunner()
-        result = runner.invoke(app, [str(a) for a in args], env=self.env, input=input, catch_exceptions=False)
-        return result
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        return run_cli([str(a) for a in args], self.env, input=input)
 
     def json(self, *args: str):
         r = self(*args)
         assert r.exit_code == 0, (r.exit_code, r.stdout, r.stderr)
         return json.loads(r.stdout)
+
+
+def run_cli(args: list[str], env: dict[str, str], input: str | None = None) -> Result:
+    import io
+    import os
+
+    from cpi_link.cli import Environment, main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(args, Environment(environ={**os.environ, **env}, stdin=io.StringIO(input or ""), stdout=out, stderr=err))
+    return Result(code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture

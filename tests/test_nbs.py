@@ -16,7 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 from werkzeug import Response
 
 from cpi_link.sources import nbs
@@ -472,9 +471,9 @@ def test_names_are_normalised_like_the_portal_clients_do():
 
 
 def _run(args: list[str], env: dict[str, str]):
-    from cpi_link.cli import app
+    from conftest import run_cli
 
-    return CliRunner().invoke(app, args, env=env, catch_exceptions=False)
+    return run_cli(args, env)
 
 
 def _env(home: Home, httpserver) -> dict[str, str]:
