@@ -283,6 +283,12 @@ def _rules_dict(rules: dict) -> dict:
         elif k == "tiers":
             if v:
                 out[k] = [{"from": fmt_pct(a), "fraction": f"{f.numerator}/{f.denominator}"} for a, f in v]
+        elif k == "funding":
+            if v:
+                out[k] = {f: format(x.normalize(), "f") for f, x in v.items()}
+        elif k == "amounts":
+            if v:
+                out[k] = dict(v)
         elif k in ("minimum", "multiplier", "per_point"):
             if v is not None:
                 out[k] = format(v.normalize(), "f") if v != 0 else "0"
@@ -308,6 +314,7 @@ def _scheme_dict(s) -> dict:
                 "verified": v.verified,
                 "source": v.source,
                 "note": v.note,
+                **({"sources": v.sources} if v.sources else {}),
                 **_rules_dict(v.rules),
             }
             for v in s.versions
@@ -322,6 +329,7 @@ def _scheme_dict(s) -> dict:
                 "verified": o.verified,
                 "source": o.source,
                 "note": o.note,
+                **({"sources": o.sources} if o.sources else {}),
                 **_rules_dict(o.changes),
                 **({"add_categories": o.add_categories} if o.add_categories else {}),
                 **({"remove_categories": list(o.remove_categories)} if o.remove_categories else {}),
@@ -355,7 +363,7 @@ def scheme_show(
         rows = [
             {"kind": "version", "until": "", **_flat(v)} for v in data["versions"]
         ] + [{"kind": "overlay", **_flat(o)} for o in data["overlays"]]
-        emit_csv(rows, ["kind", "id", "from", "until", "document", "verified", "index_region", "trigger", "rate", "method", "rounding", "minimum", "multiplier", "categories", "add_categories", "remove_categories"])
+        emit_csv(rows, ["kind", "id", "from", "until", "document", "verified", "index_region", "trigger", "rate", "method", "rounding", "minimum", "multiplier", "amounts", "funding", "categories", "add_categories", "remove_categories"])
         return
     _print_scheme(s, data)
 
@@ -386,6 +394,12 @@ def _print_scheme(s, data: dict) -> None:
                 lines.append(f"{k.replace('_', ' ')}: {d[k]}")
         if "tiers" in d:
             lines.append("tiers: " + ", ".join(f">= {t['from']}% -> {t['fraction']} of the standard" for t in d["tiers"]))
+        if d.get("amounts"):
+            lines.append("amounts (yuan per person per month): " + ", ".join(
+                f"{k} {v}" if isinstance(v, str) else f"{k} " + "/".join(f"{a} {x}" for a, x in v.items())
+                for k, v in d["amounts"].items()))
+        if d.get("funding"):
+            lines.append("funding shares: " + ", ".join(f"{k} {v}" for k, v in d["funding"].items()))
         if "categories" in d:
             lines.append("categories: " + ", ".join(f"{k} ({v})" for k, v in d["categories"].items()))
         if d.get("add_categories"):
@@ -407,6 +421,8 @@ def _print_scheme(s, data: dict) -> None:
         for k in ("source", "note"):
             if v.get(k):
                 con.print(f"    {k}: {escape(v[k])}")
+        for k, text in (v.get("sources") or {}).items():
+            con.print(f"    source of {escape(k)}: {escape(text)}")
     for o in data["overlays"]:
         con.print(f"\n[bold]overlay {escape(o['id'])}[/] {o['from']}..{o['until']} (on top of the version in force)")
         if not o["verified"]:
@@ -417,6 +433,8 @@ def _print_scheme(s, data: dict) -> None:
         for k in ("source", "note"):
             if o.get(k):
                 con.print(f"    {k}: {escape(o[k])}")
+        for k, text in (o.get("sources") or {}).items():
+            con.print(f"    source of {escape(k)}: {escape(text)}")
 
 
 def _latest(scheme, store) -> str:
