@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
     app.command("trigger")(trigger)
     scheme_app.command("list")(scheme_list)
     scheme_app.command("show")(scheme_show)
+    scheme_app.command("check")(scheme_check)
     app.add_typer(scheme_app, name="scheme")
 
 
@@ -366,6 +367,48 @@ def scheme_show(
         emit_csv(rows, ["kind", "id", "from", "until", "document", "verified", "index_region", "trigger", "rate", "method", "rounding", "minimum", "multiplier", "amounts", "funding", "categories", "add_categories", "remove_categories"])
         return
     _print_scheme(s, data)
+
+
+@handle_errors
+def scheme_check(
+    ctx: typer.Context,
+    names: Optional[list[str]] = typer.Argument(None, help="Scheme names or paths. Default: every scheme in CONFIG/schemes."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """Run the scheme file's [[example]] worked cases through the trigger and the amount chain, as
+    calc would. Exit 0 when every example holds, 2 naming each one that does not."""
+    from cpi_link.core.errors import ConfigError
+    from cpi_link.rules.examples import check_scheme
+    from cpi_link.rules.schemes import list_schemes, load_scheme
+
+    st = state(ctx)
+    schemes = [load_scheme(n, st.config_dir) for n in names] if names else list_schemes(st.config_dir)
+    rows, failed = [], []
+    for s in schemes:
+        if not s.examples:
+            warn(f"{s.name}: no [[example]] worked cases in {s.path}")
+        for o in check_scheme(s):
+            rows.append({"scheme": s.name, **o.to_json()})
+            if not o.ok:
+                exp = "not triggered" if not o.example.triggered else f"{o.example.amount}"
+                failed.append(f"{s.name} ({s.path}) {o.example.label}: expected {exp}, the rules give {o.got}")
+    if fmt is Format.json:
+        emit_json(rows)
+    elif fmt is Format.csv:
+        emit_csv(rows, ["scheme", "example", "month", "category", "area", "persons", "expected", "got", "ok", "rules", "note"])
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        t = Table(title=f"worked examples: {len(rows) - len(failed)} of {len(rows)} hold", title_justify="left")
+        for c in ("scheme", "#", "month", "category", "expected", "got", "", "note"):
+            t.add_column(c)
+        for r in rows:
+            t.add_row(r["scheme"], str(r["example"]), r["month"], r["category"] + (f" ({r['area']})" if r["area"] else ""),
+                      r["expected"], escape(r["got"]), "ok" if r["ok"] else "[bold red]FAILS[/]", escape(r["note"] or ""))
+        stdout_console().print(t)
+    if failed:
+        raise ConfigError(f"{len(failed)} worked example(s) do not hold:\n  " + "\n  ".join(failed))
 
 
 def _flat(d: dict) -> dict:

@@ -18,9 +18,11 @@ from typing import Any
 
 from cpi_link.core.categories import CATEGORIES
 from cpi_link.core.errors import ConfigError
-from cpi_link.rules.schemes.model import INDICATORS, METHODS, Overlay, RATES, ROUNDINGS, STANDARD_KINDS, Scheme, Version, _MONTH_RE, _apply, _check_complete
+from cpi_link.rules.schemes.model import INDICATORS, METHODS, Example, Overlay, RATES, ROUNDINGS, STANDARD_KINDS, Scheme, Version, _MONTH_RE, _apply, _check_complete
 
-_TOP_KEYS = ("scheme", "name", "example", "note", "version", "overlay", "examples_note")
+# `example` is the [[example]] worked cases (SPEC 5.4); `example = true` (the older spelling of
+# example_only) still marks a file that only illustrates the format
+_TOP_KEYS = ("scheme", "name", "example_only", "example", "note", "version", "overlay")
 # keys that carry rules, allowed in a version; an overlay may name any of them except categories
 _RULE_KEYS = (
     "index_region",
@@ -124,7 +126,12 @@ def _build(path: Path, data: dict, sha: str) -> Scheme:
     if not _NAME_RE.match(name):
         raise ConfigError(f"{path}: key scheme: {name!r} is not a plain name (letters, digits, - _ .)")
     title = _req_str(path, "", data, "name")
-    example = _opt_bool(path, "", data, "example", False)
+    raw_examples = data.get("example")
+    if isinstance(raw_examples, bool):
+        example, raw_examples = raw_examples, None
+    else:
+        example = _opt_bool(path, "", data, "example_only", False)
+    examples = parse_examples(path, raw_examples)
     note = _opt_str(path, "", data, "note")
 
     raw_versions = data.get("version")
@@ -152,7 +159,8 @@ def _build(path: Path, data: dict, sha: str) -> Scheme:
     versions.sort(key=lambda v: v.start)
 
     _no_clashing_overlays(path, overlays)
-    scheme = Scheme(name=name, title=title, path=path, sha256=sha, versions=versions, overlays=overlays, example=example, note=note)
+    scheme = Scheme(name=name, title=title, path=path, sha256=sha, versions=versions, overlays=overlays, example=example, note=note,
+                    examples=examples)
     # Every overlay must combine into a complete rule set with every version it lands on.
     for o in overlays:
         for i, v in enumerate(versions):
@@ -185,6 +193,54 @@ def _no_clashing_overlays(path: Path, overlays: list[Overlay]) -> None:
                         f'{path}: overlays "{a.id}" and "{b.id}" are both in force in {span} and both set '
                         f"key {', '.join(both)}; merge them into one overlay or make their months not overlap"
                     )
+
+
+_EXAMPLE_KEYS = ("month", "category", "area", "standard", "persons", "region", "cpi", "food", "scpi", "amount", "triggered", "note")
+
+
+def parse_examples(path: Path, raw: Any) -> list[Example]:
+    """The file's [[example]] tables; a malformed one is a ConfigError naming it and the key."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: key example: write worked examples as [[example]] tables")
+    out = []
+    for n, t in enumerate(raw, 1):
+        where = f"example #{n}"
+        if not isinstance(t, dict):
+            raise ConfigError(f"{path}: {where}: write it as an [[example]] table")
+        _no_unknown(path, where, t, _EXAMPLE_KEYS)
+        month = t.get("month")
+        if not isinstance(month, str) or not _MONTH_RE.match(month):
+            raise ConfigError(f'{path}: {where} key month: write the index month as "YYYY-MM"')
+        cat = t.get("category")
+        if cat not in CATEGORIES:
+            raise ConfigError(f"{path}: {where} key category: {cat!r} is not a category; known: {', '.join(CATEGORIES)}")
+        area = t.get("area")
+        if area is not None and area not in ("urban", "rural"):
+            raise ConfigError(f"{path}: {where} key area: {area!r} must be urban or rural")
+        std = _decimal(path, where, "standard", t["standard"], non_negative=True) if "standard" in t else None
+        persons = t.get("persons", "1")
+        if not (isinstance(persons, str) and persons.strip().isdigit() and int(persons) > 0) and not (
+            isinstance(persons, int) and not isinstance(persons, bool) and persons > 0
+        ):
+            raise ConfigError(f"{path}: {where} key persons: {persons!r} must be a whole number above zero")
+        figures = {i: _decimal(path, where, i, t[i], non_negative=True) for i in INDICATORS if i in t}
+        triggered = t.get("triggered", True)
+        if not isinstance(triggered, bool):
+            raise ConfigError(f"{path}: {where} key triggered: must be true or false")
+        amount = _decimal(path, where, "amount", t["amount"], non_negative=True) if "amount" in t else None
+        if triggered and amount is None:
+            raise ConfigError(f"{path}: {where}: give the expected amount (or triggered = false)")
+        if not triggered and amount is not None:
+            raise ConfigError(f"{path}: {where}: triggered = false and an amount: give one or the other")
+        region = t.get("region")
+        if region is not None and not (isinstance(region, str) and len(region) == 6 and region.isdigit()):
+            raise ConfigError(f'{path}: {where} key region: write a 6-digit code as a string, e.g. "140100"')
+        note = t.get("note")
+        out.append(Example(n, month, cat, area, std, int(persons), region, figures, amount, triggered,
+                           note if isinstance(note, str) else None))
+    return out
 
 
 def _parse_version(path: Path, n: int, t: Any) -> Version:

@@ -97,6 +97,26 @@ class Overlay:
         return self.start <= month <= self.until
 
 
+@dataclass(frozen=True)
+class Example:
+    number: int
+    month: str
+    category: str
+    area: str | None
+    standard: Decimal | None
+    persons: int
+    region: str | None
+    figures: dict[str, Decimal]  # indicator -> published index (上年同月=100)
+    amount: Decimal | None
+    triggered: bool
+    note: str | None
+
+    @property
+    def label(self) -> str:
+        area = f" {self.area}" if self.area else ""
+        return f"example #{self.number} ({self.month} {self.category}{area})"
+
+
 @dataclass
 class Scheme:
     name: str
