@@ -149,6 +149,7 @@ def _with_calendar(d, j: dict) -> dict:
     if not d.triggered:
         cal["payment_deadline"] = None
         cal["payment_deadline_note"] = "not triggered: nothing to pay"
+        cal["overdue"] = False
     j.update(cal)
     return j
 
@@ -168,6 +169,14 @@ def _csv_row(d) -> dict:
     row["next_figures_expected"] = cal["next_figures_expected"]
     row["payment_deadline"] = cal["payment_deadline"]
     return row
+
+
+def _rate_cell(d) -> str:
+    from cpi_link.core.decimals import fmt_pct
+
+    cal = _with_calendar(d, {})
+    late = " [bold red]OVERDUE[/]" if cal.get("overdue") else ""
+    return f"{fmt_pct(d.rate_pct)}% ({d.indicator})\nby {cal['payment_deadline'] or '?'}{late}"
 
 
 def _print_table(decisions, sch) -> None:
@@ -206,7 +215,7 @@ def _print_table(decisions, sch) -> None:
             row.append(cell(d, "scpi"))
         row += [
             "[bold]YES[/]" if d.triggered else "no",
-            f"{fmt_pct(d.rate_pct)}% ({d.indicator})\nby {_with_calendar(d, {})['payment_deadline'] or '?'}" if d.triggered else "—",
+            _rate_cell(d) if d.triggered else "—",
             escape(d.reason),
         ]
         t.add_row(*row, style="bold green" if d.triggered else None)
@@ -217,7 +226,8 @@ def _print_table(decisions, sch) -> None:
     last = decisions[-1]
     con.print(next_figures_sentence(last.month))
     shown = [d for d in decisions if d.triggered][-1:] or [last]
-    con.print(escape(deadline_sentence(shown[0].month, shown[0].rules.label, shown[0].rules.payment_timing)
+    con.print(escape(deadline_sentence(shown[0].month, shown[0].rules.label, shown[0].rules.payment_timing,
+                                       show_overdue=shown[0].triggered)
                      + ("" if shown[0].triggered else " (if it had triggered)")))
 
 
