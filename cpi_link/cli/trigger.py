@@ -75,6 +75,9 @@ def trigger(
     provenance: bool = typer.Option(
         False, "--provenance", help="JSON: add each figure's index value, source, source reference and fetched_at."
     ),
+    stored_months: bool = typer.Option(
+        False, "--stored-months", help="With --since: only the months for which the store holds some figure of the deciding region."
+    ),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
     """Decide, month by month, whether the mechanism starts: the rules in force, each index's YoY
@@ -100,6 +103,20 @@ def trigger(
         months = month_range(parse_month(since, "--since"), last)
     else:
         months = [_latest(sch, store)]  # no month given: the latest month that can be decided
+    if stored_months:
+        from cpi_link.rules.schemes import INDICATORS
+        from cpi_link.rules.trigger import deciding_region
+
+        def held(m: str) -> bool:
+            try:
+                where = deciding_region(sch.rules_for(m), region)
+            except Exception:
+                return True  # let the loop below report the month's problem
+            return any(store.get(where, i, m) is not None for i in INDICATORS)
+
+        months = [m for m in months if held(m)]
+        if not months:
+            raise MissingFigures("no month of the range has any figure of the deciding region")
     decisions = []
     missing: list[str] = []
     for m in months:
