@@ -32,8 +32,11 @@ def test_reference_standards_codes_are_shanxi_prefectures_and_not_the_default():
     rows = list(csv.DictReader(open(REPO / "data" / "reference" / "shanxi_standards.csv", encoding="utf-8", newline="")))
     assert rows and {r["region_code"] for r in rows} <= SHANXI_PREFECTURES
     assert all(r["source"].strip() for r in rows)
-    sample = (REPO / "data" / "sample" / "standards.csv").read_text(encoding="utf-8")
-    assert "太原" not in sample  # the default standards stay the invented sample
+    from cpi_link.core.paths import bundled_data_dir
+
+    # the default standards stay the invented sample, not these
+    assert not (bundled_data_dir() / "sample" / "standards.csv").read_bytes() == (REPO / "data" / "reference" / "shanxi_standards.csv").read_bytes()
+    assert "SAMPLE" in (bundled_data_dir() / "sample" / "standards.csv").read_text(encoding="utf-8")
 
 
 def test_shanxi_months_decidable_from_bundled_figures(cli):
