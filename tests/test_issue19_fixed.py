@@ -9,7 +9,7 @@ from decimal import Decimal
 import pyarrow.parquet as pq
 import pytest
 
-from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
+from calc_helpers import STANDARDS, make_id, put_figures
 
 FIXED = '''scheme = "f"
 name = "fixed amounts"
