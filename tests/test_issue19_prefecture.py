@@ -58,3 +58,16 @@ def test_row_of_an_unknown_prefecture_is_rejected_and_the_month_completes(pref, 
     out = cli.json("--config", cfg, "run", "--roster", roster, "--standards", std, "--scheme", "p", "--offline",
                    "--since", "2024-01", "--format", "json")
     assert [(m["month"], m["status"], m["total_amount"]) for m in out] == [("2024-01", "paid", "31.00")]
+
+
+def test_estimate_per_prefecture_rejects_an_unknown_one(pref, cli):
+    cfg, std, tmp = pref
+    counts = tmp / "c.csv"
+    counts.write_text("region_code,category,persons\n140105,urban_dibao,10\n140202,urban_dibao,5\n149901,urban_dibao,7\n",
+                      encoding="utf-8")
+    res = cli.json("--config", cfg, "estimate", "--counts", counts, "--month", "2024-01", "--scheme", "p",
+                   "--standards", std, "--format", "json")
+    # 太原 triggers at 3.6: 870 x 3.6% = 31.32 -> 31 x 10 = 310; 大同 does not start; 149900 unknown
+    assert res["total_amount"] == "310.00"
+    assert [(x["file_row"], x["reason"]) for x in res["rejected"]] == [(4, "unknown_region")]
+    assert {d["region_code"]: d["triggered"] for d in res["decisions"]} == {"140100": True, "140200": False}

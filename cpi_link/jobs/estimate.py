@@ -122,6 +122,11 @@ def estimate(month: str, counts: list[CountRow], scheme, store, standards, rate:
         return rate_h_of[where]
 
     priced, rejected = [], []
+    known = set()
+    if rules.index_region == "prefecture":
+        from cpi_link.jobs.monthly import prefectures
+
+        known = set(prefectures(store))
     for c in counts:
         kind = rules.categories.get(c.category)
         if kind is None:
@@ -136,6 +141,10 @@ def estimate(month: str, counts: list[CountRow], scheme, store, standards, rate:
         if std is None and rules.method != "fixed":
             rejected.append({**_row(c), "reason": "unknown_region",
                              "detail": f"no standard for region {c.region_code} (or its prefecture/province) in force in {month}"})
+            continue
+        if rules.index_region == "prefecture" and c.region_code[:4] + "00" not in known:
+            rejected.append({**_row(c), "reason": "unknown_region",
+                             "detail": f"no figures for prefecture {c.region_code[:4]}00: not a prefecture the store knows"})
             continue
         r = rate_for(c.region_code)
         std12 = 0 if std is None else (std.urban12 if area == "urban" else std.rural12)
