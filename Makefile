@@ -19,16 +19,24 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 	$(PY) -m pip install --quiet --no-deps --force-reinstall .
 
-# The monthly job on bundled data: national figures (bundled, offline), the synthetic sample roster
-# and the SAMPLE standards. Run it twice: the second time every month is already_done.
+# First Shanxi's own bundled months (decided under the shipped shanxi scheme: which can be decided,
+# and why the others stop), then the monthly job on the bundled NATIONAL figures, the synthetic
+# sample roster and the SAMPLE standards. Run it twice: the second time every month is already_done.
 DEMO_HOME ?= $(CURDIR)/demo-home
 run: install
+	@echo "== 1. Shanxi (140000): its bundled months under the shanxi scheme =="
+	@echo "   (Shanxi's bundled figures are sparse press reprints: a month is decided only when both its CPI"
+	@echo "    and food figures are bundled; the others stop, naming the missing figure)"
+	-CPI_LINK_HOME=$(DEMO_HOME) $(VENV)/bin/cpi-link trigger --scheme shanxi --since 2016-07 --until 2023-02 --stored-months
+	@echo "== 2. The monthly job runs on the NATIONAL figures (complete 2015-2025), scheme national =="
 	@echo "== bundled figures (national, 2019-09..2020-02) =="
 	CPI_LINK_HOME=$(DEMO_HOME) $(VENV)/bin/cpi-link series --region 000000 --since 2019-09 --until 2020-02
 	@echo "== the monthly job, index months 2019-09 onward =="
 	CPI_LINK_HOME=$(DEMO_HOME) $(VENV)/bin/cpi-link run --scheme national --offline --since 2019-09 \
 	  --roster data/sample/roster.csv --standards data/sample/standards.csv
 	@echo "Outputs: run folders under $(DEMO_HOME)/runs (Parquet + manifest.json); the ledger in $(DEMO_HOME)/ledger"
+	@echo "Shanxi's months above are decided, not paid: import the official Shanxi figures (cpi-link fetch template,"
+	@echo "then cpi-link fetch --source file) to run Shanxi's monthly job."
 
 test: install
 	cd tests && ../$(VENV)/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)

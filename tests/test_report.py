@@ -188,12 +188,12 @@ def test_calendar_rules():
 
     assert publication_window("2019-11") == (date(2019, 12, 9), date(2019, 12, 12))
     assert publication_window("2019-12") == (date(2020, 1, 9), date(2020, 1, 12))
-    # 2016 rules: 20 working days after publication (nominally the 10th); weekends only.
-    # 2019-12-10 is a Tuesday: 15 working days to 2019-12-31, then Jan 1, 2, 3, 6, 7 -> 2020-01-07
-    # (1 January is a holiday that is NOT counted: the true deadline is a day later).
-    assert add_working_days(date(2019, 12, 10), 20) == date(2020, 1, 7)
+    # 2016 rules: 20 working days after publication (nominally the 10th), China's calendar.
+    # 2019-12-10 is a Tuesday: 15 working days to 2019-12-31, then (1 January a holiday) Jan 2, 3,
+    # 6, 7, 8 -> 2020-01-08
+    assert add_working_days(date(2019, 12, 10), 20) == date(2020, 1, 8)
     dl = payment_deadline("2019-11", "within 20 working days after the index is published")
-    assert dl.rule == "working_days" and dl.deadline == date(2020, 1, 7) and "holidays not counted" in dl.note
+    assert dl.rule == "working_days" and dl.deadline == date(2020, 1, 8) and "2020-01-01" in dl.note
     # 2021 rules: the month of publication
     dl = payment_deadline("2022-09", "paid in the month the index is published")
     assert dl.rule == "publication_month" and dl.deadline == date(2022, 10, 31)
@@ -204,7 +204,7 @@ def test_calendar_rules():
 
 def test_trigger_shows_calendar(cli):
     [d] = cli.json("trigger", "--scheme", "national", "--month", "2019-11", "--format", "json")
-    assert d["payment_deadline"] == "2020-01-07" and d["next_figures_expected"] == "2020-01-09..2020-01-12"
+    assert d["payment_deadline"] == "2020-01-08" and d["next_figures_expected"] == "2020-01-09..2020-01-12"
     assert d["figures_published_expected"] == "2019-12-09..2019-12-12"
     [d] = cli.json("trigger", "--scheme", "national", "--month", "2022-09", "--format", "json")
     assert d["payment_deadline"] == "2022-10-31" and "month the index is published" in d["payment_timing"]

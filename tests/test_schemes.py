@@ -51,7 +51,7 @@ def test_shanxi_2016_version(shanxi):
     assert r.verified is False  # POLICY.md: the 174号 values are unverified
     assert r.index_region == "140000"
     assert r.trigger == {"cpi": Decimal("3.5"), "food": Decimal("6.0")}
-    assert r.rate == "triggering_max" and r.method == "proportional" and r.rounding == "yuan_half_up"
+    assert r.rate == "triggering_max" and r.method == "fixed" and r.rounding == "yuan_half_up"
     assert r.minimum == 0 and r.multiplier == 1
     assert r.categories == NATIONAL_2016
     assert r.overlays == () and r.tiers == () and r.per_point is None

@@ -17,7 +17,8 @@ from cpi_link.rules.amounts import fixed_fen, per_person_fen, rate_hundredths
 REJECT_ORIG = ["person_id", "name", "category", "region_code", "area", "persons", "bank_account"]
 
 
-_NEW_REASONS = (None, "category_not_covered", "missing_field", "unknown_region", "not_triggered", "unknown_region")
+_NEW_REASONS = (None, "category_not_covered", "missing_field", "unknown_region", "not_triggered", "unknown_region",
+                "unknown_region")
 _PAID_KEEP = ["source_row", "person_id", "name", "persons", "bank_account", "id_flag", "person_key"]
 _ORIG = ["orig_" + c for c in REJECT_ORIG]
 
@@ -84,10 +85,15 @@ def compute_batch_arrow(batch, plan: MonthPlan):
     rate_u = np.zeros(u + 1, np.int64)
     trig = np.zeros(u + 1, bool)
     ind_u: list = [None] * (u + 1)
+    unknown = np.zeros(u + 1, bool)
     for i in np.flatnonzero(present[:u]):
         d = plan.decision_for(plan.deciding_region(codes[i]))
-        if d.triggered:
+        if d is None:  # a prefecture scheme, and no such prefecture
+            unknown[i] = True
+        elif d.triggered:
             trig[i], rate_u[i], ind_u[i] = True, rate_hundredths(d.rate_pct), d.indicator
+    if unknown.any():
+        reject(unknown[ridx], 6)
     reject(~trig[ridx], 4)
 
     pay = ok
@@ -152,6 +158,9 @@ def compute_batch_arrow(batch, plan: MonthPlan):
             (3, lambda t: pc.binary_join_element_wise("no standard for region ", _text(t.column("region_code")),
                                                       f" (or its prefecture/province) in force in {month}", "")),
             (4, lambda t: pa.scalar(f"the mechanism did not start for this region in {month}")),
+            (6, lambda t: pc.binary_join_element_wise(
+                "no prefecture ", pc.utf8_slice_codeunits(_text(t.column("region_code")), 0, 4),
+                "00 has figures: the rules decide per prefecture and none is known for this code", "")),
             (5, lambda t: pa.array([plan.outside(c) for c in _text(t.column("region_code")).to_pylist()], pa.string())),
         ):
             m = new == c

@@ -47,8 +47,14 @@ def month_plan(month: str, scheme, store, standards, assume_triggered: bool = Fa
     decisions: dict[str, object] = {}
     assumed: list[str] = []
 
+    known: set[str] = set()
+    if rules.index_region == "prefecture":  # the prefectures whose figures the store holds
+        known = {k[0] for k in store.all() if k[0].endswith("00") and not k[0].endswith("0000")}
+
     def decision_for(region: str):
         if region not in decisions:
+            if rules.index_region == "prefecture" and region not in known:
+                return None  # no such prefecture: its rows are unknown_region
             try:
                 decisions[region] = decide(scheme, month, store, region=region)
             except MissingFigures:

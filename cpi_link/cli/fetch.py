@@ -20,8 +20,49 @@ SERIES_COLUMNS = ["region_code", "month", "indicator", "value", "yoy_pct", "sour
 
 
 def register(app: typer.Typer) -> None:
-    app.command("fetch")(fetch)
+    # a group so that `fetch template` is its subcommand; plain `fetch [options]` runs the callback
+    fetch_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+    fetch_app.callback(invoke_without_command=True)(fetch)
+    fetch_app.command("template")(template)
+    app.add_typer(fetch_app, name="fetch")
     app.command("series")(series)
+
+
+@handle_errors
+def template(
+    ctx: typer.Context,
+    region: List[str] = typer.Option(..., "--region", help="Region code (repeatable), e.g. 140000 (Shanxi), 000000 (national)."),
+    since: str = typer.Option(..., "--since", help="First index month, YYYY-MM."),
+    until: str = typer.Option(..., "--until", help="Last index month, YYYY-MM."),
+    out: Path = typer.Option(..., "--out", help="The form to write: PATH.xlsx or PATH.csv."),
+    indicator: Optional[List[str]] = typer.Option(None, "--indicator", help="cpi, food or scpi (repeatable; default cpi and food)."),
+):
+    """Write the file-import form: Chinese headers, one row per month and indicator with the index
+    left blank, and where the official figures are published; fill it in, then import it with
+    fetch --source file."""
+    from cpi_link.core.errors import UsageError
+    from cpi_link.core.months import month_range, parse_month
+    from cpi_link.sources.file import normalise_indicator
+    from cpi_link.sources.template import publisher, write_template
+
+    codes = []
+    for r in region:
+        if not (len(r.strip()) == 6 and r.strip().isdigit()):
+            raise UsageError(f"--region {r!r} is not a 6-digit region code")
+        codes.append(r.strip())
+    inds = []
+    for i in indicator or ["cpi", "food"]:
+        n = normalise_indicator(i)
+        if n is None:
+            raise UsageError(f"--indicator {i!r}: use cpi, food or scpi")
+        inds.append(n)
+    months = month_range(parse_month(since, "--since"), parse_month(until, "--until"))
+    if out.exists():
+        raise UsageError(f"--out {out}: already exists; the form is never written over a file")
+    n = write_template(out, codes, months, inds)
+    stdout_console().print(f"wrote {out}: {n} rows ({len(months)} months x {len(inds)} indicators x {len(codes)} regions), "
+                           "index left blank. Figures are published by: " + "; ".join(f"{c} {publisher(c)}" for c in codes))
+    stdout_console().print(f"fill in 指数 (上年同月=100), then: cpi-link fetch --source file --file {out}")
 
 
 @handle_errors
@@ -35,7 +76,10 @@ def fetch(
     offline: bool = typer.Option(False, "--offline", help="Touch no network: report what the store (bundled figures included) holds."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
-    """Bring monthly CPI and food-price figures into the series store, keeping provenance and revisions."""
+    """Bring monthly CPI and food-price figures into the series store, keeping provenance and
+    revisions. `fetch template` writes the form for typing official figures in."""
+    if ctx.invoked_subcommand:
+        return
     from cpi_link.core.errors import UsageError
     from cpi_link.core.months import parse_month
     from cpi_link.store.series import SeriesStore
@@ -51,9 +95,12 @@ def fetch(
             raise UsageError("--source file needs --file PATH")
         from cpi_link.sources.file import read_figures_file
 
-        obs = read_figures_file(file, regions=region, since=since_m, until=until_m)
+        blank: list[int] = []
+        obs = read_figures_file(file, regions=region, since=since_m, until=until_m, skipped=blank)
         result = store.upsert(obs)
         report.update(file=str(file), rows=len(obs), **result.as_dict())
+        if blank:
+            report["blank_rows_skipped"] = len(blank)
     elif offline:
         report.update(rows=0, added=0, revised=0, unchanged=0, note="offline: no network touched")
     else:
@@ -78,7 +125,7 @@ def fetch(
                 f"  rows read {report['rows']}: added {report.get('added', 0)}, "
                 f"revised {report.get('revised', 0)}, unchanged {report.get('unchanged', 0)}"
             )
-        for k in ("not_yet_published", "note"):
+        for k in ("not_yet_published", "note", "blank_rows_skipped"):
             if report.get(k):
                 lines.append(f"  {k.replace('_', ' ')}: {report[k]}")
         lines.append(f"  store holds {report['store_observations']} observations; latest month per region:")

@@ -105,4 +105,4 @@ def _deadline_note(sch, latest: str | None) -> str:
         rules = sch.rules_for(nxt)
     except Exception:
         return ""
-    return deadline_sentence(nxt, rules.label, rules.payment_timing) + " if it triggers"
+    return deadline_sentence(nxt, rules.label, rules.payment_timing, show_overdue=False) + " if it triggers"

@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
     app.command("trigger")(trigger)
     scheme_app.command("list")(scheme_list)
     scheme_app.command("show")(scheme_show)
+    scheme_app.command("check")(scheme_check)
     app.add_typer(scheme_app, name="scheme")
 
 
@@ -74,6 +75,9 @@ def trigger(
     provenance: bool = typer.Option(
         False, "--provenance", help="JSON: add each figure's index value, source, source reference and fetched_at."
     ),
+    stored_months: bool = typer.Option(
+        False, "--stored-months", help="With --since: only the months for which the store holds some figure of the deciding region."
+    ),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
     """Decide, month by month, whether the mechanism starts: the rules in force, each index's YoY
@@ -99,6 +103,20 @@ def trigger(
         months = month_range(parse_month(since, "--since"), last)
     else:
         months = [_latest(sch, store)]  # no month given: the latest month that can be decided
+    if stored_months:
+        from cpi_link.rules.schemes import INDICATORS
+        from cpi_link.rules.trigger import deciding_region
+
+        def held(m: str) -> bool:
+            try:
+                where = deciding_region(sch.rules_for(m), region)
+            except Exception:
+                return True  # let the loop below report the month's problem
+            return any(store.get(where, i, m) is not None for i in INDICATORS)
+
+        months = [m for m in months if held(m)]
+        if not months:
+            raise MissingFigures("no month of the range has any figure of the deciding region")
     decisions = []
     missing: list[str] = []
     for m in months:
@@ -148,6 +166,7 @@ def _with_calendar(d, j: dict) -> dict:
     if not d.triggered:
         cal["payment_deadline"] = None
         cal["payment_deadline_note"] = "not triggered: nothing to pay"
+        cal["overdue"] = False
     j.update(cal)
     return j
 
@@ -167,6 +186,14 @@ def _csv_row(d) -> dict:
     row["next_figures_expected"] = cal["next_figures_expected"]
     row["payment_deadline"] = cal["payment_deadline"]
     return row
+
+
+def _rate_cell(d) -> str:
+    from cpi_link.core.decimals import fmt_pct
+
+    cal = _with_calendar(d, {})
+    late = " [bold red]OVERDUE[/]" if cal.get("overdue") else ""
+    return f"{fmt_pct(d.rate_pct)}% ({d.indicator})\nby {cal['payment_deadline'] or '?'}{late}"
 
 
 def _print_table(decisions, sch) -> None:
@@ -205,7 +232,7 @@ def _print_table(decisions, sch) -> None:
             row.append(cell(d, "scpi"))
         row += [
             "[bold]YES[/]" if d.triggered else "no",
-            f"{fmt_pct(d.rate_pct)}% ({d.indicator})\nby {_with_calendar(d, {})['payment_deadline'] or '?'}" if d.triggered else "—",
+            _rate_cell(d) if d.triggered else "—",
             escape(d.reason),
         ]
         t.add_row(*row, style="bold green" if d.triggered else None)
@@ -216,7 +243,8 @@ def _print_table(decisions, sch) -> None:
     last = decisions[-1]
     con.print(next_figures_sentence(last.month))
     shown = [d for d in decisions if d.triggered][-1:] or [last]
-    con.print(escape(deadline_sentence(shown[0].month, shown[0].rules.label, shown[0].rules.payment_timing)
+    con.print(escape(deadline_sentence(shown[0].month, shown[0].rules.label, shown[0].rules.payment_timing,
+                                       show_overdue=shown[0].triggered)
                      + ("" if shown[0].triggered else " (if it had triggered)")))
 
 
@@ -283,6 +311,12 @@ def _rules_dict(rules: dict) -> dict:
         elif k == "tiers":
             if v:
                 out[k] = [{"from": fmt_pct(a), "fraction": f"{f.numerator}/{f.denominator}"} for a, f in v]
+        elif k == "funding":
+            if v:
+                out[k] = {f: format(x.normalize(), "f") for f, x in v.items()}
+        elif k == "amounts":
+            if v:
+                out[k] = dict(v)
         elif k in ("minimum", "multiplier", "per_point"):
             if v is not None:
                 out[k] = format(v.normalize(), "f") if v != 0 else "0"
@@ -308,6 +342,7 @@ def _scheme_dict(s) -> dict:
                 "verified": v.verified,
                 "source": v.source,
                 "note": v.note,
+                **({"sources": v.sources} if v.sources else {}),
                 **_rules_dict(v.rules),
             }
             for v in s.versions
@@ -322,6 +357,7 @@ def _scheme_dict(s) -> dict:
                 "verified": o.verified,
                 "source": o.source,
                 "note": o.note,
+                **({"sources": o.sources} if o.sources else {}),
                 **_rules_dict(o.changes),
                 **({"add_categories": o.add_categories} if o.add_categories else {}),
                 **({"remove_categories": list(o.remove_categories)} if o.remove_categories else {}),
@@ -355,9 +391,51 @@ def scheme_show(
         rows = [
             {"kind": "version", "until": "", **_flat(v)} for v in data["versions"]
         ] + [{"kind": "overlay", **_flat(o)} for o in data["overlays"]]
-        emit_csv(rows, ["kind", "id", "from", "until", "document", "verified", "index_region", "trigger", "rate", "method", "rounding", "minimum", "multiplier", "categories", "add_categories", "remove_categories"])
+        emit_csv(rows, ["kind", "id", "from", "until", "document", "verified", "index_region", "trigger", "rate", "method", "rounding", "minimum", "multiplier", "amounts", "funding", "categories", "add_categories", "remove_categories"])
         return
     _print_scheme(s, data)
+
+
+@handle_errors
+def scheme_check(
+    ctx: typer.Context,
+    names: Optional[list[str]] = typer.Argument(None, help="Scheme names or paths. Default: every scheme in CONFIG/schemes."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """Run the scheme file's [[example]] worked cases through the trigger and the amount chain, as
+    calc would. Exit 0 when every example holds, 2 naming each one that does not."""
+    from cpi_link.core.errors import ConfigError
+    from cpi_link.rules.examples import check_scheme
+    from cpi_link.rules.schemes import list_schemes, load_scheme
+
+    st = state(ctx)
+    schemes = [load_scheme(n, st.config_dir) for n in names] if names else list_schemes(st.config_dir)
+    rows, failed = [], []
+    for s in schemes:
+        if not s.examples:
+            warn(f"{s.name}: no [[example]] worked cases in {s.path}")
+        for o in check_scheme(s):
+            rows.append({"scheme": s.name, **o.to_json()})
+            if not o.ok:
+                exp = "not triggered" if not o.example.triggered else f"{o.example.amount}"
+                failed.append(f"{s.name} ({s.path}) {o.example.label}: expected {exp}, the rules give {o.got}")
+    if fmt is Format.json:
+        emit_json(rows)
+    elif fmt is Format.csv:
+        emit_csv(rows, ["scheme", "example", "month", "category", "area", "persons", "expected", "got", "ok", "rules", "note"])
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        t = Table(title=f"worked examples: {len(rows) - len(failed)} of {len(rows)} hold", title_justify="left")
+        for c in ("scheme", "#", "month", "category", "expected", "got", "", "note"):
+            t.add_column(c)
+        for r in rows:
+            t.add_row(r["scheme"], str(r["example"]), r["month"], r["category"] + (f" ({r['area']})" if r["area"] else ""),
+                      r["expected"], escape(r["got"]), "ok" if r["ok"] else "[bold red]FAILS[/]", escape(r["note"] or ""))
+        stdout_console().print(t)
+    if failed:
+        raise ConfigError(f"{len(failed)} worked example(s) do not hold:\n  " + "\n  ".join(failed))
 
 
 def _flat(d: dict) -> dict:
@@ -386,6 +464,12 @@ def _print_scheme(s, data: dict) -> None:
                 lines.append(f"{k.replace('_', ' ')}: {d[k]}")
         if "tiers" in d:
             lines.append("tiers: " + ", ".join(f">= {t['from']}% -> {t['fraction']} of the standard" for t in d["tiers"]))
+        if d.get("amounts"):
+            lines.append("amounts (yuan per person per month): " + ", ".join(
+                f"{k} {v}" if isinstance(v, str) else f"{k} " + "/".join(f"{a} {x}" for a, x in v.items())
+                for k, v in d["amounts"].items()))
+        if d.get("funding"):
+            lines.append("funding shares: " + ", ".join(f"{k} {v}" for k, v in d["funding"].items()))
         if "categories" in d:
             lines.append("categories: " + ", ".join(f"{k} ({v})" for k, v in d["categories"].items()))
         if d.get("add_categories"):
@@ -407,6 +491,8 @@ def _print_scheme(s, data: dict) -> None:
         for k in ("source", "note"):
             if v.get(k):
                 con.print(f"    {k}: {escape(v[k])}")
+        for k, text in (v.get("sources") or {}).items():
+            con.print(f"    source of {escape(k)}: {escape(text)}")
     for o in data["overlays"]:
         con.print(f"\n[bold]overlay {escape(o['id'])}[/] {o['from']}..{o['until']} (on top of the version in force)")
         if not o["verified"]:
@@ -417,6 +503,8 @@ def _print_scheme(s, data: dict) -> None:
         for k in ("source", "note"):
             if o.get(k):
                 con.print(f"    {k}: {escape(o[k])}")
+        for k, text in (o.get("sources") or {}).items():
+            con.print(f"    source of {escape(k)}: {escape(text)}")
 
 
 def _latest(scheme, store) -> str:

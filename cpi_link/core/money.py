@@ -8,6 +8,7 @@ Python's round() (half to even) is never used.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 import numpy as np
 
@@ -33,6 +34,11 @@ def round_ratio(num: np.ndarray, den: np.ndarray | int, mode: str) -> np.ndarray
     else:  # ceil
         q = (num + step - 1) // step
     return (q * unit).astype(np.int64)
+
+
+def round_fraction(value: Fraction, mode: str) -> int:
+    """Scalar twin of round_ratio for one exact amount in fen (funding shares)."""
+    return int(round_ratio(np.array([value.numerator]), value.denominator, mode)[0])
 
 
 def yuan_to_fen(d: Decimal, what: str = "amount") -> int:

@@ -41,14 +41,32 @@ class RunReport:
     fetch: dict | None = None
 
 
+def prefectures(store) -> list[str]:
+    """The prefecture cities (设区市, XXXX00) the store holds figures for: those a prefecture
+    scheme decides on."""
+    return sorted({k[0] for k in store.all() if k[0].endswith("00") and not k[0].endswith("0000")})
+
+
+def missing_for(scheme, store, month: str) -> list[str]:
+    """What the month lacks, as 'cpi for 140100' strings (every prefecture for prefecture schemes)."""
+    rules = scheme.rules_for(month)
+    if rules.index_region == "prefecture":
+        regions = prefectures(store)
+        if not regions:
+            return ["any prefecture's figures (a prefecture scheme decides on each 设区市's own)"]
+    else:
+        regions = [rules.index_region]
+    return [f"{ind} for {r}" for r in regions for ind in rules.indicators_needed() if store.get(r, ind, month) is None]
+
+
 def figures_complete(scheme, store, month: str) -> bool:
+    """Every figure the month's rules name is stored for the deciding region; for a prefecture
+    scheme, for every prefecture the store holds figures for (rows of other prefectures are
+    rejected unknown_region by calc)."""
     try:
-        rules = scheme.rules_for(month)
+        return not missing_for(scheme, store, month)
     except Exception:
         return False
-    if rules.index_region == "prefecture":
-        return False  # decided per recipient's prefecture: needs the roster; handled in calc
-    return all(store.get(rules.index_region, ind, month) is not None for ind in rules.indicators_needed())
 
 
 def latest_complete_month(scheme, store) -> str | None:
@@ -105,11 +123,10 @@ def _run_month(m, roster, ledger, report, home, scheme, store, standards, latest
         log.info("%s already_done run=%s", m, rec["run_id"])
         return
     if not figures_complete(scheme, store, m):
-        rules = scheme.rules_for(m)
-        missing = [i for i in rules.indicators_needed() if store.get(rules.index_region, i, m) is None]
+        missing = missing_for(scheme, store, m)
         report.gap = m
         raise MissingFigures(
-            f"{m}: no {', '.join(missing)} figure for {rules.index_region}, though a later month ({latest}) is published; "
+            f"{m}: no figure {', '.join(missing)}, though a later month ({latest}) is published; "
             "import it (cpi-link fetch --source file) and run again. Months before it are done."
         )
     res = calculate_month(m, roster, scheme, store, standards, home, progress=progress)

@@ -6,8 +6,10 @@ calendar; it moves with weekends and holidays). The nominal publication day used
 Payment deadlines come from the rules in force (`payment_timing` in the scheme file, free text):
 
 - "within 20 working days after the index is published" (national 2016 rules): publication day
-  + 20 working days. Only weekends are skipped: public holidays (Spring Festival, National Day...)
-  are NOT counted, so in a holiday month the true deadline is later than the date shown.
+  + 20 working days of China's official calendar: public holidays (Spring Festival, National
+  Day...) are skipped and make-up working days (调休上班, often a Saturday or Sunday) count, from the
+  `holidays` package's CN calendar. For a year whose arrangement it does not list yet (the State
+  Council announces it each November), weekends only, and the note says so.
 - "paid in the month the index is published" (2021 rules): the last day of month M+1.
 - anything else: no date is computed; the text is shown as written.
 """
@@ -23,7 +25,44 @@ from cpi_link.core.months import add_months
 
 PUBLICATION_DAYS = (9, 12)  # NBS usually publishes on the 9th-12th of the following month
 NOMINAL_DAY = 10
-HOLIDAY_NOTE = "weekends skipped; public holidays not counted, so the true deadline may be later"
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    holidays: object  # holidays.HolidayBase for CN (dates -> names), or None when not installed
+    covered: frozenset  # years whose official arrangement (holidays and make-up days) is known
+
+
+_CAL: dict = {}
+
+
+def _calendar() -> _Calendar:
+    """China's working-day calendar, built once per process."""
+    if "cn" not in _CAL:
+        try:
+            import holidays
+
+            cn = holidays.country_holidays("CN", years=range(2001, date.today().year + 3))
+            # a year is covered when the library lists its make-up working days or substituted days
+            # off: the arrangement announced for it, not only rule-derived festival dates
+            covered = {d.year for d in getattr(cn, "weekend_workdays", ())}
+            covered |= {d.year for d, name in cn.items() if "调休" in name or "substitut" in name.lower()}
+            _CAL["cn"] = _Calendar(cn, frozenset(covered))
+        except ImportError:  # pragma: no cover - a declared dependency
+            _CAL["cn"] = _Calendar(None, frozenset())
+    return _CAL["cn"]
+
+
+def year_covered(year: int) -> bool:
+    return year in _calendar().covered
+
+
+def is_working_day(d: date) -> bool:
+    """A working day of China's official calendar; weekends only for a year not covered."""
+    cal = _calendar()
+    if d.year in cal.covered:
+        return cal.holidays.is_working_day(d)
+    return d.weekday() < 5
 
 
 @dataclass(frozen=True)
@@ -61,14 +100,51 @@ def expected_publication(index_month: str) -> date:
 
 
 def add_working_days(start: date, n: int) -> date:
-    """start + n working days, skipping Saturdays and Sundays only (holidays are not known here)."""
+    """start + n working days of China's calendar (public holidays skipped, make-up days counted)."""
     d = start
     left = n
     while left > 0:
         d += timedelta(days=1)
-        if d.weekday() < 5:
+        if is_working_day(d):
             left -= 1
     return d
+
+
+def working_days_reason(start: date, end: date) -> str:
+    """Why the span start..end holds the days it does: holidays skipped, make-up days counted,
+    years without a known arrangement."""
+    cal = _calendar()
+    runs: list[list] = []  # [first, last, name] of each run of weekday holidays
+    makeup: list[date] = []
+    d = start
+    while d < end:
+        d += timedelta(days=1)
+        if d.year not in cal.covered:
+            continue
+        if d.weekday() >= 5:
+            if cal.holidays.is_working_day(d):
+                makeup.append(d)
+            continue
+        name = cal.holidays.get(d)
+        if name:
+            name = name.split(";")[0]
+            named = [] if name.startswith("Day off") or "调休" in name else [name.replace(" (observed)", "")]
+            if runs and (d - runs[-1][1]).days <= 3:  # the same holiday across a weekend
+                runs[-1][1] = d
+                runs[-1][2] += [x for x in named if x not in runs[-1][2]]
+            else:
+                runs.append([d, d, named])
+    parts = []
+    if runs:
+        parts.append("public holidays skipped: " + ", ".join(
+            f"{a.isoformat()}" + (f"..{b.isoformat()}" if b != a else "") + (f" ({' / '.join(n)})" if n else "") for a, b, n in runs))
+    if makeup:
+        parts.append("make-up working days counted: " + ", ".join(x.isoformat() for x in makeup))
+    missing = sorted({y for y in range(start.year, end.year + 1) if y not in cal.covered})
+    if missing:
+        parts.append(f"China's holiday arrangement for {', '.join(map(str, missing))} is not known yet: weekends only there, "
+                     "so the true deadline may be later")
+    return "; ".join(parts) if parts else "no public holiday in the span"
 
 
 _WORKING_DAYS = re.compile(r"(\d+)\s*(?:working days|work days|business days|个?工作日)", re.I)
@@ -94,7 +170,7 @@ def payment_deadline(index_month: str, payment_timing: str | None) -> Deadline:
     pub = expected_publication(index_month)
     if rule == "working_days":
         d = add_working_days(pub, n or 0)
-        note = f"{n} working days after publication (taken as {pub.isoformat()}); {HOLIDAY_NOTE}"
+        note = f"{n} working days after publication (taken as {pub.isoformat()}); {working_days_reason(pub, d)}"
     elif rule == "publication_month":
         last = _cal.monthrange(pub.year, pub.month)[1]
         d = pub.replace(day=last)
@@ -105,9 +181,13 @@ def payment_deadline(index_month: str, payment_timing: str | None) -> Deadline:
     return Deadline(index_month, rule, payment_timing, d, note)
 
 
-def calendar_json(index_month: str, payment_timing: str | None) -> dict:
+def is_overdue(dl: Deadline, today: date | None = None) -> bool:
+    return dl.deadline is not None and dl.deadline < (today or date.today())
+
+
+def calendar_json(index_month: str, payment_timing: str | None, today: date | None = None) -> dict:
     """Extra keys for trigger's JSON: when this month's and the next month's figures are expected,
-    and the payment deadline under the rules in force."""
+    and the payment deadline under the rules in force (overdue when it has passed)."""
     a, b = publication_window(index_month)
     na, nb = publication_window(add_months(index_month, 1))
     dl = payment_deadline(index_month, payment_timing)
@@ -117,6 +197,7 @@ def calendar_json(index_month: str, payment_timing: str | None) -> dict:
         "payment_timing": payment_timing,
         "payment_deadline": dl.deadline.isoformat() if dl.deadline else None,
         "payment_deadline_note": dl.note,
+        "overdue": is_overdue(dl, today),
     }
 
 
@@ -128,8 +209,10 @@ def next_figures_sentence(latest: str) -> str:
             "(CPI is usually published on the 9th-12th of the following month)")
 
 
-def deadline_sentence(index_month: str, version: str, payment_timing: str | None) -> str:
+def deadline_sentence(index_month: str, version: str, payment_timing: str | None, today: date | None = None,
+                      show_overdue: bool = True) -> str:
     dl = payment_deadline(index_month, payment_timing)
     if dl.deadline is None:
         return f"payment deadline for {index_month} under {version}: not computed ({dl.note})"
-    return f"payment deadline for {index_month} under {version}: {dl.deadline.isoformat()} ({dl.note})"
+    late = " — OVERDUE: the deadline has passed" if show_overdue and is_overdue(dl, today) else ""
+    return f"payment deadline for {index_month} under {version}: {dl.deadline.isoformat()}{late} ({dl.note})"

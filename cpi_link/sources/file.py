@@ -47,8 +47,11 @@ def read_figures_file(
     regions: list[str] | None = None,
     since: str | None = None,
     until: str | None = None,
+    skipped: list[int] | None = None,
 ) -> list[Observation]:
-    """Parse a figures file; any bad row is an InputError naming file, row and field."""
+    """Parse a figures file; any bad row is an InputError naming file, row and field. A row whose
+    value is blank (a month not filled in on the `fetch template` form) or whose first field
+    starts with '#' (the form's instructions) is skipped; its data-row number is added to `skipped`."""
     path = Path(path)
     header, rows = read_table(path)
     cols = find_columns(header, FIGURE_COLUMNS, tuple(FIGURE_COLUMNS), path)
@@ -62,6 +65,12 @@ def read_figures_file(
             return row[i].strip() if i < len(row) else ""
 
         where = f"{path.name}: data row {n}"
+        if row and row[0].strip().startswith("#"):
+            continue
+        if cell("value") == "":
+            if skipped is not None:
+                skipped.append(n)
+            continue
         region = cell("region_code")
         if region.endswith(".0"):
             region = region[:-2]

@@ -88,7 +88,8 @@ def load_bundled(data_dir: Path | None = None) -> dict[tuple[str, str, str], Obs
                     month=row["month"].strip(),
                     value=parse_decimal(row["value"]),
                     source="bundled",
-                    source_ref=ref,
+                    # a file that gives each figure's own source (cpi_shanxi.csv) keeps it with the figure
+                    source_ref=f"{row['source'].strip()} (bundled as {ref})" if (row.get("source") or "").strip() else ref,
                     fetched_at=entry["retrieved"],
                 )
                 out[obs.key] = obs

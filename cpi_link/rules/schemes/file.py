@@ -18,9 +18,11 @@ from typing import Any
 
 from cpi_link.core.categories import CATEGORIES
 from cpi_link.core.errors import ConfigError
-from cpi_link.rules.schemes.model import INDICATORS, METHODS, Overlay, RATES, ROUNDINGS, STANDARD_KINDS, Scheme, Version, _MONTH_RE, _apply, _check_complete
+from cpi_link.rules.schemes.model import INDICATORS, METHODS, Example, Overlay, RATES, ROUNDINGS, STANDARD_KINDS, Scheme, Version, _MONTH_RE, _apply, _check_complete
 
-_TOP_KEYS = ("scheme", "name", "example", "note", "version", "overlay")
+# `example` is the [[example]] worked cases (SPEC 5.4); `example = true` (the older spelling of
+# example_only) still marks a file that only illustrates the format
+_TOP_KEYS = ("scheme", "name", "example_only", "example", "note", "version", "overlay")
 # keys that carry rules, allowed in a version; an overlay may name any of them except categories
 _RULE_KEYS = (
     "index_region",
@@ -34,8 +36,10 @@ _RULE_KEYS = (
     "multiplier",
     "categories",
     "payment_timing",
+    "amounts",
+    "funding",
 )
-_META_KEYS = ("id", "document", "related_documents", "verified", "from", "source", "note")
+_META_KEYS = ("id", "document", "related_documents", "verified", "from", "source", "note", "sources")
 _VERSION_KEYS = _META_KEYS + _RULE_KEYS
 _VERSION_REQUIRED = ("id", "document", "from", "index_region", "trigger", "rate", "method", "rounding", "categories")
 _OVERLAY_KEYS = _META_KEYS + ("until", "add_categories", "remove_categories") + tuple(
@@ -122,7 +126,12 @@ def _build(path: Path, data: dict, sha: str) -> Scheme:
     if not _NAME_RE.match(name):
         raise ConfigError(f"{path}: key scheme: {name!r} is not a plain name (letters, digits, - _ .)")
     title = _req_str(path, "", data, "name")
-    example = _opt_bool(path, "", data, "example", False)
+    raw_examples = data.get("example")
+    if isinstance(raw_examples, bool):
+        example, raw_examples = raw_examples, None
+    else:
+        example = _opt_bool(path, "", data, "example_only", False)
+    examples = parse_examples(path, raw_examples)
     note = _opt_str(path, "", data, "note")
 
     raw_versions = data.get("version")
@@ -149,7 +158,9 @@ def _build(path: Path, data: dict, sha: str) -> Scheme:
         starts[v.start] = v.id
     versions.sort(key=lambda v: v.start)
 
-    scheme = Scheme(name=name, title=title, path=path, sha256=sha, versions=versions, overlays=overlays, example=example, note=note)
+    _no_clashing_overlays(path, overlays)
+    scheme = Scheme(name=name, title=title, path=path, sha256=sha, versions=versions, overlays=overlays, example=example, note=note,
+                    examples=examples)
     # Every overlay must combine into a complete rule set with every version it lands on.
     for o in overlays:
         for i, v in enumerate(versions):
@@ -158,6 +169,78 @@ def _build(path: Path, data: dict, sha: str) -> Scheme:
             if o.until >= v.start and (end is None or o.start < end):
                 _apply(path, v, [o], lo)
     return scheme
+
+
+def _overlay_keys(o: Overlay) -> set[str]:
+    """The keys an overlay sets, table keys by their entries (trigger.cpi, amounts.orphan)."""
+    keys = set()
+    for k, v in o.changes.items():
+        keys |= {f"{k}.{x}" for x in v} if k in ("trigger", "amounts") else {k}
+    return keys | {f"categories.{c}" for c in (*o.add_categories, *o.remove_categories)}
+
+
+def _no_clashing_overlays(path: Path, overlays: list[Overlay]) -> None:
+    """Two overlays in force in the same month may not set the same key: which one wins would
+    depend on their order in the file (SPEC 5.4)."""
+    for i, a in enumerate(overlays):
+        for b in overlays[i + 1:]:
+            if a.start <= b.until and b.start <= a.until:
+                both = sorted(_overlay_keys(a) & _overlay_keys(b))
+                if both:
+                    lo, hi = max(a.start, b.start), min(a.until, b.until)
+                    span = lo if lo == hi else f"{lo}..{hi}"
+                    raise ConfigError(
+                        f'{path}: overlays "{a.id}" and "{b.id}" are both in force in {span} and both set '
+                        f"key {', '.join(both)}; merge them into one overlay or make their months not overlap"
+                    )
+
+
+_EXAMPLE_KEYS = ("month", "category", "area", "standard", "persons", "region", "cpi", "food", "scpi", "amount", "triggered", "note")
+
+
+def parse_examples(path: Path, raw: Any) -> list[Example]:
+    """The file's [[example]] tables; a malformed one is a ConfigError naming it and the key."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: key example: write worked examples as [[example]] tables")
+    out = []
+    for n, t in enumerate(raw, 1):
+        where = f"example #{n}"
+        if not isinstance(t, dict):
+            raise ConfigError(f"{path}: {where}: write it as an [[example]] table")
+        _no_unknown(path, where, t, _EXAMPLE_KEYS)
+        month = t.get("month")
+        if not isinstance(month, str) or not _MONTH_RE.match(month):
+            raise ConfigError(f'{path}: {where} key month: write the index month as "YYYY-MM"')
+        cat = t.get("category")
+        if cat not in CATEGORIES:
+            raise ConfigError(f"{path}: {where} key category: {cat!r} is not a category; known: {', '.join(CATEGORIES)}")
+        area = t.get("area")
+        if area is not None and area not in ("urban", "rural"):
+            raise ConfigError(f"{path}: {where} key area: {area!r} must be urban or rural")
+        std = _decimal(path, where, "standard", t["standard"], non_negative=True) if "standard" in t else None
+        persons = t.get("persons", "1")
+        if not (isinstance(persons, str) and persons.strip().isdigit() and int(persons) > 0) and not (
+            isinstance(persons, int) and not isinstance(persons, bool) and persons > 0
+        ):
+            raise ConfigError(f"{path}: {where} key persons: {persons!r} must be a whole number above zero")
+        figures = {i: _decimal(path, where, i, t[i], non_negative=True) for i in INDICATORS if i in t}
+        triggered = t.get("triggered", True)
+        if not isinstance(triggered, bool):
+            raise ConfigError(f"{path}: {where} key triggered: must be true or false")
+        amount = _decimal(path, where, "amount", t["amount"], non_negative=True) if "amount" in t else None
+        if triggered and amount is None:
+            raise ConfigError(f"{path}: {where}: give the expected amount (or triggered = false)")
+        if not triggered and amount is not None:
+            raise ConfigError(f"{path}: {where}: triggered = false and an amount: give one or the other")
+        region = t.get("region")
+        if region is not None and not (isinstance(region, str) and len(region) == 6 and region.isdigit()):
+            raise ConfigError(f'{path}: {where} key region: write a 6-digit code as a string, e.g. "140100"')
+        note = t.get("note")
+        out.append(Example(n, month, cat, area, std, int(persons), region, figures, amount, triggered,
+                           note if isinstance(note, str) else None))
+    return out
 
 
 def _parse_version(path: Path, n: int, t: Any) -> Version:
@@ -177,6 +260,8 @@ def _parse_version(path: Path, n: int, t: Any) -> Version:
     rules.setdefault("minimum", Decimal(0))
     rules.setdefault("multiplier", Decimal(1))
     rules.setdefault("payment_timing", None)
+    rules.setdefault("amounts", {})
+    rules.setdefault("funding", {})
     _check_complete(path, where, rules, strict_extras=True)
     return Version(rules=rules, **meta)
 
@@ -230,6 +315,7 @@ def _parse_meta(path: Path, where: str, t: dict) -> dict:
         "start": _month_or_error(path, where, "from", t["from"]),
         "source": _opt_str(path, where, t, "source"),
         "note": _opt_str(path, where, t, "note"),
+        "sources": _parse_sources(path, where, t),
     }
 
 
@@ -273,7 +359,70 @@ def _parse_rules(path: Path, where: str, t: dict) -> dict:
             raise ConfigError(f"{path}: {where} key categories: names no category")
     if "payment_timing" in t:
         out["payment_timing"] = _req_str(path, where, t, "payment_timing")
+    if "amounts" in t:
+        out["amounts"] = _parse_amounts(path, where, t["amounts"])
+    if "funding" in t:
+        out["funding"] = _parse_funding(path, where, t["funding"])
     return out
+
+
+def _money(path: Path, where: str, key: str, v: Any) -> str:
+    """A yuan amount as its text: non-negative, at most two decimals (fen)."""
+    d = _decimal(path, where, key, v, non_negative=True)
+    if d.as_tuple().exponent < -2:
+        raise ConfigError(f"{path}: {where} key {key}: {_quote(v)} has more than two decimals (fen)")
+    return v.strip()
+
+
+def _parse_amounts(path: Path, where: str, amounts: Any) -> dict:
+    example = 'e.g. amounts = { urban_dibao = "30", rural_dibao = "20", special_care = { urban = "30", rural = "20" } }'
+    if not isinstance(amounts, dict) or not amounts:
+        raise ConfigError(f"{path}: {where} key amounts: write a table of yuan per person per month by category, {example}")
+    out: dict = {}
+    for cat, v in amounts.items():
+        if cat not in CATEGORIES:
+            raise ConfigError(f"{path}: {where} key amounts.{cat}: unknown category; known: {', '.join(CATEGORIES)}")
+        if isinstance(v, dict):
+            if not v:
+                raise ConfigError(f"{path}: {where} key amounts.{cat}: empty; {example}")
+            for area in v:
+                if area not in ("urban", "rural"):
+                    raise ConfigError(f"{path}: {where} key amounts.{cat}.{area}: use urban and rural; {example}")
+            out[cat] = {area: _money(path, where, f"amounts.{cat}.{area}", x) for area, x in v.items()}
+        else:
+            out[cat] = _money(path, where, f"amounts.{cat}", v)
+    return out
+
+
+def _parse_funding(path: Path, where: str, funding: Any) -> dict[str, Decimal]:
+    example = 'e.g. funding = { central = "0.6", province = "0.4" }'
+    if not isinstance(funding, dict) or not funding:
+        raise ConfigError(f"{path}: {where} key funding: write a table of shares by funder, {example}")
+    out: dict[str, Decimal] = {}
+    for funder, v in funding.items():
+        share = _decimal(path, where, f"funding.{funder}", v, non_negative=True)
+        if share > 1:
+            raise ConfigError(f"{path}: {where} key funding.{funder}: {_quote(v)} is above 1 (shares are fractions of the cost)")
+        out[funder] = share
+    total = sum(out.values(), Decimal(0))
+    if total != 1:
+        raise ConfigError(
+            f"{path}: {where} key funding: shares sum to {format(total.normalize(), 'f')}, not 1 ("
+            + " + ".join(f"{k} {format(v.normalize(), 'f')}" for k, v in out.items()) + ")"
+        )
+    return out
+
+
+def _parse_sources(path: Path, where: str, t: dict) -> dict[str, str]:
+    """`sources`: where each value came from, by rule key or amounts.<category>."""
+    src = t.get("sources", {})
+    if not isinstance(src, dict) or not all(isinstance(v, str) and v.strip() for v in src.values()):
+        raise ConfigError(f'{path}: {where} key sources: write a table of texts, e.g. sources = {{ "amounts.urban_dibao" = "..." }}')
+    for k in src:
+        head, _, tail = k.partition(".")
+        if head not in _RULE_KEYS and head != "categories" or (tail and head not in ("amounts", "trigger", "categories", "funding")):
+            raise ConfigError(f"{path}: {where} key sources.{k}: names no rule key (e.g. trigger, amounts.urban_dibao)")
+    return {k: v.strip() for k, v in src.items()}
 
 
 def _parse_tiers(path: Path, where: str, tiers: Any) -> tuple[tuple[Decimal, Fraction], ...]:

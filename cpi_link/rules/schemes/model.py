@@ -15,7 +15,7 @@ from cpi_link.core.errors import ConfigError
 
 INDICATORS = ("cpi", "food", "scpi")  # also the deterministic order used everywhere in decisions
 RATES = ("triggering_max", "cpi", "food", "scpi")
-METHODS = ("proportional", "tiered_fraction", "per_point")
+METHODS = ("proportional", "tiered_fraction", "per_point", "fixed")
 ROUNDINGS = ("yuan_half_up", "yuan_ceil", "jiao_half_up", "fen_half_up")
 STANDARD_KINDS = ("urban", "rural", "by_area")
 
@@ -75,6 +75,7 @@ class Version:
     source: str | None
     note: str | None
     rules: dict[str, Any]  # every rule key, parsed and complete (defaults filled)
+    sources: dict[str, str] = field(default_factory=dict)  # rule key (or amounts.<category>) -> its source
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,30 @@ class Overlay:
     changes: dict[str, Any]  # only the rule keys the overlay names, parsed
     add_categories: dict[str, str]
     remove_categories: tuple[str, ...]
+    sources: dict[str, str] = field(default_factory=dict)
 
     def active(self, month: str) -> bool:
         return self.start <= month <= self.until
+
+
+@dataclass(frozen=True)
+class Example:
+    number: int
+    month: str
+    category: str
+    area: str | None
+    standard: Decimal | None
+    persons: int
+    region: str | None
+    figures: dict[str, Decimal]  # indicator -> published index (上年同月=100)
+    amount: Decimal | None
+    triggered: bool
+    note: str | None
+
+    @property
+    def label(self) -> str:
+        area = f" {self.area}" if self.area else ""
+        return f"example #{self.number} ({self.month} {self.category}{area})"
 
 
 @dataclass
@@ -105,6 +127,7 @@ class Scheme:
     overlays: list[Overlay]  # file order (applied in that order)
     example: bool = False
     note: str | None = None
+    examples: list = field(default_factory=list)  # [[example]] tables (rules.examples.Example)
 
     @property
     def unverified_ids(self) -> list[str]:
@@ -159,22 +182,47 @@ def _check_complete(path: Path, where: str, rules: dict, strict_extras: bool, mo
         raise ConfigError(f"{path}: {where}{at} key tiers: method tiered_fraction needs tiers")
     if rules["method"] == "per_point" and rules["per_point"] is None:
         raise ConfigError(f'{path}: {where}{at} key per_point: method per_point needs per_point = "5" (yuan per started point)')
+    if rules["method"] == "fixed":
+        _check_amounts(path, where + at, rules)
     if strict_extras:
+        if rules.get("amounts") and rules["method"] != "fixed":
+            raise ConfigError(f"{path}: {where} key amounts: only used by method fixed (method is {rules['method']})")
         if rules["tiers"] and rules["method"] != "tiered_fraction":
             raise ConfigError(f"{path}: {where} key tiers: only used by method tiered_fraction (method is {rules['method']})")
         if rules["per_point"] is not None and rules["method"] != "per_point":
             raise ConfigError(f"{path}: {where} key per_point: only used by method per_point (method is {rules['method']})")
 
 
+def _check_amounts(path: Path, where: str, rules: dict) -> None:
+    """Method fixed: every covered category has its amount, for each area it can be paid in."""
+    amounts = rules.get("amounts") or {}
+    for cat, kind in rules["categories"].items():
+        a = amounts.get(cat)
+        if a is None:
+            raise ConfigError(
+                f'{path}: {where} key amounts.{cat}: method fixed needs an amount for covered category {cat}, '
+                f'e.g. amounts = {{ {cat} = "30" }}'
+            )
+        if isinstance(a, dict):
+            for area in (("urban", "rural") if kind == "by_area" else (kind,)):
+                if area not in a:
+                    raise ConfigError(
+                        f"{path}: {where} key amounts.{cat}.{area}: {cat} is paid against the {kind} standard, "
+                        f"so its amount needs {area} (or give one amount for both)"
+                    )
+
+
 def _apply(path: Path, version: Version, overlays: list[Overlay], month: str) -> dict:
     """The version's rules with the overlays applied in order; complete and checked."""
     rules = dict(version.rules)
     rules["trigger"] = dict(rules["trigger"])
+    rules["amounts"] = dict(rules.get("amounts", {}))
     rules["categories"] = dict(rules["categories"])
     for o in overlays:
         for k, v in o.changes.items():
-            if k == "trigger":
-                rules["trigger"].update(v)  # an overlay's trigger replaces only the indicators it names
+            if k in ("trigger", "amounts"):
+                # an overlay's trigger (amounts) replaces only the indicators (categories) it names
+                rules[k] = {**rules.get(k, {}), **v}
             else:
                 rules[k] = v
         for c in o.remove_categories:
@@ -187,6 +235,8 @@ def _apply(path: Path, version: Version, overlays: list[Overlay], month: str) ->
         rules["tiers"] = ()
     if rules["method"] != "per_point":
         rules["per_point"] = None
+    if rules["method"] != "fixed":
+        rules["amounts"] = {}
     return rules
 
 

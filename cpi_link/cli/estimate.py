@@ -1,0 +1,76 @@
+"""`cpi-link estimate` (资金测算): a month's cost from headcounts; formatting only (jobs.estimate)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
+
+
+def register(app: typer.Typer) -> None:
+    app.command("estimate")(estimate)
+
+
+@handle_errors
+def estimate(
+    ctx: typer.Context,
+    counts: Path = typer.Option(..., "--counts", help="Headcounts CSV/XLSX: region_code,category,area,persons (行政区划代码,类别,城乡,人数); area only for by_area categories."),
+    month: str = typer.Option(..., "--month", help="Index month YYYY-MM whose rules (and decision) apply."),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help="Scheme name or path. Default: default_scheme in CONFIG/sources.toml, else shanxi."),
+    standards: Optional[Path] = typer.Option(None, "--standards", help="Standards CSV/XLSX (SPEC 5.3). Default: the bundled SAMPLE, with a warning; not needed by fixed amounts."),
+    rate: Optional[str] = typer.Option(None, "--rate", help="Assume this rate in percent (e.g. 6.1) instead of the month's decision."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+):
+    """资金测算: what a month costs from headcounts by region and category, before a roster exists;
+    totals by category, region and funder (when the scheme names funding shares)."""
+    from cpi_link.cli.calc import load_standards_option, warn_unverified
+    from cpi_link.core.months import parse_month
+    from cpi_link.jobs.estimate import estimate as run_estimate, parse_rate, read_counts
+    from cpi_link.rules.schemes import default_scheme, load_scheme
+    from cpi_link.store.series import SeriesStore
+
+    st = state(ctx)
+    m = parse_month(month, "--month")
+    sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
+    rules = sch.rules_for(m)
+    assumed = parse_rate(rate) if rate is not None else None
+    rows = read_counts(counts)
+    std = None if rules.method == "fixed" and standards is None else load_standards_option(standards)
+    warn_unverified(rules)
+    res = run_estimate(m, rows, sch, SeriesStore(st.home), std, assumed)
+    for r in res["rejected"]:
+        warn(f"{counts}: row {r['file_row']} ({r['persons']:,} persons of {r['category']} in {r['region_code']}) not costed: {r['reason']}: {r['detail']}")
+    if fmt is Format.json:
+        emit_json(res)
+        return
+    if fmt is Format.csv:
+        out = [{"kind": "category", "key": c["category"], "persons": c["persons"], "amount": c["amount"]} for c in res["by_category"]]
+        out += [{"kind": "funder", "key": f["funder"], "share": f["share"], "amount": f["amount"]} for f in res.get("by_funder", [])]
+        out.append({"kind": "total", "key": "", "persons": res["persons"], "amount": res["total_amount"]})
+        emit_csv([{"month": res["month"], "triggered": str(res["triggered"]).lower(), "rate_pct": res["rate_pct"], **o} for o in out],
+                 ["month", "triggered", "rate_pct", "kind", "key", "persons", "share", "amount"])
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    con = stdout_console()
+    for d in res["decisions"]:
+        mark = "[bold green]TRIGGERED[/]" if d["triggered"] else "[bold]not triggered[/]"
+        con.print(f"[bold]{m}[/] {d['region_code']} {mark}: {escape(d['reason'])}")
+    t = Table(title=f"资金测算 {m}: {res['scheme']} {escape(rules.label)} ({res['method']})", title_justify="left")
+    for c, j in (("category", "left"), ("类别", "left"), ("persons", "right"), ("yuan", "right")):
+        t.add_column(c, justify=j)
+    for c in res["by_category"]:
+        t.add_row(c["category"], c["label"], f"{c['persons']:,}", c["amount"])
+    t.add_row("[bold]total[/]", "", f"{res['persons']:,}", f"[bold]{res['total_amount']}[/]")
+    con.print(t)
+    if res.get("by_funder"):
+        f = Table(title="by funder", title_justify="left")
+        for c, j in (("funder", "left"), ("share", "right"), ("yuan", "right")):
+            f.add_column(c, justify=j)
+        for x in res["by_funder"]:
+            f.add_row(escape(x["funder"]), x["share"], x["amount"])
+        con.print(f)

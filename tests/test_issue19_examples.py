@@ -1,0 +1,80 @@
+"""Worked examples beside the rules and `scheme check` (issue 19, SPEC 5.4); the bundled Shanxi
+scheme as the 2019 evidence shows it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = REPO / "config"
+
+
+def test_every_bundled_scheme_carries_examples_that_hold(cli):
+    r = cli("--config", CONFIG, "scheme", "check", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(r.stdout)
+    names = {p.stem for p in (CONFIG / "schemes").glob("*.toml")}
+    assert {x["scheme"] for x in rows} == names  # every bundled scheme has examples
+    assert all(x["ok"] for x in rows)
+    got = {(x["scheme"], x["expected"]) for x in rows}
+    # the sources' figures: Wuhan 870 x 5.5% = 47.85 -> 48; Jiangsu 900/12 = 75 and 900/8 = 112.5;
+    # Shanxi's flat 30 / 20 (x 3 persons = 60) / 30; national food exactly 6.0: 600 x 6% = 36
+    assert {("example-hubei", "48"), ("example-jiangsu", "75"), ("example-jiangsu", "112.5"), ("shanxi", "30"),
+            ("shanxi", "60"), ("national", "36"), ("national", "14")} <= got
+
+
+def test_a_failing_example_is_exit_2_naming_it(tmp_path, cli):
+    cfg = tmp_path / "cfg"
+    shutil.copytree(CONFIG, cfg)
+    p = cfg / "schemes" / "example-hubei.toml"
+    p.write_text(p.read_text(encoding="utf-8").replace('amount = "48"', 'amount = "47"'), encoding="utf-8")
+    r = cli("--config", cfg, "scheme", "check", "example-hubei")
+    assert r.exit_code == 2
+    assert "example-hubei" in r.stderr and "example #1" in r.stderr and "expected 47" in r.stderr and "48.00" in r.stderr
+    # the others still hold
+    assert cli("--config", cfg, "scheme", "check", "shanxi", "national").exit_code == 0
+
+
+def test_example_expecting_no_start_that_starts_fails(tmp_path, cli):
+    body = (CONFIG / "schemes" / "national.toml").read_text(encoding="utf-8") + '''
+[[example]]
+month = "2017-05"
+category = "urban_dibao"
+standard = "600"
+cpi = "103.5"
+food = "101.0"
+triggered = false
+'''
+    p = tmp_path / "n.toml"
+    p.write_text(body, encoding="utf-8")
+    r = cli("scheme", "check", p)
+    assert r.exit_code == 2 and "example #5" in r.stderr and "expected not triggered" in r.stderr
+
+
+def test_malformed_example_names_the_key(tmp_path, cli):
+    body = (CONFIG / "schemes" / "national.toml").read_text(encoding="utf-8") + '\n[[example]]\nmonth = "2017-05"\ncategory = "urban_dibao"\nstandard = 600\namount = "1"\n'
+    p = tmp_path / "n.toml"
+    p.write_text(body, encoding="utf-8")
+    r = cli("scheme", "check", p)
+    assert r.exit_code == 2 and "example #5 key standard" in r.stderr
+
+
+def test_shanxi_ships_the_2019_flat_amounts_with_sources(cli):
+    from cpi_link.rules.schemes import load_scheme
+
+    s = load_scheme("shanxi", CONFIG)
+    r = s.rules_for("2019-04")
+    assert r.method == "fixed" and r.verified is False
+    assert (r.amounts["urban_dibao"], r.amounts["rural_dibao"], r.amounts["rural_tekun"]) == ("30", "20", "30")
+    v = s.versions[0]
+    for k in ("amounts.urban_dibao", "amounts.rural_dibao", "amounts.rural_tekun"):
+        assert "2019" in v.sources[k] and "省民政厅" in v.sources[k]
+    # the alternative reading is its own scheme
+    alt = load_scheme("shanxi-proportional", CONFIG).rules_for("2019-04")
+    assert alt.method == "proportional"
+    shown = cli("--config", CONFIG, "scheme", "show", "shanxi")
+    assert shown.exit_code == 0
+    assert "source of amounts.urban_dibao" in shown.stdout and "stay covered" in shown.stdout
+    assert "amounts (yuan per person per month): urban_dibao 30, rural_dibao 20" in shown.stdout
