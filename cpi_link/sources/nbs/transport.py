@@ -109,6 +109,7 @@ class _Watch:
         self._lock = threading.Lock()
 
     def attach(self, conn) -> None:
+        """conn: anything with a .sock (a connection, or the response's socket once the connection let go)."""
         with self._lock:
             self.conn = conn
             fired = self.fired
@@ -130,6 +131,18 @@ def _shut(conn) -> None:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+class _Holder:
+    def __init__(self, sock):
+        self.sock = sock
+
+
+def _response_socket(resp):
+    try:
+        return resp.raw._fp.fp.raw._sock  # urllib3 response -> http.client response -> BufferedReader -> SocketIO
+    except AttributeError:
+        return None
 
 
 _LOCAL = threading.local()
@@ -269,6 +282,9 @@ class _RequestsWire:
                 if watch.fired:
                     raise _Deadline() from None
                 raise _Broken(_connection_reason(exc)) from None
+            sock = _response_socket(resp)
+            if sock is not None:  # http.client hands the socket to the response when the server will close
+                watch.attach(_Holder(sock))
             try:
                 declared = resp.headers.get("Content-Length", "")
                 if not resp.headers.get("Content-Encoding") and declared.isdigit() and int(declared) > cap:
