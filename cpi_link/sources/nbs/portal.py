@@ -58,7 +58,7 @@ def split_slice(name: str) -> tuple[str, str | None, str | None]:
     return n[: m.start()], m.group(1), (None if end in (None, "至今") else end)
 
 
-_PLAIN_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+_PLAIN_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")  # ASCII only: \d takes full-width digits
 _TENTH = Decimal("0.1")
 
 
