@@ -221,3 +221,17 @@ def test_impersonating_transport_fetches_and_keeps_the_bounds(tmp_path, monkeypa
         with pytest.raises(SourceUnavailable, match="no complete answer within 2s"):
             fetch(CONFIG, home)
         assert time.monotonic() - t0 < 2 + 1.5
+
+
+def test_sources_show_prints_the_network_settings_without_a_proxy_password(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cpi_link.cli import app
+
+    point_env(monkeypatch, tmp_path, "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTPS_PROXY", "http://officer:s3cret@proxy.example:8080")
+    r = CliRunner().invoke(app, ["sources", "show", "--format", "json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.stderr
+    net = json.loads(r.stdout)["network"]
+    assert net["https_proxy"] == "http://***@proxy.example:8080" and "s3cret" not in r.stdout
+    assert net["transport"] == "requests" and net["on_challenge"] == "stop" and net["max_body_bytes"] == 4194304
