@@ -53,7 +53,7 @@ def point_env(monkeypatch, tmp_path, base: str, *, warm_up: bool = True) -> Home
     monkeypatch.setenv("CPI_LINK_NBS_TRIES", "2")
     monkeypatch.setenv("CPI_LINK_NBS_TIMEOUT", "5")
     monkeypatch.setenv("CPI_LINK_NBS_WARM_UP", "1" if warm_up else "0")
-    for var in ("CPI_LINK_NBS_ON_CHALLENGE", "CPI_LINK_NBS_CHALLENGE_WAIT", "CPI_LINK_NBS_MAX_BODY", "CPI_LINK_NBS_TRANSPORT",
+    for var in ("CPI_LINK_NBS_ON_CHALLENGE", "CPI_LINK_NBS_CHALLENGE_WAIT", "CPI_LINK_NBS_MAX_BODY", "CPI_LINK_NBS_TRANSPORT", "CPI_LINK_NBS_FETCH_DEADLINE",
                 "CPI_LINK_CONFIG", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CPI_LINK_HOME", str(tmp_path / "home"))

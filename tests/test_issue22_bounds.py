@@ -70,6 +70,20 @@ def test_tries_multiply_the_deadline_and_nothing_else(tmp_path, monkeypatch):
         assert time.monotonic() - t0 < 2 * 1 + 1.5
 
 
+def test_a_whole_fetch_has_a_deadline_too(tmp_path, monkeypatch):
+    # five tries of 2 s each would be 10 s; the fetch's own deadline (3 s) ends it first
+    with DripServer("body") as drip:
+        home = point_env(monkeypatch, tmp_path, drip.base)
+        monkeypatch.setenv("CPI_LINK_NBS_TIMEOUT", "2")
+        monkeypatch.setenv("CPI_LINK_NBS_TRIES", "5")
+        monkeypatch.setenv("CPI_LINK_NBS_FETCH_DEADLINE", "3")
+        t0 = time.monotonic()
+        with pytest.raises(SourceUnavailable, match=r"after 2 tries: the whole fetch ran out of its deadline \(http.fetch_deadline_seconds = 3s\)"):
+            nbs.fetch(CONFIG, home, ["000000"], "2020-11", "2020-12")
+        assert time.monotonic() - t0 < 3 + 1.5
+        assert drip.handled == 2
+
+
 def test_a_gzip_bomb_stops_at_the_cap_with_little_memory(home22, httpserver, bomb):
     httpserver.expect_request(f"{PREFIX}/stream/esData", method="POST").respond_with_response(
         Response(bomb, headers={"Content-Encoding": "gzip"}, content_type="application/json")

@@ -19,6 +19,7 @@ ENV_LEGACY_URL = "CPI_LINK_NBS_LEGACY_URL"
 ENV_FALLBACK = "CPI_LINK_NBS_FALLBACK"
 ENV_HTTP = {
     "timeout_seconds": "CPI_LINK_NBS_TIMEOUT",
+    "fetch_deadline_seconds": "CPI_LINK_NBS_FETCH_DEADLINE",
     "tries": "CPI_LINK_NBS_TRIES",
     "backoff_seconds": "CPI_LINK_NBS_BACKOFF",
     "min_gap_seconds": "CPI_LINK_NBS_MIN_GAP",
@@ -49,6 +50,7 @@ PLAUSIBLE_MIN, PLAUSIBLE_MAX = Decimal(50), Decimal(200)
 @dataclass(frozen=True)
 class HttpSettings:
     timeout_seconds: float = 20.0  # deadline on one whole request: connect, headers and body
+    fetch_deadline_seconds: float = 300.0  # deadline on a whole fetch (all its requests and waits)
     tries: int = 3
     backoff_seconds: float = 2.0
     backoff_max_seconds: float = 60.0
@@ -214,8 +216,8 @@ def load_sources(config_dir: Path | None, env: dict[str, str] | None = None) -> 
     http = HttpSettings(**kwargs)
     if http.tries < 1 or http.max_periods_per_request < 1 or http.max_months_per_range < 1:
         raise bad("http.tries", "tries, max_periods_per_request and max_months_per_range must be at least 1")
-    if http.timeout_seconds <= 0 or http.max_body_bytes < 1024:
-        raise bad("http.timeout_seconds", "timeout_seconds must be positive and max_body_bytes at least 1024")
+    if http.timeout_seconds <= 0 or http.fetch_deadline_seconds <= 0 or http.max_body_bytes < 1024:
+        raise bad("http.timeout_seconds", "timeout_seconds and fetch_deadline_seconds must be positive, max_body_bytes at least 1024")
 
     portal_url = (env.get(ENV_PORTAL_URL) or portal.get("base_url") or "").strip().rstrip("/")
     if not portal_url.startswith(("http://", "https://")):

@@ -380,6 +380,7 @@ class Transport:
         self.page_url = page_url
         self._warmed = not (http.warm_up and page_url)
         self.wire = make_wire(http)
+        self._budget_end = time.monotonic() + http.fetch_deadline_seconds
         self.common_headers = {"User-Agent": http.user_agent, "Accept-Language": http.accept_language}
         self.referer = http.referer or page_url or ""
         self.origin = http.origin or _origin_of(self.referer)
@@ -399,7 +400,10 @@ class Transport:
 
     def _send(self, method, url, params, body, headers) -> _Answer:
         """One exchange, redirects followed by hand (each hop's body capped) within one deadline."""
-        end = time.monotonic() + self.http.timeout_seconds
+        now = time.monotonic()
+        if now >= self._budget_end:
+            raise _Deadline()
+        end = min(now + self.http.timeout_seconds, self._budget_end)
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 ans = self.wire.send(method, url, params, body, headers, end, self.http.max_body_bytes)
@@ -466,6 +470,10 @@ class Transport:
         for attempt in range(1, self.http.tries + 1):
             if attempt > 1:
                 delay = self._delay(attempt, last)
+                if last.challenge:
+                    self._budget_end += delay  # the operator asked to sit the block out
+                elif time.monotonic() + delay >= self._budget_end:
+                    raise SourceFailure(f"{last.reason}; {self._over_budget()}", url, attempt - 1, last.unreachable)
                 if delay > 0:
                     self._sleep(delay)
             self._pace()
@@ -473,6 +481,8 @@ class Transport:
                 try:
                     ans = self._send(method, url, params, body, headers)
                 except _Deadline:
+                    if time.monotonic() >= self._budget_end:
+                        raise SourceFailure(self._over_budget(), url, attempt, unreachable=True) from None
                     raise _Retry(
                         f"no complete answer within {self.http.timeout_seconds:g}s (timeout: a deadline on the whole request)",
                         unreachable=True,
@@ -507,6 +517,9 @@ class Transport:
         if last.challenge:
             raise Blocked(self._blocked(last), url, self.http.tries)
         raise SourceFailure(last.reason, url, self.http.tries, last.unreachable)
+
+    def _over_budget(self) -> str:
+        return f"the whole fetch ran out of its deadline (http.fetch_deadline_seconds = {self.http.fetch_deadline_seconds:g}s)"
 
     def _blocked(self, exc: _Retry) -> str:
         wait = exc.retry_after if exc.retry_after is not None else self.http.challenge_wait_seconds
