@@ -257,3 +257,12 @@ def test_legacy_fallback_is_off_by_default(tmp_path, monkeypatch, httpserver):
     with pytest.raises(SourceUnavailable, match="connection refused; no legacy fallback configured"):
         fetch(home)
     assert len(httpserver.log) == 0  # no request spent on easyquery.htm
+
+
+def test_a_urlacl_403_is_a_closed_path_not_a_passing_block(home22, httpserver):
+    httpserver.expect_request(f"{PREFIX}/stream/esData", method="POST").respond_with_response(
+        Response(fx("legacy_urlacl_403.html"), status=403, headers={"wzws-ray": "1", "reason": "UrlACL"}, content_type="text/html")
+    )
+    with pytest.raises(SourceUnavailable) as ei:
+        fetch(home22)
+    assert "blocked (HTTP 403 UrlACL)" in ei.value.message and "Try again after" not in ei.value.message

@@ -545,9 +545,9 @@ class Transport:
         if 300 <= status < 400:
             raise _Retry(f"HTTP {status} redirect without a Location")
         if status >= 400:
-            if challenge:
+            acl = "UrlACL" in (ans.headers.get("reason", "") + text)  # a path blocked for good, not a passing block
+            if challenge and not acl:
                 raise _Retry(f"the portal's firewall refused the request (HTTP {status} challenge page)", retry_after=ra, challenge=True)
-            acl = "UrlACL" in (ans.headers.get("reason", "") + text)
             raise SourceFailure(f"blocked (HTTP {status} UrlACL)" if acl else f"HTTP {status}", ans.url, 1, status=status)
         if head == b"<" or (strict_content_type and "html" in ctype):
             if challenge:
