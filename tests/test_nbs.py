@@ -88,6 +88,7 @@ def nbs_home(tmp_path, monkeypatch, httpserver) -> Home:
     monkeypatch.setenv("CPI_LINK_NBS_BACKOFF", "0")
     monkeypatch.setenv("CPI_LINK_NBS_TRIES", "3")
     monkeypatch.setenv("CPI_LINK_NBS_TIMEOUT", "5")
+    monkeypatch.setenv("CPI_LINK_NBS_WARM_UP", "0")  # the warm-up GET has its own tests (test_issue22_*)
     monkeypatch.delenv("CPI_LINK_CONFIG", raising=False)
     monkeypatch.setenv("CPI_LINK_HOME", str(tmp_path / "home"))
     return Home(tmp_path / "home")
@@ -124,9 +125,10 @@ def test_national_cpi_and_food_across_the_2021_base_period_change(nbs_home, http
     # two CPI slices stitched by month: 2020 from the 2016-2020 leaf, 2021 from the 2021-2025 leaf
     by_cid = {b["cid"]: b for b in h.bodies}
     assert set(by_cid) == {C16, C21, CFOOD}
-    assert by_cid[C16]["dts"] == ["202011MM", "202012MM"] and by_cid[C16]["indicatorIds"] == [I16]
-    assert by_cid[C21]["dts"] == ["202101MM", "202102MM"] and by_cid[C21]["indicatorIds"] == [I21]
-    assert by_cid[CFOOD]["dts"] == ["202011MM", "202012MM", "202101MM", "202102MM"]
+    # consecutive months go as one range token (nbs-api.md §4)
+    assert by_cid[C16]["dts"] == ["202011MM-202012MM"] and by_cid[C16]["indicatorIds"] == [I16]
+    assert by_cid[C21]["dts"] == ["202101MM-202102MM"] and by_cid[C21]["indicatorIds"] == [I21]
+    assert by_cid[CFOOD]["dts"] == ["202011MM-202102MM"]
     for b in h.bodies:
         assert b["das"] == [{"text": "全国", "value": "000000000000"}]
         assert b["showType"] == "1" and b["daCatalogId"] == "" and b["rootId"] == ROOT_NATIONAL
@@ -230,12 +232,21 @@ def test_a_district_code_is_refused_before_any_request(nbs_home, httpserver):
     assert len(httpserver.log) == 0
 
 
-def test_long_windows_are_asked_in_chunks_of_periods(nbs_home, httpserver):
+def test_long_windows_are_asked_as_one_range_token(nbs_home, httpserver):
     h = EsData({})
     serve_esdata(httpserver, h)
     nbs.fetch(CONFIG, nbs_home, ["000000"], "2016-01", "2019-12")
+    sizes = sorted((b["cid"], tuple(b["dts"])) for b in h.bodies)
+    assert sizes == sorted([(C16, ("201601MM-201912MM",)), (CFOOD, ("201601MM-201912MM",))])
+
+
+def test_a_portal_refusing_range_tokens_is_asked_in_chunks_of_periods(nbs_home, httpserver):
+    h = EsData({})
+    serve_esdata(httpserver, lambda r: Response("bad dts", status=500) if "-" in json.loads(r.get_data())["dts"][0] else h(r))
+    out = nbs.fetch(CONFIG, nbs_home, ["000000"], "2016-01", "2019-12")
     sizes = sorted((b["cid"], len(b["dts"])) for b in h.bodies)
     assert sizes == sorted([(C16, 36), (C16, 12), (CFOOD, 36), (CFOOD, 12)])
+    assert out.requests == 1 + 4  # one refused range token (not retried), then lists for the session
 
 
 # ------------------------------------------------------------------------------------------------
@@ -259,7 +270,8 @@ def test_requests_are_paced_and_backoff_doubles(httpserver):
     httpserver.expect_request("/ok").respond_with_json({"data": [], "success": True, "state": 20000})
     httpserver.expect_request("/down").respond_with_data("no", status=500)
     fake = FakeClock()
-    http = nbs.HttpSettings(timeout_seconds=5, tries=3, backoff_seconds=2, backoff_max_seconds=3, min_gap_seconds=1)
+    http = nbs.HttpSettings(timeout_seconds=5, tries=3, backoff_seconds=2, backoff_max_seconds=3, min_gap_seconds=1,
+                            backoff_jitter=0)
     t = nbs.Transport(http, None, sleep=fake.sleep, clock=fake.clock)
     t.request_json("GET", httpserver.url_for("/ok"))
     t.request_json("GET", httpserver.url_for("/ok"))
@@ -315,7 +327,7 @@ def test_persistent_500_is_source_unavailable_exit_3(nbs_home, httpserver):
     assert ei.value.exit_status == ExitStatus.MISSING_FIGURES == 3
     assert "NBS portal" in msg and "after 3 tries" in msg and "HTTP 500" in msg and "Nothing was stored" in msg
     assert "\n" not in msg
-    assert len(httpserver.log) == 3
+    assert len(httpserver.log) == 1 + 3  # the range token's 500 is not retried; the month list gets 3 tries
 
 
 def test_a_timeout_is_retried_then_reported(nbs_home, httpserver, monkeypatch):
@@ -337,15 +349,18 @@ def test_a_timeout_is_retried_then_reported(nbs_home, httpserver, monkeypatch):
         time.sleep(0.05)
 
 
-def test_waf_html_page_is_retried_then_a_clear_error(nbs_home, httpserver):
+def test_waf_html_page_stops_at_once_with_a_time_to_retry(nbs_home, httpserver):
     serve_esdata(httpserver, lambda r: html_resp("waf_challenge.html"))
     with pytest.raises(SourceUnavailable) as ei:
         national(nbs_home)
-    assert "WAF challenge page" in ei.value.message and "after 3 tries" in ei.value.message
-    assert len(httpserver.log) == 3
+    assert "challenge page" in ei.value.message and "after 1 try" in ei.value.message
+    assert "Try again after" in ei.value.message and "Nothing was stored" in ei.value.message
+    assert len(httpserver.log) == 1  # retrying makes such blocks longer
 
 
-def test_waf_html_page_once_then_json(nbs_home, httpserver):
+def test_waf_html_page_once_then_json_when_the_operator_asked_to_wait(nbs_home, httpserver, monkeypatch):
+    monkeypatch.setenv("CPI_LINK_NBS_ON_CHALLENGE", "wait")
+    monkeypatch.setenv("CPI_LINK_NBS_CHALLENGE_WAIT", "0")
     h = EsData(NATIONAL_FIXTURES)
     h.script = [html_resp("waf_challenge.html")]
     serve_esdata(httpserver, h)
@@ -438,7 +453,7 @@ def test_sources_config_is_data_with_date_ranges(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     s = nbs.load_sources(CONFIG)
     assert s.portal_url == "https://data.stats.gov.cn/dg/website/publicrelease/web/external"
-    assert s.default_regions == ["140000", "000000"] and s.fallback == "legacy"
+    assert s.default_regions == ["140000", "000000"] and s.fallback == "none"  # legacy only by hand
     assert s.http.min_gap_seconds >= 1.0 and s.http.tries >= 2 and s.http.timeout_seconds > 0
     nat_cpi = [e for e in s.portal_series if e.scope == "national" and e.indicator == "cpi"]
     assert nbs.covering(nat_cpi, "2020-12").cid == C16

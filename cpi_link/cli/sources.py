@@ -46,7 +46,29 @@ def show(
     """
     from cpi_link.sources.nbs import series_table
 
+    import os
+    import re
+
+    def no_password(url: str | None) -> str | None:
+        return re.sub(r"//[^@/]*@", "//***@", url) if url else None  # a proxy URL may carry user:password
+
     sources, rows = series_table(state(ctx).config_dir)
+    h = sources.http
+    network = {
+        "transport": h.transport,
+        "trust_store": h.trust_store,
+        "deadline_seconds": h.timeout_seconds,
+        "tries": h.tries,
+        "max_body_bytes": h.max_body_bytes,
+        "raw_max_bytes": h.raw_max_bytes,
+        "warm_up": h.warm_up,
+        "on_challenge": h.on_challenge,
+        "range_tokens": h.range_tokens,
+        # what requests takes from the environment (shown so an officer can see the proxy in force)
+        "https_proxy": no_password(os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")),
+        "no_proxy": os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or None,
+        "requests_ca_bundle": os.environ.get("REQUESTS_CA_BUNDLE") or None,
+    }
     if fmt is Format.json:
         emit_json(
             {
@@ -56,6 +78,8 @@ def show(
                 "fallback": sources.fallback,
                 "default_regions": sources.default_regions,
                 "indicators": sources.indicators,
+                "page_url": sources.page_url,
+                "network": network,
                 "series": rows,
             }
         )
@@ -67,6 +91,7 @@ def show(
             f"portal: {sources.portal_url}\nlegacy fallback: "
             + (sources.legacy_url if sources.fallback == "legacy" and sources.legacy_url else "none")
             + f"\ndefault regions: {', '.join(sources.default_regions)}"
+            + f"\nnetwork: {', '.join(f'{k}={v}' for k, v in network.items() if v is not None)}"
         )
 
 

@@ -4,8 +4,10 @@ Which catalogue leaf and indicator to ask for depends on the month (NBS re-bases
 years and publishes each base period as its own slice); all of that is data in
 config/sources.toml, never literals here. `fetch()` asks the portal (POST stream/esData) for every
 region x indicator x slice, stitches the slices by month and returns observations; if the portal
-fails after its retries it tries the legacy easyquery.htm interface. It never touches the series
-store: the caller upserts only after this returns, so a failure stores nothing.
+fails after its retries it tries the legacy easyquery.htm interface only where configured (off by
+default). The firewall's challenge page and refused answers (over the size cap, conflicting or
+impossible values) stop the fetch at once, fallback or not. It never touches the series store: the
+caller upserts only after this returns, so a failure stores nothing.
 
 Every raw response is kept under HOME/raw (0600, dir 0700) with its sha256 in the file name and a
 sidecar describing the request.
@@ -20,8 +22,8 @@ from cpi_link.core.months import add_months, month_range
 from cpi_link.core.paths import Home
 from cpi_link.sources.nbs.config import Sources, load_sources
 from cpi_link.sources.nbs.legacy import Legacy
-from cpi_link.sources.nbs.portal import Portal, current_month
-from cpi_link.sources.nbs.transport import FetchOutcome, SourceFailure, Transport
+from cpi_link.sources.nbs.portal import Portal, current_month, refuse_conflicts
+from cpi_link.sources.nbs.transport import Blocked, FetchOutcome, Refused, SourceFailure, Transport
 
 # ------------------------------------------------------------------------------------------------
 # Entry points
@@ -45,14 +47,17 @@ def fetch(config_dir: Path, home: Home, regions: list[str] | None, since: str | 
     for r in regions:
         sources.scope_of(r)  # bad region: UsageError before any request
     months = _window(since, until)
-    transport = Transport(sources.http, home.raw_dir)
+    transport = Transport(sources.http, home.raw_dir, page_url=sources.page_url)
     try:
         outcome = FetchOutcome(endpoint=sources.portal_url, source="nbs", sources_file=str(sources.path))
         try:
             Portal(sources, transport).fetch(regions, months, outcome)
+            outcome.observations = refuse_conflicts(outcome.observations, sources.portal_url)
             outcome.requests = transport.requests
             outcome.raw_files = list(transport.raw_files)
             return outcome
+        except (Blocked, Refused) as stop:
+            raise SourceUnavailable(f"NBS portal {_describe(stop)}. Nothing was stored.") from None
         except SourceFailure as pf:
             portal_msg = f"NBS portal {_describe(pf)}"
         if sources.fallback != "legacy" or not sources.legacy_url:
@@ -62,6 +67,7 @@ def fetch(config_dir: Path, home: Home, regions: list[str] | None, since: str | 
         )
         try:
             Legacy(sources, transport).fetch(regions, months, legacy_outcome)
+            legacy_outcome.observations = refuse_conflicts(legacy_outcome.observations, sources.legacy_url)
         except SourceFailure as lf:
             raise SourceUnavailable(f"{portal_msg}; legacy fallback {_describe(lf)}. Nothing was stored.") from None
         legacy_outcome.requests = transport.requests
@@ -76,7 +82,7 @@ def discover(
 ) -> list[dict]:
     """Catalogue children of `pid` (root when empty) in a dataset, or the indicators of leaf `cid`."""
     sources = load_sources(config_dir)
-    transport = Transport(sources.http, home.raw_dir if home else None)
+    transport = Transport(sources.http, home.raw_dir if home else None, page_url=sources.page_url)
     portal = Portal(sources, transport)
     try:
         if cid:

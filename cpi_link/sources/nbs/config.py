@@ -19,9 +19,21 @@ ENV_LEGACY_URL = "CPI_LINK_NBS_LEGACY_URL"
 ENV_FALLBACK = "CPI_LINK_NBS_FALLBACK"
 ENV_HTTP = {
     "timeout_seconds": "CPI_LINK_NBS_TIMEOUT",
+    "fetch_deadline_seconds": "CPI_LINK_NBS_FETCH_DEADLINE",
     "tries": "CPI_LINK_NBS_TRIES",
     "backoff_seconds": "CPI_LINK_NBS_BACKOFF",
     "min_gap_seconds": "CPI_LINK_NBS_MIN_GAP",
+    "max_body_bytes": "CPI_LINK_NBS_MAX_BODY",
+    "warm_up": "CPI_LINK_NBS_WARM_UP",
+    "on_challenge": "CPI_LINK_NBS_ON_CHALLENGE",
+    "challenge_wait_seconds": "CPI_LINK_NBS_CHALLENGE_WAIT",
+    "transport": "CPI_LINK_NBS_TRANSPORT",
+}
+# Keys whose value is one of a few words.
+_CHOICES = {
+    "on_challenge": ("stop", "wait"),
+    "transport": ("requests", "impersonate"),
+    "trust_store": ("default", "system"),
 }
 
 NATIONAL = "000000"
@@ -37,13 +49,27 @@ PLAUSIBLE_MIN, PLAUSIBLE_MAX = Decimal(50), Decimal(200)
 
 @dataclass(frozen=True)
 class HttpSettings:
-    timeout_seconds: float = 20.0
+    timeout_seconds: float = 20.0  # deadline on one whole request: connect, headers and body
+    fetch_deadline_seconds: float = 300.0  # deadline on a whole fetch (all its requests and waits)
     tries: int = 3
     backoff_seconds: float = 2.0
     backoff_max_seconds: float = 60.0
+    backoff_jitter: float = 0.25  # each wait is stretched by a random 0..25 %
+    retry_after_max_seconds: float = 120.0  # a longer Retry-After stops the fetch with "try again after"
     min_gap_seconds: float = 1.0
     max_periods_per_request: int = 36
+    range_tokens: bool = True  # ask consecutive months as one "202401MM-202412MM" token
+    max_months_per_range: int = 240
+    max_body_bytes: int = 4 * 1024 * 1024  # cap on the decoded body
+    raw_max_bytes: int = 64 * 1024 * 1024  # cap on HOME/raw; oldest archives rotated out
+    warm_up: bool = True  # one GET of the portal page per session before the first data request
+    on_challenge: str = "stop"  # the firewall's challenge page: 'stop' at once, or 'wait' and retry
+    challenge_wait_seconds: float = 1800.0
+    transport: str = "requests"  # or 'impersonate' (curl-cffi, a browser's TLS fingerprint)
+    impersonate: str = "chrome"
+    trust_store: str = "default"  # or 'system' (the truststore package)
     user_agent: str = "cpi-link"
+    accept_language: str = "zh-CN,zh;q=0.9,en;q=0.8"
     referer: str = ""
     origin: str = ""
 
@@ -80,12 +106,14 @@ class LegacySeries:
 class Dataset:
     code: int
     root_id: str
+    route: str = ""  # the portal page's route for this dataset (e.g. monthData), sent in the Referer
 
 
 @dataclass
 class Sources:
     path: Path
     portal_url: str
+    page_url: str  # the portal page a browser opens (warm-up GET, Referer)
     legacy_url: str | None
     fallback: str  # 'legacy' | 'none'
     default_regions: list[str]
@@ -166,8 +194,17 @@ def load_sources(config_dir: Path | None, env: dict[str, str] | None = None) -> 
             continue
         v = http_raw[k]
         try:
+            if isinstance(default, bool):
+                if isinstance(v, str) and v.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                    v = v.strip().lower() in ("1", "true", "yes", "on")
+                if not isinstance(v, bool):
+                    raise bad(f"http.{k}", f"{v!r}: use true or false")
+                kwargs[k] = v
+                continue
             if isinstance(default, str):
-                kwargs[k] = str(v)
+                kwargs[k] = str(v).strip()
+                if k in _CHOICES and kwargs[k] not in _CHOICES[k]:
+                    raise bad(f"http.{k}", f"{v!r}: use {' or '.join(repr(c) for c in _CHOICES[k])}")
             elif isinstance(default, int) and not isinstance(default, bool):
                 kwargs[k] = int(v)
             else:
@@ -177,12 +214,18 @@ def load_sources(config_dir: Path | None, env: dict[str, str] | None = None) -> 
         if not isinstance(default, str) and kwargs[k] < 0:
             raise bad(f"http.{k}", "must not be negative")
     http = HttpSettings(**kwargs)
-    if http.tries < 1 or http.max_periods_per_request < 1:
-        raise bad("http.tries", "tries and max_periods_per_request must be at least 1")
+    if http.tries < 1 or http.max_periods_per_request < 1 or http.max_months_per_range < 1:
+        raise bad("http.tries", "tries, max_periods_per_request and max_months_per_range must be at least 1")
+    if http.timeout_seconds <= 0 or http.fetch_deadline_seconds <= 0 or http.max_body_bytes < 1024:
+        raise bad("http.timeout_seconds", "timeout_seconds and fetch_deadline_seconds must be positive, max_body_bytes at least 1024")
 
     portal_url = (env.get(ENV_PORTAL_URL) or portal.get("base_url") or "").strip().rstrip("/")
     if not portal_url.startswith(("http://", "https://")):
         raise bad("portal.base_url", f"{portal_url!r} is not an http(s) URL")
+    page_url = (portal.get("page_url") or "").strip()
+    if not page_url and "/publicrelease/" in portal_url:
+        # the API lives under <site>/dg/website/publicrelease/...; the page is <site>/dg/website/page.html
+        page_url = portal_url.split("/publicrelease/")[0] + "/page.html"
     legacy_url = (env.get(ENV_LEGACY_URL) or legacy.get("url") or "").strip() or None
     fallback = (env.get(ENV_FALLBACK) or nbs.get("fallback") or "none").strip().lower()
     if fallback not in ("legacy", "none"):
@@ -191,7 +234,7 @@ def load_sources(config_dir: Path | None, env: dict[str, str] | None = None) -> 
     datasets: dict[str, Dataset] = {}
     for scope, d in portal.get("datasets", {}).items():
         try:
-            datasets[scope] = Dataset(int(d["code"]), str(d["root_id"]))
+            datasets[scope] = Dataset(int(d["code"]), str(d["root_id"]), str(d.get("route", "")))
         except (KeyError, TypeError, ValueError):
             raise bad(f"portal.datasets.{scope}", "needs code (int) and root_id") from None
 
@@ -250,6 +293,6 @@ def load_sources(config_dir: Path | None, env: dict[str, str] | None = None) -> 
     default_regions = [str(r) for r in nbs.get("default_regions", [NATIONAL])]
     indicators = [str(i) for i in nbs.get("indicators", ["cpi", "food"])]
     return Sources(
-        path, portal_url, legacy_url, fallback, default_regions, indicators, http, datasets,
+        path, portal_url, page_url, legacy_url, fallback, default_regions, indicators, http, datasets,
         portal_series, legacy_series, regions,
     )

@@ -1,4 +1,5 @@
-"""The legacy easyquery.htm interface, tried when the portal fails (where configured)."""
+"""The legacy easyquery.htm interface, tried when the portal fails only when configured (off by default:
+NBS answers it with 403 UrlACL since 2026-03; mirrors and archives still speak it)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,12 @@ import re
 import time
 from typing import Any
 
-from cpi_link.core.decimals import parse_decimal
 from cpi_link.sources.nbs.config import (
     EMPTY_VALUES,
-    PLAUSIBLE_MAX,
-    PLAUSIBLE_MIN,
     LegacySeries,
     Sources,
 )
-from cpi_link.sources.nbs.portal import _classify_missing, covering, month_runs, month_span
+from cpi_link.sources.nbs.portal import _classify_missing, checked_value, covering, month_runs, month_span, refuse_conflicts
 from cpi_link.sources.nbs.transport import FetchOutcome, SourceFailure, Transport
 from cpi_link.sources.observation import Observation, now_utc
 
@@ -98,14 +96,9 @@ class Legacy:
             s = d.get("strdata")
             if not d.get("hasdata") or s is None or str(s).strip() in EMPTY_VALUES:
                 continue
-            try:
-                dec = parse_decimal(str(s))
-            except ValueError:
-                raise SourceFailure(f"legacy strdata {s!r} for {month} is not a number", self.url, 1) from None
-            if not (PLAUSIBLE_MIN <= dec <= PLAUSIBLE_MAX):
-                raise SourceFailure(f"legacy value {s} for {e.indicator} {month} is not an index 上年同月=100", self.url, 1)
+            dec = checked_value(str(s), f"legacy {region} {e.indicator} {month}", self.url)
             ref = f"GET {self.url} dbcode={e.dbcode} zb={e.code}" + (f" reg={region}" if wds else "") + f" sha256={raw.sha256}"
             out.append(Observation(region, e.indicator, month, dec, "nbs-legacy", ref, fetched_at))
         if other and not out and len(nodes) == other:
             raise SourceFailure(f"legacy answered for other indicators than {e.code}", self.url, 1)
-        return out
+        return refuse_conflicts(out, self.url)

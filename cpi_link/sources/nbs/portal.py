@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from cpi_link.core.decimals import parse_decimal
 from cpi_link.core.months import add_months
 from cpi_link.sources.nbs.config import (
     EMPTY_VALUES,
@@ -19,6 +19,7 @@ from cpi_link.sources.nbs.config import (
 )
 from cpi_link.sources.nbs.transport import (
     FetchOutcome,
+    Refused,
     SourceFailure,
     Transport,
     _Retry,
@@ -55,6 +56,41 @@ def split_slice(name: str) -> tuple[str, str | None, str | None]:
         return n, None, None
     end = m.group(2)
     return n[: m.start()], m.group(1), (None if end in (None, "至今") else end)
+
+
+_PLAIN_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")  # ASCII only: \d takes full-width digits
+_TENTH = Decimal("0.1")
+
+
+def checked_value(text: str, what: str, url: str) -> Decimal:
+    """A published index as text: a plain decimal with at most one decimal place, inside the plausible band.
+    Anything else refuses the whole answer (Refused): a wrong figure must never reach the store."""
+    s = text.strip()
+    if not _PLAIN_DECIMAL.match(s):
+        raise Refused(f"{what}: value {text!r} is not a published index (a plain decimal number); the whole answer is refused", url, 1)
+    dec = Decimal(s)
+    if dec != dec.quantize(_TENTH):
+        raise Refused(f"{what}: value {text!r} has more than one decimal (NBS publishes indices to one decimal); the whole answer is refused", url, 1)
+    if not (PLAUSIBLE_MIN <= dec <= PLAUSIBLE_MAX):
+        raise Refused(f"{what}: value {text!r} is not an index 上年同月=100 (outside {PLAUSIBLE_MIN}..{PLAUSIBLE_MAX}); the whole answer is refused", url, 1)
+    return dec
+
+
+def refuse_conflicts(observations: list[Observation], url: str) -> list[Observation]:
+    """Two different values for one (region, indicator, month) refuse the whole fetch; exact repeats collapse."""
+    seen: dict[tuple[str, str, str], Observation] = {}
+    out: list[Observation] = []
+    for o in observations:
+        prev = seen.get(o.key)
+        if prev is None:
+            seen[o.key] = o
+            out.append(o)
+        elif prev.value != o.value:
+            raise Refused(
+                f"two different values for {o.region_code} {o.indicator} {o.month} in one answer "
+                f"({prev.value} and {o.value}); the whole answer is refused", url, 1,
+            )
+    return out
 
 
 def region12(region: str) -> str:
@@ -104,6 +140,13 @@ class Portal:
         self.base = sources.portal_url
         self._tree_cache: dict[tuple[int, str], list[dict]] = {}
         self._ind_cache: dict[str, list[dict]] = {}
+        self._ranges_ok = sources.http.range_tokens
+
+    def referer(self, ds: Dataset | None) -> str | None:
+        """The portal page with the dataset's route, as the page's own requests carry it."""
+        if ds is None or not ds.route or not self.s.page_url or self.s.http.referer:
+            return None
+        return f"{self.s.page_url}#/pc/national/{ds.route}"
 
     # -- catalogue ----------------------------------------------------------------------------
     def _envelope(self, payload: Any) -> None:
@@ -224,26 +267,53 @@ class Portal:
             all_months = sorted({m for _, ms in by_id.values() for m in ms})
             for ind, ms in by_id.values():
                 asked.setdefault((region, ind), []).extend(ms)
-            step = self.s.http.max_periods_per_request
-            for i in range(0, len(all_months), step):
-                chunk = all_months[i : i + step]
-                for obs in self._request(region, ds, cid, by_id, chunk, fetched_at):
-                    outcome.observations.append(obs)
-                    got.setdefault((region, obs.indicator), set()).add(obs.month)
+            for obs in self._ask(region, ds, cid, by_id, all_months, fetched_at):
+                outcome.observations.append(obs)
+                got.setdefault((region, obs.indicator), set()).add(obs.month)
         _classify_missing(asked, got, outcome)
 
-    def _request(self, region: str, ds: Dataset, cid: str, by_id: dict, chunk: list[str], fetched_at: str):
+    def _ask(self, region: str, ds: Dataset, cid: str, by_id: dict, months: list[str], fetched_at: str):
+        """Consecutive months as one range token (fewer requests); a portal that refuses the token
+        (HTTP 400/500) is asked with month lists from then on."""
+        out: list[Observation] = []
+        lists: list[list[str]] = []
+        for run in month_runs(months):
+            step = self.s.http.max_months_per_range
+            for i in range(0, len(run), step):
+                span = run[i : i + step]
+                if self._ranges_ok and len(span) > 1:
+                    token = f"{period_code(span[0])}-{period_code(span[-1])}"
+                    try:
+                        out += self._request(region, ds, cid, by_id, span, fetched_at, [token])
+                        continue
+                    except SourceFailure as exc:
+                        if exc.status not in (400, 500) or isinstance(exc, Refused):
+                            raise
+                        self._ranges_ok = False
+                lists.append(span)
+        step = self.s.http.max_periods_per_request
+        flat = [m for span in lists for m in span]
+        for i in range(0, len(flat), step):
+            chunk = flat[i : i + step]
+            out += self._request(region, ds, cid, by_id, chunk, fetched_at)
+        return out
+
+    def _request(self, region: str, ds: Dataset, cid: str, by_id: dict, chunk: list[str], fetched_at: str,
+                 dts: list[str] | None = None):
         url = f"{self.base}/stream/esData"
         body = {
             "cid": cid,
             "indicatorIds": list(by_id),
             "daCatalogId": "",
             "das": [{"text": self.s.region_name(region), "value": region12(region)}],
-            "dts": [period_code(m) for m in chunk],
+            "dts": dts or [period_code(m) for m in chunk],
             "showType": "1",
             "rootId": ds.root_id,
         }
-        raw = self.t.request_json("POST", url, body=body, check=self._envelope, label=f"{region} {cid}")
+        raw = self.t.request_json(
+            "POST", url, body=body, check=self._envelope, label=f"{region} {cid}", referer=self.referer(ds),
+            no_retry_status=(400, 500) if dts else (),
+        )
         data = raw.payload.get("data")
         if data in (None, ""):
             data = []
@@ -279,15 +349,10 @@ class Portal:
                     continue  # not (yet) published: reported by _classify_missing
                 if not isinstance(value, str):
                     raise SourceFailure(f"stream/esData: value for {month} arrived as {type(value).__name__} {value!r}, not as the published text", url, 1)
-                try:
-                    dec = parse_decimal(value)
-                except ValueError:
-                    raise SourceFailure(f"stream/esData: value {value!r} for {month} is not a number", url, 1) from None
-                if not (PLAUSIBLE_MIN <= dec <= PLAUSIBLE_MAX):
-                    raise SourceFailure(f"stream/esData: value {value} for {indicator} {month} is not an index 上年同月=100", url, 1)
+                dec = checked_value(value, f"stream/esData {region} {indicator} {month}", url)
                 ref = f"POST {url} cid={cid} indicator={iid} region={region12(region)} sha256={raw.sha256}"
                 out.append(Observation(region, indicator, month, dec, "nbs", ref, fetched_at))
-        return out
+        return refuse_conflicts(out, url)
 
 
 def _classify_missing(asked: dict[tuple[str, str], list[str]], got: dict[tuple[str, str], set[str]], outcome: FetchOutcome) -> None:
