@@ -38,8 +38,9 @@ _CSV_ENCODING: ContextVar[str | None] = ContextVar("csv_encoding", default=None)
 
 def _remember_encoding(value):
     # the option's callback runs on every invocation (also with the default), so it never leaks
-    _CSV_ENCODING.set(value.value if isinstance(value, CsvEncoding) else value)
-    return value
+    raw = value.value if isinstance(value, CsvEncoding) else value
+    _CSV_ENCODING.set(raw)
+    return raw  # the plain text: typer converts the callback's result to the enum once more
 
 
 # The one --encoding option: add `encoding: EncodingOption = None` to a command that has --format
