@@ -74,11 +74,11 @@ def make_roster(rows: int, path: Path) -> Path:
     lines = ["身份证号,姓名,保障类别,行政区划代码,城乡,保障人数,银行账号"]
     for i in range(rows):
         county = COUNTIES[i % len(COUNTIES)]
-        k = i // len(COUNTIES)  # unique per county: birth date x sequence
-        birth = f"19{40 + k // 9000 % 60:02d}{1 + k // 750 % 12:02d}{1 + k // 27 % 27:02d}"
+        k = i // len(COUNTIES)  # unique per county: birth day x sequence
+        birth = f"1950{1 + k // 28000 % 12:02d}{1 + k // 1000 % 28:02d}"
         name = SURNAMES[i % 20] + GIVEN[(i // 20) % 20] + (GIVEN[(i // 400) % 20] if i % 3 else "")
         acct = f"62{i:017d}" if i % 10 else ""
-        lines.append(f"{make_id(county, birth, k % 27 * 37 % 1000)},{name},{CATS[i % 5]},{county},,{1 + i % 3},{acct}")
+        lines.append(f"{make_id(county, birth, k % 1000)},{name},{CATS[i % 5]},{county},,{1 + i % 3},{acct}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
