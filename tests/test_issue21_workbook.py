@@ -147,3 +147,24 @@ def test_tampered_run_folder_is_refused_everywhere(cli, home, tmp_path):
     (other / "summary.parquet").unlink()
     r = cli("report", other)
     assert r.exit_code == 2
+
+
+def test_long_county_sheet_has_its_page_breaks(cli, home, tmp_path):
+    from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
+
+    sch = write_scheme(tmp_path)
+    put_figures(home, "2024-01", cpi="103.6", food="106.5")
+    std = tmp_path / "standards.csv"
+    std.write_text(STANDARDS, encoding="utf-8")
+    roster = tmp_path / "r.csv"
+    roster.write_text("person_id,name,category,region_code,area,persons\n"
+                      + "".join(f"{make_id('140105', '19600101', f'{i:03d}')},人{i},urban_dibao,140105,,1\n" for i in range(1, 41)),
+                      encoding="utf-8")
+    out = tmp_path / "run"
+    assert cli("calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", sch, "--out", out).exit_code == 0
+    xlsx = tmp_path / "w.xlsx"
+    assert cli("report", out, "--xlsx", xlsx).exit_code == 0
+    s = _sheets(xlsx)["140105"]
+    # 40 rows: pages of 15 data rows under the 2 title rows -> breaks before sheet rows 17 and 32
+    # (0-based 2 + 15, 2 + 30); the last page has 10 rows + 合计 + signatures: no extra break
+    assert re.findall(r'<brk id="(\d+)"[^>]*man="1"', s) == ["17", "32"]

@@ -407,6 +407,9 @@ def _rejected_sheet(wb, F: _Formats, run: Run, rej) -> None:
                for d in rej["detail"].astype(str).tolist()]
     r = 2
     for i in range(len(rows)):
+        lines = max(_est_lines(reasons[i], REJECTED_HEADERS[4][1]), _est_lines(details[i], REJECTED_HEADERS[5][1]))
+        if lines > 1:  # wrapped text: a taller row, or the second line is cut off
+            ws.set_row(r, 13 * lines + 5)
         ws.write_number(r, 0, i + 1, F.int)
         ws.write_number(r, 1, int(rows[i]), F.int)
         _put_text(ws, r, 2, names[i], F.text, F.text_q)
