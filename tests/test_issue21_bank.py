@@ -167,3 +167,20 @@ def test_diff_masks_ids_unless_full_ids(cli, home, tmp_path):
         assert P5 not in r.stdout and P1 not in r.stdout and (P5[:6] + "********" + P5[-4:]) in r.stdout
     d = cli.json("diff", a, b, "--format", "json", "--full-ids")
     assert [x["person_id"] for x in d["added"]] == [P5]
+
+
+def test_not_triggered_run_gives_empty_files(cli, home, tmp_path):
+    sch = write_scheme(tmp_path)
+    put_figures(home, "2024-02", cpi="101.0", food="102.0")  # below both thresholds: nobody is paid
+    std = tmp_path / "standards.csv"
+    std.write_text(STANDARDS, encoding="utf-8")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("person_id,name,category,region_code,area,persons,bank_account\n"
+                      + "".join(f"{p},{n},{c},{r},,{k},{acct}\n" for p, n, c, r, k, acct in ROSTER), encoding="utf-8")
+    out = tmp_path / "run"
+    assert cli("calc", "--month", "2024-02", "--roster", roster, "--standards", std, "--scheme", sch, "--out", out).exit_code == 0
+    for tpl, name in (("generic-csv", "b.csv"), ("generic-txt", "b.txt"), ("generic-xlsx", "b.xlsx")):
+        r = cli("report", out, "--bank", tpl, "--bank-out", tmp_path / name, "--public", tmp_path / f"p-{name}")
+        assert r.exit_code == 0, r.stderr
+        assert "0 rows, total 0.00 yuan" in r.stderr
+    assert (tmp_path / "b.txt").read_bytes() == b""

@@ -243,7 +243,7 @@ def write_bank_file(run: Run, tpl: Template, dest: Path) -> FileResult:
             fen = written[MONEY_FIELDS[c.field]].to_numpy(dtype=np.int64).tolist()
             cols.append(fen)
         elif c.field == "bank_account":
-            cols.append(acct[has].tolist())
+            cols.append(acct[has].tolist() if acct is not None else [""] * n)
         else:
             cols.append(written[c.field].fillna("").astype(str).tolist() if c.field in written.columns else [""] * n)
     amount_col = next(i for i, c in enumerate(tpl.columns) if c.field == "amount")
