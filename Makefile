@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.deps-stamp
 
-.PHONY: run test install bench fuzz clean
+.PHONY: run test install bench bench-workbook print-check fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,18 @@ test: install
 
 bench: install
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
+
+# The workbook through LibreOffice to PDF: page count, one page wide, header on every page, 合计
+# with the signatures (needs soffice and poppler-utils: apt-get install -y libreoffice-calc poppler-utils).
+print-check: install
+	@command -v soffice >/dev/null && command -v pdftotext >/dev/null || \
+	  { echo "installing LibreOffice Calc and poppler-utils with apt-get (a few minutes)"; \
+	    apt-get install -y --no-install-recommends libreoffice-calc poppler-utils fonts-noto-cjk; }
+	$(PY) tests/print_check.py $(PRINT_ARGS)
+
+# The workbook for 200k paid rows against a plain xlsxwriter constant-memory write of the same cells.
+bench-workbook: install
+	$(PY) benchmarks/bench_workbook.py $(BENCH_ARGS)
 
 fuzz: install
 	cd tests && FUZZ_SECONDS=$${FUZZ_SECONDS:-120} ../$(VENV)/bin/python -m pytest -p no:cacheprovider -q -s test_fuzz.py

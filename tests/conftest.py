@@ -23,8 +23,16 @@ def home(tmp_path, monkeypatch) -> Path:
 @dataclass
 class Result:
     exit_code: int
-    stdout: str
-    stderr: str
+    stdout_bytes: bytes
+    stderr_bytes: bytes
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_bytes.decode("utf-8", errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_bytes.decode("utf-8", errors="replace")
 
     @property
     def output(self) -> str:
@@ -53,9 +61,14 @@ def run_cli(args: list[str], env: dict[str, str], input: str | None = None) -> R
 
     from cpi_link.cli import Environment, main
 
-    out, err = io.StringIO(), io.StringIO()
+    # text streams over bytes, as a terminal's are: commands may also write bytes (CSV in GB18030)
+    out_b, err_b = io.BytesIO(), io.BytesIO()
+    out = io.TextIOWrapper(out_b, encoding="utf-8", newline="", write_through=True)
+    err = io.TextIOWrapper(err_b, encoding="utf-8", newline="", write_through=True)
     code = main(args, Environment(environ={**os.environ, **env}, stdin=io.StringIO(input or ""), stdout=out, stderr=err))
-    return Result(code, out.getvalue(), err.getvalue())
+    out.flush()
+    err.flush()
+    return Result(code, out_b.getvalue(), err_b.getvalue())
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def make_runs(cli, home: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 def test_diff_json(cli, home, tmp_path):
     a, b = make_runs(cli, home, tmp_path)
-    d = cli.json("diff", a, b, "--format", "json")
+    d = cli.json("diff", a, b, "--format", "json", "--full-ids")
     assert d["a"]["amount"] == "180.00" and d["b"]["amount"] == "269.00"
     assert d["a"]["rate_pct"] == "6.5" and d["b"]["rate_pct"] == "7.0"
     t = d["totals"]

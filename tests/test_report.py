@@ -90,7 +90,7 @@ def test_workbook_totals_text_ids_and_injection(cli, home, tmp_path):
     assert stat.S_IMODE(os.stat(xlsx).st_mode) == 0o600
 
     wb = openpyxl.load_workbook(xlsx)
-    assert wb.sheetnames == ["封面", "140105", "140202", "140802"]
+    assert wb.sheetnames == ["封面", "140105", "140202", "140802", "未发放名单"]
     pay = pq.read_table(run / "payments.parquet").to_pandas()
     parquet_total = sum(pay["amount"])  # Decimals
     assert parquet_total == TOTAL
@@ -162,7 +162,7 @@ def test_not_triggered_run_reports_zero(cli, home, tmp_path):
     assert rep["triggered"] is False and rep["totals"]["amount"] == "0.00"
     xlsx = tmp_path / "w.xlsx"
     assert cli("report", out, "--xlsx", xlsx).exit_code == 0
-    assert openpyxl.load_workbook(xlsx).sheetnames == ["封面"]
+    assert openpyxl.load_workbook(xlsx).sheetnames == ["封面", "未发放名单"]
 
 
 @pytest.mark.parametrize("what", ["missing", "not_a_run", "file"])

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stderr_console, stdout_console, warn
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stderr_console, stdout_console, warn
 
 SCHEME_HELP = "Scheme name in the config's schemes/ folder (e.g. shanxi, national) or a path to a scheme TOML file."
 STANDARDS_HELP = "Standards CSV (region_code,effective_from,urban_monthly,rural_monthly|rural_annual). Default: the bundled SAMPLE, with a warning."
@@ -203,6 +203,7 @@ def validate(
     standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP + " Used with --month."),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
     show: int = typer.Option(5, "--show", help="How many example rows to list per reason."),
 ):
     """Check a roster without paying: the rows calc would reject, by reason, with the first rows of each."""

@@ -7,10 +7,11 @@ import functools
 import io
 import json
 import sys
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 
@@ -24,6 +25,31 @@ class Format(str, Enum):
 
 
 FORMAT_HELP = "Output format: 'table' for people (rich), 'json' or 'csv' on stdout for scripts."
+
+
+class CsvEncoding(str, Enum):
+    utf8 = "utf-8"
+    utf8_sig = "utf-8-sig"
+    gb18030 = "gb18030"
+
+
+_CSV_ENCODING: ContextVar[str | None] = ContextVar("csv_encoding", default=None)
+
+
+def _remember_encoding(value):
+    # the option's callback runs on every invocation (also with the default), so it never leaks
+    raw = value.value if isinstance(value, CsvEncoding) else value
+    _CSV_ENCODING.set(raw)
+    return raw  # the plain text: typer converts the callback's result to the enum once more
+
+
+# The one --encoding option: add `encoding: EncodingOption = None` to a command that has --format
+# csv; emit_csv picks it up (through the option's callback), so no call site passes it along.
+EncodingOption = Annotated[
+    Optional[CsvEncoding],
+    typer.Option("--encoding", callback=_remember_encoding, help="With --format csv: the bytes written, utf-8 (default), utf-8-sig (a BOM: Excel opens it) "
+                 "or gb18030 (Excel on Chinese Windows)."),
+]
 
 
 @dataclass
@@ -109,13 +135,31 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def emit_csv(rows: list[dict], columns: list[str]) -> None:
+def csv_encoding(encoding: str | CsvEncoding | None = None) -> str:
+    """The --encoding of the running command (EncodingOption), else utf-8."""
+    if encoding is None:
+        encoding = _CSV_ENCODING.get()
+    return CsvEncoding(encoding).value if encoding else "utf-8"
+
+
+def emit_csv(rows: list[dict], columns: list[str], encoding: str | CsvEncoding | None = None) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in rows:
         w.writerow({k: _csv_cell(r.get(k)) for k in columns})
-    sys.stdout.write(buf.getvalue())
+    enc = csv_encoding(encoding)
+    if enc == "utf-8":
+        sys.stdout.write(buf.getvalue())
+        return
+    sys.stdout.flush()
+    out = getattr(sys.stdout, "buffer", None)
+    data = buf.getvalue().encode(enc)  # gb18030 encodes every Unicode character
+    if out is None:
+        sys.stdout.write(data.decode(enc))
+    else:
+        out.write(data)
+        out.flush()
 
 
 def _csv_cell(v: Any) -> Any:

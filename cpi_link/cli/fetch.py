@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
 
 
 class Source(str, Enum):
@@ -75,6 +75,7 @@ def fetch(
     until: Optional[str] = typer.Option(None, "--until", help="Last index month, YYYY-MM."),
     offline: bool = typer.Option(False, "--offline", help="Touch no network: report what the store (bundled figures included) holds."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
     """Bring monthly CPI and food-price figures into the series store, keeping provenance and
     revisions. `fetch template` writes the form for typing official figures in."""
@@ -142,6 +143,7 @@ def series(
     since: Optional[str] = typer.Option(None, "--since", help="First month, YYYY-MM."),
     until: Optional[str] = typer.Option(None, "--until", help="Last month, YYYY-MM."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
     """Print stored observations (bundled figures included) with their source."""
     from cpi_link.core.decimals import fmt_pct

@@ -9,7 +9,7 @@ import typer
 
 from cpi_link.cli.calc import result_json as calc_result_json
 from cpi_link.cli.calc import ROSTER_HELP, STANDARDS_HELP, emit_result, load_standards_option, print_tables, progress_ticker
-from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 
 PROGRAMME_HELP = "Programme id in the config's programmes/ folder (e.g. shanxi-2021-spring-festival) or a path to a programme TOML file."
 
@@ -105,6 +105,7 @@ def oneoff(
 def programme_list(
     ctx: typer.Context,
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
     """List the programme files in CONFIG/programmes: id, name, payment month, method, example, verified."""
     from cpi_link.rules.programmes import list_programmes
@@ -139,6 +140,7 @@ def programme_show(
     ctx: typer.Context,
     programme: str = typer.Argument(..., help=PROGRAMME_HELP),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
     """Show what a programme file says: document, payment month, categories and the amount rule."""
     from cpi_link.rules.programmes import load_programme

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, info, state, stdout_console, warn
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, info, state, stderr_console, stdout_console, warn
 
 RUN_DIR_HELP = "A run folder (HOME/runs/MONTH/RUN_ID, or calc's --out): it holds manifest.json and the Parquet outputs."
 SCHEME_HELP = "Scheme name in CONFIG/schemes (e.g. shanxi, national) or a path to a scheme TOML file."
@@ -28,12 +28,25 @@ def report(
     run_dir: Path = typer.Argument(..., help=RUN_DIR_HELP),
     xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="Also write the disbursement workbook (发放花名册) to this .xlsx file (owner-only, 0600)."),
     mask_ids: bool = typer.Option(False, "--mask-ids", help="In the workbook, mask resident IDs as 140105********123X (for copies that leave the finance office)."),
+    bank: Optional[str] = typer.Option(None, "--bank", help="A bank batch-payment template: a name in CONFIG/banks (bundled: generic-csv, generic-txt, generic-xlsx) or a path to a template TOML (SPEC 6.1). Needs --bank-out."),
+    bank_out: Optional[Path] = typer.Option(None, "--bank-out", help="The bank batch-payment file to write (owner-only, 0600)."),
+    public: Optional[Path] = typer.Option(None, "--public", help="Write the 公示 list (masked names and IDs, category, amount) to this file: .xlsx (print-ready) or .csv (utf-8-sig unless --encoding)."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
     """Summarise a run by prefecture, county and category (rows, persons, yuan) with the decision and
-    the scheme's citation; optionally write the disbursement workbook."""
+    the scheme's citation; optionally write the disbursement workbook, a bank batch-payment file
+    and the public list. The run folder is first checked against its manifest (exit 2 if changed)."""
+    from cpi_link.core.errors import UsageError
     from cpi_link.outputs.report import load_run, report_json
 
+    if (bank is None) != (bank_out is None):
+        raise UsageError("--bank TEMPLATE and --bank-out PATH go together")
+    tpl = None
+    if bank is not None:
+        from cpi_link.outputs.bank import find_template, load_template
+
+        tpl = load_template(find_template(bank, state(ctx).config_dir))
     run = load_run(run_dir)
     rep = report_json(run)
     if not run.verified:
@@ -49,6 +62,13 @@ def report(
 
         out = write_workbook(run, xlsx, mask_ids=mask_ids)
         info(f"workbook: {out}" + (" (IDs masked)" if mask_ids else " (full IDs: keep it inside the finance office)"))
+    if tpl is not None:
+        _bank_file(run, tpl, bank_out)
+    if public is not None:
+        from cpi_link.outputs.bank import write_public_list
+
+        res = write_public_list(run, public, encoding.value if encoding else None)
+        info(f"public list: {res.path} ({res.rows:,} rows, total {_yuan(res.total_fen)} yuan = the run's total; names and IDs masked)")
     if fmt is Format.json:
         emit_json(rep)
     elif fmt is Format.csv:
@@ -60,6 +80,29 @@ def report(
         emit_csv(rows, ["level", "code", "category", "rows", "persons", "amount"])
     else:
         _print_report(rep)
+
+
+def _yuan(fen: int) -> str:
+    from cpi_link.core.money import fen_to_yuan_str
+
+    return fen_to_yuan_str(int(fen))
+
+
+def _bank_file(run, tpl, dest: Path) -> None:
+    from rich.markup import escape
+
+    from cpi_link.outputs.bank import write_bank_file
+
+    res = write_bank_file(run, tpl, dest)
+    if res.left_out:
+        warn(f"{len(res.left_out):,} paid rows have no bank account and are left out of the bank file "
+             f"({_yuan(res.left_out_fen)} yuan, to pay another way):")
+        err = stderr_console()
+        for r in res.left_out:
+            err.print(f"  row {r['source_row']}: {escape(str(r['name']))} {r['person_id']} {_yuan(r['amount_fen'])}")
+    info(f"bank file ({escape(tpl.name)}, {tpl.format}, {tpl.encoding if tpl.format != 'xlsx' else 'xlsx'}): {res.path}; "
+         f"{res.rows:,} rows, total {_yuan(res.total_fen)} yuan; checked: + {_yuan(res.left_out_fen)} left out = "
+         f"the run's total {_yuan(run.total_fen)} to the fen")
 
 
 def _print_report(rep: dict) -> None:
@@ -164,6 +207,7 @@ def simulate(
     roster: Path = typer.Option(..., "--roster", help="Roster used for every month (CSV/XLSX/Parquet, SPEC 5.1): a what-if on these recipients."),
     standards: Optional[Path] = typer.Option(None, "--standards", help="Standards CSV (SPEC 5.3). Default: the bundled SAMPLE, with a warning."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
     """Cost an alternative scheme month by month against a baseline: triggered or not, rate and
     total yuan under each, side by side with the difference, plus totals. Computed by the same
@@ -238,9 +282,11 @@ def diff(
     ctx: typer.Context,
     run_a: Path = typer.Argument(..., help="The earlier run folder (e.g. last month's)."),
     run_b: Path = typer.Argument(..., help="The later run folder (e.g. this month's)."),
-    mask_ids: bool = typer.Option(False, "--mask-ids", help="Mask resident IDs as 140105********123X in the output."),
+    full_ids: bool = typer.Option(False, "--full-ids", help="Show full resident IDs (by default they are masked as 140105********123X)."),
+    mask_ids: bool = typer.Option(False, "--mask-ids", hidden=True, help="Kept for old scripts: IDs are masked by default."),
     show: int = typer.Option(50, "--show", help="Table only: at most this many people per list (json/csv list everyone)."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP + " csv: one row per person added, removed or changed."),
+    encoding: EncodingOption = None,
 ):
     """What changed between two runs: people added and removed, amounts changed and why (standard,
     rate, category, persons...), and the totals."""
@@ -248,7 +294,7 @@ def diff(
     from cpi_link.outputs.report import load_run
 
     a, b = load_run(run_a), load_run(run_b)
-    d = diff_runs(a, b, mask_ids=mask_ids)
+    d = diff_runs(a, b, mask_ids=not full_ids or mask_ids)
     if fmt is Format.json:
         emit_json(d)
         return

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from cpi_link.cli.calc import ROSTER_HELP, SCHEME_HELP, STANDARDS_HELP, default_scheme, load_standards_option
-from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
 
 
 def register(app: typer.Typer) -> None:
@@ -27,6 +27,7 @@ def run(
     reason: Optional[str] = typer.Option(None, "--reason", help="Why the month is redone (kept in the ledger)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="For cron: print nothing on success (errors still go to stderr)."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
     """Fetch, then compute every due index month in order; months already completed are skipped."""
     from cpi_link.core.errors import InputError

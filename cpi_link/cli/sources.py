@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
 
 sources_app = typer.Typer(
     help="NBS data sources: show the configured series (config/sources.toml) or browse the portal's catalogue.",
@@ -38,6 +38,7 @@ def _table(title: str, rows: list[dict], columns: list[str]) -> None:
 def show(
     ctx: typer.Context,
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
     """Print the configured NBS series by date range.
 
@@ -109,6 +110,7 @@ def discover(
         None, "--cid", help="A leaf's _id (isLeaf true): list its indicators (the indicator_id for sources.toml) instead."
     ),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
     """List the NBS portal's catalogue one level at a time (name, _id, isLeaf, sdate/edate).
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 
 SCHEME_HELP = (
     "Scheme name (a file in CONFIG/schemes, e.g. shanxi, national) or the path of a scheme TOML file. "
@@ -79,6 +79,7 @@ def trigger(
         False, "--stored-months", help="With --since: only the months for which the store holds some figure of the deciding region."
     ),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
     """Decide, month by month, whether the mechanism starts: the rules in force, each index's YoY
     against its threshold, the rate and a one-line reason. Exit 3 if a needed figure is missing."""
@@ -255,6 +256,7 @@ def _print_table(decisions, sch) -> None:
 def scheme_list(
     ctx: typer.Context,
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
     """List the scheme files in CONFIG/schemes: name, title, versions, whether an example, whether unverified."""
     from cpi_link.rules.schemes import list_schemes
@@ -372,6 +374,7 @@ def scheme_show(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Scheme name (a file in CONFIG/schemes) or the path of a scheme TOML file."),
     fmt: Format = typer.Option(Format.table, "--format", help="'table' for people, 'json' for scripts."),
+    encoding: EncodingOption = None,
 ):
     """Show a scheme's versions (from, documents, thresholds, rate, method, categories) and overlays,
     with a loud warning on every unverified one."""

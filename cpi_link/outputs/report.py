@@ -75,8 +75,33 @@ def _money_to_fen(table, name: str):
     return fen_from_decimal128(col), None
 
 
-def load_run(path: Path | str) -> Run:
-    """Read a run folder; UsageError (exit 2) when it is missing or not a run folder."""
+def verify_outputs(p: Path, manifest: dict) -> None:
+    """Every output the manifest lists must exist with its recorded sha256 (SPEC 6): UsageError
+    (exit 2) otherwise, so nothing is ever reported or paid from an edited file."""
+    from cpi_link.core.atomic import sha256_file
+
+    outputs = manifest.get("outputs")
+    if not isinstance(outputs, dict) or not outputs:
+        raise UsageError(f"{p / 'manifest.json'}: lists no outputs with their sha256, so the run folder cannot be checked; "
+                         "refusing to use it (re-run the month)")
+    bad = []
+    for name in sorted(set(outputs) | {f for f in RUN_FILES if f != "manifest.json"}):
+        meta = outputs.get(name)
+        f = p / name
+        if not isinstance(meta, dict) or not meta.get("sha256"):
+            bad.append(f"{name} is not listed in the manifest")
+        elif not f.is_file():
+            bad.append(f"{name} is missing")
+        elif sha256_file(f) != meta["sha256"]:
+            bad.append(f"{name} was changed after the run (sha256 differs from manifest.json)")
+    if bad:
+        raise UsageError(f"{p}: the run folder does not match its manifest: {'; '.join(bad)}. Refusing to use it; "
+                         "check it with `cpi-link doctor` and re-run the month")
+
+
+def load_run(path: Path | str, verify: bool = True) -> Run:
+    """Read a run folder; UsageError (exit 2) when it is missing, not a run folder, or (verify)
+    any output differs from the sha256 its manifest records."""
     import pyarrow.parquet as pq
 
     p = Path(path)
@@ -93,6 +118,8 @@ def load_run(path: Path | str) -> Run:
         raise UsageError(f"{p / 'manifest.json'}: cannot read the manifest ({exc})") from None
     if not isinstance(manifest, dict) or "run_id" not in manifest or "index_month" not in manifest:
         raise UsageError(f"{p / 'manifest.json'}: not a cpi-link run manifest (no run_id / index_month)")
+    if verify:
+        verify_outputs(p, manifest)
     try:
         pay_t = pq.read_table(p / "payments.parquet")
         sum_t = pq.read_table(p / "summary.parquet")
@@ -114,6 +141,30 @@ def load_run(path: Path | str) -> Run:
     summ = sum_t.drop_columns(["amount"]).to_pandas()
     summ["amount_fen"] = _money_to_fen(sum_t, "amount")[0]
     return Run(path=p, manifest=manifest, payments=pay, summary=summ)
+
+
+def load_rejected(run: Run):
+    """rejected.parquet as a DataFrame with `row` = the row number the officer sees (`file_row`
+    when the run has it, else `source_row`), sorted by it; an empty frame when there is none."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    f = run.path / "rejected.parquet"
+    if not f.is_file():
+        return pd.DataFrame({"row": pd.Series([], dtype="int64"), "reason": [], "detail": [], "person_id": [], "name": []})
+    try:
+        df = pq.read_table(f).to_pandas()
+    except Exception as exc:  # pyarrow raises several kinds
+        raise UsageError(f"{f}: cannot read ({type(exc).__name__}: {exc})") from None
+    row = df["file_row"] if "file_row" in df.columns else df["source_row"]
+    if "file_row" in df.columns and "source_row" in df.columns:
+        row = row.fillna(df["source_row"])
+    df["row"] = row.astype("int64")
+    for c in ("reason", "detail", "person_id", "name"):
+        if c not in df.columns:
+            df[c] = ""
+        df[c] = df[c].fillna("")
+    return df.sort_values("row", kind="stable").reset_index(drop=True)
 
 
 def check_totals(run: Run) -> list[str]:

@@ -1,58 +1,80 @@
-"""The disbursement workbook (发放花名册) of one run, as XLSX (openpyxl).
+"""The disbursement workbook (发放花名册) of one run, as XLSX written by xlsxwriter in constant-memory
+mode (rows streamed to disk, so 200k rows stay within a few hundred MB), laid out to be printed
+and signed:
 
-- A cover sheet (封面): index month, the decision in words, rate, scheme + document, totals by
-  county, and a loud warning when the rules are unverified or the standards are the sample.
-- One sheet per county (region_code) with its payment rows and a total row.
-- Money comes from payments.parquet as integer fen and is written as exact Decimals with two
-  decimals; the total rows are values (not formulas) equal to the Parquet's sums to the fen.
-- IDs and bank accounts are text cells (number format '@'), so Excel never turns them into
-  1.40105E+17.
-- Formula injection: every text cell is written as an explicit string (never a formula) with
-  Excel's quote prefix set, so "=HYPERLINK(...)" in a name shows as text and never runs.
-- The file is written to a temp file beside the destination, made owner-only (0600) and renamed.
+- 封面 (cover), portrait A4 fitted to one page: the decision in words, the documents, each figure
+  with its source and fetched_at, the totals, the rejected count and a loud warning when the rules
+  are unverified or the standards are the sample.
+- One sheet per county (region_code): landscape A4, one page wide, title and header rows repeated
+  on every page, borders, rows tall enough to sign, "第 &P 页 共 &N 页" in the footer, 合计 at the
+  end with the 经办人/审核人/负责人 line on the same page (manual page breaks every ROWS_PER_PAGE
+  rows, the last one moved so the tail never starts a page alone).
+- 未发放名单: every rejected row with the row number the officer sees (file_row, else source_row),
+  the name, the masked ID and the reason in words.
+
+Money comes from payments.parquet as integer fen and is written as exact Decimal cell values
+(the XML holds "57.00", never a binary float's digits) with a number format; totals are the
+Parquet's sums to the fen. IDs and accounts are text cells ('@'); every text is written with
+write_string (never a formula) and text starting like a formula gets Excel's quote prefix.
+The file is written to a temp file beside the destination, made owner-only (0600) and renamed.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 
-from cpi_link.outputs.report import Run, check_totals, prefecture_of, summarise
+from cpi_link.outputs.report import Run, check_totals, load_rejected, prefecture_of, summarise
 
 HEADERS = [
-    ("序号", 6), ("身份证号", 22), ("姓名", 12), ("保障类别", 16), ("行政区划代码", 12), ("城乡", 6),
-    ("保障人数", 8), ("低保标准（元/月）", 14), ("标准适用地区", 12), ("上涨幅度（%）", 12),
-    ("人均补贴（元）", 12), ("补贴金额（元）", 14), ("银行账号", 24), ("领取人签字", 14),
+    ("序号", 5), ("身份证号", 20), ("姓名", 9), ("保障类别", 13), ("行政区划代码", 8), ("城乡", 5),
+    ("保障人数", 5), ("低保标准（元/月）", 9), ("标准适用地区", 8), ("上涨幅度（%）", 7),
+    ("人均补贴（元）", 8), ("补贴金额（元）", 10), ("银行账号", 21), ("领取人签字", 12),
 ]
+REJECTED_HEADERS = [("序号", 6), ("名册行号", 9), ("姓名", 12), ("身份证号（已遮蔽）", 21), ("未发放原因", 44), ("说明", 60)]
 AREA_ZH = {"urban": "城市", "rural": "农村"}
+# The reason codes of SPEC/README in words for the officer (the workbook is in Chinese).
+REASON_ZH = {
+    "id_lost_precision": "身份证号经电子表格转成了数字，末几位已丢失（请把该列设为文本后重新导出）",
+    "invalid_id": "身份证号无效（位数、出生日期或校验位不符）",
+    "missing_field": "必填项为空（姓名、类别、行政区划代码，或按城乡发放类别的城乡）",
+    "unknown_category": "保障类别无法识别",
+    "bad_persons": "保障人数不是不小于 1 的整数",
+    "category_not_covered": "该类别不在本月适用规则的发放范围内",
+    "unknown_region": "未找到该地区（及其设区市、省）本月适用的低保标准",
+    "duplicate_person": "同一人在名册中重复出现（只在金额最高的一行发放）",
+    "already_paid": "该月已发放过",
+    "not_triggered": "本月未启动联动机制",
+}
+INDICATOR_ZH = {"cpi": "居民消费价格指数（CPI）", "food": "食品价格指数", "scpi": "城镇低收入居民基本生活费用价格指数"}
 MONEY_FMT = "#,##0.00"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_LONG_DIGITS = re.compile(r"\d{15,}")
+
+# Page geometry (A4 landscape, margins in inches): the columns above fit the width at 100 %, so
+# a page holds the 2 title rows plus ~16 rows of ROW_PT; breaks every 15 rows leave a margin.
+ROW_PT, TITLE_PT, HEADER_PT, SIGN_PT = 27, 22, 32, 40
+ROWS_PER_PAGE = 15
+MAX_BREAKS = 1023  # Excel's limit of manual page breaks per sheet
+FOOTER = "&C第 &P 页 共 &N 页"
 
 
 def _yuan(fen: int) -> Decimal:
-    return (Decimal(int(fen)) / 100).quantize(Decimal("0.01"))
+    return Decimal(int(fen)).scaleb(-2)
 
 
-def put(ws, row: int, col: int, value, text: bool = False, number_format: str | None = None):
-    """Write one cell safely: strings are always explicit strings (never formulas)."""
-    from openpyxl.cell.cell import TYPE_STRING
-
-    cell = ws.cell(row=row, column=col)
-    if value is None:
-        cell.value = None
-    elif isinstance(value, str) or text:
-        s = "" if value is None else str(value)
-        cell.value = s
-        cell.data_type = TYPE_STRING  # openpyxl would otherwise treat "=..." as a formula
-        cell.number_format = "@"
-        if s[:1] in _FORMULA_START:
-            cell.quotePrefix = True  # Excel shows it as text even after editing the cell
-    else:
-        cell.value = value
-        if number_format:
-            cell.number_format = number_format
-    return cell
+def _yuan_cache(values) -> list:
+    """Exact Decimals for a column of fen, built once per distinct amount (amounts repeat)."""
+    cache: dict[int, Decimal] = {}
+    out = []
+    for f in values:
+        d = cache.get(f)
+        if d is None:
+            d = cache[f] = _yuan(f)
+        out.append(d)
+    return out
 
 
 def _sheet_title(code: str, used: set) -> str:
@@ -66,30 +88,113 @@ def _sheet_title(code: str, used: set) -> str:
     return t
 
 
-def write_workbook(run: Run, dest: Path, mask_ids: bool = False) -> Path:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
+def page_breaks(n_rows: int, first_data_row: int = 2) -> list[int]:
+    """0-based sheet rows that start a new page for n data rows followed by 合计 and the signature
+    row: every ROWS_PER_PAGE rows, and the last page keeps at least two data rows with the tail."""
+    if n_rows <= 0:
+        return []
+    breaks = list(range(ROWS_PER_PAGE, n_rows, ROWS_PER_PAGE))
+    last = n_rows - (breaks[-1] if breaks else 0)
+    if last > ROWS_PER_PAGE - 3:  # the tail (合计 + signatures, ~2.5 rows) would not fit after them
+        breaks.append(n_rows - 2 if n_rows > 2 else n_rows)
+    breaks = sorted({b for b in breaks if 0 < b <= n_rows})
+    if len(breaks) > MAX_BREAKS:
+        return []  # too many pages for manual breaks: the application breaks pages itself
+    return [first_data_row + b for b in breaks]
 
-    from cpi_link.core.categories import CATEGORY_LABELS
-    from cpi_link.core.decimals import fmt_pct
-    from cpi_link.core.privacy import mask_id
+
+def _mask_series(ids):
+    s = ids.fillna("").astype(str).str.strip()
+    long = s.str.len() >= 11
+    masked = s.str[:6] + "********" + s.str[-4:]
+    return masked.where(long, s.str.replace(r".", "*", regex=True))
+
+
+def _est_lines(text: str, width_chars: float) -> int:
+    """Printed lines of a wrapped cell: CJK characters take two width units."""
+    units = sum(2 if ord(c) > 0x2E80 else 1 for c in text)
+    return max(1, -(-units // max(1, int(width_chars * 0.95))))
+
+
+def _decision_zh(d: dict) -> str:
+    if not d:
+        return "—"
+    parts = []
+    if d.get("cpi_yoy_pct") is not None:
+        parts.append(f"居民消费价格同比上涨 {d['cpi_yoy_pct']}%")
+    if d.get("food_yoy_pct") is not None:
+        parts.append(f"食品价格同比上涨 {d['food_yoy_pct']}%")
+    if d.get("scpi_yoy_pct") is not None:
+        parts.append(f"城镇低收入居民基本生活费用价格同比上涨 {d['scpi_yoy_pct']}%")
+    th = d.get("thresholds") or {}
+    cond = "、".join(f"{INDICATOR_ZH.get(k, k)} ≥ {v}%" for k, v in th.items())
+    who = f"（{d['region_code']}）" if d.get("region_code") else ""
+    text = "，".join(parts) + who
+    if d.get("triggered"):
+        text += f"，达到启动条件（{cond}），启动联动机制，按 {d.get('rate_pct')}%（{INDICATOR_ZH.get(d.get('indicator'), d.get('indicator'))}）计发价格临时补贴"
+        if d.get("multiplier") not in (None, "1", 1):
+            text += f"；本月金额乘以 {d['multiplier']}"
+        text += "。"
+    else:
+        text += f"，未达到启动条件（{cond}），本月不启动。" if cond else "，本月不启动。"
+    return text.lstrip("，")
+
+
+class _Formats:
+    def __init__(self, wb):
+        base = {"font_size": 10, "valign": "vcenter", "border": 1}
+        self.title = wb.add_format({"bold": True, "font_size": 14, "valign": "vcenter"})
+        self.head = wb.add_format({**base, "bold": True, "bg_color": "#DDEBF7", "text_wrap": True, "align": "center"})
+        self.text = wb.add_format({**base, "num_format": "@"})
+        self.text_wrap = wb.add_format({**base, "num_format": "@", "text_wrap": True})
+        self.text_q = wb.add_format({**base, "num_format": "@", "quote_prefix": True})
+        self.int = wb.add_format({**base, "num_format": "0"})
+        self.money = wb.add_format({**base, "num_format": MONEY_FMT})
+        self.blank = wb.add_format(base)
+        self.bold_text = wb.add_format({**base, "bold": True, "num_format": "@"})
+        self.bold_int = wb.add_format({**base, "bold": True, "num_format": "0"})
+        self.bold_money = wb.add_format({**base, "bold": True, "num_format": MONEY_FMT})
+        self.sign = wb.add_format({"font_size": 11, "valign": "bottom"})
+        self.key = wb.add_format({"bold": True, "font_size": 10, "valign": "top", "border": 1, "text_wrap": True, "bg_color": "#F2F2F2"})
+        self.val = wb.add_format({"font_size": 10, "valign": "top", "border": 1, "text_wrap": True, "num_format": "@"})
+        self.val_money = wb.add_format({"font_size": 10, "valign": "top", "border": 1, "num_format": MONEY_FMT, "align": "left"})
+        self.val_int = wb.add_format({"font_size": 10, "valign": "top", "border": 1, "num_format": "0", "align": "left"})
+        self.warn = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#C00000", "font_size": 12,
+                                   "text_wrap": True, "valign": "vcenter"})
+        self.note = wb.add_format({"font_size": 9, "italic": True, "text_wrap": True, "valign": "top"})
+
+
+def _print_setup(ws, landscape: bool, title_rows: int | None, fit_height: int = 0) -> None:
+    ws.set_paper(9)  # A4
+    if landscape:
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    ws.set_margins(left=0.4, right=0.4, top=0.55, bottom=0.6)
+    ws.fit_to_pages(1, fit_height)
+    ws.center_horizontally()
+    if title_rows:
+        ws.repeat_rows(0, title_rows - 1)
+    ws.set_footer(FOOTER, {"margin": 0.25})
+
+
+def _put_text(ws, r: int, c: int, s, fmt, fmt_q) -> None:
+    s = "" if s is None else str(s)
+    ws.write_string(r, c, s, fmt_q if s[:1] in _FORMULA_START else fmt)
+
+
+def _cover(wb, F: _Formats, run: Run, mask_ids: bool, rejected_rows: int) -> None:
     from cpi_link.core.money import fen_to_yuan_str
 
-    bold = Font(bold=True)
-    title_font = Font(bold=True, size=16)
-    warn_font = Font(bold=True, color="FFFFFF", size=14)
-    warn_fill = PatternFill("solid", fgColor="C00000")
-    head_fill = PatternFill("solid", fgColor="DDEBF7")
-
-    wb = Workbook()
-    cover = wb.active
-    cover.title = "封面"
-    cover.column_dimensions["A"].width = 22
-    for c in "BCDE":
-        cover.column_dimensions[c].width = 18
-    cover.column_dimensions["F"].width = 60
-    r = 1
-    put(cover, r, 1, f"价格临时补贴发放花名册（统计月份 {run.month}）").font = title_font
+    ws = wb.add_worksheet("封面")
+    _print_setup(ws, landscape=False, title_rows=None, fit_height=1)
+    widths = [20, 16, 16, 14, 14, 22]
+    for j, w in enumerate(widths):
+        ws.set_column(j, j, w)
+    span = sum(widths[1:])
+    r = 0
+    ws.set_row(r, 30)
+    ws.write_string(r, 0, f"价格临时补贴发放花名册（统计月份 {run.month}）", F.title)
     r += 2
     warnings = []
     if not run.verified:
@@ -97,130 +202,252 @@ def write_workbook(run: Run, dest: Path, mask_ids: bool = False) -> Path:
                         " WARNING: the rules in force are UNVERIFIED; check them against the document before paying.")
     if run.sample_standards:
         warnings.append("警告：低保标准使用的是演示用样例数据，并非官方标准。WARNING: the standards are the bundled SAMPLE, not official figures.")
-    problems = check_totals(run)
-    for p in problems:
+    for p in check_totals(run):
         warnings.append(f"警告：合计不一致 WARNING: totals disagree: {p}")
     for w in warnings:
-        cover.merge_cells(start_row=r, start_column=1, end_row=r, end_column=6)
-        cell = put(cover, r, 1, w)
-        cell.font, cell.fill = warn_font, warn_fill
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
-        cover.row_dimensions[r].height = 48
+        ws.set_row(r, 15 * _est_lines(w, sum(widths) * 0.8) + 8)
+        ws.merge_range(r, 0, r, 5, w, F.warn)
         r += 1
     if warnings:
+        r += 1
+
+    def kv(key: str, value, fmt=None) -> None:
+        nonlocal r
+        if isinstance(value, Decimal):
+            ws.write_string(r, 0, key, F.key)
+            ws.merge_range(r, 1, r, 5, None, F.val_money)
+            ws.write_number(r, 1, value, F.val_money)
+        elif isinstance(value, int):
+            ws.write_string(r, 0, key, F.key)
+            ws.merge_range(r, 1, r, 5, None, F.val_int)
+            ws.write_number(r, 1, value, F.val_int)
+        else:
+            text = str(value)
+            ws.set_row(r, max(15 * _est_lines(text, span), 15 * _est_lines(key, widths[0])) + 3)
+            ws.write_string(r, 0, key, F.key)
+            ws.merge_range(r, 1, r, 5, text, F.val)
         r += 1
 
     sch = run.scheme
     dec = run.decisions
     first = dec[0] if dec else {}
-    rate = f"{first.get('rate_pct')}%（{first.get('indicator')}）" if first.get("triggered") else "—"
-    info = [
-        ("统计月份", run.month),
-        ("是否启动", "启动" if run.triggered else "未启动"),
-        ("补贴比例（上涨幅度）", rate if len(dec) <= 1 else "按设区市分别确定，见各行"),
-        ("决定说明", " / ".join(d.get("reason", "") for d in dec)),
-        ("居民消费价格同比（%）", first.get("cpi_yoy_pct") or "—"),
-        ("食品价格同比（%）", first.get("food_yoy_pct") or "—"),
-        ("启动条件（%）", ", ".join(f"{k} ≥ {v}" for k, v in (first.get("thresholds") or {}).items())),
-        ("联动机制方案", f"{sch.get('name', '')}：{sch.get('title', '')}"),
-        ("适用版本", " + ".join([sch.get("version", "")] + list(sch.get("overlays", [])))),
-        ("依据文件", "；".join(sch.get("documents", []))),
-        ("规则是否核实", "已核实" if run.verified else "未核实（UNVERIFIED）"),
-        ("发放行数", len(run.payments)),
-        ("保障人数合计", run.persons),
-        ("补贴金额合计（元）", _yuan(run.total_fen)),
-        ("运行编号 run_id", run.run_id),
-        ("生成时间 created_at", run.manifest.get("created_at", "")),
-        ("身份证号", "已遮蔽（仅供外发）" if mask_ids else "完整（内部使用，注意保密）"),
-    ]
-    for k, v in info:
-        put(cover, r, 1, k).font = bold
-        cover.merge_cells(start_row=r, start_column=2, end_row=r, end_column=6)
-        if isinstance(v, Decimal):
-            put(cover, r, 2, v, number_format=MONEY_FMT)
-        elif isinstance(v, int):
-            put(cover, r, 2, v)
-        else:
-            c = put(cover, r, 2, str(v))
-            c.alignment = Alignment(wrap_text=True, vertical="top")
+    rate = f"{first.get('rate_pct')}%（{INDICATOR_ZH.get(first.get('indicator'), first.get('indicator'))}）" if first.get("triggered") else "—"
+    kv("统计月份", run.month)
+    kv("是否启动", "启动" if run.triggered else "未启动")
+    kv("补贴比例（上涨幅度）", rate if len(dec) <= 1 else "按设区市分别确定，见各行")
+    kv("决定说明", "\n".join(_decision_zh(d) for d in dec) or "—")
+    th = first.get("thresholds") or {}
+    kv("启动条件（%）", "，".join(f"{INDICATOR_ZH.get(k, k)} ≥ {v}" for k, v in th.items()) or "—")
+    kv("联动机制方案", f"{sch.get('name', '')}：{sch.get('title', '')}")
+    kv("适用版本", " + ".join([sch.get("version", "")] + list(sch.get("overlays", []))))
+    kv("依据文件", "；".join(sch.get("documents", [])) or "—")
+    kv("规则是否核实", "已核实" if run.verified else "未核实（UNVERIFIED）")
+
+    # the figures the decision used, each with its source and when it was fetched
+    figs = [(d.get("region_code", ""), k, f) for d in dec for k, f in (d.get("figures") or {}).items() if isinstance(f, dict)]
+    r += 1
+    ws.write_string(r, 0, "价格指数及来源", F.title)
+    r += 1
+    for j, h in enumerate(["指标", "地区 / 月份", "指数（上年同月=100）", "同比（%）", "来源", "获取时间 fetched_at"]):
+        ws.write_string(r, j, h, F.head)
+    r += 1
+    if not figs:
+        ws.merge_range(r, 0, r, 5, "（本次运行未记录指数）", F.val)
+        r += 1
+    for region, k, f in figs:
+        src = str(f.get("source_ref") or f.get("source") or "")
+        src = re.sub(r"\s*sha256:[0-9a-f]{8,}", "", src)
+        ws.set_row(r, 15 * max(_est_lines(src, widths[4]), _est_lines(INDICATOR_ZH.get(k, k), widths[0])) + 3)
+        ws.write_string(r, 0, INDICATOR_ZH.get(k, k), F.val)
+        ws.write_string(r, 1, f"{f.get('region_code', region)} / {f.get('month', '')}", F.val)
+        ws.write_string(r, 2, str(f.get("value", "")), F.val)
+        ws.write_string(r, 3, str(f.get("yoy_pct", "")), F.val)
+        ws.write_string(r, 4, src, F.val)
+        ws.write_string(r, 5, str(f.get("fetched_at", "")), F.val)
         r += 1
 
-    # the county table on the cover
     r += 1
+    ws.write_string(r, 0, "合计", F.title)
+    r += 1
+    kv("发放行数", int(len(run.payments)))
+    kv("保障人数合计", run.persons)
+    kv("补贴金额合计（元）", _yuan(run.total_fen))
+    kv("未发放行数", f"{rejected_rows} 行（见“未发放名单”）")
+    kv("运行编号 run_id", run.run_id)
+    kv("生成时间 created_at", run.manifest.get("created_at", ""))
+    kv("身份证号", "已遮蔽（仅供外发）" if mask_ids else "完整（内部使用，注意保密）")
+
     summ = summarise(run)
-    for j, h in enumerate(["设区市代码", "县（区）代码", "发放行数", "保障人数", "补贴金额（元）"], 1):
-        c = put(cover, r, j, h)
-        c.font, c.fill = bold, head_fill
+    counties = summ["by_county"]
+    table = counties if len(counties) <= 25 else summ["by_prefecture"]
     r += 1
-    for row in summ["by_county"]:
-        put(cover, r, 1, row["prefecture"], text=True)
-        put(cover, r, 2, row["region_code"], text=True)
-        put(cover, r, 3, row["rows"])
-        put(cover, r, 4, row["persons"])
-        put(cover, r, 5, _yuan(row["amount_fen"]), number_format=MONEY_FMT)
+    ws.write_string(r, 0, "分县（区）合计" if table is counties else "分设区市合计（各县见各工作表）", F.title)
+    r += 1
+    for j, h in enumerate(["设区市代码", "县（区）代码", "发放行数", "保障人数", "补贴金额（元）"]):
+        ws.write_string(r, j, h, F.head)
+    r += 1
+    for row in table:
+        ws.write_string(r, 0, str(row["prefecture"]), F.text)
+        ws.write_string(r, 1, str(row.get("region_code", "—")), F.text)
+        ws.write_number(r, 2, row["rows"], F.int)
+        ws.write_number(r, 3, row["persons"], F.int)
+        ws.write_number(r, 4, _yuan(row["amount_fen"]), F.money)
         r += 1
-    put(cover, r, 1, "合计").font = bold
-    put(cover, r, 3, int(len(run.payments))).font = bold
-    put(cover, r, 4, run.persons).font = bold
-    put(cover, r, 5, _yuan(run.total_fen), number_format=MONEY_FMT).font = bold
-    cover_total_row = r
+    ws.write_string(r, 0, "合计", F.bold_text)
+    ws.write_blank(r, 1, None, F.blank)
+    ws.write_number(r, 2, int(len(run.payments)), F.bold_int)
+    ws.write_number(r, 3, run.persons, F.bold_int)
+    ws.write_number(r, 4, _yuan(run.total_fen), F.bold_money)
+    r += 1
+    if not len(run.payments):
+        r += 1
+        ws.write_string(r, 0, f"本月无发放记录（{'未启动' if not run.triggered else '无符合条件的人员'}）。 "
+                        f"No payments in this run (total {fen_to_yuan_str(run.total_fen)}).")
 
-    # one sheet per county
-    pay = run.payments
-    used = {"封面"}
-    if len(pay):
-        pay = pay.sort_values(["region_code", "source_row"], kind="stable")
-        for code, rows in pay.groupby("region_code", sort=True):
-            ws = wb.create_sheet(_sheet_title(code, used))
-            put(ws, 1, 1, f"价格临时补贴发放花名册　{code}（设区市 {prefecture_of(code)}）　统计月份 {run.month}").font = Font(bold=True, size=13)
-            for j, (h, w) in enumerate(HEADERS, 1):
-                c = put(ws, 2, j, h)
-                c.font, c.fill = bold, head_fill
-                ws.column_dimensions[c.column_letter].width = w
-            ws.freeze_panes = "A3"
-            i = 3
-            for n, p in enumerate(rows.itertuples(index=False), 1):
-                pid = p.person_id if not mask_ids else mask_id(p.person_id)
-                put(ws, i, 1, n)
-                put(ws, i, 2, pid, text=True)
-                put(ws, i, 3, p.name, text=True)
-                put(ws, i, 4, CATEGORY_LABELS.get(p.category, p.category), text=True)
-                put(ws, i, 5, p.region_code, text=True)
-                put(ws, i, 6, AREA_ZH.get(p.area, p.area or ""), text=True)
-                put(ws, i, 7, int(p.persons))
-                put(ws, i, 8, _yuan(p.standard_fen), number_format=MONEY_FMT)
-                put(ws, i, 9, p.standard_region, text=True)
-                put(ws, i, 10, fmt_pct(Decimal(int(p.rate_h)) / 100), text=True)
-                put(ws, i, 11, _yuan(p.amount_per_person_fen), number_format=MONEY_FMT)
-                put(ws, i, 12, _yuan(p.amount_fen), number_format=MONEY_FMT)
-                bank = getattr(p, "bank_account", None)
-                put(ws, i, 13, bank if isinstance(bank, str) else None, text=isinstance(bank, str))
-                i += 1
-            put(ws, i, 1, "合计").font = bold
-            put(ws, i, 3, f"{len(rows)} 行").font = bold
-            put(ws, i, 7, int(rows["persons"].sum())).font = bold
-            put(ws, i, 12, _yuan(int(rows["amount_fen"].sum())), number_format=MONEY_FMT).font = bold
-            put(ws, i + 2, 1, "经办人：")
-            put(ws, i + 2, 5, "审核人：")
-            put(ws, i + 2, 9, "负责人：")
-    else:
-        put(cover, cover_total_row + 2, 1, f"本月无发放记录（{'未启动' if not run.triggered else '无符合条件的人员'}）。 "
-            f"No payments in this run (total {fen_to_yuan_str(run.total_fen)}).")
+
+def _county_sheet(wb, F: _Formats, run: Run, code: str, rows, title: str, mask_ids: bool) -> None:
+    import numpy as np
+
+    from cpi_link.core.categories import CATEGORY_LABELS
+    from cpi_link.core.decimals import fmt_pct
+
+    ws = wb.add_worksheet(title)
+    _print_setup(ws, landscape=True, title_rows=2)
+    ws.set_default_row(ROW_PT)
+    for j, (_, w) in enumerate(HEADERS):
+        ws.set_column(j, j, w)
+    ws.set_row(0, TITLE_PT)
+    ws.set_row(1, HEADER_PT)
+    ws.write_string(0, 0, f"价格临时补贴发放花名册　{code}（设区市 {prefecture_of(code)}）　统计月份 {run.month}", F.title)
+    for j, (h, _) in enumerate(HEADERS):
+        ws.write_string(1, j, h, F.head)
+    ws.freeze_panes(2, 0)
+    n = len(rows)
+    ws.set_h_pagebreaks(page_breaks(n))
+
+    ids = (_mask_series(rows["person_id"]) if mask_ids else rows["person_id"].astype(str)).tolist()
+    names_s = rows["name"].fillna("").astype(str)
+    names = names_s.tolist()
+    inj = names_s.str[:1].isin(_FORMULA_START).to_numpy()
+    cats = rows["category"].map(lambda c: CATEGORY_LABELS.get(c, c)).tolist()
+    regions = rows["region_code"].astype(str).tolist()
+    areas = rows["area"].map(lambda a: AREA_ZH.get(a, a or "")).tolist()
+    persons = rows["persons"].to_numpy(dtype=np.int64).tolist()
+    std = _yuan_cache(rows["standard_fen"].to_numpy(dtype=np.int64).tolist())
+    std_region = rows["standard_region"].fillna("").astype(str).tolist()
+    rate_cache: dict[int, str] = {}
+    rates = [rate_cache.setdefault(h, fmt_pct(Decimal(h) / 100) or "") for h in rows["rate_h"].to_numpy(dtype=np.int64).tolist()]
+    per = _yuan_cache(rows["amount_per_person_fen"].to_numpy(dtype=np.int64).tolist())
+    amt = _yuan_cache(rows["amount_fen"].to_numpy(dtype=np.int64).tolist())
+    bank = rows["bank_account"].tolist() if "bank_account" in rows.columns else [None] * n
+
+    ws_str, ws_num, ws_blank = ws.write_string, ws.write_number, ws.write_blank
+    t, tq, fi, fm, fb = F.text, F.text_q, F.int, F.money, F.blank
+    r = 2
+    for i in range(n):
+        ws_num(r, 0, i + 1, fi)
+        ws_str(r, 1, ids[i], t)
+        ws_str(r, 2, names[i], tq if inj[i] else t)
+        ws_str(r, 3, cats[i], t)
+        ws_str(r, 4, regions[i], t)
+        ws_str(r, 5, areas[i], t)
+        ws_num(r, 6, persons[i], fi)
+        ws_num(r, 7, std[i], fm)
+        ws_str(r, 8, std_region[i], t)
+        ws_str(r, 9, rates[i], t)
+        ws_num(r, 10, per[i], fm)
+        ws_num(r, 11, amt[i], fm)
+        b = bank[i]
+        if isinstance(b, str) and b:
+            ws_str(r, 12, b, tq if b[:1] in _FORMULA_START else t)
+        else:
+            ws_blank(r, 12, None, fb)
+        ws_blank(r, 13, None, fb)
+        r += 1
+    ws.write_string(r, 0, "合计", F.bold_text)
+    ws.write_blank(r, 1, None, F.blank)
+    ws.write_string(r, 2, f"{n} 行", F.bold_text)
+    for j in (3, 4, 5):
+        ws.write_blank(r, j, None, F.blank)
+    ws.write_number(r, 6, int(rows["persons"].sum()), F.bold_int)
+    for j in (7, 8, 9, 10):
+        ws.write_blank(r, j, None, F.blank)
+    ws.write_number(r, 11, _yuan(int(rows["amount_fen"].sum())), F.bold_money)
+    ws.write_blank(r, 12, None, F.blank)
+    ws.write_blank(r, 13, None, F.blank)
+    r += 1
+    ws.set_row(r, SIGN_PT)
+    ws.write_string(r, 0, "经办人：", F.sign)
+    ws.write_string(r, 4, "审核人：", F.sign)
+    ws.write_string(r, 8, "负责人：", F.sign)
+    ws.write_string(r, 12, "日期：　　年　　月　　日", F.sign)
+
+
+def _rejected_sheet(wb, F: _Formats, run: Run, rej) -> None:
+    ws = wb.add_worksheet("未发放名单")
+    _print_setup(ws, landscape=True, title_rows=2)
+    ws.set_default_row(20)
+    for j, (_, w) in enumerate(REJECTED_HEADERS):
+        ws.set_column(j, j, w)
+    has_file_row = "file_row" in rej.columns
+    ws.set_row(0, TITLE_PT)
+    ws.write_string(0, 0, f"未发放名单　统计月份 {run.month}　共 {len(rej)} 行　"
+                    + ("（名册行号 = 在 Excel 中看到的行号）" if has_file_row else "（名册行号 = 数据行序号，不含表头）"), F.title)
+    for j, (h, _) in enumerate(REJECTED_HEADERS):
+        ws.write_string(1, j, h, F.head)
+    ws.freeze_panes(2, 0)
+    if not len(rej):
+        ws.merge_range(2, 0, 2, len(REJECTED_HEADERS) - 1, "无（名册中每一行均已发放）", F.text)
+        return
+    rows = rej["row"].tolist()
+    names = rej["name"].astype(str).tolist()
+    ids = _mask_series(rej["person_id"]).tolist()
+    reasons = [REASON_ZH.get(x, x) for x in rej["reason"].astype(str).tolist()]
+    details = [_LONG_DIGITS.sub(lambda m: m.group(0)[:6] + "*" * (len(m.group(0)) - 10) + m.group(0)[-4:], d)
+               for d in rej["detail"].astype(str).tolist()]
+    r = 2
+    for i in range(len(rows)):
+        lines = max(_est_lines(reasons[i], REJECTED_HEADERS[4][1]), _est_lines(details[i], REJECTED_HEADERS[5][1]))
+        if lines > 1:  # wrapped text: a taller row, or the second line is cut off
+            ws.set_row(r, 13 * lines + 5)
+        ws.write_number(r, 0, i + 1, F.int)
+        ws.write_number(r, 1, int(rows[i]), F.int)
+        _put_text(ws, r, 2, names[i], F.text, F.text_q)
+        ws.write_string(r, 3, ids[i], F.text)
+        ws.write_string(r, 4, reasons[i], F.text_wrap)
+        _put_text(ws, r, 5, details[i], F.text_wrap, F.text_q)
+        r += 1
+
+
+def write_workbook(run: Run, dest: Path, mask_ids: bool = False) -> Path:
+    import xlsxwriter
+
+    from cpi_link.core.errors import UsageError
 
     dest = Path(dest)
     if dest.exists() and dest.is_dir():
-        from cpi_link.core.errors import UsageError
-
         raise UsageError(f"--xlsx {dest} is a folder; give a file name ending .xlsx")
+    rej = load_rejected(run)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            wb.save(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        os.close(fd)
+        # constant_memory streams each row to a temp file; strings are written inline (no shared table)
+        wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "tmpdir": str(dest.parent)})
+        F = _Formats(wb)
+        _cover(wb, F, run, mask_ids, len(rej))
+        pay = run.payments
+        if len(pay):
+            used = {"封面", "未发放名单"}
+            pay = pay.sort_values(["region_code", "source_row"], kind="stable")
+            for code, rows in pay.groupby("region_code", sort=True):
+                _county_sheet(wb, F, run, str(code), rows, _sheet_title(code, used), mask_ids)
+        _rejected_sheet(wb, F, run, rej)
+        wb.close()
         os.chmod(tmp, 0o600)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,153 @@
+#!/usr/bin/env python
+"""`make print-check`: print the disbursement workbook through a real spreadsheet application.
+
+Builds two runs in a temp home (the bundled sample roster, and a roster with one county of 150
+rows), writes each workbook with `cpi-link report --xlsx`, converts it to PDF with LibreOffice
+(`soffice --headless --convert-to pdf`) and checks, page by page with pdfinfo / pdftotext:
+
+* the cover (封面) is exactly one portrait page;
+* every county sheet prints landscape, with its first and last column headers (序号 ...
+  领取人签字) on every one of its pages: the columns fit one page width and the header repeats;
+* a county sheet has as many pages as its page breaks say, and its last page holds 合计 with the
+  经办人/审核人/负责人 line; every page has its "第 N 页" footer;
+* the 未发放名单 sheet lists every rejected row.
+
+With --png DIR, renders the first page of the 150-row county to DIR/workbook-county-page.png.
+Not a test (LibreOffice is not needed by `make test`); exit 0 when every check holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = Path(sys.executable).parent / "cpi-link"
+W = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+
+
+def make_id(region: str, birth: str, seq: int) -> str:
+    body = f"{region}{birth}{seq:03d}"
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, W)) % 11]
+
+
+def sh(*cmd, env=None, check=True) -> subprocess.CompletedProcess:
+    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
+    if check and r.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(map(str, cmd))}\n{r.stderr[-3000:]}")
+    return r
+
+
+def pdf_pages(pdf: Path) -> list[tuple[str, bool]]:
+    """(text, landscape) per page."""
+    info = sh("pdfinfo", "-f", "1", "-l", "100000", pdf).stdout
+    sizes = re.findall(r"Page\s+\d+ size:\s+([\d.]+) x ([\d.]+)", info)
+    pages = []
+    for i, (w, h) in enumerate(sizes, 1):
+        text = sh("pdftotext", "-f", str(i), "-l", str(i), "-layout", pdf, "-").stdout
+        pages.append((text, float(w) > float(h)))
+    return pages
+
+
+def check_workbook(xlsx: Path, run_dir: Path, out: Path) -> tuple[list[str], Path, dict]:
+    from cpi_link.outputs.report import load_rejected, load_run
+    from cpi_link.outputs.workbook import page_breaks
+
+    sh("soffice", "--headless", "--norestore", "--convert-to", "pdf", "--outdir", out, xlsx)
+    pdf = out / (xlsx.stem + ".pdf")
+    pages = pdf_pages(pdf)
+    run = load_run(run_dir)
+    problems = []
+    covers = [i for i, (t, _) in enumerate(pages) if "发放花名册（统计月份" in t]
+    if len(covers) != 1 or pages[covers[0]][1]:
+        problems.append(f"{xlsx.name}: the cover should be one portrait page, found pages {[i + 1 for i in covers]}")
+    counts = run.payments.groupby("region_code").size().to_dict()
+    stats = {"pages": len(pages), "counties": {}}
+    for code, n in sorted(counts.items()):
+        mine = [(i, t, land) for i, (t, land) in enumerate(pages) if re.search(rf"发放花名册\s*{code}（", t)]
+        want = len(page_breaks(n)) + 1
+        stats["counties"][code] = {"rows": n, "pages": len(mine)}
+        if len(mine) != want:
+            problems.append(f"{xlsx.name} {code}: {len(mine)} pages, expected {want} for {n} rows")
+        for i, t, land in mine:
+            if not land:
+                problems.append(f"{xlsx.name} {code}: page {i + 1} is not landscape")
+            if "序号" not in t or "领取人签字" not in t or "银行账号" not in t:
+                problems.append(f"{xlsx.name} {code}: page {i + 1} lacks the header row or is cut across its width")
+            if not re.search(r"第\s*\d+\s*页", t):
+                problems.append(f"{xlsx.name} {code}: page {i + 1} has no page number")
+        if mine:
+            last = mine[-1][1]
+            if not ("合计" in last and "经办人" in last and "审核人" in last and "负责人" in last):
+                problems.append(f"{xlsx.name} {code}: the last page lacks 合计 with the signature line")
+            if any("经办人" in t for _, t, _ in mine[:-1]):
+                problems.append(f"{xlsx.name} {code}: the signature line is not on the last page")
+    rej = load_rejected(run)
+    rej_text = "".join(t for t, _ in pages if "未发放名单" in t)
+    missing = [r for r in rej["name"].astype(str) if r and r not in rej_text]
+    if missing:
+        problems.append(f"{xlsx.name}: 未发放名单 lacks {len(missing)} rejected rows")
+    stats["rejected_rows"] = len(rej)
+    return problems, pdf, stats
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--png", type=Path, default=None, help="render the 150-row county's first page and the cover here")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the workbooks and PDFs in this folder")
+    args = ap.parse_args(argv)
+    for tool in ("soffice", "pdfinfo", "pdftotext"):
+        if shutil.which(tool) is None:
+            print(f"print-check: {tool} not found (apt-get install -y libreoffice-calc poppler-utils)", file=sys.stderr)
+            return 2
+    work = Path(tempfile.mkdtemp(prefix="cpi-print-"))
+    try:
+        home = work / "home"
+        env = dict(os.environ, CPI_LINK_HOME=str(home), HOME=str(work))  # LibreOffice's profile goes under HOME
+        std = ROOT / "data/sample/standards.csv"
+        sh(CLI, "run", "--offline", "--scheme", "national", "--since", "2019-11",
+           "--roster", ROOT / "data/sample/roster.csv", "--standards", std, "--format", "json", env=env)
+        sample_run = next((home / "runs" / "2019-11").iterdir())
+        big = work / "county150.csv"
+        lines = ["身份证号,姓名,保障类别,行政区划代码,城乡,保障人数,银行账号"]
+        for i in range(150):
+            lines.append(f"{make_id('140105', '19600101', i + 1)},测试{i + 1:03d}号,城市低保,140105,城市,{1 + i % 3},62000000000{i:08d}")
+        lines.append(f"{make_id('140202', '19600101', 1)},另县一,城市低保,140202,城市,1,")
+        lines.append("12345,坏号,城市低保,140105,城市,1,")
+        big.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        big_run = work / "run150"
+        sh(CLI, "calc", "--scheme", "national", "--month", "2019-11", "--roster", big, "--standards", std,
+           "--out", big_run, env=env)
+        out = args.keep or work / "out"
+        out.mkdir(parents=True, exist_ok=True)
+        problems = []
+        report = {}
+        for name, run_dir in (("sample", sample_run), ("county150", big_run)):
+            xlsx = out / f"{name}.xlsx"
+            sh(CLI, "report", run_dir, "--xlsx", xlsx, env=env)
+            p, pdf, stats = check_workbook(xlsx, run_dir, out)
+            problems += p
+            report[name] = stats
+            if args.png and name == "county150":
+                args.png.mkdir(parents=True, exist_ok=True)
+                # page 2: the first page of county 140105 (page 1 is the cover)
+                sh("pdftoppm", "-png", "-r", "70", "-f", "2", "-l", "2", "-singlefile", pdf, args.png / "workbook-county-page")
+                sh("pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile", pdf, args.png / "workbook-cover")
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        for p in problems:
+            print("FAIL:", p, file=sys.stderr)
+        print("print-check: " + ("OK" if not problems else f"{len(problems)} problems"), file=sys.stderr)
+        return 1 if problems else 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
