@@ -164,7 +164,12 @@ def calc(
         # the roster's first pass (IDs only) runs while the scheme, figures and standards load
         from cpi_link.calc.firstpass import BATCH_ROWS, FirstPass
 
-        first = FirstPass(roster, BATCH_ROWS, Path(out).parent if out else home.runs_dir / m)
+        from cpi_link.outputs.runfolder import temp_name
+
+        # key files in a folder of this process inside home (removed at the next start once it is gone):
+        # never beside --out, which must stay untouched outside itself
+        work = home.runs_dir / m / temp_name(".work-", "calc")
+        first = FirstPass(roster, BATCH_ROWS, work)
     from cpi_link.rules.schemes import load_scheme
     from cpi_link.store.series import SeriesStore
 
@@ -192,6 +197,10 @@ def calc(
     finally:
         if first is not None:
             first.close()
+            try:
+                work.rmdir()
+            except OSError:
+                pass
     emit_result(fmt, result_json(res), print_result, res)
 
 

@@ -119,8 +119,7 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
                      f"supplement-{seq}" if supplement_to else "first"])
     run_id = f"{programme.id}-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
     if out_dir is not None:
-        dest = Path(out_dir)
-        runfolder.prepare_out_dir(dest)
+        dest = runfolder.prepare_out_dir(Path(out_dir))
     else:
         base = home.runs_dir / programme.ledger_key
         dest, k = base / run_id, 1
@@ -200,7 +199,7 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
         "rejected.parquet": encoding.rejected_table(rej_all),
         "summary.parquet": encoding.summary_table(encoding.summary_frame(paid_all)),
     }
-    runfolder.write_run(dest, tables, manifest)
+    dest = runfolder.write_run(dest, tables, manifest, inside=out_dir is not None)
     by_cat = (
         paid_all.groupby("category").agg(rows=("source_row", "size"), persons=("persons", "sum"), amount_fen=("amount_fen", "sum"))
         .reset_index().to_dict("records") if len(paid_all) else []

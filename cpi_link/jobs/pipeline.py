@@ -92,8 +92,7 @@ def calculate_month(
     plan = MonthPlan(month=month, rules=rules, decision_for=decision_for, standards=standards, run_id_of=run_id)
 
     if out_dir is not None:
-        base = Path(out_dir).parent
-        runfolder.prepare_out_dir(Path(out_dir))
+        base = out_dir = runfolder.prepare_out_dir(Path(out_dir))  # temp and spill inside --out: nothing outside it changes
     else:
         base = home.runs_dir / month
 
@@ -106,7 +105,8 @@ def calculate_month(
     # payable rows and duplicate keys spill into a private folder beside the destination (same
     # filesystem: the finished payments file is moved, not copied, into the run's temp folder)
     private_dir(base)
-    spill_dir = Path(tempfile.mkdtemp(prefix=f".spill-{month}-", dir=base))
+    runfolder.clean_leftovers(base)  # a killed run's temp and spill folders (its pid is gone)
+    spill_dir = Path(tempfile.mkdtemp(prefix=runfolder.temp_name(".spill-", month) + "-", dir=base))
     try:
         r = stream_month(roster_path, plan, compute, spill_dir, batch_rows, exclude_paid=exclude_paid, progress=progress,
                          first_pass=first_pass)
@@ -115,22 +115,17 @@ def calculate_month(
 
             raise InputError(f"{roster_path}: the file changed while it was being read; nothing was written, run again")
         from cpi_link.core.atomic import crashpoint; crashpoint("calc_after_read")  # noqa: E702 crash tests: roster read, nothing written
-        if out_dir is not None:
-            dest = Path(out_dir)
-        else:
-            dest, k = base / plan.run_id, 1
-            while dest.exists():
-                k += 1
-                dest = base / f"{plan.run_id}.{k}"
+        # under home: runs/MONTH/RUN_ID; the same run already there is reused (runfolder._place)
+        dest = Path(out_dir) if out_dir is not None else base / plan.run_id
         return _finish_month(r, plan, primary, decisions, roster_path, roster_sha.result(), standards, dest, compute,
-                             extra_manifest)
+                             extra_manifest, inside=out_dir is not None)
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
 
 
 
 def _finish_month(r: dict, plan: MonthPlan, primary, decisions: dict, roster_path, roster_sha: str, standards, dest,
-                  compute: bool, extra_manifest: dict | None) -> "CalcResult":
+                  compute: bool, extra_manifest: dict | None, inside: bool = False) -> "CalcResult":
     """The manifest and the run folder, from stream_month's results (payments already written)."""
     from datetime import datetime, timezone
     from pathlib import Path
@@ -204,7 +199,7 @@ def _finish_month(r: dict, plan: MonthPlan, primary, decisions: dict, roster_pat
         "rejected.parquet": r["rejected_file"] or rej_table,
         "summary.parquet": encoding.summary_table(summary),
     }
-    runfolder.write_run(dest, tables, manifest)
+    dest = runfolder.write_run(dest, tables, manifest, inside=inside)
     by_cat = r["by_category"]
     return CalcResult(
         run_dir=dest, run_id=run_id, month=month, triggered=manifest["triggered"], decision=decision_json,
