@@ -77,11 +77,14 @@ def run(
                                                                           else type(exc).__name__))
             raise
         log.info("run finished")
+    from datetime import datetime
+
+    stamp = datetime.now().astimezone().isoformat(timespec="seconds")  # cron mails these lines: when they were said
     for w in report.warnings:
-        warn(w)
+        warn(f"{stamp} {w}")
     for o in report.months:
         if o.status in ("revised_after_payment", "standards_changed"):
-            warn(o.reason)
+            warn(f"{stamp} {o.reason}")
     rows = [m.to_json() | {"stale_figures": report.stale_figures} for m in report.months]
     if not rows and report.stale_figures:
         from cpi_link.core.months import add_months

@@ -107,4 +107,7 @@ def crashpoint(name: str) -> None:
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get("CPI_LINK_SIGTERM_AT") == name:  # signal tests: a real SIGTERM at a known stage
+        import signal
 
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -200,7 +200,8 @@ class Ledger:
         entry = dict(entry, seq=len(st.entries) + 1, at=_now(), prev=st.head)
         entry["hash"] = entry_hash(entry)
         private_dir(self.dir)
-        line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n").encode("utf-8")
+        # key order kept (not sorted): a deleted record is rebuilt from its entry byte for byte
+        line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line)
@@ -405,3 +406,43 @@ class Ledger:
             rec["redone"] = rec.get("redone", []) + [note]
         self._write_record(st, key, rec)
         return rec
+
+
+def export_table(ledger: Ledger):
+    """Every paid row of every completed month, its supplements and top-ups: one table for analysts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    problems, _ = ledger.verify()
+    if problems:
+        path, text = problems[0]
+        raise StoreCorrupt(f"the ledger is damaged: {path}: {text}; not exporting: run cpi-link doctor")
+    money = pa.decimal128(18, 2)
+    schema = pa.schema([("index_month", pa.string()), ("run_id", pa.string()), ("kind", pa.string()),
+                        ("person_id", pa.string()), ("name", pa.string()), ("region_code", pa.string()),
+                        ("category", pa.string()), ("amount", money), ("paid_at", pa.string())])
+    parts = []
+    for key in ledger.completed_months():
+        rec = ledger.record(key)
+        if rec.get("kind", "month") != "month":
+            continue
+        sups = {s["run_id"]: s for s in rec.get("supplements", [])}
+        for rel in rec["payment_files"]:
+            t = pq.read_table(ledger.dir / rel)
+            run_id = Path(rel).stem
+            s = sups.get(run_id)
+            kind = "month" if s is None else ("topup" if s.get("kind") == "topup" else "supplement")
+            paid_at = rec["completed_at"] if s is None else s["completed_at"]
+            if not {"name", "region_code", "category"} <= set(t.schema.names):  # a payment file from before: the run folder has them
+                run_dir = Path(rec["run_dir"] if s is None else s["run_dir"])
+                full = pq.read_table(run_dir / "payments.parquet", columns=["source_row", "name", "region_code", "category"])
+                t = t.join(full, "source_row", join_type="left outer")
+            n = t.num_rows
+            parts.append(pa.table({
+                "index_month": pa.array([rec["month"]] * n, pa.string()), "run_id": pa.array([run_id] * n, pa.string()),
+                "kind": pa.array([kind] * n, pa.string()), "person_id": t.column("person_id").cast(pa.string()),
+                "name": t.column("name").cast(pa.string()), "region_code": t.column("region_code").cast(pa.string()),
+                "category": t.column("category").cast(pa.string()), "amount": t.column("amount").cast(money),
+                "paid_at": pa.array([paid_at] * n, pa.string())}, schema=schema))
+    out = pa.concat_tables(parts) if parts else schema.empty_table()
+    return out.replace_schema_metadata({"cpi_link_export": "ledger", "schema_version": "1"})
