@@ -362,7 +362,8 @@ class Ledger:
             "persons": res.persons,
             "total_fen": res.total_fen,
             "decision": res.decision,
-            "standards_sha256": (res.manifest.get("inputs") or [{}, {}])[1].get("sha256") if res.manifest else None,
+            "standards_sha256": next((i.get("sha256") for i in (res.manifest or {}).get("inputs", [])
+                                      if isinstance(i, dict) and i.get("role") == "standards"), None),
             "payment_files": [rel],
             "supplements": [],
             "superseded": [],

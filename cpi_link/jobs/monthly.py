@@ -252,7 +252,7 @@ def _pay_differences(ledger, m, roster, scheme, store, standards, roster_sha, ki
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from cpi_link.core.money import decimal128_from_fen, fen_from_decimal128
+    from cpi_link.core.money import fen_from_decimal128
     from cpi_link.core.paths import private_dir
     from cpi_link.outputs.runfolder import temp_name
 

@@ -91,6 +91,7 @@ def calculate_month(
 
     plan = MonthPlan(month=month, rules=rules, decision_for=decision_for, standards=standards, run_id_of=run_id)
 
+    made_out = out_dir is not None and not Path(out_dir).exists() and not Path(out_dir).is_symlink()
     if out_dir is not None:
         base = out_dir = runfolder.prepare_out_dir(Path(out_dir))  # temp and spill inside --out: nothing outside it changes
     else:
@@ -119,6 +120,11 @@ def calculate_month(
         dest = Path(out_dir) if out_dir is not None else base / plan.run_id
         return _finish_month(r, plan, primary, decisions, roster_path, roster_sha.result(), standards, dest, compute,
                              extra_manifest, inside=out_dir is not None)
+    except BaseException:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+        if made_out:  # bad input is "nothing written": the --out folder made for this run goes too
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
 
