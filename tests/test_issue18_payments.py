@@ -73,6 +73,12 @@ def test_backdated_standard_is_reported_then_topped_up_once(cli, job, tmp_path):
     assert t.column("person_id").to_pylist() == [A] and t.column("amount").to_pylist() == [Decimal("3.00")]
     manifest = json.loads(open(f"{top[0]['run_dir']}/manifest.json").read())
     assert manifest["kind"] == "topup" and manifest["label"] == "补发 2024-01"
+    import openpyxl
+
+    xlsx = tmp_path / "topup.xlsx"
+    r = cli("report", top[0]["run_dir"], "--xlsx", xlsx)
+    assert r.exit_code == 0, r.stderr
+    assert "补发 2024-01" in openpyxl.load_workbook(xlsx)["封面"]["A1"].value
     assert cli.json(*args, "--topup") == [] or all(m["status"] not in ("topup_paid", "standards_changed")
                                                     for m in cli.json(*args, "--topup"))
     rec = json.loads((job["home"] / "ledger" / "months" / "2024-01.json").read_text())

@@ -89,7 +89,8 @@ def write_workbook(run: Run, dest: Path, mask_ids: bool = False) -> Path:
         cover.column_dimensions[c].width = 18
     cover.column_dimensions["F"].width = 60
     r = 1
-    put(cover, r, 1, f"价格临时补贴发放花名册（统计月份 {run.month}）").font = title_font
+    label = f"　{run.manifest['label']}" if run.manifest.get("label") else ""  # a top-up run: 补发 for which month
+    put(cover, r, 1, f"价格临时补贴发放花名册（统计月份 {run.month}）{label}").font = title_font
     r += 2
     warnings = []
     if not run.verified:
@@ -172,7 +173,7 @@ def write_workbook(run: Run, dest: Path, mask_ids: bool = False) -> Path:
         pay = pay.sort_values(["region_code", "source_row"], kind="stable")
         for code, rows in pay.groupby("region_code", sort=True):
             ws = wb.create_sheet(_sheet_title(code, used))
-            put(ws, 1, 1, f"价格临时补贴发放花名册　{code}（设区市 {prefecture_of(code)}）　统计月份 {run.month}").font = Font(bold=True, size=13)
+            put(ws, 1, 1, f"价格临时补贴发放花名册　{code}（设区市 {prefecture_of(code)}）　统计月份 {run.month}{label}").font = Font(bold=True, size=13)
             for j, (h, w) in enumerate(HEADERS, 1):
                 c = put(ws, 2, j, h)
                 c.font, c.fill = bold, head_fill
