@@ -84,3 +84,25 @@ def test_system_error_messages_name_path_and_cause():
     assert "read-only" in system_error(OSError(errno.EROFS, "Read-only file system", "/h"))
     assert "disk is full" in system_error(OSError("Error writing bytes to file. Detail: [errno 28] No space left on device"))
     assert system_error(OSError(errno.ENOENT, "No such file")) is None
+
+
+def test_failed_fetch_is_a_logged_warning_when_the_store_has_the_figures(job):
+    import shutil
+
+    from cpi_link.core.paths import bundled_config_dir
+
+    text = (bundled_config_dir() / "sources.toml").read_text(encoding="utf-8")
+    text = text.replace('fallback = "legacy"', 'fallback = "none"')
+    text = "\n".join("tries = 1" if line.startswith("tries =") else
+                     "min_gap_seconds = 0" if line.startswith("min_gap_seconds") else line for line in text.splitlines())
+    (job["cfg"] / "sources.toml").write_text(text + "\n", encoding="utf-8")
+    args = [a for a in run_args(job) if a != "--offline"]
+    shutil.rmtree(job["home"] / "logs", ignore_errors=True)
+    # nothing listens on port 9 of 127.0.0.1: the portal is unreachable at once
+    r = subprocess.run([sys.executable, "-m", "cpi_link", *map(str, args)], capture_output=True, text=True, timeout=120,
+                       env=_env(job, CPI_LINK_NBS_URL="http://127.0.0.1:9"))
+    assert r.returncode == 0, r.stderr
+    assert "fetch failed" in r.stderr and json.loads(r.stdout)[0]["status"] == "paid"
+    log = "".join(p.read_text() for p in (job["home"] / "logs").glob("*.log"))
+    assert "WARNING fetch failed" in log and "total=73.00 yuan" in log
+    assert log.splitlines()[0][:4].isdigit()  # each line starts with its timestamp

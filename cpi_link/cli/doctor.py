@@ -25,7 +25,13 @@ def doctor(
     from cpi_link.jobs.doctor import check
 
     home = state(ctx).home
-    rep = check(home, repair=repair)
+    if repair:
+        from cpi_link.jobs.ledger import RunLock
+
+        with RunLock(home):  # a repair never races a run (exit 4 while one holds the lock)
+            rep = check(home, repair=True)
+    else:
+        rep = check(home, repair=False)
     if fmt is Format.json:
         emit_json(rep.as_dict())
     else:

@@ -69,7 +69,7 @@ def run(
                 store = SeriesStore(home)
             except SourceUnavailable as exc:  # SPEC 4.5: a warning; the stored figures decide (exit 3 only if they lack a due month)
                 log.warning("fetch failed: %s; going on with the stored figures", exc.message)
-                warn(f"fetch failed: {exc.message}; going on with the stored figures")
+                warn(f"{_stamp()} fetch failed: {exc.message}; going on with the stored figures")
         try:
             report = run_months(home, sch, store, roster, std, since_m, redo=redo_m, reason=reason, topup=topup)
         except BaseException as exc:
@@ -77,9 +77,7 @@ def run(
                                                                           else type(exc).__name__))
             raise
         log.info("run finished")
-    from datetime import datetime
-
-    stamp = datetime.now().astimezone().isoformat(timespec="seconds")  # cron mails these lines: when they were said
+    stamp = _stamp()
     for w in report.warnings:
         warn(f"{stamp} {w}")
     for o in report.months:
@@ -132,3 +130,10 @@ def _deadline_note(sch, latest: str | None) -> str:
     except Exception:
         return ""
     return deadline_sentence(nxt, rules.label, rules.payment_timing) + " if it triggers"
+
+
+def _stamp() -> str:
+    """A timestamp for the warnings cron mails: when each was said."""
+    from datetime import datetime
+
+    return datetime.now().astimezone().isoformat(timespec="seconds")

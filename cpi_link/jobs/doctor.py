@@ -192,7 +192,7 @@ def _check_runs(home: Home, rep: Report) -> None:
     if not runs.exists():
         rep.checked["run_folders"] = 0
         return
-    temp = (".tmp-", ".spill-", ".first-pass-")  # a killed calc's working folders
+    temp = (".tmp-", ".spill-", ".first-pass-", ".work-")  # a killed calc's working folders
     for d in sorted(p for p in runs.rglob("*") if p.is_dir()):
         if d.name.startswith(temp):
             rep.notes.append(f"{d}: leftover temp folder of an interrupted run (not a run; safe to delete)")

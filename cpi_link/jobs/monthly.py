@@ -136,8 +136,11 @@ def run_months(home, scheme, store, roster: Path, standards, since: str | None, 
     from cpi_link.jobs.ledger import Ledger
     from cpi_link.rules.trigger import decide
 
+    from cpi_link.outputs.runfolder import clean_leftovers
+
     ledger = Ledger(home)
     chain = ledger.check_or_refuse()  # a damaged ledger is never a reason to pay again (exit 2)
+    clean_leftovers(home.root / "tmp")  # scratch folders of a killed --redo/--topup
     _set_aside_unrecorded(home, ledger, chain)
     report = RunReport()
     latest = latest_complete_month(scheme, store)
@@ -281,6 +284,7 @@ def _pay_differences(ledger, m, roster, scheme, store, standards, roster_sha, ki
             extra |= {"old_decision": _short(_paid_under(rec, m, "decision")), "new_decision": _short(full.decision)}
         if dry_run:
             if not up.any() and not down.any():
+                ledger.update(m, {"standards_sha256": standards.sha256})  # checked once: not recomputed by every run
                 return None
             w = (f"{m}: the standards given would change amounts already paid: +{fen_to_yuan_str(total_up)} yuan over "
                  f"{int(up.sum())} rows, {fen_to_yuan_str(total_down)} yuan over {int(down.sum())} rows; nothing paid: "
