@@ -261,3 +261,14 @@ def test_symlinked_out_is_followed(cli, job):
     r = cli("--config", job["cfg"], "calc", "--month", "2024-01", "--scheme", "t", "--roster", job["roster"],
             "--standards", job["std"], "--out", dangling)
     assert r.exit_code == 2 and "symlink" in r.stderr
+
+
+def test_emptied_ledger_folder_beside_paid_runs_is_refused(cli, job):
+    import shutil
+
+    cli.json(*run_args(job))
+    for p in (job["home"] / "ledger").iterdir():
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    r = cli(*run_args(job, "--since", "2024-01"))
+    assert r.exit_code == 2 and "journal" in r.stderr and "cpi-link doctor" in r.stderr
+    assert cli("doctor").exit_code == 2

@@ -83,6 +83,10 @@ def _check_chain(home: Home, rep: Report, repair: bool) -> None:
             rep.problems.append(Problem("ledger", str(led.dir), f"the ledger folder is missing, but {len(paid)} run folder(s) "
                                         "were paid by cpi-link run: restore ledger/ from a backup; run refuses to pay again"))
         return
+    if not led.journal_path.exists() and paid:
+        rep.problems.append(Problem("ledger", str(led.journal_path), f"the journal is missing, but {len(paid)} run folder(s) "
+                                    "were paid by cpi-link run: restore ledger/ from a backup; run refuses to pay again"))
+        return
     st = led.chain()
     rep.checked["journal_entries"] = len(st.entries)
     if st.legacy and not st.problems:

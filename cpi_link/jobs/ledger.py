@@ -276,11 +276,12 @@ class Ledger:
         """Before paying: a damaged ledger stops the job (exit 2); a record pending its journal entry is completed."""
         from cpi_link.outputs.runfolder import run_folders
 
-        if not self.dir.exists():
+        if not self.journal_path.exists():  # every run that wrote a paid_by folder wrote the journal first
             paid = [d for d, m in run_folders(self.home.runs_dir) if m.get("paid_by") == "run"]
             if paid:
-                raise StoreCorrupt(f"the ledger folder {self.dir} is missing, but {len(paid)} run folder(s) under "
-                                   f"{self.home.runs_dir} were paid by cpi-link run; not paying again: see cpi-link doctor")
+                what = f"the ledger folder {self.dir} is" if not self.dir.exists() else f"the ledger's journal {self.journal_path} is"
+                raise StoreCorrupt(f"{what} missing, but {len(paid)} run folder(s) under {self.home.runs_dir} were paid by "
+                                   "cpi-link run; not paying again: see cpi-link doctor")
         st = self.start_chain()
         problems, pending = self.verify(st)
         if problems:
@@ -326,7 +327,9 @@ class Ledger:
             private_dir(d)
         cols = ["person_id", "name", "region_code", "category", "amount", "source_row", "run_id"]
         if table is None:
-            table = pq.read_table(Path(run_dir) / "payments.parquet")
+            src = Path(run_dir) / "payments.parquet"
+            names = pq.read_schema(src).names
+            table = pq.read_table(src, columns=[c for c in cols if c in names])
         t = table.select([c for c in cols if c in table.schema.names])
         rel = f"payments/{key}/{run_id}.parquet"
         with atomic_path(self.dir / rel) as tmp:

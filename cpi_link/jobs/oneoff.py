@@ -69,6 +69,7 @@ def pay_programme(programme, roster_path, store, standards, home, out_dir=None, 
     ledger = Ledger(home)
     key = programme.ledger_key
     with RunLock(home):
+        ledger.check_or_refuse()  # a damaged ledger is never a reason to pay again (exit 2)
         rec = ledger.record(programme.payment_month, key)
         if supplement:
             if rec is None:
