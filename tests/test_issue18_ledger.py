@@ -159,6 +159,10 @@ def test_legacy_ledger_without_journal_is_accepted_and_starts_the_chain(cli, job
     for k in ("chain_prev", "decision", "standards_sha256"):
         rec.pop(k)
     p.write_text(json.dumps(rec, ensure_ascii=False, indent=2) + "\n")  # as a ledger from before wrote it
+    m = job["home"] / "runs" / "2024-01" / rec["run_id"] / "manifest.json"
+    man = json.loads(m.read_text())
+    man.pop("paid_by")
+    m.write_text(json.dumps(man, ensure_ascii=False, indent=2) + "\n")  # and its run folder
     assert "no journal yet" in cli("doctor").stdout
     out = cli.json(*run_args(job, "--since", "2024-01"))
     assert [m["status"] for m in out] == ["already_done"]
