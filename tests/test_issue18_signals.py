@@ -106,3 +106,35 @@ def test_failed_fetch_is_a_logged_warning_when_the_store_has_the_figures(job):
     log = "".join(p.read_text() for p in (job["home"] / "logs").glob("*.log"))
     assert "WARNING fetch failed" in log and "total=73.00 yuan" in log
     assert log.splitlines()[0][:4].isdigit()  # each line starts with its timestamp
+
+
+def test_ctrl_c_while_a_parquet_file_is_written_is_interrupted_not_a_bug(job):
+    out = job["tmp"] / "out"
+    args = ["--config", job["cfg"], "calc", "--month", "2024-01", "--scheme", "t", "--roster", job["roster"],
+            "--standards", job["std"], "--out", out]
+    r = subprocess.run([sys.executable, "-m", "cpi_link", *map(str, args)], capture_output=True, text=True, timeout=120,
+                       env=_env(job, CPI_LINK_SIGINT_AT="write_rejected.parquet"))
+    assert r.returncode == 130 and "interrupted (Ctrl-C)" in r.stderr and "bug" not in r.stderr
+    assert not out.exists()  # made for this run, removed with it
+
+
+def test_full_disk_at_the_ledger_step_is_exit_2_and_the_rerun_pays_once(cli, job, monkeypatch):
+    import errno
+
+    from cpi_link.jobs.ledger import Ledger
+
+    real = Ledger._write_payments
+
+    def full(self, key, run_id, run_dir, table=None):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.dir / "payments" / key))
+
+    monkeypatch.setattr(Ledger, "_write_payments", full)
+    r = cli(*run_args(job))
+    assert r.exit_code == 2 and "the disk is full" in r.stderr and "ledger/payments/2024-01" in r.stderr
+    assert "bug" not in r.stderr
+    assert len(visible_runs(job["home"], "2024-01")) == 1  # whole, not recorded: not paid
+    monkeypatch.setattr(Ledger, "_write_payments", real)
+    out = cli.json(*run_args(job))
+    assert [(m["status"], m["total_amount"]) for m in out] == [("paid", JAN)]
+    assert len(visible_runs(job["home"], "2024-01")) == 1  # the same run folder, now recorded
+    assert cli("doctor").exit_code == 0

@@ -107,7 +107,8 @@ def crashpoint(name: str) -> None:
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)
-    if os.environ.get("CPI_LINK_SIGTERM_AT") == name:  # signal tests: a real SIGTERM at a known stage
-        import signal
+    for var, sig in (("CPI_LINK_SIGTERM_AT", "SIGTERM"), ("CPI_LINK_SIGINT_AT", "SIGINT")):
+        if os.environ.get(var) == name:  # signal tests: a real signal at a known stage
+            import signal
 
-        os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), getattr(signal, sig))
