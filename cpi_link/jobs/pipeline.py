@@ -121,7 +121,6 @@ def calculate_month(
         return _finish_month(r, plan, primary, decisions, roster_path, roster_sha.result(), standards, dest, compute,
                              extra_manifest, inside=out_dir is not None)
     except BaseException:
-        shutil.rmtree(spill_dir, ignore_errors=True)
         if made_out:  # bad input is "nothing written": the --out folder made for this run goes too
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
