@@ -62,7 +62,9 @@ def test_killed_calc_leaves_outputs_whole_or_absent(cli, job, point):
             "--format", "json"]
     r = cpi(job, *args, "--out", out, crash=point)
     assert r.returncode == -signal.SIGKILL, r.stderr
-    assert not out.exists()  # absent, not half
+    # absent, not half: at most the killed run's hidden temp folders inside --out (never beside it)
+    assert not out.exists() or all(p.name.startswith(".") for p in out.iterdir())
+    assert {p.name for p in out.parent.iterdir() if p.name.startswith(".")} == set()
     # the default destination too: no run folder under HOME/runs, only hidden leftovers
     r = cpi(job, *args, crash=point)
     assert r.returncode == -signal.SIGKILL

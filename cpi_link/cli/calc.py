@@ -163,8 +163,12 @@ def calc(
     if not supplement and roster.is_file():
         from cpi_link.calc.firstpass import RosterInput
 
-        # opened first: the roster's hash and first pass run while the scheme, figures and standards load
-        opened = RosterInput(roster, Path(out).parent if out else home.runs_dir / m)
+        from cpi_link.outputs.runfolder import temp_name
+
+        # opened first: the roster's hash and first pass run while the scheme, figures and standards
+        # load; their key files go to a folder of this process inside home, never beside --out
+        work = home.runs_dir / m / temp_name(".work-", "calc")
+        opened = RosterInput(roster, work)
     from cpi_link.rules.schemes import load_scheme
     from cpi_link.store.series import SeriesStore
 
@@ -192,6 +196,10 @@ def calc(
     finally:
         if opened is not None:
             opened.close()
+            try:
+                work.rmdir()
+            except OSError:
+                pass
     emit_result(fmt, result_json(res), print_result, res)
 
 

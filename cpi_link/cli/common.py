@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import errno
 import functools
 import io
 import json
+import logging
+import os
+import re
 import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -98,37 +102,131 @@ def info(message: str) -> None:
     stderr_console().print(message)
 
 
+# errors of the system, not of cpi-link: exit 2 naming the path and the cause (SPEC 7)
+SYSTEM_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+                 errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+                 errno.EPERM: "operation not permitted", errno.EFBIG: "the file is too large for this system's limit",
+                 errno.EIO: "an input/output error of the disk"}
+_ERRNO_IN_TEXT = re.compile(r"errno (\d+)", re.I)
+_interrupted = {"signal": None}
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the work stops, temp files are removed, exit 130."""
+
+
+def _on_signal(signum, frame):
+    _interrupted["signal"] = signum
+    raise Interrupted()
+
+
+def system_error(exc: BaseException) -> str | None:
+    """A person's sentence for an OSError of the system (disk full, read-only, permissions), else None."""
+    if not isinstance(exc, OSError):
+        return None
+    code = exc.errno
+    if code is None:
+        m = _ERRNO_IN_TEXT.search(str(exc))
+        code = int(m.group(1)) if m else None
+    if code not in SYSTEM_ERRNOS:
+        return None
+    where = exc.filename or exc.filename2
+    return f"{where or 'writing the outputs'}: {SYSTEM_ERRNOS[code]} ({os.strerror(code)}); nothing was half-written"
+
+
+def _quiet_stdout() -> None:
+    """The reader of stdout went away (`| head`): say nothing more there."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def handle_errors(fn: Callable) -> Callable:
     """Turn expected errors into one clear stderr line and the SPEC 7 exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        import signal
+        import threading
+
         ctx = kwargs.get("ctx")
         debug = bool(ctx and state(ctx).debug)
+        old = None
+        _interrupted["signal"] = None
+        if threading.current_thread() is threading.main_thread():
+            old = (signal.signal(signal.SIGTERM, _on_signal), signal.signal(signal.SIGINT, _on_signal))
         try:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
-        except CpiLinkError as exc:
-            if debug:
-                raise
-            from rich.markup import escape
-
-            stderr_console().print(f"[bold red]error:[/] {escape(exc.message)}")
-            raise typer.Exit(int(exc.exit_status)) from None
         except KeyboardInterrupt:
-            stderr_console().print("[bold red]interrupted[/]")
+            _say_interrupted()
             raise typer.Exit(130) from None
-        except Exception as exc:  # a bug
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise typer.Exit(0) from None
+        except BaseException as exc:
+            if _interrupted["signal"] is not None or _chained_interrupt(exc):
+                # a signal's KeyboardInterrupt turned into another error while a writer was closing
+                _say_interrupted()
+                raise typer.Exit(130) from None
+            if isinstance(exc, CpiLinkError):
+                if debug:
+                    raise
+                from rich.markup import escape
+
+                stderr_console().print(f"[bold red]error:[/] {escape(exc.message)}")
+                raise typer.Exit(int(exc.exit_status)) from None
+            said = system_error(exc)
+            if said is not None and not debug:
+                from rich.markup import escape
+
+                logging.getLogger("cpi_link.run").error("stopped: %s", said)
+                stderr_console().print(f"[bold red]error:[/] {escape(said)}")
+                raise typer.Exit(int(ExitStatus.BAD_INPUT)) from None
+            if not isinstance(exc, Exception):
+                raise
             if debug:
                 raise
-            stderr_console().print(
-                f"[bold red]unexpected fault:[/] {type(exc).__name__}. This is a bug in cpi-link; "
-                "rerun with --debug for the traceback and report it."
-            )
-            raise typer.Exit(int(ExitStatus.FAULT)) from None
+            return _bug(exc)
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGTERM, old[0])
+                signal.signal(signal.SIGINT, old[1])
+
+    def _bug(exc):
+        stderr_console().print(
+            f"[bold red]unexpected fault:[/] {type(exc).__name__}. This is a bug in cpi-link; "
+            "rerun with --debug for the traceback and report it."
+        )
+        raise typer.Exit(int(ExitStatus.FAULT)) from None
 
     return wrapper
+
+
+def _chained_interrupt(exc: BaseException) -> bool:
+    seen = 0
+    e = exc
+    while e is not None and seen < 20:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        e = e.__context__ or e.__cause__
+        seen += 1
+    return False
+
+
+def _say_interrupted() -> None:
+    import signal
+
+    sig = _interrupted["signal"]
+    what = "SIGTERM" if sig == signal.SIGTERM else "Ctrl-C"
+    logging.getLogger("cpi_link.run").error("interrupted (%s): stopped; nothing half-written", what)
+    try:
+        stderr_console().print(f"[bold red]interrupted[/] ({what}): stopped; outputs are whole or absent")
+    except (OSError, ValueError):
+        pass
 
 
 def emit_json(data: Any) -> None:

@@ -14,8 +14,9 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def doctor(
     ctx: typer.Context,
-    repair: bool = typer.Option(False, "--repair", help="Restore a damaged series store file from its last good copy (.bak); "
-                                "the damaged file is kept as NAME.damaged-STAMP."),
+    repair: bool = typer.Option(False, "--repair", help="Restore a damaged series store file from its last good copy (.bak; "
+                                "the damaged file is kept as NAME.damaged-STAMP), and rebuild a deleted ledger record "
+                                "from the journal when its payment files prove it."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
     """Check the series store, revisions, ledger records and payment files, and run folders (sha256). Exit 2 on problems."""
@@ -24,7 +25,13 @@ def doctor(
     from cpi_link.jobs.doctor import check
 
     home = state(ctx).home
-    rep = check(home, repair=repair)
+    if repair:
+        from cpi_link.jobs.ledger import RunLock
+
+        with RunLock(home):  # a repair never races a run (exit 4 while one holds the lock)
+            rep = check(home, repair=True)
+    else:
+        rep = check(home, repair=False)
     if fmt is Format.json:
         emit_json(rep.as_dict())
     else:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from cpi_link.cli.calc import ROSTER_HELP, SCHEME_HELP, STANDARDS_HELP, default_scheme, load_standards_option
-from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 
 
 def register(app: typer.Typer) -> None:
@@ -21,15 +21,21 @@ def run(
     roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
     standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
-    since: Optional[str] = typer.Option(None, "--since", help="First index month to compute, YYYY-MM. Default: the latest month with figures."),
+    since: Optional[str] = typer.Option(None, "--since", help="First index month to compute, YYYY-MM. Default: the month after the "
+                                        "latest completed month in the ledger (empty ledger: the latest month with figures)."),
     offline: bool = typer.Option(False, "--offline", help="Do not fetch: use the figures already in the store (bundled ones included)."),
     redo: Optional[str] = typer.Option(None, "--redo", help="Supersede a completed month on purpose (YYYY-MM); the old run is kept. Needs --reason."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Why the month is redone (kept in the ledger)."),
+    topup: bool = typer.Option(False, "--topup", help="Pay completed months' positive differences under the --standards given "
+                               "(back-dated standards, 补发), once, as topup runs; decreases are listed, never clawed back."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="For cron: print nothing on success (errors still go to stderr)."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
 ):
-    """Fetch, then compute every due index month in order; months already completed are skipped."""
+    """Fetch, then compute every due index month in order; months already completed are skipped.
+
+    Completed months whose figures were revised or whose standards changed since payment are
+    reported (revised_after_payment, standards_changed) and paid only by --redo or --topup."""
     from cpi_link.core.errors import InputError
     from cpi_link.jobs.ledger import RunLock
     from cpi_link.jobs.monthly import run_months, setup_log
@@ -54,23 +60,40 @@ def run(
         store = SeriesStore(home)
         fetch_report = None
         if not offline:
+            from cpi_link.core.errors import SourceUnavailable
             from cpi_link.sources import nbs
 
-            outcome = nbs.fetch(st.config_dir, home, regions=None, since=None, until=None)
-            fetch_report = store.upsert(outcome.observations).as_dict() | outcome.report()
-            log.info("fetched: %s", {k: v for k, v in fetch_report.items() if k in ("added", "revised", "unchanged")})
-            store = SeriesStore(home)
+            try:
+                outcome = nbs.fetch(st.config_dir, home, regions=None, since=None, until=None)
+                fetch_report = store.upsert(outcome.observations).as_dict() | outcome.report()
+                log.info("fetched: %s", {k: v for k, v in fetch_report.items() if k in ("added", "revised", "unchanged")})
+                store = SeriesStore(home)
+            except SourceUnavailable as exc:  # SPEC 4.5: a warning; the stored figures decide (exit 3 only if they lack a due month)
+                log.warning("fetch failed: %s; going on with the stored figures", exc.message)
+                warn(f"{_stamp()} fetch failed: {exc.message}; going on with the stored figures")
         try:
-            report = run_months(home, sch, store, roster, std, since_m, redo=redo_m, reason=reason)
-        except Exception as exc:
-            log.error("run stopped: %s", getattr(exc, "message", type(exc).__name__))
+            report = run_months(home, sch, store, roster, std, since_m, redo=redo_m, reason=reason, topup=topup)
+        except BaseException as exc:
+            log.error("run stopped: %s", getattr(exc, "message", None) or ("interrupted" if isinstance(exc, KeyboardInterrupt)
+                                                                          else type(exc).__name__))
             raise
         log.info("run finished")
-    rows = [m.to_json() for m in report.months]
+    stamp = _stamp()
+    for w in report.warnings:
+        warn(f"{stamp} {w}")
+    for o in report.months:
+        if o.status in ("revised_after_payment", "standards_changed"):
+            warn(f"{stamp} {o.reason}")
+    rows = [m.to_json() | {"stale_figures": report.stale_figures} for m in report.months]
+    if not rows and report.stale_figures:
+        from cpi_link.core.months import add_months
+
+        rows = [{"month": add_months(report.latest_published, 1), "status": "missing_figures", "run_id": None, "run_dir": None,
+                 "paid_rows": 0, "persons": 0, "total_amount": "0.00", "reason": report.warnings[0], "stale_figures": True}]
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:
-        emit_csv(rows, ["month", "status", "run_dir", "paid_rows", "persons", "total_amount", "reason"])
+        emit_csv(rows, ["month", "status", "run_id", "run_dir", "paid_rows", "persons", "total_amount", "reason", "stale_figures"])
     elif not quiet:
         from rich.table import Table
 
@@ -83,7 +106,8 @@ def run(
                          ("yuan", "right"), ("run", "left")):
                 t.add_column(c, justify=j, no_wrap=True)
             for r in rows:
-                style = {"paid": "green", "not_triggered": "", "already_done": "dim"}[r["status"]]
+                style = {"paid": "green", "topup_paid": "green", "already_done": "dim", "revised_after_payment": "yellow",
+                         "standards_changed": "yellow", "missing_figures": "red"}.get(r["status"], "")
                 t.add_row(r["month"], r["status"], f"{r['paid_rows']:,}", f"{r['persons']:,}", r["total_amount"],
                           Path(r["run_dir"]).name if r["run_dir"] else "", style=style)
             con.print(t)
@@ -107,3 +131,10 @@ def _deadline_note(sch, latest: str | None) -> str:
     except Exception:
         return ""
     return deadline_sentence(nxt, rules.label, rules.payment_timing, show_overdue=False) + " if it triggers"
+
+
+def _stamp() -> str:
+    """A timestamp for the warnings cron mails: when each was said."""
+    from datetime import datetime
+
+    return datetime.now().astimezone().isoformat(timespec="seconds")

@@ -107,4 +107,8 @@ def crashpoint(name: str) -> None:
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)
+    for var, sig in (("CPI_LINK_SIGTERM_AT", "SIGTERM"), ("CPI_LINK_SIGINT_AT", "SIGINT")):
+        if os.environ.get(var) == name:  # signal tests: a real signal at a known stage
+            import signal
 
+            os.kill(os.getpid(), getattr(signal, sig))

@@ -65,8 +65,54 @@ def check(home: Home, repair: bool = False) -> Report:
     rep = Report()
     _check_store(home, rep, repair)
     _check_ledger(home, rep)
+    _check_chain(home, rep, repair)
     _check_runs(home, rep)
     return rep
+
+
+def _check_chain(home: Home, rep: Report, repair: bool) -> None:
+    """The ledger's hash chain (jobs.ledger): deleted or edited records and payment files, a missing
+    journal or ledger folder beside paid runs. --repair rebuilds a deleted record the journal proves."""
+    from cpi_link.jobs.ledger import Ledger
+    from cpi_link.outputs.runfolder import run_folders
+
+    led = Ledger(home)
+    paid = [d for d, m in run_folders(home.runs_dir) if m.get("paid_by") == "run"]
+    if not led.dir.exists():
+        if paid:
+            rep.problems.append(Problem("ledger", str(led.dir), f"the ledger folder is missing, but {len(paid)} run folder(s) "
+                                        "were paid by cpi-link run: restore ledger/ from a backup; run refuses to pay again"))
+        return
+    if not led.journal_path.exists() and paid:
+        rep.problems.append(Problem("ledger", str(led.journal_path), f"the journal is missing, but {len(paid)} run folder(s) "
+                                    "were paid by cpi-link run: restore ledger/ from a backup; run refuses to pay again"))
+        return
+    st = led.chain()
+    rep.checked["journal_entries"] = len(st.entries)
+    if st.legacy and not st.problems:
+        rep.notes.append(f"{led.journal_path}: no journal yet (a ledger from before it): the next run starts the chain "
+                         "from the records as they are")
+    problems, pending = led.verify(st)
+    if pending is not None:
+        rep.notes.append(f"ledger record {pending['key']} was written just before a stop; the next run completes its journal entry")
+    recorded = set(st.run_ids)
+    seen = {p.path for p in rep.problems}
+    for path, text in problems:
+        if path in seen and "payment file" in text:
+            continue  # already named by _check_ledger
+        prob = Problem("ledger", path, text)
+        rep.problems.append(prob)
+        if repair and "is missing, but the journal records it" in text:
+            key = Path(path).stem
+            done = led.rebuild_record(key)
+            if done:
+                prob.repaired = done
+            else:
+                prob.problem += "; the journal cannot prove it (its payment files differ or are gone): restore it from a backup"
+    for d, m in run_folders(home.runs_dir):
+        if m.get("paid_by") == "run" and m.get("run_id") not in recorded and not st.legacy:
+            rep.notes.append(f"{d}: a run folder the ledger never recorded (a run stopped before its record): nothing in it "
+                             "was paid; the next run moves it aside")
 
 
 def _check_store(home: Home, rep: Report, repair: bool) -> None:
@@ -123,7 +169,7 @@ def _check_ledger(home: Home, rep: Report) -> None:
         try:
             rec = json.loads(rec_path.read_text(encoding="utf-8"))
             files = rec["payment_files"]
-            assert isinstance(files, list)
+            assert isinstance(files, list) and all(k in rec for k in ("month", "run_id", "paid_rows", "total_fen"))
         except Exception:
             rep.problems.append(Problem("ledger", str(rec_path), "damaged month record (not the JSON cpi-link writes); restore it "
                                         "from a backup: the run folder it names holds the payments"))
@@ -150,7 +196,7 @@ def _check_runs(home: Home, rep: Report) -> None:
     if not runs.exists():
         rep.checked["run_folders"] = 0
         return
-    temp = (".tmp-", ".spill-", ".first-pass-")  # a killed calc's working folders
+    temp = (".tmp-", ".spill-", ".first-pass-", ".work-")  # a killed calc's working folders
     for d in sorted(p for p in runs.rglob("*") if p.is_dir()):
         if d.name.startswith(temp):
             rep.notes.append(f"{d}: leftover temp folder of an interrupted run (not a run; safe to delete)")

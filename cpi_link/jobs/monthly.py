@@ -1,16 +1,26 @@
-"""The monthly job (`cpi-link run`): fetch, then every due index month in order, exactly once."""
+"""The monthly job (`cpi-link run`): fetch, then every due index month in order, exactly once.
+
+Besides the due months, every completed month is compared with what it was paid under: figures
+revised since (`revised_after_payment`) and standards changed since (`standards_changed`) are
+reported and never paid by themselves. `--redo MONTH --reason` pays a revised month's positive
+differences as a supplementary run; `--topup` pays back-dated standards' positive differences
+(补发) as a `topup` run. Decreases are listed, never clawed back.
+"""
 
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from cpi_link.core.errors import MissingFigures, UsageError
 from cpi_link.calc.firstpass import RosterInput
+from cpi_link.core.money import fen_to_yuan_str
+from cpi_link.core.months import add_months, month_range
 from cpi_link.jobs.ledger import RunLock
 from cpi_link.jobs.pipeline import calculate_month
-from cpi_link.core.months import month_range
 
 log = logging.getLogger("cpi_link.run")
 
@@ -18,18 +28,19 @@ log = logging.getLogger("cpi_link.run")
 @dataclass
 class MonthOutcome:
     month: str
-    status: str  # paid | not_triggered | already_done
+    status: str  # paid | not_triggered | already_done | revised_after_payment | standards_changed | topup_paid | missing_figures
     run_dir: str | None
     paid_rows: int = 0
     persons: int = 0
     total_fen: int = 0
     reason: str = ""
+    run_id: str | None = None
+    extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        from cpi_link.core.money import fen_to_yuan_str
-
-        return {"month": self.month, "status": self.status, "run_dir": self.run_dir, "paid_rows": self.paid_rows,
-                "persons": self.persons, "total_amount": fen_to_yuan_str(self.total_fen), "reason": self.reason}
+        return {"month": self.month, "status": self.status, "run_id": self.run_id, "run_dir": self.run_dir,
+                "paid_rows": self.paid_rows, "persons": self.persons, "total_amount": fen_to_yuan_str(self.total_fen),
+                "reason": self.reason} | self.extra
 
 
 @dataclass
@@ -39,6 +50,9 @@ class RunReport:
     next_expected: str | None = None
     gap: str | None = None
     fetch: dict | None = None
+    stale_figures: bool = False
+    expected_latest: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def prefectures(store) -> list[str]:
@@ -77,6 +91,18 @@ def latest_complete_month(scheme, store) -> str | None:
     return None
 
 
+def expected_latest_month(today: date | None = None) -> str:
+    """The latest index month whose figures the publication calendar says are out by `today`
+    (after the last day of its usual publication window)."""
+    from cpi_link.rules.calendar import publication_window
+
+    today = today or date.today()
+    m = f"{today.year:04d}-{today.month:02d}"
+    while publication_window(m)[1] >= today:
+        m = add_months(m, -1)
+    return m
+
+
 def next_release_note(latest: str | None) -> str | None:
     if latest is None:
         return None
@@ -85,56 +111,278 @@ def next_release_note(latest: str | None) -> str | None:
     return next_figures_sentence(latest)
 
 
+def default_since(ledger, latest: str | None) -> str | None:
+    """SPEC 4.5: the month after the latest completed month; with an empty ledger, the latest month with figures."""
+    done = ledger.completed_months()
+    return add_months(done[-1], 1) if done else latest
+
+
+def _decision_key(d) -> tuple | None:
+    if not isinstance(d, dict):
+        return None
+    return (bool(d.get("triggered")), d.get("indicator"), d.get("rate_pct"))
+
+
+def _paid_under(rec: dict, key: str, what: str):
+    """The decision (or standards sha256) a completed month was paid under: its record, else its run's manifest."""
+    if what in rec and rec[what] is not None:
+        return rec[what]
+    try:
+        import json
+
+        man = json.loads((Path(rec["run_dir"]) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError):
+        return None
+    if what == "decision":
+        return man.get("decision")
+    return next((i.get("sha256") for i in man.get("inputs", []) if i.get("role") == "standards"), None)
+
+
+def _short(d) -> dict | None:
+    if not isinstance(d, dict):
+        return None
+    figs = d.get("figures") or {}
+    return {"triggered": d.get("triggered"), "indicator": d.get("indicator"), "rate_pct": d.get("rate_pct"),
+            "cpi_yoy_pct": d.get("cpi_yoy_pct"), "food_yoy_pct": d.get("food_yoy_pct"),
+            "figures": {k: {x: v.get(x) for x in ("value", "source", "fetched_at") if x in v} for k, v in figs.items()
+                        if isinstance(v, dict)}}
+
+
 def run_months(home, scheme, store, roster: Path, standards, since: str | None, redo: str | None = None,
-               reason: str | None = None, progress=None) -> RunReport:
+               reason: str | None = None, progress=None, topup: bool = False, today: date | None = None) -> RunReport:
     """Compute every due month from `since` to the latest month with complete figures. Caller holds the lock."""
     from cpi_link.jobs.ledger import Ledger
+    from cpi_link.rules.trigger import decide
+
+    from cpi_link.outputs.runfolder import clean_leftovers
 
     ledger = Ledger(home)
+    chain = ledger.check_or_refuse()  # a damaged ledger is never a reason to pay again (exit 2)
+    clean_leftovers(home.root / "tmp")  # scratch folders of a killed --redo/--topup
+    _set_aside_unrecorded(home, ledger, chain)
     report = RunReport()
     latest = latest_complete_month(scheme, store)
     report.latest_published = latest
     report.next_expected = next_release_note(latest)
+    report.expected_latest = expected_latest_month(today)
+    if latest is not None and latest < report.expected_latest:
+        report.stale_figures = True
+        w = (f"stale figures: the latest month with figures is {latest}, but the publication calendar says figures up "
+             f"to {report.expected_latest} should be out; fetch or import them")
+        report.warnings.append(w)
+        log.warning(w)
+    with RosterInput(roster, home.runs_dir, first_pass=False) as opened:  # hashed once for every month
+        return _run_due(opened, opened.sha256, home, ledger, report, scheme, store, standards, since, latest, redo,
+                        reason, progress, topup, decide)
+
+
+def _run_due(roster, roster_sha, home, ledger, report, scheme, store, standards, since, latest, redo, reason, progress,
+             topup, decide) -> RunReport:
+    """The due months in order, and the completed ones checked against today's figures and standards."""
     if redo:
         if reason is None or not reason.strip():
-            raise UsageError("--redo needs --reason TEXT: why the completed month is superseded")
+            raise UsageError("--redo needs --reason TEXT: why the completed month is redone")
+        if ledger.record(redo) is not None:
+            report.months.append(_pay_differences(ledger, redo, roster, scheme, store, standards, roster_sha, "supplement",
+                                                  reason=reason))
+            return report
         months = [redo]
     else:
         if latest is None:
             raise MissingFigures(f"no month has every figure that scheme {scheme.name} needs; fetch or import them first")
-        start = since or latest
-        if start > latest:
-            log.info("nothing due: %s is after the latest published month %s", start, latest)
-            return report
-        months = month_range(start, latest)
-    due = any(redo or ledger.record(m) is None for m in months)
-    with RosterInput(roster, home.runs_dir, first_pass=due) as opened:  # hashed once for every month
-        for m in months:
-            _run_month(m, opened, ledger, report, home, scheme, store, standards, latest, redo, reason, progress)
+        start = since or default_since(ledger, latest)
+        months = month_range(start, latest) if start <= latest else []
+        if not months:
+            log.info("nothing due: %s is after the latest month with figures %s", start, latest)
+    due = set(months)
+    # completed months outside the due range: were they paid under what the store and standards say now?
+    for m in ledger.completed_months():
+        if m in due:
+            continue
+        rec = ledger.record(m)
+        out = _check_completed(ledger, m, rec, roster, scheme, store, standards, roster_sha, topup, decide)
+        if out is not None:
+            report.months.append(out)
+    for m in months:
+        rec = ledger.record(m)
+        if not redo and rec is not None:
+            out = _check_completed(ledger, m, rec, roster, scheme, store, standards, roster_sha, topup, decide)
+            report.months.append(out or MonthOutcome(m, "already_done", rec["run_dir"], rec["paid_rows"], rec["persons"],
+                                                     rec["total_fen"], "completed earlier; nobody is paid twice", rec["run_id"]))
+            log.info("%s already_done run=%s", m, rec["run_id"])
+            continue
+        if not figures_complete(scheme, store, m):
+            missing = missing_for(scheme, store, m)
+            report.gap = m
+            raise MissingFigures(
+                f"{m}: no figure {', '.join(missing)}, though a later month ({latest}) is published; "
+                "import it (cpi-link fetch --source file) and run again. Months before it are done."
+            )
+        res = calculate_month(m, roster, scheme, store, standards, home, progress=progress, extra_manifest={"paid_by": "run"})
+        ledger.commit(res, roster_sha, redo_reason=reason if redo else None)
+        status = "paid" if res.triggered else "not_triggered"
+        d = res.decision if isinstance(res.decision, dict) else {"reason": "decided per prefecture"}
+        report.months.append(MonthOutcome(m, status, str(res.run_dir), res.paid_rows, res.persons, res.total_fen, d["reason"],
+                                          res.run_id))
+        log.info("%s %s run=%s paid_rows=%d persons=%d total=%s yuan", m, status, res.run_id, res.paid_rows, res.persons,
+                 fen_to_yuan_str(res.total_fen))
+    order = {m: i for i, m in enumerate(sorted({o.month for o in report.months}))}
+    report.months.sort(key=lambda o: order[o.month])
     return report
 
 
-def _run_month(m, roster, ledger, report, home, scheme, store, standards, latest, redo, reason, progress) -> None:
-    """One due month: skipped when completed, else computed and committed to the ledger."""
-    if not redo and ledger.record(m) is not None:
-        rec = ledger.record(m)
-        report.months.append(MonthOutcome(m, "already_done", rec["run_dir"], rec["paid_rows"], rec["persons"], rec["total_fen"],
-                                          "completed earlier; nobody is paid twice"))
-        log.info("%s already_done run=%s", m, rec["run_id"])
-        return
-    if not figures_complete(scheme, store, m):
-        missing = missing_for(scheme, store, m)
-        report.gap = m
-        raise MissingFigures(
-            f"{m}: no figure {', '.join(missing)}, though a later month ({latest}) is published; "
-            "import it (cpi-link fetch --source file) and run again. Months before it are done."
-        )
-    res = calculate_month(m, roster, scheme, store, standards, home, progress=progress)
-    ledger.commit(res, res.roster_sha256, redo_reason=reason if redo else None)
-    status = "paid" if res.triggered else "not_triggered"
-    d = res.decision if isinstance(res.decision, dict) else {"reason": "decided per prefecture"}
-    report.months.append(MonthOutcome(m, status, str(res.run_dir), res.paid_rows, res.persons, res.total_fen, d["reason"]))
-    log.info("%s %s run=%s paid_rows=%d persons=%d total_fen=%d", m, status, res.run_id, res.paid_rows, res.persons, res.total_fen)
+def _set_aside_unrecorded(home, ledger, chain) -> None:
+    """A run folder made by `run` that the ledger never recorded (killed between its rename and the
+    record, or a full disk at the ledger step) is moved out of runs/MONTH/: it must not look paid."""
+    from cpi_link.outputs.runfolder import move_aside, run_folders
+
+    recorded = set(chain.run_ids)
+    for k in ledger.keys():
+        rec = ledger.record(k)
+        recorded.add(rec["run_id"])
+        recorded.update(s["run_id"] for s in rec.get("supplements", []))
+    for d, man in list(run_folders(home.runs_dir)):
+        if man.get("paid_by") == "run" and man.get("run_id") not in recorded:
+            dest = move_aside(d, home.runs_dir, "a run folder the ledger never recorded (the run was stopped before its "
+                              "ledger record); nothing in it was paid")
+            log.warning("unrecorded run folder %s moved aside to %s", d, dest)
+
+
+def _check_completed(ledger, m, rec, roster, scheme, store, standards, roster_sha, topup, decide) -> MonthOutcome | None:
+    """revised_after_payment / standards_changed / topup_paid for a completed month, or None when nothing changed."""
+    if rec.get("kind", "month") != "month":
+        return None
+    old = _paid_under(rec, m, "decision")
+    if isinstance(old, dict) and figures_complete(scheme, store, m):
+        new = decide(scheme, m, store, region=scheme.rules_for(m).index_region).to_json(provenance=True)
+        if _decision_key(old) != _decision_key(new):
+            w = (f"{m}: figures revised after payment: paid under rate {old.get('rate_pct')} "
+                 f"(triggered {old.get('triggered')}), the store now gives {new.get('rate_pct')} (triggered {new.get('triggered')}); "
+                 f"nothing paid: check, then cpi-link run --redo {m} --reason TEXT pays the differences")
+            log.warning(w)
+            return MonthOutcome(m, "revised_after_payment", rec["run_dir"], 0, 0, 0, w, rec["run_id"],
+                                {"old_decision": _short(old), "new_decision": _short(new)})
+    if rec.get("status") != "paid":
+        return None
+    old_std = _paid_under(rec, m, "standards_sha256")
+    if old_std is None or old_std == standards.sha256:
+        return None
+    return _pay_differences(ledger, m, roster, scheme, store, standards, roster_sha, "topup", dry_run=not topup)
+
+
+def _pay_differences(ledger, m, roster, scheme, store, standards, roster_sha, kind: str, reason: str | None = None,
+                     dry_run: bool = False) -> MonthOutcome | None:
+    """Recompute a completed month and pay each person's positive difference to what the ledger paid."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cpi_link.core.money import fen_from_decimal128
+    from cpi_link.core.paths import private_dir
+    from cpi_link.outputs.runfolder import temp_name
+
+    home = ledger.home
+    rec = ledger.record(m)
+    work = private_dir(home.root / "tmp") / temp_name(".work-", f"{kind}-{m}")
+    try:
+        full = calculate_month(m, roster, scheme, store, standards, home, out_dir=work / "full")
+        t = pq.read_table(Path(full.run_dir) / "payments.parquet")
+        import numpy as np
+
+        paid = ledger.paid_fen(m)
+        pids = t.column("person_id").to_pylist()
+        new_fen = fen_from_decimal128(t.column("amount")).astype(np.int64)
+        before = np.array([paid.get(p, 0) for p in pids], dtype=np.int64)
+        diff = new_fen - before
+        up, down = diff > 0, diff < 0
+        decreases = [{"source_row": int(r), "paid": fen_to_yuan_str(int(b)), "now": fen_to_yuan_str(int(n)),
+                      "difference": fen_to_yuan_str(int(d))}
+                     for r, b, n, d in zip(np.asarray(t.column("source_row"))[down], before[down], new_fen[down], diff[down])]
+        total_up, total_down = int(diff[up].sum()), int(diff[down].sum())
+        extra = {"kind": kind, "difference_total": fen_to_yuan_str(total_up), "difference_rows": int(up.sum()),
+                 "decrease_total": fen_to_yuan_str(total_down), "decreases": decreases,
+                 "paid_under_standards": _paid_under(rec, m, "standards_sha256"), "standards_now": standards.sha256}
+        if kind == "supplement":
+            extra |= {"old_decision": _short(_paid_under(rec, m, "decision")), "new_decision": _short(full.decision)}
+        if dry_run:
+            if not up.any() and not down.any():
+                ledger.update(m, {"standards_sha256": standards.sha256})  # checked once: not recomputed by every run
+                return None
+            w = (f"{m}: the standards given would change amounts already paid: +{fen_to_yuan_str(total_up)} yuan over "
+                 f"{int(up.sum())} rows, {fen_to_yuan_str(total_down)} yuan over {int(down.sum())} rows; nothing paid: "
+                 "cpi-link run --topup pays the increases (补发)")
+            log.warning(w)
+            return MonthOutcome(m, "standards_changed", rec["run_dir"], 0, 0, 0, w, rec["run_id"], extra)
+        if not up.any():
+            ledger.update(m, {"decision": full.decision} if kind == "supplement" else {"standards_sha256": standards.sha256},
+                          note={"kind": kind, "reason": reason, "at": full.manifest.get("created_at"),
+                                "decrease_total": extra["decrease_total"]})
+            log.info("%s recomputed (%s): no positive differences; decreases %s yuan listed, not clawed back", m, kind,
+                     extra["decrease_total"])
+            return MonthOutcome(m, "already_done", rec["run_dir"], 0, 0, 0, "recomputed: no positive differences to pay; "
+                                "decreases are listed, never clawed back", rec["run_id"], extra)
+        res = _write_difference_run(ledger, m, rec, full, t.filter(pa.array(up)), diff[up], kind, reason, extra)
+        update = {"standards_sha256": standards.sha256}
+        if kind == "supplement":
+            update["decision"] = full.decision  # the month is now paid under the revised figures
+        ledger.add_supplement(m, res, roster_sha, kind=kind, extra={"reason": reason, "standards_sha256": standards.sha256},
+                              update=update)
+        status = "topup_paid" if kind == "topup" else "paid"
+        log.info("%s %s run=%s rows=%d total=%s yuan (decreases listed, not clawed back: %s yuan)", m, status, res.run_id,
+                 res.paid_rows, fen_to_yuan_str(res.total_fen), fen_to_yuan_str(total_down))
+        return MonthOutcome(m, status, str(res.run_dir), res.paid_rows, res.persons, res.total_fen,
+                            f"{'补发 ' if kind == 'topup' else ''}differences for {m} paid once; decreases listed, never clawed back",
+                            res.run_id, extra)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_difference_run(ledger, m, rec, full, t, diff, kind, reason, extra):
+    """The run folder of a difference payment: the recomputed rows with amount = the difference."""
+    import hashlib
+
+    import numpy as np
+    import pyarrow as pa
+
+    from cpi_link.calc import encoding
+    from cpi_link.core.money import decimal128_from_fen
+    from cpi_link.jobs.pipeline import CalcResult
+    from cpi_link.outputs import runfolder
+
+    n = len(rec.get("supplements", [])) + 1
+    run_id = f"{m}-{kind}{n}-{hashlib.sha256((full.run_id + rec['run_id'] + str(n)).encode()).hexdigest()[:12]}"
+    persons = np.asarray(t.column("persons"), dtype=np.int64)
+    per = np.where(diff % np.maximum(persons, 1) == 0, diff // np.maximum(persons, 1), diff)
+    money = t.schema.field("amount").type
+    cols = {"amount": decimal128_from_fen(diff.astype(np.int64)).cast(money),
+            "amount_per_person": decimal128_from_fen(per.astype(np.int64)).cast(t.schema.field("amount_per_person").type),
+            "run_id": pa.array([run_id] * t.num_rows, pa.string())}
+    for name, arr in cols.items():
+        i = t.schema.get_field_index(name)
+        t = t.set_column(i, t.schema.field(name), arr)
+    meta = dict(t.schema.metadata or {})
+    meta[b"run_id"] = run_id.encode()
+    meta[b"kind"] = kind.encode()
+    t = t.replace_schema_metadata(meta)
+    groups: dict = {}
+    for reg, cat, p, a in zip(t.column("region_code").to_pylist(), t.column("category").to_pylist(), persons.tolist(), diff.tolist()):
+        g = groups.setdefault((reg, cat), {"region_code": reg, "category": cat, "rows": 0, "persons": 0, "amount_fen": 0})
+        g["rows"] += 1
+        g["persons"] += p
+        g["amount_fen"] += a
+    total = int(diff.sum())
+    label = f"补发 {m}" if kind == "topup" else f"补差 {m}"
+    manifest = dict(full.manifest, run_id=run_id, kind=kind, label=label, difference_for=m, basis_run=rec["run_id"],
+                    reason=reason, paid_by="run")
+    manifest["counts"] = dict(manifest["counts"], paid_rows=t.num_rows, persons=int(persons.sum()), rejected_rows=0,
+                              total_amount=fen_to_yuan_str(total), rejected_by_reason={})
+    manifest["difference"] = {k: v for k, v in extra.items() if k != "decreases"} | {"decreases": len(extra["decreases"])}
+    dest = ledger.home.runs_dir / m / run_id
+    tables = {"payments.parquet": t, "rejected.parquet": encoding.rejected_schema().empty_table(),
+              "summary.parquet": encoding.summary_table(sorted(groups.values(), key=lambda g: (g["region_code"], g["category"])))}
+    dest = runfolder.write_run(dest, tables, manifest)
+    return CalcResult(run_dir=dest, run_id=run_id, month=m, triggered=True, decision=full.decision, input_rows=t.num_rows,
+                      paid_rows=t.num_rows, persons=int(persons.sum()), total_fen=total, rejected_by_reason={},
+                      by_category=[], manifest=manifest, roster_sha256=full.roster_sha256)
 
 
 def setup_log(home, quiet: bool) -> Path:
@@ -157,6 +405,7 @@ def setup_log(home, quiet: bool) -> Path:
 def supplement(ledger, month: str, roster: Path, scheme, store, standards, out_dir=None):
     """Pay, for a completed month, only the people of an extra roster not yet paid for it."""
     with RunLock(ledger.home):
+        ledger.check_or_refuse()
         rec = ledger.record(month)
         if rec is None:
             raise UsageError(f"{month} has no completed run yet: run it first (cpi-link run or calc), then supplement")
@@ -166,7 +415,7 @@ def supplement(ledger, month: str, roster: Path, scheme, store, standards, out_d
             return df["person_id"].isin(paid).to_numpy()
 
         res = calculate_month(month, roster, scheme, store, standards, ledger.home, out_dir=out_dir,
-                              exclude_paid=exclude, extra_manifest={"supplement_to": rec["run_id"]},
+                              exclude_paid=exclude, extra_manifest={"supplement_to": rec["run_id"], "paid_by": "run"},
                               run_tag=f"supplement-{len(rec['supplements']) + 1}")
         ledger.add_supplement(month, res, res.roster_sha256)
     return res

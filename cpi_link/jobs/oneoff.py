@@ -62,6 +62,7 @@ def pay_programme(programme, roster_path, store, standards, home, out_dir=None, 
     ledger = Ledger(home)
     key = programme.ledger_key
     with RunLock(home):
+        ledger.check_or_refuse()  # a damaged ledger is never a reason to pay again (exit 2)
         rec = ledger.record(programme.payment_month, key)
         if supplement:
             if rec is None:
@@ -109,8 +110,7 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
         standards = _NoStandards()
     decision = _decision_json(programme, figure)
     if out_dir is not None:
-        base = Path(out_dir).parent
-        runfolder.prepare_out_dir(Path(out_dir))
+        base = out_dir = runfolder.prepare_out_dir(Path(out_dir))  # temp and spill inside --out: nothing outside it changes
     else:
         base = home.runs_dir / programme.ledger_key
     with RosterInput(roster_path, base, batch_rows, first_pass=False) as roster:
@@ -190,7 +190,7 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
                 "rejected.parquet": r.rejected_file or rej_table,
                 "summary.parquet": encoding.summary_table(r.summary),
             }
-            runfolder.write_run(dest, tables, manifest)
+            dest = runfolder.write_run(dest, tables, manifest, inside=out_dir is not None)
         finally:
             shutil.rmtree(spill, ignore_errors=True)
     return CalcResult(

@@ -53,7 +53,7 @@ def calculate_month(
     paid for the month (supplements); they are rejected as `already_paid`.
     """
     if not isinstance(roster, RosterInput):
-        parent = Path(out_dir).parent if out_dir is not None else home.runs_dir / month
+        parent = Path(out_dir) if out_dir is not None else home.runs_dir / month
         # nothing to overlap with here: stream_month starts the first pass as it reads
         with RosterInput(roster, parent, batch_rows, first_pass=False) as opened:
             return calculate_month(month, opened, scheme, store, standards, home, out_dir, progress, exclude_paid,
@@ -76,9 +76,10 @@ def calculate_month(
         return f"{month}-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
 
     plan.run_id_of = run_id
+
+    made_out = out_dir is not None and not Path(out_dir).exists() and not Path(out_dir).is_symlink()
     if out_dir is not None:
-        base = Path(out_dir).parent
-        runfolder.prepare_out_dir(Path(out_dir))
+        base = out_dir = runfolder.prepare_out_dir(Path(out_dir))  # temp and spill inside --out: nothing outside it changes
     else:
         base = home.runs_dir / month
 
@@ -86,26 +87,27 @@ def calculate_month(
     # payable rows and duplicate keys spill into a private folder beside the destination (same
     # filesystem: the finished payments file is moved, not copied, into the run's temp folder)
     private_dir(base)
-    spill_dir = Path(tempfile.mkdtemp(prefix=f".spill-{month}-", dir=base))
+    runfolder.clean_leftovers(base)  # a killed run's temp and spill folders (its pid is gone)
+    spill_dir = Path(tempfile.mkdtemp(prefix=runfolder.temp_name(".spill-", month) + "-", dir=base))
     try:
         r = stream_month(roster.path, plan, compute, spill_dir, batch_rows, exclude_paid=exclude_paid, progress=progress,
                          first_pass=roster.take_first_pass(batch_rows))
         roster.check_unchanged()
         crashpoint("calc_after_read")  # crash tests: roster read, nothing written
-        if out_dir is not None:
-            dest = Path(out_dir)
-        else:
-            dest, k = base / plan.run_id, 1
-            while dest.exists():
-                k += 1
-                dest = base / f"{plan.run_id}.{k}"
-        return _finish_month(r, plan, primary, roster.path, roster.sha256, standards, dest, compute, extra_manifest)
+        # under home: runs/MONTH/RUN_ID; the same run already there is reused (runfolder._place)
+        dest = Path(out_dir) if out_dir is not None else base / plan.run_id
+        return _finish_month(r, plan, primary, roster.path, roster.sha256, standards, dest, compute, extra_manifest,
+                             inside=out_dir is not None)
+    except BaseException:
+        if made_out:  # bad input is "nothing written": the --out folder made for this run goes too
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
 
 
 def _finish_month(r: StreamResult, plan: MonthPlan, primary, roster_path, roster_sha: str, standards, dest,
-                  compute: bool, extra_manifest: dict | None) -> "CalcResult":
+                  compute: bool, extra_manifest: dict | None, inside: bool = False) -> "CalcResult":
     """The manifest and the run folder, from stream_month's results (payments already written)."""
     from datetime import datetime, timezone
 
@@ -173,7 +175,7 @@ def _finish_month(r: StreamResult, plan: MonthPlan, primary, roster_path, roster
         "rejected.parquet": r.rejected_file or rej_table,
         "summary.parquet": encoding.summary_table(summary),
     }
-    runfolder.write_run(dest, tables, manifest)
+    dest = runfolder.write_run(dest, tables, manifest, inside=inside)
     by_cat = r.by_category
     return CalcResult(
         run_dir=dest, run_id=run_id, month=month, triggered=manifest["triggered"], decision=decision_json,

@@ -194,7 +194,8 @@ def _cover(wb, F: _Formats, run: Run, mask_ids: bool, rejected_rows: int) -> Non
     span = sum(widths[1:])
     r = 0
     ws.set_row(r, 30)
-    ws.write_string(r, 0, f"价格临时补贴发放花名册（统计月份 {run.month}）", F.title)
+    label = f"　{run.manifest['label']}" if run.manifest.get("label") else ""  # a top-up run: 补发 for which month
+    ws.write_string(r, 0, f"价格临时补贴发放花名册（统计月份 {run.month}）{label}", F.title)
     r += 2
     warnings = []
     if not run.verified:

@@ -112,6 +112,10 @@ class SeriesStore:
         import pyarrow.parquet as pq
 
         if not path.exists():
+            bak = path.with_name(path.name + ".bak")
+            if bak.exists():  # the file was lost, not never written: never fall back to the bundled figures
+                raise StoreCorrupt(f"series store file {path} is missing but its last good copy {bak.name} exists: "
+                                   "the store is damaged; cpi-link doctor --repair restores it")
             return None
         try:
             return pq.read_table(path)

@@ -1,0 +1,107 @@
+"""Issue 18: paid months whose basis changed: revised figures, back-dated standards (补发), the export."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from calc_helpers import put_figures
+from test_issue18_ledger import A, B, C, JAN, job, run_args, visible_runs  # noqa: F401  (job is a fixture)
+
+
+def test_revised_after_payment_is_reported_then_redo_pays_the_differences_once(cli, job):
+    cli.json(*run_args(job))  # 2024-01 paid at 3.6: 31 + 14 + 28 = 73
+    put_figures(job["home"], "2024-01", cpi="104.0", food="101.0")  # revised to 4.0
+    r = cli(*run_args(job))
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [(m["month"], m["status"], m["paid_rows"]) for m in out] == [("2024-01", "revised_after_payment", 0)]
+    assert out[0]["old_decision"]["rate_pct"] == "3.6" and out[0]["new_decision"]["rate_pct"] == "4.0"
+    assert out[0]["old_decision"]["figures"]["cpi"]["source"] == "file"
+    assert "revised after payment" in r.stderr
+    # at 4.0: A 870x4%=34.8->35 (+4 on 31), B 400x4%=16 (+2 on 14), C 770x4%=30.8->31 (+3 on 28): 9.00
+    red = cli.json(*run_args(job, "--redo", "2024-01", "--reason", "NBS revised the CPI"))
+    assert [(m["status"], m["paid_rows"], m["total_amount"], m["kind"]) for m in red] == [("paid", 3, "9.00", "supplement")]
+    run_dir = red[0]["run_dir"]
+    amounts = pq.read_table(f"{run_dir}/payments.parquet").column("amount").to_pylist()
+    assert sorted(amounts) == [Decimal("2.00"), Decimal("3.00"), Decimal("4.00")]
+    rec = json.loads((job["home"] / "ledger" / "months" / "2024-01.json").read_text())
+    assert rec["total_fen"] == 7300 + 900 and rec["supplements"][0]["reason"] == "NBS revised the CPI"
+    # paid under the revised figures now: nothing reported, nothing paid again
+    assert [m["status"] for m in cli.json(*run_args(job, "--since", "2024-01"))] == ["already_done"]
+    assert cli.json(*run_args(job, "--redo", "2024-01", "--reason", "again"))[0]["paid_rows"] == 0
+
+
+def test_revision_downwards_lists_decreases_and_claws_nothing_back(cli, job):
+    cli.json(*run_args(job))
+    put_figures(job["home"], "2024-01", cpi="103.5", food="101.0")
+    # at 3.5: A 870x3.5%=30.45->30 (-1), B 14 (0), C 770x3.5%=26.95->27 (-1)
+    red = cli.json(*run_args(job, "--redo", "2024-01", "--reason", "revised down"))
+    assert red[0]["paid_rows"] == 0 and red[0]["decrease_total"] == "-2.00"
+    assert sorted(d["difference"] for d in red[0]["decreases"]) == ["-1.00", "-1.00"]
+    rec = json.loads((job["home"] / "ledger" / "months" / "2024-01.json").read_text())
+    assert rec["total_fen"] == 7300 and rec["supplements"] == []
+
+
+BACKDATED = STANDARDS_NEW = """region_code,effective_from,urban_monthly,rural_monthly,rural_annual
+140000,2020-01,500,,4800
+140100,2024-01,950,620,
+140105,2024-02,900,700,
+140200,2023-06,770,,5000
+"""
+
+
+def test_backdated_standard_is_reported_then_topped_up_once(cli, job, tmp_path):
+    cli.json(*run_args(job))  # 2024-01 paid: A at 870
+    new = tmp_path / "std-new.csv"
+    new.write_text(BACKDATED, encoding="utf-8")  # 140100 raised to 950 from 2024-01 (set in June, back-dated)
+    args = [a if a != job["std"] else new for a in run_args(job)]
+    r = cli(*args)
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    # A: 950x3.6% = 34.2 -> 34, paid 31: +3; B and C unchanged
+    assert [(m["month"], m["status"], m["difference_total"], m["difference_rows"]) for m in out] == [
+        ("2024-01", "standards_changed", "3.00", 1)]
+    assert "--topup" in r.stderr
+    top = cli.json(*args, "--topup")
+    assert [(m["month"], m["status"], m["paid_rows"], m["total_amount"], m["kind"]) for m in top] == [
+        ("2024-01", "topup_paid", 1, "3.00", "topup")]
+    t = pq.read_table(f"{top[0]['run_dir']}/payments.parquet")
+    assert t.column("person_id").to_pylist() == [A] and t.column("amount").to_pylist() == [Decimal("3.00")]
+    manifest = json.loads(open(f"{top[0]['run_dir']}/manifest.json").read())
+    assert manifest["kind"] == "topup" and manifest["label"] == "补发 2024-01"
+    import openpyxl
+
+    xlsx = tmp_path / "topup.xlsx"
+    r = cli("report", top[0]["run_dir"], "--xlsx", xlsx)
+    assert r.exit_code == 0, r.stderr
+    assert "补发 2024-01" in openpyxl.load_workbook(xlsx)["封面"]["A1"].value
+    assert cli.json(*args, "--topup") == [] or all(m["status"] not in ("topup_paid", "standards_changed")
+                                                    for m in cli.json(*args, "--topup"))
+    rec = json.loads((job["home"] / "ledger" / "months" / "2024-01.json").read_text())
+    assert rec["total_fen"] == 7300 + 300 and [s["kind"] for s in rec["supplements"]] == ["topup"]
+    assert cli("doctor").exit_code == 0
+
+    # the export: the month's 3 rows and the top-up's 1, every amount decimal128(18, 2)
+    dest = tmp_path / "paid.parquet"
+    r = cli("ledger", "export", "--out", dest, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "76.00"  # 73 + 3
+    e = pq.read_table(dest)
+    assert e.schema.names == ["index_month", "run_id", "kind", "person_id", "name", "region_code", "category", "amount",
+                              "paid_at"]
+    assert e.schema.field("amount").type == pa.decimal128(18, 2)
+    rows = sorted((r["kind"], r["person_id"], r["amount"], r["region_code"]) for r in e.to_pylist())
+    assert rows == sorted([("month", A, Decimal("31.00"), "140105"), ("month", B, Decimal("14.00"), "140802"),
+                           ("month", C, Decimal("28.00"), "140202"), ("topup", A, Decimal("3.00"), "140105")])
+
+
+def test_export_of_an_empty_ledger_is_an_empty_table(cli, tmp_path):
+    dest = tmp_path / "x.parquet"
+    r = cli("ledger", "export", "--out", dest)
+    assert r.exit_code == 0, r.stderr
+    assert pq.read_table(dest).num_rows == 0
+    assert cli("ledger", "export", "--out", tmp_path / "x.csv").exit_code == 2
