@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cpi_link.calc.batch import REJECT_ORIG
+from cpi_link.calc.batch import REJECT_ORIG, _no_standard
 
 def check_batch(df: pd.DataFrame, rules, standards, month: str, cache: dict) -> dict:
     """The month's row checks (coverage, area, standards) on top of the roster's own; no amounts.
@@ -52,7 +52,7 @@ def check_batch(df: pd.DataFrame, rules, standards, month: str, cache: dict) -> 
     reject(
         ~regions.map(std_u).notna().to_numpy(),
         "unknown_region",
-        ("no standard for region " + regions.fillna("").astype(str) + f" (or its prefecture/province) in force in {month}").to_numpy(dtype=object),
+        regions.map(lambda c: _no_standard(c, month) if isinstance(c, str) else None).to_numpy(dtype=object),
     )
     is_urban = area == "urban"
     u12 = regions.map(std_u).fillna(0).to_numpy(dtype=np.int64)

@@ -138,8 +138,8 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
         ids = normalise_ids(orig["person_id"])
     reason = ids.reason  # normalise_ids and for_column give this batch its own arrays: marked in place
     detail = ids.detail
-    if numeric_id is not None and numeric_id.any():
-        lost = numeric_id
+    lost = _lost_id(orig["person_id"], numeric_id) if numeric_id is not None and numeric_id.any() else None
+    if lost is not None and lost.any():
         reason[lost] = REASONS.index("id_lost_precision")
         detail[lost] = "the ID cell is a number, not text, so its last digits are lost; format the column as text and retype it"
         person_id = pc.if_else(pa.array(lost), pa.scalar(None, pa.string()), ids.person_id)
@@ -266,6 +266,8 @@ class _Few:
             a = pa.DictionaryArray.from_arrays(a.indices.cast(pa.int32()), values)
         self.original = a
         values = pc.fill_null(values, "") if values.null_count else values
+        if not pc.all(pc.string_is_ascii(values)).as_py():  # full-width digits and letters, ideographic spaces
+            values = pc.utf8_normalize(values, "NFKC")
         self.values = pc.utf8_trim_whitespace(pa.concat_arrays([values, pa.array([""], pa.string())]))
         self.idx = _np_filled(a.indices, len(values)).astype(np.intp, copy=False)
         # which values some row has (a batch sliced from a CSV block shares the block's dictionary)
@@ -291,6 +293,18 @@ class _Few:
 
     def text(self, row: int) -> str:
         return self.values[int(self.idx[row])].as_py()
+
+
+def _lost_id(raw: pa.Array, numeric: np.ndarray) -> np.ndarray:
+    """Bool per row: an ID cell that was a number and lost digits. A number keeps 15 digits exactly
+    (Excel's precision), so a 15-digit legacy ID typed as a number is exact and is checked as text."""
+    rows = np.flatnonzero(numeric)
+    text = pc.utf8_trim_whitespace(pc.fill_null(raw.take(pa.array(rows)), ""))
+    exact = (pc.equal(pc.binary_length(text), 15).to_numpy(zero_copy_only=False)
+             & pc.ascii_is_decimal(text).to_numpy(zero_copy_only=False))
+    lost = numeric.copy()
+    lost[rows[exact]] = False
+    return lost
 
 
 def _text_bytes(a: pa.Array) -> int:
