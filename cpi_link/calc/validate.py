@@ -12,12 +12,13 @@ def validate_roster(path: Path, month: str | None = None, rules=None, standards=
     from cpi_link.roster.check import iter_roster
 
     problems: dict[str, dict] = {}
+    warnings: dict[str, dict] = {}
     rows = ok_rows = 0
     cache: dict = {}
     ids = []  # (person_id, source_row) of rows without problems, for duplicates
 
-    def add(reason: str, source_rows, details) -> None:
-        p = problems.setdefault(reason, {"rows": 0, "example_rows": [], "example_details": []})
+    def add(reason: str, source_rows, details, into: dict = problems) -> None:
+        p = into.setdefault(reason, {"rows": 0, "example_rows": [], "example_details": []})
         p["rows"] += len(source_rows)
         room = examples - len(p["example_rows"])
         if room > 0:
@@ -37,6 +38,11 @@ def validate_roster(path: Path, month: str | None = None, rules=None, standards=
         bad = pd.DataFrame({"source_row": df["source_row"].to_numpy()[~ok], "reason": reason[~ok], "detail": detail[~ok]})
         for r, g in bad.groupby("reason", sort=True):
             add(str(r), g["source_row"].to_numpy(), g["detail"].to_numpy())
+        bank = df["bank_account"]
+        odd = bank.notna().to_numpy() & ~bank.fillna("").str.fullmatch(r"[0-9]{12,30}").to_numpy(dtype=bool)
+        if odd.any():  # banks differ: a warning, the row is paid with the account as given
+            add("bank_account_length", df["source_row"].to_numpy()[odd],
+                [_bank_note(a) for a in bank[odd].head(examples)], warnings)
         good = df[ok]
         ok_rows += len(good)
         ids.append(good[["person_id", "source_row"]])
@@ -48,4 +54,12 @@ def validate_roster(path: Path, month: str | None = None, rules=None, standards=
             add("duplicate_person", dup["source_row"].to_numpy(),
                 ("same person as data row " + dup["person_id"].map(first).astype(str)).to_numpy())
             ok_rows -= len(dup)
-    return {"roster": str(path), "month": month, "rows": rows, "ok_rows": ok_rows, "problems": dict(sorted(problems.items()))}
+    return {"roster": str(path), "month": month, "rows": rows, "ok_rows": ok_rows, "problems": dict(sorted(problems.items())),
+            "warnings": dict(sorted(warnings.items()))}
+
+
+def _bank_note(account: str) -> str:
+    """The bank_account_length warning for one account (its length, not its digits)."""
+    digits = sum(c.isdigit() for c in account)
+    kind = f"{len(account)} digits" if digits == len(account) else f"{len(account)} characters, {len(account) - digits} not digits"
+    return f"bank account has {kind}; accounts are usually 12-30 digits: check it (paid as given)"
