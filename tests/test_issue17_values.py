@@ -9,7 +9,6 @@ is the higher, 6.5 (food); whole yuan half up. Standards (calc_helpers.STANDARDS
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -281,3 +280,107 @@ def test_same_standards_row_twice_is_harmless(tmp_path):
     std.write_text("region_code,effective_from,urban_monthly,rural_monthly\n140000,2020-01,500,400\n"
                    "140000,2020-01,500.00,400\n", encoding="utf-8")
     assert len(load_standards(std)) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# 6. Bounds where money is made
+
+
+def test_persons_cap(tmp_path, cli, setup):
+    p = ids(3)
+    roster = write_csv(tmp_path / "r.csv", [
+        (p[0], "户", "urban_dibao", "140105", "", "99", ""),      # 1: 57 x 99 = 5643
+        (p[1], "太多", "urban_dibao", "140105", "", "100", ""),   # 2: bad_persons, over the cap
+        (p[2], "巨", "urban_dibao", "140105", "", "999999", ""),  # 3: bad_persons (was: paid 56,999,943.00)
+    ])
+    pay, rej, _ = calc(cli, setup, tmp_path, roster)
+    assert str(pay[1]["amount"]) == "5643.00"
+    assert rej[2]["reason"] == rej[3]["reason"] == "bad_persons"
+    assert rej[2]["detail"] == "persons 100 is more than 99, the most one row (a household) can cover"
+
+
+@pytest.mark.parametrize("std_value,want", [
+    ("100000000000000", "100000000000000 is above 100000"),  # 1e14 yuan (was: paid 0.00)
+    ("1e11", "'1e11' is not a number"),                      # (was: a wrapped, negative total)
+    ("1e30", "'1e30' is not a number"),                      # (was: a traceback)
+])
+def test_absurd_standards_refused(tmp_path, cli, setup, std_value, want):
+    std = tmp_path / "std.csv"
+    std.write_text(f"region_code,effective_from,urban_monthly,rural_monthly\n140000,2020-01,{std_value},400\n",
+                   encoding="utf-8")
+    roster = write_csv(tmp_path / "r.csv", [(ids(1)[0], "甲", "urban_dibao", "140105", "", "99", "")])
+    cfg, _ = setup
+    r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "t",
+            "--out", tmp_path / "out")
+    assert r.exit_code == 2 and want in r.stderr and "Traceback" not in r.stderr
+
+
+def test_amounts_checked_against_decimal_18_2():
+    import numpy as np
+
+    from cpi_link.calc.encoding import summary_table
+    from cpi_link.core.errors import InputError
+    from cpi_link.core.money import decimal128_from_fen, small_decimal_from_fen
+
+    assert decimal128_from_fen(np.array([10**18 - 1])).to_pylist() == [Decimal("9999999999999999.99")]
+    with pytest.raises(InputError, match=r"does not fit decimal\(18,2\)"):
+        decimal128_from_fen(np.array([10**18]))
+    with pytest.raises(InputError):
+        small_decimal_from_fen(np.array([10**18]), 18)
+    # a total past int64 (two huge region totals), refused instead of wrapped to a negative number
+    with pytest.raises(InputError, match="a summary amount"):
+        summary_table([{"region_code": "140105", "category": "urban_dibao", "rows": 1, "persons": 1,
+                        "amount_fen": 2**63 + 5}])
+
+
+@pytest.mark.parametrize("key,value,words", [
+    ("minimum", '"0.005"', "key minimum: \"0.005\" has more than 2 decimals"),
+    ("multiplier", '"1.0000000000000000000000000001"', "key multiplier: \"1.0000000000000000000000000001\" has more than 4 decimals"),
+    ("multiplier", '"100000000000000000000"', "key multiplier: \"100000000000000000000\" is above 10"),
+    ("trigger", '{ cpi = "-1" }', "key trigger.cpi: \"-1\" must not be negative"),
+])
+def test_scheme_values_bounded_at_load(tmp_path, cli, setup, key, value, words):
+    cfg, std = setup
+    text = (cfg / "schemes" / "t.toml").read_text(encoding="utf-8")
+    import re
+
+    text = re.sub(rf"^{key} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
+    (cfg / "schemes" / "t.toml").write_text(text, encoding="utf-8")
+    roster = write_csv(tmp_path / "r.csv", [(ids(1)[0], "甲", "urban_dibao", "140105", "", "", "")])
+    r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "t",
+            "--out", tmp_path / "out")
+    assert r.exit_code == 2, r.stderr
+    assert "t.toml" in r.stderr and words in r.stderr and "Traceback" not in r.stderr
+
+
+def test_per_point_bounded(tmp_path):
+    from cpi_link.core.errors import ConfigError
+    from cpi_link.rules.schemes import load_scheme
+
+    write_scheme(tmp_path, method="per_point", extra='per_point = "0.001"')
+    with pytest.raises(ConfigError, match="key per_point: \"0.001\" has more than 2 decimals"):
+        load_scheme(tmp_path / "t.toml", tmp_path)
+
+
+def test_deeply_nested_toml_is_not_valid_toml(tmp_path, cli, setup):
+    cfg, std = setup
+    (cfg / "schemes" / "deep.toml").write_text("x = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    roster = write_csv(tmp_path / "r.csv", [(ids(1)[0], "甲", "urban_dibao", "140105", "", "", "")])
+    r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std,
+            "--scheme", "deep", "--out", tmp_path / "out")
+    assert r.exit_code == 2 and "deep.toml: not valid TOML" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_programme_values_bounded_at_load(tmp_path):
+    from cpi_link.core.errors import ConfigError
+    from cpi_link.rules.programmes import parse_programme_file
+
+    base = ('programme = "fest"\nname = "测试节日补助"\ndocument = "测试文件"\npayment_month = "2024-01"\n'
+            'categories = { urban_dibao = "urban" }\nmethod = "proportional_index"\n'
+            'index = { region = "140000", indicator = "food", month = "2023-12" }\nrounding = "yuan_half_up"\n')
+    for line, words in (('multiplier = "20"', "key multiplier: \"20\" is above 10"),
+                        ('minimum = "0.001"', "key minimum: \"0.001\" has more than 2 decimals")):
+        p = tmp_path / "p.toml"
+        p.write_text(base + line + "\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=words):
+            parse_programme_file(p)

@@ -11,7 +11,7 @@ Reason precedence when a row has several problems (the first one wins, `detail` 
   2. missing_field: name, category, region_code (not 6 digits counts as missing), then an area
      value that is not urban/rural;
   3. unknown_category;
-  4. bad_persons;
+  4. bad_persons (not a whole number from 1 to MAX_PERSONS = 99);
   5. bank_account_lost_precision (a number cell of more than 15 digits, or 6.22E+18 as text).
 
 Row numbers (`source_row`) are 1-based over data rows, after the header, continuing across
@@ -37,6 +37,8 @@ from cpi_link.roster.schema import _DICT, AREA_VALUES, CHECKED_SCHEMA, FEW_VALUE
 from cpi_link.roster.ids import R_BAD_PERSONS, R_BANK_LOST, R_MISSING, R_OK, R_UNKNOWN_CAT, REASONS, normalise_ids, offsets_of
 
 _MAX_PERSONS_DIGITS = 6
+# The most persons one row (a household) may cover: more is a typing error (SPEC 5.1 persons, bad_persons).
+MAX_PERSONS = 99
 
 # --------------------------------------------------------------------------------------------
 # Public API
@@ -227,11 +229,13 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     per = few["persons"]
     persons_v = _persons(per.values, empty(per.values))
     persons_np = persons_v[per.idx]
-    p_bad = per.rows(persons_v < 1)
+    p_bad = per.rows((persons_v < 1) | (persons_v > MAX_PERSONS))
     mark(
         p_bad,
         R_BAD_PERSONS,
-        lambda r: f"persons '{short(mask_digits(per.text(r)))}' is not a whole number of at least 1",
+        lambda r: (f"persons {persons_np[r]} is more than {MAX_PERSONS}, the most one row (a household) can cover"
+                   if persons_np[r] > MAX_PERSONS else
+                   f"persons '{short(mask_digits(per.text(r)))}' is not a whole number of at least 1"),
     )
     persons = pa.array(persons_np, pa.int64(), mask=p_bad)
 
