@@ -300,7 +300,7 @@ def test_persons_cap(tmp_path, cli, setup):
 
 
 @pytest.mark.parametrize("std_value,want", [
-    ("100000000000000", "100000000000000 is above 100000"),  # 1e14 yuan (was: paid 0.00)
+    ("100000000000000", "is above 100000 yuan a month"),  # 1e14 yuan (was: paid 0.00); 15 digits: masked
     ("1e11", "'1e11' is not a number"),                      # (was: a wrapped, negative total)
     ("1e30", "'1e30' is not a number"),                      # (was: a traceback)
 ])
@@ -323,7 +323,7 @@ def test_amounts_checked_against_decimal_18_2():
     from cpi_link.core.money import decimal128_from_fen, small_decimal_from_fen
 
     assert decimal128_from_fen(np.array([10**18 - 1])).to_pylist() == [Decimal("9999999999999999.99")]
-    with pytest.raises(InputError, match=r"does not fit decimal\(18,2\)"):
+    with pytest.raises(InputError, match=r"17 digits of yuan does not fit decimal\(18,2\)"):
         decimal128_from_fen(np.array([10**18]))
     with pytest.raises(InputError):
         small_decimal_from_fen(np.array([10**18]), 18)
@@ -336,7 +336,7 @@ def test_amounts_checked_against_decimal_18_2():
 @pytest.mark.parametrize("key,value,words", [
     ("minimum", '"0.005"', "key minimum: \"0.005\" has more than 2 decimals"),
     ("multiplier", '"1.0000000000000000000000000001"', "key multiplier: \"1.0000000000000000000000000001\" has more than 4 decimals"),
-    ("multiplier", '"100000000000000000000"', "key multiplier: \"100000000000000000000\" is above 10"),
+    ("multiplier", '"100000000000000000000"', "key multiplier: \"100000********0000\" is above 10"),  # masked
     ("trigger", '{ cpi = "-1" }', "key trigger.cpi: \"-1\" must not be negative"),
 ])
 def test_scheme_values_bounded_at_load(tmp_path, cli, setup, key, value, words):
@@ -384,3 +384,67 @@ def test_programme_values_bounded_at_load(tmp_path):
         p.write_text(base + line + "\n", encoding="utf-8")
         with pytest.raises(ConfigError, match=words):
             parse_programme_file(p)
+
+
+# --------------------------------------------------------------------------------------------
+# 7. No ID in any message
+
+
+def test_no_id_in_any_output_over_swapped_columns(tmp_path, cli, setup, home):
+    """A roster whose columns were pasted out of order: IDs land in category, region_code, persons,
+    area and name. Every command's stdout, stderr and log carries them masked, never whole."""
+    import re
+
+    cfg, std = setup
+    p = ids(6)
+    roster = tmp_path / "swapped.csv"
+    roster.write_text(
+        "person_id,name,category,region_code,area,persons,bank_account\n"
+        f"urban_dibao,甲,{p[0]},140105,,,\n"            # ID in category: invalid_id (person_id) first
+        f"{p[1]},甲,{p[1]},140105,,,\n"                 # unknown_category quoting the ID
+        f"{p[2]},乙,urban_dibao,{p[2]},,,\n"            # region_code quoting the ID
+        f"{p[3]},丙,urban_dibao,140105,{p[3]},,\n"      # area quoting the ID
+        f"{p[4]},丁,urban_dibao,140105,,{p[4]},\n"      # persons quoting the ID
+        f"{p[5]},{p[5]},urban_dibao,140105,,,\n",       # name holding an ID: paid (a name is not checked)
+        encoding="utf-8")
+    runs = [
+        ("validate", "--roster", roster),
+        ("validate", "--roster", roster, "--format", "json"),
+        ("validate", "--roster", roster, "--format", "csv"),
+        ("--config", cfg, "validate", "--roster", roster, "--month", "2024-01", "--standards", std, "--scheme", "t"),
+        ("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "t",
+         "--out", tmp_path / "out"),
+        ("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "t",
+         "--out", tmp_path / "out2", "--format", "json"),
+        ("--config", cfg, "run", "--roster", roster, "--standards", std, "--scheme", "t", "--offline",
+         "--since", "2024-01"),
+        ("report", tmp_path / "out"),
+        ("report", tmp_path / "out", "--format", "json"),
+        # a bad file whose error quotes a cell: a standards file with an ID for a region code
+        ("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", tmp_path / "badstd.csv",
+         "--scheme", "t", "--out", tmp_path / "out3"),
+    ]
+    (tmp_path / "badstd.csv").write_text(f"region_code,effective_from,urban_monthly,rural_monthly\n{p[0]},2024-01,1,1\n",
+                                         encoding="utf-8")
+    long_digits = re.compile(r"\d{15,}")
+    for args in runs:
+        r = cli(*args)
+        assert "Traceback" not in r.stdout + r.stderr, args
+        assert r.exit_code in (0, 2), (args, r.exit_code, r.stderr)
+        out = r.stdout + r.stderr
+        assert not long_digits.search(out), (args, long_digits.search(out).group(0)[:6])
+        if "json" in args and "validate" in args:
+            assert "140105********" in out
+    logs = "".join(f.read_text(encoding="utf-8") for f in (home / "logs").glob("*.log"))
+    assert not long_digits.search(logs)
+    details = pq.read_table(tmp_path / "out" / "rejected.parquet").column("detail").to_pylist()
+    assert len(details) == 5 and not any(long_digits.search(d or "") for d in details)
+    assert any("140105********" in d for d in details)
+
+
+def test_mask_digits():
+    from cpi_link.core.privacy import mask_digits
+
+    assert mask_digits("category '140202193001010154' is not a code") == "category '140202********0154' is not a code"
+    assert mask_digits("14010519800101002X and 6222021234567890123") == "140105********002X and 622202********0123"
+    assert mask_digits("row 12345, 2024-01") == "row 12345, 2024-01"

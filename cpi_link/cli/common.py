@@ -65,11 +65,15 @@ def stdout_console():
 
 
 def warn(message: str) -> None:
-    stderr_console().print(f"[bold yellow]warning:[/] {message}", markup=True)
+    from cpi_link.core.privacy import mask_digits
+
+    stderr_console().print(f"[bold yellow]warning:[/] {mask_digits(message)}", markup=True)
 
 
 def info(message: str) -> None:
-    stderr_console().print(message)
+    from cpi_link.core.privacy import mask_digits
+
+    stderr_console().print(mask_digits(message))
 
 
 def handle_errors(fn: Callable) -> Callable:

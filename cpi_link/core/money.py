@@ -70,9 +70,9 @@ def check_fen(fen: np.ndarray, precision: int = 18, what: str = "an amount") -> 
     lo, hi = int(np.min(fen)), int(np.max(fen))
     limit = 10 ** precision - 1
     if lo < -limit or hi > limit:
-        bad = lo if lo < -limit else hi
-        raise AmountOverflow(f"{what} of {fen_to_yuan_str(bad)} yuan does not fit decimal({precision},2) (at most "
-                         f"{fen_to_yuan_str(limit)}); check the standards, the scheme and the persons")
+        digits = len(str(abs(lo if lo < -limit else hi) // 100))  # the digits, not the number: it could look like an ID
+        raise AmountOverflow(f"{what} of {digits} digits of yuan does not fit decimal({precision},2) (at most "
+                             f"{precision - 2}); check the standards, the scheme and the persons")
 
 
 def decimal128_from_fen(fen: np.ndarray, precision: int = 18, what: str = "an amount"):

@@ -13,7 +13,7 @@ def mask_id(person_id: object) -> str:
     return s[:6] + "*" * 8 + s[-4:]
 
 
-_RUN = re.compile(r"\d{15,}[\dXx]?")
+_RUN = re.compile(r"(?<![.\d])\d{15,}[\dXx]?")  # not the decimals of a number (1.0000000000000001)
 
 
 def mask_digits(text: object) -> str:

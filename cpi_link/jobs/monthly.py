@@ -118,6 +118,15 @@ def run_months(home, scheme, store, roster: Path, standards, since: str | None, 
     return report
 
 
+class _MaskingFormatter(logging.Formatter):
+    """Log lines with runs of 15+ digits masked (privacy.mask_digits): a logged message that quotes a cell stays safe."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from cpi_link.core.privacy import mask_digits
+
+        return mask_digits(super().format(record))
+
+
 def setup_log(home, quiet: bool) -> Path:
     """One log file per run under HOME/logs. Nothing logged carries a resident ID."""
     from datetime import datetime, timezone
@@ -127,7 +136,7 @@ def setup_log(home, quiet: bool) -> Path:
     private_dir(home.logs_dir)
     path = home.logs_dir / f"run-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{__import__('os').getpid()}.log"
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger("cpi_link")
     root.handlers = [handler]
     root.setLevel(logging.INFO)
