@@ -97,6 +97,16 @@ def test_full_width_id_region_and_persons(tmp_path, cli, setup):
     assert pay[2]["standard_region"] == "140100"
 
 
+def test_region_code_as_a_spreadsheet_wrote_it(tmp_path, cli, setup):
+    p = ids(3)
+    roster = write_csv(tmp_path / "r.csv", [(p[0], "点零", "urban_dibao", "140105.0", "", "", ""),   # 1: 57
+                                            (p[1], "空格", "urban_dibao", "140 105", "", "", ""),    # 2: 57
+                                            (p[2], "短", "urban_dibao", "14010", "", "", "")])      # 3: missing_field
+    pay, rej, _ = calc(cli, setup, tmp_path, roster)
+    assert [(pay[i]["region_code"], str(pay[i]["amount"])) for i in (1, 2)] == [("140105", "57.00")] * 2
+    assert rej[3]["reason"] == "missing_field" and "'14010' is not a 6-digit code" in rej[3]["detail"]
+
+
 def test_full_width_code_in_standards_matches(tmp_path, cli, setup):
     # 140105's own row from 2024-01, typed full-width: urban 900 x 6.5% = 58.50 -> 59 (not 140100's 57)
     std = tmp_path / "std.csv"

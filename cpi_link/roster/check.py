@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 from cpi_link.core.atomic import sha256_file
 from cpi_link.core.categories import BY_AREA, CATEGORY_NAMES
 from cpi_link.core.privacy import mask_digits
+from cpi_link.core.regions import clean_code
 from cpi_link.roster.read import NUMERIC_BANK, check_path, csv_header, file_format, parquet_header, raw_batches, xlsx_header
 from cpi_link.roster.schema import _DICT, AREA_VALUES, CHECKED_SCHEMA, FEW_VALUED, ROSTER_COLUMNS, ROSTER_SCHEMA, map_header, short
 from cpi_link.roster.ids import R_BAD_PERSONS, R_BANK_LOST, R_MISSING, R_OK, R_UNKNOWN_CAT, REASONS, normalise_ids, offsets_of
@@ -182,8 +183,15 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
 
     # region_code: 6 digits
     reg = few["region_code"]
-    ok_v = (pc.equal(pc.binary_length(reg.values), 6).to_numpy(zero_copy_only=False)
-            & pc.ascii_is_decimal(reg.values).to_numpy(zero_copy_only=False))
+
+    def six_digits() -> np.ndarray:
+        return (pc.equal(pc.binary_length(reg.values), 6).to_numpy(zero_copy_only=False)
+                & pc.ascii_is_decimal(reg.values).to_numpy(zero_copy_only=False))
+
+    ok_v = six_digits()
+    if (~ok_v & reg.used).any():  # per distinct value: inner spaces, a spreadsheet's 140105.0
+        reg.values = pa.array([v if ok else clean_code(v) for v, ok in zip(reg.values.to_pylist(), ok_v)], pa.string())
+        ok_v = six_digits()
     reg_empty_v = empty(reg.values)
     mark(reg.rows(reg_empty_v), R_MISSING, "region_code is empty")
     mark(
