@@ -157,6 +157,15 @@ def test_validate_warns_about_account_length(tmp_path, cli):
     assert w["rows"] == 1 and w["example_rows"] == [1] and "5 digits" in w["example_details"][0]
 
 
+def test_validate_without_month_warns_about_codes_on_no_list(tmp_path, cli):
+    p = ids(2)
+    roster = write_csv(tmp_path / "r.csv", [(p[0], "甲", "urban_dibao", "149999", "", "", ""),
+                                            (p[1], "乙", "urban_dibao", "140202", "", "", "")])  # abolished, but on the list
+    rep = cli.json("validate", "--roster", roster, "--format", "json")
+    w = rep["warnings"]["region_not_on_list"]
+    assert w["rows"] == 1 and w["example_rows"] == [1] and "149999" in w["example_details"][0]
+
+
 def test_float_bank_column_in_parquet(tmp_path, cli, setup):
     import pyarrow as pa
 

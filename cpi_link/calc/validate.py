@@ -43,6 +43,16 @@ def validate_roster(path: Path, month: str | None = None, rules=None, standards=
         if odd.any():  # banks differ: a warning, the row is paid with the account as given
             add("bank_account_length", df["source_row"].to_numpy()[odd],
                 [_bank_note(a) for a in bank[odd].head(examples)], warnings)
+        if rules is None:  # no month to check region codes against: at least those on no list at all
+            from cpi_link.core.regions import is_valid
+
+            codes = df["region_code"]
+            unknown = {c for c in codes.dropna().unique() if not is_valid(c)}
+            odd = (codes.isin(unknown) & pd.Series(ok, index=df.index)).to_numpy()
+            if odd.any():
+                add("region_not_on_list", df["source_row"].to_numpy()[odd],
+                    [f"region_code {c} is not on the administrative-division list (GB/T 2260); "
+                     "calc rejects it as unknown_region" for c in codes[odd].head(examples)], warnings)
         good = df[ok]
         ok_rows += len(good)
         ids.append(good[["person_id", "source_row"]])

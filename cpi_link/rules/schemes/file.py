@@ -43,9 +43,9 @@ _OVERLAY_KEYS = _META_KEYS + ("until", "add_categories", "remove_categories") + 
 )
 _OVERLAY_REQUIRED = ("id", "document", "from", "until")
 _TIER_KEYS = ("from", "fraction")
-_DECIMAL_RE = re.compile(r"^-?\d+(\.\d+)?$")
+_DECIMAL_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _FRACTION_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
-_REGION_RE = re.compile(r"^\d{6}$")
+_REGION_RE = re.compile(r"^[0-9]{6}$")  # ASCII: \d would take full-width digits
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
