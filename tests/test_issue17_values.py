@@ -89,12 +89,14 @@ def test_full_width_id_region_and_persons(tmp_path, cli, setup):
     roster = write_csv(tmp_path / "r.csv", [
         ("\u3000" + x_id.translate(fw) + "\u3000", "全角", "urban_dibao", "140105", "", "", ""),  # 1: 57
         (a, "全角地区", "urban_dibao", "１４０１０５", "", "２", ""),                           # 2: 57 x 2 = 114
+        (ids(2)[1], "全角类别", "ｒｕｒａｌ＿ｄｉｂａｏ", "140105", "", "", ""),                 # 3: rural 620 -> 40
     ])
     pay, rej, _ = calc(cli, setup, tmp_path, roster)
     assert not rej
     assert pay[1]["person_id"] == x_id and str(pay[1]["amount"]) == "57.00"
     assert pay[2]["region_code"] == "140105" and pay[2]["persons"] == 2 and str(pay[2]["amount"]) == "114.00"
     assert pay[2]["standard_region"] == "140100"
+    assert pay[3]["category"] == "rural_dibao" and str(pay[3]["amount"]) == "40.00"
 
 
 def test_region_code_as_a_spreadsheet_wrote_it(tmp_path, cli, setup):
