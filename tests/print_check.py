@@ -119,7 +119,7 @@ def main(argv=None) -> int:
         lines = ["身份证号,姓名,保障类别,行政区划代码,城乡,保障人数,银行账号"]
         for i in range(150):
             lines.append(f"{make_id('140105', '19600101', i + 1)},测试{i + 1:03d}号,城市低保,140105,城市,{1 + i % 3},62000000000{i:08d}")
-        lines.append(f"{make_id('140202', '19600101', 1)},另县一,城市低保,140202,城市,1,")
+        lines.append(f"{make_id('140213', '19600101', 1)},另县一,城市低保,140213,城市,1,")
         lines.append("12345,坏号,城市低保,140105,城市,1,")
         big.write_text("\n".join(lines) + "\n", encoding="utf-8")
         big_run = work / "run150"

@@ -16,7 +16,7 @@ from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
 # trigger; rate = the higher, 6.5 (food). Standards in force in 2024-01 (see STANDARDS):
 #   140105 has its own row only from 2024-02, so 140105 falls back to 140100: urban 870, rural 620
 #   140802 has no 140800 row: falls back to 140000: urban 500, rural 4800/12 = 400
-#   140202 -> 140200: urban 770, rural 5000/12 = 416.666...
+#   140213 -> 140200: urban 770, rural 5000/12 = 416.666...
 # Per person at 6.5%, whole yuan half up:
 #   870 x 6.5% = 56.55 -> 57     620 x 6.5% = 40.30 -> 40     500 x 6.5% = 32.50 -> 33 (round() gives 32)
 #   400 x 6.5% = 26.00 -> 26     770 x 6.5% = 50.05 -> 50     5000/12 x 6.5% = 27.083 -> 27
@@ -27,8 +27,8 @@ ROWS = [
     (make_id("140105", "19500101", "002"), "甲二", "rural_dibao", "140105", "", "", ""),       # 2: 40
     (make_id("140802", "19500101", "003"), "甲三", "urban_tekun", "140802", "", "", ""),       # 3: 33 (.5 up)
     (make_id("140802", "19500101", "004"), "甲四", "rural_tekun", "140802", "", "", ""),       # 4: 26
-    (make_id("140202", "19500101", "005"), "甲五", "unemployment_insurance", "140202", "", "", ""),  # 5: 50
-    (make_id("140202", "19500101", "006"), "甲六", "rural_dibao", "140202", "", "", ""),       # 6: 27 (annual)
+    (make_id("140202", "19500101", "005"), "甲五", "unemployment_insurance", "140213", "", "", ""),  # 5: 50
+    (make_id("140202", "19500101", "006"), "甲六", "rural_dibao", "140213", "", "", ""),       # 6: 27 (annual)
     (make_id("140105", "19500101", "007"), "甲七", "special_care", "140105", "农村", "", ""),  # 7: 40
     (make_id("140105", "19500101", "008"), "甲八", "special_care", "140105", "", "", ""),      # 8: missing_field (area)
     (make_id("140105", "19500101", "009"), "甲九", "hiv_child", "140105", "城市", "", ""),     # 9: category_not_covered
@@ -45,7 +45,7 @@ ROWS = [
     (make_id("150102", "19500101", "021"), "内蒙", "urban_dibao", "150102", "", "", ""),       # 20: unknown_region
     (P, "重复", "rural_dibao", "140105", "", "", ""),                                           # 21: duplicate (40 < 57)
     (P, "重复", "urban_dibao", "140105", "", "", ""),                                           # 22: 57
-    (make_id("140202", "19500101", "023"), "别名", "城镇低保", "140202", "", "", ""),           # 23: 50
+    (make_id("140202", "19500101", "023"), "别名", "城镇低保", "140213", "", "", ""),           # 23: 50
     (make_id("140105", "19500101", "024"), "银行", "urban_tekun", "140105", "", "", "6228480012345678901"),  # 24: 57
     (make_id("140105", "19500101", "025"), "补助金", "unemployment_allowance", "140105", "", "", ""),  # 25: not covered
     (make_id("140105", "19500101", "026"), "无地区", "urban_dibao", "", "", "", ""),            # 26: missing_field

@@ -29,7 +29,7 @@ B = make_id("140802", "19500101", "002")
 C = make_id("140202", "19500101", "003")
 D = make_id("140105", "19700101", "004")
 ROSTER = (f"person_id,name,category,region_code\n{A},甲,urban_dibao,140105\n{B},乙,rural_dibao,140802\n"
-          f"{C},丙,urban_tekun,140202\n,无号,urban_dibao,140105\n")
+          f"{C},丙,urban_tekun,140213\n,无号,urban_dibao,140105\n")
 CALC_POINTS = ["calc_after_read", "write_payments.parquet", "write_rejected.parquet", "write_summary.parquet", "before_rename"]
 OUTPUTS = {"payments.parquet", "rejected.parquet", "summary.parquet", "manifest.json"}
 

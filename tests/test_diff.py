@@ -9,10 +9,10 @@ from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
 P1, P2, P3, P4, P5 = (make_id("140105", "19500101", f"{i:03d}") for i in range(1, 6))
 # Run A, 2024-01, rate 6.5 (food 106.5); 140105 falls back to 140100 (urban 870, rural 620):
 #   P1 urban 140105: 870 x 6.5% = 56.55 -> 57      P2 rural 140105: 620 x 6.5% = 40.30 -> 40
-#   P3 urban 140202 (770): 50.05 -> 50             P4 urban 140802 (500, 140000 row): 32.50 -> 33
+#   P3 urban 140213 (770): 50.05 -> 50             P4 urban 140802 (500, 140000 row): 32.50 -> 33
 #   total 180.00
 ROSTER_A = [(P1, "甲", "urban_dibao", "140105", "1"), (P2, "乙", "rural_dibao", "140105", "1"),
-            (P3, "丙", "urban_dibao", "140202", "1"), (P4, "丁", "urban_dibao", "140802", "1")]
+            (P3, "丙", "urban_dibao", "140213", "1"), (P4, "丁", "urban_dibao", "140802", "1")]
 # Run B, 2024-02, rate 7.0 (food 107.0); 140105 has its own row from 2024-02 (urban 900):
 #   P1: 900 x 7% = 63 (standard 870 -> 900, row 140100 -> 140105, rate)
 #   P2 now urban_dibao: 900 x 7% = 63 (category, area, standard, row, rate)
@@ -20,7 +20,7 @@ ROSTER_A = [(P1, "甲", "urban_dibao", "140105", "1"), (P2, "乙", "rural_dibao"
 #   P4 removed (33.00); P5 added, urban_tekun 140802: 500 x 7% = 35
 #   total 269.00; B - A = 89.00
 ROSTER_B = [(P1, "甲", "urban_dibao", "140105", "1"), (P2, "乙", "urban_dibao", "140105", "1"),
-            (P3, "丙", "urban_dibao", "140202", "2"), (P5, "=戊", "urban_tekun", "140802", "1")]
+            (P3, "丙", "urban_dibao", "140213", "2"), (P5, "=戊", "urban_tekun", "140802", "1")]
 
 
 def make_runs(cli, home: Path, tmp_path: Path) -> tuple[Path, Path]:

@@ -16,10 +16,10 @@ from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
 
 A = make_id("140105", "19500101", "001")
 B = make_id("140802", "19500101", "002")
-C = make_id("140202", "19500101", "003")
-ROSTER = f"person_id,name,category,region_code\n{A},甲,urban_dibao,140105\n{B},乙,rural_dibao,140802\n{C},丙,urban_tekun,140202\n"
+C = make_id("140213", "19500101", "003")
+ROSTER = f"person_id,name,category,region_code\n{A},甲,urban_dibao,140105\n{B},乙,rural_dibao,140802\n{C},丙,urban_tekun,140213\n"
 # Standards (calc_helpers.STANDARDS): A 140105 -> 140100 urban 870 until 2024-01, own row 900 from 2024-02;
-# B 140802 -> province rural 4800/12 = 400; C 140202 -> 140200 urban 770. Scheme t: cpi 3.5 / food 6.0.
+# B 140802 -> province rural 4800/12 = 400; C 140213 -> 140200 urban 770. Scheme t: cpi 3.5 / food 6.0.
 JAN = "73.00"  # 2024-01 at 3.6: 870x3.6%=31.32->31, 400x3.6%=14.4->14, 770x3.6%=27.72->28; 31+14+28 = 73
 
 

@@ -96,7 +96,7 @@ def test_backdated_standard_is_reported_then_topped_up_once(cli, job, tmp_path):
     assert e.schema.field("amount").type == pa.decimal128(18, 2)
     rows = sorted((r["kind"], r["person_id"], r["amount"], r["region_code"]) for r in e.to_pylist())
     assert rows == sorted([("month", A, Decimal("31.00"), "140105"), ("month", B, Decimal("14.00"), "140802"),
-                           ("month", C, Decimal("28.00"), "140202"), ("topup", A, Decimal("3.00"), "140105")])
+                           ("month", C, Decimal("28.00"), "140213"), ("topup", A, Decimal("3.00"), "140105")])
 
 
 def test_export_of_an_empty_ledger_is_an_empty_table(cli, tmp_path):

@@ -73,7 +73,7 @@ def test_proportional_uses_standards_and_the_months_decision(tmp_path, cli, home
     counts = tmp_path / "c.csv"
     counts.write_text("region_code,category,area,persons\n"
                       "140105,urban_dibao,,10\n"     # 140100 urban 870 x 6.5% = 56.55 -> 57; x 10 = 570
-                      "140202,rural_dibao,,3\n"      # 140200 rural 5000/12 x 6.5% = 27.08 -> 27; x 3 = 81
+                      "140213,rural_dibao,,3\n"      # 140200 rural 5000/12 x 6.5% = 27.08 -> 27; x 3 = 81
                       "140105,special_care,农村,2\n"  # rural 620 x 6.5% = 40.30 -> 40; x 2 = 80
                       "150102,urban_dibao,,5\n"      # no standard: not costed
                       "140105,dibao_edge,,4\n",      # not covered

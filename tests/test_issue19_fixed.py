@@ -105,9 +105,9 @@ def test_fixed_roster_through_calc(tmp_path, cli, home):
         ("urban_dibao", "140105", "", "1"),   # 30
         ("rural_dibao", "140105", "", "3"),   # 20 x 3 = 60
         ("rural_tekun", "140802", "", "1"),   # 30
-        ("special_care", "140202", "城市", "1"),  # urban 30
-        ("special_care", "140202", "农村", "2"),  # rural 20 x 2 = 40
-        ("urban_tekun", "140202", "", "1"),   # not covered
+        ("special_care", "140213", "城市", "1"),  # urban 30
+        ("special_care", "140213", "农村", "2"),  # rural 20 x 2 = 40
+        ("urban_tekun", "140213", "", "1"),   # not covered
     ]
     lines = ["身份证号,姓名,类别,行政区划代码,城乡,保障人数"]
     for i, (cat, reg, area, n) in enumerate(rows, 1):

@@ -8,7 +8,7 @@ import pytest
 from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
 
 A = make_id("140105", "19500101", "001")  # 140100 太原: urban 870
-B = make_id("140202", "19500101", "002")  # 140200 大同: urban 770
+B = make_id("140213", "19500101", "002")  # 140200 大同: urban 770
 C = make_id("149901", "19500101", "003")  # 149900: no such prefecture, no figures
 
 
@@ -34,7 +34,7 @@ def _roster(tmp_path, *rows):
 
 def test_prefecture_scheme_completes_in_run(pref, cli):
     cfg, std, tmp = pref
-    roster = _roster(tmp, (A, "140105"), (B, "140202"))
+    roster = _roster(tmp, (A, "140105"), (B, "140213"))
     out = cli.json("--config", cfg, "run", "--roster", roster, "--standards", std, "--scheme", "p", "--offline",
                    "--since", "2024-01", "--format", "json")
     # 2024-01 is the latest month every prefecture has: 太原 870 x 3.6% = 31.32 -> 31; 大同 not triggered
@@ -62,7 +62,7 @@ def test_row_of_an_unknown_prefecture_is_rejected_and_the_month_completes(pref, 
 def test_estimate_per_prefecture_rejects_an_unknown_one(pref, cli):
     cfg, std, tmp = pref
     counts = tmp / "c.csv"
-    counts.write_text("region_code,category,persons\n140105,urban_dibao,10\n140202,urban_dibao,5\n149901,urban_dibao,7\n",
+    counts.write_text("region_code,category,persons\n140105,urban_dibao,10\n140213,urban_dibao,5\n149901,urban_dibao,7\n",
                       encoding="utf-8")
     res = cli.json("--config", cfg, "estimate", "--counts", counts, "--month", "2024-01", "--scheme", "p",
                    "--standards", std, "--format", "json")

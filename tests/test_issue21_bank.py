@@ -13,13 +13,13 @@ import pytest
 from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
 
 # 2024-01 under scheme "t": CPI 103.6, food 106.5 -> rate 6.5 (food). Standards (calc_helpers):
-#   140105 -> 140100 urban 870 / rural 620; 140202 -> 140200 urban 770; 140802 -> 140000 urban 500
-A, B, C, D, E = (make_id(r, "19600101", f"{i:03d}") for i, r in enumerate(["140105", "140105", "140202", "140802", "140105"], 1))
+#   140105 -> 140100 urban 870 / rural 620; 140213 -> 140200 urban 770; 140802 -> 140000 urban 500
+A, B, C, D, E = (make_id(r, "19600101", f"{i:03d}") for i, r in enumerate(["140105", "140105", "140213", "140802", "140105"], 1))
 ROSTER = [
     # id, name, category, region, persons, account                 yuan
     (A, "张三丰", "urban_dibao", "140105", "1", "6228480012345678901"),  # 870 x 6.5% = 56.55 -> 57
     (B, "李四", "rural_dibao", "140105", "2", "6228480012345678902"),    # 620 x 6.5% = 40.30 -> 40, x 2 = 80
-    (C, "王五", "urban_dibao", "140202", "1", "6228480012345678903"),    # 770 x 6.5% = 50.05 -> 50
+    (C, "王五", "urban_dibao", "140213", "1", "6228480012345678903"),    # 770 x 6.5% = 50.05 -> 50
     (D, "赵六", "urban_tekun", "140802", "1", ""),                       # 500 x 6.5% = 32.50 -> 33, no account
     (E, "欧阳娜娜", "urban_dibao", "140105", "3", "6228480012345678905"),  # 57 x 3 = 171
 ]

@@ -33,7 +33,7 @@ def test_county_sheets_print_landscape_one_page_wide_with_titles_footer_and_brea
     xlsx = tmp_path / "w.xlsx"
     assert cli("report", run, "--xlsx", xlsx).exit_code == 0
     x = _sheets(xlsx)
-    for code in ("140105", "140202", "140802", "未发放名单"):
+    for code in ("140105", "140213", "140802", "未发放名单"):
         s = x[code]
         setup = re.search(r"<pageSetup [^>]*/>", s).group(0)
         assert 'orientation="landscape"' in setup and 'paperSize="9"' in setup  # A4
@@ -75,7 +75,7 @@ def test_money_cells_are_exact_decimals_summing_to_the_run(cli, home, tmp_path):
     assert cli("report", run, "--xlsx", xlsx).exit_code == 0
     x = _sheets(xlsx)
     grand = Decimal(0)
-    for code in ("140105", "140202", "140802"):
+    for code in ("140105", "140213", "140802"):
         rows = re.findall(r'<row r="(\d+)"[^>]*>(.*?)</row>', x[code])
         data = [body for n, body in rows if int(n) >= 3 and "合计" not in body and "经办人" not in body]
         amounts = [re.search(r'<c r="L\d+"[^>]*><v>([^<]+)</v>', b).group(1) for b in data]

@@ -215,7 +215,7 @@ def test_exactly_once_per_programme(cli, tmp_path, home):
     write(tmp_path, FIXED)
     write(tmp_path, FIXED.replace('"200"', '"100"', 1), id="other")  # a second programme: urban_dibao 100
     first = roster(tmp_path, [(A, "甲", "urban_dibao", "140105", "", ""), (B, "乙", "rural_dibao", "140802", "", "")])
-    later = roster(tmp_path, [(A, "甲", "urban_dibao", "140105", "", ""), (C, "丙", "urban_tekun", "140202", "", "")], "later.csv")
+    later = roster(tmp_path, [(A, "甲", "urban_dibao", "140105", "", ""), (C, "丙", "urban_tekun", "140213", "", "")], "later.csv")
     args = ["--config", cfg, "oneoff", "--programme", "fest", "--format", "json"]
 
     r = cli(*args, "--supplement", "--roster", first)
@@ -270,7 +270,7 @@ def test_bundled_example_loads_and_runs(cli, tmp_path, home):
     assert "EXAMPLE" in text and "EDIT" in text
     # the example's amounts as the file states them: 低保 200, 特困 and 孤儿 300
     assert shown["amounts"]["urban_dibao"] == "200.00" and shown["amounts"]["rural_tekun"] == "300.00"
-    rows = [(A, "甲", "城市低保", "140105", "", "2"), (B, "乙", "农村特困", "140802", "", ""), (C, "丙", "优抚对象", "140202", "城市", "")]
+    rows = [(A, "甲", "城市低保", "140105", "", "2"), (B, "乙", "农村特困", "140802", "", ""), (C, "丙", "优抚对象", "140213", "城市", "")]
     r = cli("oneoff", "--programme", "shanxi-2021-spring-festival", "--roster", roster(tmp_path, rows), "--format", "json")
     assert r.exit_code == 0, r.stderr
     assert "EXAMPLE" in r.stderr and "verified = false" in r.stderr

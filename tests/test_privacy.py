@@ -21,7 +21,7 @@ LOST = "1.40105E+17"
 ROSTER = "person_id,name,category,region_code,area,persons,bank_account\n" + "".join([
     f"{IDS[0]},甲,urban_dibao,140105,,1,6222000011112222\n",
     f"{IDS[1]},乙,rural_dibao,140802,,2,\n",
-    f"{IDS[2]},丙,martian,140202,,1,\n",        # unknown_category
+    f"{IDS[2]},丙,martian,140213,,1,\n",        # unknown_category
     f"{IDS[0]},甲2,urban_dibao,140105,,1,\n",    # duplicate_person
     f"{BAD_CHECK},丁,urban_dibao,140105,,1,\n",  # invalid_id
     f"{IDS[1]},乙,hiv_child,140802,,1,\n",       # category_not_covered

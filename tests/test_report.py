@@ -16,7 +16,7 @@ from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
 # Index month 2024-01 under scheme "t": CPI 103.6 and food 106.5 both trigger; rate 6.5 (food).
 # Standards in force in 2024-01 (calc_helpers.STANDARDS):
 #   140105 -> 140100 (its own row starts 2024-02): urban 870, rural 620
-#   140802 -> 140000: urban 500;  140202 -> 140200: urban 770
+#   140802 -> 140000: urban 500;  140213 -> 140200: urban 770
 #   870 x 6.5% = 56.55 -> 57;  620 x 6.5% = 40.30 -> 40;  500 x 6.5% = 32.50 -> 33;  770 x 6.5% = 50.05 -> 50
 INJECT = '=HYPERLINK("http://evil.example/x","点我")'
 ROWS = [
@@ -25,11 +25,11 @@ ROWS = [
     (make_id("140105", "19500101", "002"), "+甲二", "rural_dibao", "140105", "", "", ""),                  # 40
     (make_id("140105", "19500101", "003"), "户三", "urban_dibao", "140105", "", "3", ""),                  # 57 x 3 = 171
     (make_id("140802", "19500101", "004"), "@乙四", "urban_tekun", "140802", "", "", ""),                  # 33
-    (make_id("140202", "19500101", "005"), "-丙五", "unemployment_insurance", "140202", "", "", ""),       # 50
+    (make_id("140202", "19500101", "005"), "-丙五", "unemployment_insurance", "140213", "", "", ""),       # 50
     ("12345", "坏号", "urban_dibao", "140105", "", "", ""),                                                 # rejected
 ]
 TOTAL = Decimal("351.00")  # 57 + 40 + 171 + 33 + 50
-BY_COUNTY = {"140105": Decimal("268.00"), "140802": Decimal("33.00"), "140202": Decimal("50.00")}
+BY_COUNTY = {"140105": Decimal("268.00"), "140802": Decimal("33.00"), "140213": Decimal("50.00")}
 
 
 def write_roster(path: Path) -> Path:
@@ -90,13 +90,13 @@ def test_workbook_totals_text_ids_and_injection(cli, home, tmp_path):
     assert stat.S_IMODE(os.stat(xlsx).st_mode) == 0o600
 
     wb = openpyxl.load_workbook(xlsx)
-    assert wb.sheetnames == ["封面", "140105", "140202", "140802", "未发放名单"]
+    assert wb.sheetnames == ["封面", "140105", "140213", "140802", "未发放名单"]
     pay = pq.read_table(run / "payments.parquet").to_pandas()
     parquet_total = sum(pay["amount"])  # Decimals
     assert parquet_total == TOTAL
 
     grand = Decimal(0)
-    for code in ("140105", "140202", "140802"):
+    for code in ("140105", "140213", "140802"):
         ws = wb[code]
         headers = [c.value for c in ws[2]]
         assert headers[:3] == ["序号", "身份证号", "姓名"] and "补贴金额（元）" in headers

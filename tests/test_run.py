@@ -18,10 +18,10 @@ A = make_id("140105", "19500101", "001")
 B = make_id("140802", "19500101", "002")
 C = make_id("140202", "19500101", "003")
 D = make_id("140105", "19700101", "004")
-ROSTER = f"person_id,name,category,region_code\n{A},甲,urban_dibao,140105\n{B},乙,rural_dibao,140802\n{C},丙,urban_tekun,140202\n"
+ROSTER = f"person_id,name,category,region_code\n{A},甲,urban_dibao,140105\n{B},乙,rural_dibao,140802\n{C},丙,urban_tekun,140213\n"
 
 # scheme t: cpi 3.5 / food 6.0, higher of. Standards (calc_helpers.STANDARDS): 140105 -> 140100 (870) until
-# 2024-01, own row 900 from 2024-02; 140802 -> province rural 4800/12 = 400; 140202 -> 140200 urban 770.
+# 2024-01, own row 900 from 2024-02; 140802 -> province rural 4800/12 = 400; 140213 -> 140200 urban 770.
 FIGURES = {
     "2024-01": ("103.6", "101.0"),  # paid at 3.6: 870x3.6%=31.32->31, 400x3.6%=14.4->14, 770x3.6%=27.72->28 = 73
     "2024-02": ("103.4", "105.9"),  # not triggered (each a tenth below)

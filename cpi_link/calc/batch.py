@@ -155,8 +155,8 @@ def compute_batch_arrow(batch, plan: MonthPlan):
             (1, lambda t: pc.binary_join_element_wise("category ", _text(t.column("category")),
                                                       f" is not covered by {rules.version} in {month}", "")),
             (2, lambda t: pa.scalar("area (城乡) is needed for this category and is empty")),
-            (3, lambda t: pc.binary_join_element_wise("no standard for region ", _text(t.column("region_code")),
-                                                      f" (or its prefecture/province) in force in {month}", "")),
+            (3, lambda t: pa.array([_no_standard(c, month) for c in codes + [None]], pa.string())
+                .take(pa.array(ridx[ridx_rej][new == 3]))),
             (4, lambda t: pa.scalar(f"the mechanism did not start for this region in {month}")),
             (6, lambda t: pc.binary_join_element_wise(
                 "no prefecture ", pc.utf8_slice_codeunits(_text(t.column("region_code")), 0, 4),
@@ -168,6 +168,15 @@ def compute_batch_arrow(batch, plan: MonthPlan):
                 mask = pa.array(m)
                 detail = pc.replace_with_mask(detail, mask, text(rej.filter(mask)).cast(pa.string()))
     return paid, _rej_table(rej.column("source_row"), reason, detail, rej)
+
+
+def _no_standard(code: str | None, month: str) -> str | None:
+    """The unknown_region detail for a region code: why the code is not valid, or no standard."""
+    from cpi_link.core.regions import problem
+
+    if code is None:
+        return None
+    return problem(code, month) or f"no standard for region {code} (or its prefecture/province) in force in {month}"
 
 
 def _array(col):

@@ -115,10 +115,21 @@ def summary_table(summary):
             pa.array([r["category"] for r in rows], pa.string()),
             pa.array([int(r["rows"]) for r in rows], pa.int64()),
             pa.array([int(r["persons"]) for r in rows], pa.int64()),
-            decimal128_from_fen(np.array([int(r["amount_fen"]) for r in rows], dtype=np.int64)),
+            decimal128_from_fen(_fen_array([r["amount_fen"] for r in rows]), what="a summary amount"),
         ],
         schema=schema,
     )
+
+
+def _fen_array(values) -> np.ndarray:
+    """int64 fen from exact ints; a total past int64 is refused (InputError) rather than wrapped."""
+    from cpi_link.core.money import check_fen
+
+    big = [int(v) for v in values]
+    limit = 10 ** 18 - 1
+    if any(abs(v) > limit for v in big):
+        check_fen(np.array([min(max(v, -limit - 1), limit + 1) for v in big], dtype=np.int64), what="a summary amount")
+    return np.array(big, dtype=np.int64)
 
 
 def rejected_schema():

@@ -151,11 +151,14 @@ class _Totals:
 
         if not self.parts:
             return []
-        s = pa.concat_tables(self.parts).group_by(["region_code", "category"]).aggregate(
+        # the batches' sums added as decimal128(38, 0): exact, never an int64 wrap (encoding checks the bounds)
+        at = self.parts[0].schema.get_field_index("amount_fen_sum")
+        parts = [p.set_column(at, "amount_fen_sum", p.column(at).cast(pa.decimal128(38, 0))) for p in self.parts]
+        s = pa.concat_tables(parts).group_by(["region_code", "category"]).aggregate(
             [("persons_count", "sum"), ("persons_sum", "sum"), ("amount_fen_sum", "sum")])
         s = s.sort_by([("region_code", "ascending"), ("category", "ascending")])
         return [{"region_code": r["region_code"], "category": r["category"], "rows": r["persons_count_sum"],
-                 "persons": r["persons_sum_sum"], "amount_fen": r["amount_fen_sum_sum"]} for r in s.to_pylist()]
+                 "persons": r["persons_sum_sum"], "amount_fen": int(r["amount_fen_sum_sum"])} for r in s.to_pylist()]
 
 
 def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_rows: int,

@@ -47,10 +47,55 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
             if len(p["example_rows"]) < examples:
                 p["example_rows"].append(int(srow))
                 p["example_details"].append(str(detail))
-    out = {"roster": str(path), "month": month, "rows": rows, "ok_rows": rows - bad, "problems": problems}
+    out = {"roster": str(path), "month": month, "rows": rows, "ok_rows": rows - bad, "problems": problems,
+           "warnings": _warnings(Path(path), month is None, examples)}
     if assumed:
         out["figures_missing_for"] = sorted(assumed)  # taken as triggered: only the amounts' order may differ
     return out
+
+
+def _warnings(path: Path, regions_too: bool, examples: int) -> dict:
+    """What is paid as given but worth a look: bank accounts that are not 12-30 digits, and (without a
+    month, when calc's region check does not run) region codes on no division list."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from cpi_link.core.regions import is_valid
+    from cpi_link.roster.check import iter_roster
+
+    found: dict[str, dict] = {}
+
+    def add(reason: str, srows: list, details: list) -> None:
+        w = found.setdefault(reason, {"rows": 0, "example_rows": [], "example_details": []})
+        w["rows"] += len(srows)
+        room = examples - len(w["example_rows"])
+        w["example_rows"] += [int(x) for x in srows[:room]]
+        w["example_details"] += details[:room]
+
+    for t in iter_roster(path):
+        ok = pc.is_null(t.column("reason"))
+        bank = t.column("bank_account")
+        odd = pc.and_(pc.and_(ok, pc.is_valid(bank)), pc.invert(pc.fill_null(pc.match_substring_regex(bank, r"^[0-9]{12,30}$"), True)))
+        if pc.any(odd).as_py():
+            b = t.filter(odd)
+            add("bank_account_length", b.column("source_row").to_pylist(),
+                [_bank_note(a) for a in b.column("bank_account").to_pylist()[:examples]])
+        if regions_too:
+            codes = t.column("region_code")
+            bad = [c for c in pc.unique(codes.filter(ok)).drop_null().to_pylist() if not is_valid(c)]
+            if bad:
+                r = t.filter(pc.and_(ok, pc.is_in(codes, value_set=pa.array(bad))))
+                add("region_not_on_list", r.column("source_row").to_pylist(),
+                    [f"region_code {c} is not on the administrative-division list (GB/T 2260); calc rejects it as unknown_region"
+                     for c in r.column("region_code").to_pylist()[:examples]])
+    return dict(sorted(found.items()))
+
+
+def _bank_note(account: str) -> str:
+    """The bank_account_length warning for one account (its length, not its digits)."""
+    digits = sum(c.isdigit() for c in account)
+    kind = f"{len(account)} digits" if digits == len(account) else f"{len(account)} characters, {len(account) - digits} not digits"
+    return f"bank account has {kind}; accounts are usually 12-30 digits: check it (paid as given)"
 
 
 def _roster_only(path: Path):

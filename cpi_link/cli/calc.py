@@ -240,6 +240,8 @@ def validate(
         emit_json(rep)
     elif fmt is Format.csv:
         rows = [{"reason": k, "rows": v["rows"], "examples": " ".join(str(x) for x in v["example_rows"])} for k, v in rep["problems"].items()]
+        rows += [{"reason": f"warning: {k}", "rows": v["rows"], "examples": " ".join(str(x) for x in v["example_rows"])}
+                 for k, v in rep["warnings"].items()]
         emit_csv(rows, ["reason", "rows", "examples"])
     else:
         from rich.table import Table
@@ -256,3 +258,11 @@ def validate(
             con.print(t)
         else:
             con.print("[green]no problems found[/]")
+        if rep["warnings"]:
+            t = Table(title="Warnings (rows are paid as given)")
+            t.add_column("warning")
+            t.add_column("rows", justify="right")
+            t.add_column("first rows (data row: detail)")
+            for k, v in rep["warnings"].items():
+                t.add_row(k, f"{v['rows']:,}", "\n".join(f"{r}: {d}" for r, d in zip(v["example_rows"], v["example_details"])))
+            con.print(t)

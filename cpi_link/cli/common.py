@@ -95,11 +95,15 @@ def stdout_console():
 
 
 def warn(message: str) -> None:
-    stderr_console().print(f"[bold yellow]warning:[/] {message}", markup=True)
+    from cpi_link.core.privacy import mask_digits
+
+    stderr_console().print(f"[bold yellow]warning:[/] {mask_digits(message)}", markup=True)
 
 
 def info(message: str) -> None:
-    stderr_console().print(message)
+    from cpi_link.core.privacy import mask_digits
+
+    stderr_console().print(mask_digits(message))
 
 
 # errors of the system, not of cpi-link: exit 2 naming the path and the cause (SPEC 7)

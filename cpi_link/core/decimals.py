@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 HUNDRED = Decimal(100)
@@ -14,7 +16,7 @@ def parse_decimal(text: object, what: str = "value") -> Decimal:
     if isinstance(text, Decimal):
         d = text
     else:
-        s = str(text).strip().replace(",", "")
+        s = unicodedata.normalize("NFKC", str(text)).strip().replace(",", "")  # full-width digits too
         if s.endswith("%"):
             s = s[:-1].strip()
         try:
@@ -24,6 +26,18 @@ def parse_decimal(text: object, what: str = "value") -> Decimal:
     if not d.is_finite():
         raise ValueError(f"{what} {text!r} is not a finite number")
     return d
+
+
+_PLAIN = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+
+
+def plain_decimal(text: object, what: str = "value") -> Decimal:
+    """A decimal as an officer types it in a table: digits with at most one '.', full-width forms
+    read as ASCII; no thousands separators ('4,5' is 4.5 or 45?), exponents or other forms."""
+    s = "".join(unicodedata.normalize("NFKC", str(text)).split())
+    if not _PLAIN.fullmatch(s):
+        raise ValueError(f"{what} {text!r} is not a plain decimal number")
+    return Decimal(s)
 
 
 def fmt_pct(d: Decimal | None) -> str | None:

@@ -19,6 +19,9 @@ class CpiLinkError(Exception):
     exit_status = ExitStatus.BAD_INPUT
 
     def __init__(self, message: str):
+        from cpi_link.core.privacy import mask_digits
+
+        message = mask_digits(message)  # a quoted cell may hold an ID or an account: masked here, for every message
         super().__init__(message)
         self.message = message
 

@@ -12,6 +12,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from cpi_link.core.errors import InputError
+
 # rounding mode -> (unit in fen, kind)
 ROUNDING = {
     "yuan_half_up": (100, "half_up"),
@@ -56,11 +58,30 @@ def fen_to_yuan_str(fen: int) -> str:
     return format(fen_to_decimal(fen), "f")
 
 
-def decimal128_from_fen(fen: np.ndarray, precision: int = 18):
-    """An Arrow decimal128(precision, 2) array whose unscaled values are exactly the given fen."""
+class AmountOverflow(InputError, OverflowError):
+    """An amount that does not fit its decimal column: bad input (exit 2), never written."""
+
+
+def check_fen(fen: np.ndarray, precision: int = 18, what: str = "an amount") -> None:
+    """InputError (exit 2) unless every value fits decimal(precision, 2): checked before any
+    amount is written, so an absurd input is refused, never wrapped."""
+    if len(fen) == 0:
+        return
+    lo, hi = int(np.min(fen)), int(np.max(fen))
+    limit = 10 ** precision - 1
+    if lo < -limit or hi > limit:
+        digits = len(str(abs(lo if lo < -limit else hi) // 100))  # the digits, not the number: it could look like an ID
+        raise AmountOverflow(f"{what} of {digits} digits of yuan does not fit decimal({precision},2) (at most "
+                             f"{precision - 2}); check the standards, the scheme and the persons")
+
+
+def decimal128_from_fen(fen: np.ndarray, precision: int = 18, what: str = "an amount"):
+    """An Arrow decimal128(precision, 2) array whose unscaled values are exactly the given fen
+    (each checked to fit, check_fen)."""
     import pyarrow as pa
 
     fen = np.ascontiguousarray(fen, dtype=np.int64)
+    check_fen(fen, precision, what)
     words = np.empty((len(fen), 2), dtype=np.int64)  # little-endian 128-bit two's complement
     words[:, 0] = fen
     words[:, 1] = fen >> 63
@@ -76,6 +97,7 @@ def small_decimal_from_fen(fen: np.ndarray, precision: int = 18, valid: np.ndarr
     import pyarrow as pa
 
     fen = np.asarray(fen)
+    check_fen(fen if valid is None else fen[valid], precision)
     values = np.ascontiguousarray(fen, dtype=np.int32 if precision <= 9 else np.int64)
     if precision <= 9 and len(values) and not np.array_equal(values, fen):
         raise OverflowError(f"an amount does not fit decimal32({precision}, 2)")

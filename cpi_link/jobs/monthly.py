@@ -383,6 +383,13 @@ def _write_difference_run(ledger, m, rec, full, t, diff, kind, reason, extra):
     return CalcResult(run_dir=dest, run_id=run_id, month=m, triggered=True, decision=full.decision, input_rows=t.num_rows,
                       paid_rows=t.num_rows, persons=int(persons.sum()), total_fen=total, rejected_by_reason={},
                       by_category=[], manifest=manifest, roster_sha256=full.roster_sha256)
+class _MaskingFormatter(logging.Formatter):
+    """Log lines with runs of 15+ digits masked (privacy.mask_digits): a logged message that quotes a cell stays safe."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from cpi_link.core.privacy import mask_digits
+
+        return mask_digits(super().format(record))
 
 
 def setup_log(home, quiet: bool) -> Path:
@@ -394,7 +401,7 @@ def setup_log(home, quiet: bool) -> Path:
     private_dir(home.logs_dir)
     path = home.logs_dir / f"run-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{__import__('os').getpid()}.log"
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger("cpi_link")
     root.handlers = [handler]
     root.setLevel(logging.INFO)

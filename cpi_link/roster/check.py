@@ -11,7 +11,8 @@ Reason precedence when a row has several problems (the first one wins, `detail` 
   2. missing_field: name, category, region_code (not 6 digits counts as missing), then an area
      value that is not urban/rural;
   3. unknown_category;
-  4. bad_persons.
+  4. bad_persons (not a whole number from 1 to MAX_PERSONS = 99);
+  5. bank_account_lost_precision (a number cell of more than 15 digits, or 6.22E+18 as text).
 
 Row numbers (`source_row`) are 1-based over data rows, after the header, continuing across
 batches; blank lines (CSV) and wholly empty rows (XLSX) are not data rows and are not counted.
@@ -29,12 +30,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cpi_link.core.atomic import sha256_file
-from cpi_link.core.categories import CATEGORY_NAMES
-from cpi_link.roster.read import check_path, csv_header, file_format, parquet_header, raw_batches, xlsx_header
+from cpi_link.core.categories import BY_AREA, CATEGORY_NAMES
+from cpi_link.core.privacy import mask_digits
+from cpi_link.core.regions import clean_code
+from cpi_link.roster.read import NUMERIC_BANK, check_path, csv_header, file_format, parquet_header, raw_batches, xlsx_header
 from cpi_link.roster.schema import _DICT, AREA_VALUES, CHECKED_SCHEMA, FEW_VALUED, ROSTER_COLUMNS, ROSTER_SCHEMA, map_header, short
-from cpi_link.roster.ids import R_BAD_PERSONS, R_MISSING, R_OK, R_UNKNOWN_CAT, REASONS, normalise_ids, offsets_of
+from cpi_link.roster.ids import R_BAD_PERSONS, R_BANK_LOST, R_MISSING, R_OK, R_UNKNOWN_CAT, REASONS, normalise_ids, offsets_of
 
 _MAX_PERSONS_DIGITS = 6
+# The most persons one row (a household) may cover: more is a typing error (SPEC 5.1 persons, bad_persons).
+MAX_PERSONS = 99
 
 # --------------------------------------------------------------------------------------------
 # Public API
@@ -138,8 +143,8 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
         ids = normalise_ids(orig["person_id"])
     reason = ids.reason  # normalise_ids and for_column give this batch its own arrays: marked in place
     detail = ids.detail
-    if numeric_id is not None and numeric_id.any():
-        lost = numeric_id
+    lost = _lost_id(orig["person_id"], numeric_id) if numeric_id is not None and numeric_id.any() else None
+    if lost is not None and lost.any():
         reason[lost] = REASONS.index("id_lost_precision")
         detail[lost] = "the ID cell is a number, not text, so its last digits are lost; format the column as text and retype it"
         person_id = pc.if_else(pa.array(lost), pa.scalar(None, pa.string()), ids.person_id)
@@ -172,19 +177,27 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     keys = list(CATEGORY_NAMES)
     ci = _np_filled(pc.index_in(pc.ascii_lower(cat.values), value_set=pa.array(keys)), len(keys))
     codes = list(dict.fromkeys(CATEGORY_NAMES.values()))
-    category = cat.dictionary(np.array([codes.index(CATEGORY_NAMES[k]) for k in keys] + [-1])[ci], codes)
+    cat_code_v = np.array([codes.index(CATEGORY_NAMES[k]) for k in keys] + [-1])[ci]
+    by_area_v = pc.is_in(cat.values, value_set=pa.array(list(BY_AREA))).to_numpy(zero_copy_only=False)
     mark(cat.rows(cat_empty_v), R_MISSING, "category is empty")
 
     # region_code: 6 digits
     reg = few["region_code"]
-    ok_v = (pc.equal(pc.binary_length(reg.values), 6).to_numpy(zero_copy_only=False)
-            & pc.ascii_is_decimal(reg.values).to_numpy(zero_copy_only=False))
+
+    def six_digits() -> np.ndarray:
+        return (pc.equal(pc.binary_length(reg.values), 6).to_numpy(zero_copy_only=False)
+                & pc.ascii_is_decimal(reg.values).to_numpy(zero_copy_only=False))
+
+    ok_v = six_digits()
+    if (~ok_v & reg.used).any():  # per distinct value: inner spaces, a spreadsheet's 140105.0
+        reg.values = pa.array([v if ok else clean_code(v) for v, ok in zip(reg.values.to_pylist(), ok_v)], pa.string())
+        ok_v = six_digits()
     reg_empty_v = empty(reg.values)
     mark(reg.rows(reg_empty_v), R_MISSING, "region_code is empty")
     mark(
         reg.rows(~ok_v & ~reg_empty_v),
         R_MISSING,
-        lambda r: f"region_code '{short(reg.text(r))}' is not a 6-digit code",
+        lambda r: f"region_code '{short(mask_digits(reg.text(r)))}' is not a 6-digit code",
     )
     region_code = reg.dictionary(np.where(ok_v, np.arange(len(ok_v)), -1), reg.values)
 
@@ -197,29 +210,49 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     mark(
         ar.rows((ai == len(area_keys)) & ~empty(ar.values)),
         R_MISSING,
-        lambda r: f"area '{short(ar.text(r))}' is not urban/rural (城市/城镇/农村)",
+        lambda r: f"area '{short(mask_digits(ar.text(r)))}' is not urban/rural (城市/城镇/农村)",
     )
+
+    # 特困人员 and its like: urban_tekun or rural_tekun by the row's area (rare: per row, vectorised)
+    by_area_rows = cat.rows(by_area_v)
+    if by_area_rows is None:
+        category = cat.dictionary(cat_code_v, codes)
+    else:
+        row_area = np.array([area_codes.index(AREA_VALUES[k]) for k in area_keys] + [-1])[ai][ar.idx]
+        per_row = cat_code_v[cat.idx]
+        tekun = np.array([codes.index("urban_tekun"), codes.index("rural_tekun"), -1])[row_area]
+        per_row = np.where(by_area_rows, tekun, per_row)
+        category = pa.DictionaryArray.from_arrays(pa.array(per_row, pa.int32(), mask=per_row < 0), pa.array(codes))
+        mark(by_area_rows & (row_area < 0), R_MISSING,
+             lambda r: f"area (城乡) is empty: category '{short(mask_digits(cat.text(r)))}' is urban_tekun or rural_tekun by it")
 
     # unknown category (after every missing_field)
     mark(
-        cat.rows((ci == len(keys)) & ~cat_empty_v),
+        cat.rows((ci == len(keys)) & ~cat_empty_v & ~by_area_v),
         R_UNKNOWN_CAT,
-        lambda r: f"category '{short(cat.text(r))}' is not a code or Chinese name of SPEC 5.2",
+        lambda r: f"category '{short(mask_digits(cat.text(r)))}' is not a code or Chinese name of SPEC 5.2",
     )
 
     # persons: empty -> 1; a whole number >= 1 ("2.0" too)
     per = few["persons"]
     persons_v = _persons(per.values, empty(per.values))
     persons_np = persons_v[per.idx]
-    p_bad = per.rows(persons_v < 1)
+    p_bad = per.rows((persons_v < 1) | (persons_v > MAX_PERSONS))
     mark(
         p_bad,
         R_BAD_PERSONS,
-        lambda r: f"persons '{short(per.text(r))}' is not a whole number of at least 1",
+        lambda r: (f"persons {persons_np[r]} is more than {MAX_PERSONS}, the most one row (a household) can cover"
+                   if persons_np[r] > MAX_PERSONS else
+                   f"persons '{short(mask_digits(per.text(r)))}' is not a whole number of at least 1"),
     )
     persons = pa.array(persons_np, pa.int64(), mask=p_bad)
 
-    bank = nonempty_or_null(trimmed("bank_account"))
+    bank = trimmed("bank_account")
+    numeric_bank = raw.column(NUMERIC_BANK) if NUMERIC_BANK in raw.column_names else None
+    bank, bank_lost = _bank_accounts(bank, empty(bank), numeric_bank)
+    mark(bank_lost, R_BANK_LOST, "the bank account cell is a number of more than 15 digits, so its last digits are "
+                                 "lost; format the column as text and retype the account")
+    bank = nonempty_or_null(bank)
 
     # reason and detail as dictionaries: null on the (many) rows without a problem, no string per row
     bad = reason != R_OK
@@ -266,6 +299,8 @@ class _Few:
             a = pa.DictionaryArray.from_arrays(a.indices.cast(pa.int32()), values)
         self.original = a
         values = pc.fill_null(values, "") if values.null_count else values
+        if not pc.all(pc.string_is_ascii(values)).as_py():  # full-width digits and letters, ideographic spaces
+            values = pc.utf8_normalize(values, "NFKC")
         self.values = pc.utf8_trim_whitespace(pa.concat_arrays([values, pa.array([""], pa.string())]))
         self.idx = _np_filled(a.indices, len(values)).astype(np.intp, copy=False)
         # which values some row has (a batch sliced from a CSV block shares the block's dictionary)
@@ -291,6 +326,47 @@ class _Few:
 
     def text(self, row: int) -> str:
         return self.values[int(self.idx[row])].as_py()
+
+
+_SCIENTIFIC = r"^[+-]?[0-9]+(\.[0-9]*)?[eE][+-]?[0-9]+$"
+
+
+def _bank_accounts(bank: pa.Array, is_empty: np.ndarray, numeric) -> tuple[pa.Array, np.ndarray | None]:
+    """Bank accounts as typed, in ASCII without spaces; and the rows (None: none) whose account
+    lost digits: a number cell of more than 15 digits, or text a spreadsheet wrote as 6.22E+18.
+    The usual column (plain ASCII digits, or empty) is passed through without a copy."""
+    n = len(bank)
+    plain = pc.ascii_is_decimal(bank).to_numpy(zero_copy_only=False)
+    odd = ~plain & ~is_empty
+    lost = np.zeros(n, bool)
+    if odd.any():  # the irregular rows only: full-width digits, spaces, scientific notation
+        rows = np.flatnonzero(odd)
+        fixed = pc.utf8_normalize(bank.take(pa.array(rows)), "NFKC")
+        fixed = pc.replace_substring_regex(fixed, r"\s+", "")
+        lost[rows] = pc.match_substring_regex(fixed, _SCIENTIFIC).to_numpy(zero_copy_only=False)
+        bank = pc.replace_with_mask(bank, pa.array(odd), fixed)
+    if numeric is not None:
+        numeric = pc.fill_null(_array(numeric), False).to_numpy(zero_copy_only=False)
+        if numeric.any():  # a number keeps 15 digits exactly (Excel's precision): more were lost
+            short = (pc.binary_length(bank).to_numpy(zero_copy_only=False) <= 15) & plain
+            lost |= numeric & ~short & ~is_empty
+    return bank, (lost if lost.any() else None)
+
+
+def _array(col) -> pa.Array:
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def _lost_id(raw: pa.Array, numeric: np.ndarray) -> np.ndarray:
+    """Bool per row: an ID cell that was a number and lost digits. A number keeps 15 digits exactly
+    (Excel's precision), so a 15-digit legacy ID typed as a number is exact and is checked as text."""
+    rows = np.flatnonzero(numeric)
+    text = pc.utf8_trim_whitespace(pc.fill_null(raw.take(pa.array(rows)), ""))
+    exact = (pc.equal(pc.binary_length(text), 15).to_numpy(zero_copy_only=False)
+             & pc.ascii_is_decimal(text).to_numpy(zero_copy_only=False))
+    lost = numeric.copy()
+    lost[rows[exact]] = False
+    return lost
 
 
 def _text_bytes(a: pa.Array) -> int:

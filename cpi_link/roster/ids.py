@@ -34,8 +34,9 @@ REASONS: tuple[str | None, ...] = (
     "missing_field",
     "unknown_category",
     "bad_persons",
+    "bank_account_lost_precision",
 )
-R_OK, R_LOST, R_INVALID, R_MISSING, R_UNKNOWN_CAT, R_BAD_PERSONS = range(6)
+R_OK, R_LOST, R_INVALID, R_MISSING, R_UNKNOWN_CAT, R_BAD_PERSONS, R_BANK_LOST = range(7)
 
 MSG_EMPTY = "person_id is empty"
 MSG_LOST = (

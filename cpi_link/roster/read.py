@@ -17,6 +17,10 @@ import pyarrow.compute as pc
 from cpi_link.core.errors import InputError
 from cpi_link.roster.schema import FEW_VALUED, map_header, norm_header
 
+# An extra bool column of a raw batch, present when some bank_account cell was a number (XLSX, a
+# float Parquet column): check_batch rejects those of more than 15 digits (bank_account_lost_precision).
+NUMERIC_BANK = "numeric_bank_account"
+
 _CSV_BLOCK = 2 << 20  # 8 MB blocks cost 200 MB more peak memory at 5M rows, for no speed
 _SNIFF = 4 << 20
 
@@ -268,13 +272,18 @@ def _xlsx_batches(path: Path, batch_rows: int):
     cols: dict[str, list[str]] = {k: [] for k in keys}
     numeric: list[bool] = []
     id_pos = mapping["person_id"]
+    bank_pos = mapping.get("bank_account")
+    numeric_bank: list[bool] = []
 
     def flush():
         t = pa.table({k: pa.array(cols[k], pa.string()) for k in keys})
+        if any(numeric_bank):
+            t = t.append_column(NUMERIC_BANK, pa.array(numeric_bank, pa.bool_()))
         mask = np.array(numeric, dtype=bool)
         for k in keys:
             cols[k].clear()
         numeric.clear()
+        numeric_bank.clear()
         return t, mask
 
     for row in rows:
@@ -284,6 +293,9 @@ def _xlsx_batches(path: Path, batch_rows: int):
             cols[k].append(_cell_text(v))
         v = row[id_pos] if id_pos < len(row) else None
         numeric.append(isinstance(v, (int, float)) and not isinstance(v, bool))
+        if bank_pos is not None:
+            v = row[bank_pos] if bank_pos < len(row) else None
+            numeric_bank.append(isinstance(v, (int, float)) and not isinstance(v, bool))
         if len(numeric) >= batch_rows:
             yield flush()
     if numeric:
@@ -327,6 +339,8 @@ def _parquet_batches(path: Path, batch_rows: int, only: tuple[str, ...] | None =
                 col = b.column(name)
                 if key == "person_id" and id_is_float:
                     numeric = col.is_valid().to_numpy(zero_copy_only=False)
+                if key == "bank_account" and (pa.types.is_floating(col.type) or pa.types.is_decimal(col.type)):
+                    arrays[NUMERIC_BANK] = col.is_valid()
                 arrays[key] = _to_text(col)
             yield pa.table(arrays), numeric
     except pa.ArrowException as exc:

@@ -18,7 +18,7 @@ from typing import Any
 from cpi_link.core.errors import ConfigError
 from cpi_link.core.categories import CATEGORIES
 from cpi_link.rules.schemes.model import INDICATORS, ROUNDINGS
-from cpi_link.rules.schemes.file import _NAME_RE, _REGION_RE, _decimal, _month_or_error, _no_unknown, _opt_bool, _opt_str, _parse_categories, _quote, _req_str, read_toml_file
+from cpi_link.rules.schemes.file import _MONEY, _MULTIPLIER, MAX_YUAN, _NAME_RE, _REGION_RE, _decimal, _month_or_error, _no_unknown, _opt_bool, _opt_str, _parse_categories, _quote, _req_str, read_toml_file
 
 METHODS = ("fixed", "proportional_index")
 _TOP_KEYS = (
@@ -162,8 +162,8 @@ def _build(path: Path, t: dict, sha: str) -> Programme:
         rounding = "fen_half_up"  # a fixed amount is paid as written
     else:
         raise ConfigError(f"{path}: missing key rounding (method proportional_index needs it, e.g. \"yuan_half_up\")")
-    minimum = _decimal(path, "", "minimum", t["minimum"], non_negative=True) if "minimum" in t else Decimal(0)
-    multiplier = _decimal(path, "", "multiplier", t["multiplier"], positive=True) if "multiplier" in t else Decimal(1)
+    minimum = _decimal(path, "", "minimum", t["minimum"], non_negative=True, **_MONEY) if "minimum" in t else Decimal(0)
+    multiplier = _decimal(path, "", "multiplier", t["multiplier"], positive=True, **_MULTIPLIER) if "multiplier" in t else Decimal(1)
     _whole_fen(path, "minimum", minimum)
 
     return Programme(
@@ -202,7 +202,7 @@ def _parse_amounts(path: Path, amounts: Any, categories: dict[str, str]) -> dict
             raise ConfigError(f"{path}: key {key}: unknown category; known: {', '.join(CATEGORIES)}")
         if code not in categories:
             raise ConfigError(f"{path}: key {key}: {code} is not in categories; add it there (with its standard) or remove the amount")
-        d = _decimal(path, "", key, v, non_negative=True)
+        d = _decimal(path, "", key, v, non_negative=True, maximum=MAX_YUAN)
         out[code] = _whole_fen(path, key, d)
     missing = [c for c in categories if c not in out]
     if missing:

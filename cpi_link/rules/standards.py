@@ -1,29 +1,39 @@
 """Minimum living standards (低保标准) by region and date (SPEC 5.3).
 
 A person's standard is the row of their region_code, else of its prefecture (XXXX00), else of its
-province (XX0000), taking the latest effective_from not after the index month. Money is kept in
+province (XX0000), taking the latest effective_from not after the index month; a code that is not
+valid in that month (core.regions: not on the list, or abolished) has none. Money is kept in
 "twelfth-fen" units (monthly fen x 12) so an annual rural standard divided by 12 stays exact.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from cpi_link.core.atomic import sha256_file
-from cpi_link.core.decimals import parse_decimal
+from cpi_link.core.decimals import plain_decimal
 from cpi_link.core.errors import InputError, UsageError
 from cpi_link.core.months import parse_month
+from cpi_link.core.privacy import mask_digits
+from cpi_link.core.regions import clean_code, is_valid
 from cpi_link.core.tabular import find_columns, read_table
 
 COLUMNS = {
     "region_code": ("region_code", "行政区划代码", "地区代码"),
-    "effective_from": ("effective_from", "生效月份", "执行时间"),
-    "urban_monthly": ("urban_monthly", "城市低保标准", "城市月标准"),
-    "rural_monthly": ("rural_monthly", "农村低保标准", "农村月标准"),
-    "rural_annual": ("rural_annual", "农村年标准", "农村低保年标准"),
+    "effective_from": ("effective_from", "执行日期", "执行时间", "执行月份", "生效月份", "生效日期"),
+    "urban_monthly": ("urban_monthly", "城市低保标准", "城市月标准", "城市低保标准(月)", "城市低保标准（月）"),
+    "rural_monthly": ("rural_monthly", "农村低保标准", "农村月标准", "农村低保标准(月)", "农村低保标准（月）"),
+    "rural_annual": ("rural_annual", "农村年标准", "农村低保年标准", "农村低保标准(年)", "农村低保标准（年）"),
 }
+
+_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*\d{1,2}\s*日?(?:[ T]00:00(?::00)?)?")
+
+# A standard above this (yuan a month) is a typing error, and keeps every amount far inside decimal(18,2).
+MAX_MONTHLY_YUAN = Decimal(100_000)
 
 
 @dataclass(frozen=True)
@@ -40,9 +50,13 @@ class Standard:
         return Decimal(v) / Decimal(1200)
 
 
-def _fen(value: Decimal, where: str) -> int:
+def _fen(value: Decimal, where: str, per: int = 1) -> int:
+    """fen of a value in yuan (per = 12: an annual value), within 0..MAX_MONTHLY_YUAN a month."""
     if value < 0:
         raise InputError(f"{where}: a standard cannot be negative ({value})")
+    if value > MAX_MONTHLY_YUAN * per:
+        raise InputError(f"{where}: {value} is above {MAX_MONTHLY_YUAN * per} yuan a {'year' if per == 12 else 'month'}, "
+                         "the most a standard can be (a typing error?)")
     fen = value * 100
     if fen != fen.to_integral_value():
         raise InputError(f"{where}: {value} has more than two decimals (fen)")
@@ -63,6 +77,10 @@ class Standards:
         return len(self.rows)
 
     def in_force(self, region_code: str, month: str) -> Standard | None:
+        """The standard for a person's region in `month`; None for a code not valid then (the
+        fallback to the prefecture and province is for real codes only: regions.problem says why)."""
+        if not is_valid(region_code, month):
+            return None
         for code in (region_code, region_code[:4] + "00", region_code[:2] + "0000"):
             best = None
             for s in self._by_region.get(code, ()):
@@ -78,41 +96,61 @@ def load_standards(path: Path | str, sample: bool = False) -> Standards:
     header, rows = read_table(path)
     cols = find_columns(header, COLUMNS, ("region_code", "effective_from", "urban_monthly"), path)
     if "rural_monthly" not in cols and "rural_annual" not in cols:
-        raise InputError(f"{path}: needs a rural_monthly or rural_annual column")
+        raise InputError(f"{path}: needs a rural_monthly or rural_annual column (农村低保标准 or 农村低保标准(年))")
     out: list[Standard] = []
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str], Standard] = {}
     for n, row in enumerate(rows, start=1):
         def cell(k: str) -> str:
             i = cols.get(k)
-            return row[i].strip() if i is not None and i < len(row) else ""
+            return unicodedata.normalize("NFKC", row[i]).strip() if i is not None and i < len(row) else ""
 
-        where = f"{path.name}: data row {n}"
-        region = cell("region_code")
-        if not (region.isdigit() and len(region) == 6):
-            raise InputError(f"{where}, field region_code: {region!r} is not a 6-digit region code")
+        def where(k: str | None = None) -> str:
+            if k is None:
+                return f"{path.name}: data row {n}"
+            title = header[cols[k]]
+            return f"{path.name}: data row {n}, field {k}" + ("" if title.lower() == k else f" (column {title!r})")
+
+        region = clean_code(cell("region_code"))
+        if not (region.isascii() and region.isdigit() and len(region) == 6):
+            raise InputError(f"{where('region_code')}: {mask_digits(region)!r} is not a 6-digit region code")
+        eff_text = cell("effective_from")
         try:
-            eff = parse_month(cell("effective_from")[:7] if len(cell("effective_from")) >= 10 else cell("effective_from"))
+            day = _DATE.fullmatch(eff_text)  # a date (执行日期 2024-01-01, 2024年1月1日): its month
+            eff = parse_month(f"{day.group(1)}-{day.group(2)}" if day else eff_text)
         except UsageError:
-            raise InputError(f"{where}, field effective_from: {cell('effective_from')!r} is not a month (YYYY-MM)") from None
+            raise InputError(f"{where('effective_from')}: {mask_digits(eff_text)!r} is not a month (YYYY-MM)") from None
         values = {}
         for k in ("urban_monthly", "rural_monthly", "rural_annual"):
             if k in cols and cell(k) != "":
                 try:
-                    values[k] = parse_decimal(cell(k), k)
+                    values[k] = plain_decimal(cell(k), k)
                 except ValueError:
-                    raise InputError(f"{where}, field {k}: {cell(k)!r} is not a number") from None
+                    raise InputError(f"{where(k)}: {mask_digits(cell(k))!r} is not a number (write yuan as a plain "
+                                     "decimal: digits and one '.', no thousands separators)") from None
         if "urban_monthly" not in values:
-            raise InputError(f"{where}, field urban_monthly: empty")
-        urban12 = _fen(values["urban_monthly"], f"{where}, field urban_monthly") * 12
+            raise InputError(f"{where('urban_monthly')}: empty")
+        urban12 = _fen(values["urban_monthly"], where("urban_monthly")) * 12
         if "rural_monthly" in values:
-            rural12, basis = _fen(values["rural_monthly"], f"{where}, field rural_monthly") * 12, "monthly"
+            rural12, basis = _fen(values["rural_monthly"], where("rural_monthly")) * 12, "monthly"
+            if "rural_annual" in values:
+                annual = _fen(values["rural_annual"], where("rural_annual"), per=12)
+                if annual != rural12:  # both given: they must say the same (annual = monthly x 12)
+                    raise InputError(
+                        f"{where('rural_annual')}: {values['rural_annual']} a year disagrees with "
+                        f"{header[cols['rural_monthly']]!r} {values['rural_monthly']} a month "
+                        f"(x 12 = {Decimal(rural12) / 100}); give one of them, or make them agree")
         elif "rural_annual" in values:
-            rural12, basis = _fen(values["rural_annual"], f"{where}, field rural_annual"), "annual"
+            rural12, basis = _fen(values["rural_annual"], where("rural_annual"), per=12), "annual"
         else:
-            raise InputError(f"{where}: neither rural_monthly nor rural_annual is given")
+            raise InputError(f"{where()}: neither rural_monthly nor rural_annual is given")
+        std = Standard(region, eff, urban12, rural12, n, basis)
         key = (region, eff)
         if key in seen:
-            raise InputError(f"{where}: {region} from {eff} is already given on data row {seen[key]}")
-        seen[key] = n
-        out.append(Standard(region, eff, urban12, rural12, n, basis))
+            first = seen[key]
+            if (first.urban12, first.rural12) != (urban12, rural12):
+                raise InputError(f"{where()}: {region} from {eff} is already given on data row {first.source_row} "
+                                 "with other values; keep one row")
+            continue  # the same row twice: harmless
+        seen[key] = std
+        out.append(std)
     return Standards(out, path, sha256_file(path), sample=sample)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -10,6 +11,7 @@ from cpi_link.core.atomic import sha256_file
 from cpi_link.core.decimals import parse_decimal
 from cpi_link.core.errors import InputError, UsageError
 from cpi_link.core.months import parse_month
+from cpi_link.core.regions import clean_code
 from cpi_link.sources.observation import Observation, now_utc
 from cpi_link.core.tabular import find_columns, read_table
 
@@ -71,14 +73,12 @@ def read_figures_file(
             if skipped is not None:
                 skipped.append(n)
             continue
-        region = cell("region_code")
-        if region.endswith(".0"):
-            region = region[:-2]
-        if not (region.isdigit() and len(region) in (6, 12)):
+        region = clean_code(cell("region_code"))
+        if not (region.isascii() and region.isdigit() and len(region) in (6, 12)):
             raise InputError(f"{where}, field region_code: {region!r} is not a 6-digit region code")
         region = region[:6]
         try:
-            month = parse_month(cell("month"))
+            month = parse_month(unicodedata.normalize("NFKC", cell("month")).strip())
         except UsageError:
             raise InputError(f"{where}, field month: {cell('month')!r} is not a month (YYYY-MM)") from None
         if month > datetime.now().strftime("%Y-%m"):

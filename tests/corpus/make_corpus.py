@@ -57,7 +57,7 @@ def _files() -> dict[str, bytes | str]:
     f[r + "missing_person_id.csv"] = "name,category,region_code\n张三,urban_dibao,140105\n"
     f[r + "missing_region.csv"] = "person_id,name,category\n" + f"{A},张三,urban_dibao\n"
     f[r + "missing_category_cn.csv"] = "身份证号,姓名,行政区划代码\n" + f"{A},张三,140105\n"
-    f[r + "ragged_row.csv"] = HEAD + GOOD + f"{C},王五,urban_tekun,140202,,1,,extra,more\n"
+    f[r + "ragged_row.csv"] = HEAD + GOOD + f"{C},王五,urban_tekun,140213,,1,,extra,more\n"
     f[r + "unclosed_quote.csv"] = HEAD + f'{A},"张三,urban_dibao,140105,,1,\n{B},李四,rural_dibao,140802,,1,\n'
     f[r + "gb18030_chinese_headers.csv"] = ("身份证号,姓名,类别,行政区划代码,城乡,保障人数\n"
                                            f"{A},张三,城市低保,140105,,1\n{B},李四,农村低保,140802,,1\n").encode("gb18030")
@@ -68,7 +68,7 @@ def _files() -> dict[str, bytes | str]:
         "14010519501301001X,month13,urban_dibao,140105,,1,\n",                             # invalid_id (birth date)
         "abcdefghijklmnopqr,letters,urban_dibao,140105,,1,\n",                             # invalid_id
         ",noid,urban_dibao,140105,,1,\n",                                                  # missing_field
-        f"{C.lower()},lower x ok,urban_tekun,140202,,1,\n",
+        f"{C.lower()},lower x ok,urban_tekun,140213,,1,\n",
     ])
     f[r + "bad_fields.csv"] = HEAD + "".join([
         f"{A},,urban_dibao,140105,,1,\n",            # missing_field name
@@ -102,7 +102,7 @@ def _files() -> dict[str, bytes | str]:
         merge="A1:D1")
     f[r + "xlsx_numeric_id.xlsx"] = _xlsx(
         [["身份证号", "姓名", "类别", "行政区划代码"], [int(A[:17] + "0") if A[-1] == "X" else int(A), "张三", "城市低保", 140105],
-         [float(B[:15]) * 1000, "李四", "农村低保", "140802"], [C, "王五", "城市特困", "140202"]])
+         [float(B[:15]) * 1000, "李四", "农村低保", "140802"], [C, "王五", "城市特困", "140213"]])
     f[r + "xlsx_empty_sheet.xlsx"] = _xlsx([])
     f[r + "xlsx_second_sheet_roster.xlsx"] = _xlsx(
         [["封面"]], extra_sheets={"名册": [["person_id", "name", "category", "region_code"], [A, "张三", "urban_dibao", "140105"]]})

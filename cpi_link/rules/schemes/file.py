@@ -47,9 +47,9 @@ _OVERLAY_KEYS = _META_KEYS + ("until", "add_categories", "remove_categories") + 
 )
 _OVERLAY_REQUIRED = ("id", "document", "from", "until")
 _TIER_KEYS = ("from", "fraction")
-_DECIMAL_RE = re.compile(r"^-?\d+(\.\d+)?$")
+_DECIMAL_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _FRACTION_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
-_REGION_RE = re.compile(r"^\d{6}$")
+_REGION_RE = re.compile(r"^[0-9]{6}$")  # ASCII: \d would take full-width digits
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -79,7 +79,7 @@ def default_scheme(config_dir: Path) -> str:
         try:
             with open(p, "rb") as fh:
                 value = tomllib.load(fh).get("default_scheme")
-        except (OSError, tomllib.TOMLDecodeError):
+        except (OSError, tomllib.TOMLDecodeError, RecursionError):
             value = None  # sources.toml's own reader reports its errors
         if isinstance(value, str) and value.strip():
             return value.strip()
@@ -112,6 +112,8 @@ def read_toml_file(path: Path, what: str) -> tuple[dict, str]:
         raise ConfigError(f"{path}: not UTF-8 text; save the {what} file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # Python's TOML reader gives up on deeply nested arrays or tables
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply for a {what} file") from None
     return data, hashlib.sha256(raw).hexdigest()
 
 
@@ -337,7 +339,7 @@ def _parse_rules(path: Path, where: str, t: dict) -> dict:
         for ind, val in trig.items():
             if ind not in INDICATORS:
                 raise ConfigError(f"{path}: {where} key trigger.{ind}: unknown indicator; use {', '.join(INDICATORS)}")
-            parsed[ind] = _decimal(path, where, f"trigger.{ind}", val)
+            parsed[ind] = _decimal(path, where, f"trigger.{ind}", val, non_negative=True)
         out["trigger"] = {i: parsed[i] for i in INDICATORS if i in parsed}
     for key, allowed in (("rate", RATES), ("method", METHODS), ("rounding", ROUNDINGS)):
         if key in t:
@@ -348,11 +350,11 @@ def _parse_rules(path: Path, where: str, t: dict) -> dict:
     if "tiers" in t:
         out["tiers"] = _parse_tiers(path, where, t["tiers"])
     if "per_point" in t:
-        out["per_point"] = _decimal(path, where, "per_point", t["per_point"], positive=True)
+        out["per_point"] = _decimal(path, where, "per_point", t["per_point"], positive=True, **_MONEY)
     if "minimum" in t:
-        out["minimum"] = _decimal(path, where, "minimum", t["minimum"], non_negative=True)
+        out["minimum"] = _decimal(path, where, "minimum", t["minimum"], non_negative=True, **_MONEY)
     if "multiplier" in t:
-        out["multiplier"] = _decimal(path, where, "multiplier", t["multiplier"], positive=True)
+        out["multiplier"] = _decimal(path, where, "multiplier", t["multiplier"], positive=True, **_MULTIPLIER)
     if "categories" in t:
         out["categories"] = _parse_categories(path, where, "categories", t["categories"])
         if not out["categories"]:
@@ -438,12 +440,16 @@ def _parse_tiers(path: Path, where: str, tiers: Any) -> tuple[tuple[Decimal, Fra
         for k in _TIER_KEYS:
             if k not in tier:
                 raise ConfigError(f"{path}: {where} key {key}.{k}: missing; {example}")
-        start = _decimal(path, where, f"{key}.from", tier["from"])
+        start = _decimal(path, where, f"{key}.from", tier["from"], non_negative=True)
         frac = tier["fraction"]
         m = _FRACTION_RE.match(frac) if isinstance(frac, str) else None
         if not m or int(m.group(2)) == 0:
             raise ConfigError(f'{path}: {where} key {key}.fraction: {frac!r} is not a fraction "a/b" such as "1/12"')
-        fraction = Fraction(int(m.group(1)), int(m.group(2)))
+        a, b = int(m.group(1)), int(m.group(2))
+        if a > _MAX_FRACTION_TERM or b > _MAX_FRACTION_TERM or a > b:
+            raise ConfigError(f"{path}: {where} key {key}.fraction: {frac!r} must be at most 1, with terms up to "
+                              f"{_MAX_FRACTION_TERM} (such as 1/12)")
+        fraction = Fraction(a, b)
         if out and start <= out[-1][0]:
             raise ConfigError(f"{path}: {where} key {key}.from: {start} is not above the previous tier's {out[-1][0]}; list tiers ascending")
         out.append((start, fraction))
@@ -497,7 +503,17 @@ def _opt_bool(path: Path, where: str, t: dict, key: str, default: bool) -> bool:
     return v
 
 
-def _decimal(path: Path, where: str, key: str, v: Any, positive: bool = False, non_negative: bool = False) -> Decimal:
+# SPEC 5.4's bounds on values that make money: yuan amounts at most two decimals (fen) and, like a
+# standard, at most 100000 yuan; the multiplier at most four decimals and at most 10.
+MAX_YUAN = Decimal(100_000)
+MAX_MULTIPLIER = Decimal(10)
+_MAX_FRACTION_TERM = 10_000  # a tier's fraction a/b: a and b up to this (1/12, 1/8 ...), the fraction at most 1
+_MONEY = {"places": 2, "maximum": MAX_YUAN}
+_MULTIPLIER = {"places": 4, "maximum": MAX_MULTIPLIER}
+
+
+def _decimal(path: Path, where: str, key: str, v: Any, positive: bool = False, non_negative: bool = False,
+             places: int | None = None, maximum: Decimal | None = None) -> Decimal:
     loc = f"{where} " if where else ""
     if isinstance(v, _TomlFloat) or (isinstance(v, int) and not isinstance(v, bool)):
         raise ConfigError(f'{path}: {loc}key {key}: write the number as a string, "{v}", not {v}, so it stays exact')
@@ -511,6 +527,11 @@ def _decimal(path: Path, where: str, key: str, v: Any, positive: bool = False, n
         raise ConfigError(f"{path}: {loc}key {key}: {_quote(v)} must be above zero")
     if non_negative and d < 0:
         raise ConfigError(f"{path}: {loc}key {key}: {_quote(v)} must not be negative")
+    if places is not None and -d.as_tuple().exponent > places:
+        raise ConfigError(f"{path}: {loc}key {key}: {_quote(v)} has more than {places} decimals"
+                          + (" (a whole number of fen)" if places == 2 else ""))
+    if maximum is not None and d > maximum:
+        raise ConfigError(f"{path}: {loc}key {key}: {_quote(v)} is above {maximum}, the most it can be")
     return d
 
 

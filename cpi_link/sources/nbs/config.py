@@ -169,6 +169,8 @@ def load_sources(config_dir: Path | None, env: dict[str, str] | None = None) -> 
         raise ConfigError(f"{path}: sources config not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:  # deeply nested arrays: Python's TOML reader gives up
+        raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
 
     def bad(where: str, msg: str) -> ConfigError:
         return ConfigError(f"{path}: {where}: {msg}")
