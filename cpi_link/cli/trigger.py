@@ -135,7 +135,7 @@ def trigger(
     for d in decisions:
         docs = {d.rules.version: d.rules.document}
         for o in sch.overlays:
-            docs[o.id] = o.document
+            docs[o.id] = o.document or "no document cited"
         for ident in d.rules.unverified:
             unverified.setdefault(ident, docs.get(ident, ""))
             spans.setdefault(ident, []).append(d.month)
@@ -386,7 +386,7 @@ def scheme_show(
     for item in data["versions"] + data["overlays"]:
         if not item["verified"]:
             kind = "version" if item in data["versions"] else "overlay"
-            warn(f"UNVERIFIED {kind} {item['id']} ({item['document']}): values not checked against the document text")
+            warn(f"UNVERIFIED {kind} {item['id']} ({item['document'] or 'no document cited'}): values not checked against the document text")
     if fmt is Format.json:
         emit_json(data)
         return
@@ -500,7 +500,7 @@ def _print_scheme(s, data: dict) -> None:
         con.print(f"\n[bold]overlay {escape(o['id'])}[/] {o['from']}..{o['until']} (on top of the version in force)")
         if not o["verified"]:
             con.print("  [bold white on red] UNVERIFIED [/][bold red] values not checked against the document text: check before paying[/]")
-        con.print("    documents: " + escape("; ".join([o["document"], *o["related_documents"]])))
+        con.print("    documents: " + escape("; ".join([o["document"] or "no document cited", *o["related_documents"]])))
         for line in fmt_rules(o):
             con.print(line)
         for k in ("source", "note"):

@@ -45,7 +45,7 @@ _VERSION_REQUIRED = ("id", "document", "from", "index_region", "trigger", "rate"
 _OVERLAY_KEYS = _META_KEYS + ("until", "add_categories", "remove_categories") + tuple(
     k for k in _RULE_KEYS if k != "categories"
 )
-_OVERLAY_REQUIRED = ("id", "document", "from", "until")
+_OVERLAY_REQUIRED = ("id", "from", "until")  # an overlay's document is recommended, not required (SPEC 5.4)
 _TIER_KEYS = ("from", "fraction")
 _DECIMAL_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _FRACTION_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -283,7 +283,7 @@ def _parse_overlay(path: Path, n: int, t: Any) -> Overlay:
     for k in _OVERLAY_REQUIRED:
         if k not in t:
             raise ConfigError(f"{path}: {where}: missing key {k}")
-    meta = _parse_meta(path, where, t)
+    meta = _parse_meta(path, where, t, document_required=False)
     until = _month_or_error(path, where, "until", t["until"])
     if until < meta["start"]:
         raise ConfigError(f"{path}: {where} key until: {until} is before its from {meta['start']}")
@@ -303,9 +303,9 @@ def _parse_overlay(path: Path, n: int, t: Any) -> Overlay:
     return Overlay(changes=changes, add_categories=add, remove_categories=tuple(remove), until=until, **meta)
 
 
-def _parse_meta(path: Path, where: str, t: dict) -> dict:
+def _parse_meta(path: Path, where: str, t: dict, document_required: bool = True) -> dict:
     ident = _req_str(path, where, t, "id")
-    document = _req_str(path, where, t, "document")
+    document = _req_str(path, where, t, "document") if document_required else _opt_str(path, where, t, "document")
     related = t.get("related_documents", [])
     if not isinstance(related, list) or not all(isinstance(d, str) and d.strip() for d in related):
         raise ConfigError(f"{path}: {where} key related_documents: write a list of document names")

@@ -81,7 +81,7 @@ class Version:
 @dataclass(frozen=True)
 class Overlay:
     id: str
-    document: str
+    document: str | None  # recommended, not required: None when the file cites none
     related_documents: tuple[str, ...]
     verified: bool
     start: str  # `from`
@@ -157,7 +157,7 @@ class Scheme:
         documents = [version.document, *version.related_documents]
         for o in active:
             for d in (o.document, *o.related_documents):
-                if d not in documents:
+                if d is not None and d not in documents:
                     documents.append(d)
         unverified = tuple([version.id] if not version.verified else []) + tuple(o.id for o in active if not o.verified)
         return Rules(
