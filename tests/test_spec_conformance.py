@@ -32,3 +32,28 @@ def test_the_spec_5_4_example_loads_verbatim(tmp_path, cli):
     r = cli("scheme", "show", path)
     assert r.exit_code == 0, r.stderr
     assert "no document cited" in r.stdout
+
+
+def test_every_parquet_file_carries_the_runs_metadata(tmp_path, cli, cli_setup):
+    """SPEC 6: run_id, index_month, scheme, version, cpi_link_version, schema_version, and column
+    descriptions with the personal-data columns marked."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from calc_helpers import make_id
+
+    cfg, std = cli_setup
+    roster = tmp_path / "r.csv"
+    pid = make_id("140105", "19500101", "001")
+    roster.write_text(f"person_id,name,category,region_code\n{pid},甲,urban_dibao,140105\n{pid},甲,urban_dibao,140105\n"
+                      "123,乙,urban_dibao,140105\n", encoding="utf-8")
+    res = cli.json("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "t",
+                   "--out", tmp_path / "out", "--format", "json")
+    for name in ("payments.parquet", "rejected.parquet", "summary.parquet"):
+        meta = {k.decode(): v.decode() for k, v in pq.read_metadata(tmp_path / "out" / name).metadata.items()}
+        assert {k: meta[k] for k in ("run_id", "index_month", "scheme", "version", "schema_version")} == {
+            "run_id": res["run_id"], "index_month": "2024-01", "scheme": "t", "version": "t-v1", "schema_version": "1"}, name
+        assert meta["cpi_link_version"]
+        columns = json.loads(meta["columns"])
+        assert columns["person_id"]["personal_data"] and not columns["amount"]["personal_data"]

@@ -102,7 +102,7 @@ def payments_from_arrow(t, month: str, scheme: str, version: str, run_id: str):
     return pa.Table.from_arrays([a.cast(f.type) if a.type != f.type else a for a, f in zip(arrays, schema)], schema=schema)
 
 
-def summary_table(summary):
+def summary_table(summary, metadata: dict | None = None):
     """The summary Parquet table from dicts of region_code, category, rows, persons, amount_fen
     (calc.stream's totals)."""
     import pyarrow as pa
@@ -117,7 +117,7 @@ def summary_table(summary):
             pa.array([int(r["persons"]) for r in rows], pa.int64()),
             decimal128_from_fen(_fen_array([r["amount_fen"] for r in rows]), what="a summary amount"),
         ],
-        schema=schema,
+        schema=schema.with_metadata(metadata) if metadata else schema,
     )
 
 
@@ -158,21 +158,60 @@ PAYMENTS_ENCODING = {"source_row": "DELTA_BINARY_PACKED"}
 REJECTED_DICTIONARY = ["reason", "detail", "name", "category", "region_code", "area", "persons"]
 
 
-def payments_writer(sink):
-    """The streaming payments writer (fed payments_write_schema tables) on an open binary file."""
+SCHEMA_VERSION = "1"
+# what each column holds; personal data (IDs, names, accounts: never in logs) marked
+COLUMNS = {
+    "source_row": "1-based data row of the roster", "file_row": "the row number a person sees in the file",
+    "person_id": "resident ID, normalised to 18 characters", "name": "name as in the roster",
+    "category": "category code (SPEC 5.2)", "region_code": "6-digit division code", "area": "urban or rural",
+    "persons": "persons covered by the row", "index_month": "the month the price figures describe",
+    "indicator": "the index that set the rate", "rate_pct": "the rate, percent",
+    "standard": "the monthly standard used, yuan", "standard_annual": "an annual rural standard, yuan",
+    "standard_region": "the standards row matched", "amount_per_person": "yuan per person",
+    "amount": "yuan for the row (amount_per_person x persons)", "scheme": "scheme name", "version": "rules version",
+    "run_id": "the run", "bank_account": "bank account as given", "id_flag": "converted_from_15 where converted",
+    "reason": "reject reason code", "detail": "why, in words",
+    "rows": "roster rows", "programme": "one-off programme id",
+}
+PERSONAL = {"person_id", "name", "bank_account"}
+
+
+def file_metadata(run_id: str, index_month: str, scheme: str, version: str) -> dict[str, str]:
+    """The key-value metadata every Parquet file of a run carries (SPEC 6)."""
+    import json
+
+    from cpi_link import __version__
+
+    return {"run_id": run_id, "index_month": index_month, "scheme": scheme, "version": version,
+            "cpi_link_version": __version__, "schema_version": SCHEMA_VERSION,
+            "columns": json.dumps({c: {"description": d, "personal_data": c in PERSONAL} for c, d in COLUMNS.items()},
+                                  ensure_ascii=False, sort_keys=True)}
+
+
+def payments_writer(sink, metadata_of=None):
+    """The streaming payments writer (fed payments_write_schema tables) on an open binary file;
+    metadata_of() gives the file's key-value metadata when it is closed (the run id is known late)."""
     import pyarrow.parquet as pq
+
+    class Writer(pq.ParquetWriter):
+        def close(self):
+            if metadata_of is not None and self.is_open:
+                self.add_key_value_metadata(metadata_of())
+            super().close()
 
     schema = payments_write_schema()
     codecs = {f.name: "none" if f.name in PAYMENTS_UNCOMPRESSED else PAYMENTS_COMPRESSION for f in schema}
-    return pq.ParquetWriter(sink, schema, compression=codecs,
+    return Writer(sink, schema, compression=codecs,
                             store_schema=False,  # the dictionary types are an encoding detail: read back as strings
                             store_decimal_as_integer=True, use_dictionary=PAYMENTS_DICTIONARY,
                             write_statistics=PAYMENTS_STATS, column_encoding=PAYMENTS_ENCODING)
 
 
-def write_rejected(table, sink) -> None:
+def write_rejected(table, sink, metadata: dict | None = None) -> None:
     """The rejected rows (rejected_schema, sorted by source_row) as one Parquet file."""
     import pyarrow.parquet as pq
 
+    if metadata:
+        table = table.replace_schema_metadata(metadata)
     pq.write_table(table, sink, compression="zstd", use_dictionary=REJECTED_DICTIONARY,
                    write_statistics=["source_row"], column_encoding={"source_row": "DELTA_BINARY_PACKED"})

@@ -236,9 +236,12 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         pending.clear()
         return True
 
+    def metadata() -> dict:
+        return encoding.file_metadata(plan.run_id, month, rules.scheme, rules.version)
+
     # hashed as the writer thread writes it: the run's end need not read it back
     pay_file = HashingFile(pay_path) if payments else contextlib.nullcontext()
-    with pay_file, (encoding.payments_writer(pay_file) if payments else _Discard()) as pq_writer, \
+    with pay_file, (encoding.payments_writer(pay_file, metadata) if payments else _Discard()) as pq_writer, \
             BackgroundWriter(pq_writer, WRITER_QUEUE) as writer:
         try:
             # the first pass's ID checks, taken (and freed) as the second pass reaches their rows
@@ -301,7 +304,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         if rej_parts:
             rej_all = pa.concat_tables(rej_parts).cast(encoding.rejected_schema())
             if payments:
-                rej_file = in_thread(_write_and_hash, rej_all, spill_dir / "rejected.parquet")
+                rej_file = in_thread(_write_and_hash, rej_all, spill_dir / "rejected.parquet", metadata())
 
     if not payments:  # validate: the rejected rows are all it needs
         return StreamResult(input_rows=input_rows, paid_rows=totals.rows, persons=0, total_fen=0, rejected=rej_all,
@@ -326,7 +329,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
 
 
 
-def _write_and_hash(table, path) -> str:
+def _write_and_hash(table, path, metadata: dict | None = None) -> str:
     """Sort rejected rows by source_row and write them (zstd), flush the file to disk and return
     its sha256 (hashed as written, like the payments file)."""
     import pyarrow.compute as pc
@@ -336,7 +339,7 @@ def _write_and_hash(table, path) -> str:
 
     table = pc.take(table, pc.sort_indices(table.column("source_row")), boundscheck=False)
     with HashingFile(path) as fh:
-        encoding.write_rejected(table, fh)
+        encoding.write_rejected(table, fh, metadata)
     _fsync_fd(os.open(path, os.O_RDONLY))
     return fh.hexdigest()
 

@@ -188,7 +188,7 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
             tables = {
                 "payments.parquet": payments,
                 "rejected.parquet": r.rejected_file or rej_table,
-                "summary.parquet": encoding.summary_table(r.summary),
+                "summary.parquet": encoding.summary_table(r.summary, encoding.file_metadata(run_id, month, programme.id, programme.id)),
             }
             dest = runfolder.write_run(dest, tables, manifest, inside=out_dir is not None)
         finally:

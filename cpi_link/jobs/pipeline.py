@@ -173,7 +173,7 @@ def _finish_month(r: StreamResult, plan: MonthPlan, primary, roster_path, roster
     tables = {
         "payments.parquet": (r.payments_path, r.payments_sha),
         "rejected.parquet": r.rejected_file or rej_table,
-        "summary.parquet": encoding.summary_table(summary),
+        "summary.parquet": encoding.summary_table(summary, encoding.file_metadata(run_id, month, rules.scheme, rules.version)),
     }
     dest = runfolder.write_run(dest, tables, manifest, inside=inside)
     by_cat = r.by_category
