@@ -42,7 +42,7 @@ def _schemas():
         ]
     )
     rejected = pa.schema(
-        [("source_row", pa.int64()), ("reason", pa.string()), ("detail", pa.string())]
+        [("source_row", pa.int64()), ("file_row", pa.int64()), ("reason", pa.string()), ("detail", pa.string())]
         + [(c, pa.string()) for c in ("person_id", "name", "category", "region_code", "area", "persons", "bank_account")]
     )
     summary = pa.schema(
@@ -153,7 +153,8 @@ def rejected_table(rej: pd.DataFrame):
     import pyarrow as pa
 
     _, schema, _ = _schemas()
-    arrays = [pa.array(rej["source_row"].to_numpy(dtype=np.int64))] + [_str(rej[f.name]) for f in list(schema)[1:]]
+    arrays = [pa.array(rej[c].to_numpy(dtype=np.int64)) for c in ("source_row", "file_row")] + \
+        [_str(rej[f.name]) for f in list(schema)[2:]]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 

@@ -74,6 +74,7 @@ def _rejected_frame(df: pd.DataFrame, mask: np.ndarray, reason: np.ndarray, deta
     out = pd.DataFrame(
         {
             "source_row": df["source_row"].to_numpy()[mask],
+            "file_row": df["file_row"].to_numpy()[mask],
             "reason": reason[mask],
             "detail": detail[mask],
         }
@@ -100,6 +101,7 @@ def dedup(paid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     rej = pd.DataFrame(
         {
             "source_row": drop["source_row"].to_numpy(),
+            "file_row": drop["file_row"].to_numpy(),
             "reason": "duplicate_person",
             "detail": ("the same person is paid on data row " + kept_row.astype(str) + " (the highest amount)").to_numpy(dtype=object),
         }
@@ -112,7 +114,7 @@ def dedup(paid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _empty_rejected() -> pd.DataFrame:
     import pandas as pd
 
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in ["source_row", "reason", "detail", *REJECT_ORIG]})
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in ["source_row", "file_row", "reason", "detail", *REJECT_ORIG]})
 
 
 def _empty_paid() -> pd.DataFrame:
@@ -120,7 +122,7 @@ def _empty_paid() -> pd.DataFrame:
 
     cols = ["source_row", "person_id", "name", "category", "region_code", "area", "persons", "indicator", "rate_h",
             "standard12", "standard_annual_fen", "standard_region", "amount_per_person_fen", "amount_fen",
-            "bank_account", "id_flag", *["orig_" + c for c in REJECT_ORIG]]
-    ints = {"source_row", "persons", "rate_h", "standard12", "standard_annual_fen", "amount_per_person_fen", "amount_fen"}
+            "bank_account", "id_flag", "file_row", *["orig_" + c for c in REJECT_ORIG]]
+    ints = {"source_row", "file_row", "persons", "rate_h", "standard12", "standard_annual_fen", "amount_per_person_fen", "amount_fen"}
     return pd.DataFrame({c: pd.Series(dtype="int64" if c in ints else object) for c in cols})
 

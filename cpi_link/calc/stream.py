@@ -137,7 +137,7 @@ class _Totals:
 
 
 def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_rows: int,
-                 exclude_paid=None, progress=None, first_pass=None) -> dict:
+                 exclude_paid=None, progress=None, first_pass=None, sheet=None) -> dict:
     """Read, check, compute and dedup a whole roster in bounded memory (see the section comment).
 
     Returns input_rows, the payments Parquet already written in spill_dir (path; payments_sha: its
@@ -145,6 +145,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     and the thread writing and hashing it; None for no rejected rows), paid_rows,
     persons, total_fen, the rejected rows (in no order: for counting), the summary (Totals.summary) and by_category.
     first_pass: a firstpass.FirstPass the caller started early for this roster and batch size.
+    sheet: the worksheet of a spreadsheet roster (--sheet); `roster` in the result: its open_roster info.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -153,9 +154,10 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     from cpi_link.calc import encoding
     from cpi_link.calc.dedup import HashBitmap, PayableKeys
     from cpi_link.roster.check import check_batches
-    from cpi_link.roster.read import raw_batches
+    from cpi_link.roster.read import open_roster
 
     month, rules = plan.month, plan.rules
+    roster = open_roster(roster_path, sheet)  # header problems: exit 2 before anything is computed
     # the first pass runs in its own thread while the second starts; payable batches wait (at most
     # PENDING_BATCHES of them) until it knows which keys repeat
     if not compute:
@@ -225,7 +227,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         try:
             # the first pass's ID checks, taken (and freed) as the second pass reaches their rows
             known = runner.checked.take if runner is not None and hasattr(runner, "checked") else None
-            for batch in prefetch(check_batches(raw_batches(roster_path, batch_rows), known_ids=known)):
+            for batch in prefetch(check_batches(roster.batches(batch_rows), known_ids=known)):
                 input_rows += batch.num_rows
                 if compute:
                     batch = batch.combine_chunks()
@@ -282,7 +284,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         rej_all = None
         if rej_parts:
             rej_all = pa.concat_tables(rej_parts).cast(encoding.rejected_schema())
-            rej_file = in_thread(_write_and_hash, rej_all, spill_dir / "rejected.parquet")
+            rej_file = in_thread(_write_and_hash, rej_all, spill_dir / "rejected.parquet", roster)
 
     pay_sha = done(pay_file.hexdigest())
     # flushed to disk now, beside the rest (write_run's own fsync then finds it clean); the file is
@@ -297,7 +299,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         rows = [r for r in summary if r["category"] == cat]
         by_cat.append({"category": cat, **{k: sum(r[k] for r in rows) for k in ("rows", "persons", "amount_fen")}})
     return {"input_rows": input_rows, "payments_path": pay_path, "payments_sha": pay_sha, "paid_rows": paid_rows,
-            "persons": persons,
+            "persons": persons, "roster": roster.info(),
             "total_fen": total_fen, "rejected": rej_all, "summary": summary, "by_category": by_cat,
             "rejected_file": (spill_dir / "rejected.parquet", rej_file) if rej_all is not None else None}
 
@@ -308,14 +310,20 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
 REJECTED_DICTIONARY = ["reason", "detail", "name", "category", "region_code", "area", "persons"]
 
 
-def _write_and_hash(table, path) -> str:
+def _write_and_hash(table, path, roster=None) -> str:
     """Sort rejected rows by source_row and write them (zstd), flush the file to disk and return
-    its sha256 (hashed as written, like the payments file)."""
+    its sha256 (hashed as written, like the payments file). `roster` (read.RosterFile) gives their
+    exact file_row (a CSV with blank lines or quoted line breaks)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     # batches come in roster order; only the duplicates found at the end are out of place
     table = pc.take(table, pc.sort_indices(table.column("source_row")), boundscheck=False)
+    if roster is not None and table.num_rows:
+        rows = table.column("source_row").to_numpy()
+        exact = roster.exact_file_rows(rows, table.column("file_row").to_numpy())
+        table = table.set_column(1, "file_row", pa.array(exact, pa.int64()))
     with HashingFile(path) as fh:
         pq.write_table(table, fh, compression="zstd", use_dictionary=REJECTED_DICTIONARY,
                        write_statistics=["source_row"], column_encoding={"source_row": "DELTA_BINARY_PACKED"})

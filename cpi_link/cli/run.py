@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.calc import ROSTER_HELP, SCHEME_HELP, STANDARDS_HELP, default_scheme, load_standards_option
+from cpi_link.cli.calc import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP, default_scheme,
+                               load_standards_option)
 from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
 
 
@@ -27,6 +28,8 @@ def run(
     reason: Optional[str] = typer.Option(None, "--reason", help="Why the month is redone (kept in the ledger)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="For cron: print nothing on success (errors still go to stderr)."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
+    standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
 ):
     """Fetch, then compute every due index month in order; months already completed are skipped."""
     from cpi_link.core.errors import InputError
@@ -49,7 +52,7 @@ def run(
 
         log = logging.getLogger("cpi_link.run")
         log.info("run started: scheme=%s since=%s offline=%s redo=%s", sch.name, since_m, offline, redo_m)
-        std = load_standards_option(standards)
+        std = load_standards_option(standards, standards_sheet)
         store = SeriesStore(home)
         fetch_report = None
         if not offline:
@@ -60,7 +63,7 @@ def run(
             log.info("fetched: %s", {k: v for k, v in fetch_report.items() if k in ("added", "revised", "unchanged")})
             store = SeriesStore(home)
         try:
-            report = run_months(home, sch, store, roster, std, since_m, redo=redo_m, reason=reason)
+            report = run_months(home, sch, store, roster, std, since_m, redo=redo_m, reason=reason, sheet=sheet)
         except Exception as exc:
             log.error("run stopped: %s", getattr(exc, "message", type(exc).__name__))
             raise

@@ -67,7 +67,7 @@ def next_release_note(latest: str | None) -> str | None:
 
 
 def run_months(home, scheme, store, roster: Path, standards, since: str | None, redo: str | None = None,
-               reason: str | None = None, progress=None) -> RunReport:
+               reason: str | None = None, progress=None, sheet=None) -> RunReport:
     """Compute every due month from `since` to the latest month with complete figures. Caller holds the lock."""
     from cpi_link.core.atomic import sha256_file
     from cpi_link.jobs.pipeline import calculate_month
@@ -109,7 +109,7 @@ def run_months(home, scheme, store, roster: Path, standards, since: str | None, 
                 f"{m}: no {', '.join(missing)} figure for {rules.index_region}, though a later month ({latest}) is published; "
                 "import it (cpi-link fetch --source file) and run again. Months before it are done."
             )
-        res = calculate_month(m, roster, scheme, store, standards, home, progress=progress)
+        res = calculate_month(m, roster, scheme, store, standards, home, progress=progress, sheet=sheet)
         ledger.commit(res, roster_sha, redo_reason=reason if redo else None)
         status = "paid" if res.triggered else "not_triggered"
         d = res.decision if isinstance(res.decision, dict) else {"reason": "decided per prefecture"}
@@ -135,7 +135,7 @@ def setup_log(home, quiet: bool) -> Path:
     return path
 
 
-def supplement(ledger, month: str, roster: Path, scheme, store, standards, out_dir=None):
+def supplement(ledger, month: str, roster: Path, scheme, store, standards, out_dir=None, sheet=None):
     """Pay, for a completed month, only the people of an extra roster not yet paid for it."""
     with RunLock(ledger.home):
         rec = ledger.record(month)
@@ -148,6 +148,6 @@ def supplement(ledger, month: str, roster: Path, scheme, store, standards, out_d
 
         res = calculate_month(month, roster, scheme, store, standards, ledger.home, out_dir=out_dir,
                               exclude_paid=exclude, extra_manifest={"supplement_to": rec["run_id"]},
-                              run_tag=f"supplement-{len(rec['supplements']) + 1}")
+                              run_tag=f"supplement-{len(rec['supplements']) + 1}", sheet=sheet)
         ledger.add_supplement(month, res, res.roster_sha256)
     return res

@@ -55,7 +55,7 @@ def index_figure(programme, store):
 
 
 def pay_programme(programme, roster_path, store, standards, home, out_dir=None, supplement: bool = False,
-                  batch_rows: int = 1_000_000, progress=None) -> CalcResult:
+                  batch_rows: int = 1_000_000, progress=None, sheet=None) -> CalcResult:
     """Compute, write and record a programme's payment, exactly once per person per programme.
 
     The first run records the programme in the ledger; running it again is refused. With
@@ -76,7 +76,7 @@ def pay_programme(programme, roster_path, store, standards, home, out_dir=None, 
             paid = ledger.paid_ids(programme.payment_month, key)
             res = compute_programme(programme, roster_path, store, standards, home, out_dir=out_dir, exclude=paid,
                                     supplement_to=rec["run_id"], seq=len(rec.get("payment_files", [])),
-                                    batch_rows=batch_rows, progress=progress)
+                                    batch_rows=batch_rows, progress=progress, sheet=sheet)
             ledger.add_supplement(key, res, sha256_file(roster_path))
         else:
             if rec is not None:
@@ -85,14 +85,14 @@ def pay_programme(programme, roster_path, store, standards, home, out_dir=None, 
                     "nobody is paid twice under a programme: use --supplement to pay people not yet paid"
                 )
             res = compute_programme(programme, roster_path, store, standards, home, out_dir=out_dir,
-                                    batch_rows=batch_rows, progress=progress)
+                                    batch_rows=batch_rows, progress=progress, sheet=sheet)
             ledger.commit(res, sha256_file(roster_path), key=key, kind="programme")
     return res
 
 
 def compute_programme(programme, roster_path, store, standards, home, out_dir=None, exclude=None,
                       supplement_to: str | None = None, seq: int = 0, batch_rows: int = 1_000_000,
-                      progress=None) -> CalcResult:
+                      progress=None, sheet=None) -> CalcResult:
     """Compute a programme on a roster and write its run folder (no ledger). `exclude`: IDs already paid."""
     from cpi_link import __version__
     from cpi_link.calc import encoding
@@ -130,14 +130,15 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
 
     cache: dict = {}
     paid_parts, rej_parts, input_rows = [], [], 0
-    for batch in iter_roster(roster_path, batch_rows=batch_rows):
+    for batch in iter_roster(roster_path, batch_rows=batch_rows, sheet=sheet):
         input_rows += batch.num_rows
         paid, rej = _batch(batch, programme, standards, cache, rate_h, indicator)
         if exclude is not None and len(paid):
             already = paid["person_id"].isin(exclude).to_numpy()
             if already.any():
                 gone = paid[already]
-                extra = pd.DataFrame({"source_row": gone["source_row"].to_numpy(), "reason": "already_paid",
+                extra = pd.DataFrame({"source_row": gone["source_row"].to_numpy(),
+                                      "file_row": gone["file_row"].to_numpy(), "reason": "already_paid",
                                       "detail": f"already paid under programme {programme.id} in an earlier run"})
                 for c in REJECT_ORIG:
                     extra[c] = gone["orig_" + c].to_numpy()
@@ -254,6 +255,7 @@ def _batch(batch, programme, standards, cache: dict, rate_h: int, indicator: str
     })
     for col in REJECT_ORIG:
         paid["orig_" + col] = df["orig_" + col].to_numpy()[ok]
+    paid["file_row"] = df["file_row"].to_numpy()[ok]
     return paid, _rejected_frame(df, ~ok, c["reason"], c["detail"])
 
 

@@ -44,11 +44,13 @@ def calculate_month(
     extra_manifest: dict | None = None,
     run_tag: str = "",
     first_pass=None,
+    sheet=None,
 ) -> CalcResult:
     """Decide, compute and write one month's run folder. Raises before writing anything on bad input.
 
     exclude_paid, when given, marks rows of people already paid for the month (supplements); they
     are rejected as `already_paid`. first_pass: see stream_month (the caller closes it).
+    sheet: the worksheet of a spreadsheet roster (--sheet NAME|N; default: see core.sheets).
     """
     import hashlib
     from pathlib import Path
@@ -86,7 +88,8 @@ def calculate_month(
     def run_id() -> str:
         # run_tag tells apart runs of the same inputs that must not share a run id (supplements)
         seed = "|".join([month, scheme.sha256, roster_sha.result(), standards.sha256,
-                         json_dumps(primary.to_json() if primary else None), run_tag])
+                         json_dumps(primary.to_json() if primary else None), run_tag]
+                        + ([f"sheet={sheet}"] if sheet is not None else []))  # two sheets of one file: two runs
         return f"{month}-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
 
     plan = MonthPlan(month=month, rules=rules, decision_for=decision_for, standards=standards, run_id_of=run_id)
@@ -109,7 +112,7 @@ def calculate_month(
     spill_dir = Path(tempfile.mkdtemp(prefix=f".spill-{month}-", dir=base))
     try:
         r = stream_month(roster_path, plan, compute, spill_dir, batch_rows, exclude_paid=exclude_paid, progress=progress,
-                         first_pass=first_pass)
+                         first_pass=first_pass, sheet=sheet)
         if file_state(roster_path) != seen:
             from cpi_link.core.errors import InputError
 
@@ -184,7 +187,8 @@ def _finish_month(r: dict, plan: MonthPlan, primary, decisions: dict, roster_pat
             "categories": dict(rules.categories),
         },
         "inputs": [
-            {"role": "roster", "path": str(roster_path.resolve()), "sha256": roster_sha, "rows": input_rows},
+            {"role": "roster", "path": str(roster_path.resolve()), "sha256": roster_sha, "rows": input_rows,
+             **_roster_read(r.get("roster"))},
             {"role": "standards", "path": str(Path(standards.path).resolve()), "sha256": standards.sha256,
              "rows": len(standards), "sample": bool(standards.sample)},
         ],
@@ -211,6 +215,16 @@ def _finish_month(r: dict, plan: MonthPlan, primary, decisions: dict, roster_pat
         input_rows=input_rows, paid_rows=int(paid_rows), persons=persons, total_fen=total_fen,
         rejected_by_reason=by_reason, by_category=by_cat, manifest=manifest, roster_sha256=roster_sha,
     )
+
+
+def _roster_read(info: dict | None) -> dict:
+    """What the manifest says of how the roster was read: format, sheet, the header's row."""
+    if not info:
+        return {}
+    out = {"format": info["format"], "header_row": info["header_row"]}
+    if info.get("sheet") is not None:
+        out["sheet"] = info["sheet"]
+    return out
 
 
 def json_dumps(obj) -> str:

@@ -34,8 +34,10 @@ REASONS: tuple[str | None, ...] = (
     "missing_field",
     "unknown_category",
     "bad_persons",
+    "formula_without_value",  # a spreadsheet cell with a formula and no stored value (roster.read)
+    "bad_cell",  # a date, TRUE/FALSE or an error such as #N/A where text or a number belongs
 )
-R_OK, R_LOST, R_INVALID, R_MISSING, R_UNKNOWN_CAT, R_BAD_PERSONS = range(6)
+R_OK, R_LOST, R_INVALID, R_MISSING, R_UNKNOWN_CAT, R_BAD_PERSONS, R_FORMULA, R_BAD_CELL = range(8)
 
 MSG_EMPTY = "person_id is empty"
 MSG_LOST = (

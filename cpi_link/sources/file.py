@@ -47,10 +47,11 @@ def read_figures_file(
     regions: list[str] | None = None,
     since: str | None = None,
     until: str | None = None,
+    sheet: str | int | None = None,
 ) -> list[Observation]:
     """Parse a figures file; any bad row is an InputError naming file, row and field."""
     path = Path(path)
-    header, rows = read_table(path)
+    header, rows = read_table(path, sheet=sheet, aliases=FIGURE_COLUMNS)  # the header row found by these names
     cols = find_columns(header, FIGURE_COLUMNS, tuple(FIGURE_COLUMNS), path)
     ref = f"{path.name} sha256:{sha256_file(path)}"
     stamp = now_utc()
