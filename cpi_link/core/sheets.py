@@ -154,8 +154,8 @@ def check_part_sizes(path: Path, kind: str) -> None:
             for info in z.infolist():
                 if info.file_size > MAX_PART_BYTES and info.filename.endswith(".xml"):
                     raise InputError(
-                        f"{path}: the part {info.filename} expands to {info.file_size:,} bytes, beyond the "
-                        f"{MAX_PART_BYTES >> 20} MiB a roster needs; not read (split the file, or save it as CSV)")
+                        f"{path}: the part {info.filename} expands to {info.file_size:,} bytes, beyond the cap of "
+                        f"{MAX_PART_BYTES:,} bytes (a damaged or hostile file?); not read. Split the file, or save it as CSV")
     except zipfile.BadZipFile:
         raise InputError(f"{path}: not a readable {kind.upper()} workbook (a damaged zip file)") from None
     except OSError as exc:
@@ -268,7 +268,7 @@ def _scan_cells(data: bytes, out: dict) -> None:
         row, col = int(m.group(2)) - 1, _col_index(m.group(1))
         if is_error:
             out[(row, col)] = v.group(1).decode("utf-8", "replace") if v else "#VALUE!"
-        elif v is None:
+        elif v is None or (v.group(1) == b"" and b't="str"' not in m.group(0)):  # <v/>, or <v></v> for a number
             out[(row, col)] = "formula"
 
 

@@ -61,7 +61,7 @@ class RosterFile:
     sheet: str | None = None
     encoding: str | None = None
     delimiter: str | None = None
-    skip_rows: int = 1  # CSV records before the data (blank lines, titles, the header)
+    skip_rows: int = 1  # CSV lines before the data (blank lines, titles, the header)
     header_end: int = 1  # CSV: the line the header ends on
     _sheet: object = field(default=None, repr=False)
     _special: object = field(default=None, repr=False)
@@ -176,9 +176,9 @@ def _open_csv(path: Path) -> RosterFile:
         raise InputError(f"{path}: the first line is empty; the roster needs a header row")
     where = f"{path} (header on line {start})" if start > 1 else None
     mapping = map_header(header, path, where)
-    # pyarrow's skip_rows counts records, blank lines included, as csv.reader gives them
+    # pyarrow's skip_rows counts lines (quotes in them are not parsed): every line up to the header's end
     return RosterFile(path, "csv", header, mapping, start, encoding=encoding, delimiter=delimiter,
-                      skip_rows=at + 1, header_end=end)
+                      skip_rows=end, header_end=end)
 
 
 def _records(text: str, delimiter: str) -> list:
@@ -335,10 +335,9 @@ def csv_lines_of_rows(path: Path, r: "RosterFile", source_rows: np.ndarray) -> n
     enc = "utf-8-sig" if r.encoding == "utf-8-sig" else r.encoding
     with open(path, encoding=enc, errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter=r.delimiter)
-        line, record, row = 1, 0, 0
+        line, row = 1, 0
         for cells in reader:
-            record += 1
-            if record > r.skip_rows and cells:
+            if line > r.header_end and cells:
                 row += 1
                 starts[row] = line
                 if row >= last:
