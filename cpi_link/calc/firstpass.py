@@ -89,8 +89,9 @@ class FirstPass:
     folder under `parent`, made when first needed; `close()` stops the thread and removes the
     folder. result() re-raises the thread's error."""
 
-    def __init__(self, roster_path, batch_rows: int, parent: Path):
+    def __init__(self, roster_path, batch_rows: int, parent: Path, sheet=None):
         self.roster_path = Path(roster_path)
+        self.sheet = sheet
         self.batch_rows = batch_rows
         self.file_state = file_state(self.roster_path)  # calc checks the file is the same after reading
         self.parent = Path(parent)
@@ -104,6 +105,13 @@ class FirstPass:
         # first of all: hashing needs no import and releases the GIL, so it has the second core
         # to itself while this thread imports numpy and pyarrow
         self.roster_sha = in_thread(sha256_file, self.roster_path)
+        # a spreadsheet has no first pass; its sheet is parsed now instead (calamine releases the
+        # GIL), beside the imports and loading (stream_month takes it: `opened`)
+        self.opened = None
+        if self.roster_path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
+            from cpi_link.roster.read import open_roster
+
+            self.opened = in_thread(open_roster, self.roster_path, sheet)
         # what the thread needs is imported here first: imports hold the GIL, and a thread that
         # imported them beside the caller's own imports would start reading 0.3 s later
         import importlib

@@ -191,7 +191,7 @@ def calc(
         # the roster's first pass (IDs only) runs while the scheme, figures and standards load
         from cpi_link.calc.firstpass import BATCH_ROWS, FirstPass
 
-        first = FirstPass(roster, BATCH_ROWS, Path(out).parent if out else home.runs_dir / m)
+        first = FirstPass(roster, BATCH_ROWS, Path(out).parent if out else home.runs_dir / m, sheet=sheet)
     from cpi_link.rules.schemes import load_scheme
     from cpi_link.store.series import SeriesStore
 

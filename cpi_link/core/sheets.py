@@ -63,20 +63,31 @@ class Sheet:
     _sheet: object = field(repr=False, default=None)
     _book: object = field(repr=False, default=None)
 
+    def _loaded(self):
+        # parsed on first use (calamine parses the whole sheet, without the GIL): a caller can
+        # start special_cells in a thread first, to run beside it
+        if self._sheet is None:
+            try:
+                self._sheet = self._book.get_sheet_by_name(self.name)
+            except Exception as exc:  # noqa: BLE001 - calamine's own error types
+                raise InputError(f"{self.label}: cannot be read ({_calamine_text(exc)})") from None
+        return self._sheet
+
     @property
     def label(self) -> str:
         return f"{self.path}, sheet {self.name!r}"
 
     def rows(self) -> Iterator[list]:
         """Every row from row 1 (lists of equal length), the first list element in column `first_col`."""
+        sheet = self._loaded()
         try:
-            yield from self._sheet.iter_rows()
+            yield from sheet.iter_rows()
         except Exception as exc:  # noqa: BLE001 - calamine raises its own types, and ValueError on bad XML
             raise InputError(f"{self.label}: cannot be read ({_calamine_text(exc)})") from None
 
     @property
     def first_col(self) -> int:
-        start = self._sheet.start
+        start = self._loaded().start
         return start[1] if start else 0
 
     def special_cells(self) -> dict[tuple[int, int], str]:
@@ -105,10 +116,7 @@ def open_sheet(path: Path, sheet: str | int | None = None,
         raise InputError(f"{path}: the workbook has no worksheets")
 
     def load(i: int, name: str) -> Sheet:
-        try:
-            return Sheet(path, name, i, kind, book.get_sheet_by_name(name), book)
-        except Exception as exc:  # noqa: BLE001
-            raise InputError(f"{path}, sheet {name!r}: cannot be read ({_calamine_text(exc)})") from None
+        return Sheet(path, name, i, kind, None, book)
 
     names = ", ".join(repr(n) + ("" if v else " (hidden)") for _, n, v in sheets)
     if sheet is not None:
@@ -242,14 +250,19 @@ def _xlsx_special_cells(path: Path, index: int) -> dict[tuple[int, int], str]:
                     # keep the last (maybe cut) cell for the next round
                     cut = data.rfind(b"<c ")
                     cut = len(data) if cut < 0 or len(data) - cut > 4096 else cut
-                    if _FORMULA.search(data, 0, cut) or _ERROR_T.search(data, 0, cut):
+                    if _may_hold_special(data):
                         _scan_cells(data[:cut], out)
                     tail = data[cut:]
-                if tail and (_FORMULA.search(tail) or _ERROR_T.search(tail)):
+                if tail and _may_hold_special(tail):
                     _scan_cells(tail, out)
     except (zipfile.BadZipFile, OSError, KeyError):
         return out
     return out
+
+
+def _may_hold_special(data: bytes) -> bool:
+    # substring tests, not a regex: a plain roster's sheet is scanned at memory speed
+    return b"<f" in data or b'"e"' in data or b":f>" in data
 
 
 def _scan_cells(data: bytes, out: dict) -> None:

@@ -389,6 +389,9 @@ def _open_spreadsheet(path: Path, fmt: str, sheet) -> RosterFile:
 
     matcher = header_matcher()
     sh = open_sheet(path, sheet, looks_like=lambda head: any(matcher.score(r) >= 2 for r in head), what="roster")
+    # formulas without a stored value and error cells, found in the sheet's XML while calamine
+    # parses the sheet (it releases the GIL)
+    special = in_thread(sh.special_cells)
     head = []
     for row in sh.rows():
         head.append(row)
@@ -399,8 +402,6 @@ def _open_spreadsheet(path: Path, fmt: str, sheet) -> RosterFile:
     at = matcher.find_header(head)
     header = [norm_header(v) for v in head[at]]
     mapping = map_header(header, path, f"{sh.label} (header on row {at + 1})")
-    # formulas without a stored value and error cells, found in the sheet's XML beside the reading
-    special = in_thread(sh.special_cells)
     return RosterFile(path, fmt, header, mapping, at + 1, sheet=sh.name, _sheet=sh, _special=special)
 
 
@@ -433,16 +434,21 @@ def _cell_text(v: object) -> str:
     return str(v)
 
 
+_SHEET_CHUNK = 16384  # rows held as Python lists before they become Arrow arrays (memory, GC)
+
+
 def _sheet_batches(r: RosterFile, batch_rows: int):
     sh = r._sheet
     keys = list(r.mapping)
     pos = [r.mapping[k] for k in keys]
-    id_pos = r.mapping["person_id"]
     special = None
     rows: list[list] = []
     file_rows: list[int] = []
+    done: list[tuple[pa.Table, np.ndarray]] = []  # converted chunks of the batch being built
+    held = 0
 
-    def flush():
+    def convert():
+        """The rows held -> (table, numeric-ID mask): text per column, cell reasons, file_row."""
         nonlocal special
         if special is None:  # {(file row, column key): "formula" | error text}, for the columns read
             col_key = {sh.first_col + p: k for k, p in zip(keys, pos)}
@@ -452,16 +458,21 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
         cols = list(zip(*rows))
         arrays = {}
         reasons: dict[int, tuple[str, str]] = {}
+        numeric = None
         for k, p in zip(keys, pos):
             col = cols[p] if p < width else ("",) * len(rows)
-            if all(type(v) is str for v in col):
-                arrays[k] = pa.array(col, pa.string())
+            try:
+                arrays[k] = pa.array(col, pa.string())  # the usual column: all text
                 continue
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                pass
             for i, v in enumerate(col):
                 if type(v) not in (str, float, int) and i not in reasons:
                     what = _kind_of(v)
                     if what is not None:
                         reasons[i] = ("bad_cell", f"{k} holds {what} in the sheet, not text or a number")
+            if k == "person_id":
+                numeric = np.fromiter((type(v) in (float, int) for v in col), dtype=bool, count=len(col))
             arrays[k] = pa.array([_cell_text(v) for v in col], pa.string())
         if special:
             at = {fr: i for i, fr in enumerate(file_rows)}
@@ -474,20 +485,26 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
                                                           "file in Excel or WPS so it calculates, save it, run again")
                 elif reasons.get(i, ("",))[0] != "formula_without_value":
                     reasons[i] = ("bad_cell", f"{k} holds the error {what} in the sheet")
-        ids = cols[id_pos] if id_pos < width else ()
-        numeric = np.fromiter((type(v) in (float, int) for v in ids), dtype=bool, count=len(ids)) \
-            if ids else np.zeros(len(rows), bool)
         t = pa.table(arrays).append_column("file_row", pa.array(file_rows, pa.int64()))
-        if reasons:
-            code: list = [None] * len(rows)
-            text: list = [None] * len(rows)
-            for i, (c, d) in reasons.items():
-                code[i], text[i] = c, d
-            t = t.append_column("cell_reason", pa.array(code, pa.string()))
-            t = t.append_column("cell_detail", pa.array(text, pa.string()))
+        code: list = [None] * len(rows)
+        text: list = [None] * len(rows)
+        for i, (c, d) in reasons.items():
+            code[i], text[i] = c, d
+        t = t.append_column("cell_reason", pa.array(code, pa.string()))
+        t = t.append_column("cell_detail", pa.array(text, pa.string()))
         rows.clear()
         file_rows.clear()
-        return t, numeric
+        return t, (numeric if numeric is not None else np.zeros(t.num_rows, bool))
+
+    def batch():
+        nonlocal held
+        tables, masks = zip(*done)
+        done.clear()
+        held = 0
+        t = pa.concat_tables(tables)
+        if t.column("cell_reason").null_count == t.num_rows:  # no cell stood for no value: no columns
+            t = t.drop_columns(["cell_reason", "cell_detail"])
+        return t.combine_chunks(), np.concatenate(masks)
 
     it = sh.rows()
     for _ in range(r.header_row):
@@ -499,10 +516,15 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
             continue  # a wholly empty row is not a data row
         rows.append(row)
         file_rows.append(n)
-        if len(rows) >= batch_rows:
-            yield flush()
+        if len(rows) >= min(_SHEET_CHUNK, batch_rows - held):
+            done.append(convert())
+            held += done[-1][0].num_rows
+            if held >= batch_rows:
+                yield batch()
     if rows:
-        yield flush()
+        done.append(convert())
+    if done:
+        yield batch()
 
 
 # Parquet
