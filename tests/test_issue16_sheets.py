@@ -364,6 +364,22 @@ def test_workbook_part_beyond_the_cap_is_refused_before_reading(tmp_path, cli, s
     assert "big.xlsx: the part " in r.stderr and "expands to" in r.stderr and "not read" in r.stderr
 
 
+def test_a_stray_far_away_cell_is_refused_not_allocated(tmp_path, cli, setup):
+    """One cell at XFD1048576 would make calamine allocate 17 billion cells: refused, exit 2."""
+    import xlsxwriter
+
+    path = tmp_path / "far.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    ws.write_row(0, 0, HEADER)
+    ws.write_row(1, 0, rows([1])[0])
+    ws.write(1048575, 16383, "x")
+    wb.close()
+    r = calc(cli, setup, path, tmp_path / "o")
+    assert r.exit_code == 2
+    assert "row 1,048,576 and column 16,384" in r.stderr and "far.xlsx" in r.stderr
+
+
 def test_not_a_workbook_is_exit_2_naming_the_file(tmp_path, cli, setup):
     path = tmp_path / "broken.xlsx"
     path.write_bytes(b"PK\x03\x04" + b"\x00" * 100)

@@ -24,6 +24,10 @@ from cpi_link.core.errors import InputError
 # a few MB can claim gigabytes.
 MAX_PART_BYTES = 1 << 30
 HEADER_SCAN_ROWS = 10  # the header row is looked for among a sheet's first rows (SPEC 5.1)
+# calamine holds a sheet as a dense grid (about 36 bytes a cell, empty or not): one cell at XFD1048576
+# in a file of 1 KB asks for 17 billion. A small sheet part is measured first and refused past this.
+MAX_CELLS = 60_000_000
+_MEASURED_PART = 8 << 20  # parts up to this size (expanded) are measured before calamine parses them
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 
@@ -67,6 +71,8 @@ class Sheet:
         # parsed on first use (calamine parses the whole sheet, without the GIL): a caller can
         # start special_cells in a thread first, to run beside it
         if self._sheet is None:
+            if self.kind == "xlsx":
+                _check_extent(self.path, self.index, self.label)
             try:
                 self._sheet = self._book.get_sheet_by_name(self.name)
             except Exception as exc:  # noqa: BLE001 - calamine's own error types
@@ -283,6 +289,27 @@ def _scan_cells(data: bytes, out: dict) -> None:
             out[(row, col)] = v.group(1).decode("utf-8", "replace") if v else "#VALUE!"
         elif v is None or (v.group(1) == b"" and b't="str"' not in m.group(0)):  # <v/>, or <v></v> for a number
             out[(row, col)] = "formula"
+
+
+def _check_extent(path: Path, index: int, label: str) -> None:
+    """InputError for a small sheet part whose cells span more than MAX_CELLS (a far-away cell)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            part = _sheet_part(z, index)
+            if part is None or part not in z.namelist() or z.getinfo(part).file_size > _MEASURED_PART:
+                return
+            data = z.read(part)
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return  # calamine says what is wrong with the file
+    refs = re.findall(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d+)"', data)
+    if not refs:
+        return
+    rows = max(int(r) for _, r in refs)
+    cols = max(_col_index(c) for c in {c for c, _ in refs}) + 1
+    if rows * cols > MAX_CELLS:
+        raise InputError(f"{label}: its cells reach row {rows:,} and column {cols:,} ({rows * cols:,} cells, beyond the "
+                         f"cap of {MAX_CELLS:,}); a stray cell far away? Delete the empty rows and columns after the "
+                         "table, save, run again")
 
 
 def _col_index(letters: bytes) -> int:
