@@ -63,6 +63,7 @@ class RosterFile:
     delimiter: str | None = None
     skip_rows: int = 1  # CSV lines before the data (blank lines, titles, the header)
     header_end: int = 1  # CSV: the line the header ends on
+    rows_read: int = 0  # data rows the batches gave so far (all of them once read to the end)
     _sheet: object = field(default=None, repr=False)
     _special: object = field(default=None, repr=False)
 
@@ -248,6 +249,8 @@ def _csv_batches(r: RosterFile, batch_rows: int, only: tuple[str, ...] | None = 
                 t = t.append_column("file_row", pa.array(np.arange(first_line + done, first_line + done + t.num_rows,
                                                                    dtype=np.int64)))
             done += t.num_rows
+            if only is None:
+                r.rows_read = done
             yield t, None
     except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError) as exc:
         raise InputError(_csv_error(path, encoding, exc, bad_rows, delimiter, header)) from None
@@ -315,8 +318,9 @@ def _long_line(path: Path) -> int | None:
 
 def csv_lines_of_rows(path: Path, r: "RosterFile", source_rows: np.ndarray) -> np.ndarray:
     """The line on which each data row (1-based) starts, counted as pyarrow reads records: blank
-    lines skipped, a quoted line break inside a record. A file with neither (no quote character, no
-    blank line) needs no reading past that check."""
+    lines skipped, a quoted line break inside a record. When the file has exactly one line per data
+    row after the header (its line breaks counted: one pass at memory speed), that is the answer;
+    otherwise (rare) the records are counted with the csv module."""
     import mmap
 
     want = np.asarray(source_rows, dtype=np.int64)
@@ -327,7 +331,9 @@ def csv_lines_of_rows(path: Path, r: "RosterFile", source_rows: np.ndarray) -> n
         end = len(mm)
         while end and mm[end - 1] in b" \t\r\n":  # blank lines at the very end move no row
             end -= 1
-        if mm.find(b'"', 0, end) < 0 and mm.find(b"\n\n", 0, end) < 0 and mm.find(b"\n\r\n", 0, end) < 0:
+        breaks = sum(mm[i:min(i + (16 << 20), end)].count(b"\n") for i in range(0, end, 16 << 20))
+        # every line break before the last row's end separates two lines: header_end - 1 + rows of them
+        if r.rows_read and breaks == r.header_end - 1 + r.rows_read:
             return simple
     # the rare file: records counted with the csv module up to the last row asked for
     last = int(want.max())
