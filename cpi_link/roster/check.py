@@ -1,7 +1,7 @@
 """Reading and checking recipient rosters (SPEC 5.1), streamed in batches and checked by column.
 
-Formats: CSV (UTF-8, UTF-8 with BOM, or GB18030; comma, tab or semicolon separated), XLSX (first
-sheet) and Parquet. Every column is read as text. Each batch is a pyarrow Table (ROSTER_SCHEMA):
+Formats: CSV (UTF-8, UTF-8 with BOM, or GB18030; comma, tab or semicolon separated), spreadsheets
+(XLSX/XLSM/XLS/ODS, the sheet and header row found by roster.read) and Parquet. Every column is read as text. Each batch is a pyarrow Table (ROSTER_SCHEMA):
 the normalised fields, the row's original text (orig_*), and a `reason` when the row failed a check
 done here; the calculator adds the checks that need the month's rules (category_not_covered,
 unknown_region, duplicate_person, a missing area for a by_area category).
@@ -14,7 +14,9 @@ Reason precedence when a row has several problems (the first one wins, `detail` 
   4. bad_persons.
 
 Row numbers (`source_row`) are 1-based over data rows, after the header, continuing across
-batches; blank lines (CSV) and wholly empty rows (XLSX) are not data rows and are not counted.
+batches; blank lines (CSV) and wholly empty rows (spreadsheets) are not data rows and are not
+counted. `file_row` is the row a person sees (spreadsheet row, CSV line; roster.read). Spreadsheet
+cells that stand for no value (formula_without_value, bad_cell) take precedence over other reasons.
 A file that cannot be read, is empty, has no header, lacks a required column or has a required
 column twice raises InputError (exit 2). A header with no data rows gives one empty batch.
 """

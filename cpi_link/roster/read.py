@@ -472,14 +472,19 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
                 continue
             except (pa.ArrowTypeError, pa.ArrowInvalid):
                 pass
-            for i, v in enumerate(col):
-                if type(v) not in (str, float, int) and i not in reasons:
-                    what = _kind_of(v)
-                    if what is not None:
-                        reasons[i] = ("bad_cell", f"{k} holds {what} in the sheet, not text or a number")
+            types = set(map(type, col))
+            if types <= {str, float, int}:  # numbers among text (persons typed as numbers): each distinct one converted once
+                text = {v: _cell_text(v) for v in set(col) if type(v) is not str}
+                arrays[k] = pa.array([v if type(v) is str else text[v] for v in col], pa.string())
+            else:
+                for i, v in enumerate(col):
+                    if type(v) not in (str, float, int) and i not in reasons:
+                        what = _kind_of(v)
+                        if what is not None:
+                            reasons[i] = ("bad_cell", f"{k} holds {what} in the sheet, not text or a number")
+                arrays[k] = pa.array([_cell_text(v) for v in col], pa.string())
             if k == "person_id":
                 numeric = np.fromiter((type(v) in (float, int) for v in col), dtype=bool, count=len(col))
-            arrays[k] = pa.array([_cell_text(v) for v in col], pa.string())
         if special:
             at = {fr: i for i, fr in enumerate(file_rows)}
             for (fr, k), what in special.items():
