@@ -145,6 +145,10 @@ def test_hidden_first_sheet_is_not_read_unless_named(tmp_path, cli, setup):
     assert json.loads(r.stdout)["total_amount"] == "285.00"
     r = calc(cli, setup, book, tmp_path / "o4", "--sheet", "2022")
     assert r.exit_code == 2 and "no sheet '2022'" in r.stderr and "'2023' (hidden)" in r.stderr
+    v = json.loads(cli("validate", "--roster", book, "--sheet", "2023", "--format", "json").stdout)
+    assert (v["sheet"], v["header_row"], v["rows"]) == ("2023", 1, 1)
+    r = cli("validate", "--roster", tmp_path / "o1" / "manifest.json", "--sheet", "1")
+    assert r.exit_code == 2 and "--sheet is for spreadsheets" in r.stderr
 
 
 def test_several_roster_sheets_is_exit_2_listing_them(tmp_path, cli, setup):
