@@ -257,6 +257,27 @@ def test_formula_without_value_is_rejected_not_one_person(tmp_path, cli, setup):
     assert "persons" in rej["detail"]
 
 
+def test_hidden_rows_are_paid_and_counted(tmp_path, cli, setup):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(HEADER)
+    for r in rows([1, 2, 3]) + [["140105196001010000", "坏号", "城市低保", "140105", 1, ""]]:
+        ws.append(r)
+    ws.row_dimensions[3].hidden = True  # 人1 (2 persons): hidden in Excel, still on the roster
+    ws.row_dimensions[5].hidden = True  # the bad ID: hidden and rejected
+    path = tmp_path / "hid.xlsx"
+    wb.save(path)
+    out = tmp_path / "out"
+    r = calc(cli, setup, path, out, "--format", "table")
+    assert r.exit_code == 0, r.stderr
+    assert "2 rows hidden in the sheet (1 of them paid)" in r.stdout
+    entry = roster_input(out)
+    assert (entry["hidden_rows"], entry["hidden_paid_rows"]) == (2, 1)
+    assert paid(out)["人1"][0] == "114.00"  # 2 x 57: a hidden row is paid like the others
+
+
 def test_error_date_and_boolean_cells_in_text_columns(tmp_path, cli, setup):
     import datetime
 

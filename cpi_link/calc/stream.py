@@ -302,7 +302,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         rows = [r for r in summary if r["category"] == cat]
         by_cat.append({"category": cat, **{k: sum(r[k] for r in rows) for k in ("rows", "persons", "amount_fen")}})
     return {"input_rows": input_rows, "payments_path": pay_path, "payments_sha": pay_sha, "paid_rows": paid_rows,
-            "persons": persons, "roster": roster.info(),
+            "persons": persons, "roster": {**roster.info(), "hidden_paid_rows": _hidden_paid(roster, rej_all) if compute else 0},
             "total_fen": total_fen, "rejected": rej_all, "summary": summary, "by_category": by_cat,
             "rejected_file": (spill_dir / "rejected.parquet", rej_file) if rej_all is not None else None}
 
@@ -332,6 +332,18 @@ def _write_and_hash(table, path, roster=None) -> str:
                        write_statistics=["source_row"], column_encoding={"source_row": "DELTA_BINARY_PACKED"})
     _fsync_fd(os.open(path, os.O_RDONLY))
     return fh.hexdigest()
+
+
+def _hidden_paid(roster, rejected) -> int:
+    """How many paid rows were hidden in the sheet: the hidden data rows less the rejected ones."""
+    if not roster.hidden_rows:
+        return 0
+    import numpy as np
+
+    hidden = np.asarray(roster.hidden_rows, dtype=np.int64)
+    if rejected is None or not rejected.num_rows:
+        return len(hidden)
+    return int(len(hidden) - np.isin(hidden, rejected.column("source_row").to_numpy()).sum())
 
 
 def _fsync_fd(fd: int) -> None:

@@ -123,6 +123,8 @@ def roster_read_text(entry: dict) -> str | None:
     if entry.get("header_row", 1) != 1 or parts:
         word = "line" if entry.get("format") == "csv" else "row"
         parts.append(f"header on {word} {entry.get('header_row', 1)}")
+    if entry.get("hidden_rows"):
+        parts.append(f"{entry['hidden_rows']:,} rows hidden in the sheet ({entry.get('hidden_paid_rows', 0):,} of them paid)")
     return ", ".join(parts) or None
 
 

@@ -97,7 +97,8 @@ class Sheet:
         return start[1] if start else 0
 
     def special_cells(self) -> dict[tuple[int, int], str]:
-        """{(row, column) 0-based: "formula" | "#N/A"...} for cells calamine reads as empty but are not."""
+        """{(row, column) 0-based: "formula" | "#N/A"...} for cells calamine reads as empty but are not,
+        and {(row, -1): "hidden"} for rows hidden in Excel (XLSX only)."""
         if self.kind != "xlsx":
             return {}
         return _xlsx_special_cells(self.path, self.index)
@@ -258,12 +259,30 @@ def _xlsx_special_cells(path: Path, index: int) -> dict[tuple[int, int], str]:
                     cut = len(data) if cut < 0 or len(data) - cut > 4096 else cut
                     if _may_hold_special(data):
                         _scan_cells(data[:cut], out)
+                    if b'hidden="' in data:
+                        _scan_hidden(data[:cut], out)
                     tail = data[cut:]
                 if tail and _may_hold_special(tail):
                     _scan_cells(tail, out)
+                if tail and b'hidden="' in tail:
+                    _scan_hidden(tail, out)
     except (zipfile.BadZipFile, OSError, KeyError):
         return out
     return out
+
+
+_ROW_TAG = re.compile(rb'<(?:\w+:)?row\b[^>]*>')
+_HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+
+
+def _scan_hidden(data: bytes, out: dict) -> None:
+    """Rows hidden in Excel (<row r="5" hidden="1">): (row, -1) -> "hidden" (calamine reads them as any row)."""
+    for m in _ROW_TAG.finditer(data):
+        if _HIDDEN.search(m.group(0)):
+            r = _ROW_NUMBER.search(m.group(0))
+            if r:
+                out[(int(r.group(1)) - 1, -1)] = "hidden"
 
 
 def _may_hold_special(data: bytes) -> bool:

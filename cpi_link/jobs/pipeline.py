@@ -224,6 +224,9 @@ def _roster_read(info: dict | None) -> dict:
     out = {"format": info["format"], "header_row": info["header_row"]}
     if info.get("sheet") is not None:
         out["sheet"] = info["sheet"]
+    if info.get("hidden_rows"):  # rows hidden in Excel are read and paid: said, so a person can check them
+        out["hidden_rows"] = info["hidden_rows"]
+        out["hidden_paid_rows"] = info.get("hidden_paid_rows", 0)
     return out
 
 

@@ -64,12 +64,14 @@ class RosterFile:
     skip_rows: int = 1  # CSV lines before the data (blank lines, titles, the header)
     header_end: int = 1  # CSV: the line the header ends on
     rows_read: int = 0  # data rows the batches gave so far (all of them once read to the end)
+    hidden_rows: list = field(default_factory=list)  # data rows (source_row) hidden in the sheet (XLSX)
     _sheet: object = field(default=None, repr=False)
     _special: object = field(default=None, repr=False)
 
     def info(self) -> dict:
+        """How the file was read; `hidden_rows` (data rows hidden in the sheet) once the batches were read."""
         return {"path": str(self.path), "format": self.format, "encoding": self.encoding, "sheet": self.sheet,
-                "header_row": self.header_row,
+                "header_row": self.header_row, "hidden_rows": len(self.hidden_rows),
                 "columns": {key: self.header[i] for key, i in self.mapping.items()}}
 
     def batches(self, batch_rows: int, only: tuple[str, ...] | None = None):
@@ -448,6 +450,7 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
     keys = list(r.mapping)
     pos = [r.mapping[k] for k in keys]
     special = None
+    hidden: set[int] = set()  # sheet rows hidden in Excel
     rows: list[list] = []
     file_rows: list[int] = []
     done: list[tuple[pa.Table, np.ndarray]] = []  # converted chunks of the batch being built
@@ -460,6 +463,7 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
             col_key = {sh.first_col + p: k for k, p in zip(keys, pos)}
             found = r._special.result() if r._special is not None else {}
             special = {(row + 1, col_key[c]): what for (row, c), what in found.items() if c in col_key}
+            hidden.update(row + 1 for (row, c) in found if c == -1)
         width = len(rows[0])
         cols = list(zip(*rows))
         arrays = {}
@@ -496,6 +500,9 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
                                                           "file in Excel or WPS so it calculates, save it, run again")
                 elif reasons.get(i, ("",))[0] != "formula_without_value":
                     reasons[i] = ("bad_cell", f"{k} holds the error {what} in the sheet")
+        if hidden:
+            first = r.rows_read + held + 1  # the source_row of rows[0]
+            r.hidden_rows += [first + i for i, fr in enumerate(file_rows) if fr in hidden]
         t = pa.table(arrays).append_column("file_row", pa.array(file_rows, pa.int64()))
         code: list = [None] * len(rows)
         text: list = [None] * len(rows)
@@ -511,6 +518,7 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
         nonlocal held
         tables, masks = zip(*done)
         done.clear()
+        r.rows_read += held
         held = 0
         t = pa.concat_tables(tables)
         if t.column("cell_reason").null_count == t.num_rows:  # no cell stood for no value: no columns
@@ -534,6 +542,7 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
                 yield batch()
     if rows:
         done.append(convert())
+        held += done[-1][0].num_rows
     if done:
         yield batch()
 
