@@ -91,6 +91,10 @@ class Sheet:
         except Exception as exc:  # noqa: BLE001 - calamine raises its own types, and ValueError on bad XML
             raise InputError(f"{self.label}: cannot be read ({_calamine_text(exc)})") from None
 
+    def raw_rows(self):
+        """calamine's row iterator itself (rows(), without a generator around it, for the big reads)."""
+        return self._loaded().iter_rows()
+
     @property
     def first_col(self) -> int:
         start = self._loaded().start

@@ -504,12 +504,16 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
             first = r.rows_read + held + 1  # the source_row of rows[0]
             r.hidden_rows += [first + i for i, fr in enumerate(file_rows) if fr in hidden]
         t = pa.table(arrays).append_column("file_row", pa.array(file_rows, pa.int64()))
-        code: list = [None] * len(rows)
-        text: list = [None] * len(rows)
-        for i, (c, d) in reasons.items():
-            code[i], text[i] = c, d
-        t = t.append_column("cell_reason", pa.array(code, pa.string()))
-        t = t.append_column("cell_detail", pa.array(text, pa.string()))
+        if reasons:
+            code: list = [None] * len(rows)
+            text: list = [None] * len(rows)
+            for i, (c, d) in reasons.items():
+                code[i], text[i] = c, d
+            t = t.append_column("cell_reason", pa.array(code, pa.string()))
+            t = t.append_column("cell_detail", pa.array(text, pa.string()))
+        else:
+            t = t.append_column("cell_reason", pa.nulls(len(rows), pa.string()))
+            t = t.append_column("cell_detail", pa.nulls(len(rows), pa.string()))
         rows.clear()
         file_rows.clear()
         return t, (numeric if numeric is not None else np.zeros(t.num_rows, bool))
@@ -525,21 +529,33 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
             t = t.drop_columns(["cell_reason", "cell_detail"])
         return t.combine_chunks(), np.concatenate(masks)
 
-    it = sh.rows()
+    import python_calamine
+
+    it = sh.raw_rows()  # calamine's own iterator: a generator around it cost a tenth of the reading
     for _ in range(r.header_row):
         next(it, None)
     n = r.header_row
-    for row in it:
-        n += 1
-        if row.count("") == len(row):
-            continue  # a wholly empty row is not a data row
-        rows.append(row)
-        file_rows.append(n)
-        if len(rows) >= min(_SHEET_CHUNK, batch_rows - held):
-            done.append(convert())
-            held += done[-1][0].num_rows
-            if held >= batch_rows:
-                yield batch()
+    limit = min(_SHEET_CHUNK, batch_rows)
+    append, append_row = rows.append, file_rows.append
+    while True:
+        try:
+            for row in it:
+                n += 1
+                if row.count("") == len(row):
+                    continue  # a wholly empty row is not a data row
+                append(row)
+                append_row(n)
+                if len(rows) >= limit:
+                    break
+            else:
+                break
+        except python_calamine.CalamineError as exc:
+            raise InputError(f"{sh.label}: cannot be read ({type(exc).__name__})") from None
+        done.append(convert())
+        held += done[-1][0].num_rows
+        if held >= batch_rows:
+            yield batch()
+        limit = min(_SHEET_CHUNK, batch_rows - held)
     if rows:
         done.append(convert())
         held += done[-1][0].num_rows
