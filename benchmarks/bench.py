@@ -1,13 +1,15 @@
 #!/usr/bin/env python
 """`make bench`: cpi-link calc on synthetic national-scale rosters, against a floor measured in the same run.
 
-For each size (1M and 5M rows by default; 50M with --huge) and format (Parquet, CSV):
+For each size (1M and 5M rows by default; 50M with --huge) and format (Parquet, CSV), and XLSX
+rosters of 100k and 1M rows (--xlsx-sizes; officers' spreadsheets are smaller):
 
 * generates a deterministic synthetic roster (valid GB 11643 IDs, Chinese headers and category
   names, about 1% duplicate persons spread over the whole file, a few bad rows of every kind),
   cached under bench-out/rosters/;
 * the floor: a child process in which pyarrow reads the same roster (pyarrow.csv for CSV,
-  pyarrow.parquet for Parquet) and writes one Parquet file of the same rows;
+  pyarrow.parquet for Parquet) and writes one Parquet file of the same rows; for XLSX,
+  python-calamine reading the sheet into rows (Python lists), as the roster reader starts;
 * `cpi-link calc --scheme national --month 2019-11` (a month that triggers) as a whole process,
   with the sample standards and --home in a temp folder.
 
@@ -138,7 +140,9 @@ def make_roster(rows: int, fmt: str, out: Path) -> Path:
         return path
     tmp = path.with_suffix(path.suffix + ".part")
     t0 = time.monotonic()
-    if fmt == "parquet":
+    if fmt == "xlsx":
+        _write_xlsx(rows, tmp)
+    elif fmt == "parquet":
         schema = pa.schema([(h, pa.string()) for h in HEADER])
         with pq.ParquetWriter(tmp, schema, compression="snappy") as w:
             for start in range(0, rows, CHUNK):
@@ -154,12 +158,38 @@ def make_roster(rows: int, fmt: str, out: Path) -> Path:
     return path
 
 
+def _write_xlsx(rows: int, path: Path) -> None:
+    """The roster as an officer's workbook: text cells, persons as numbers, written by a streaming
+    writer (xlsxwriter's constant_memory mode, as EasyExcel/POI write big exports)."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
+    ws = wb.add_worksheet("花名册")
+    ws.write_row(0, 0, HEADER)
+    r = 1
+    for start in range(0, rows, CHUNK):
+        cols = [c.to_pylist() for c in _chunk(start, min(CHUNK, rows - start)).columns]
+        for row in zip(*cols):
+            row = list(row)
+            if row[5].isdigit():
+                row[5] = int(row[5])
+            ws.write_row(r, 0, row)
+            r += 1
+    wb.close()
+
+
 # --------------------------------------------------------------------------------------------
 # Measuring one child process
 
 FLOOR_CODE = r"""
 import sys, pyarrow as pa, pyarrow.parquet as pq
 src, dst, fmt = sys.argv[1:4]
+if fmt == "xlsx":
+    import python_calamine
+    sheet = python_calamine.CalamineWorkbook.from_path(src).get_sheet_by_index(0)
+    n = sum(1 for _ in sheet.iter_rows()) - 1
+    print(n)
+    sys.exit(0)
 if fmt == "csv":
     import pyarrow.csv as pacsv
     # every column as text, like the roster reader; the BOM is skipped by the reader
@@ -204,8 +234,9 @@ def measure(cmd: list[str], env=None) -> dict:
 def run_floor(roster: Path, fmt: str, work: Path) -> dict:
     dst = work / "floor.parquet"
     r = measure([sys.executable, "-c", FLOOR_CODE, str(roster), str(dst), fmt])
-    r["output_mib"] = dst.stat().st_size / 2**20
-    dst.unlink()
+    if dst.exists():
+        r["output_mib"] = dst.stat().st_size / 2**20
+        dst.unlink()
     return r
 
 
@@ -235,11 +266,15 @@ def help_time(repeat: int = 5) -> dict:
 
 def fmt_row(size: int, fmt: str, floor: dict, calc: dict) -> list[str]:
     return [
-        f"{size // 1_000_000}M" if size % 1_000_000 == 0 else str(size), fmt,
+        _size(size), fmt,
         f"{floor['wall_s']:.1f}", f"{floor['peak_rss_mib']:.0f}",
         f"{calc['wall_s']:.1f}", f"{calc['peak_rss_mib']:.0f}", f"{size / calc['wall_s'] / 1e6:.2f}",
         f"{calc['wall_s'] / floor['wall_s']:.2f}", f"{calc['peak_rss_mib'] / floor['peak_rss_mib']:.2f}",
     ]
+
+
+def _size(size: int) -> str:
+    return f"{size // 1_000_000}M" if size % 1_000_000 == 0 else f"{size // 1000}k" if size % 1000 == 0 else str(size)
 
 
 COLS = ["rows", "format", "floor s", "floor MiB", "calc s", "calc MiB", "calc M rows/s", "time ×floor", "memory ×floor"]
@@ -250,7 +285,7 @@ def print_table(rows: list[list[str]]) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        t = Table(title=f"cpi-link calc vs the pyarrow floor ({platform.node()}, {os.cpu_count()} cores)")
+        t = Table(title=f"cpi-link calc vs the floor: pyarrow, calamine for XLSX ({platform.node()}, {os.cpu_count()} cores)")
         for c in COLS:
             t.add_column(c, justify="left" if c in ("rows", "format") else "right")
         for r in rows:
@@ -272,7 +307,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1000000,5000000", help="comma-separated row counts (default 1M,5M)")
     ap.add_argument("--huge", action="store_true", help="also 50M rows (slow: minutes, ~10 GB of rosters)")
-    ap.add_argument("--formats", default="parquet,csv")
+    ap.add_argument("--formats", default="parquet,csv,xlsx")
+    ap.add_argument("--xlsx-sizes", default="100000,1000000", help="row counts of the XLSX rosters (default 100k,1M)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-out", help="cache and results folder (git-ignored)")
     ap.add_argument("--repeat", type=int, default=1, help="measure each calc/floor this many times, keep the best wall")
     ap.add_argument("--results", type=Path, default=None, help="results JSON (default: OUT/results.json)")
@@ -294,33 +330,35 @@ def main(argv=None) -> int:
     }
     print(f"cpi-link --help: best {results['help']['best_s']:.3f} s, median {results['help']['median_s']:.3f} s", flush=True)
     rows = []
-    for size in sizes:
-        for fmt in formats:
-            roster = make_roster(size, fmt, args.out)
-            with tempfile.TemporaryDirectory(dir=args.out, prefix="work-") as w:
-                work = Path(w)
-                # floor and calc runs alternate, so a slow spell of this shared machine hits both
-                floors, calcs = [], []
-                for _ in range(args.repeat):
-                    if size not in skip_floor:
-                        floors.append(run_floor(roster, fmt, work))
-                    calcs.append(run_calc(roster, work))
-                floor = min(floors, key=lambda r: r["wall_s"]) if floors else None
-                if floor:
-                    floor.pop("stdout", None)
-                calc = min(calcs, key=lambda r: r["wall_s"])
-            entry = {"rows": size, "format": fmt, "roster_mib": roster.stat().st_size / 2**20, "floor": floor, "calc": calc}
+    runs = [(size, fmt) for size in sizes for fmt in formats if fmt != "xlsx"]
+    if "xlsx" in formats:
+        runs += [(int(s), "xlsx") for s in args.xlsx_sizes.split(",") if s]
+    for size, fmt in runs:
+        roster = make_roster(size, fmt, args.out)
+        with tempfile.TemporaryDirectory(dir=args.out, prefix="work-") as w:
+            work = Path(w)
+            # floor and calc runs alternate, so a slow spell of this shared machine hits both
+            floors, calcs = [], []
+            for _ in range(args.repeat):
+                if size not in skip_floor:
+                    floors.append(run_floor(roster, fmt, work))
+                calcs.append(run_calc(roster, work))
+            floor = min(floors, key=lambda r: r["wall_s"]) if floors else None
             if floor:
-                entry["time_ratio"] = calc["wall_s"] / floor["wall_s"]
-                entry["memory_ratio"] = calc["peak_rss_mib"] / floor["peak_rss_mib"]
-                rows.append(fmt_row(size, fmt, floor, calc))
-            else:
-                rows.append([f"{size // 1_000_000}M", fmt, "-", "-", f"{calc['wall_s']:.1f}", f"{calc['peak_rss_mib']:.0f}",
-                             f"{size / calc['wall_s'] / 1e6:.2f}", "-", "-"])
-            results["runs"].append(entry)
-            print(f"  {size:,} {fmt}: floor {floor and round(floor['wall_s'], 2)} s / {floor and round(floor['peak_rss_mib'])} MiB; "
-                  f"calc {calc['wall_s']:.2f} s / {calc['peak_rss_mib']:.0f} MiB; paid {calc['paid_rows']:,}", flush=True)
-            results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+                floor.pop("stdout", None)
+            calc = min(calcs, key=lambda r: r["wall_s"])
+        entry = {"rows": size, "format": fmt, "roster_mib": roster.stat().st_size / 2**20, "floor": floor, "calc": calc}
+        if floor:
+            entry["time_ratio"] = calc["wall_s"] / floor["wall_s"]
+            entry["memory_ratio"] = calc["peak_rss_mib"] / floor["peak_rss_mib"]
+            rows.append(fmt_row(size, fmt, floor, calc))
+        else:
+            rows.append([_size(size), fmt, "-", "-", f"{calc['wall_s']:.1f}", f"{calc['peak_rss_mib']:.0f}",
+                         f"{size / calc['wall_s'] / 1e6:.2f}", "-", "-"])
+        results["runs"].append(entry)
+        print(f"  {size:,} {fmt}: floor {floor and round(floor['wall_s'], 2)} s / {floor and round(floor['peak_rss_mib'])} MiB; "
+              f"calc {calc['wall_s']:.2f} s / {calc['peak_rss_mib']:.0f} MiB; paid {calc['paid_rows']:,}", flush=True)
+        results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print_table(rows)
     print(markdown(rows))
     print(f"results: {results_path}")

@@ -98,9 +98,9 @@ def test_rejected_sheet_lists_every_rejected_row_with_reason_in_words(cli, home,
     ws = openpyxl.load_workbook(xlsx)["未发放名单"]
     assert [c.value for c in ws[2]] == ["序号", "名册行号", "姓名", "身份证号（已遮蔽）", "未发放原因", "说明"]
     rows = [[c.value for c in r] for r in ws.iter_rows(min_row=3)]
-    # roster row 6 ("12345", 坏号) is the only rejected one: invalid_id; no file_row in this run -> source_row 6
+    # roster row 6 ("12345", 坏号) is the only rejected one: invalid_id, on line 7 of the CSV (the header is line 1)
     assert len(rows) == 1
-    assert rows[0][1] == 6 and rows[0][2] == "坏号" and rows[0][3] == "*****"
+    assert rows[0][1] == 7 and rows[0][2] == "坏号" and rows[0][3] == "*****"
     assert "身份证号无效" in rows[0][4]
     cover = " ".join(str(c.value) for r in openpyxl.load_workbook(xlsx)["封面"].iter_rows() for c in r if c.value)
     assert "1 行（见“未发放名单”）" in cover and "fetched_at" in cover and "2026-01-01T00:00:00Z" in cover

@@ -20,7 +20,7 @@ REJECT_ORIG = ["person_id", "name", "category", "region_code", "area", "persons"
 _NEW_REASONS = (None, "category_not_covered", "missing_field", "unknown_region", "not_triggered", "unknown_region",
                 "unknown_region")
 _PAID_KEEP = ["source_row", "person_id", "name", "persons", "bank_account", "id_flag", "person_key"]
-_ORIG = ["orig_" + c for c in REJECT_ORIG]
+_ORIG = ["orig_" + c for c in REJECT_ORIG] + ["file_row"]  # what a rejected row keeps of its batch
 
 
 def _np(a) -> np.ndarray:
@@ -340,6 +340,6 @@ def _wrap(values: np.ndarray, type_, valid: np.ndarray | None = None):
 def _rej_table(source_row, reason, detail, t):
     import pyarrow as pa
 
-    names = ["source_row", "reason", "detail", *REJECT_ORIG]
-    cols = [source_row, reason, detail, *[t.column("orig_" + c) for c in REJECT_ORIG]]
-    return pa.Table.from_arrays([c.cast(pa.string()) if i else c for i, c in enumerate(cols)], names=names)
+    names = ["source_row", "file_row", "reason", "detail", *REJECT_ORIG]
+    cols = [source_row, t.column("file_row"), reason, detail, *[t.column("orig_" + c) for c in REJECT_ORIG]]
+    return pa.Table.from_arrays([c.cast(pa.string()) if i > 1 else c for i, c in enumerate(cols)], names=names)

@@ -37,7 +37,7 @@ def _schemas():
         ]
     )
     rejected = pa.schema(
-        [("source_row", pa.int64()), ("reason", pa.string()), ("detail", pa.string())]
+        [("source_row", pa.int64()), ("file_row", pa.int64()), ("reason", pa.string()), ("detail", pa.string())]
         + [(c, pa.string()) for c in ("person_id", "name", "category", "region_code", "area", "persons", "bank_account")]
     )
     summary = pa.schema(

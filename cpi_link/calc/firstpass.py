@@ -89,8 +89,9 @@ class FirstPass:
     folder under `parent`, made when first needed; `close()` stops the thread and removes the
     folder. result() re-raises the thread's error."""
 
-    def __init__(self, roster_path, batch_rows: int, parent: Path):
+    def __init__(self, roster_path, batch_rows: int, parent: Path, sheet=None):
         self.roster_path = Path(roster_path)
+        self.sheet = sheet
         self.batch_rows = batch_rows
         self.file_state = file_state(self.roster_path)  # calc checks the file is the same after reading
         self.parent = Path(parent)
@@ -104,6 +105,13 @@ class FirstPass:
         # first of all: hashing needs no import and releases the GIL, so it has the second core
         # to itself while this thread imports numpy and pyarrow
         self.roster_sha = in_thread(sha256_file, self.roster_path)
+        # a spreadsheet has no first pass; its sheet is parsed now instead (calamine releases the
+        # GIL), beside the imports and loading (stream_month takes it: `opened`)
+        self.opened = None
+        if self.roster_path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
+            from cpi_link.roster.read import open_roster
+
+            self.opened = in_thread(open_roster, self.roster_path, sheet)
         # what the thread needs is imported here first: imports hold the GIL, and a thread that
         # imported them beside the caller's own imports would start reading 0.3 s later
         import importlib
@@ -157,13 +165,14 @@ class RosterInput:
     standards. Every month computed from it shares the one hash; the early first pass serves the
     first month (later months start their own in stream.stream_month)."""
 
-    def __init__(self, path, parent: Path, batch_rows: int = BATCH_ROWS, first_pass: bool = True):
+    def __init__(self, path, parent: Path, batch_rows: int = BATCH_ROWS, first_pass: bool = True, sheet=None):
         from cpi_link.roster.read import check_path
 
         self.path = check_path(path)  # a folder or unreadable file is exit 2, before hashing
         self.state = file_state(self.path)
         self.batch_rows = batch_rows
-        self._first = FirstPass(self.path, batch_rows, parent) if first_pass else None
+        self.sheet = sheet  # the worksheet of a spreadsheet roster (--sheet)
+        self._first = FirstPass(self.path, batch_rows, parent, sheet=sheet) if first_pass else None
         self._opened = [self._first] if self._first is not None else []
         if self._first is not None:
             self._sha = self._first.roster_sha

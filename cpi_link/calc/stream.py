@@ -58,6 +58,7 @@ class StreamResult:
     payments_path: Path | None  # the payments Parquet, written in spill_dir
     payments_sha: Future | None  # its sha256
     rejected_file: tuple | None  # (path, Future of its sha256) of rejected.parquet, None for no rejected rows
+    roster: dict  # how the roster was read (format, sheet, header_row, hidden rows): read.RosterFile.info()
 
 
 class _Discard:
@@ -162,12 +163,13 @@ class _Totals:
 
 
 def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_rows: int,
-                 exclude_paid=None, progress=None, first_pass=None, payments: bool = True) -> StreamResult:
+                 exclude_paid=None, progress=None, first_pass=None, payments: bool = True, sheet=None) -> StreamResult:
     """Read, check, compute and dedup a whole roster in bounded memory (see the section comment).
 
     The payments and rejected files are written in spill_dir (StreamResult). first_pass: a
     firstpass.FirstPass started early for this roster and batch size (RosterInput), else one is
-    started here. payments=False (validate) writes nothing: only the rejected rows are kept.
+    started here. payments=False (validate) writes nothing: only the rejected rows are kept. sheet:
+    the worksheet of a spreadsheet roster (--sheet).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -175,9 +177,13 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     from cpi_link.calc import encoding
     from cpi_link.calc.dedup import HashBitmap, PayableKeys
     from cpi_link.roster.check import check_batches
-    from cpi_link.roster.read import raw_batches
+    from cpi_link.roster.read import open_roster
 
     month, rules = plan.month, plan.rules
+    # header problems: exit 2 before anything is computed (a spreadsheet may have been opened early)
+    early = getattr(first_pass, "opened", None) if first_pass is not None and first_pass.matches(roster_path, batch_rows) \
+        and getattr(first_pass, "sheet", None) == sheet else None
+    roster = early.result() if early is not None else open_roster(roster_path, sheet)
     # the first pass runs in its own thread while the second starts; payable batches wait (at most
     # PENDING_BATCHES of them) until it knows which keys repeat
     if not compute:
@@ -246,7 +252,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         try:
             # the first pass's ID checks, taken (and freed) as the second pass reaches their rows
             known = runner.checked.take if runner is not None and hasattr(runner, "checked") else None
-            for batch in prefetch(check_batches(raw_batches(roster_path, batch_rows), known_ids=known)):
+            for batch in prefetch(check_batches(roster.batches(batch_rows), known_ids=known)):
                 input_rows += batch.num_rows
                 if compute:
                     batch = batch.combine_chunks()
@@ -304,11 +310,15 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
         if rej_parts:
             rej_all = pa.concat_tables(rej_parts).cast(encoding.rejected_schema())
             if payments:
-                rej_file = in_thread(_write_and_hash, rej_all, spill_dir / "rejected.parquet", metadata())
+                rej_file = in_thread(_write_and_hash, rej_all, spill_dir / "rejected.parquet", metadata(), roster)
 
+    info = {**roster.info(), "hidden_paid_rows": _hidden_paid(roster, rej_all) if compute else 0}
     if not payments:  # validate: the rejected rows are all it needs
+        if rej_all is not None:
+            rej_all = _exact_file_rows(rej_all, roster)
         return StreamResult(input_rows=input_rows, paid_rows=totals.rows, persons=0, total_fen=0, rejected=rej_all,
-                            summary=[], by_category=[], payments_path=None, payments_sha=None, rejected_file=None)
+                            summary=[], by_category=[], payments_path=None, payments_sha=None, rejected_file=None,
+                            roster=info)
     pay_sha = done(pay_file.hexdigest())
     # flushed to disk now, beside the rest (write_run's own fsync then finds it clean); the file is
     # opened here because write_run moves it
@@ -324,12 +334,13 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     return StreamResult(input_rows=input_rows, paid_rows=paid_rows, persons=persons, total_fen=total_fen,
                         rejected=rej_all, summary=summary, by_category=by_cat, payments_path=pay_path,
                         payments_sha=pay_sha,
-                        rejected_file=(spill_dir / "rejected.parquet", rej_file) if rej_all is not None else None)
+                        rejected_file=(spill_dir / "rejected.parquet", rej_file) if rej_all is not None else None,
+                        roster=info)
 
 
 
 
-def _write_and_hash(table, path, metadata: dict | None = None) -> str:
+def _write_and_hash(table, path, metadata: dict | None = None, roster=None) -> str:
     """Sort rejected rows by source_row and write them (zstd), flush the file to disk and return
     its sha256 (hashed as written, like the payments file)."""
     import pyarrow.compute as pc
@@ -338,10 +349,33 @@ def _write_and_hash(table, path, metadata: dict | None = None) -> str:
     from cpi_link.calc import encoding
 
     table = pc.take(table, pc.sort_indices(table.column("source_row")), boundscheck=False)
+    if roster is not None:
+        table = _exact_file_rows(table, roster)
     with HashingFile(path) as fh:
         encoding.write_rejected(table, fh, metadata)
     _fsync_fd(os.open(path, os.O_RDONLY))
     return fh.hexdigest()
+
+
+def _exact_file_rows(table, roster):
+    """file_row as the officer sees it, exact for a CSV with blank lines or quoted line breaks
+    (read.RosterFile knows them)."""
+    import pyarrow as pa
+
+    if not table.num_rows:
+        return table
+    exact = roster.exact_file_rows(table.column("source_row").to_numpy(), table.column("file_row").to_numpy())
+    return table.set_column(1, "file_row", pa.array(exact, pa.int64()))
+
+
+def _hidden_paid(roster, rejected) -> int:
+    """How many paid rows were hidden in the sheet: the hidden data rows less the rejected ones."""
+    if not roster.hidden_rows:
+        return 0
+    hidden = np.asarray(roster.hidden_rows, dtype=np.int64)
+    if rejected is None or not rejected.num_rows:
+        return len(hidden)
+    return int(len(hidden) - np.isin(hidden, rejected.column("source_row").to_numpy()).sum())
 
 
 def _fsync_fd(fd: int) -> None:

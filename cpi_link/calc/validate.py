@@ -13,10 +13,11 @@ from pathlib import Path
 
 
 def validate_roster(path: Path, month: str | None = None, scheme=None, store=None, standards=None, examples: int = 5,
-                    work_dir: Path | None = None) -> dict:
-    """{roster, month, rows, ok_rows, problems: {reason: {rows, example_rows, example_details}}}."""
+                    work_dir: Path | None = None, sheet=None) -> dict:
+    """{roster, month, rows, ok_rows, problems, warnings}: per reason its rows, example_rows (data
+    rows), example_file_rows (the row a person sees: spreadsheet row or CSV line) and example_details."""
     if month is None:
-        rej, rows, assumed = _roster_only(Path(path))
+        rej, rows, assumed, info = _roster_only(Path(path), sheet)
     else:
         from cpi_link.calc.firstpass import BATCH_ROWS
         from cpi_link.calc.month import month_plan
@@ -29,8 +30,8 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
         compute = primary is None or primary.triggered
         private_dir(Path(work_dir))
         with tempfile.TemporaryDirectory(prefix=".validate-", dir=work_dir) as spill:
-            r = stream_month(Path(path), plan, compute, Path(spill), BATCH_ROWS, payments=False)
-        rej, rows, assumed = r.rejected, r.input_rows, list(plan.assumed)
+            r = stream_month(Path(path), plan, compute, Path(spill), BATCH_ROWS, payments=False, sheet=sheet)
+        rej, rows, assumed, info = r.rejected, r.input_rows, list(plan.assumed), r.roster
     problems: dict[str, dict] = {}
     bad = 0
     if rej is not None and rej.num_rows:
@@ -40,21 +41,24 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
         bad = rej.num_rows
         reasons = rej.column("reason").to_pylist()
         srows = rej.column("source_row").to_pylist()
+        frows = rej.column("file_row").to_pylist()
         details = rej.column("detail").to_pylist()
-        for reason, srow, detail in zip(reasons, srows, details):
-            p = problems.setdefault(reason, {"rows": 0, "example_rows": [], "example_details": []})
+        for reason, srow, frow, detail in zip(reasons, srows, frows, details):
+            p = problems.setdefault(reason, {"rows": 0, "example_rows": [], "example_file_rows": [], "example_details": []})
             p["rows"] += 1
             if len(p["example_rows"]) < examples:
                 p["example_rows"].append(int(srow))
+                p["example_file_rows"].append(int(frow) if frow is not None else None)
                 p["example_details"].append(str(detail))
-    out = {"roster": str(path), "month": month, "rows": rows, "ok_rows": rows - bad, "problems": problems,
-           "warnings": _warnings(Path(path), month is None, examples)}
+    out = {"roster": str(path), "month": month, "sheet": info.get("sheet"), "header_row": info.get("header_row"),
+           "rows": rows, "ok_rows": rows - bad, "problems": problems,
+           "warnings": _warnings(Path(path), month is None, examples, sheet)}
     if assumed:
         out["figures_missing_for"] = sorted(assumed)  # taken as triggered: only the amounts' order may differ
     return out
 
 
-def _warnings(path: Path, regions_too: bool, examples: int) -> dict:
+def _warnings(path: Path, regions_too: bool, examples: int, sheet=None) -> dict:
     """What is paid as given but worth a look: bank accounts that are not 12-30 digits, and (without a
     month, when calc's region check does not run) region codes on no division list."""
     import pyarrow as pa
@@ -65,27 +69,28 @@ def _warnings(path: Path, regions_too: bool, examples: int) -> dict:
 
     found: dict[str, dict] = {}
 
-    def add(reason: str, srows: list, details: list) -> None:
-        w = found.setdefault(reason, {"rows": 0, "example_rows": [], "example_details": []})
-        w["rows"] += len(srows)
+    def add(reason: str, t, details: list) -> None:
+        w = found.setdefault(reason, {"rows": 0, "example_rows": [], "example_file_rows": [], "example_details": []})
+        w["rows"] += t.num_rows
         room = examples - len(w["example_rows"])
-        w["example_rows"] += [int(x) for x in srows[:room]]
+        w["example_rows"] += t.column("source_row").to_pylist()[:room]
+        w["example_file_rows"] += t.column("file_row").to_pylist()[:room]
         w["example_details"] += details[:room]
 
-    for t in iter_roster(path):
+    for t in iter_roster(path, sheet=sheet):
         ok = pc.is_null(t.column("reason"))
         bank = t.column("bank_account")
         odd = pc.and_(pc.and_(ok, pc.is_valid(bank)), pc.invert(pc.fill_null(pc.match_substring_regex(bank, r"^[0-9]{12,30}$"), True)))
         if pc.any(odd).as_py():
             b = t.filter(odd)
-            add("bank_account_length", b.column("source_row").to_pylist(),
+            add("bank_account_length", b,
                 [_bank_note(a) for a in b.column("bank_account").to_pylist()[:examples]])
         if regions_too:
             codes = t.column("region_code")
             bad = [c for c in pc.unique(codes.filter(ok)).drop_null().to_pylist() if not is_valid(c)]
             if bad:
                 r = t.filter(pc.and_(ok, pc.is_in(codes, value_set=pa.array(bad))))
-                add("region_not_on_list", r.column("source_row").to_pylist(),
+                add("region_not_on_list", r,
                     [f"region_code {c} is not on the administrative-division list (GB/T 2260); calc rejects it as unknown_region"
                      for c in r.column("region_code").to_pylist()[:examples]])
     return dict(sorted(found.items()))
@@ -98,32 +103,38 @@ def _bank_note(account: str) -> str:
     return f"bank account has {kind}; accounts are usually 12-30 digits: check it (paid as given)"
 
 
-def _roster_only(path: Path):
+def _roster_only(path: Path, sheet=None):
     """The roster's own checks, plus people listed twice among the rows without problems."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from cpi_link.calc.batch import REJECT_ORIG
     from cpi_link.calc.encoding import rejected_schema
-    from cpi_link.roster.check import iter_roster
+    from cpi_link.calc.stream import _exact_file_rows
+    from cpi_link.roster.check import check_batches
+    from cpi_link.roster.read import open_roster
+    from cpi_link.roster.schema import ROSTER_SCHEMA
 
+    reader = open_roster(path, sheet)
     orig = ["orig_" + c for c in REJECT_ORIG]
-    names = ["source_row", "reason", "detail", *REJECT_ORIG]
+    names = ["source_row", "file_row", "reason", "detail", *REJECT_ORIG]
     parts, good, rows = [], [], 0
-    for t in iter_roster(path):
+    for t in check_batches(reader.batches(1_000_000)):
+        t = t.cast(ROSTER_SCHEMA)
         rows += t.num_rows
         bad = pc.is_valid(t.column("reason"))
-        parts.append(t.filter(bad).select(["source_row", "reason", "detail", *orig]).rename_columns(names))
-        good.append(t.filter(pc.invert(bad)).select(["person_id", "source_row", *orig]))
+        parts.append(t.filter(bad).select(["source_row", "file_row", "reason", "detail", *orig]).rename_columns(names))
+        good.append(t.filter(pc.invert(bad)).select(["person_id", "source_row", "file_row", *orig]))
     ok = pa.concat_tables(good)
     first = ok.group_by("person_id").aggregate([("source_row", "min")])
     ok = ok.join(first, "person_id")
     dup = ok.filter(pc.not_equal(ok.column("source_row"), ok.column("source_row_min")))
     if dup.num_rows:
         detail = pc.binary_join_element_wise("same person as data row ", dup.column("source_row_min").cast(pa.string()), "")
-        parts.append(pa.table([dup.column("source_row"), pa.repeat("duplicate_person", dup.num_rows), detail,
+        parts.append(pa.table([dup.column("source_row"), dup.column("file_row"), pa.repeat("duplicate_person", dup.num_rows), detail,
                                *[dup.column(c) for c in orig]], names=names))
     parts = [p for p in parts if p.num_rows]
     if not parts:
-        return None, rows, []
-    return pa.concat_tables([p.cast(rejected_schema()) for p in parts]), rows, []
+        return None, rows, [], reader.info()
+    rej = pa.concat_tables([p.cast(rejected_schema()) for p in parts]).sort_by("source_row")
+    return _exact_file_rows(rej, reader), rows, [], reader.info()

@@ -12,7 +12,11 @@ from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, e
 
 SCHEME_HELP = "Scheme name in the config's schemes/ folder (e.g. shanxi, national) or a path to a scheme TOML file."
 STANDARDS_HELP = "Standards CSV (region_code,effective_from,urban_monthly,rural_monthly|rural_annual). Default: the bundled SAMPLE, with a warning."
-ROSTER_HELP = "Roster file: CSV (UTF-8/BOM/GB18030), XLSX or Parquet; English or Chinese headers (SPEC 5.1)."
+ROSTER_HELP = ("Roster file: CSV (UTF-8/BOM/GB18030), XLSX/XLSM, XLS, ODS or Parquet; English or Chinese headers, "
+               "found among the first 10 rows (SPEC 5.1).")
+SHEET_HELP = ("Worksheet of a spreadsheet roster: its name or number from 1 (hidden sheets only this way). Default: the "
+              "visible sheet that looks like a roster (several: an error listing them), else the active one.")
+STANDARDS_SHEET_HELP = "Worksheet of a spreadsheet standards file: name or number from 1 (default as for --sheet)."
 
 
 def register(app: typer.Typer) -> None:
@@ -20,7 +24,7 @@ def register(app: typer.Typer) -> None:
     app.command("validate")(validate)
 
 
-def load_standards_option(standards: Optional[Path]):
+def load_standards_option(standards: Optional[Path], sheet: Optional[str] = None):
     from cpi_link.core.paths import bundled_data_dir
     from cpi_link.rules.standards import load_standards
 
@@ -31,7 +35,7 @@ def load_standards_option(standards: Optional[Path]):
             "Its amounts are invented for the demo; pass your region's official standards file."
         )
         return load_standards(sample, sample=True)
-    return load_standards(standards)
+    return load_standards(standards, sheet=sheet)
 
 
 def default_scheme(config_dir: Path) -> str:
@@ -107,7 +111,30 @@ def print_result(res) -> None:
     for d in decisions:
         mark = "[bold green]TRIGGERED[/]" if d["triggered"] else "[bold]not triggered[/]"
         con.print(f"[bold]{res.month}[/] {d['region_code']} {mark}: {d['reason']}")
+    print_roster_read(con, res)
     print_tables(con, res, f"Payments for index month {res.month}")
+
+
+def roster_read_text(entry: dict) -> str | None:
+    """'sheet '花名册', header on row 3' for a roster not read from its first line (None otherwise)."""
+    parts = []
+    if entry.get("sheet") is not None:
+        parts.append(f"sheet {entry['sheet']!r}")
+    if entry.get("header_row", 1) != 1 or parts:
+        word = "line" if entry.get("format") == "csv" else "row"
+        parts.append(f"header on {word} {entry.get('header_row', 1)}")
+    if entry.get("hidden_rows"):
+        parts.append(f"{entry['hidden_rows']:,} rows hidden in the sheet ({entry.get('hidden_paid_rows', 0):,} of them paid)")
+    return ", ".join(parts) or None
+
+
+def print_roster_read(con, res) -> None:
+    from rich.markup import escape
+
+    entry = next((i for i in (res.manifest or {}).get("inputs", []) if i.get("role") == "roster"), {})
+    text = roster_read_text(entry)
+    if text:
+        con.print(f"roster: {escape(text)}")
 
 
 def print_tables(con, res, title: str) -> None:
@@ -148,6 +175,8 @@ def calc(
     out: Optional[Path] = typer.Option(None, "--out", help="New or empty folder for the outputs. Default: a new run folder under HOME/runs/MONTH/."),
     supplement: bool = typer.Option(False, "--supplement", help="A supplementary roster for a month already paid: pays only people not yet paid for MONTH (others rejected as already_paid)."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
+    standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
 ):
     """Compute one index month's subsidies for a roster and write the audited run folder."""
     from cpi_link.core.months import parse_month
@@ -166,16 +195,17 @@ def calc(
         from cpi_link.outputs.runfolder import temp_name
 
         # opened first: the roster's hash and first pass run while the scheme, figures and standards
-        # load; their key files go to a folder of this process inside home, never beside --out
+        # load (a spreadsheet's sheet is parsed then); their key files go to a folder of this process
+        # inside home, never beside --out
         work = home.runs_dir / m / temp_name(".work-", "calc")
-        opened = RosterInput(roster, work)
+        opened = RosterInput(roster, work, sheet=sheet)
     from cpi_link.rules.schemes import load_scheme
     from cpi_link.store.series import SeriesStore
 
     try:
         sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
         rules = sch.rules_for(m)
-        std = load_standards_option(standards)
+        std = load_standards_option(standards, standards_sheet)
         store = SeriesStore(home)
         from cpi_link.core.errors import InputError
 
@@ -186,13 +216,13 @@ def calc(
             from cpi_link.jobs import monthly
             from cpi_link.jobs.ledger import Ledger
 
-            res = monthly.supplement(Ledger(home), m, roster, sch, store, std, out_dir=out)
+            res = monthly.supplement(Ledger(home), m, roster, sch, store, std, out_dir=out, sheet=sheet)
         else:
             from cpi_link.jobs.pipeline import calculate_month
 
             home.ensure()
             with progress_ticker(roster, fmt, f"calc {m}") as tick:
-                res = calculate_month(m, opened or roster, sch, store, std, home, out_dir=out, progress=tick)
+                res = calculate_month(m, opened or roster, sch, store, std, home, out_dir=out, progress=tick, sheet=sheet)
     finally:
         if opened is not None:
             opened.close()
@@ -213,6 +243,8 @@ def validate(
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
     show: int = typer.Option(5, "--show", help="How many example rows to list per reason."),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
+    standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
 ):
     """Check a roster without paying: the rows calc would reject, by reason, with the first rows of each."""
     from cpi_link.calc.validate import validate_roster
@@ -229,32 +261,39 @@ def validate(
         m = parse_month(month, "--month")
         sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
         sch.rules_for(m)
-        std = load_standards_option(standards)
+        std = load_standards_option(standards, standards_sheet)
         store = SeriesStore(home)
     rep = validate_roster(roster, month=m, scheme=sch, store=store, standards=std, examples=show,
-                          work_dir=home.runs_dir if m else None)
+                          work_dir=home.runs_dir if m else None, sheet=sheet)
     if rep.get("figures_missing_for"):
         warn(f"no figures yet for {m} ({', '.join(rep['figures_missing_for'])}): the month's checks assume the "
              "mechanism starts; which row of a person listed twice is kept may change once the figures are in")
     if fmt is Format.json:
         emit_json(rep)
     elif fmt is Format.csv:
-        rows = [{"reason": k, "rows": v["rows"], "examples": " ".join(str(x) for x in v["example_rows"])} for k, v in rep["problems"].items()]
-        rows += [{"reason": f"warning: {k}", "rows": v["rows"], "examples": " ".join(str(x) for x in v["example_rows"])}
-                 for k, v in rep["warnings"].items()]
-        emit_csv(rows, ["reason", "rows", "examples"])
+        rows = [{"reason": k, "rows": v["rows"], "examples": " ".join(str(x) for x in v["example_rows"]),
+                 "file_rows": " ".join(str(x) for x in v["example_file_rows"])} for k, v in rep["problems"].items()]
+        rows += [{"reason": f"warning: {k}", "rows": v["rows"], "examples": " ".join(str(x) for x in v["example_rows"]),
+                  "file_rows": " ".join(str(x) for x in v["example_file_rows"])} for k, v in rep["warnings"].items()]
+        emit_csv(rows, ["reason", "rows", "examples", "file_rows"])
     else:
         from rich.table import Table
 
         con = stdout_console()
-        con.print(f"[bold]{roster}[/]: {rep['rows']:,} data rows, {rep['ok_rows']:,} without problems")
+        from rich.markup import escape
+
+        read = roster_read_text({"sheet": rep["sheet"], "header_row": rep["header_row"],
+                                 "format": "csv" if rep["sheet"] is None else "sheet"})
+        con.print(f"[bold]{escape(str(roster))}[/]{' (' + escape(read) + ')' if read else ''}: "
+                  f"{rep['rows']:,} data rows, {rep['ok_rows']:,} without problems")
         if rep["problems"]:
             t = Table(title="Problems by reason")
             t.add_column("reason")
             t.add_column("rows", justify="right")
-            t.add_column("first rows (data row: detail)")
+            t.add_column("first rows (row in the file / data row: detail)")
             for k, v in rep["problems"].items():
-                t.add_row(k, f"{v['rows']:,}", "\n".join(f"{r}: {d}" for r, d in zip(v["example_rows"], v["example_details"])))
+                t.add_row(k, f"{v['rows']:,}", "\n".join(f"{f} / {r}: {escape(d)}" for f, r, d in
+                                                         zip(v["example_file_rows"], v["example_rows"], v["example_details"])))
             con.print(t)
         else:
             con.print("[green]no problems found[/]")

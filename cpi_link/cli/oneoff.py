@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from cpi_link.cli.calc import result_json as calc_result_json
-from cpi_link.cli.calc import ROSTER_HELP, STANDARDS_HELP, emit_result, load_standards_option, print_tables, progress_ticker
+from cpi_link.cli.calc import ROSTER_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP, emit_result, load_standards_option, print_tables, progress_ticker
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 
 PROGRAMME_HELP = "Programme id in the config's programmes/ folder (e.g. shanxi-2021-spring-festival) or a path to a programme TOML file."
@@ -70,6 +70,8 @@ def oneoff(
     out: Optional[Path] = typer.Option(None, "--out", help="New or empty folder for the outputs. Default: HOME/runs/programme-ID/RUN_ID/."),
     supplement: bool = typer.Option(False, "--supplement", help="Pay only people this programme has not paid yet (others rejected as already_paid)."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
+    standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
 ):
     """Pay a one-off or festival subsidy (节日补助 / 临时生活补助) on a roster, once per person per programme.
 
@@ -87,7 +89,7 @@ def oneoff(
     store = SeriesStore(home)
     if prog.method == "proportional_index":
         index_figure(prog, store)  # exit 3 before any other message
-        std = load_standards_option(standards)
+        std = load_standards_option(standards, standards_sheet)
     else:
         if standards is not None:
             warn(f"--standards is not used: programme {prog.id} pays fixed amounts per category.")
@@ -97,7 +99,8 @@ def oneoff(
     warn_programme(prog)
     home.ensure()
     with progress_ticker(roster, fmt, f"oneoff {prog.id}") as tick:
-        res = pay_programme(prog, roster, store, std, home, out_dir=out, supplement=supplement, progress=tick)
+        res = pay_programme(prog, roster, store, std, home, out_dir=out, supplement=supplement, progress=tick,
+                            sheet=sheet)
     emit_result(fmt, result_json(res), print_result, res)
 
 

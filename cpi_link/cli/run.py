@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.calc import ROSTER_HELP, SCHEME_HELP, STANDARDS_HELP, default_scheme, load_standards_option
+from cpi_link.cli.calc import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP, default_scheme,
+                               load_standards_option)
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 
 
@@ -31,6 +32,8 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="For cron: print nothing on success (errors still go to stderr)."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
+    sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
+    standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
 ):
     """Fetch, then compute every due index month in order; months already completed are skipped.
 
@@ -56,7 +59,7 @@ def run(
 
         log = logging.getLogger("cpi_link.run")
         log.info("run started: scheme=%s since=%s offline=%s redo=%s", sch.name, since_m, offline, redo_m)
-        std = load_standards_option(standards)
+        std = load_standards_option(standards, standards_sheet)
         store = SeriesStore(home)
         fetch_report = None
         if not offline:
@@ -72,7 +75,7 @@ def run(
                 log.warning("fetch failed: %s; going on with the stored figures", exc.message)
                 warn(f"{_stamp()} fetch failed: {exc.message}; going on with the stored figures")
         try:
-            report = run_months(home, sch, store, roster, std, since_m, redo=redo_m, reason=reason, topup=topup)
+            report = run_months(home, sch, store, roster, std, since_m, redo=redo_m, reason=reason, topup=topup, sheet=sheet)
         except BaseException as exc:
             log.error("run stopped: %s", getattr(exc, "message", None) or ("interrupted" if isinstance(exc, KeyboardInterrupt)
                                                                           else type(exc).__name__))

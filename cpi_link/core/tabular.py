@@ -1,4 +1,5 @@
-"""Reading small tables officers type (figures, standards): CSV in UTF-8/BOM/GB18030, or XLSX.
+"""Reading small tables officers type (figures, standards): CSV in UTF-8/BOM/GB18030, or a
+spreadsheet (XLSX/XLSM/XLS/ODS, core.sheets).
 
 Everything comes back as text; numbers are parsed exactly by the caller. Big rosters use
 cpi_link.roster, which streams with pyarrow.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 from cpi_link.core.errors import InputError
@@ -119,15 +121,51 @@ def is_xlsx(path: Path) -> bool:
         return fh.read(4) == b"PK\x03\x04"
 
 
-def read_table(path: Path | str) -> tuple[list[str], list[list[str]]]:
-    """Return (header, rows) as strings; rows keep their order (data row 1 is rows[0])."""
+def read_table(path: Path | str, sheet: str | int | None = None,
+               aliases: dict[str, tuple[str, ...]] | None = None,
+               units: dict[str, tuple[str, ...]] | None = None) -> tuple[list[str], list[list[str]]]:
+    """Return (header, rows) as strings; rows keep their order (data row 1 is rows[0]).
+
+    A spreadsheet (XLSX/XLSM/XLS/ODS, core.sheets) or a CSV. With `aliases` (the table's column
+    names) the header is the row among the first 10 that matches them (rows above it, titles, are
+    skipped) and the sheet is the visible one that has such a header."""
+    return read_table_with_rows(path, sheet, aliases, units)[:2]
+
+
+def read_table_with_rows(path: Path | str, sheet: str | int | None = None,
+                         aliases: dict[str, tuple[str, ...]] | None = None,
+                         units: dict[str, tuple[str, ...]] | None = None):
+    """(header, rows, file_rows, where): read_table's with the row number a person sees for each
+    row (spreadsheet row or CSV line) and the place read ("file" or "file, sheet 'X'")."""
+    from cpi_link.core.sheets import open_sheet, spreadsheet_kind
+
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a file")
-    if path.suffix.lower() in (".xlsx", ".xlsm") or is_xlsx(path):
-        return _read_xlsx(path)
+    matcher = HeaderMatcher(aliases, units) if aliases else None
+    if spreadsheet_kind(path) is not None:
+        looks = (lambda head: any(matcher.score(r) >= 2 for r in head)) if matcher else None
+        sh = open_sheet(path, sheet, looks_like=looks)
+        lines: list[tuple[int, list[str]]] = []
+        for n, raw in enumerate(sh.rows(), start=1):
+            cells = [_cell_text(v).strip() for v in raw]
+            if any(cells):
+                lines.append((n, cells))
+        where = sh.label
+        if not lines:
+            raise InputError(f"{where}: the sheet is empty")
+    else:
+        where = str(path)
+        lines = _csv_lines(path)
+    at = matcher.find_header([c for _, c in lines[:10]]) if matcher else 0
+    header = lines[at][1]
+    body = lines[at + 1:]
+    return header, [c for _, c in body], [n for n, _ in body], where
+
+
+def _csv_lines(path: Path) -> list[tuple[int, list[str]]]:
     data = path.read_bytes()
     if not data.strip():
         raise InputError(f"{path}: the file is empty")
@@ -136,72 +174,158 @@ def read_table(path: Path | str) -> tuple[list[str], list[list[str]]]:
         text = data.decode(enc)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{path}: line {line} is not valid {enc} text (mixed encodings in one file?)") from None
-    sample = text[:4096]
-    delimiter = ","
-    first = sample.splitlines()[0] if sample.splitlines() else ""
-    if "," not in first and "\t" in first:
-        delimiter = "\t"
-    elif "," not in first and ";" in first:
-        delimiter = ";"
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(f"{path}: line {line}, byte {col} is not valid {enc} text (mixed encodings in one file?)") from None
+    delimiter = _guess_delimiter(text[:8192])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    out: list[tuple[int, list[str]]] = []
     try:
-        rows = [r for r in reader]
+        start = 1
+        for r in reader:
+            if any(c.strip() for c in r):
+                out.append((start, [c.strip() for c in r]))
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if not rows:
+        raise InputError(f"{path}: line {reader.line_num}: not readable as CSV ({exc})") from None
+    if not out:
         raise InputError(f"{path}: the file is empty")
-    header = [h.strip() for h in rows[0]]
-    return header, [[c.strip() for c in r] for r in rows[1:]]
+    return out
 
 
-def _read_xlsx(path: Path) -> tuple[list[str], list[list[str]]]:
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise InputError(f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from None
-    try:
-        ws = wb.worksheets[0]
-        rows: list[list[str]] = []
-        for raw in ws.iter_rows(values_only=True):
-            cells = ["" if v is None else _cell_text(v) for v in raw]
-            if any(c.strip() for c in cells):
-                rows.append([c.strip() for c in cells])
-    finally:
-        wb.close()
-    if not rows:
-        raise InputError(f"{path}: the first sheet is empty")
-    return rows[0], rows[1:]
+def _guess_delimiter(sample: str) -> str:
+    """The separator of the first lines: the one most of the first non-empty lines hold (a title
+    line above the header has none)."""
+    lines = [ln for ln in sample.splitlines()[:12] if ln.strip()]
+    for d in (",", "\t", ";"):
+        if sum(1 for ln in lines if d in ln) * 2 >= len(lines):
+            return d
+    for d in (",", "\t", ";"):
+        if any(d in ln for ln in lines):
+            return d
+    return ","
 
 
 def _cell_text(v: object) -> str:
     # A float cell is shown as Excel shows it (repr gives the shortest round-tripping text, which
     # for a typed-in 103.5 is '103.5'); integers lose their '.0'.
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
     if isinstance(v, bool):
         return str(v)
     if isinstance(v, float):
         return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
     if hasattr(v, "strftime"):
-        return v.strftime("%Y-%m")
+        return v.strftime("%Y-%m") if hasattr(v, "year") else str(v)
     return str(v)
 
 
-def find_columns(header: list[str], aliases: dict[str, tuple[str, ...]], required: tuple[str, ...], path) -> dict[str, int]:
-    """Map canonical column names to positions, accepting English or Chinese headers."""
-    norm = [h.strip().lstrip("\ufeff").lower() for h in header]
-    out: dict[str, int] = {}
-    for key, names in aliases.items():
-        hits = [i for i, h in enumerate(norm) if h in {n.lower() for n in names}]
-        if len(hits) > 1:
-            raise InputError(f"{path}: column {key!r} appears {len(hits)} times in the header")
-        if hits:
-            out[key] = hits[0]
-    missing = [k for k in required if k not in out]
-    if missing:
-        raise InputError(
-            f"{path}: missing required column(s) {', '.join(missing)}; the header has: {', '.join(header)}"
-        )
-    return out
+def header_name(h: object) -> str:
+    """A header cell as compared (SPEC 5.1): NFKC (full-width -> half-width), no spaces or line
+    breaks anywhere, no BOM, lower case."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", "" if h is None else str(h))
+    return _SPACES.sub("", text.replace("\ufeff", "").replace("\u200b", "")).lower()
+
+
+_SPACES = re.compile(r"\s+")
+_UNIT = re.compile(r"^(.+?)[(\[【]([^()\[\]【】]+)[)\]】]$")
+
+
+class HeaderMatcher:
+    """Header cells -> canonical columns: by name (header_name), or by name and a trailing unit in
+    brackets that the column takes (`保障人数(人)`). A cell that only resembles a name (a known name
+    with another unit, `保障人数（户）`; a shortened name, `身份证`) is a look-alike: an error when
+    no other cell gives that column, so a column is never silently ignored."""
+
+    def __init__(self, aliases: dict[str, tuple[str, ...]], units: dict[str, tuple[str, ...]] | None = None):
+        self.aliases = aliases
+        self.names = {header_name(a): k for k, names in aliases.items() for a in names}
+        self.units = {k: {header_name(u) for u in us} for k, us in (units or {}).items()}
+
+    def match(self, cell: object) -> tuple[str | None, str | None]:
+        """(column, None) for a match, (None, column) for a look-alike, (None, None) otherwise."""
+        n = header_name(cell)
+        if not n:
+            return None, None
+        if n in self.names:
+            return self.names[n], None
+        m = _UNIT.match(n)
+        if m:
+            base, unit = m.group(1), m.group(2)
+            key = self.names.get(base)
+            if key is not None:
+                return (key, None) if unit in self.units.get(key, ()) else (None, key)
+            n = base
+        if len(n) >= 2:
+            for name, key in self.names.items():
+                if len(name) > len(n) and (name.startswith(n) or name.endswith(n)):
+                    return None, key
+        return None, None
+
+    def score(self, row: list) -> int:
+        """How many distinct columns a row's cells give (to find the header row)."""
+        return len({k for k in (self.match(c)[0] for c in row) if k is not None})
+
+    def find_header(self, rows: list[list], scan: int = 10) -> int:
+        """The index of the header among the first `scan` rows: the first giving at least two
+        columns (else the one giving most), else the first non-empty row."""
+        best, best_score = None, 0
+        for i, row in enumerate(rows[:scan]):
+            sc = self.score(row)
+            if sc >= 2:
+                return i
+            if sc > best_score:
+                best, best_score = i, sc
+        if best is not None:
+            return best
+        for i, row in enumerate(rows):
+            if any(header_name(c) for c in row):
+                return i
+        return 0
+
+    def columns(self, header: list, where, required: tuple[str, ...]) -> dict[str, int]:
+        """{column: position}; InputError naming the cell for a column twice, a look-alike, or a
+        missing required column."""
+        out: dict[str, int] = {}
+        like: dict[str, int] = {}
+        for i, cell in enumerate(header):
+            key, lookalike = self.match(cell)
+            if key is not None:
+                if key in out:
+                    raise InputError(f"{where}: columns {str(header[out[key]])!r} and {str(cell)!r} both give {key}; "
+                                     "keep one of them")
+                out[key] = i
+            elif lookalike is not None:
+                like.setdefault(lookalike, i)
+        for key, i in like.items():
+            if key not in out:
+                names = " / ".join(self.aliases[key])
+                units = self.units.get(key)
+                took = f"; a unit may follow in brackets: {' / '.join(sorted(units))}" if units else ""
+                raise InputError(f"{where}: the column {_show(header[i])!r} looks like {key} but does not match its "
+                                 f"names ({names}{took}); rename the column, or remove it")
+        missing = [k for k in required if k not in out]
+        if missing:
+            cells = [_show(h) for h in header[:12] if header_name(h)]
+            shown = ", ".join(cells) + (", …" if len(header) > 12 else "")
+            wanted = "; ".join(f"{k} ({' / '.join(self.aliases[k][1:]) or k})" for k in missing)
+            raise InputError(f"{where}: missing required column(s) {wanted}; the header has: {shown or '(nothing)'}")
+        return out
+
+
+def _show(h: object) -> str:
+    # a file saved without its header has a person's data where the header should be: never an ID
+    from cpi_link.core.privacy import mask_id
+
+    text = ("" if h is None else str(h)).replace("\n", " ").strip()
+    text = re.sub(r"\d{15,}", lambda m: mask_id(m.group()), text)
+    return text if len(text) <= 30 else text[:29] + "…"
+
+
+def find_columns(header: list[str], aliases: dict[str, tuple[str, ...]], required: tuple[str, ...], path,
+                 units: dict[str, tuple[str, ...]] | None = None) -> dict[str, int]:
+    """Map canonical column names to positions, accepting English or Chinese headers (HeaderMatcher)."""
+    return HeaderMatcher(aliases, units).columns(header, path, required)

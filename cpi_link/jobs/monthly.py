@@ -149,7 +149,8 @@ def _short(d) -> dict | None:
 
 
 def run_months(home, scheme, store, roster: Path, standards, since: str | None, redo: str | None = None,
-               reason: str | None = None, progress=None, topup: bool = False, today: date | None = None) -> RunReport:
+               reason: str | None = None, progress=None, topup: bool = False, today: date | None = None,
+               sheet=None) -> RunReport:
     """Compute every due month from `since` to the latest month with complete figures. Caller holds the lock."""
     from cpi_link.jobs.ledger import Ledger
     from cpi_link.rules.trigger import decide
@@ -171,7 +172,7 @@ def run_months(home, scheme, store, roster: Path, standards, since: str | None, 
              f"to {report.expected_latest} should be out; fetch or import them")
         report.warnings.append(w)
         log.warning(w)
-    with RosterInput(roster, home.runs_dir, first_pass=False) as opened:  # hashed once for every month
+    with RosterInput(roster, home.runs_dir, first_pass=False, sheet=sheet) as opened:  # hashed once for every month
         return _run_due(opened, opened.sha256, home, ledger, report, scheme, store, standards, since, latest, redo,
                         reason, progress, topup, decide)
 
@@ -409,7 +410,7 @@ def setup_log(home, quiet: bool) -> Path:
     return path
 
 
-def supplement(ledger, month: str, roster: Path, scheme, store, standards, out_dir=None):
+def supplement(ledger, month: str, roster: Path, scheme, store, standards, out_dir=None, sheet=None):
     """Pay, for a completed month, only the people of an extra roster not yet paid for it."""
     with RunLock(ledger.home):
         ledger.check_or_refuse()
@@ -423,6 +424,6 @@ def supplement(ledger, month: str, roster: Path, scheme, store, standards, out_d
 
         res = calculate_month(month, roster, scheme, store, standards, ledger.home, out_dir=out_dir,
                               exclude_paid=exclude, extra_manifest={"supplement_to": rec["run_id"], "paid_by": "run"},
-                              run_tag=f"supplement-{len(rec['supplements']) + 1}")
+                              run_tag=f"supplement-{len(rec['supplements']) + 1}", sheet=sheet)
         ledger.add_supplement(month, res, res.roster_sha256)
     return res

@@ -48,7 +48,7 @@ def index_figure(programme, store):
 
 
 def pay_programme(programme, roster_path, store, standards, home, out_dir=None, supplement: bool = False,
-                  batch_rows: int = BATCH_ROWS, progress=None) -> CalcResult:
+                  batch_rows: int = BATCH_ROWS, progress=None, sheet=None) -> CalcResult:
     """Compute, write and record a programme's payment, exactly once per person per programme.
 
     The first run records the programme in the ledger; running it again is refused. With
@@ -70,7 +70,7 @@ def pay_programme(programme, roster_path, store, standards, home, out_dir=None, 
             paid = ledger.paid_ids(programme.payment_month, key)
             res = compute_programme(programme, roster_path, store, standards, home, out_dir=out_dir, exclude=paid,
                                     supplement_to=rec["run_id"], seq=len(rec.get("payment_files", [])),
-                                    batch_rows=batch_rows, progress=progress)
+                                    batch_rows=batch_rows, progress=progress, sheet=sheet)
             ledger.add_supplement(key, res, sha256_file(roster_path))
         else:
             if rec is not None:
@@ -79,14 +79,14 @@ def pay_programme(programme, roster_path, store, standards, home, out_dir=None, 
                     "nobody is paid twice under a programme: use --supplement to pay people not yet paid"
                 )
             res = compute_programme(programme, roster_path, store, standards, home, out_dir=out_dir,
-                                    batch_rows=batch_rows, progress=progress)
+                                    batch_rows=batch_rows, progress=progress, sheet=sheet)
             ledger.commit(res, sha256_file(roster_path), key=key, kind="programme")
     return res
 
 
 def compute_programme(programme, roster_path, store, standards, home, out_dir=None, exclude=None,
                       supplement_to: str | None = None, seq: int = 0, batch_rows: int = BATCH_ROWS,
-                      progress=None) -> CalcResult:
+                      progress=None, sheet=None) -> CalcResult:
     """Compute a programme on a roster and write its run folder (no ledger). `exclude`: IDs already paid.
 
     The roster goes through calc's own stream (calc.stream.stream_month): the month checks, the
@@ -113,7 +113,7 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
         base = out_dir = runfolder.prepare_out_dir(Path(out_dir))  # temp and spill inside --out: nothing outside it changes
     else:
         base = home.runs_dir / programme.ledger_key
-    with RosterInput(roster_path, base, batch_rows, first_pass=False) as roster:
+    with RosterInput(roster_path, base, batch_rows, first_pass=False, sheet=sheet) as roster:
         seed = "|".join(["programme", programme.sha256, roster.sha256, str(standards.sha256), json_dumps(decision),
                          f"supplement-{seq}" if supplement_to else "first"])
         run_id = f"{programme.id}-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
@@ -137,7 +137,7 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
         spill = Path(tempfile.mkdtemp(prefix=f".spill-{programme.id}-", dir=base))
         try:
             r = stream_month(roster.path, plan, True, spill, batch_rows, exclude_paid=already if exclude is not None else None,
-                             progress=progress)
+                             progress=progress, sheet=sheet)
             roster.check_unchanged()
             payments = _programme_payments(pq.read_table(r.payments_path), programme, figure)
             rej_table = r.rejected if r.rejected is not None else encoding.rejected_schema().empty_table()

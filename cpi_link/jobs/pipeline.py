@@ -45,17 +45,19 @@ def calculate_month(
     batch_rows: int = BATCH_ROWS,
     extra_manifest: dict | None = None,
     run_tag: str = "",
+    sheet=None,
 ) -> CalcResult:
     """Decide, compute and write one month's run folder. Raises before writing anything on bad input.
 
     roster: a path, or a calc.firstpass.RosterInput opened earlier (its hash and first pass then
     ran while the caller loaded the rules). exclude_paid, when given, marks rows of people already
-    paid for the month (supplements); they are rejected as `already_paid`.
+    paid for the month (supplements); they are rejected as `already_paid`. sheet: the worksheet of a
+    spreadsheet roster given as a path (--sheet NAME|N; default: see core.sheets).
     """
     if not isinstance(roster, RosterInput):
         parent = Path(out_dir) if out_dir is not None else home.runs_dir / month
         # nothing to overlap with here: stream_month starts the first pass as it reads
-        with RosterInput(roster, parent, batch_rows, first_pass=False) as opened:
+        with RosterInput(roster, parent, batch_rows, first_pass=False, sheet=sheet) as opened:
             return calculate_month(month, opened, scheme, store, standards, home, out_dir, progress, exclude_paid,
                                    batch_rows, extra_manifest, run_tag)
     import hashlib
@@ -72,7 +74,8 @@ def calculate_month(
     def run_id() -> str:
         # run_tag tells apart runs of the same inputs that must not share a run id (supplements)
         seed = "|".join([month, scheme.sha256, roster.sha256, standards.sha256,
-                         json_dumps(primary.to_json() if primary else None), run_tag])
+                         json_dumps(primary.to_json() if primary else None), run_tag]
+                        + ([f"sheet={roster.sheet}"] if roster.sheet is not None else []))  # two sheets of one file: two runs
         return f"{month}-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
 
     plan.run_id_of = run_id
@@ -91,7 +94,7 @@ def calculate_month(
     spill_dir = Path(tempfile.mkdtemp(prefix=runfolder.temp_name(".spill-", month) + "-", dir=base))
     try:
         r = stream_month(roster.path, plan, compute, spill_dir, batch_rows, exclude_paid=exclude_paid, progress=progress,
-                         first_pass=roster.take_first_pass(batch_rows))
+                         first_pass=roster.take_first_pass(batch_rows), sheet=roster.sheet)
         roster.check_unchanged()
         crashpoint("calc_after_read")  # crash tests: roster read, nothing written
         # under home: runs/MONTH/RUN_ID; the same run already there is reused (runfolder._place)
@@ -155,7 +158,8 @@ def _finish_month(r: StreamResult, plan: MonthPlan, primary, roster_path, roster
             "categories": dict(rules.categories),
         },
         "inputs": [
-            {"role": "roster", "path": str(roster_path.resolve()), "sha256": roster_sha, "rows": input_rows},
+            {"role": "roster", "path": str(roster_path.resolve()), "sha256": roster_sha, "rows": input_rows,
+             **_roster_read(r.roster)},
             {"role": "standards", "path": str(Path(standards.path).resolve()), "sha256": standards.sha256,
              "rows": len(standards), "sample": bool(standards.sample)},
         ],
@@ -182,6 +186,19 @@ def _finish_month(r: StreamResult, plan: MonthPlan, primary, roster_path, roster
         input_rows=input_rows, paid_rows=int(paid_rows), persons=persons, total_fen=total_fen,
         rejected_by_reason=by_reason, by_category=by_cat, manifest=manifest, roster_sha256=roster_sha,
     )
+
+
+def _roster_read(info: dict | None) -> dict:
+    """What the manifest says of how the roster was read: format, sheet, the header's row."""
+    if not info:
+        return {}
+    out = {"format": info["format"], "header_row": info["header_row"]}
+    if info.get("sheet") is not None:
+        out["sheet"] = info["sheet"]
+    if info.get("hidden_rows"):  # rows hidden in Excel are read and paid: said, so a person can check them
+        out["hidden_rows"] = info["hidden_rows"]
+        out["hidden_paid_rows"] = info.get("hidden_paid_rows", 0)
+    return out
 
 
 def json_dumps(obj) -> str:

@@ -1,7 +1,7 @@
 """Reading and checking recipient rosters (SPEC 5.1), streamed in batches and checked by column.
 
-Formats: CSV (UTF-8, UTF-8 with BOM, or GB18030; comma, tab or semicolon separated), XLSX (first
-sheet) and Parquet. Every column is read as text. Each batch is a pyarrow Table (ROSTER_SCHEMA):
+Formats: CSV (UTF-8, UTF-8 with BOM, or GB18030; comma, tab or semicolon separated), spreadsheets
+(XLSX/XLSM/XLS/ODS, the sheet and header row found by roster.read) and Parquet. Every column is read as text. Each batch is a pyarrow Table (ROSTER_SCHEMA):
 the normalised fields, the row's original text (orig_*), and a `reason` when the row failed a check
 done here; the calculator adds the checks that need the month's rules (category_not_covered,
 unknown_region, duplicate_person, a missing area for a by_area category).
@@ -15,7 +15,9 @@ Reason precedence when a row has several problems (the first one wins, `detail` 
   5. bank_account_lost_precision (a number cell of more than 15 digits, or 6.22E+18 as text).
 
 Row numbers (`source_row`) are 1-based over data rows, after the header, continuing across
-batches; blank lines (CSV) and wholly empty rows (XLSX) are not data rows and are not counted.
+batches; blank lines (CSV) and wholly empty rows (spreadsheets) are not data rows and are not
+counted. `file_row` is the row a person sees (spreadsheet row, CSV line; roster.read). Spreadsheet
+cells that stand for no value (formula_without_value, bad_cell) take precedence over other reasons.
 A file that cannot be read, is empty, has no header, lacks a required column or has a required
 column twice raises InputError (exit 2). A header with no data rows gives one empty batch.
 """
@@ -33,8 +35,8 @@ from cpi_link.core.atomic import sha256_file
 from cpi_link.core.categories import BY_AREA, CATEGORY_NAMES
 from cpi_link.core.privacy import mask_digits
 from cpi_link.core.regions import clean_code
-from cpi_link.roster.read import NUMERIC_BANK, check_path, csv_header, file_format, parquet_header, raw_batches, xlsx_header
-from cpi_link.roster.schema import _DICT, AREA_VALUES, CHECKED_SCHEMA, FEW_VALUED, ROSTER_COLUMNS, ROSTER_SCHEMA, map_header, short
+from cpi_link.roster.read import NUMERIC_BANK, open_roster, raw_batches
+from cpi_link.roster.schema import _DICT, AREA_VALUES, CHECKED_SCHEMA, FEW_VALUED, ROSTER_COLUMNS, ROSTER_SCHEMA, short
 from cpi_link.roster.ids import R_BAD_PERSONS, R_BANK_LOST, R_MISSING, R_OK, R_UNKNOWN_CAT, REASONS, normalise_ids, offsets_of
 
 _MAX_PERSONS_DIGITS = 6
@@ -45,29 +47,16 @@ MAX_PERSONS = 99
 # Public API
 
 
-def roster_info(path: Path | str) -> dict:
-    """Path, format, encoding (CSV only), sha256 and the header mapping {column: header text}."""
-    path = check_path(path)
-    fmt = file_format(path)
-    if fmt == "csv":
-        encoding, delimiter, header = csv_header(path)
-    elif fmt == "xlsx":
-        encoding, header = None, xlsx_header(path)
-    else:
-        encoding, header = None, parquet_header(path)
-    mapping = map_header(header, path)
-    return {
-        "path": str(path),
-        "format": fmt,
-        "encoding": encoding,
-        "sha256": sha256_file(path),
-        "columns": {key: header[i] for key, i in mapping.items()},
-    }
+def roster_info(path: Path | str, sheet: str | int | None = None) -> dict:
+    """Path, format, encoding (CSV only), sheet and header_row (the row a person sees), sha256 and
+    the header mapping {column: header text}."""
+    r = open_roster(path, sheet)
+    return {**r.info(), "sha256": sha256_file(r.path)}
 
 
-def iter_roster(path: Path | str, batch_rows: int = 1_000_000) -> Iterator[pa.Table]:
+def iter_roster(path: Path | str, batch_rows: int = 1_000_000, sheet: str | int | None = None) -> Iterator[pa.Table]:
     """Stream the roster as checked batches of at most `batch_rows` rows (see the module doc)."""
-    return (t.cast(ROSTER_SCHEMA) for t in check_batches(raw_batches(path, batch_rows)))
+    return (t.cast(ROSTER_SCHEMA) for t in check_batches(raw_batches(path, batch_rows, sheet=sheet)))
 
 
 def check_batches(raw: Iterator[tuple[pa.Table, np.ndarray | None]], known_ids=None) -> Iterator[pa.Table]:
@@ -254,6 +243,15 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
                                  "lost; format the column as text and retype the account")
     bank = nonempty_or_null(bank)
 
+    if "cell_reason" in raw.column_names:  # spreadsheet cells that stand for no value (roster.read): they win
+        cr = raw.column("cell_reason")
+        hit = cr.is_valid().to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(hit)
+        reason[rows] = [REASONS.index(x) for x in cr.filter(pa.array(hit)).to_pylist()]
+        detail[rows] = np.array(raw.column("cell_detail").filter(pa.array(hit)).to_pylist() + [None], dtype=object)[:-1]
+    file_row = raw.column("file_row") if "file_row" in raw.column_names else None
+    file_row = _array(file_row) if file_row is not None else pa.array(np.arange(first_row, first_row + n, dtype=np.int64))
+
     # reason and detail as dictionaries: null on the (many) rows without a problem, no string per row
     bad = reason != R_OK
     n_bad = int(bad.sum())
@@ -269,6 +267,7 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     detail_arr = pa.DictionaryArray.from_arrays(indices(at), pa.array(detail[bad].tolist(), pa.string()))
     columns = [
         pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(np.arange(first_row, first_row + n, dtype=np.int64))]),
+        file_row,
         person_id,
         nonempty_or_null(name),
         category,
@@ -282,6 +281,10 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     ] + [orig[c] for c in ROSTER_COLUMNS] + [pa.array(key)]
     return pa.Table.from_arrays(columns, schema=CHECKED_SCHEMA)
 
+
+
+def _array(col):
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
 
 
 class _Few:

@@ -35,8 +35,10 @@ REASONS: tuple[str | None, ...] = (
     "unknown_category",
     "bad_persons",
     "bank_account_lost_precision",
+    "formula_without_value",  # a spreadsheet cell with a formula and no stored value (roster.read)
+    "bad_cell",  # a date, TRUE/FALSE or an error such as #N/A where text or a number belongs
 )
-R_OK, R_LOST, R_INVALID, R_MISSING, R_UNKNOWN_CAT, R_BAD_PERSONS, R_BANK_LOST = range(7)
+R_OK, R_LOST, R_INVALID, R_MISSING, R_UNKNOWN_CAT, R_BAD_PERSONS, R_BANK_LOST, R_FORMULA, R_BAD_CELL = range(9)
 
 MSG_EMPTY = "person_id is empty"
 MSG_LOST = (

@@ -1,12 +1,18 @@
-"""Reading roster files as text columns, in batches: CSV (UTF-8, BOM, GB18030), XLSX and Parquet.
-Header problems raise InputError before the first batch."""
+"""Reading roster files as text columns, in batches: CSV (UTF-8, BOM, GB18030), spreadsheets
+(XLSX/XLSM/XLS/ODS, read with python-calamine: core.sheets) and Parquet.
 
-from __future__ import annotations
+`open_roster` finds the header (SPEC 5.1: among the first 10 rows, by the known column names; rows
+above it, titles and notes, are skipped) and raises InputError for header problems before any
+batch. `RosterFile.batches` gives (table of the ROSTER_COLUMNS present, mask of ID cells that were
+numbers, or None). A table may also hold `file_row` (the row a person sees: spreadsheet row or CSV
+line) and, for spreadsheet cells that stand for no value, `cell_reason`/`cell_detail` (roster.check).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -15,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cpi_link.core.errors import InputError
-from cpi_link.roster.schema import FEW_VALUED, map_header, norm_header
+from cpi_link.roster.schema import FEW_VALUED, header_matcher, map_header, norm_header
 
 # An extra bool column of a raw batch, present when some bank_account cell was a number (XLSX, a
 # float Parquet column): check_batch rejects those of more than 15 digits (bank_account_lost_precision).
@@ -23,27 +29,81 @@ NUMERIC_BANK = "numeric_bank_account"
 
 _CSV_BLOCK = 2 << 20  # 8 MB blocks cost 200 MB more peak memory at 5M rows, for no speed
 _SNIFF = 4 << 20
+# A CSV line longer than this is refused naming the line (pyarrow parses blocks of _CSV_BLOCK bytes).
+MAX_CSV_FIELD_BYTES = _CSV_BLOCK
+SPREADSHEETS = ("xlsx", "xls", "ods")
 
 
-def raw_batches(path: Path | str, batch_rows: int = 1_000_000) -> Iterator[tuple[pa.Table, np.ndarray | None]]:
-    """The roster's cells as text, in batches: (table of the ROSTER_COLUMNS present, mask of ID
-    cells that were numbers or None). Header problems raise InputError before the first batch."""
+def raw_batches(path: Path | str, batch_rows: int = 1_000_000, sheet: str | int | None = None
+                ) -> Iterator[tuple[pa.Table, np.ndarray | None]]:
+    """The roster's cells as text, in batches (see the module doc). Header problems raise
+    InputError here, before the first batch."""
     if batch_rows < 1:
         raise ValueError("batch_rows must be at least 1")
-    path = check_path(path)
-    fmt = file_format(path)
-    return {"csv": _csv_batches, "xlsx": _xlsx_batches, "parquet": _parquet_batches}[fmt](path, batch_rows)
+    return open_roster(path, sheet).batches(batch_rows)
 
 
 def iter_id_column(path: Path | str, batch_rows: int = 1_000_000) -> Iterator[pa.Array] | None:
-    """The raw person_id column alone, in batches (CSV and Parquet; None for XLSX, which is small
-    and slow to read twice). For calculate's first, cheap pass over the roster."""
+    """The raw person_id column alone, in batches (CSV and Parquet; None for spreadsheets, which are
+    read once). For calculate's first, cheap pass over the roster."""
+    path = check_path(path)
+    if file_format(path) in SPREADSHEETS:
+        return None
+    r = open_roster(path)
+    return (raw.column("person_id") for raw, _ in r.batches(batch_rows, only=("person_id",)))
+
+
+@dataclass
+class RosterFile:
+    """A roster whose header was found: what it is and how to read its batches."""
+
+    path: Path
+    format: str
+    header: list[str]
+    mapping: dict[str, int]
+    header_row: int  # the header's row as a person sees it (spreadsheet row / CSV line); 1 for Parquet
+    sheet: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    skip_rows: int = 1  # CSV lines before the data (blank lines, titles, the header)
+    header_end: int = 1  # CSV: the line the header ends on
+    rows_read: int = 0  # data rows the batches gave so far (all of them once read to the end)
+    hidden_rows: list = field(default_factory=list)  # data rows (source_row) hidden in the sheet (XLSX)
+    _sheet: object = field(default=None, repr=False)
+    _special: object = field(default=None, repr=False)
+
+    def info(self) -> dict:
+        """How the file was read; `hidden_rows` (data rows hidden in the sheet) once the batches were read."""
+        return {"path": str(self.path), "format": self.format, "encoding": self.encoding, "sheet": self.sheet,
+                "header_row": self.header_row, "hidden_rows": len(self.hidden_rows),
+                "columns": {key: self.header[i] for key, i in self.mapping.items()}}
+
+    def batches(self, batch_rows: int, only: tuple[str, ...] | None = None):
+        if self.format == "csv":
+            return _csv_batches(self, batch_rows, only)
+        if self.format == "parquet":
+            return _parquet_batches(self.path, batch_rows, only)
+        return _sheet_batches(self, batch_rows)
+
+    def exact_file_rows(self, source_rows, file_rows):
+        """file_row of rows (source_row -> the file_row the batches gave), exactly: a CSV's blank
+        lines and quoted line breaks counted (read again only for such a file)."""
+        if self.format != "csv":
+            return file_rows
+        return csv_lines_of_rows(self.path, self, source_rows)
+
+
+def open_roster(path: Path | str, sheet: str | int | None = None) -> RosterFile:
     path = check_path(path)
     fmt = file_format(path)
-    if fmt == "xlsx":
-        return None
-    read = {"csv": _csv_batches, "parquet": _parquet_batches}[fmt]
-    return (raw.column("person_id") for raw, _ in read(path, batch_rows, only=("person_id",)))
+    if fmt in SPREADSHEETS:
+        return _open_spreadsheet(path, fmt, sheet)
+    if sheet is not None:
+        raise InputError(f"{path}: --sheet is for spreadsheets (XLSX, XLS, ODS); this is a {fmt.upper()} file")
+    if fmt == "parquet":
+        header = parquet_header(path)
+        return RosterFile(path, fmt, header, map_header(header, path), 1)
+    return _open_csv(path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -67,19 +127,15 @@ def check_path(path: Path | str) -> Path:
     return path
 
 
-
-
 def file_format(path: Path) -> str:
+    """"parquet", "xlsx", "xls", "ods" or "csv" (any other file is read as text)."""
+    from cpi_link.core.sheets import spreadsheet_kind
+
     with open(path, "rb") as fh:
         magic = fh.read(4)
-    suffix = path.suffix.lower()
-    if magic == b"PAR1" or suffix == ".parquet":
+    if magic == b"PAR1" or path.suffix.lower() == ".parquet":
         return "parquet"
-    if magic == b"PK\x03\x04" or suffix in (".xlsx", ".xlsm"):
-        return "xlsx"
-    if suffix == ".xls" or magic == b"\xd0\xcf\x11\xe0":
-        raise InputError(f"{path}: old Excel .xls is not supported; save it as .xlsx or CSV")
-    return "csv"
+    return spreadsheet_kind(path) or "csv"
 
 
 def _sniff_encoding(path: Path) -> str:
@@ -99,29 +155,208 @@ def _sniff_encoding(path: Path) -> str:
         return detect_encoding(sample[:65536], path)
 
 
-def csv_header(path: Path) -> tuple[str, str, list[str]]:
+def _open_csv(path: Path) -> RosterFile:
     encoding = _sniff_encoding(path)
     with open(path, "rb") as fh:
         head = fh.read(1 << 20)
     import codecs
 
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
-    lines = text.splitlines()
-    first = next((ln for ln in lines if ln.strip()), "")
-    if not first.strip():
+    if not text.strip():
         raise InputError(f"{path}: the roster file is empty")
-    if "," in first:
-        delimiter = ","
-    elif "\t" in first:
-        delimiter = "\t"
-    elif ";" in first:
-        delimiter = ";"
-    else:
-        delimiter = ","
-    header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
-    if not any(h.strip() for h in header):
+    matcher = header_matcher()
+    best = None  # (score, delimiter, records, header index)
+    for delimiter in (",", "\t", ";"):
+        records = _records(text, delimiter)
+        if not records:
+            continue
+        at = matcher.find_header([cells for _, _, cells in records])
+        score = matcher.score(records[at][2])
+        if best is None or score > best[0]:
+            best = (score, delimiter, records, at)
+    if best is None:
+        raise InputError(f"{path}: the roster file is empty")
+    _, delimiter, records, at = best
+    start, end, header = records[at]
+    header = [norm_header(h) for h in header]
+    if not any(header):
         raise InputError(f"{path}: the first line is empty; the roster needs a header row")
-    return encoding, delimiter, [norm_header(h) for h in header]
+    where = f"{path} (header on line {start})" if start > 1 else None
+    mapping = map_header(header, path, where)
+    # pyarrow's skip_rows counts lines (quotes in them are not parsed): every line up to the header's end
+    return RosterFile(path, "csv", header, mapping, start, encoding=encoding, delimiter=delimiter,
+                      skip_rows=end, header_end=end)
+
+
+def _records(text: str, delimiter: str) -> list:
+    """The first CSV records of `text`: (first line, last line, cells), blank lines as []."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    out = []
+    start = 1
+    try:
+        for cells in reader:
+            out.append((start, reader.line_num, cells))
+            start = reader.line_num + 1
+            if len(out) >= 20:
+                break
+    except csv.Error:
+        pass
+    return out
+
+
+def csv_header(path: Path) -> tuple[str, str, list[str]]:
+    """(encoding, delimiter, header cells) of a CSV roster (its header found as open_roster does)."""
+    r = _open_csv(path)
+    return r.encoding, r.delimiter, r.header
+
+
+def _csv_batches(r: RosterFile, batch_rows: int, only: tuple[str, ...] | None = None):
+    import pyarrow.csv as pacsv
+
+    path, encoding, delimiter, header, mapping = r.path, r.encoding, r.delimiter, r.header, r.mapping
+    names = [f"c{i}" for i in range(len(header))]
+    wanted = {f"c{i}": key for key, i in mapping.items() if only is None or key in only}
+    bad_rows: list[tuple[int | None, int, int]] = []
+    # file_row as if each data row were one line after the header: exact_file_rows corrects the
+    # rows that need it (rejected ones) when the file has blank lines or quoted line breaks
+    first_line = r.header_end + 1
+
+    def on_invalid(row) -> str:
+        bad_rows.append((row.number, row.expected_columns, row.actual_columns, row.text))
+        return "error"
+
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=names,
+                skip_rows=r.skip_rows,
+                encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding,
+                block_size=_CSV_BLOCK,
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                # few-valued columns as dictionaries: check_batch checks each distinct value once
+                column_types={c: pa.dictionary(pa.int32(), pa.string()) if wanted.get(c) in FEW_VALUED else pa.string()
+                              for c in names},
+                include_columns=list(wanted),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
+        def batches():
+            for b in reader:
+                yield b.rename_columns([wanted[c] for c in b.schema.names])
+
+        done = 0
+        for t in _rebatch(batches(), batch_rows):
+            if only is None:
+                t = t.append_column("file_row", pa.array(np.arange(first_line + done, first_line + done + t.num_rows,
+                                                                   dtype=np.int64)))
+            done += t.num_rows
+            if only is None:
+                r.rows_read = done
+            yield t, None
+    except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError) as exc:
+        raise InputError(_csv_error(path, encoding, exc, bad_rows, delimiter, header)) from None
+
+
+def _csv_error(path: Path, encoding: str, exc: Exception, bad_rows, delimiter: str, header=()) -> str:
+    # Arrow's own messages quote the offending line, which may hold an ID: never pass them on.
+    if bad_rows:
+        number, expected, actual, text = bad_rows[0]
+        if number is None:
+            number = _find_line(path, encoding, text)
+        where = f"line {number}" if number is not None else "a line"
+        return (
+            f"{path}: {where} has {actual} fields but the header has {expected}; "
+            "fix the row (a stray separator or quote?) and run again"
+        )
+    text = str(exc)
+    if isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "decode" in text.lower():
+        bad = first_bad_byte(path, encoding, delimiter, header)
+        if bad:
+            return f"{path}: {bad} is not {encoding} text (mixed encodings?); save the whole file again as CSV UTF-8"
+        return f"{path}: not readable as {encoding} text throughout (mixed encodings?); save it again as CSV UTF-8"
+    line = _long_line(path)
+    if line is not None:
+        return (f"{path}: line {line} is longer than {MAX_CSV_FIELD_BYTES >> 20} MiB (a field that long is "
+                "refused: an unclosed quote?); fix that line and run again")
+    return f"{path}: not a readable CSV file ({type(exc).__name__})"
+
+
+def first_bad_byte(path: Path, encoding: str, delimiter: str = ",", header=()) -> str | None:
+    """'line L, column C (header), byte B of the line' for the first byte that is not `encoding`
+    text (error path only: the file is decoded again in chunks)."""
+    import codecs
+
+    dec = codecs.getincrementaldecoder("utf-8" if encoding == "utf-8-sig" else encoding)()
+    offset = 0  # bytes given to the decoder before this chunk
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(8 << 20)
+            held = dec.getstate()[0]  # bytes of a cut character the decoder still holds
+            try:
+                dec.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                pos = max(0, offset - len(held) + exc.start)
+                break
+            if not chunk:
+                return None
+            offset += len(chunk)
+    with open(path, "rb") as fh:
+        before = fh.read(pos)
+    line = before.count(b"\n") + 1
+    start = before.rfind(b"\n") + 1
+    col = before[start:].count(delimiter.encode()) + 1
+    name = f" ({header[col - 1]})" if 0 < col <= len(header) and header[col - 1] else ""
+    return f"line {line}, column {col}{name}, byte {pos - start + 1} of the line"
+
+
+def _long_line(path: Path) -> int | None:
+    with open(path, "rb") as fh:
+        for n, line in enumerate(fh, 1):
+            if len(line) > MAX_CSV_FIELD_BYTES:
+                return n
+    return None
+
+
+def csv_lines_of_rows(path: Path, r: "RosterFile", source_rows: np.ndarray) -> np.ndarray:
+    """The line on which each data row (1-based) starts, counted as pyarrow reads records: blank
+    lines skipped, a quoted line break inside a record. When the file has exactly one line per data
+    row after the header (its line breaks counted: one pass at memory speed), that is the answer;
+    otherwise (rare) the records are counted with the csv module."""
+    import mmap
+
+    want = np.asarray(source_rows, dtype=np.int64)
+    simple = want + r.header_end
+    if not len(want):
+        return simple
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        end = len(mm)
+        while end and mm[end - 1] in b" \t\r\n":  # blank lines at the very end move no row
+            end -= 1
+        breaks = sum(mm[i:min(i + (16 << 20), end)].count(b"\n") for i in range(0, end, 16 << 20))
+        # every line break before the last row's end separates two lines: header_end - 1 + rows of them
+        if r.rows_read and breaks == r.header_end - 1 + r.rows_read:
+            return simple
+    # the rare file: records counted with the csv module up to the last row asked for
+    last = int(want.max())
+    starts = np.zeros(last + 1, dtype=np.int64)
+    enc = "utf-8-sig" if r.encoding == "utf-8-sig" else r.encoding
+    with open(path, encoding=enc, errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=r.delimiter)
+        line, row = 1, 0
+        for cells in reader:
+            if line > r.header_end and cells:
+                row += 1
+                starts[row] = line
+                if row >= last:
+                    break
+            line = reader.line_num + 1
+    out = starts[np.minimum(want, last)]
+    return np.where(out > 0, out, simple)
 
 
 def _rebatch(batches, batch_rows: int):
@@ -143,66 +378,6 @@ def _rebatch(batches, batch_rows: int):
         yield pa.Table.from_batches(pending)
 
 
-def _csv_batches(path: Path, batch_rows: int, only: tuple[str, ...] | None = None):
-    import pyarrow.csv as pacsv
-
-    encoding, delimiter, header = csv_header(path)
-    mapping = map_header(header, path)
-    names = [f"c{i}" for i in range(len(header))]
-    wanted = {f"c{i}": key for key, i in mapping.items() if only is None or key in only}
-    bad_rows: list[tuple[int | None, int, int]] = []
-
-    def on_invalid(row) -> str:
-        bad_rows.append((row.number, row.expected_columns, row.actual_columns, row.text))
-        return "error"
-
-    try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                column_names=names,
-                skip_rows=1,
-                encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding,
-                block_size=_CSV_BLOCK,
-            ),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                # few-valued columns as dictionaries: check_batch checks each distinct value once
-                column_types={c: pa.dictionary(pa.int32(), pa.string()) if wanted.get(c) in FEW_VALUED else pa.string()
-                              for c in names},
-                include_columns=list(wanted),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-
-        def batches():
-            for b in reader:
-                yield b.rename_columns([wanted[c] for c in b.schema.names])
-
-        for t in _rebatch(batches(), batch_rows):
-            yield t, None
-    except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError) as exc:
-        raise InputError(_csv_error(path, encoding, exc, bad_rows, delimiter)) from None
-
-
-def _csv_error(path: Path, encoding: str, exc: Exception, bad_rows, delimiter: str) -> str:
-    # Arrow's own messages quote the offending line, which may hold an ID: never pass them on.
-    if bad_rows:
-        number, expected, actual, text = bad_rows[0]
-        if number is None:
-            number = _find_line(path, encoding, text)
-        where = f"line {number}" if number is not None else "a line"
-        return (
-            f"{path}: {where} has {actual} fields but the header has {expected}; "
-            "fix the row (a stray separator or quote?) and run again"
-        )
-    text = str(exc)
-    if isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "decode" in text.lower():
-        return f"{path}: not readable as {encoding} text throughout (mixed encodings?); save it again as CSV UTF-8"
-    return f"{path}: not a readable CSV file ({type(exc).__name__})"
-
-
 def _find_line(path: Path, encoding: str, text: str | None) -> int | None:
     """The 1-based line number of the first line equal to `text` (error path only)."""
     if not text:
@@ -217,34 +392,44 @@ def _find_line(path: Path, encoding: str, text: str | None) -> int | None:
     return None
 
 
-# XLSX
+# Spreadsheets (core.sheets)
 
 
-def _open_xlsx(path: Path):
-    import openpyxl
+def _open_spreadsheet(path: Path, fmt: str, sheet) -> RosterFile:
+    from cpi_link.core.sheets import HEADER_SCAN_ROWS, open_sheet
+    from cpi_link.core.threads import in_thread
 
-    try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException...
-        raise InputError(f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from None
-
-
-def _xlsx_rows(path: Path):
-    wb = _open_xlsx(path)
-    try:
-        if not wb.worksheets:
-            raise InputError(f"{path}: the workbook has no sheets")
-        for row in wb.worksheets[0].iter_rows(values_only=True):
-            if any(v is not None and (not isinstance(v, str) or v.strip()) for v in row):
-                yield row
-    finally:
-        wb.close()
+    matcher = header_matcher()
+    sh = open_sheet(path, sheet, looks_like=lambda head: any(matcher.score(r) >= 2 for r in head), what="roster")
+    # formulas without a stored value and error cells, found in the sheet's XML while calamine
+    # parses the sheet (it releases the GIL)
+    special = in_thread(sh.special_cells)
+    head = []
+    for row in sh.rows():
+        head.append(row)
+        if len(head) >= HEADER_SCAN_ROWS:
+            break
+    if not any(str(v).strip() for r in head for v in r):
+        raise InputError(f"{sh.label}: the sheet is empty (its first {HEADER_SCAN_ROWS} rows hold nothing)")
+    at = matcher.find_header(head)
+    header = [norm_header(v) for v in head[at]]
+    mapping = map_header(header, path, f"{sh.label} (header on row {at + 1})")
+    return RosterFile(path, fmt, header, mapping, at + 1, sheet=sh.name, _sheet=sh, _special=special)
 
 
 def xlsx_header(path: Path) -> list[str]:
-    for row in _xlsx_rows(path):
-        return [norm_header(v) for v in row]
-    raise InputError(f"{path}: the first sheet is empty")
+    return open_roster(path).header
+
+
+def _kind_of(v) -> str | None:
+    """What a cell holds when it is neither text nor a number (None for text and numbers)."""
+    if isinstance(v, bool):
+        return f"{'TRUE' if v else 'FALSE'} (a yes/no cell)"
+    if hasattr(v, "isoformat"):
+        return f"a date/time ({v.isoformat()})"
+    if hasattr(v, "total_seconds"):
+        return f"a duration ({v})"
+    return None
 
 
 def _cell_text(v: object) -> str:
@@ -261,45 +446,131 @@ def _cell_text(v: object) -> str:
     return str(v)
 
 
-def _xlsx_batches(path: Path, batch_rows: int):
-    rows = _xlsx_rows(path)
-    header = next(rows, None)
-    if header is None:
-        raise InputError(f"{path}: the first sheet is empty")
-    header = [norm_header(v) for v in header]
-    mapping = map_header(header, path)
-    keys = list(mapping)
-    cols: dict[str, list[str]] = {k: [] for k in keys}
-    numeric: list[bool] = []
-    id_pos = mapping["person_id"]
-    bank_pos = mapping.get("bank_account")
-    numeric_bank: list[bool] = []
+_SHEET_CHUNK = 16384  # rows held as Python lists before they become Arrow arrays (memory, GC)
 
-    def flush():
-        t = pa.table({k: pa.array(cols[k], pa.string()) for k in keys})
-        if any(numeric_bank):
-            t = t.append_column(NUMERIC_BANK, pa.array(numeric_bank, pa.bool_()))
-        mask = np.array(numeric, dtype=bool)
-        for k in keys:
-            cols[k].clear()
-        numeric.clear()
-        numeric_bank.clear()
-        return t, mask
 
-    for row in rows:
-        for k in keys:
-            i = mapping[k]
-            v = row[i] if i < len(row) else None
-            cols[k].append(_cell_text(v))
-        v = row[id_pos] if id_pos < len(row) else None
-        numeric.append(isinstance(v, (int, float)) and not isinstance(v, bool))
-        if bank_pos is not None:
-            v = row[bank_pos] if bank_pos < len(row) else None
-            numeric_bank.append(isinstance(v, (int, float)) and not isinstance(v, bool))
-        if len(numeric) >= batch_rows:
-            yield flush()
-    if numeric:
-        yield flush()
+def _sheet_batches(r: RosterFile, batch_rows: int):
+    sh = r._sheet
+    keys = list(r.mapping)
+    pos = [r.mapping[k] for k in keys]
+    special = None
+    hidden: set[int] = set()  # sheet rows hidden in Excel
+    rows: list[list] = []
+    file_rows: list[int] = []
+    done: list[tuple[pa.Table, np.ndarray]] = []  # converted chunks of the batch being built
+    held = 0
+
+    def convert():
+        """The rows held -> (table, numeric-ID mask): text per column, cell reasons, file_row."""
+        nonlocal special
+        if special is None:  # {(file row, column key): "formula" | error text}, for the columns read
+            col_key = {sh.first_col + p: k for k, p in zip(keys, pos)}
+            found = r._special.result() if r._special is not None else {}
+            special = {(row + 1, col_key[c]): what for (row, c), what in found.items() if c in col_key}
+            hidden.update(row + 1 for (row, c) in found if c == -1)
+        width = len(rows[0])
+        cols = list(zip(*rows))
+        arrays = {}
+        reasons: dict[int, tuple[str, str]] = {}
+        numeric = None
+        bank = np.zeros(len(rows), bool)
+        for k, p in zip(keys, pos):
+            col = cols[p] if p < width else ("",) * len(rows)
+            try:
+                arrays[k] = pa.array(col, pa.string())  # the usual column: all text
+                continue
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                pass
+            types = set(map(type, col))
+            if types <= {str, float, int}:  # numbers among text (persons typed as numbers): each distinct one converted once
+                text = {v: _cell_text(v) for v in set(col) if type(v) is not str}
+                arrays[k] = pa.array([v if type(v) is str else text[v] for v in col], pa.string())
+            else:
+                for i, v in enumerate(col):
+                    if type(v) not in (str, float, int) and i not in reasons:
+                        what = _kind_of(v)
+                        if what is not None:
+                            reasons[i] = ("bad_cell", f"{k} holds {what} in the sheet, not text or a number")
+                arrays[k] = pa.array([_cell_text(v) for v in col], pa.string())
+            if k == "person_id":
+                numeric = np.fromiter((type(v) in (float, int) for v in col), dtype=bool, count=len(col))
+            elif k == "bank_account":  # an account that went through Excel as a number may have lost digits
+                bank = np.fromiter((type(v) in (float, int) for v in col), dtype=bool, count=len(col))
+        if special:
+            at = {fr: i for i, fr in enumerate(file_rows)}
+            for (fr, k), what in special.items():
+                i = at.get(fr)
+                if i is None:
+                    continue
+                if what == "formula":
+                    reasons[i] = ("formula_without_value", f"{k} holds a formula without a stored value; open the "
+                                                          "file in Excel or WPS so it calculates, save it, run again")
+                elif reasons.get(i, ("",))[0] != "formula_without_value":
+                    reasons[i] = ("bad_cell", f"{k} holds the error {what} in the sheet")
+        if hidden:
+            first = r.rows_read + held + 1  # the source_row of rows[0]
+            r.hidden_rows += [first + i for i, fr in enumerate(file_rows) if fr in hidden]
+        t = pa.table(arrays).append_column("file_row", pa.array(file_rows, pa.int64()))
+        t = t.append_column(NUMERIC_BANK, pa.array(bank, pa.bool_()))
+        if reasons:
+            code: list = [None] * len(rows)
+            text: list = [None] * len(rows)
+            for i, (c, d) in reasons.items():
+                code[i], text[i] = c, d
+            t = t.append_column("cell_reason", pa.array(code, pa.string()))
+            t = t.append_column("cell_detail", pa.array(text, pa.string()))
+        else:
+            t = t.append_column("cell_reason", pa.nulls(len(rows), pa.string()))
+            t = t.append_column("cell_detail", pa.nulls(len(rows), pa.string()))
+        rows.clear()
+        file_rows.clear()
+        return t, (numeric if numeric is not None else np.zeros(t.num_rows, bool))
+
+    def batch():
+        nonlocal held
+        tables, masks = zip(*done)
+        done.clear()
+        r.rows_read += held
+        held = 0
+        t = pa.concat_tables(tables)
+        if t.column("cell_reason").null_count == t.num_rows:  # no cell stood for no value: no columns
+            t = t.drop_columns(["cell_reason", "cell_detail"])
+        if not pc.any(t.column(NUMERIC_BANK)).as_py():  # the usual case: no account was a number
+            t = t.drop_columns([NUMERIC_BANK])
+        return t.combine_chunks(), np.concatenate(masks)
+
+    import python_calamine
+
+    it = sh.raw_rows()  # calamine's own iterator: a generator around it cost a tenth of the reading
+    for _ in range(r.header_row):
+        next(it, None)
+    n = r.header_row
+    limit = min(_SHEET_CHUNK, batch_rows)
+    append, append_row = rows.append, file_rows.append
+    while True:
+        try:
+            for row in it:
+                n += 1
+                if row.count("") == len(row):
+                    continue  # a wholly empty row is not a data row
+                append(row)
+                append_row(n)
+                if len(rows) >= limit:
+                    break
+            else:
+                break
+        except python_calamine.CalamineError as exc:
+            raise InputError(f"{sh.label}: cannot be read ({type(exc).__name__})") from None
+        done.append(convert())
+        held += done[-1][0].num_rows
+        if held >= batch_rows:
+            yield batch()
+        limit = min(_SHEET_CHUNK, batch_rows - held)
+    if rows:
+        done.append(convert())
+        held += done[-1][0].num_rows
+    if done:
+        yield batch()
 
 
 # Parquet

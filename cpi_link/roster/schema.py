@@ -3,12 +3,10 @@ checked batches."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pyarrow as pa
 
 from cpi_link.core.errors import InputError
-from cpi_link.core.privacy import mask_id
 
 ROSTER_COLUMNS = ["person_id", "name", "category", "region_code", "area", "persons", "bank_account"]
 REQUIRED_COLUMNS = ("person_id", "name", "category", "region_code")
@@ -23,13 +21,13 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "persons": ("persons", "保障人数"),
     "bank_account": ("bank_account", "银行账号"),
 }
-_ALIAS_TO_KEY = {a.lower(): k for k, names in HEADER_ALIASES.items() for a in names}
 
 AREA_VALUES = {"urban": "urban", "rural": "rural", "城市": "urban", "城镇": "urban", "农村": "rural"}
 
 ROSTER_SCHEMA = pa.schema(
     [
         ("source_row", pa.int64()),
+        ("file_row", pa.int64()),  # the row a person sees: spreadsheet row number or CSV line
         ("person_id", pa.string()),
         ("name", pa.string()),
         ("category", pa.string()),
@@ -58,34 +56,28 @@ def norm_header(h: object) -> str:
     return ("" if h is None else str(h)).replace("\ufeff", "").strip()
 
 
-def map_header(header: list[str], path: Path) -> dict[str, int]:
-    """{canonical column: position}; InputError for duplicates or a missing required column."""
+# Units a column's header may carry in brackets (`保障人数(人)`); another unit is an error.
+HEADER_UNITS: dict[str, tuple[str, ...]] = {"persons": ("人", "口", "人数")}
+
+
+def header_matcher():
+    from cpi_link.core.tabular import HeaderMatcher
+
+    return HeaderMatcher(HEADER_ALIASES, HEADER_UNITS)
+
+
+def map_header(header: list[str], path, where: str | None = None) -> dict[str, int]:
+    """{canonical column: position}; InputError for a column twice, a look-alike that matches no
+    name (core.tabular.HeaderMatcher), or a missing required column."""
     names = [norm_header(h) for h in header]
     seen: dict[str, int] = {}
     for i, h in enumerate(names):
         if not h:
             continue
         if h.lower() in seen:
-            raise InputError(f"{path}: the header has the column {h!r} twice")
+            raise InputError(f"{where or path}: the header has the column {h!r} twice")
         seen[h.lower()] = i
-    out: dict[str, int] = {}
-    for i, h in enumerate(names):
-        key = _ALIAS_TO_KEY.get(h.lower())
-        if key is None:
-            continue
-        if key in out:
-            raise InputError(
-                f"{path}: columns {names[out[key]]!r} and {h!r} both give {key}; keep one of them"
-            )
-        out[key] = i
-    missing = [k for k in REQUIRED_COLUMNS if k not in out]
-    if missing:
-        wanted = "; ".join(f"{k} ({'/'.join(HEADER_ALIASES[k][1:])})" for k in missing)
-        # a file saved without its header row has a person's data here: never print an ID
-        cells = [mask_id(h) if sum(ch.isdigit() for ch in h) >= 15 else h for h in names[:12] if h]
-        shown = short(", ".join(short(h, 30) for h in cells) + (", …" if len(names) > 12 else ""), 200) or "(nothing)"
-        raise InputError(f"{path}: missing required column(s) {wanted}; the header has: {shown}")
-    return out
+    return header_matcher().columns(names, where or path, REQUIRED_COLUMNS)
 
 
 # CSV

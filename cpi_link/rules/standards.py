@@ -91,9 +91,9 @@ class Standards:
         return None
 
 
-def load_standards(path: Path | str, sample: bool = False) -> Standards:
+def load_standards(path: Path | str, sample: bool = False, sheet: str | int | None = None) -> Standards:
     path = Path(path)
-    header, rows = read_table(path)
+    header, rows = read_table(path, sheet=sheet, aliases=COLUMNS)  # the header row found by these names
     cols = find_columns(header, COLUMNS, ("region_code", "effective_from", "urban_monthly"), path)
     if "rural_monthly" not in cols and "rural_annual" not in cols:
         raise InputError(f"{path}: needs a rural_monthly or rural_annual column (农村低保标准 or 农村低保标准(年))")

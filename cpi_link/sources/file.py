@@ -50,12 +50,13 @@ def read_figures_file(
     since: str | None = None,
     until: str | None = None,
     skipped: list[int] | None = None,
+    sheet: str | int | None = None,
 ) -> list[Observation]:
     """Parse a figures file; any bad row is an InputError naming file, row and field. A row whose
     value is blank (a month not filled in on the `fetch template` form) or whose first field
     starts with '#' (the form's instructions) is skipped; its data-row number is added to `skipped`."""
     path = Path(path)
-    header, rows = read_table(path)
+    header, rows = read_table(path, sheet=sheet, aliases=FIGURE_COLUMNS)  # the header row found by these names
     cols = find_columns(header, FIGURE_COLUMNS, tuple(FIGURE_COLUMNS), path)
     ref = f"{path.name} sha256:{sha256_file(path)}"
     stamp = now_utc()

@@ -1,0 +1,342 @@
+"""Spreadsheets as officers save them (XLSX, XLSM, XLS, ODS), read with python-calamine.
+
+Every row and column is read whatever size the file claims (a `<dimension>` tag of `A1`, as
+streaming writers leave it, is ignored). The sheet: `--sheet NAME|N` when given (hidden sheets only
+this way); otherwise, among the visible sheets, the one that looks like the table asked for
+(`looks_like`), an error listing them when several do, and the active visible sheet (else the first
+visible) when none does. Cells come back as calamine gives them (str, float, int, bool, dates);
+`formula_cells` adds what calamine does not say: XLSX cells holding a formula without a stored
+value, and error cells (`#N/A`), which calamine reads as empty.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from cpi_link.core.errors import InputError
+
+# A sheet part (or shared strings, or an ODS content.xml) larger than this when expanded is refused
+# before anything expands it: a 1M-row, 10-column roster is about 400 MB of XML; an "XLSX bomb" of
+# a few MB can claim gigabytes.
+MAX_PART_BYTES = 1 << 30
+HEADER_SCAN_ROWS = 10  # the header row is looked for among a sheet's first rows (SPEC 5.1)
+# calamine holds a sheet as a dense grid (about 36 bytes a cell, empty or not): one cell at XFD1048576
+# in a file of 1 KB asks for 17 billion. A small sheet part is measured first and refused past this.
+MAX_CELLS = 60_000_000
+_MEASURED_PART = 8 << 20  # parts up to this size (expanded) are measured before calamine parses them
+
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+
+
+def spreadsheet_kind(path: Path) -> str | None:
+    """"xlsx", "xls" or "ods" from the file's first bytes (and its suffix), None for other files."""
+    with open(path, "rb") as fh:
+        magic = fh.read(8)
+    suffix = path.suffix.lower()
+    if magic.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
+    if magic.startswith(b"PK\x03\x04"):
+        if suffix == ".ods":
+            return "ods"
+        try:
+            with zipfile.ZipFile(path) as z:
+                if "mimetype" in z.namelist() and b"opendocument.spreadsheet" in z.read("mimetype")[:100]:
+                    return "ods"
+        except (zipfile.BadZipFile, OSError):
+            pass
+        return "xlsx"
+    if suffix in (".xlsx", ".xlsm"):
+        return "xlsx"
+    if suffix in (".xls", ".ods"):
+        return suffix[1:]
+    return None
+
+
+@dataclass
+class Sheet:
+    """One chosen worksheet: its name, position, and the cells calamine does not give (formula_cells)."""
+
+    path: Path
+    name: str
+    index: int
+    kind: str
+    _sheet: object = field(repr=False, default=None)
+    _book: object = field(repr=False, default=None)
+
+    def _loaded(self):
+        # parsed on first use (calamine parses the whole sheet, without the GIL): a caller can
+        # start special_cells in a thread first, to run beside it
+        if self._sheet is None:
+            if self.kind == "xlsx":
+                _check_extent(self.path, self.index, self.label)
+            try:
+                self._sheet = self._book.get_sheet_by_name(self.name)
+            except Exception as exc:  # noqa: BLE001 - calamine's own error types
+                raise InputError(f"{self.label}: cannot be read ({_calamine_text(exc)})") from None
+        return self._sheet
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}, sheet {self.name!r}"
+
+    def rows(self) -> Iterator[list]:
+        """Every row from row 1 (lists of equal length), the first list element in column `first_col`."""
+        sheet = self._loaded()
+        try:
+            yield from sheet.iter_rows()
+        except Exception as exc:  # noqa: BLE001 - calamine raises its own types, and ValueError on bad XML
+            raise InputError(f"{self.label}: cannot be read ({_calamine_text(exc)})") from None
+
+    def raw_rows(self):
+        """calamine's row iterator itself (rows(), without a generator around it, for the big reads)."""
+        return self._loaded().iter_rows()
+
+    @property
+    def first_col(self) -> int:
+        start = self._loaded().start
+        return start[1] if start else 0
+
+    def special_cells(self) -> dict[tuple[int, int], str]:
+        """{(row, column) 0-based: "formula" | "#N/A"...} for cells calamine reads as empty but are not,
+        and {(row, -1): "hidden"} for rows hidden in Excel (XLSX only)."""
+        if self.kind != "xlsx":
+            return {}
+        return _xlsx_special_cells(self.path, self.index)
+
+
+def open_sheet(path: Path, sheet: str | int | None = None,
+               looks_like: Callable[[list[list]], bool] | None = None, what: str = "table") -> Sheet:
+    """The worksheet to read (see the module doc). InputError (exit 2) naming the file otherwise."""
+    import python_calamine as cal
+
+    kind = spreadsheet_kind(path) or "xlsx"
+    if kind in ("xlsx", "ods"):
+        check_part_sizes(path, kind)
+    try:
+        book = cal.CalamineWorkbook.from_path(str(path))
+        meta = list(book.sheets_metadata)
+    except Exception as exc:  # noqa: BLE001 - PasswordError, ZipError, XmlError, CalamineError...
+        raise InputError(f"{path}: not a readable {kind.upper()} workbook ({_calamine_text(exc)})") from None
+    sheets = [(i, m.name, m.visible == cal.SheetVisibleEnum.Visible) for i, m in enumerate(meta)
+              if m.typ == cal.SheetTypeEnum.WorkSheet]
+    if not sheets:
+        raise InputError(f"{path}: the workbook has no worksheets")
+
+    def load(i: int, name: str) -> Sheet:
+        return Sheet(path, name, i, kind, None, book)
+
+    names = ", ".join(repr(n) + ("" if v else " (hidden)") for _, n, v in sheets)
+    if sheet is not None:
+        text = str(sheet).strip()
+        for i, n, _ in sheets:
+            if n == text or n.strip().lower() == text.lower():
+                return load(i, n)
+        if text.isdigit() and 1 <= int(text) <= len(sheets):
+            i, n, _ = sheets[int(text) - 1]
+            return load(i, n)
+        raise InputError(f"{path}: no sheet {text!r}; --sheet takes a name or a number from 1: the sheets are {names}")
+    visible = [(i, n) for i, n, v in sheets if v]
+    if not visible:
+        raise InputError(f"{path}: every sheet is hidden ({names}); name the one to read with --sheet")
+    if looks_like is not None and len(visible) > 1:
+        found = []
+        for i, n in visible:
+            s = load(i, n)
+            head = []
+            for row in s.rows():
+                head.append(row)
+                if len(head) >= HEADER_SCAN_ROWS:
+                    break
+            if looks_like(head):
+                found.append(s)
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            listed = ", ".join(repr(s.name) for s in found)
+            raise InputError(f"{path}: {len(found)} visible sheets each look like a {what} ({listed}); "
+                             "name the one to read with --sheet NAME (or its number from 1)")
+    active = _active_sheet(path, kind, [n for _, n, _ in sheets])
+    for i, n in visible:
+        if n == active:
+            return load(i, n)
+    return load(*visible[0])
+
+
+def check_part_sizes(path: Path, kind: str) -> None:
+    """Refuse a workbook whose XML parts claim more than MAX_PART_BYTES expanded (before expanding)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if info.file_size > MAX_PART_BYTES and info.filename.endswith(".xml"):
+                    raise InputError(
+                        f"{path}: the part {info.filename} expands to {info.file_size:,} bytes, beyond the cap of "
+                        f"{MAX_PART_BYTES:,} bytes (a damaged or hostile file?); not read. Split the file, or save it as CSV")
+    except zipfile.BadZipFile:
+        raise InputError(f"{path}: not a readable {kind.upper()} workbook (a damaged zip file)") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def _calamine_text(exc: Exception) -> str:
+    # calamine's messages may quote cell text: keep them short and never with long digit runs
+    from cpi_link.core.privacy import mask_id
+
+    text = re.sub(r"\d{15,}", lambda m: mask_id(m.group()), str(exc).splitlines()[0] if str(exc) else "")
+    name = type(exc).__name__
+    if "password" in text.lower() or name == "PasswordError":
+        return "it is password-protected; save a copy without the password"
+    return f"{name}: {text[:120]}" if text else name
+
+
+def _active_sheet(path: Path, kind: str, names: list[str]) -> str | None:
+    """The name of the workbook's active sheet (XLSX: workbookView activeTab; ODS: ActiveTable), or None."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            if kind == "xlsx":
+                wb = z.read("xl/workbook.xml")[:1 << 20]
+                m = re.search(rb'<(?:\w+:)?workbookView\b[^>]*\bactiveTab="(\d+)"', wb)
+                tab = int(m.group(1)) if m else 0
+                # activeTab counts every sheet in <sheets>, chart sheets too
+                all_names = re.findall(rb'<(?:\w+:)?sheet\b[^>]*\bname="([^"]*)"', wb)
+                if tab < len(all_names):
+                    from xml.sax.saxutils import unescape
+
+                    return unescape(all_names[tab].decode("utf-8"), {"&quot;": '"', "&apos;": "'"})
+            elif kind == "ods" and "settings.xml" in z.namelist():
+                s = z.read("settings.xml")[:4 << 20]
+                m = re.search(rb'config:name="ActiveTable"[^>]*>([^<]*)<', s)
+                if m:
+                    return m.group(1).decode("utf-8")
+    except (zipfile.BadZipFile, OSError, KeyError, UnicodeDecodeError):
+        pass
+    return None
+
+
+_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d+)"([^>]*)>')
+_FORMULA = re.compile(rb'<(?:\w+:)?f[\s>/]')
+_ERROR_T = re.compile(rb'\bt="e"')
+_VALUE = re.compile(rb'<(?:\w+:)?v>([^<]*)<')
+
+
+def _sheet_part(z: zipfile.ZipFile, index: int) -> str | None:
+    """The zip member of the index-th sheet of xl/workbook.xml (via its relationship id)."""
+    wb = z.read("xl/workbook.xml")
+    sheets = re.findall(rb'<(?:\w+:)?sheet\b[^>]*>', wb)
+    if index >= len(sheets):
+        return None
+    m = re.search(rb'\br:id="([^"]+)"', sheets[index]) or re.search(rb':id="([^"]+)"', sheets[index])
+    if not m:
+        return None
+    rels = z.read("xl/_rels/workbook.xml.rels")
+    for rel in re.findall(rb"<Relationship\b[^>]*>", rels):
+        if re.search(rb'\bId="' + re.escape(m.group(1)) + rb'"', rel):
+            t = re.search(rb'\bTarget="([^"]+)"', rel)
+            if t:
+                target = t.group(1).decode()
+                return target.lstrip("/") if target.startswith("/") else "xl/" + target
+    return None
+
+
+def _xlsx_special_cells(path: Path, index: int) -> dict[tuple[int, int], str]:
+    """Cells with a formula and no stored value, and error cells, of the index-th sheet (0-based
+    (row, column) -> "formula" or the error text). The part is streamed: only chunks holding a
+    formula or an error cell are searched further (a plain roster has none)."""
+    out: dict[tuple[int, int], str] = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            part = _sheet_part(z, index)
+            if part is None or part not in z.namelist():
+                return out
+            tail = b""
+            with z.open(part) as fh:
+                while True:
+                    chunk = fh.read(8 << 20)
+                    if not chunk:
+                        break
+                    data = tail + chunk
+                    # keep the last (maybe cut) cell for the next round
+                    cut = data.rfind(b"<c ")
+                    cut = len(data) if cut < 0 or len(data) - cut > 4096 else cut
+                    if _may_hold_special(data):
+                        _scan_cells(data[:cut], out)
+                    if b'hidden="' in data:
+                        _scan_hidden(data[:cut], out)
+                    tail = data[cut:]
+                if tail and _may_hold_special(tail):
+                    _scan_cells(tail, out)
+                if tail and b'hidden="' in tail:
+                    _scan_hidden(tail, out)
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return out
+    return out
+
+
+_ROW_TAG = re.compile(rb'<(?:\w+:)?row\b[^>]*>')
+_HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+
+
+def _scan_hidden(data: bytes, out: dict) -> None:
+    """Rows hidden in Excel (<row r="5" hidden="1">): (row, -1) -> "hidden" (calamine reads them as any row)."""
+    for m in _ROW_TAG.finditer(data):
+        if _HIDDEN.search(m.group(0)):
+            r = _ROW_NUMBER.search(m.group(0))
+            if r:
+                out[(int(r.group(1)) - 1, -1)] = "hidden"
+
+
+def _may_hold_special(data: bytes) -> bool:
+    # substring tests, not a regex: a plain roster's sheet is scanned at memory speed
+    return b"<f" in data or b'"e"' in data or b":f>" in data
+
+
+def _scan_cells(data: bytes, out: dict) -> None:
+    for m in _CELL_REF.finditer(data):
+        if m.group(3).endswith(b"/"):
+            continue  # <c r="A1" s="1"/>: an empty styled cell
+        close = data.find(b"</c>", m.end())
+        if close < 0:
+            close = len(data)
+        body = data[m.end():close]
+        is_error = bool(_ERROR_T.search(m.group(0)))
+        has_formula = bool(_FORMULA.search(body))
+        if not (is_error or has_formula):
+            continue
+        v = _VALUE.search(body)
+        row, col = int(m.group(2)) - 1, _col_index(m.group(1))
+        if is_error:
+            out[(row, col)] = v.group(1).decode("utf-8", "replace") if v else "#VALUE!"
+        elif v is None or (v.group(1) == b"" and b't="str"' not in m.group(0)):  # <v/>, or <v></v> for a number
+            out[(row, col)] = "formula"
+
+
+def _check_extent(path: Path, index: int, label: str) -> None:
+    """InputError for a small sheet part whose cells span more than MAX_CELLS (a far-away cell)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            part = _sheet_part(z, index)
+            if part is None or part not in z.namelist() or z.getinfo(part).file_size > _MEASURED_PART:
+                return
+            data = z.read(part)
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return  # calamine says what is wrong with the file
+    refs = re.findall(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d+)"', data)
+    if not refs:
+        return
+    rows = max(int(r) for _, r in refs)
+    cols = max(_col_index(c) for c in {c for c, _ in refs}) + 1
+    if rows * cols > MAX_CELLS:
+        raise InputError(f"{label}: its cells reach row {rows:,} and column {cols:,} ({rows * cols:,} cells, beyond the "
+                         f"cap of {MAX_CELLS:,}); a stray cell far away? Delete the empty rows and columns after the "
+                         "table, save, run again")
+
+
+def _col_index(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n - 1

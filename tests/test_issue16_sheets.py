@@ -1,0 +1,433 @@
+"""Officers' files read as they are (issue 16): spreadsheets made by openpyxl, xlsxwriter, xlwt and
+odfpy, a streaming writer's A1 dimension, hidden and several sheets, title rows, merged titles,
+line breaks and units in headers, formulas without values, and the row a person sees (file_row).
+
+Amounts (scheme "t" of calc_helpers, 2024-01: CPI 103.6, food 106.5 -> rate 6.5%; region 140105
+has no standard in force in 2024-01, so its prefecture 140100's: urban 870, rural 620 a month):
+  urban_dibao: 870 x 6.5% = 56.55 -> 57 yuan a person (yuan_half_up)
+  rural_dibao: 620 x 6.5% = 40.30 -> 40 yuan a person
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
+
+IDS = [make_id("140105", f"19{60 + i}0101", f"{i + 1:03d}") for i in range(8)]
+HEADER = ["身份证号", "姓名", "类别", "行政区划代码", "保障人数", "银行账号"]
+
+
+def rows(persons):
+    """Urban dibao rows of 140105 with these persons, each with a bank account."""
+    return [[IDS[i], f"人{i}", "城市低保", "140105", p, f"62220000000000{i:04d}"] for i, p in enumerate(persons)]
+
+
+@pytest.fixture
+def setup(tmp_path, home):
+    cfg = tmp_path / "cfg"
+    (cfg / "schemes").mkdir(parents=True)
+    write_scheme(cfg / "schemes")
+    put_figures(home, "2024-01", cpi="103.6", food="106.5")
+    std = tmp_path / "standards.csv"
+    std.write_text(STANDARDS, encoding="utf-8")
+    return cfg, std
+
+
+def calc(cli, setup, roster, out, *extra):
+    cfg, std = setup
+    return cli("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "t",
+               "--out", out, "--format", "json", *extra)
+
+
+def paid(out: Path) -> dict:
+    return {r["name"]: (str(r["amount"]), r["persons"], r["bank_account"]) for r in pq.read_table(out / "payments.parquet").to_pylist()}
+
+
+def rejected(out: Path) -> list[dict]:
+    return pq.read_table(out / "rejected.parquet").to_pylist()
+
+
+def roster_input(out: Path) -> dict:
+    man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    return next(i for i in man["inputs"] if i["role"] == "roster")
+
+
+def patch_zip(path: Path, member_re: str, fn) -> None:
+    """Rewrite the zip members whose names match with fn(text) (as a streaming writer leaves them)."""
+    with zipfile.ZipFile(path) as z:
+        items = [(i, z.read(i.filename)) for i in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in items:
+            if re.fullmatch(member_re, info.filename):
+                data = fn(data.decode("utf-8")).encode("utf-8")
+            z.writestr(info.filename, data)
+
+
+def xlsxwriter_book(path: Path, sheets: list[tuple[str, list[list], dict]]) -> Path:
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    for name, data, opts in sheets:
+        ws = wb.add_worksheet(name)
+        start = 0
+        if opts.get("title"):
+            ws.merge_range(0, 0, 0, len(HEADER) - 1, opts["title"])  # a merged title across the header
+            start = 2  # a blank row between title and header
+        for r, row in enumerate(data):
+            ws.write_row(start + r, 0, row)
+        if opts.get("hidden"):
+            ws.hide()
+        if opts.get("active"):
+            ws.activate()
+    wb.close()
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# every row and column whatever the file claims
+
+
+def test_a1_dimension_reads_every_row_and_column(tmp_path, cli, setup):
+    book = xlsxwriter_book(tmp_path / "a1.xlsx", [("花名册", [HEADER] + rows([1, 2, 1, 3, 2]), {})])
+    patch_zip(book, r"xl/worksheets/sheet\d+\.xml", lambda s: re.sub(r'<dimension ref="[^"]*"/>', '<dimension ref="A1"/>', s))
+    assert '<dimension ref="A1"/>' in zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
+    out = tmp_path / "out"
+    r = calc(cli, setup, book, out)
+    assert r.exit_code == 0, r.stderr
+    # 1+2+1+3+2 = 9 persons x 57 = 513.00; every row keeps its bank account (the last column)
+    assert json.loads(r.stdout)["total_amount"] == "513.00"
+    got = paid(out)
+    assert got["人3"] == ("171.00", 3, "622200000000000003")  # 3 x 57
+    assert all(acct for _, _, acct in got.values()) and len(got) == 5
+
+
+def test_a1_dimension_standards_workbook_keeps_the_county_row(tmp_path, cli, setup):
+    """A standards XLSX with a title row and an A1 dimension: the county row (last) is used."""
+    cfg, _ = setup
+    std = xlsxwriter_book(tmp_path / "std.xlsx", [("标准", [
+        ["2024年低保标准"],
+        ["region_code", "effective_from", "urban_monthly", "rural_monthly"],
+        ["140100", "2023-01", "870", "620"],
+        ["140105", "2023-06", "1000", "700"],  # the county: 1000 x 6.5% = 65 a person
+    ], {})])
+    patch_zip(std, r"xl/worksheets/sheet\d+\.xml", lambda s: re.sub(r'<dimension ref="[^"]*"/>', '<dimension ref="A1"/>', s))
+    roster = xlsxwriter_book(tmp_path / "r.xlsx", [("s", [HEADER] + rows([2]), {})])
+    out = tmp_path / "out"
+    r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "t",
+            "--out", out, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "130.00"  # 2 persons x 65
+
+
+# --------------------------------------------------------------------------------------------
+# which sheet
+
+
+def test_hidden_first_sheet_is_not_read_unless_named(tmp_path, cli, setup):
+    old = [HEADER] + rows([5])  # last year's list, hidden: 5 x 57 = 285
+    new = [HEADER] + rows([1, 1])  # 2 x 57 = 114
+    book = xlsxwriter_book(tmp_path / "h.xlsx", [("2023", old, {"hidden": True}), ("2024", new, {"active": True})])
+    r = calc(cli, setup, book, tmp_path / "o1")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "114.00"
+    assert roster_input(tmp_path / "o1")["sheet"] == "2024"
+    r = calc(cli, setup, book, tmp_path / "o2", "--sheet", "2023")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "285.00"
+    r = calc(cli, setup, book, tmp_path / "o3", "--sheet", "1")  # by number from 1: the hidden one
+    assert json.loads(r.stdout)["total_amount"] == "285.00"
+    r = calc(cli, setup, book, tmp_path / "o4", "--sheet", "2022")
+    assert r.exit_code == 2 and "no sheet '2022'" in r.stderr and "'2023' (hidden)" in r.stderr
+    v = json.loads(cli("validate", "--roster", book, "--sheet", "2023", "--format", "json").stdout)
+    assert (v["sheet"], v["header_row"], v["rows"]) == ("2023", 1, 1)
+    r = cli("validate", "--roster", tmp_path / "o1" / "manifest.json", "--sheet", "1")
+    assert r.exit_code == 2 and "--sheet is for spreadsheets" in r.stderr
+
+
+def test_several_roster_sheets_is_exit_2_listing_them(tmp_path, cli, setup):
+    book = xlsxwriter_book(tmp_path / "two.xlsx", [("城市", [HEADER] + rows([1]), {}), ("说明", [["填表说明"]], {}),
+                                                   ("农村", [HEADER] + rows([2]), {})])
+    r = calc(cli, setup, book, tmp_path / "o")
+    assert r.exit_code == 2
+    assert "'城市'" in r.stderr and "'农村'" in r.stderr and "--sheet" in r.stderr
+    assert not (tmp_path / "o" / "payments.parquet").exists()
+    r = calc(cli, setup, book, tmp_path / "o2", "--sheet", "农村")
+    assert json.loads(r.stdout)["total_amount"] == "114.00"  # 2 x 57
+
+
+def test_one_roster_sheet_beside_a_notes_sheet_is_found(tmp_path, cli, setup):
+    book = xlsxwriter_book(tmp_path / "n.xlsx", [("说明", [["填表说明"], ["身份证号请设为文本"]], {"active": True}),
+                                                 ("名单", [HEADER] + rows([1, 2]), {})])
+    r = calc(cli, setup, book, tmp_path / "o")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "171.00"  # 3 x 57
+
+
+# --------------------------------------------------------------------------------------------
+# headers as people lay them out
+
+
+def test_title_rows_merged_title_and_file_row(tmp_path, cli, setup):
+    data = [HEADER] + rows([1, 2]) + [["140105196001010000", "坏号", "城市低保", "140105", 1, ""]]
+    book = xlsxwriter_book(tmp_path / "t.xlsx", [("s", data, {"title": "2024年5月城市低保花名册"})])
+    out = tmp_path / "out"
+    r = calc(cli, setup, book, out)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "171.00"  # (1 + 2) x 57
+    assert roster_input(out)["header_row"] == 3  # title on row 1, blank row 2
+    (rej,) = rejected(out)
+    # data row 3 is on sheet row 6 (title, blank, header, two rows before it)
+    assert (rej["source_row"], rej["file_row"], rej["reason"]) == (3, 6, "invalid_id")
+    assert pq.read_table(out / "rejected.parquet").schema.names[:4] == ["source_row", "file_row", "reason", "detail"]
+
+
+def test_line_break_and_unit_headers(tmp_path, cli, setup):
+    header = ["身份证号", "姓 名", "保障\n类别", "行政区划代码", "保障人数（人）", "银行账号"]  # Alt+Enter, a space, a full-width unit
+    book = xlsxwriter_book(tmp_path / "u.xlsx", [("s", [header] + rows([2, 3]), {})])
+    out = tmp_path / "out"
+    r = calc(cli, setup, book, out)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "285.00"  # (2 + 3) x 57: persons were read, not defaulted to 1
+
+
+@pytest.mark.parametrize("cell, named", [("保障人数（户）", "persons"), ("身份证", "person_id")])
+def test_look_alike_header_is_exit_2_naming_it(tmp_path, cli, setup, cell, named):
+    header = list(HEADER)
+    header[0 if named == "person_id" else 4] = cell
+    if named == "person_id":
+        header.append("公民身份号码2")  # an unrelated extra column does not matter
+    book = xlsxwriter_book(tmp_path / "l.xlsx", [("s", [header] + rows([2]), {})])
+    r = calc(cli, setup, book, tmp_path / "o")
+    assert r.exit_code == 2
+    assert cell in r.stderr and named in r.stderr
+
+
+def test_csv_title_line_quoted_line_break_header_and_exact_file_rows(tmp_path, cli, setup):
+    lines = [
+        "2024年5月城市低保花名册,,,,,",
+        '身份证号,姓名,类别,行政区划代码,"保障',
+        '人数",银行账号',  # a quoted header cell with a line break is one cell
+        f"{IDS[0]},人0,城市低保,140105,2,",
+        "",  # a blank line: not a data row
+        f'{IDS[1]},"人\n1",城市低保,140105,1,',  # a name with a line break: one record on two lines
+        "140105196001010000,坏号,城市低保,140105,1,",
+    ]
+    roster = tmp_path / "r.csv"
+    roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    r = calc(cli, setup, roster, out)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "171.00"  # (2 + 1) x 57
+    assert roster_input(out)["header_row"] == 2
+    (rej,) = rejected(out)
+    assert (rej["source_row"], rej["file_row"]) == (3, 8)  # line 8 of the file
+    v = cli("validate", "--roster", roster, "--format", "json")
+    problems = json.loads(v.stdout)["problems"]
+    assert problems["invalid_id"]["example_rows"] == [3] and problems["invalid_id"]["example_file_rows"] == [8]
+
+
+# --------------------------------------------------------------------------------------------
+# cells as Excel holds them
+
+
+def test_formula_without_value_is_rejected_not_one_person(tmp_path, cli, setup):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(HEADER)
+    for r in rows([2, 2]):
+        ws.append(r)
+    ws["E3"] = "=1+2"  # openpyxl stores the formula without a value (Excel would calculate it on opening)
+    path = tmp_path / "f.xlsx"
+    wb.save(path)
+    out = tmp_path / "out"
+    r = calc(cli, setup, path, out)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "114.00"  # only row 1: 2 x 57
+    (rej,) = rejected(out)
+    assert (rej["reason"], rej["file_row"]) == ("formula_without_value", 3)
+    assert "persons" in rej["detail"]
+
+
+def test_hidden_rows_are_paid_and_counted(tmp_path, cli, setup):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(HEADER)
+    for r in rows([1, 2, 3]) + [["140105196001010000", "坏号", "城市低保", "140105", 1, ""]]:
+        ws.append(r)
+    ws.row_dimensions[3].hidden = True  # 人1 (2 persons): hidden in Excel, still on the roster
+    ws.row_dimensions[5].hidden = True  # the bad ID: hidden and rejected
+    path = tmp_path / "hid.xlsx"
+    wb.save(path)
+    out = tmp_path / "out"
+    r = calc(cli, setup, path, out, "--format", "table")
+    assert r.exit_code == 0, r.stderr
+    assert "2 rows hidden in the sheet (1 of them paid)" in r.stdout
+    entry = roster_input(out)
+    assert (entry["hidden_rows"], entry["hidden_paid_rows"]) == (2, 1)
+    assert paid(out)["人1"][0] == "114.00"  # 2 x 57: a hidden row is paid like the others
+
+
+def test_error_date_and_boolean_cells_in_text_columns(tmp_path, cli, setup):
+    import datetime
+
+    import xlsxwriter
+
+    path = tmp_path / "e.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    date = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws.write_row(0, 0, HEADER)
+    for i, row in enumerate(rows([1, 1, 1, 1])):
+        ws.write_row(i + 1, 0, row)
+    ws.write_formula(2, 1, "=VLOOKUP(A3,X:Y,2,0)", None, "#N/A")  # name: an error with its stored value
+    ws.write_datetime(3, 1, datetime.datetime(2024, 1, 2), date)  # name: a date
+    ws.write_boolean(4, 2, True)  # category: TRUE
+    wb.close()
+    out = tmp_path / "out"
+    r = calc(cli, setup, path, out)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "57.00"  # row 1 only
+    got = {x["file_row"]: (x["reason"], x["detail"]) for x in rejected(out)}
+    assert got[3][0] == "bad_cell" and "#N/A" in got[3][1]
+    assert got[4][0] == "bad_cell" and "2024-01-02" in got[4][1]
+    assert got[5][0] == "bad_cell" and "TRUE" in got[5][1]
+
+
+# --------------------------------------------------------------------------------------------
+# .xls and .ods
+
+
+def test_xls_made_by_xlwt(tmp_path, cli, setup):
+    import xlwt
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    hidden = wb.add_sheet("old")
+    hidden.write(0, 0, "身份证号")
+    hidden.visibility = 1
+    ws = wb.add_sheet("名单")
+    ws.write(0, 0, "2024年低保花名册")
+    for c, h in enumerate(HEADER):
+        ws.write(1, c, h)
+    for r, row in enumerate(rows([1, 3]) + [[IDS[5], "人5", "农村低保", "140105", 2, ""]]):
+        for c, v in enumerate(row):
+            ws.write(r + 2, c, v)
+    path = tmp_path / "r.xls"
+    wb.save(str(path))
+    out = tmp_path / "out"
+    r = calc(cli, setup, path, out)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "308.00"  # (1 + 3) x 57 + 2 x 40
+    assert roster_input(out)["header_row"] == 2 and roster_input(out)["format"] == "xls"
+
+
+def test_ods_made_by_odfpy(tmp_path, cli, setup):
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="花名册")
+    for row in [HEADER] + rows([2, 1]):
+        tr = TableRow()
+        for v in row:
+            if isinstance(v, int):
+                cell = TableCell(valuetype="float", value=v)
+            else:
+                cell = TableCell(valuetype="string")
+            cell.addElement(P(text=str(v)))
+            tr.addElement(cell)
+        table.addElement(tr)
+    doc.spreadsheet.addElement(table)
+    path = tmp_path / "r.ods"
+    doc.save(str(path))
+    out = tmp_path / "out"
+    r = calc(cli, setup, path, out)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "171.00"  # (2 + 1) x 57
+    assert paid(out)["人0"][1] == 2
+
+
+def test_a_number_id_cell_keeps_its_lost_precision(tmp_path, cli, setup):
+    import xlsxwriter
+
+    path = tmp_path / "n.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    ws.write_row(0, 0, HEADER)
+    ws.write_row(1, 0, rows([1])[0])
+    ws.write_row(2, 0, [float(IDS[1]), "人1", "城市低保", "140105", 1, ""])  # the ID typed as a number
+    wb.close()
+    out = tmp_path / "out"
+    r = calc(cli, setup, path, out)
+    assert r.exit_code == 0, r.stderr
+    (rej,) = rejected(out)
+    assert rej["reason"] == "id_lost_precision" and rej["file_row"] == 3
+
+
+# --------------------------------------------------------------------------------------------
+# bounded resources, clear messages
+
+
+def test_workbook_part_beyond_the_cap_is_refused_before_reading(tmp_path, cli, setup, monkeypatch):
+    from cpi_link.core import sheets
+
+    book = xlsxwriter_book(tmp_path / "big.xlsx", [("s", [HEADER] + rows([1] * 8), {})])
+    monkeypatch.setattr(sheets, "MAX_PART_BYTES", 500)  # the sheet part is larger than this expanded
+    r = calc(cli, setup, book, tmp_path / "o")
+    assert r.exit_code == 2
+    assert "big.xlsx: the part " in r.stderr and "expands to" in r.stderr and "not read" in r.stderr
+
+
+def test_a_stray_far_away_cell_is_refused_not_allocated(tmp_path, cli, setup):
+    """One cell at XFD1048576 would make calamine allocate 17 billion cells: refused, exit 2."""
+    import xlsxwriter
+
+    path = tmp_path / "far.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    ws.write_row(0, 0, HEADER)
+    ws.write_row(1, 0, rows([1])[0])
+    ws.write(1048575, 16383, "x")
+    wb.close()
+    r = calc(cli, setup, path, tmp_path / "o")
+    assert r.exit_code == 2
+    assert "row 1,048,576 and column 16,384" in r.stderr and "far.xlsx" in r.stderr
+
+
+def test_not_a_workbook_is_exit_2_naming_the_file(tmp_path, cli, setup):
+    path = tmp_path / "broken.xlsx"
+    path.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    r = calc(cli, setup, path, tmp_path / "o")
+    assert r.exit_code == 2 and "broken.xlsx" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_csv_bad_byte_is_named_by_line_and_column(tmp_path, cli, setup):
+    good = f"{IDS[0]},人0,城市低保,140105,1,\n".encode("utf-8")
+    n = (5 << 20) // len(good) + 10  # past the first 4 MB, where the encoding is decided
+    data = ",".join(HEADER).encode("utf-8") + b"\n" + good * n
+    data += f"{IDS[1]},".encode() + "张三".encode("gb18030") + ",城市低保,140105,1,\n".encode("utf-8")
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(data)
+    r = calc(cli, setup, path, tmp_path / "o")
+    assert r.exit_code == 2
+    assert f"line {n + 2}, column 2 (姓名)" in r.stderr, r.stderr
+
+
+def test_csv_field_beyond_the_cap_names_its_line(tmp_path, cli, setup):
+    lines = [",".join(HEADER), f"{IDS[0]},人0,城市低保,140105,1,", f'{IDS[1]},"{"长" * (3 << 20)}",城市低保,140105,1,']
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = calc(cli, setup, path, tmp_path / "o")
+    assert r.exit_code == 2
+    assert "line 3" in r.stderr and "ArrowInvalid" not in r.stderr, r.stderr
