@@ -15,6 +15,7 @@ from typing import Any, Callable
 import typer
 
 from cpi_link.core.errors import CpiLinkError, ExitStatus
+from cpi_link.core.i18n import _
 
 
 class Format(str, Enum):
@@ -23,7 +24,7 @@ class Format(str, Enum):
     csv = "csv"
 
 
-FORMAT_HELP = "Output format: 'table' for people (rich), 'json' or 'csv' on stdout for scripts."
+FORMAT_HELP = _("Output format: 'table' for people (rich), 'json' or 'csv' on stdout for scripts.")
 
 
 @dataclass
@@ -65,7 +66,7 @@ def stdout_console():
 
 
 def warn(message: str) -> None:
-    stderr_console().print(f"[bold yellow]warning:[/] {message}", markup=True)
+    stderr_console().print(_("[bold yellow]warning:[/] {message}").format(message=message), markup=True)
 
 
 def info(message: str) -> None:
@@ -88,21 +89,29 @@ def handle_errors(fn: Callable) -> Callable:
                 raise
             from rich.markup import escape
 
-            stderr_console().print(f"[bold red]error:[/] {escape(exc.message)}")
+            stderr_console().print(_("[bold red]error:[/] {message}").format(message=escape(_error_text(exc))))
             raise typer.Exit(int(exc.exit_status)) from None
         except KeyboardInterrupt:
-            stderr_console().print("[bold red]interrupted[/]")
+            stderr_console().print(_("[bold red]interrupted[/]"))
             raise typer.Exit(130) from None
         except Exception as exc:  # a bug
             if debug:
                 raise
             stderr_console().print(
-                f"[bold red]unexpected fault:[/] {type(exc).__name__}. This is a bug in cpi-link; "
-                "rerun with --debug for the traceback and report it."
+                _("[bold red]unexpected fault:[/] {name}. This is a bug in cpi-link; "
+                  "rerun with --debug for the traceback and report it.").format(name=type(exc).__name__)
             )
             raise typer.Exit(int(ExitStatus.FAULT)) from None
 
     return wrapper
+
+
+def _error_text(exc: CpiLinkError) -> str:
+    """The error's message in the current language: a message made with `_` already is; an
+    English one is looked up whole in the catalog (unchanged when not there)."""
+    from cpi_link.core.i18n import translate
+
+    return translate(exc.message)
 
 
 def emit_json(data: Any) -> None:

@@ -1,0 +1,102 @@
+"""The language of everything a person reads (SPEC 4 "Language"): stdlib gettext over the
+catalogs in cpi_link/locale (compiled to .mo when the wheel is built; Babel is a build tool only).
+
+    from cpi_link.core.i18n import _, ngettext
+    warn(_("no --standards given: using the bundled SAMPLE standards {path}").format(path=p))
+
+Choice of language: set_language("zh"|"en") (the command line's --lang), else env CPI_LINK_LANG,
+else the locale (the first of LC_ALL, LC_MESSAGES, LANG that is set; beginning with "zh" means
+Chinese), else English. The msgids are the English texts, so English needs no catalog.
+
+JSON keys, reason codes, status words and CSV headers are for scripts: never pass them to `_`.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import os
+from pathlib import Path
+
+DOMAIN = "cpi_link"
+# typer's own strings (Usage, Options, errors) call stdlib gettext.gettext: its default domain
+TOOLKIT_DOMAIN = "messages"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+LANGUAGES = ("zh", "en")
+_CATALOG_LANG = {"zh": "zh_CN"}
+
+_chosen: str | None = None  # set_language's choice; None follows the environment
+_cache: dict[tuple[str, str], _gettext.NullTranslations] = {}
+
+
+class Text(str):
+    """A translated string that remembers its msgid, so text made at import time (option help)
+    can be rendered again in the language chosen later, when the options have been parsed."""
+
+    msgid: str
+
+
+def normalize(lang: str | None) -> str | None:
+    """'zh', 'zh_CN', 'zh-CN.UTF-8' -> 'zh'; 'en', 'en_US', 'C' -> 'en'; empty -> None."""
+    if not lang or not lang.strip():
+        return None
+    return "zh" if lang.strip().lower().startswith("zh") else "en"
+
+
+def language_from_env(environ=None) -> str:
+    env = os.environ if environ is None else environ
+    chosen = normalize(env.get("CPI_LINK_LANG"))
+    if chosen:
+        return chosen
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):  # POSIX order: the first one set decides
+        if env.get(var):
+            return normalize(env[var]) or "en"
+    return "en"
+
+
+def current_language() -> str:
+    return _chosen or language_from_env()
+
+
+def set_language(lang: str | None) -> str | None:
+    """Choose the language ('zh' or 'en'; None: follow the environment). Returns the previous
+    choice, so a caller can put it back."""
+    global _chosen
+    previous = _chosen
+    _chosen = normalize(lang)
+    return previous
+
+
+def translations(domain: str = DOMAIN, lang: str | None = None) -> _gettext.NullTranslations:
+    lang = lang or current_language()
+    key = (domain, lang)
+    tr = _cache.get(key)
+    if tr is None:
+        if lang == "en":
+            tr = _gettext.NullTranslations()
+        else:  # a wheel built without its catalog still runs, in English
+            tr = _gettext.translation(domain, LOCALE_DIR, languages=[_CATALOG_LANG[lang]], fallback=True)
+        _cache[key] = tr
+    return tr
+
+
+def _(message: str) -> str:
+    """The message in the current language (the English msgid when not translated)."""
+    out = Text(translations().gettext(message))
+    out.msgid = message
+    return out
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations().ngettext(singular, plural, n)
+
+
+def translate(text: str, domain: str = DOMAIN) -> str:
+    """Render again, in the current language, a text made by `_` (or an English msgid)."""
+    if not text:
+        return text
+    msgid = getattr(text, "msgid", text)
+    return translations(domain).gettext(msgid)
+
+
+def is_zh() -> bool:
+    return current_language() == "zh"
