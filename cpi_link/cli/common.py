@@ -65,6 +65,39 @@ def stdout_console():
     return Console(highlight=False)
 
 
+# Table headings for people, by the key they show (keys stay English in JSON and CSV)
+COLUMN_HEADINGS = {
+    "region": lambda: _("region"),
+    "region_code": lambda: _("region"),
+    "prefecture": lambda: _("prefecture"),
+    "category": lambda: _("category"),
+    "category_zh": lambda: "类别",
+    "person_id": lambda: _("resident ID"),
+    "name": lambda: _("name"),
+    "persons": lambda: _("persons"),
+    "amount": lambda: _("yuan"),
+    "amount_a": lambda: _("yuan A"),
+    "amount_b": lambda: _("yuan B"),
+    "difference": lambda: _("difference"),
+    "detail": lambda: _("detail"),
+    "month": lambda: _("month"),
+    "indicator": lambda: _("indicator"),
+    "source": lambda: _("source"),
+    "scope": lambda: _("scope"),
+    "from": lambda: _("from"),
+    "until": lambda: _("until"),
+    "dataset": lambda: _("dataset"),
+}
+
+
+def heading(key: str) -> str:
+    """A column heading in Chinese; in English the key itself, as scripts see it."""
+    from cpi_link.core.i18n import is_zh
+
+    words = COLUMN_HEADINGS.get(key)
+    return words() if words and is_zh() else key
+
+
 def warn(message: str) -> None:
     stderr_console().print(_("[bold yellow]warning:[/] {message}").format(message=message), markup=True)
 

@@ -13,6 +13,7 @@ JSON keys, reason codes, status words and CSV headers are for scripts: never pas
 
 from __future__ import annotations
 
+import contextlib
 import gettext as _gettext
 import os
 from pathlib import Path
@@ -66,6 +67,16 @@ def set_language(lang: str | None) -> str | None:
     return previous
 
 
+@contextlib.contextmanager
+def language(lang: str | None):
+    """Use `lang` inside the block (e.g. a chart drawn in Chinese because a CJK font exists)."""
+    previous = set_language(lang)
+    try:
+        yield
+    finally:
+        set_language(previous)
+
+
 def translations(domain: str = DOMAIN, lang: str | None = None) -> _gettext.NullTranslations:
     lang = lang or current_language()
     key = (domain, lang)
@@ -84,6 +95,12 @@ def _(message: str) -> str:
     out = Text(translations().gettext(message))
     out.msgid = message
     return out
+
+
+def N_(message: str) -> str:
+    """Mark an English text for the catalog without translating it here (it is kept as it is,
+    e.g. in JSON, and translated where it is shown, with `translate`)."""
+    return message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from cpi_link.core.i18n import _
 from cpi_link.core.months import add_months
 
 PUBLICATION_DAYS = (9, 12)  # NBS usually publishes on the 9th-12th of the following month
@@ -124,12 +125,24 @@ def next_figures_sentence(latest: str) -> str:
     """'figures for 2024-04 are expected from NBS around 2024-05-09..12' for the month after `latest`."""
     nxt = add_months(latest, 1)
     a, b = publication_window(nxt)
-    return (f"figures for {nxt} are expected from NBS around {a.isoformat()}..{b.day:02d} "
-            "(CPI is usually published on the 9th-12th of the following month)")
+    return _("figures for {month} are expected from NBS around {start}..{end} "
+             "(CPI is usually published on the 9th-12th of the following month)").format(month=nxt, start=a.isoformat(), end=f"{b.day:02d}")
 
 
 def deadline_sentence(index_month: str, version: str, payment_timing: str | None) -> str:
     dl = payment_deadline(index_month, payment_timing)
     if dl.deadline is None:
-        return f"payment deadline for {index_month} under {version}: not computed ({dl.note})"
-    return f"payment deadline for {index_month} under {version}: {dl.deadline.isoformat()} ({dl.note})"
+        return _("payment deadline for {month} under {version}: not computed ({note})").format(month=index_month, version=version, note=_note(dl))
+    return _("payment deadline for {month} under {version}: {deadline} ({note})").format(month=index_month, version=version, deadline=dl.deadline.isoformat(), note=_note(dl))
+
+
+def _note(dl: Deadline) -> str:
+    """The deadline's note for people (Deadline.note stays English: it is in the JSON)."""
+    pub = expected_publication(dl.index_month)
+    if dl.rule == "working_days":
+        n = classify(dl.text)[1] or 0
+        return _("{n} working days after publication (taken as {date}); {holidays}").format(
+            n=n, date=pub.isoformat(), holidays=_("weekends skipped; public holidays not counted, so the true deadline may be later"))
+    if dl.rule == "publication_month":
+        return _("in the month of publication ({month})").format(month=pub.strftime('%Y-%m'))
+    return _("the scheme does not state a payment timing") if not dl.text else _("no date computed from the scheme's wording")
