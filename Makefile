@@ -35,7 +35,7 @@ test: install
 
 # After adding or changing a `_()` message: refresh the .pot/.po catalogs, then translate the new
 # entries in cpi_link/locale/zh_CN/LC_MESSAGES/*.po (the wheel build compiles them to .mo).
-messages: $(STAMP)
+messages: install
 	$(PY) scripts/i18n_catalog.py update
 	$(PY) scripts/i18n_catalog.py check || true
 

@@ -42,8 +42,9 @@ def extract_app() -> Catalog:
 
 
 def command_docstrings():
-    """The help typer takes from each command's docstring (cleaned as typer cleans it)."""
-    sys.path.insert(0, str(ROOT))
+    """The help typer takes from each command's docstring (cleaned as typer cleans it), from the
+    installed cpi-link (`make messages` installs the worktree first)."""
+    _importable()
     import typer.main
 
     from cpi_link.cli import app
@@ -66,12 +67,19 @@ def extract_toolkit() -> Catalog:
     for name in ("core.py", "rich_utils.py"):
         for lineno, message, comments, context in extract_from_file("python", str(base / name), keywords=KEYWORDS):
             cat.add(message, locations=[(f"typer/{name}", lineno)])
-    sys.path.insert(0, str(ROOT))
+    _importable()
     from cpi_link.cli.lang import _PARSER_MESSAGES
 
     for m in [*_PARSER_MESSAGES, "Usage: "]:
         cat.add(m, locations=[("cpi_link/cli/lang.py", 0)])
     return cat
+
+
+def _importable() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("cpi_link") is None:  # not installed: the source tree
+        sys.path.insert(0, str(ROOT))
 
 
 def update() -> None:

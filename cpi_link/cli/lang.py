@@ -183,7 +183,7 @@ class LangGroup(TyperGroup):
         args = list(sys.argv[1:] if args is None else args)
         args, lang = split_globals(args)
         if lang is not None and re.split(r"[-_.]", lang.strip().lower())[0] not in i18n.LANGUAGES:
-            typer.echo(f"error: --lang {lang!r}: use zh or en / 请用 zh 或 en", err=True)
+            typer.echo(f"error: --lang {lang!r}: use zh or en / 请用 zh 或 en", err=True)  # both languages: none chosen
             raise SystemExit(2)
         previous = i18n.set_language(lang or i18n.language_from_env())
         try:

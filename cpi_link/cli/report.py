@@ -76,7 +76,7 @@ def _print_report(rep: dict) -> None:
     for d in decisions:
         if d:
             mark = _("[bold green]TRIGGERED[/]") if d.get("triggered") else _("[bold]not triggered[/]")
-            con.print(f"{region_label(d.get('region_code', ''))} {mark}: {escape(decision_reason(d) if 'thresholds' in d else d.get('reason', ''))}")
+            con.print(f"{region_label(d.get('region_code', ''))} " + _("{mark}: {reason}").format(mark=mark, reason=escape(decision_reason(d) if 'thresholds' in d else d.get('reason', ''))))
     con.print(_("scheme: {citation}").format(citation=escape(rep['citation'])))
     if not rep["verified"]:
         con.print(_("[bold white on red] UNVERIFIED RULES [/] [bold red]values not checked against the document text[/]"))

@@ -1,10 +1,10 @@
 """Region names for the 6-digit administrative codes (GB/T 2260), shown beside codes wherever a
 person reads a region: 000000 全国, 140000 山西省, 140100 太原市.
 
-This is a small stand-in: the nation, the provincial-level regions, Shanxi's 11 prefecture cities
-(and Taiyuan's districts), and the cities of the example schemes. The full bundled code list is to
-replace `_NAMES` below; keep `region_name(code)` and `region_label(code)` as they are, so callers
-do not change when it does.
+This is a small stand-in: the nation, the provincial-level regions, Shanxi's 11 prefecture
+cities, Taiyuan's districts, the sample roster's counties and the cities of the example schemes.
+The full bundled code list is to replace `_NAMES` below; keep `region_name(code)` and
+`region_label(code)` as they are, so callers do not change when it does.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ _NAMES: dict[str, str] = {
     # Taiyuan's districts
     "140105": "小店区", "140106": "迎泽区", "140107": "杏花岭区", "140108": "尖草坪区", "140109": "万柏林区",
     "140110": "晋源区",
+    # the counties of the bundled sample roster
+    "140202": "平城区", "140303": "矿区", "140423": "襄垣县", "140524": "陵川县", "140702": "榆次区",
+    "140802": "盐湖区", "140902": "忻府区", "141102": "离石区",
     # cities of the example schemes and messages
     "350100": "福州市", "370200": "青岛市", "450300": "桂林市",
 }
