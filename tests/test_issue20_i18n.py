@@ -295,3 +295,24 @@ def test_chart_labels_from_the_catalog(home):
     assert zh["title"] == "山西\n山西省（140000）居民消费价格与食品价格同比涨幅（2019-01..2019-12）"
     assert en["title"] == "shanxi: CPI and food-price YoY, region 140000 (2019-01..2019-12)"
     assert zh["cpi_thr"] == "CPI 启动条件" and en["cpi_thr"] == "CPI threshold"
+
+
+def test_reject_details_in_words():
+    from cpi_link.core.i18n import language
+    from cpi_link.roster import ids
+    from cpi_link.roster.reasons import detail_text, reason_text
+
+    with language("zh"):
+        assert detail_text("same person as data row 1") == "与第 1 行数据是同一人"
+        assert detail_text("persons '0' is not a whole number of at least 1") == "保障人数“0”不是大于等于 1 的整数"
+        assert detail_text(f"{ids.MSG_SHAPE}; got 16 characters") == (
+            "应为 17 位数字加 1 位校验码或 X（共 18 位），或 15 位旧身份证号；实际为 16 位")
+        assert detail_text("check character should be 9, not 0" + ids._ZERO_HINT) == (
+            "校验码应为 9，而不是 0；末尾是 0 的身份证号可能在电子表格中被当成数字保存过")
+        for msg in (ids.MSG_EMPTY, ids.MSG_LOST, ids.MSG_DATE_BAD, ids.MSG_DATE_OLD, ids.MSG_DATE_FUTURE):
+            assert detail_text(msg) != msg, msg  # the checks' own texts are in the catalog
+        assert detail_text("something new") == "something new"
+        assert reason_text("invalid_id") == "身份证号无效（位数、出生日期或校验码不对） (invalid_id)"
+    with language("en"):
+        assert detail_text("same person as data row 1") == "same person as data row 1"
+        assert reason_text("invalid_id") == "invalid_id"

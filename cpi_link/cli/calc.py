@@ -14,7 +14,7 @@ from cpi_link.core.regions import region_label
 
 SCHEME_HELP = _("Scheme name in the config's schemes/ folder (e.g. shanxi, national) or a path to a scheme TOML file.")
 STANDARDS_HELP = _("Standards CSV (region_code,effective_from,urban_monthly,rural_monthly|rural_annual). Default: the bundled SAMPLE, with a warning.")
-ROSTER_HELP = _("Roster file: CSV (UTF-8/BOM/GB18030), XLSX or Parquet; English or Chinese headers (SPEC 5.1).")
+ROSTER_HELP = _("Roster file: CSV (UTF-8/BOM/GB18030), XLSX or Parquet; English or Chinese headers.")
 
 
 def register(app: typer.Typer) -> None:
@@ -235,7 +235,7 @@ def validate(
         from rich.table import Table
 
         con = stdout_console()
-        from cpi_link.roster.reasons import reason_text
+        from cpi_link.roster.reasons import detail_text, reason_text
 
         con.print(_("[bold]{path}[/]: {rows:,} data rows, {ok:,} without problems").format(path=roster, rows=rep['rows'], ok=rep['ok_rows']))
         if rep["problems"]:
@@ -244,7 +244,7 @@ def validate(
             t.add_column(_("rows"), justify="right")
             t.add_column(_("first rows (data row: detail)"))
             for k, v in rep["problems"].items():
-                t.add_row(reason_text(k), f"{v['rows']:,}", "\n".join(f"{r}: {d}" for r, d in zip(v["example_rows"], v["example_details"])))
+                t.add_row(reason_text(k), f"{v['rows']:,}", "\n".join(f"{r}: {detail_text(d)}" for r, d in zip(v["example_rows"], v["example_details"])))
             con.print(t)
         else:
             con.print(_("[green]no problems found[/]"))

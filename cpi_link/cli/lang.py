@@ -101,28 +101,11 @@ _PARSER_MESSAGES = [
 ]
 
 
-def _template_regex(msgid: str):
-    parts = re.split(r"(\{[^}]*\})", msgid)
-    pattern = "".join(f"(?P<{p[1:-1].split('!')[0]}>.+?)" if p.startswith("{") else re.escape(p) for p in parts)
-    return re.compile(pattern + r"\Z", re.S)
-
-
-_PARSER_REGEX = [(m, _template_regex(m)) for m in _PARSER_MESSAGES]
-
-
 def toolkit_text(text: str) -> str:
     """A parser message in the current language (unchanged when it matches no template)."""
-    tr = i18n.translations(i18n.TOOLKIT_DOMAIN)
     first, sep, tail = text.partition("\n")
-    for msgid, rx in _PARSER_REGEX:
-        m = rx.match(first)
-        if m:
-            out = tr.gettext(msgid).replace("{value!r}", "{value}")
-            try:
-                return out.format(**m.groupdict()) + sep + tail
-            except (KeyError, IndexError, ValueError):
-                return text
-    return text
+    out = i18n.translate_template(first, _PARSER_MESSAGES, i18n.TOOLKIT_DOMAIN)
+    return text if out is None else out + sep + tail
 
 
 _patched = False

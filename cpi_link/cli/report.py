@@ -165,8 +165,8 @@ def simulate(
     baseline: Optional[str] = typer.Option(None, "--baseline", help=_("The scheme to compare with. Default: default_scheme in CONFIG/sources.toml, else shanxi.")),
     since: str = typer.Option(..., "--since", help=_("First index month, YYYY-MM.")),
     until: str = typer.Option(..., "--until", help=_("Last index month, YYYY-MM.")),
-    roster: Path = typer.Option(..., "--roster", help=_("Roster used for every month (CSV/XLSX/Parquet, SPEC 5.1): a what-if on these recipients.")),
-    standards: Optional[Path] = typer.Option(None, "--standards", help=_("Standards CSV (SPEC 5.3). Default: the bundled SAMPLE, with a warning.")),
+    roster: Path = typer.Option(..., "--roster", help=_("Roster used for every month (CSV/XLSX/Parquet): a what-if on these recipients.")),
+    standards: Optional[Path] = typer.Option(None, "--standards", help=_("Standards CSV (region_code,effective_from,urban_monthly,rural_monthly|rural_annual). Default: the bundled SAMPLE, with a warning.")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
     """Cost an alternative scheme month by month against a baseline: triggered or not, rate and

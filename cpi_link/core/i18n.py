@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import gettext as _gettext
 import os
+import re
 from pathlib import Path
 
 DOMAIN = "cpi_link"
@@ -113,6 +114,39 @@ def translate(text: str, domain: str = DOMAIN) -> str:
         return text
     msgid = getattr(text, "msgid", text)
     return translations(domain).gettext(msgid)
+
+
+def _template_regex(msgid: str):
+    parts = re.split(r"(\{[^}]*\})", msgid)
+    names: list[str] = []
+    out = []
+    for p in parts:
+        if p.startswith("{"):
+            name = p[1:-1].split("!")[0].split(":")[0]
+            # a field never spans "; ", which joins two messages in one text
+            out.append(f"(?P={name})" if name in names else f"(?P<{name}>(?:(?!; ).)+?)")
+            names.append(name)
+        else:
+            out.append(re.escape(p))
+    return re.compile("".join(out) + r"\Z", re.S)
+
+
+_regex_cache: dict[str, re.Pattern] = {}
+
+
+def translate_template(text: str, msgids, domain: str = DOMAIN) -> str | None:
+    """A text made in English from one of `msgids` (templates with {named} fields, e.g. kept in a
+    Parquet file) in the current language, its fields filled from the text; None if none matches."""
+    tr = translations(domain)
+    for msgid in msgids:
+        rx = _regex_cache.get(msgid) or _regex_cache.setdefault(msgid, _template_regex(msgid))
+        m = rx.match(text)
+        if m:
+            try:
+                return tr.gettext(msgid).replace("!r}", "}").format(**m.groupdict())
+            except (KeyError, IndexError, ValueError):
+                return None
+    return None
 
 
 def is_zh() -> bool:
