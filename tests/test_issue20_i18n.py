@@ -316,3 +316,16 @@ def test_reject_details_in_words():
     with language("en"):
         assert detail_text("same person as data row 1") == "same person as data row 1"
         assert reason_text("invalid_id") == "invalid_id"
+
+
+def test_errors_of_lower_layers_in_chinese(cli, tmp_path):
+    roster = tmp_path / "花名册.csv"
+    roster.write_text("姓名,保障人数\n张三,1\n", encoding="utf-8")
+    args = ("calc", "--scheme", "national", "--month", "2019-11", "--roster", roster, "--standards", SAMPLE / "standards.csv")
+    zh = cli("--lang", "zh", *args)
+    assert zh.exit_code == 2
+    assert f"错误：{roster}：缺少必需的列 person_id" in zh.stderr and "；表头现有：姓名, 保障人数" in zh.stderr
+    en = cli(*args)
+    assert en.exit_code == 2 and f"error: {roster}: missing required column(s) person_id" in en.stderr
+    r = cli("--lang", "zh", "trigger", "--month", "2019-13")
+    assert r.exit_code == 2 and "错误：--month '2019-13' 不是实际存在的月份" in r.stderr

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import typer
 
 from cpi_link.core.errors import CpiLinkError, ExitStatus
-from cpi_link.core.i18n import _
+from cpi_link.core.i18n import N_, _
 
 
 class Format(str, Enum):
@@ -139,12 +139,38 @@ def handle_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+# Errors raised in English by lower layers, as templates shown in the reader's language (an
+# error matching none is shown as it is; messages made with `_` need no template).
+ERROR_TEMPLATES = (
+    N_("{path}: no such roster file"),
+    N_("{path}: is a folder, not a roster file"),
+    N_("{path}: the roster file is empty"),
+    N_("{path}: old Excel .xls is not supported; save it as .xlsx or CSV"),
+    N_("{path}: the first line is empty; the roster needs a header row"),
+    N_("{path}: the workbook has no sheets"),
+    N_("{path}: the first sheet is empty"),
+    N_("{path}: missing required column(s) {wanted}; the header has: {shown}"),
+    N_("{path}: the header has the column {column} twice"),
+    N_("{path}: columns {a} and {b} both give {key}; keep one of them"),
+    N_("another cpi-link run holds the lock {lock} ({holder}); not starting"),
+    N_("{month} is already completed (run {run}); use --redo {key} --reason TEXT to supersede it"),
+    N_("--redo needs --reason TEXT: why the completed month is superseded"),
+    N_("{month} has no completed run yet: run it first (cpi-link run or calc), then supplement"),
+    N_("no month has every figure that scheme {name} needs; fetch or import them first"),
+    N_("{month}: no {indicators} figure for {region}, though a later month ({later}) is published; "
+       "import it (cpi-link fetch --source file) and run again. Months before it are done."),
+)
+
+
 def _error_text(exc: CpiLinkError) -> str:
     """The error's message in the current language: a message made with `_` already is; an
-    English one is looked up whole in the catalog (unchanged when not there)."""
-    from cpi_link.core.i18n import translate
+    English one is looked up whole in the catalog, then against ERROR_TEMPLATES."""
+    from cpi_link.core.i18n import is_zh, translate, translate_template
 
-    return translate(exc.message)
+    text = translate(exc.message)
+    if text == exc.message and is_zh():
+        text = translate_template(exc.message, ERROR_TEMPLATES, span=True) or text
+    return text
 
 
 def emit_json(data: Any) -> None:

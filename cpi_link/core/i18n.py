@@ -116,7 +116,7 @@ def translate(text: str, domain: str = DOMAIN) -> str:
     return translations(domain).gettext(msgid)
 
 
-def _template_regex(msgid: str):
+def _template_regex(msgid: str, span: bool = False):
     parts = re.split(r"(\{[^}]*\})", msgid)
     names: list[str] = []
     out = []
@@ -124,22 +124,24 @@ def _template_regex(msgid: str):
         if p.startswith("{"):
             name = p[1:-1].split("!")[0].split(":")[0]
             # a field never spans "; ", which joins two messages in one text
-            out.append(f"(?P={name})" if name in names else f"(?P<{name}>(?:(?!; ).)+?)")
+            field = ".+?" if span else "(?:(?!; ).)+?"
+            out.append(f"(?P={name})" if name in names else f"(?P<{name}>{field})")
             names.append(name)
         else:
             out.append(re.escape(p))
     return re.compile("".join(out) + r"\Z", re.S)
 
 
-_regex_cache: dict[str, re.Pattern] = {}
+_regex_cache: dict[tuple[str, bool], re.Pattern] = {}
 
 
-def translate_template(text: str, msgids, domain: str = DOMAIN) -> str | None:
+def translate_template(text: str, msgids, domain: str = DOMAIN, span: bool = False) -> str | None:
     """A text made in English from one of `msgids` (templates with {named} fields, e.g. kept in a
-    Parquet file) in the current language, its fields filled from the text; None if none matches."""
+    Parquet file) in the current language, its fields filled from the text; None if none matches.
+    A field spans "; " only with span=True (else "A; B" is two messages)."""
     tr = translations(domain)
     for msgid in msgids:
-        rx = _regex_cache.get(msgid) or _regex_cache.setdefault(msgid, _template_regex(msgid))
+        rx = _regex_cache.get((msgid, span)) or _regex_cache.setdefault((msgid, span), _template_regex(msgid, span))
         m = rx.match(text)
         if m:
             try:
