@@ -15,7 +15,7 @@ from typing import Any, Callable
 import typer
 
 from cpi_link.core.errors import CpiLinkError, ExitStatus
-from cpi_link.core.i18n import N_, _
+from cpi_link.core.i18n import N_, _, pgettext
 
 
 class Format(str, Enum):
@@ -74,6 +74,7 @@ COLUMN_HEADINGS = {
     "category_zh": lambda: "类别",
     "person_id": lambda: _("resident ID"),
     "name": lambda: _("name"),
+    "person_name": lambda: pgettext("person", "name"),
     "persons": lambda: _("persons"),
     "amount": lambda: _("yuan"),
     "amount_a": lambda: _("yuan A"),
@@ -87,6 +88,18 @@ COLUMN_HEADINGS = {
     "from": lambda: _("from"),
     "until": lambda: _("until"),
     "dataset": lambda: _("dataset"),
+    "programme": lambda: _("programme"),
+    "document": lambda: _("document"),
+    "related_documents": lambda: _("related documents"),
+    "verified": lambda: _("verified"),
+    "example": lambda: _("example"),
+    "payment_month": lambda: _("payment month"),
+    "method": lambda: _("method"),
+    "index": lambda: _("index"),
+    "rounding": lambda: _("rounding"),
+    "minimum": lambda: _("minimum"),
+    "multiplier": lambda: _("multiplier"),
+    "path": lambda: _("path"),
 }
 
 

@@ -286,7 +286,7 @@ def diff(
             continue
         t = Table(title=f"{title}: {len(rows)}" + (_(" (first {n})").format(n=show) if len(rows) > show else ""), title_justify="left")
         for c in cols:
-            t.add_column(heading(c), justify="right" if c.startswith("amount") or c in ("difference", "persons") else "left",
+            t.add_column(heading("person_name" if c == "name" else c), justify="right" if c.startswith("amount") or c in ("difference", "persons") else "left",
                          no_wrap=c != "detail" and c != "name", min_width=20 if c == "detail" else None)
         for r in rows[:show]:
             t.add_row(*[escape(region_label(str(r[c])) if c == "region_code" else str(r[c])) for c in cols])

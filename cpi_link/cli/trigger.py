@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
-from cpi_link.core.i18n import _
+from cpi_link.core.i18n import _, pgettext
 from cpi_link.core.regions import region_label
 
 SCHEME_HELP = _(
@@ -275,7 +275,7 @@ def scheme_list(
         from rich.table import Table
 
         t = Table(title=_("Schemes in {folder}").format(folder=escape(str(st.config_dir / 'schemes'))), title_justify="left")
-        for c in (_("name"), _("title"), _("versions"), _("overlays"), _("from"), _("kind"), _("unverified")):
+        for c in (pgettext("scheme", "name"), _("title"), _("versions"), _("overlays"), _("from"), _("kind"), _("unverified")):
             t.add_column(c)
         for r in rows:
             t.add_row(

@@ -104,6 +104,11 @@ def N_(message: str) -> str:
     return message
 
 
+def pgettext(context: str, message: str) -> str:
+    """A short message whose translation depends on where it stands (a person's or a scheme's name)."""
+    return translations().pgettext(context, message)
+
+
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translations().ngettext(singular, plural, n)
 
