@@ -10,7 +10,7 @@ import typer
 from cpi_link.cli.calc import result_json as calc_result_json
 from cpi_link.cli.calc import ROSTER_HELP, emit_result, load_standards_option, print_tables, progress_ticker
 from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, heading, state, stdout_console, warn
-from cpi_link.core.i18n import _
+from cpi_link.core.i18n import N_, _, is_zh, translate_template
 
 PROGRAMME_HELP = _("Programme id in the config's programmes/ folder (e.g. shanxi-2021-spring-festival) or a path to a programme TOML file.")
 
@@ -33,6 +33,20 @@ def warn_programme(p) -> None:
     if not p.verified:
         warn(_("programme {id} is marked verified = false: its values have not been checked against {document}. "
                "Check them before paying (cpi-link programme show).").format(id=p.id, document=p.document))
+
+
+# the programme's reason as jobs.oneoff writes it (English in the manifest), shown in Chinese
+REASON_TEMPLATES = (
+    N_("one-off programme {id}: fixed yuan per person by category ({amounts})"),
+    N_("one-off programme {id}: standard x {indicator} YoY {pct}% ({region}, {month}) / 100"),
+    N_("prices did not rise, so the amount before the floor is 0"),
+)
+
+
+def programme_reason(reason: str) -> str:
+    if not is_zh():
+        return reason
+    return "；".join(translate_template(p, REASON_TEMPLATES) or p for p in reason.split("; "))
 
 
 def result_json(res) -> dict:
@@ -58,7 +72,7 @@ def print_result(res) -> None:
     p = res.manifest["programme"]
     sup = _(" (supplement to {run})").format(run=res.manifest['supplement_to']) if res.manifest.get("supplement_to") else ""
     con.print(f"[bold]{escape(p['id'])}[/] {escape(p['name'])}, " + _("paid {month}").format(month=res.month) + sup)
-    con.print(escape(res.decision["reason"]))
+    con.print(escape(programme_reason(res.decision["reason"])))
     print_tables(con, res, _("Payments under {programme}").format(programme=p['id']))
 
 
