@@ -4,6 +4,8 @@ stand, help rendered in that language, and typer's own strings (Usage, Options, 
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import inspect
 import re
 import sys
@@ -117,12 +119,10 @@ def install_toolkit() -> None:
     tr = i18n.translations(i18n.TOOLKIT_DOMAIN)
     import typer.core
 
-    if i18n.is_zh() or "typer.rich_utils" in sys.modules:  # not imported just to stay English
-        import typer.rich_utils as ru
-
-        ru._ = tr.gettext
-        for name, msgid in _RICH_CONSTANTS.items():
-            setattr(ru, name, tr.gettext(msgid))
+    if "typer.rich_utils" in sys.modules:
+        _set_rich(sys.modules["typer.rich_utils"])
+    elif _RichUtilsHook not in sys.meta_path:
+        sys.meta_path.insert(0, _RichUtilsHook)
     from typer._click import core as cc
     from typer._click import exceptions as cx
     from typer._click import formatting as fm
@@ -157,6 +157,41 @@ def install_toolkit() -> None:
         if isinstance(cls, type) and issubclass(cls, cx.ClickException) and "format_message" in vars(cls):
             original = vars(cls)["format_message"]
             cls.format_message = (lambda f: lambda self: toolkit_text(f(self)))(original)
+
+
+def _set_rich(ru) -> None:
+    tr = i18n.translations(i18n.TOOLKIT_DOMAIN)
+    ru._ = tr.gettext
+    for name, msgid in _RICH_CONSTANTS.items():
+        setattr(ru, name, tr.gettext(msgid))
+
+
+class _RichUtilsHook:
+    """Translates typer.rich_utils' constants as soon as typer imports it, which it does only to
+    print help or an error: importing it up front cost every Chinese command 40 ms."""
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "typer.rich_utils":
+            return None
+        sys.meta_path.remove(cls)  # once: then the module is in sys.modules
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        spec.loader = _AfterExec(spec.loader)
+        return spec
+
+
+class _AfterExec(importlib.abc.Loader):
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        _set_rich(module)
 
 
 class LangGroup(TyperGroup):
