@@ -251,6 +251,10 @@ def test_an_error_in_chinese(cli):
     assert r.exit_code == 2 and "错误：请只用 --month 或 --since/--until 之一，不要同时使用" in r.stderr
     r = cli("--lang", "zh", "trigger", "--no-such-option")
     assert r.exit_code == 2 and "没有选项：--no-such-option" in r.stderr and "用法：" in r.stderr
+    r = cli("--lang", "zh", "trigger", "--format", "xml")
+    assert r.exit_code == 2 and "'--format' 的值无效：'xml' 不是 'table', 'json', 'csv' 之一。" in r.stderr
+    r = cli("--lang", "zh", "calc", "--month", "2019-11")
+    assert r.exit_code == 2 and "缺少选项 '--roster'。" in r.stderr
 
 
 def test_bad_lang_value(cli):

@@ -106,6 +106,9 @@ _PARSER_MESSAGES = [
 def toolkit_text(text: str) -> str:
     """A parser message in the current language (unchanged when it matches no template)."""
     first, sep, tail = text.partition("\n")
+    m = re.match(r"Invalid value for (.+?): (.*)\Z", first, re.S)
+    if m:  # the reason inside is a parser message too
+        first = f"Invalid value for {m.group(1)}: " + (i18n.translate_template(m.group(2), _PARSER_MESSAGES, i18n.TOOLKIT_DOMAIN) or m.group(2))
     out = i18n.translate_template(first, _PARSER_MESSAGES, i18n.TOOLKIT_DOMAIN)
     return text if out is None else out + sep + tail
 
