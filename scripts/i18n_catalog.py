@@ -3,6 +3,8 @@ needed at run time).
 
     python scripts/i18n_catalog.py update    # extract msgids -> .pot, merge into zh_CN .po files
     python scripts/i18n_catalog.py check     # exit 1 if a msgid lacks a (non-fuzzy) translation
+    python scripts/i18n_catalog.py compile   # .mo beside the .po (only for running from the source
+                                             # tree, e.g. an editable install; wheels compile their own)
 
 Two domains: "cpi_link" (every `_()`/`ngettext()` call in cpi_link/, plus the commands' docstrings,
 which typer shows as their help) and "messages" (typer's own strings, which it passes to stdlib
@@ -116,6 +118,15 @@ if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else "update"
     if cmd == "update":
         update()
+    elif cmd == "compile":
+        from babel.messages.mofile import write_mo
+
+        for po_path in sorted(LOCALE.glob("*/LC_MESSAGES/*.po")):
+            with open(po_path, "rb") as f:
+                catalog = read_po(f)
+            with open(po_path.with_suffix(".mo"), "wb") as f:
+                write_mo(f, catalog, use_fuzzy=False)
+            print(po_path.with_suffix(".mo").relative_to(ROOT))
     elif cmd == "check":
         bad = untranslated()
         print("\n".join(bad) or "every message translated")
