@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -28,8 +29,12 @@ KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)
 LANGS = ["zh_CN"]
 
 
+# a fixed date: regenerating an unchanged catalog changes no byte (and merges stay clean)
+CREATED = datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+
 def _catalog(domain: str) -> Catalog:
-    return Catalog(domain=domain, project="cpi-link", charset="utf-8")
+    return Catalog(domain=domain, project="cpi-link", charset="utf-8", creation_date=CREATED)
 
 
 def extract_app() -> Catalog:
@@ -54,7 +59,8 @@ def command_docstrings():
     def walk(cmd, path):
         cb = getattr(cmd, "callback", None)
         if cmd.help and cb is not None and cb.__doc__ and inspect.getdoc(cb) == cmd.help:
-            yield cmd.help, f"{inspect.getsourcefile(cb)[len(str(ROOT)) + 1:]}:{cb.__name__}"
+            cb = inspect.unwrap(cb)
+            yield cmd.help, f"{cb.__module__.replace('.', '/')}.py:{cb.__name__}"
         for name, sub in getattr(cmd, "commands", {}).items():
             yield from walk(sub, f"{path} {name}")
 
@@ -95,7 +101,7 @@ def update() -> None:
                 with open(po_path, "rb") as f:
                     po = read_po(f, locale=lang, domain=domain)
             else:
-                po = Catalog(locale=lang, domain=domain, project="cpi-link", charset="utf-8")
+                po = Catalog(locale=lang, domain=domain, project="cpi-link", charset="utf-8", creation_date=CREATED)
             po.update(pot, no_fuzzy_matching=True)
             po.obsolete.clear()
             with open(po_path, "wb") as f:
