@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.deps-stamp
 
-.PHONY: run test install bench bench-workbook print-check fuzz clean
+.PHONY: run test install bench bench-workbook print-check fuzz clean messages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ run: install
 
 test: install
 	cd tests && ../$(VENV)/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# After adding or changing a `_()` message: refresh the .pot/.po catalogs, then translate the new
+# entries in cpi_link/locale/zh_CN/LC_MESSAGES/*.po (the wheel build compiles them to .mo).
+messages: install
+	$(PY) scripts/i18n_catalog.py update
+	$(PY) scripts/i18n_catalog.py check || true
 
 bench: install
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)

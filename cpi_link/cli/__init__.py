@@ -17,13 +17,16 @@ import typer
 from cpi_link import __version__
 from cpi_link.cli import procenv
 from cpi_link.cli.common import State
+from cpi_link.cli.lang import LangGroup
+from cpi_link.core.i18n import _
 
 app = typer.Typer(
     name="cpi-link",
-    help=(
+    help=_(
         "Run the price-subsidy linkage mechanism (社会救助和保障标准与物价上涨挂钩联动机制): "
         "fetch CPI figures, decide whether the mechanism starts, compute audited subsidies."
     ),
+    cls=LangGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -41,13 +44,16 @@ def _version(value: bool):
 def _root(
     ctx: typer.Context,
     home: Optional[Path] = typer.Option(
-        None, "--home", envvar="CPI_LINK_HOME", help="Home directory for the store, runs, ledger and logs."
+        None, "--home", envvar="CPI_LINK_HOME", help=_("Home directory for the store, runs, ledger and logs.")
     ),
     config: Optional[Path] = typer.Option(
-        None, "--config", envvar="CPI_LINK_CONFIG", help="Config directory (schemes, sources) Default: the bundled config."
+        None, "--config", envvar="CPI_LINK_CONFIG", help=_("Config directory (schemes, sources) Default: the bundled config.")
     ),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected faults."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help=_("Show tracebacks for unexpected faults.")),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help=_("Print the version and exit.")),
+    lang: Optional[str] = typer.Option(
+        None, "--lang", metavar="zh|en", help=_("Language for people: zh (中文) or en. Default: env CPI_LINK_LANG, else the locale (LANG=zh_CN...), else en.")
+    ),
 ):
     ctx.obj = State(home_option=home, config_option=config, debug=debug)
 

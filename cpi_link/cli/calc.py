@@ -9,14 +9,16 @@ from typing import Optional
 import typer
 
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stderr_console, stdout_console, warn
+from cpi_link.core.i18n import _
+from cpi_link.core.regions import region_label
 
-SCHEME_HELP = "Scheme name in the config's schemes/ folder (e.g. shanxi, national) or a path to a scheme TOML file."
-STANDARDS_HELP = "Standards CSV (region_code,effective_from,urban_monthly,rural_monthly|rural_annual). Default: the bundled SAMPLE, with a warning."
-ROSTER_HELP = ("Roster file: CSV (UTF-8/BOM/GB18030), XLSX/XLSM, XLS, ODS or Parquet; English or Chinese headers, "
-               "found among the first 10 rows (SPEC 5.1).")
-SHEET_HELP = ("Worksheet of a spreadsheet roster: its name or number from 1 (hidden sheets only this way). Default: the "
-              "visible sheet that looks like a roster (several: an error listing them), else the active one.")
-STANDARDS_SHEET_HELP = "Worksheet of a spreadsheet standards file: name or number from 1 (default as for --sheet)."
+SCHEME_HELP = _("Scheme name in the config's schemes/ folder (e.g. shanxi, national) or a path to a scheme TOML file.")
+STANDARDS_HELP = _("Standards CSV (region_code,effective_from,urban_monthly,rural_monthly|rural_annual). Default: the bundled SAMPLE, with a warning.")
+ROSTER_HELP = _("Roster file: CSV (UTF-8/BOM/GB18030), XLSX/XLSM, XLS, ODS or Parquet; English or Chinese headers, "
+                "found among the first 10 rows.")
+SHEET_HELP = _("Worksheet of a spreadsheet roster: its name or number from 1 (hidden sheets only this way). Default: the "
+               "visible sheet that looks like a roster (several: an error listing them), else the active one.")
+STANDARDS_SHEET_HELP = _("Worksheet of a spreadsheet standards file: name or number from 1 (default as for --sheet).")
 
 
 def register(app: typer.Typer) -> None:
@@ -31,8 +33,8 @@ def load_standards_option(standards: Optional[Path], sheet: Optional[str] = None
     if standards is None:
         sample = bundled_data_dir() / "sample" / "standards.csv"
         warn(
-            f"no --standards given: using the bundled SAMPLE standards {sample}. "
-            "Its amounts are invented for the demo; pass your region's official standards file."
+            _("no --standards given: using the bundled SAMPLE standards {path}. "
+              "Its amounts are invented for the demo; pass your region's official standards file.").format(path=sample)
         )
         return load_standards(sample, sample=True)
     return load_standards(standards, sheet=sheet)
@@ -47,9 +49,9 @@ def default_scheme(config_dir: Path) -> str:
 def warn_unverified(rules) -> None:
     if not rules.verified:
         warn(
-            f"the rules in force ({rules.version}{' + ' + ', '.join(rules.overlays) if rules.overlays else ''}) are "
-            "marked verified = false: their values have not been checked against the document text. "
-            "Check them before paying (cpi-link scheme show)."
+            _("the rules in force ({rules}) are "
+              "marked verified = false: their values have not been checked against the document text. "
+              "Check them before paying (cpi-link scheme show).").format(rules=f"{rules.version}{' + ' + ', '.join(rules.overlays) if rules.overlays else ''}")
         )
 
 
@@ -60,7 +62,7 @@ def progress_for(roster: Path, fmt: Format, quiet: bool = False):
         return contextlib.nullcontext(None)
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} rows"),
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn(_("{task.completed:,} rows")),
                     TimeElapsedColumn(), console=stderr_console(), transient=True)
 
 
@@ -106,13 +108,15 @@ def result_json(res) -> dict:
 
 
 def print_result(res) -> None:
+    from cpi_link.rules.trigger import decision_reason
+
     con = stdout_console()
     decisions = res.decision if isinstance(res.decision, list) else [res.decision]
     for d in decisions:
-        mark = "[bold green]TRIGGERED[/]" if d["triggered"] else "[bold]not triggered[/]"
-        con.print(f"[bold]{res.month}[/] {d['region_code']} {mark}: {d['reason']}")
+        mark = _("[bold green]TRIGGERED[/]") if d["triggered"] else _("[bold]not triggered[/]")
+        con.print(f"[bold]{res.month}[/] {region_label(d['region_code'])} " + _("{mark}: {reason}").format(mark=mark, reason=decision_reason(d)))
     print_roster_read(con, res)
-    print_tables(con, res, f"Payments for index month {res.month}")
+    print_tables(con, res, _("Payments for index month {month}").format(month=res.month))
 
 
 def roster_read_text(entry: dict) -> str | None:
@@ -147,33 +151,35 @@ def print_tables(con, res, title: str) -> None:
 
     if res.paid_rows:
         t = Table(title=title)
-        for c, j in (("category", "left"), ("类别", "left"), ("rows", "right"), ("persons", "right"), ("yuan", "right")):
+        for c, j in ((_("category"), "left"), ("类别", "left"), (_("rows"), "right"), (_("persons"), "right"), (_("yuan"), "right")):
             t.add_column(c, justify=j)
         for r in sorted(res.by_category, key=lambda r: r["category"]):
             t.add_row(r["category"], CATEGORY_LABELS.get(r["category"], ""), f"{r['rows']:,}", f"{r['persons']:,}",
                       fen_to_yuan_str(r["amount_fen"]))
-        t.add_row("[bold]total[/]", "", f"{res.paid_rows:,}", f"{res.persons:,}", f"[bold]{fen_to_yuan_str(res.total_fen)}[/]")
+        t.add_row(_("[bold]total[/]"), "", f"{res.paid_rows:,}", f"{res.persons:,}", f"[bold]{fen_to_yuan_str(res.total_fen)}[/]")
         con.print(t)
     if res.rejected_by_reason:
-        t = Table(title="Rejected rows (see rejected.parquet)")
-        t.add_column("reason")
-        t.add_column("rows", justify="right")
+        from cpi_link.roster.reasons import reason_text
+
+        t = Table(title=_("Rejected rows (see rejected.parquet)"))
+        t.add_column(_("reason"))
+        t.add_column(_("rows"), justify="right")
         for k, v in res.rejected_by_reason.items():
-            t.add_row(k, f"{v:,}")
+            t.add_row(reason_text(k), f"{v:,}")
         con.print(t)
-    con.print(f"input rows {res.input_rows:,}; paid {res.paid_rows:,}; rejected {sum(res.rejected_by_reason.values()):,}")
-    con.print(f"outputs: [bold]{escape(str(res.run_dir))}[/]")
+    con.print(_("input rows {input:,}; paid {paid:,}; rejected {rejected:,}").format(input=res.input_rows, paid=res.paid_rows, rejected=sum(res.rejected_by_reason.values())))
+    con.print(_("outputs: [bold]{path}[/]").format(path=escape(str(res.run_dir))))
 
 
 @handle_errors
 def calc(
     ctx: typer.Context,
-    month: str = typer.Option(..., "--month", help="Index month YYYY-MM (the month the price figures describe)."),
+    month: str = typer.Option(..., "--month", help=_("Index month YYYY-MM (the month the price figures describe).")),
     roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
     standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
-    out: Optional[Path] = typer.Option(None, "--out", help="New or empty folder for the outputs. Default: a new run folder under HOME/runs/MONTH/."),
-    supplement: bool = typer.Option(False, "--supplement", help="A supplementary roster for a month already paid: pays only people not yet paid for MONTH (others rejected as already_paid)."),
+    out: Optional[Path] = typer.Option(None, "--out", help=_("New or empty folder for the outputs. Default: a new run folder under HOME/runs/MONTH/.")),
+    supplement: bool = typer.Option(False, "--supplement", help=_("A supplementary roster for a month already paid: pays only people not yet paid for MONTH (others rejected as already_paid).")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
@@ -210,7 +216,7 @@ def calc(
         from cpi_link.core.errors import InputError
 
         if not roster.exists():
-            raise InputError(f"{roster}: no such file")
+            raise InputError(_("{path}: no such file").format(path=roster))
         warn_unverified(rules)
         if supplement:
             from cpi_link.jobs import monthly
@@ -237,12 +243,12 @@ def calc(
 def validate(
     ctx: typer.Context,
     roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
-    month: Optional[str] = typer.Option(None, "--month", help="Also run the month's checks (categories, standards, duplicates at their amounts) exactly as calc would."),
+    month: Optional[str] = typer.Option(None, "--month", help=_("Also run the month's checks (categories, standards, duplicates at their amounts) exactly as calc would.")),
     standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP + " Used with --month."),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
-    show: int = typer.Option(5, "--show", help="How many example rows to list per reason."),
+    show: int = typer.Option(5, "--show", help=_("How many example rows to list per reason.")),
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
 ):
@@ -282,26 +288,28 @@ def validate(
         con = stdout_console()
         from rich.markup import escape
 
+        from cpi_link.roster.reasons import detail_text, reason_text
+
         read = roster_read_text({"sheet": rep["sheet"], "header_row": rep["header_row"],
                                  "format": "csv" if rep["sheet"] is None else "sheet"})
-        con.print(f"[bold]{escape(str(roster))}[/]{' (' + escape(read) + ')' if read else ''}: "
-                  f"{rep['rows']:,} data rows, {rep['ok_rows']:,} without problems")
+        con.print(_("[bold]{path}[/]: {rows:,} data rows, {ok:,} without problems").format(
+            path=escape(str(roster)) + (" (" + escape(read) + ")" if read else ""), rows=rep["rows"], ok=rep["ok_rows"]))
         if rep["problems"]:
-            t = Table(title="Problems by reason")
-            t.add_column("reason")
-            t.add_column("rows", justify="right")
-            t.add_column("first rows (row in the file / data row: detail)")
+            t = Table(title=_("Problems by reason"))
+            t.add_column(_("reason"))
+            t.add_column(_("rows"), justify="right")
+            t.add_column(_("first rows (row in the file / data row: detail)"))
             for k, v in rep["problems"].items():
-                t.add_row(k, f"{v['rows']:,}", "\n".join(f"{f} / {r}: {escape(d)}" for f, r, d in
-                                                         zip(v["example_file_rows"], v["example_rows"], v["example_details"])))
+                t.add_row(reason_text(k), f"{v['rows']:,}", "\n".join(f"{f} / {r}: {escape(detail_text(d))}" for f, r, d in
+                                                                     zip(v["example_file_rows"], v["example_rows"], v["example_details"])))
             con.print(t)
         else:
-            con.print("[green]no problems found[/]")
+            con.print(_("[green]no problems found[/]"))
         if rep["warnings"]:
-            t = Table(title="Warnings (rows are paid as given)")
-            t.add_column("warning")
-            t.add_column("rows", justify="right")
-            t.add_column("first rows (data row: detail)")
+            t = Table(title=_("Warnings (rows are paid as given)"))
+            t.add_column(_("warning"))
+            t.add_column(_("rows"), justify="right")
+            t.add_column(_("first rows (data row: detail)"))
             for k, v in rep["warnings"].items():
-                t.add_row(k, f"{v['rows']:,}", "\n".join(f"{r}: {d}" for r, d in zip(v["example_rows"], v["example_details"])))
+                t.add_row(k, f"{v['rows']:,}", "\n".join(f"{r}: {escape(d)}" for r, d in zip(v["example_rows"], v["example_details"])))
             con.print(t)

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from cpi_link.core.errors import CpiLinkError, ExitStatus
+from cpi_link.core.i18n import N_, _, pgettext
 
 
 class Format(str, Enum):
@@ -28,7 +29,7 @@ class Format(str, Enum):
     csv = "csv"
 
 
-FORMAT_HELP = "Output format: 'table' for people (rich), 'json' or 'csv' on stdout for scripts."
+FORMAT_HELP = _("Output format: 'table' for people (rich), 'json' or 'csv' on stdout for scripts.")
 
 
 class CsvEncoding(str, Enum):
@@ -94,10 +95,56 @@ def stdout_console():
     return Console(highlight=False)
 
 
+# Table headings for people, by the key they show (keys stay English in JSON and CSV)
+COLUMN_HEADINGS = {
+    "region": lambda: _("region"),
+    "region_code": lambda: _("region"),
+    "prefecture": lambda: _("prefecture"),
+    "category": lambda: _("category"),
+    "category_zh": lambda: "类别",
+    "person_id": lambda: _("resident ID"),
+    "name": lambda: _("name"),
+    "person_name": lambda: pgettext("person", "name"),
+    "persons": lambda: _("persons"),
+    "amount": lambda: _("yuan"),
+    "amount_a": lambda: _("yuan A"),
+    "amount_b": lambda: _("yuan B"),
+    "difference": lambda: _("difference"),
+    "detail": lambda: _("detail"),
+    "month": lambda: _("month"),
+    "indicator": lambda: _("indicator"),
+    "source": lambda: _("source"),
+    "scope": lambda: _("scope"),
+    "from": lambda: _("from"),
+    "until": lambda: _("until"),
+    "dataset": lambda: _("dataset"),
+    "programme": lambda: _("programme"),
+    "document": lambda: _("document"),
+    "related_documents": lambda: _("related documents"),
+    "verified": lambda: _("verified"),
+    "example": lambda: _("example"),
+    "payment_month": lambda: _("payment month"),
+    "method": lambda: _("method"),
+    "index": lambda: _("index"),
+    "rounding": lambda: _("rounding"),
+    "minimum": lambda: _("minimum"),
+    "multiplier": lambda: _("multiplier"),
+    "path": lambda: _("path"),
+}
+
+
+def heading(key: str) -> str:
+    """A column heading in Chinese; in English the key itself, as scripts see it."""
+    from cpi_link.core.i18n import is_zh
+
+    words = COLUMN_HEADINGS.get(key)
+    return words() if words and is_zh() else key
+
+
 def warn(message: str) -> None:
     from cpi_link.core.privacy import mask_digits
 
-    stderr_console().print(f"[bold yellow]warning:[/] {mask_digits(message)}", markup=True)
+    stderr_console().print(_("[bold yellow]warning:[/] {message}").format(message=mask_digits(message)), markup=True)
 
 
 def info(message: str) -> None:
@@ -181,14 +228,14 @@ def handle_errors(fn: Callable) -> Callable:
                     raise
                 from rich.markup import escape
 
-                stderr_console().print(f"[bold red]error:[/] {escape(exc.message)}")
+                stderr_console().print(_("[bold red]error:[/] {message}").format(message=escape(_error_text(exc))))
                 raise typer.Exit(int(exc.exit_status)) from None
             said = system_error(exc)
             if said is not None and not debug:
                 from rich.markup import escape
 
                 logging.getLogger("cpi_link.run").error("stopped: %s", said)
-                stderr_console().print(f"[bold red]error:[/] {escape(said)}")
+                stderr_console().print(_("[bold red]error:[/] {message}").format(message=escape(said)))
                 raise typer.Exit(int(ExitStatus.BAD_INPUT)) from None
             if not isinstance(exc, Exception):
                 raise
@@ -202,8 +249,8 @@ def handle_errors(fn: Callable) -> Callable:
 
     def _bug(exc):
         stderr_console().print(
-            f"[bold red]unexpected fault:[/] {type(exc).__name__}. This is a bug in cpi-link; "
-            "rerun with --debug for the traceback and report it."
+            _("[bold red]unexpected fault:[/] {name}. This is a bug in cpi-link; "
+              "rerun with --debug for the traceback and report it.").format(name=type(exc).__name__)
         )
         raise typer.Exit(int(ExitStatus.FAULT)) from None
 
@@ -228,9 +275,41 @@ def _say_interrupted() -> None:
     what = "SIGTERM" if sig == signal.SIGTERM else "Ctrl-C"
     logging.getLogger("cpi_link.run").error("interrupted (%s): stopped; nothing half-written", what)
     try:
-        stderr_console().print(f"[bold red]interrupted[/] ({what}): stopped; outputs are whole or absent")
+        stderr_console().print(_("[bold red]interrupted[/] ({what}): stopped; outputs are whole or absent").format(what=what))
     except (OSError, ValueError):
         pass
+# Errors raised in English by lower layers, as templates shown in the reader's language (an
+# error matching none is shown as it is; messages made with `_` need no template).
+ERROR_TEMPLATES = (
+    N_("{path}: no such roster file"),
+    N_("{path}: is a folder, not a roster file"),
+    N_("{path}: the roster file is empty"),
+    N_("{path}: old Excel .xls is not supported; save it as .xlsx or CSV"),
+    N_("{path}: the first line is empty; the roster needs a header row"),
+    N_("{path}: the workbook has no sheets"),
+    N_("{path}: the first sheet is empty"),
+    N_("{path}: missing required column(s) {wanted}; the header has: {shown}"),
+    N_("{path}: the header has the column {column} twice"),
+    N_("{path}: columns {a} and {b} both give {key}; keep one of them"),
+    N_("another cpi-link run holds the lock {lock} ({holder}); not starting"),
+    N_("{month} is already completed (run {run}); use --redo {key} --reason TEXT to supersede it"),
+    N_("--redo needs --reason TEXT: why the completed month is superseded"),
+    N_("{month} has no completed run yet: run it first (cpi-link run or calc), then supplement"),
+    N_("no month has every figure that scheme {name} needs; fetch or import them first"),
+    N_("{month}: no {indicators} figure for {region}, though a later month ({later}) is published; "
+       "import it (cpi-link fetch --source file) and run again. Months before it are done."),
+)
+
+
+def _error_text(exc: CpiLinkError) -> str:
+    """The error's message in the current language: a message made with `_` already is; an
+    English one is looked up whole in the catalog, then against ERROR_TEMPLATES."""
+    from cpi_link.core.i18n import is_zh, translate, translate_template
+
+    text = translate(exc.message)
+    if text == exc.message and is_zh():
+        text = translate_template(exc.message, ERROR_TEMPLATES, span=True) or text
+    return text
 
 
 def emit_json(data: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cpi_link.cli.common import FORMAT_HELP, Format, emit_json, handle_errors, state, stderr_console, stdout_console
+from cpi_link.core.i18n import _
 
 
 def register(app: typer.Typer) -> None:
@@ -14,9 +15,9 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def doctor(
     ctx: typer.Context,
-    repair: bool = typer.Option(False, "--repair", help="Restore a damaged series store file from its last good copy (.bak; "
+    repair: bool = typer.Option(False, "--repair", help=_("Restore a damaged series store file from its last good copy (.bak; "
                                 "the damaged file is kept as NAME.damaged-STAMP), and rebuild a deleted ledger record "
-                                "from the journal when its payment files prove it."),
+                                "from the journal when its payment files prove it.")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
     """Check the series store, revisions, ledger records and payment files, and run folders (sha256). Exit 2 on problems."""
@@ -37,17 +38,17 @@ def doctor(
     else:
         out = stdout_console()
         c = rep.checked
-        out.print(f"checked {escape(str(home.root))}: {c.get('store_files', 0)} store files, "
-                  f"{c.get('ledger_records', 0)} ledger records, {c.get('run_folders', 0)} run folders")
+        out.print(_("checked {home}: {store} store files, "
+                    "{ledger} ledger records, {runs} run folders").format(home=escape(str(home.root)), store=c.get('store_files', 0), ledger=c.get('ledger_records', 0), runs=c.get('run_folders', 0)))
         for p in rep.problems:
             if p.repaired:
-                out.print(f"repaired: {escape(p.path)}: {escape(p.problem)}; {escape(p.repaired)}")
+                out.print(_("repaired: {path}: {problem}; {repaired}").format(path=escape(p.path), problem=escape(p.problem), repaired=escape(p.repaired)))
         for note in rep.notes:
-            out.print(f"note: {escape(note)}")
+            out.print(_("note: {note}").format(note=escape(note)))
         if not rep.unrepaired:
-            out.print("ok: no problems" if not rep.problems else "ok: every problem repaired")
+            out.print(_("ok: no problems") if not rep.problems else _("ok: every problem repaired"))
     err = stderr_console()
     for p in rep.unrepaired:
-        err.print(f"[bold red]problem:[/] {escape(p.path)}: {escape(p.problem)}")
+        err.print(_("[bold red]problem:[/] {path}: {problem}").format(path=escape(p.path), problem=escape(p.problem)))
     if rep.unrepaired:
         raise typer.Exit(2)

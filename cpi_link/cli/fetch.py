@@ -9,6 +9,8 @@ from typing import List, Optional
 import typer
 
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
+from cpi_link.core.i18n import N_, _, translate
+from cpi_link.core.regions import region_label
 
 
 class Source(str, Enum):
@@ -68,12 +70,12 @@ def template(
 @handle_errors
 def fetch(
     ctx: typer.Context,
-    source: Source = typer.Option(Source.nbs, "--source", help="'nbs': the NBS data portal; 'file': an officer's file of official figures."),
-    file: Optional[Path] = typer.Option(None, "--file", help="With --source file: CSV (UTF-8/BOM/GB18030) or XLSX, columns region_code,month,indicator,value (or 地区代码,月份,指标,指数)."),
-    region: Optional[List[str]] = typer.Option(None, "--region", help="Region code to fetch (repeatable; default from config/sources.toml)."),
-    since: Optional[str] = typer.Option(None, "--since", help="First index month, YYYY-MM."),
-    until: Optional[str] = typer.Option(None, "--until", help="Last index month, YYYY-MM."),
-    offline: bool = typer.Option(False, "--offline", help="Touch no network: report what the store (bundled figures included) holds."),
+    source: Source = typer.Option(Source.nbs, "--source", help=_("'nbs': the NBS data portal; 'file': an officer's file of official figures.")),
+    file: Optional[Path] = typer.Option(None, "--file", help=_("With --source file: CSV (UTF-8/BOM/GB18030) or XLSX, columns region_code,month,indicator,value (or 地区代码,月份,指标,指数).")),
+    region: Optional[List[str]] = typer.Option(None, "--region", help=_("Region code to fetch (repeatable; default from config/sources.toml).")),
+    since: Optional[str] = typer.Option(None, "--since", help=_("First index month, YYYY-MM.")),
+    until: Optional[str] = typer.Option(None, "--until", help=_("Last index month, YYYY-MM.")),
+    offline: bool = typer.Option(False, "--offline", help=_("Touch no network: report what the store (bundled figures included) holds.")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
 ):
@@ -93,7 +95,7 @@ def fetch(
     report: dict = {"source": source.value, "offline": offline}
     if source is Source.file:
         if file is None:
-            raise UsageError("--source file needs --file PATH")
+            raise UsageError(_("--source file needs --file PATH"))
         from cpi_link.sources.file import read_figures_file
 
         blank: list[int] = []
@@ -103,7 +105,7 @@ def fetch(
         if blank:
             report["blank_rows_skipped"] = len(blank)
     elif offline:
-        report.update(rows=0, added=0, revised=0, unchanged=0, note="offline: no network touched")
+        report.update(rows=0, added=0, revised=0, unchanged=0, note=N_("offline: no network touched"))
     else:
         from cpi_link.sources import nbs
 
@@ -120,28 +122,29 @@ def fetch(
     elif fmt is Format.csv:
         emit_csv([report], list(report))
     else:
-        lines = [f"[bold]fetch[/] from {source.value}" + (" (offline)" if offline else "")]
+        lines = [_("[bold]fetch[/] from {source}").format(source=source.value) + (_(" (offline)") if offline else "")]
         if "rows" in report:
             lines.append(
-                f"  rows read {report['rows']}: added {report.get('added', 0)}, "
-                f"revised {report.get('revised', 0)}, unchanged {report.get('unchanged', 0)}"
+                "  " + _("rows read {rows}: added {added}, "
+                         "revised {revised}, unchanged {unchanged}").format(rows=report['rows'], added=report.get('added', 0), revised=report.get('revised', 0), unchanged=report.get('unchanged', 0))
             )
-        for k in ("not_yet_published", "note", "blank_rows_skipped"):
+        for k, label in (("not_yet_published", _("not yet published")), ("note", _("note")),
+                         ("blank_rows_skipped", _("blank rows skipped"))):
             if report.get(k):
-                lines.append(f"  {k.replace('_', ' ')}: {report[k]}")
-        lines.append(f"  store holds {report['store_observations']} observations; latest month per region:")
+                lines.append(f"  {label}: {translate(report[k]) if k == 'note' else report[k]}")
+        lines.append("  " + _("store holds {n} observations; latest month per region:").format(n=report['store_observations']))
         for r, m in report["store_latest"].items():
-            lines.append(f"    {r}: {m}")
+            lines.append(f"    {region_label(r)}: {m}")
         stdout_console().print("\n".join(lines))
 
 
 @handle_errors
 def series(
     ctx: typer.Context,
-    region: Optional[List[str]] = typer.Option(None, "--region", help="Region code(s), e.g. 140000 (Shanxi), 000000 (national)."),
-    indicator: Optional[List[str]] = typer.Option(None, "--indicator", help="cpi, food or scpi (repeatable)."),
-    since: Optional[str] = typer.Option(None, "--since", help="First month, YYYY-MM."),
-    until: Optional[str] = typer.Option(None, "--until", help="Last month, YYYY-MM."),
+    region: Optional[List[str]] = typer.Option(None, "--region", help=_("Region code(s), e.g. 140000 (Shanxi), 000000 (national).")),
+    indicator: Optional[List[str]] = typer.Option(None, "--indicator", help=_("cpi, food or scpi (repeatable).")),
+    since: Optional[str] = typer.Option(None, "--since", help=_("First month, YYYY-MM.")),
+    until: Optional[str] = typer.Option(None, "--until", help=_("Last month, YYYY-MM.")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
 ):
@@ -157,7 +160,7 @@ def series(
     for i in indicator or []:
         n = normalise_indicator(i)
         if n is None:
-            raise UsageError(f"--indicator {i!r}: use cpi, food or scpi")
+            raise UsageError(_("--indicator {value}: use cpi, food or scpi").format(value=repr(i)))
         inds.append(n)
     store = SeriesStore(st.home)
     obs = store.observations(
@@ -186,9 +189,9 @@ def series(
     else:
         from rich.table import Table
 
-        t = Table(title=f"Stored observations ({len(rows)})")
-        for c in ["region", "month", "indicator", "index", "YoY %", "source", "fetched at"]:
-            t.add_column(c, justify="right" if c in ("index", "YoY %") else "left")
+        t = Table(title=_("Stored observations ({n})").format(n=len(rows)))
+        for c, j in ((_("region"), "left"), (_("month"), "left"), (_("indicator"), "left"), (_("index"), "right"), (_("YoY %"), "right"), (_("source"), "left"), (_("fetched at"), "left")):
+            t.add_column(c, justify=j)
         for r in rows:
-            t.add_row(r["region_code"], r["month"], r["indicator"], r["value"], r["yoy_pct"], r["source"], r["fetched_at"])
+            t.add_row(region_label(r["region_code"]), r["month"], r["indicator"], r["value"], r["yoy_pct"], r["source"], r["fetched_at"])
         stdout_console().print(t)

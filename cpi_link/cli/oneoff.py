@@ -8,13 +8,14 @@ from typing import Optional
 import typer
 
 from cpi_link.cli.calc import result_json as calc_result_json
-from cpi_link.cli.calc import ROSTER_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP, emit_result, load_standards_option, print_tables, progress_ticker
-from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
+from cpi_link.cli.calc import ROSTER_HELP, SHEET_HELP, STANDARDS_SHEET_HELP, emit_result, load_standards_option, print_tables, progress_ticker
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, heading, state, stdout_console, warn
+from cpi_link.core.i18n import N_, _, is_zh, translate_template
 
-PROGRAMME_HELP = "Programme id in the config's programmes/ folder (e.g. shanxi-2021-spring-festival) or a path to a programme TOML file."
+PROGRAMME_HELP = _("Programme id in the config's programmes/ folder (e.g. shanxi-2021-spring-festival) or a path to a programme TOML file.")
 
 programme_app = typer.Typer(
-    help="Inspect one-off programmes (节日补助 / 临时生活补助) in config/programmes.",
+    help=_("Inspect one-off programmes (节日补助 / 临时生活补助) in config/programmes."),
     no_args_is_help=True,
 )
 
@@ -28,10 +29,24 @@ def register(app: typer.Typer) -> None:
 
 def warn_programme(p) -> None:
     if p.example:
-        warn(f"programme {p.id} is an EXAMPLE ({p.path}): its amounts illustrate the format; edit them before paying.")
+        warn(_("programme {id} is an EXAMPLE ({path}): its amounts illustrate the format; edit them before paying.").format(id=p.id, path=p.path))
     if not p.verified:
-        warn(f"programme {p.id} is marked verified = false: its values have not been checked against {p.document}. "
-             "Check them before paying (cpi-link programme show).")
+        warn(_("programme {id} is marked verified = false: its values have not been checked against {document}. "
+               "Check them before paying (cpi-link programme show).").format(id=p.id, document=p.document))
+
+
+# the programme's reason as jobs.oneoff writes it (English in the manifest), shown in Chinese
+REASON_TEMPLATES = (
+    N_("one-off programme {id}: fixed yuan per person by category ({amounts})"),
+    N_("one-off programme {id}: standard x {indicator} YoY {pct}% ({region}, {month}) / 100"),
+    N_("prices did not rise, so the amount before the floor is 0"),
+)
+
+
+def programme_reason(reason: str) -> str:
+    if not is_zh():
+        return reason
+    return "；".join(translate_template(p, REASON_TEMPLATES) or p for p in reason.split("; "))
 
 
 def result_json(res) -> dict:
@@ -55,10 +70,10 @@ def print_result(res) -> None:
 
     con = stdout_console()
     p = res.manifest["programme"]
-    sup = f" (supplement to {res.manifest['supplement_to']})" if res.manifest.get("supplement_to") else ""
-    con.print(f"[bold]{escape(p['id'])}[/] {escape(p['name'])}, paid {res.month}{sup}")
-    con.print(escape(res.decision["reason"]))
-    print_tables(con, res, f"Payments under {p['id']}")
+    sup = _(" (supplement to {run})").format(run=res.manifest['supplement_to']) if res.manifest.get("supplement_to") else ""
+    con.print(f"[bold]{escape(p['id'])}[/] {escape(p['name'])}, " + _("paid {month}").format(month=res.month) + sup)
+    con.print(escape(programme_reason(res.decision["reason"])))
+    print_tables(con, res, _("Payments under {programme}").format(programme=p['id']))
 
 
 @handle_errors
@@ -66,9 +81,9 @@ def oneoff(
     ctx: typer.Context,
     programme: str = typer.Option(..., "--programme", help=PROGRAMME_HELP),
     roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
-    standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP + " Only for proportional_index programmes."),
-    out: Optional[Path] = typer.Option(None, "--out", help="New or empty folder for the outputs. Default: HOME/runs/programme-ID/RUN_ID/."),
-    supplement: bool = typer.Option(False, "--supplement", help="Pay only people this programme has not paid yet (others rejected as already_paid)."),
+    standards: Optional[Path] = typer.Option(None, "--standards", help=_("Standards CSV (region_code,effective_from,urban_monthly,rural_monthly|rural_annual). Default: the bundled SAMPLE, with a warning. Only for proportional_index programmes.")),
+    out: Optional[Path] = typer.Option(None, "--out", help=_("New or empty folder for the outputs. Default: HOME/runs/programme-ID/RUN_ID/.")),
+    supplement: bool = typer.Option(False, "--supplement", help=_("Pay only people this programme has not paid yet (others rejected as already_paid).")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
@@ -92,10 +107,10 @@ def oneoff(
         std = load_standards_option(standards, standards_sheet)
     else:
         if standards is not None:
-            warn(f"--standards is not used: programme {prog.id} pays fixed amounts per category.")
+            warn(_("--standards is not used: programme {id} pays fixed amounts per category.").format(id=prog.id))
         std = None
     if not roster.exists():
-        raise InputError(f"{roster}: no such file")
+        raise InputError(_("{path}: no such file").format(path=roster))
     warn_programme(prog)
     home.ensure()
     with progress_ticker(roster, fmt, f"oneoff {prog.id}") as tick:
@@ -128,13 +143,13 @@ def programme_list(
         from rich.markup import escape
         from rich.table import Table
 
-        t = Table(title=f"Programmes in {escape(str(st.config_dir / 'programmes'))}", title_justify="left")
-        for c in ("programme", "name", "document", "paid", "method", "kind", "verified"):
+        t = Table(title=_("Programmes in {folder}").format(folder=escape(str(st.config_dir / 'programmes'))), title_justify="left")
+        for c in (_("programme"), _("name"), _("document"), _("paid"), _("method"), _("kind"), _("verified")):
             t.add_column(c)
         for r in rows:
             t.add_row(escape(r["programme"]), escape(r["name"]), escape(r["document"]), r["payment_month"], r["method"],
-                      "[yellow]example — edit before paying[/]" if r["example"] else "programme",
-                      "yes" if r["verified"] else "[bold red]NO[/]")
+                      _("[yellow]example — edit before paying[/]") if r["example"] else _("programme"),
+                      _("yes") if r["verified"] else _("[bold red]NO[/]"))
         stdout_console().print(t)
 
 
@@ -168,9 +183,9 @@ def programme_show(
               "method", "index", "rounding", "minimum", "multiplier", "source", "note", "path", "sha256"):
         v = data.get(k)
         if v not in (None, [], ""):
-            con.print(f"[bold]{k}[/]: {escape(str(v))}")
-    t = Table(title="Categories")
-    for c in ("category", "类别", "standard", *(["yuan per person"] if p.method == "fixed" else [])):
+            con.print(f"[bold]{heading(k)}[/]: {escape(str(v))}")
+    t = Table(title=_("Categories"))
+    for c in (_("category"), "类别", _("standard"), *([_("yuan per person")] if p.method == "fixed" else [])):
         t.add_column(c)
     for code, basis in p.categories.items():
         t.add_row(code, CATEGORY_LABELS.get(code, ""), basis, *([data["amounts"][code]] if p.method == "fixed" else []))

@@ -7,10 +7,12 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, info, state, stderr_console, stdout_console, warn
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, heading, info, state, stderr_console, stdout_console, warn
+from cpi_link.core.i18n import _, translate
+from cpi_link.core.regions import region_label
 
-RUN_DIR_HELP = "A run folder (HOME/runs/MONTH/RUN_ID, or calc's --out): it holds manifest.json and the Parquet outputs."
-SCHEME_HELP = "Scheme name in CONFIG/schemes (e.g. shanxi, national) or a path to a scheme TOML file."
+RUN_DIR_HELP = _("A run folder (HOME/runs/MONTH/RUN_ID, or calc's --out): it holds manifest.json and the Parquet outputs.")
+SCHEME_HELP = _("Scheme name in CONFIG/schemes (e.g. shanxi, national) or a path to a scheme TOML file.")
 
 
 def register(app: typer.Typer) -> None:
@@ -26,11 +28,11 @@ def register(app: typer.Typer) -> None:
 def report(
     ctx: typer.Context,
     run_dir: Path = typer.Argument(..., help=RUN_DIR_HELP),
-    xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="Also write the disbursement workbook (发放花名册) to this .xlsx file (owner-only, 0600)."),
-    mask_ids: bool = typer.Option(False, "--mask-ids", help="In the workbook, mask resident IDs as 140105********123X (for copies that leave the finance office)."),
-    bank: Optional[str] = typer.Option(None, "--bank", help="A bank batch-payment template: a name in CONFIG/banks (bundled: generic-csv, generic-txt, generic-xlsx) or a path to a template TOML (SPEC 6.1). Needs --bank-out."),
-    bank_out: Optional[Path] = typer.Option(None, "--bank-out", help="The bank batch-payment file to write (owner-only, 0600)."),
-    public: Optional[Path] = typer.Option(None, "--public", help="Write the 公示 list (masked names and IDs, category, amount) to this file: .xlsx (print-ready) or .csv (utf-8-sig unless --encoding)."),
+    xlsx: Optional[Path] = typer.Option(None, "--xlsx", help=_("Also write the disbursement workbook (发放花名册) to this .xlsx file (owner-only, 0600).")),
+    mask_ids: bool = typer.Option(False, "--mask-ids", help=_("In the workbook, mask resident IDs as 140105********123X (for copies that leave the finance office).")),
+    bank: Optional[str] = typer.Option(None, "--bank", help=_("A bank batch-payment template: a name in CONFIG/banks (bundled: generic-csv, generic-txt, generic-xlsx) or a path to a template TOML (SPEC 6.1). Needs --bank-out.")),
+    bank_out: Optional[Path] = typer.Option(None, "--bank-out", help=_("The bank batch-payment file to write (owner-only, 0600).")),
+    public: Optional[Path] = typer.Option(None, "--public", help=_("Write the 公示 list (masked names and IDs, category, amount) to this file: .xlsx (print-ready) or .csv (utf-8-sig unless --encoding).")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
 ):
@@ -50,25 +52,26 @@ def report(
     run = load_run(run_dir)
     rep = report_json(run)
     if not run.verified:
-        warn(f"run {run.run_id} used rules marked verified = false ({rep['citation']}): check them before paying")
+        warn(_("run {run} used rules marked verified = false ({citation}): check them before paying").format(run=run.run_id, citation=rep['citation']))
     if run.sample_standards:
-        warn("this run used the bundled SAMPLE standards: its amounts are not official")
+        warn(_("this run used the bundled SAMPLE standards: its amounts are not official"))
     for p in rep["consistency_problems"]:
-        warn(f"totals disagree in {run.path}: {p}")
+        warn(_("totals disagree in {path}: {problem}").format(path=run.path, problem=p))
     if mask_ids and xlsx is None:
-        warn("--mask-ids only affects the workbook: add --xlsx PATH")
+        warn(_("--mask-ids only affects the workbook: add --xlsx PATH"))
     if xlsx is not None:
         from cpi_link.outputs.workbook import write_workbook
 
         out = write_workbook(run, xlsx, mask_ids=mask_ids)
-        info(f"workbook: {out}" + (" (IDs masked)" if mask_ids else " (full IDs: keep it inside the finance office)"))
+        info(_("workbook: {path}").format(path=out) + (_(" (IDs masked)") if mask_ids else _(" (full IDs: keep it inside the finance office)")))
     if tpl is not None:
         _bank_file(run, tpl, bank_out)
     if public is not None:
         from cpi_link.outputs.bank import write_public_list
 
         res = write_public_list(run, public, encoding.value if encoding else None)
-        info(f"public list: {res.path} ({res.rows:,} rows, total {_yuan(res.total_fen)} yuan = the run's total; names and IDs masked)")
+        info(_("public list: {path} ({rows:,} rows, total {total} yuan = the run's total; names and IDs masked)").format(
+            path=res.path, rows=res.rows, total=_yuan(res.total_fen)))
     if fmt is Format.json:
         emit_json(rep)
     elif fmt is Format.csv:
@@ -110,34 +113,36 @@ def _print_report(rep: dict) -> None:
     from rich.table import Table
 
     con = stdout_console()
-    con.print(f"[bold]run {rep['run_id']}[/] (index month {rep['month']})  {escape(rep['run_dir'])}")
+    from cpi_link.rules.trigger import decision_reason
+
+    con.print(_("[bold]run {run}[/] (index month {month})  {path}").format(run=rep['run_id'], month=rep['month'], path=escape(rep['run_dir'])))
     decisions = rep["decision"] if isinstance(rep["decision"], list) else [rep["decision"]]
     for d in decisions:
         if d:
-            mark = "[bold green]TRIGGERED[/]" if d.get("triggered") else "[bold]not triggered[/]"
-            con.print(f"{d.get('region_code', '')} {mark}: {escape(d.get('reason', ''))}")
-    con.print(f"scheme: {escape(rep['citation'])}")
+            mark = _("[bold green]TRIGGERED[/]") if d.get("triggered") else _("[bold]not triggered[/]")
+            con.print(f"{region_label(d.get('region_code', ''))} " + _("{mark}: {reason}").format(mark=mark, reason=escape(decision_reason(d) if 'thresholds' in d else d.get('reason', ''))))
+    con.print(_("scheme: {citation}").format(citation=escape(rep['citation'])))
     if not rep["verified"]:
-        con.print("[bold white on red] UNVERIFIED RULES [/] [bold red]values not checked against the document text[/]")
+        con.print(_("[bold white on red] UNVERIFIED RULES [/] [bold red]values not checked against the document text[/]"))
     for title, rows, keys in (
-        ("By prefecture (设区市)", rep["by_prefecture"], ["prefecture"]),
-        ("By county (县/区)", rep["by_county"], ["prefecture", "region_code"]),
-        ("By category (类别)", rep["by_category"], ["category", "category_zh"]),
+        (_("By prefecture (设区市)"), rep["by_prefecture"], ["prefecture"]),
+        (_("By county (县/区)"), rep["by_county"], ["prefecture", "region_code"]),
+        (_("By category (类别)"), rep["by_category"], ["category", "category_zh"]),
     ):
         if not rows:
             continue
         t = Table(title=title, title_justify="left")
         for k in keys:
-            t.add_column(k)
-        for c in ("rows", "persons", "yuan"):
+            t.add_column(heading(k))
+        for c in (_("rows"), _("persons"), _("yuan")):
             t.add_column(c, justify="right")
         for r in rows:
-            t.add_row(*[str(r[k]) for k in keys], f"{r['rows']:,}", f"{r['persons']:,}", r["amount"])
+            t.add_row(*[region_label(str(r[k])) if k in ("prefecture", "region_code") else str(r[k]) for k in keys], f"{r['rows']:,}", f"{r['persons']:,}", r["amount"])
         tot = rep["totals"]
-        t.add_row("[bold]total[/]", *[""] * (len(keys) - 1), f"{tot['rows']:,}", f"{tot['persons']:,}", f"[bold]{tot['amount']}[/]")
+        t.add_row(_("[bold]total[/]"), *[""] * (len(keys) - 1), f"{tot['rows']:,}", f"{tot['persons']:,}", f"[bold]{tot['amount']}[/]")
         con.print(t)
     tot = rep["totals"]
-    con.print(f"paid rows {tot['rows']:,}; persons {tot['persons']:,}; total {tot['amount']} yuan; rejected rows {tot['rejected_rows']:,}")
+    con.print(_("paid rows {rows:,}; persons {persons:,}; total {amount} yuan; rejected rows {rejected:,}").format(rows=tot['rows'], persons=tot['persons'], amount=tot['amount'], rejected=tot['rejected_rows']))
 
 
 # -- plot ------------------------------------------------------------------------------------
@@ -146,13 +151,13 @@ def _print_report(rep: dict) -> None:
 @handle_errors
 def plot(
     ctx: typer.Context,
-    out: Path = typer.Option(..., "--out", help="The PNG file to write (owner-only, 0600)."),
-    since: str = typer.Option(..., "--since", help="First index month, YYYY-MM."),
-    until: str = typer.Option(..., "--until", help="Last index month, YYYY-MM."),
-    region: Optional[str] = typer.Option(None, "--region", help="Whose figures to draw (6-digit code, e.g. 000000, 140000). Default: the scheme's deciding region."),
-    scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP + " Default: default_scheme in CONFIG/sources.toml, else shanxi."),
-    english: bool = typer.Option(False, "--english", help="English title and legend even when a CJK font is installed."),
-    fmt: Format = typer.Option(Format.table, "--format", help="'table': one line for people; 'json': the file, font and triggered spans for scripts."),
+    out: Path = typer.Option(..., "--out", help=_("The PNG file to write (owner-only, 0600).")),
+    since: str = typer.Option(..., "--since", help=_("First index month, YYYY-MM.")),
+    until: str = typer.Option(..., "--until", help=_("Last index month, YYYY-MM.")),
+    region: Optional[str] = typer.Option(None, "--region", help=_("Whose figures to draw (6-digit code, e.g. 000000, 140000). Default: the scheme's deciding region.")),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help=_("Scheme name in CONFIG/schemes (e.g. shanxi, national) or a path to a scheme TOML file. Default: default_scheme in CONFIG/sources.toml, else shanxi.")),
+    english: bool = typer.Option(False, "--english", help=_("English title and legend even when a CJK font is installed.")),
+    fmt: Format = typer.Option(Format.table, "--format", help=_("'table': one line for people; 'json': the file, font and triggered spans for scripts.")),
 ):
     """Draw CPI and food YoY for a region against the scheme's thresholds (steps: versions and
     overlays change them), with triggered months shaded, to a PNG."""
@@ -167,15 +172,15 @@ def plot(
     sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
     data = chart_data(sch, SeriesStore(st.home), region, a, b)
     if data.deciding_region and data.deciding_region != data.region:
-        warn(f"the shading shows {sch.name}'s decisions, taken on {data.deciding_region}'s figures, not on the drawn region {data.region}'s")
+        warn(_("the shading shows {scheme}'s decisions, taken on {deciding}'s figures, not on the drawn region {region}'s").format(scheme=sch.name, deciding=region_label(data.deciding_region), region=region_label(data.region)))
     undecided = data.spans(None)
     if undecided:
-        warn("no decision for " + ", ".join(f"{x}..{y}" if x != y else x for x, y in undecided)
-             + " (figures missing or no version in force): drawn hatched, not as 'not triggered'")
+        warn(_("no decision for {months} (figures missing or no version in force): drawn hatched, not as 'not triggered'").format(
+             months=", ".join(f"{x}..{y}" if x != y else x for x, y in undecided)))
     if not any(v is not None for v in data.cpi + data.food):
         from cpi_link.core.errors import MissingFigures
 
-        raise MissingFigures(f"no CPI or food figures for region {data.region} in {a}..{b}")
+        raise MissingFigures(_("no CPI or food figures for region {region} in {since}..{until}").format(region=region_label(data.region), since=a, until=b))
     res = render(data, out, cjk_font=None if english else "auto")
     spans = [{"from": x, "until": y} for x, y in data.spans(True)]
     if fmt is Format.json:
@@ -183,9 +188,9 @@ def plot(
                    "undecided_spans": [{"from": x, "until": y} for x, y in undecided]})
     else:
         if res["cjk_font"] is None and not english:
-            info("no CJK font found: title and legend are in English (install e.g. fonts-noto-cjk for Chinese)")
-        stdout_console().print(f"chart: {res['path']} ({res['width_px']}x{res['height_px']}); triggered: "
-                               + (", ".join(f"{s['from']}..{s['until']}" for s in spans) or "none"))
+            info(_("no CJK font found: title and legend are in English (install e.g. fonts-noto-cjk for Chinese)"))
+        stdout_console().print(_("chart: {path} ({width}x{height}); triggered: ").format(path=res['path'], width=res['width_px'], height=res['height_px'])
+                               + (", ".join(f"{s['from']}..{s['until']}" for s in spans) or _("none")))
 
 
 # -- simulate --------------------------------------------------------------------------------
@@ -200,12 +205,12 @@ SIM_COLUMNS = [
 @handle_errors
 def simulate(
     ctx: typer.Context,
-    scheme: str = typer.Option(..., "--scheme", help="The alternative scheme to cost: a name in CONFIG/schemes or a path to a scheme TOML file (e.g. a copy with food = \"5.5\")."),
-    baseline: Optional[str] = typer.Option(None, "--baseline", help="The scheme to compare with. Default: default_scheme in CONFIG/sources.toml, else shanxi."),
-    since: str = typer.Option(..., "--since", help="First index month, YYYY-MM."),
-    until: str = typer.Option(..., "--until", help="Last index month, YYYY-MM."),
-    roster: Path = typer.Option(..., "--roster", help="Roster used for every month (CSV/XLSX/Parquet, SPEC 5.1): a what-if on these recipients."),
-    standards: Optional[Path] = typer.Option(None, "--standards", help="Standards CSV (SPEC 5.3). Default: the bundled SAMPLE, with a warning."),
+    scheme: str = typer.Option(..., "--scheme", help=_("The alternative scheme to cost: a name in CONFIG/schemes or a path to a scheme TOML file (e.g. a copy with food = \"5.5\").")),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help=_("The scheme to compare with. Default: default_scheme in CONFIG/sources.toml, else shanxi.")),
+    since: str = typer.Option(..., "--since", help=_("First index month, YYYY-MM.")),
+    until: str = typer.Option(..., "--until", help=_("Last index month, YYYY-MM.")),
+    roster: Path = typer.Option(..., "--roster", help=_("Roster used for every month (CSV/XLSX/Parquet): a what-if on these recipients.")),
+    standards: Optional[Path] = typer.Option(None, "--standards", help=_("Standards CSV (region_code,effective_from,urban_monthly,rural_monthly|rural_annual). Default: the bundled SAMPLE, with a warning.")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
 ):
@@ -225,9 +230,9 @@ def simulate(
     base = load_scheme(baseline or default_scheme(st.config_dir), st.config_dir)
     alt = load_scheme(scheme, st.config_dir)
     if not roster.exists():
-        raise InputError(f"{roster}: no such file")
+        raise InputError(_("{path}: no such file").format(path=roster))
     std = load_standards_option(standards)
-    for label, sch in (("baseline", base), ("alternative", alt)):
+    for label, sch in ((_("baseline"), base), (_("alternative"), alt)):
         bad = []
         for m in months:
             try:
@@ -236,7 +241,7 @@ def simulate(
                 continue
             bad += [x for x in r.unverified if x not in bad]
         if bad:
-            warn(f"{label} {sch.name}: {', '.join(bad)} marked verified = false (values not checked against the document text)")
+            warn(_("{label} {scheme}: {ids} marked verified = false (values not checked against the document text)").format(label=label, scheme=sch.name, ids=', '.join(bad)))
     results = run_sim(months, {"baseline": base, "alternative": alt}, roster, std, SeriesStore(st.home), st.home)
     data = simulate_json(results, base, alt)
     if fmt is Format.json:
@@ -251,13 +256,13 @@ def simulate(
     else:
         from rich.table import Table
 
-        t = Table(title=f"simulate: alt = {alt.name}, base = {base.name}; roster {roster.name}", title_justify="left")
-        for c, j in (("month", "left"), ("base\nstarts", "left"), ("base\nrate %", "right"), ("base\nyuan", "right"),
-                     ("alt\nstarts", "left"), ("alt\nrate %", "right"), ("alt\nyuan", "right"), ("alt - base\nyuan", "right")):
-            t.add_column(c, justify=j, no_wrap=True, min_width=7 if c == "month" else None)
+        t = Table(title=_("simulate: alt = {alt}, base = {base}; roster {roster}").format(alt=alt.name, base=base.name, roster=roster.name), title_justify="left")
+        for i, (c, j) in enumerate(((_("month"), "left"), (_("base\nstarts"), "left"), (_("base\nrate %"), "right"), (_("base\nyuan"), "right"),
+                     (_("alt\nstarts"), "left"), (_("alt\nrate %"), "right"), (_("alt\nyuan"), "right"), (_("alt - base\nyuan"), "right"))):
+            t.add_column(c, justify=j, no_wrap=True, min_width=7 if i == 0 else None)
 
         def yes(v, rate):
-            return ("[bold]YES[/]" if v else "no"), (rate or "—")
+            return (_("[bold]YES[/]") if v else _("no")), (rate or "—")
 
         for r in data["months"]:
             bt, br = yes(r["baseline_triggered"], r["baseline_rate_pct"])
@@ -266,12 +271,12 @@ def simulate(
             t.add_row(r["month"], bt, br, r["baseline_amount"], at, ar, r["alternative_amount"], r["difference"],
                       style="bold yellow" if differs else None)
         tot = data["totals"]
-        t.add_row("[bold]total[/]", f"{tot['baseline_triggered_months']} mo.", "", f"[bold]{tot['baseline_amount']}[/]",
-                  f"{tot['alternative_triggered_months']} mo.", "", f"[bold]{tot['alternative_amount']}[/]",
+        t.add_row(_("[bold]total[/]"), _("{n} mo.").format(n=tot['baseline_triggered_months']), "", f"[bold]{tot['baseline_amount']}[/]",
+                  _("{n} mo.").format(n=tot['alternative_triggered_months']), "", f"[bold]{tot['alternative_amount']}[/]",
                   f"[bold]{tot['difference']}[/]")
         con = stdout_console()
         con.print(t)
-        con.print("the same roster and standards are used for every month; difference = alternative - baseline")
+        con.print(_("the same roster and standards are used for every month; difference = alternative - baseline"))
 
 
 # -- diff ------------------------------------------------------------------------------------
@@ -280,12 +285,12 @@ def simulate(
 @handle_errors
 def diff(
     ctx: typer.Context,
-    run_a: Path = typer.Argument(..., help="The earlier run folder (e.g. last month's)."),
-    run_b: Path = typer.Argument(..., help="The later run folder (e.g. this month's)."),
-    full_ids: bool = typer.Option(False, "--full-ids", help="Show full resident IDs (by default they are masked as 140105********123X)."),
-    mask_ids: bool = typer.Option(False, "--mask-ids", hidden=True, help="Kept for old scripts: IDs are masked by default."),
-    show: int = typer.Option(50, "--show", help="Table only: at most this many people per list (json/csv list everyone)."),
-    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP + " csv: one row per person added, removed or changed."),
+    run_a: Path = typer.Argument(..., help=_("The earlier run folder (e.g. last month's).")),
+    run_b: Path = typer.Argument(..., help=_("The later run folder (e.g. this month's).")),
+    full_ids: bool = typer.Option(False, "--full-ids", help=_("Show full resident IDs (by default they are masked as 140105********123X).")),
+    mask_ids: bool = typer.Option(False, "--mask-ids", hidden=True, help=_("Kept for old scripts: IDs are masked by default.")),
+    show: int = typer.Option(50, "--show", help=_("Table only: at most this many people per list (json/csv list everyone).")),
+    fmt: Format = typer.Option(Format.table, "--format", help=_("Output format: 'table' for people (rich), 'json' or 'csv' on stdout for scripts. csv: one row per person added, removed or changed.")),
     encoding: EncodingOption = None,
 ):
     """What changed between two runs: people added and removed, amounts changed and why (standard,
@@ -308,28 +313,28 @@ def diff(
     from rich.table import Table
 
     con = stdout_console()
-    t = Table(title="runs compared", title_justify="left")
-    for c in ("", "month", "starts", "rate %", "version", "rows", "persons", "yuan"):
-        t.add_column(c, justify="right" if c in ("rows", "persons", "yuan") else "left")
+    t = Table(title=_("runs compared"), title_justify="left")
+    for i, c in enumerate(("", _("month"), _("starts"), _("rate %"), _("version"), _("rows"), _("persons"), _("yuan"))):
+        t.add_column(c, justify="right" if i >= 5 else "left")
     for label, s in (("A", d["a"]), ("B", d["b"])):
-        t.add_row(label, s["month"], "YES" if s["triggered"] else "no", f"{s['rate_pct'] or '—'} ({s['indicator'] or '—'})",
+        t.add_row(label, s["month"], _("YES") if s["triggered"] else _("no"), f"{s['rate_pct'] or '—'} ({s['indicator'] or '—'})",
                   escape(s["version"]), f"{s['rows']:,}", f"{s['persons']:,}", s["amount"])
     tot = d["totals"]
     t.add_row("B - A", "", "", "", "", "", "", f"[bold]{tot['difference']}[/]")
     con.print(t)
-    con.print(f"added {tot['added']} ({tot['added_amount']} yuan); removed {tot['removed']} ({tot['removed_amount']} yuan); "
-              f"changed {tot['changed']} ({tot['changed_amount']} yuan); unchanged {tot['unchanged']}")
+    con.print(_("added {added} ({added_amount} yuan); removed {removed} ({removed_amount} yuan); "
+                "changed {changed} ({changed_amount} yuan); unchanged {unchanged}").format(**tot))
     for w, n in tot["changed_by_reason"].items():
-        con.print(f"  {n} because {REASON_TEXT.get(w, w)}")
-    for title, rows, cols in (("added (in B, not in A)", d["added"], ["person_id", "name", "category", "region_code", "persons", "amount"]),
-                              ("removed (in A, not in B)", d["removed"], ["person_id", "name", "category", "region_code", "persons", "amount"]),
-                              ("amount changed", d["changed"], ["person_id", "name", "region_code", "amount_a", "amount_b", "difference", "detail"])):
+        con.print("  " + _("{n} because {why}").format(n=n, why=translate(REASON_TEXT.get(w, w))))
+    for title, rows, cols in ((_("added (in B, not in A)"), d["added"], ["person_id", "name", "category", "region_code", "persons", "amount"]),
+                              (_("removed (in A, not in B)"), d["removed"], ["person_id", "name", "category", "region_code", "persons", "amount"]),
+                              (_("amount changed"), d["changed"], ["person_id", "name", "region_code", "amount_a", "amount_b", "difference", "detail"])):
         if not rows:
             continue
-        t = Table(title=f"{title}: {len(rows)}" + (f" (first {show})" if len(rows) > show else ""), title_justify="left")
+        t = Table(title=f"{title}: {len(rows)}" + (_(" (first {n})").format(n=show) if len(rows) > show else ""), title_justify="left")
         for c in cols:
-            t.add_column(c, justify="right" if c.startswith("amount") or c in ("difference", "persons") else "left",
+            t.add_column(heading("person_name" if c == "name" else c), justify="right" if c.startswith("amount") or c in ("difference", "persons") else "left",
                          no_wrap=c != "detail" and c != "name", min_width=20 if c == "detail" else None)
         for r in rows[:show]:
-            t.add_row(*[escape(str(r[c])) for c in cols])
+            t.add_row(*[escape(region_label(str(r[c])) if c == "region_code" else str(r[c])) for c in cols])
         con.print(t)

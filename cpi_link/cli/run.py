@@ -10,6 +10,7 @@ import typer
 from cpi_link.cli.calc import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP, default_scheme,
                                load_standards_option)
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
+from cpi_link.core.i18n import _
 
 
 def register(app: typer.Typer) -> None:
@@ -22,14 +23,14 @@ def run(
     roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
     standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
-    since: Optional[str] = typer.Option(None, "--since", help="First index month to compute, YYYY-MM. Default: the month after the "
-                                        "latest completed month in the ledger (empty ledger: the latest month with figures)."),
-    offline: bool = typer.Option(False, "--offline", help="Do not fetch: use the figures already in the store (bundled ones included)."),
-    redo: Optional[str] = typer.Option(None, "--redo", help="Supersede a completed month on purpose (YYYY-MM); the old run is kept. Needs --reason."),
-    reason: Optional[str] = typer.Option(None, "--reason", help="Why the month is redone (kept in the ledger)."),
-    topup: bool = typer.Option(False, "--topup", help="Pay completed months' positive differences under the --standards given "
-                               "(back-dated standards, 补发), once, as topup runs; decreases are listed, never clawed back."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="For cron: print nothing on success (errors still go to stderr)."),
+    since: Optional[str] = typer.Option(None, "--since", help=_("First index month to compute, YYYY-MM. Default: the month after the "
+                                        "latest completed month in the ledger (empty ledger: the latest month with figures).")),
+    offline: bool = typer.Option(False, "--offline", help=_("Do not fetch: use the figures already in the store (bundled ones included).")),
+    redo: Optional[str] = typer.Option(None, "--redo", help=_("Supersede a completed month on purpose (YYYY-MM); the old run is kept. Needs --reason.")),
+    reason: Optional[str] = typer.Option(None, "--reason", help=_("Why the month is redone (kept in the ledger).")),
+    topup: bool = typer.Option(False, "--topup", help=_("Pay completed months' positive differences under the --standards given "
+                               "(back-dated standards, 补发), once, as topup runs; decreases are listed, never clawed back.")),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=_("For cron: print nothing on success (errors still go to stderr).")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
@@ -51,7 +52,7 @@ def run(
     since_m = parse_month(since, "--since") if since else None
     redo_m = parse_month(redo, "--redo") if redo else None
     if not roster.exists():
-        raise InputError(f"{roster}: no such file")
+        raise InputError(_("{path}: no such file").format(path=roster))
     sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
     with RunLock(home):
         logfile = setup_log(home, quiet)
@@ -102,23 +103,31 @@ def run(
 
         con = stdout_console()
         if not rows:
-            con.print("nothing due: every month with published figures is done")
+            con.print(_("nothing due: every month with published figures is done"))
         else:
             t = Table(title="cpi-link run")
-            for c, j in (("month", "left"), ("status", "left"), ("rows", "right"), ("persons", "right"),
-                         ("yuan", "right"), ("run", "left")):
+            for c, j in ((_("month"), "left"), (_("status"), "left"), (_("rows"), "right"), (_("persons"), "right"),
+                         (_("yuan"), "right"), (_("run"), "left")):
                 t.add_column(c, justify=j, no_wrap=True)
             for r in rows:
                 style = {"paid": "green", "topup_paid": "green", "already_done": "dim", "revised_after_payment": "yellow",
                          "standards_changed": "yellow", "missing_figures": "red"}.get(r["status"], "")
-                t.add_row(r["month"], r["status"], f"{r['paid_rows']:,}", f"{r['persons']:,}", r["total_amount"],
+                t.add_row(r["month"], status_text(r["status"]), f"{r['paid_rows']:,}", f"{r['persons']:,}", r["total_amount"],
                           Path(r["run_dir"]).name if r["run_dir"] else "", style=style)
             con.print(t)
-            con.print(f"run folders: {home.runs_dir}/MONTH/RUN")
+            con.print(_("run folders: {path}/MONTH/RUN").format(path=home.runs_dir))
         if report.next_expected:
-            con.print(f"latest month with figures: {report.latest_published}; {report.next_expected}; {_deadline_note(sch, report.latest_published)}")
-        con.print(f"log: {logfile}")
+            con.print(_("latest month with figures: {month}; {expected}; {deadline}").format(month=report.latest_published, expected=report.next_expected, deadline=_deadline_note(sch, report.latest_published)))
+        con.print(_("log: {path}").format(path=logfile))
 
+
+
+def status_text(status: str) -> str:
+    """A month's status for people: the word scripts read, with its meaning in Chinese."""
+    from cpi_link.core.i18n import is_zh
+
+    words = {"paid": _("paid"), "not_triggered": _("not triggered"), "already_done": _("already done")}.get(status)
+    return f"{words} ({status})" if words and is_zh() else status
 
 
 def _deadline_note(sch, latest: str | None) -> str:
@@ -133,7 +142,7 @@ def _deadline_note(sch, latest: str | None) -> str:
         rules = sch.rules_for(nxt)
     except Exception:
         return ""
-    return deadline_sentence(nxt, rules.label, rules.payment_timing, show_overdue=False) + " if it triggers"
+    return deadline_sentence(nxt, rules.label, rules.payment_timing, show_overdue=False) + _(" if it triggers")
 
 
 def _stamp() -> str:

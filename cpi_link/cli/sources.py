@@ -6,10 +6,11 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, heading, state, stdout_console
+from cpi_link.core.i18n import _
 
 sources_app = typer.Typer(
-    help="NBS data sources: show the configured series (config/sources.toml) or browse the portal's catalogue.",
+    help=_("NBS data sources: show the configured series (config/sources.toml) or browse the portal's catalogue."),
     no_args_is_help=True,
 )
 
@@ -27,7 +28,7 @@ def _table(title: str, rows: list[dict], columns: list[str]) -> None:
 
     t = Table(title=title)
     for c in columns:
-        t.add_column(c)
+        t.add_column(heading(c))
     for r in rows:
         t.add_row(*["" if r.get(c) is None else str(r.get(c)) for c in columns])
     stdout_console().print(t)
@@ -87,12 +88,12 @@ def show(
     elif fmt is Format.csv:
         emit_csv(rows, SHOW_COLUMNS)
     else:
-        _table(f"NBS series ({sources.path})", rows, SHOW_COLUMNS)
+        _table(_("NBS series ({path})").format(path=sources.path), rows, SHOW_COLUMNS)
         stdout_console().print(
-            f"portal: {sources.portal_url}\nlegacy fallback: "
-            + (sources.legacy_url if sources.fallback == "legacy" and sources.legacy_url else "none")
-            + f"\ndefault regions: {', '.join(sources.default_regions)}"
-            + f"\nnetwork: {', '.join(f'{k}={v}' for k, v in network.items() if v is not None)}"
+            _("portal: {url}").format(url=sources.portal_url) + "\n" + _("legacy fallback: ")
+            + (sources.legacy_url if sources.fallback == "legacy" and sources.legacy_url else _("none"))
+            + "\n" + _("default regions: {regions}").format(regions=', '.join(sources.default_regions))
+            + "\n" + _("network: {settings}").format(settings=', '.join(f'{k}={v}' for k, v in network.items() if v is not None))
         )
 
 
@@ -101,13 +102,13 @@ def show(
 def discover(
     ctx: typer.Context,
     dataset: int = typer.Option(
-        1, "--dataset", help="Portal dataset code: 1 = 月度数据 (national monthly), 4 = 分省月度数据 (provincial monthly)."
+        1, "--dataset", help=_("Portal dataset code: 1 = 月度数据 (national monthly), 4 = 分省月度数据 (provincial monthly).")
     ),
     pid: str = typer.Option(
-        "", "--pid", help="Catalogue node _id whose children to list; empty lists the dataset's root node."
+        "", "--pid", help=_("Catalogue node _id whose children to list; empty lists the dataset's root node.")
     ),
     cid: Optional[str] = typer.Option(
-        None, "--cid", help="A leaf's _id (isLeaf true): list its indicators (the indicator_id for sources.toml) instead."
+        None, "--cid", help=_("A leaf's _id (isLeaf true): list its indicators (the indicator_id for sources.toml) instead.")
     ),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
@@ -123,7 +124,7 @@ def discover(
     if dataset < 1:
         from cpi_link.core.errors import UsageError
 
-        raise UsageError("--dataset must be a positive dataset code (1 national monthly, 4 provincial monthly)")
+        raise UsageError(_("--dataset must be a positive dataset code (1 national monthly, 4 provincial monthly)"))
     st = state(ctx)
     rows = nbs_discover(st.config_dir, st.home.ensure(), dataset=dataset, pid=pid, cid=cid)
     columns = INDICATOR_COLUMNS if cid else TREE_COLUMNS
@@ -132,5 +133,5 @@ def discover(
     elif fmt is Format.csv:
         emit_csv(rows, columns)
     else:
-        title = f"Indicators of leaf {cid}" if cid else f"Catalogue dataset {dataset}, children of {pid or '(root)'}"
+        title = _("Indicators of leaf {cid}").format(cid=cid) if cid else _("Catalogue dataset {dataset}, children of {pid}").format(dataset=dataset, pid=pid or _("(root)"))
         _table(f"{title} ({len(rows)})", rows, columns)

@@ -8,8 +8,10 @@ from typing import Optional
 import typer
 
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
+from cpi_link.core.i18n import _, pgettext
+from cpi_link.core.regions import region_label
 
-SCHEME_HELP = (
+SCHEME_HELP = _(
     "Scheme name (a file in CONFIG/schemes, e.g. shanxi, national) or the path of a scheme TOML file. "
     "Default: default_scheme in CONFIG/sources.toml, else shanxi."
 )
@@ -37,9 +39,23 @@ TRIGGER_COLUMNS = [
 ]
 
 scheme_app = typer.Typer(
-    help="Inspect policy schemes: the dated versions and temporary overlays in config/schemes.",
+    help=_("Inspect policy schemes: the dated versions and temporary overlays in config/schemes."),
     no_args_is_help=True,
 )
+
+
+# labels of a scheme's rules in `scheme show` (called when printed, in the chosen language)
+_RULE_LABELS = {
+    "rate": lambda: _("rate"),
+    "method": lambda: _("method"),
+    "per_point": lambda: _("per point"),
+    "rounding": lambda: _("rounding"),
+    "minimum": lambda: _("minimum"),
+    "multiplier": lambda: _("multiplier"),
+    "payment_timing": lambda: _("payment timing"),
+    "source": lambda: _("source"),
+    "note": lambda: _("note"),
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -55,25 +71,25 @@ def _warn_unverified(ids_docs: dict[str, str], months: dict[str, list[str]] | No
         span = ""
         if months and months.get(ident):
             ms = months[ident]
-            span = f" (in force for {ms[0]}" + (f"..{ms[-1]}" if len(ms) > 1 else "") + ")"
+            span = _(" (in force for {months})").format(months=ms[0] + (f"..{ms[-1]}" if len(ms) > 1 else ""))
         warn(
-            f"{ident} ({doc}){span} is unverified: its values have not been checked against the "
-            "document text. Check them and set verified = true in the scheme file."
+            _("{ident} ({doc}){span} is unverified: its values have not been checked against the "
+              "document text. Check them and set verified = true in the scheme file.").format(ident=ident, doc=doc, span=span)
         )
 
 
 @handle_errors
 def trigger(
     ctx: typer.Context,
-    month: Optional[str] = typer.Option(None, "--month", help="Index month to decide, YYYY-MM (the month the figures describe). Default: the latest month with every deciding figure."),
-    since: Optional[str] = typer.Option(None, "--since", help="First index month of a range, YYYY-MM (to --until, else to the latest month with figures)."),
-    until: Optional[str] = typer.Option(None, "--until", help="Last index month of a range, YYYY-MM (with --since)."),
+    month: Optional[str] = typer.Option(None, "--month", help=_("Index month to decide, YYYY-MM (the month the figures describe). Default: the latest month with every deciding figure.")),
+    since: Optional[str] = typer.Option(None, "--since", help=_("First index month of a range, YYYY-MM (to --until, else to the latest month with figures).")),
+    until: Optional[str] = typer.Option(None, "--until", help=_("Last index month of a range, YYYY-MM (with --since).")),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
     region: Optional[str] = typer.Option(
-        None, "--region", help="Only for schemes decided per prefecture city: the 6-digit prefecture (or county) code."
+        None, "--region", help=_("Only for schemes decided per prefecture city: the 6-digit prefecture (or county) code.")
     ),
     provenance: bool = typer.Option(
-        False, "--provenance", help="JSON: add each figure's index value, source, source reference and fetched_at."
+        False, "--provenance", help=_("JSON: add each figure's index value, source, source reference and fetched_at.")
     ),
     stored_months: bool = typer.Option(
         False, "--stored-months", help="With --since: only the months for which the store holds some figure of the deciding region."
@@ -91,9 +107,9 @@ def trigger(
 
     st = state(ctx)
     if month and (since or until):
-        raise UsageError("give either --month or --since/--until, not both")
+        raise UsageError(_("give either --month or --since/--until, not both"))
     if until and not since:
-        raise UsageError("--until needs --since (or use --month for one month)")
+        raise UsageError(_("--until needs --since (or use --month for one month)"))
     sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
     store = SeriesStore(st.home)
     if month:
@@ -127,8 +143,8 @@ def trigger(
             if len(months) == 1:
                 raise
             rules = sch.rules_for(m)
-            lacking = " and ".join(missing_figures(sch, m, store, region))
-            missing.append(f"{m}: {lacking} (needed by {rules.version})")
+            lacking = _(" and ").join(missing_figures(sch, m, store, region))
+            missing.append(_("{month}: {lacking} (needed by {version})").format(month=m, lacking=lacking, version=rules.version))
 
     unverified: dict[str, str] = {}
     spans: dict[str, list[str]] = {}
@@ -144,10 +160,10 @@ def trigger(
     if missing:
         if fmt is Format.table and decisions:
             _print_table(decisions, sch)
-        shown = missing if len(missing) <= 12 else missing[:12] + [f"... and {len(missing) - 12} more months"]
+        shown = missing if len(missing) <= 12 else missing[:12] + [_("... and {n} more months").format(n=len(missing) - 12)]
         raise MissingFigures(
-            f"{len(missing)} of {len(months)} months cannot be decided for lack of figures "
-            "(import them with cpi-link fetch --source file):\n  " + "\n  ".join(shown)
+            _("{n} of {total} months cannot be decided for lack of figures "
+              "(import them with cpi-link fetch --source file):").format(n=len(missing), total=len(months)) + "\n  " + "\n  ".join(shown)
         )
 
     if fmt is Format.json:
@@ -191,10 +207,12 @@ def _csv_row(d) -> dict:
 
 def _rate_cell(d) -> str:
     from cpi_link.core.decimals import fmt_pct
+    from cpi_link.rules.trigger import indicator_label
 
     cal = _with_calendar(d, {})
-    late = " [bold red]OVERDUE[/]" if cal.get("overdue") else ""
-    return f"{fmt_pct(d.rate_pct)}% ({d.indicator})\nby {cal['payment_deadline'] or '?'}{late}"
+    late = " " + _("[bold red]OVERDUE[/]") if cal.get("overdue") else ""
+    return _("{rate}% ({indicator})\nby {deadline}").format(rate=fmt_pct(d.rate_pct), indicator=indicator_label(d.indicator),
+                                                            deadline=cal['payment_deadline'] or '?') + late
 
 
 def _print_table(decisions, sch) -> None:
@@ -202,20 +220,21 @@ def _print_table(decisions, sch) -> None:
     from rich.table import Table
 
     from cpi_link.core.decimals import fmt_pct
+    from cpi_link.rules.trigger import decision_reason
 
     show_scpi = any("scpi" in d.yoy for d in decisions)
     n = sum(d.triggered for d in decisions)
-    t = Table(title=f"{sch.name}: {sch.title} — {n} of {len(decisions)} months triggered", title_justify="left")
-    t.add_column("month", no_wrap=True)
-    t.add_column("version (+ overlays)", max_width=28)
-    t.add_column("region", no_wrap=True)
-    t.add_column("CPI %\nYoY / thr", justify="right", no_wrap=True)
-    t.add_column("food %\nYoY / thr", justify="right", no_wrap=True)
+    t = Table(title=_("{name}: {title} — {n} of {total} months triggered").format(name=sch.name, title=sch.title, n=n, total=len(decisions)), title_justify="left")
+    t.add_column(_("month"), no_wrap=True)
+    t.add_column(_("version (+ overlays)"), max_width=28)
+    t.add_column(_("region"), no_wrap=True)
+    t.add_column(_("CPI %\nYoY / thr"), justify="right", no_wrap=True)
+    t.add_column(_("food %\nYoY / thr"), justify="right", no_wrap=True)
     if show_scpi:
-        t.add_column("SCPI %\nYoY / thr", justify="right", no_wrap=True)
-    t.add_column("start", no_wrap=True)
-    t.add_column("rate", justify="right", no_wrap=True)
-    t.add_column("reason", min_width=30, ratio=1)
+        t.add_column(_("SCPI %\nYoY / thr"), justify="right", no_wrap=True)
+    t.add_column(_("start"), no_wrap=True)
+    t.add_column(_("rate"), justify="right", no_wrap=True)
+    t.add_column(_("reason"), min_width=30, ratio=1)
 
     def cell(d, ind):
         if ind not in d.yoy:
@@ -225,16 +244,16 @@ def _print_table(decisions, sch) -> None:
 
     for d in decisions:
         label = "\n+ ".join(escape(x) for x in (d.rules.version, *d.overlays))
-        label += "" if d.rules.verified else "\n[bold red](unverified)[/]"
+        label += "" if d.rules.verified else "\n" + _("[bold red](unverified)[/]")
         if d.rules.multiplier != 1:
             label += f" ×{format(d.rules.multiplier.normalize(), 'f')}"
-        row = [d.month, label, d.region_code, cell(d, "cpi"), cell(d, "food")]
+        row = [d.month, label, region_label(d.region_code), cell(d, "cpi"), cell(d, "food")]
         if show_scpi:
             row.append(cell(d, "scpi"))
         row += [
-            "[bold]YES[/]" if d.triggered else "no",
+            _("[bold]YES[/]") if d.triggered else _("no"),
             _rate_cell(d) if d.triggered else "—",
-            escape(d.reason),
+            escape(decision_reason(d)),
         ]
         t.add_row(*row, style="bold green" if d.triggered else None)
     con = stdout_console()
@@ -246,7 +265,7 @@ def _print_table(decisions, sch) -> None:
     shown = [d for d in decisions if d.triggered][-1:] or [last]
     con.print(escape(deadline_sentence(shown[0].month, shown[0].rules.label, shown[0].rules.payment_timing,
                                        show_overdue=shown[0].triggered)
-                     + ("" if shown[0].triggered else " (if it had triggered)")))
+                     + ("" if shown[0].triggered else _(" (if it had triggered)"))))
 
 
 # -- scheme list / show ----------------------------------------------------------------------
@@ -287,8 +306,8 @@ def scheme_list(
         from rich.markup import escape
         from rich.table import Table
 
-        t = Table(title=f"Schemes in {escape(str(st.config_dir / 'schemes'))}", title_justify="left")
-        for c in ("name", "title", "versions", "overlays", "from", "kind", "unverified"):
+        t = Table(title=_("Schemes in {folder}").format(folder=escape(str(st.config_dir / 'schemes'))), title_justify="left")
+        for c in (pgettext("scheme", "name"), _("title"), _("versions"), _("overlays"), _("from"), _("kind"), _("unverified")):
             t.add_column(c)
         for r in rows:
             t.add_row(
@@ -297,8 +316,8 @@ def scheme_list(
                 str(r["versions"]),
                 str(r["overlays"]),
                 r["first_month"],
-                "[yellow]example — not for payments[/]" if r["example"] else "policy",
-                f"[bold red]{len(r['unverified'])} of {r['versions'] + r['overlays']}[/]" if r["unverified"] else "none",
+                _("[yellow]example — not for payments[/]") if r["example"] else _("policy"),
+                _("[bold red]{n} of {total}[/]").format(n=len(r['unverified']), total=r['versions'] + r['overlays']) if r["unverified"] else _("none"),
             )
         stdout_console().print(t)
 
@@ -372,8 +391,8 @@ def _scheme_dict(s) -> dict:
 @handle_errors
 def scheme_show(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Scheme name (a file in CONFIG/schemes) or the path of a scheme TOML file."),
-    fmt: Format = typer.Option(Format.table, "--format", help="'table' for people, 'json' for scripts."),
+    name: str = typer.Argument(..., help=_("Scheme name (a file in CONFIG/schemes) or the path of a scheme TOML file.")),
+    fmt: Format = typer.Option(Format.table, "--format", help=_("'table' for people, 'json' for scripts.")),
     encoding: EncodingOption = None,
 ):
     """Show a scheme's versions (from, documents, thresholds, rate, method, categories) and overlays,
@@ -385,8 +404,9 @@ def scheme_show(
     data = _scheme_dict(s)
     for item in data["versions"] + data["overlays"]:
         if not item["verified"]:
-            kind = "version" if item in data["versions"] else "overlay"
-            warn(f"UNVERIFIED {kind} {item['id']} ({item['document'] or 'no document cited'}): values not checked against the document text")
+            kind = _("version") if item in data["versions"] else _("overlay")
+            warn(_("UNVERIFIED {kind} {id} ({document}): values not checked against the document text").format(
+                kind=kind, id=item['id'], document=item['document'] or _("no document cited")))
     if fmt is Format.json:
         emit_json(data)
         return
@@ -449,65 +469,67 @@ def _print_scheme(s, data: dict) -> None:
     from rich.markup import escape
 
     con = stdout_console()
-    head = f"[bold]{escape(s.name)}[/]: {escape(s.title)}\n  file {escape(str(s.path))}\n  sha256 {s.sha256}"
+    head = f"[bold]{escape(s.name)}[/]: {escape(s.title)}\n  " + _("file {path}").format(path=escape(str(s.path))) + f"\n  sha256 {s.sha256}"
     if s.example:
-        head += "\n  [bold yellow]EXAMPLE scheme: illustrates the format; not a checked copy of any notice, not for payments[/]"
+        head += "\n  " + _("[bold yellow]EXAMPLE scheme: illustrates the format; not a checked copy of any notice, not for payments[/]")
     if s.note:
         head += f"\n  {escape(s.note)}"
     con.print(head)
 
+    from cpi_link.rules.trigger import indicator_label
+
     def fmt_rules(d: dict, indent: str = "    ") -> list[str]:
         lines = []
         if "index_region" in d:
-            lines.append(f"index region: {d['index_region']}")
+            lines.append(_("index region: {region}").format(region=region_label(d['index_region'])))
         if "trigger" in d:
-            lines.append("trigger (reaches = >=, any one starts): " + ", ".join(f"{k} {v}%" for k, v in d["trigger"].items()))
+            lines.append(_("trigger (reaches = >=, any one starts): ") + ", ".join(f"{indicator_label(k)} {v}%" for k, v in d["trigger"].items()))
         for k in ("rate", "method", "per_point", "rounding", "minimum", "multiplier", "payment_timing"):
             if k in d:
-                lines.append(f"{k.replace('_', ' ')}: {d[k]}")
+                lines.append(f"{_RULE_LABELS[k]()}: {d[k]}")
         if "tiers" in d:
-            lines.append("tiers: " + ", ".join(f">= {t['from']}% -> {t['fraction']} of the standard" for t in d["tiers"]))
+            lines.append(_("tiers: ") + ", ".join(_(">= {pct}% -> {fraction} of the standard").format(pct=t['from'], fraction=t['fraction']) for t in d["tiers"]))
         if d.get("amounts"):
-            lines.append("amounts (yuan per person per month): " + ", ".join(
+            lines.append(_("amounts (yuan per person per month): ") + ", ".join(
                 f"{k} {v}" if isinstance(v, str) else f"{k} " + "/".join(f"{a} {x}" for a, x in v.items())
                 for k, v in d["amounts"].items()))
         if d.get("funding"):
-            lines.append("funding shares: " + ", ".join(f"{k} {v}" for k, v in d["funding"].items()))
+            lines.append(_("funding shares: ") + ", ".join(f"{k} {v}" for k, v in d["funding"].items()))
         if "categories" in d:
-            lines.append("categories: " + ", ".join(f"{k} ({v})" for k, v in d["categories"].items()))
+            lines.append(_("categories: ") + ", ".join(f"{k} ({v})" for k, v in d["categories"].items()))
         if d.get("add_categories"):
-            lines.append("adds categories: " + ", ".join(f"{k} ({v})" for k, v in d["add_categories"].items()))
+            lines.append(_("adds categories: ") + ", ".join(f"{k} ({v})" for k, v in d["add_categories"].items()))
         if d.get("remove_categories"):
-            lines.append("removes categories: " + ", ".join(d["remove_categories"]))
+            lines.append(_("removes categories: ") + ", ".join(d["remove_categories"]))
         return [indent + escape(x) for x in lines]
 
     for i, v in enumerate(data["versions"]):
         end = data["versions"][i + 1]["from"] if i + 1 < len(data["versions"]) else None
-        span = f"from {v['from']}" + (f" (until the next version, {end})" if end else " (in force onwards)")
-        con.print(f"\n[bold]version {escape(v['id'])}[/] {span}")
+        span = _("from {month}").format(month=v['from']) + (_(" (until the next version, {month})").format(month=end) if end else _(" (in force onwards)"))
+        con.print("\n" + _("[bold]version {id}[/] {span}").format(id=escape(v['id']), span=span))
         if not v["verified"]:
-            con.print("  [bold white on red] UNVERIFIED [/][bold red] values not checked against the document text: check before paying[/]")
+            con.print("  " + _("[bold white on red] UNVERIFIED [/][bold red] values not checked against the document text: check before paying[/]"))
         docs = [v["document"], *v["related_documents"]]
-        con.print("    documents: " + escape("; ".join(docs)))
+        con.print("    " + _("documents: ") + escape("; ".join(docs)))
         for line in fmt_rules(v):
             con.print(line)
         for k in ("source", "note"):
             if v.get(k):
-                con.print(f"    {k}: {escape(v[k])}")
+                con.print(f"    {_RULE_LABELS[k]()}: {escape(v[k])}")
         for k, text in (v.get("sources") or {}).items():
-            con.print(f"    source of {escape(k)}: {escape(text)}")
+            con.print("    " + _("source of {key}: {text}").format(key=escape(k), text=escape(text)))
     for o in data["overlays"]:
-        con.print(f"\n[bold]overlay {escape(o['id'])}[/] {o['from']}..{o['until']} (on top of the version in force)")
+        con.print("\n" + _("[bold]overlay {id}[/] {start}..{until} (on top of the version in force)").format(id=escape(o['id']), start=o['from'], until=o['until']))
         if not o["verified"]:
-            con.print("  [bold white on red] UNVERIFIED [/][bold red] values not checked against the document text: check before paying[/]")
-        con.print("    documents: " + escape("; ".join([o["document"] or "no document cited", *o["related_documents"]])))
+            con.print("  " + _("[bold white on red] UNVERIFIED [/][bold red] values not checked against the document text: check before paying[/]"))
+        con.print("    " + _("documents: ") + escape("; ".join([o["document"] or _("no document cited"), *o["related_documents"]])))
         for line in fmt_rules(o):
             con.print(line)
         for k in ("source", "note"):
             if o.get(k):
-                con.print(f"    {k}: {escape(o[k])}")
+                con.print(f"    {_RULE_LABELS[k]()}: {escape(o[k])}")
         for k, text in (o.get("sources") or {}).items():
-            con.print(f"    source of {escape(k)}: {escape(text)}")
+            con.print("    " + _("source of {key}: {text}").format(key=escape(k), text=escape(text)))
 
 
 def _latest(scheme, store) -> str:
@@ -516,5 +538,5 @@ def _latest(scheme, store) -> str:
 
     m = latest_complete_month(scheme, store)
     if m is None:
-        raise MissingFigures(f"no month has every figure that scheme {scheme.name} needs; give --month, or fetch the figures")
+        raise MissingFigures(_("no month has every figure that scheme {name} needs; give --month, or fetch the figures").format(name=scheme.name))
     return m

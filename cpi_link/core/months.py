@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from cpi_link.core.errors import UsageError
+from cpi_link.core.i18n import _
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -14,10 +15,10 @@ def parse_month(text: str, what: str = "month") -> str:
     s = str(text).strip()
     m = re.match(r"^(\d{4})\s*(?:[-/.年])?\s*(\d{1,2})\s*月?$", s)
     if not m:
-        raise UsageError(f"{what} {s!r} is not a month: write YYYY-MM, e.g. 2024-03")
+        raise UsageError(_("{what} {value} is not a month: write YYYY-MM, e.g. 2024-03").format(what=what, value=repr(s)))
     year, month = int(m.group(1)), int(m.group(2))
     if not (1 <= month <= 12) or not (1980 <= year <= 2100):
-        raise UsageError(f"{what} {s!r} is not a real month")
+        raise UsageError(_("{what} {value} is not a real month").format(what=what, value=repr(s)))
     return f"{year:04d}-{month:02d}"
 
 

@@ -114,3 +114,10 @@ def problem(code: str, month: str) -> str | None:
         return f"region_code {code} ({last.name}) was abolished in {gone}{then}; not valid in {month}"
     first = spans[0]
     return f"region_code {code} ({first.name}) exists only from {first.from_year}; not valid in {month}"
+
+
+def region_label(code: str | None, month: str | None = None) -> str:
+    """'140000 山西省' for people (the code alone when its name is not known; "" for none)."""
+    if code is None:
+        return ""
+    return with_name(str(code), month)

@@ -9,16 +9,17 @@ amount: rounding, minimum or multiplier).
 
 from __future__ import annotations
 
+from cpi_link.core.i18n import N_
 from cpi_link.outputs.report import Run
 
 REASON_TEXT = {
-    "standard": "the monthly standard changed",
-    "rate": "the rate changed",
-    "category": "the category changed",
-    "persons": "the number of persons changed",
-    "area": "urban/rural changed",
-    "standard_region": "a different standard row applies",
-    "rules": "the rules changed (rounding, minimum or multiplier)",
+    "standard": N_("the monthly standard changed"),
+    "rate": N_("the rate changed"),
+    "category": N_("the category changed"),
+    "persons": N_("the number of persons changed"),
+    "area": N_("urban/rural changed"),
+    "standard_region": N_("a different standard row applies"),
+    "rules": N_("the rules changed (rounding, minimum or multiplier)"),
 }
 
 

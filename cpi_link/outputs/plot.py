@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from cpi_link.core.i18n import _, language
 from cpi_link.core.months import add_months, month_range
+from cpi_link.core.regions import region_name
 
 CJK_FAMILIES = (
     "Noto Sans CJK SC", "Noto Sans CJK", "Noto Serif CJK SC", "Source Han Sans SC", "Source Han Sans CN",
@@ -93,10 +95,15 @@ def chart_data(scheme, store, region: str | None, since: str, until: str) -> Cha
 
 
 def find_cjk_font() -> str | None:
-    """The family name of an installed CJK font, or None."""
+    """The family name of an installed CJK font, or None. When matplotlib's font cache knows
+    none but the system has one (a font installed after the cache was built), the cache is
+    rebuilt once."""
     from matplotlib import font_manager
 
     names = {f.name for f in font_manager.fontManager.ttflist}
+    if not _has_cjk(names) and _system_has_cjk():
+        font_manager.fontManager = font_manager._load_fontmanager(try_read_cache=False)
+        names = {f.name for f in font_manager.fontManager.ttflist}
     for fam in CJK_FAMILIES:
         if fam in names:
             return fam
@@ -106,21 +113,37 @@ def find_cjk_font() -> str | None:
     return None
 
 
+_CJK_WORDS = ("CJK", "Hei", "Song", "Ming", "Kai", "WenQuanYi", "Han Sans")
+
+
+def _has_cjk(names) -> bool:
+    return any(fam in names for fam in CJK_FAMILIES) or any(k in n for n in names for k in _CJK_WORDS)
+
+
+def _system_has_cjk() -> bool:
+    """A CJK font file in the system's font folders (matplotlib's own search path)."""
+    from matplotlib import font_manager
+
+    try:
+        files = font_manager.findSystemFonts()
+    except Exception:  # an unreadable font folder: nothing to rebuild from
+        return False
+    return any(any(k.lower() in os.path.basename(f).lower() for k in ("CJK", "WenQuanYi", "wqy", "SourceHan", "Droid")) for f in files)
+
+
 def labels(cjk: bool, data: ChartData) -> dict:
+    """Chart text: Chinese when a CJK font can draw it, else English (the msgids)."""
     span = f"{data.months[0]}..{data.months[-1]}"
-    if cjk:
+    name = region_name(data.region)
+    with language("zh" if cjk else "en"):
+        region = f"{name}（{data.region}）" if cjk and name else data.region
         return {
-            "title": f"{data.title}\n{data.region} 居民消费价格与食品价格同比涨幅（{span}）",
-            "cpi": "居民消费价格指数（CPI）同比 %", "food": "食品价格同比 %",
-            "cpi_thr": "CPI 启动条件", "food_thr": "食品价格启动条件",
-            "triggered": "启动月份", "undecided": "缺少数据（未决定）", "ylabel": "同比涨幅（%）",
+            "title": (f"{data.title}\n" if cjk else f"{data.scheme}: ")
+            + _("CPI and food-price YoY, region {region} ({span})").format(region=region, span=span),
+            "cpi": _("CPI YoY %"), "food": _("food YoY %"),
+            "cpi_thr": _("CPI threshold"), "food_thr": _("food threshold"),
+            "triggered": _("triggered (mechanism starts)"), "undecided": _("figures missing (undecided)"), "ylabel": _("year-on-year change (%)"),
         }
-    return {
-        "title": f"{data.scheme}: CPI and food-price YoY, region {data.region} ({span})",
-        "cpi": "CPI YoY %", "food": "food YoY %",
-        "cpi_thr": "CPI threshold", "food_thr": "food threshold",
-        "triggered": "triggered (mechanism starts)", "undecided": "figures missing (undecided)", "ylabel": "year-on-year change (%)",
-    }
 
 
 def _date(month: str):
@@ -177,7 +200,9 @@ def render(data: ChartData, out: Path, cjk_font: str | None = "auto", width: flo
             ax.set_xlim(xs[0], x_end)
             locator = mdates.AutoDateLocator(minticks=4, maxticks=14)
             ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+            # Chinese charts: 2019年 / 03月 ticks (the concise formatter's defaults are English month names)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, formats=["%Y年", "%m月", "%d", "%H:%M", "%H:%M", "%S.%f"])
+                                         if font else mdates.ConciseDateFormatter(locator))
             ax.grid(True, alpha=0.3)
             ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
             fig.tight_layout()

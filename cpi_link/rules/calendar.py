@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from cpi_link.core.i18n import _
 from cpi_link.core.months import add_months
 
 PUBLICATION_DAYS = (9, 12)  # NBS usually publishes on the 9th-12th of the following month
@@ -205,14 +206,15 @@ def next_figures_sentence(latest: str) -> str:
     """'figures for 2024-04 are expected from NBS around 2024-05-09..12' for the month after `latest`."""
     nxt = add_months(latest, 1)
     a, b = publication_window(nxt)
-    return (f"figures for {nxt} are expected from NBS around {a.isoformat()}..{b.day:02d} "
-            "(CPI is usually published on the 9th-12th of the following month)")
+    return _("figures for {month} are expected from NBS around {start}..{end} "
+             "(CPI is usually published on the 9th-12th of the following month)").format(month=nxt, start=a.isoformat(), end=f"{b.day:02d}")
 
 
 def deadline_sentence(index_month: str, version: str, payment_timing: str | None, today: date | None = None,
                       show_overdue: bool = True) -> str:
     dl = payment_deadline(index_month, payment_timing)
     if dl.deadline is None:
-        return f"payment deadline for {index_month} under {version}: not computed ({dl.note})"
-    late = " — OVERDUE: the deadline has passed" if show_overdue and is_overdue(dl, today) else ""
-    return f"payment deadline for {index_month} under {version}: {dl.deadline.isoformat()}{late} ({dl.note})"
+        return _("payment deadline for {month} under {version}: not computed ({note})").format(month=index_month, version=version, note=dl.note)
+    late = _(" — OVERDUE: the deadline has passed") if show_overdue and is_overdue(dl, today) else ""
+    return _("payment deadline for {month} under {version}: {deadline}{late} ({note})").format(
+        month=index_month, version=version, deadline=dl.deadline.isoformat(), late=late, note=dl.note)

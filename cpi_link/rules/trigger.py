@@ -17,6 +17,8 @@ from decimal import Decimal
 
 from cpi_link.core.decimals import fmt_pct
 from cpi_link.core.errors import MissingFigures, UsageError
+from cpi_link.core.i18n import _, is_zh
+from cpi_link.core.regions import region_name
 from cpi_link.rules.schemes import INDICATORS, Rules, Scheme
 from cpi_link.sources.observation import Observation
 from cpi_link.store.series import SeriesStore
@@ -99,11 +101,11 @@ def deciding_region(rules: Rules, region: str | None) -> str:
         return rules.index_region
     if not region:
         raise UsageError(
-            f'scheme {rules.scheme} ({rules.version}) decides per prefecture city: give the region, e.g. --region 350100'
+            _('scheme {scheme} ({version}) decides per prefecture city: give the region, e.g. --region 350100').format(scheme=rules.scheme, version=rules.version)
         )
     code = str(region).strip()
     if not re.fullmatch(r"\d{6}", code) or code.endswith("0000"):
-        raise UsageError(f"region {code!r}: a prefecture scheme needs a 6-digit prefecture or county code, e.g. 350100")
+        raise UsageError(_("region {code}: a prefecture scheme needs a 6-digit prefecture or county code, e.g. 350100").format(code=repr(code)))
     return code[:4] + "00"
 
 
@@ -111,7 +113,7 @@ def missing_figures(scheme: Scheme, month: str, store: SeriesStore, region: str 
     """The series a month lacks, as 'no food figure for 140000' strings; empty when it can be decided."""
     rules = scheme.rules_for(month)
     where = deciding_region(rules, region)
-    return [f"no {ind} figure for {where}" for ind in rules.indicators_needed() if store.get(where, ind, rules.month) is None]
+    return [_("no {indicator} figure for {region}").format(indicator=indicator_label(ind), region=_region(where)) for ind in rules.indicators_needed() if store.get(where, ind, rules.month) is None]
 
 
 def decide(scheme: Scheme, month: str, store: SeriesStore, region: str | None = None) -> Decision:
@@ -128,10 +130,10 @@ def decide(scheme: Scheme, month: str, store: SeriesStore, region: str | None = 
         else:
             figures[ind] = obs
     if missing:
-        what = " and ".join(f"no {ind} figure" for ind in missing)
+        what = _(" and ").join(_("no {indicator} figure").format(indicator=indicator_label(ind)) for ind in missing)
         raise MissingFigures(
-            f"{what} for {where} in {month} (needed by {rules.version}); "
-            "import it with cpi-link fetch --source file"
+            _("{what} for {region} in {month} (needed by {version}); "
+              "import it with cpi-link fetch --source file").format(what=what, region=_region(where), month=month, version=rules.version)
         )
     yoy = {ind: figures[ind].yoy_pct for ind in needed}
     reached = [ind for ind in rules.trigger if yoy[ind] >= rules.trigger[ind]]
@@ -202,3 +204,71 @@ def _reason(rules: Rules, yoy: dict, reached: list[str], indicator: str | None, 
     if rules.multiplier != 1:
         s = s[:-1] + f"; amounts multiplied by {format(rules.multiplier.normalize(), 'f')} this month."
     return _cap(s)
+
+
+# -- the reason in the reader's language ------------------------------------------------------
+
+_ZH_NAMES = {"cpi": "居民消费价格", "food": "食品价格", "scpi": "低收入居民基本生活费用价格指数"}
+
+
+def indicator_label(ind: str | None) -> str:
+    """An indicator as a person reads it: 'cpi' in English (the code), 居民消费价格 in Chinese."""
+    if ind is None:
+        return ""
+    return _ZH_NAMES.get(ind, ind) if is_zh() else ind
+
+
+def _region(code: str) -> str:
+    """A region in a message: its code, in Chinese with its name when known."""
+    name = region_name(code) if is_zh() else None
+    return f"{code}（{name}）" if name else code
+
+
+def decision_reason(d) -> str:
+    """The one-line reason in the current language. `d` is a Decision or its to_json() dict.
+    English is the reason kept in outputs (Decision.reason); Chinese is written from the
+    decision's fields the way officers write it."""
+    j = d.to_json() if isinstance(d, Decision) else d
+    if not is_zh():
+        return j["reason"]
+    return reason_zh(j)
+
+
+def _zh_moved(ind: str, v: Decimal) -> str:
+    if v > 0:
+        return f"{_ZH_NAMES[ind]}同比上涨{fmt_pct(v)}%"
+    if v < 0:
+        return f"{_ZH_NAMES[ind]}同比下降{fmt_pct(-v)}%"
+    return f"{_ZH_NAMES[ind]}同比持平"
+
+
+def _zh_join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else "、".join(parts[:-1]) + "和" + parts[-1]
+
+
+def reason_zh(j: dict) -> str:
+    """E.g. 2019年11月全国居民消费价格同比上涨4.5%，食品价格同比上涨19.1%，达到3.5%和6.0%的启动条件，
+    按较高的食品价格涨幅19.1%计发 (from a decision's to_json() fields)."""
+    year, mon = j["month"].split("-")
+    where = region_name(j["region_code"]) or j["region_code"]
+    head = f"{year}年{int(mon)}月{where}"
+    yoy = {i: Decimal(j[f"{i}_yoy_pct"]) for i in INDICATORS if j.get(f"{i}_yoy_pct") is not None}
+    thr = {i: Decimal(v) for i, v in j["thresholds"].items()}
+    reached = list(j.get("reached") or [])
+    if not j["triggered"]:
+        parts = [f"{_zh_moved(i, yoy[i])}（启动条件{fmt_pct(thr[i])}%）" for i in thr]
+        tail = "未达到启动条件" if len(thr) == 1 else "均未达到启动条件"
+        return f"{head}{'，'.join(parts)}，{tail}，不启动联动机制"
+    moved = "，".join(_zh_moved(i, yoy[i]) for i in reached)
+    s = f"{head}{moved}，达到{_zh_join([f'{fmt_pct(thr[i])}%' for i in reached])}的启动条件，"
+    ind, rate = j["indicator"], Decimal(j["rate_pct"])
+    if ind in reached and len(reached) > 1 and rate == max(yoy[i] for i in reached):
+        s += f"按较高的{_ZH_NAMES[ind]}涨幅{fmt_pct(rate)}%计发"
+    elif ind in reached:
+        s += f"按{_ZH_NAMES[ind]}涨幅{fmt_pct(rate)}%计发"
+    else:
+        s += f"按方案规定的{_ZH_NAMES[ind]}涨幅{fmt_pct(rate)}%计发"
+    multiplier = Decimal(j.get("multiplier") or 1)
+    if multiplier != 1:
+        s += f"，本月补贴金额按{format(multiplier.normalize(), 'f')}倍发放"
+    return s

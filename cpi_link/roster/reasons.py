@@ -1,0 +1,73 @@
+"""Reject reasons in words for people. The codes (rejected.parquet's `reason`, JSON keys) stay
+English for scripts; tables and the workbook show `reason_text(code)` in the current language."""
+
+from __future__ import annotations
+
+from cpi_link.core.i18n import N_, _, is_zh, translate_template
+
+# code -> the words (a function, so the text is in the language chosen when it is shown)
+REASON_WORDS = {
+    "invalid_id": lambda: _("invalid resident ID (length, date of birth or check digit)"),
+    "id_lost_precision": lambda: _("resident ID lost digits in a spreadsheet (stored as a number): retype it as text"),
+    "missing_field": lambda: _("a required field is empty"),
+    "unknown_category": lambda: _("unknown category"),
+    "category_not_covered": lambda: _("category not covered by the rules of that month"),
+    "unknown_region": lambda: _("no standard for the region code"),
+    "bad_persons": lambda: _("persons is not a whole number of at least 1"),
+    "duplicate_person": lambda: _("the same person twice (paid once, at the highest amount)"),
+    "already_paid": lambda: _("already paid for this month"),
+    "bank_account_lost_precision": lambda: _("bank account lost digits in a spreadsheet (stored as a number)"),
+    "formula_without_value": lambda: _("a formula without a stored value: open and save the file in Excel"),
+    "not_triggered": lambda: _("the mechanism did not start for this region in that month"),
+}
+
+# The row details the checks write (English, kept in rejected.parquet), as templates: shown in
+# the reader's language by `detail_text`. A detail not listed here is shown as it is.
+DETAIL_TEMPLATES = (
+    N_("person_id is empty"),
+    N_("name is empty"),
+    N_("category is empty"),
+    N_("region_code is empty"),
+    N_("persons is empty"),
+    N_("the ID went through a spreadsheet as a number (scientific notation or a trailing '.0'), "
+       "so its last digits are lost; re-export the column as text"),
+    N_("the ID cell is a number, not text, so its last digits are lost; format the column as text and retype it"),
+    N_("must be 17 digits and a check digit or X (18 characters), or a 15-digit legacy ID"),
+    N_("got {n} characters"),
+    N_("birth date part (characters 7-14) is not a real date"),
+    N_("birth date part (characters 7-14) is before 1900"),
+    N_("birth date part (characters 7-14) is in the future"),
+    N_("check character should be {want}, not {got}"),
+    N_("an ID ending in zeros may have gone through a spreadsheet as a number"),
+    N_("region_code '{value}' is not a 6-digit code"),
+    N_("area '{value}' is not urban/rural (城市/城镇/农村)"),
+    N_("category '{value}' is not a code or Chinese name of SPEC 5.2"),
+    N_("persons '{value}' is not a whole number of at least 1"),
+    N_("same person as data row {row}"),
+    N_("category {category} is not covered by {version} in {month}"),
+    N_("area (城乡) is needed for this category and is empty"),
+    N_("no standard for region {region} (or its prefecture/province) in force in {month}"),
+    N_("the mechanism did not start for this region in {month}"),
+    N_("already paid for {month} in an earlier run"),
+    N_("already paid under programme {programme} in an earlier run"),
+)
+
+
+def detail_text(detail: str | None) -> str:
+    """A row's detail in the current language (English: as written). Details joined with "; "
+    are translated part by part."""
+    if not detail or not is_zh():
+        return detail or ""
+    whole = translate_template(detail, DETAIL_TEMPLATES)
+    if whole is not None:
+        return whole
+    parts = [translate_template(p, DETAIL_TEMPLATES) or p for p in detail.split("; ")]
+    return "；".join(parts)
+
+
+def reason_text(code: str) -> str:
+    """The reason in words; in English the code itself stays in front (scripts and people share it)."""
+    words = REASON_WORDS.get(code)
+    if words is None:
+        return code
+    return f"{words()} ({code})" if is_zh() else code

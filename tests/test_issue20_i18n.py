@@ -1,0 +1,335 @@
+"""Issue 20: the Chinese interface (SPEC 4 "Language"): catalogs complete, every message a person
+reads goes through `_`, Chinese output of trigger, calc, an error and --help, English unchanged."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALE = ROOT / "cpi_link" / "locale"
+SAMPLE = ROOT / "data" / "sample"
+WIDE = {"COLUMNS": "400"}  # no wrapping inside table cells, so whole reasons can be compared
+
+REASON_2019_11 = ("2019年11月全国居民消费价格同比上涨4.5%，食品价格同比上涨19.1%，"
+                  "达到3.5%和6.0%的启动条件，按较高的食品价格涨幅19.1%计发")
+
+
+def _catalogs():
+    from babel.messages.pofile import read_po
+
+    out = {}
+    for path in sorted(LOCALE.glob("zh_CN/LC_MESSAGES/*.po")):
+        with open(path, "rb") as f:
+            out[path.stem] = read_po(f)
+    return out
+
+
+def _placeholders(s: str) -> set[str]:
+    return set(re.findall(r"\{[^{}]*\}", s))
+
+
+# -- the catalog ------------------------------------------------------------------------------
+
+
+def test_every_msgid_has_a_chinese_translation():
+    cats = _catalogs()
+    assert set(cats) == {"cpi_link", "messages"}
+    bad = []
+    for domain, cat in cats.items():
+        for m in cat:
+            if not m.id:
+                continue
+            s = m.string
+            if m.fuzzy or not s:
+                bad.append(f"{domain}: untranslated or fuzzy: {m.id!r}")
+            elif _placeholders(m.id) != _placeholders(s):
+                bad.append(f"{domain}: placeholders differ: {m.id!r} -> {s!r}")
+            elif m.id.count("[/]") != s.count("[/]"):
+                bad.append(f"{domain}: rich markup differs: {m.id!r} -> {s!r}")
+    assert not bad, "\n".join(bad)
+
+
+def test_catalog_holds_every_message_of_the_code():
+    """A `_()` added without `make messages` (and a translation) fails here."""
+    spec = importlib.util.spec_from_file_location("i18n_catalog", ROOT / "scripts" / "i18n_catalog.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    cats = _catalogs()
+    for domain, pot in (("cpi_link", mod.extract_app()), ("messages", mod.extract_toolkit())):
+        have = {m.id for m in cats[domain] if m.id}
+        missing = [m.id for m in pot if m.id and m.id not in have]
+        assert not missing, f"{domain}: run `make messages` and translate: {missing}"
+
+
+def test_the_installed_package_carries_the_compiled_catalogs():
+    import cpi_link
+
+    mo = Path(cpi_link.__file__).parent / "locale" / "zh_CN" / "LC_MESSAGES"
+    assert (mo / "cpi_link.mo").is_file() and (mo / "messages.mo").is_file()
+
+
+# -- every user-facing string goes through _ --------------------------------------------------
+
+_USER_CALLS = {"print", "warn", "info", "add_column", "Table", "Typer", "Option", "Argument",
+               "UsageError", "InputError", "MissingFigures", "ConfigError", "echo"}
+_WORDS = re.compile(r"[A-Za-z]{2,}")
+# literals that are names, not words (program name, hash name, punctuation around markup)
+_ALLOWED = {"cpi-link run", "cpi-link", "sha256", "A", "B", "B - A"}
+
+
+def _has_words(text: str) -> bool:
+    text = re.sub(r"\[/?[a-z ]*\]", "", text)  # rich markup such as [bold]
+    text = re.sub(r"--[a-z-]+", "", text)  # option names
+    return bool(_WORDS.search(text)) and text.strip() not in _ALLOWED
+
+
+def _bare(node) -> list[str]:
+    """Literal text in an expression that is not inside a `_()` call."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_", "ngettext"):
+        return []
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "join"):
+        return _bare(node.func.value) if node.func.attr == "format" else []
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value] if _has_words(node.value) else []
+    if isinstance(node, ast.JoinedStr):
+        return [v.value for v in node.values if isinstance(v, ast.Constant) and _has_words(v.value)]
+    if isinstance(node, ast.BinOp):
+        return _bare(node.left) + _bare(node.right)
+    if isinstance(node, ast.IfExp):
+        return _bare(node.body) + _bare(node.orelse)
+    return []
+
+
+def test_no_bare_string_literals_in_messages_of_the_command_line():
+    found = []
+    for path in sorted((ROOT / "cpi_link" / "cli").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name not in _USER_CALLS or name == "info" and isinstance(node.func, ast.Attribute):  # log.info: the log file
+                continue
+            if "# both languages" in lines[node.lineno - 1]:
+                continue
+            args = [k.value for k in node.keywords if k.arg in ("help", "title")]
+            if name not in ("Option", "Argument", "Typer"):
+                args += node.args[:1]
+            for a in args:
+                for text in _bare(a):
+                    found.append(f"{path.name}:{node.lineno}: {text!r}")
+    assert not found, "wrap in _():\n" + "\n".join(found)
+
+
+def test_the_scan_catches_a_bare_literal():
+    call = ast.parse('warn(f"no figure for {x}")').body[0].value
+    assert _bare(call.args[0]) == ["no figure for "]
+    ok = ast.parse('warn(_("no figure for {x}").format(x=x))').body[0].value
+    assert _bare(ok.args[0]) == []
+
+
+# -- choosing the language --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env, lang", [
+    ({}, "en"),
+    ({"LANG": "zh_CN.UTF-8"}, "zh"),
+    ({"LANG": "zh_CN.UTF-8", "LC_ALL": "C.UTF-8"}, "en"),  # LC_ALL first
+    ({"LC_MESSAGES": "zh_TW.UTF-8", "LANG": "en_US.UTF-8"}, "zh"),
+    ({"CPI_LINK_LANG": "en", "LC_ALL": "zh_CN.UTF-8"}, "en"),  # the env variable before the locale
+    ({"CPI_LINK_LANG": "zh"}, "zh"),
+])
+def test_language_from_env(env, lang):
+    from cpi_link.core.i18n import language_from_env
+
+    assert language_from_env(env) == lang
+
+
+def test_global_options_before_or_after_the_command():
+    from cpi_link.cli.lang import split_globals
+
+    assert split_globals(["trigger", "--month", "2019-11", "--lang", "zh"]) == (["trigger", "--month", "2019-11"], "zh")
+    assert split_globals(["--lang=en", "trigger"]) == (["trigger"], "en")
+    assert split_globals(["calc", "--home", "/h", "--debug", "--roster", "r"]) == (["--home", "/h", "--debug", "calc", "--roster", "r"], None)
+    assert split_globals(["x", "--", "--lang", "zh"]) == (["x", "--", "--lang", "zh"], None)
+
+
+def test_region_names():
+    from cpi_link.core.regions import region_label, region_name
+
+    assert region_name("000000") == "全国" and region_name("140000") == "山西省"
+    prefectures = ["140100", "140200", "140300", "140400", "140500", "140600", "140700", "140800", "140900", "141000", "141100"]
+    assert [region_name(c) for c in prefectures] == ["太原市", "大同市", "阳泉市", "长治市", "晋城市", "朔州市", "晋中市",
+                                                     "运城市", "忻州市", "临汾市", "吕梁市"]
+    assert region_label("140105") == "140105 小店区" and region_label("149999") == "149999"
+
+
+# -- decision reasons as officers write them --------------------------------------------------
+
+
+def _j(month="2019-11", cpi="4.5", food="19.1", reached=("cpi", "food"), indicator="food", rate="19.1", mult="1", region="000000"):
+    return {"month": month, "region_code": region, "cpi_yoy_pct": cpi, "food_yoy_pct": food,
+            "thresholds": {"cpi": "3.5", "food": "6.0"}, "reached": list(reached), "triggered": bool(reached),
+            "indicator": indicator if reached else None, "rate_pct": rate if reached else None, "multiplier": mult}
+
+
+def test_chinese_reasons_from_the_decision_fields():
+    from cpi_link.rules.trigger import reason_zh
+
+    assert reason_zh(_j()) == REASON_2019_11
+    assert reason_zh(_j(month="2020-02", cpi="5.2", food="21.9", reached=["food"], rate="21.9", region="140000")) == (
+        "2020年2月山西省食品价格同比上涨21.9%，达到6.0%的启动条件，按食品价格涨幅21.9%计发")
+    assert reason_zh(_j(month="2021-03", cpi="0.4", food="-0.7", reached=[])) == (
+        "2021年3月全国居民消费价格同比上涨0.4%（启动条件3.5%），食品价格同比下降0.7%（启动条件6.0%），"
+        "均未达到启动条件，不启动联动机制")
+    # rate fixed by the scheme on CPI although only food reached; amounts doubled this month
+    assert reason_zh(_j(cpi="3.0", food="7.0", reached=["food"], indicator="cpi", rate="3.0", mult="2")) == (
+        "2019年11月全国食品价格同比上涨7.0%，达到6.0%的启动条件，按方案规定的居民消费价格涨幅3.0%计发，本月补贴金额按2倍发放")
+
+
+# -- the command line in Chinese --------------------------------------------------------------
+
+
+def test_trigger_in_chinese(cli):
+    want = ["000000 全国", REASON_2019_11, "2020-01-07 前发放", "19.1%（食品价格）"]
+    for args, env in ((["--lang", "zh", "trigger"], {}), (["trigger", "--lang", "zh"], {}),
+                      (["trigger"], {"CPI_LINK_LANG": "zh"}), (["trigger"], {"LANG": "zh_CN.UTF-8"})):
+        cli.env.update(WIDE, **env)
+        r = cli(*args, "--scheme", "national", "--month", "2019-11")
+        for k in env:
+            del cli.env[k]
+        assert r.exit_code == 0, r.stderr
+        for w in want:
+            assert w in r.stdout, (args, env, w, r.stdout)
+        assert "national：全国社会救助和保障标准与物价上涨挂钩联动机制（全国指数）——1 个月中 1 个月启动" in r.stdout
+        assert "2019-11 按 national-2016-1835 的发放期限：2020-01-07" in r.stdout
+
+
+def test_json_is_the_same_in_both_languages(cli):
+    args = ("trigger", "--scheme", "national", "--since", "2019-10", "--until", "2020-02", "--format", "json")
+    en = cli(*args)
+    zh = cli("--lang", "zh", *args)
+    assert en.exit_code == zh.exit_code == 0
+    assert en.stdout == zh.stdout
+    assert json.loads(zh.stdout)[1]["reason"].startswith("CPI rose 4.5%")
+    csv_en, csv_zh = cli(*args[:-1], "csv"), cli("--lang", "zh", *args[:-1], "csv")
+    assert csv_en.stdout == csv_zh.stdout and csv_zh.stdout.startswith("month,scheme,version")
+
+
+def test_calc_in_chinese(cli, tmp_path):
+    cli.env.update(WIDE)
+    r = cli("--lang", "zh", "calc", "--scheme", "national", "--month", "2019-11", "--roster", SAMPLE / "roster.csv",
+            "--standards", SAMPLE / "standards.csv", "--out", tmp_path / "run")
+    assert r.exit_code == 0, r.stderr
+    lines = [x.rstrip() for x in r.stdout.splitlines()]
+    # the sample roster: 31 rows, 17 paid (21 persons, 1585.00 yuan), 14 rejected (calc's own tests check the sums)
+    assert lines[0] == "2019-11 000000 全国 启动：" + REASON_2019_11
+    assert "2019-11 价格临时补贴发放情况" in lines[1]
+    assert any("│ 合计" in x and "│   17 │   21 │    1585.00 │" in x for x in lines)
+    assert any("同一人重复出现（只按最高金额发放一次） (duplicate_person)" in x for x in lines)
+    assert "花名册共 31 行；发放 17 行；未发放 14 行" in lines
+    assert f"结果目录：{tmp_path / 'run'}" in lines
+    rep = cli("--lang", "zh", "report", tmp_path / "run")
+    assert rep.exit_code == 0 and "140105 小店区" in rep.stdout and "按设区市" in rep.stdout
+
+
+def test_an_error_in_chinese(cli):
+    r = cli("trigger", "--scheme", "national", "--month", "2030-01", "--lang", "zh")
+    assert r.exit_code == 3
+    assert r.stderr.strip() == ("错误：000000（全国） 2030-01 缺少居民消费价格数据、缺少食品价格数据（national-2021-1553 需要）；"
+                                "请用 cpi-link fetch --source file 导入")
+    assert "SPEC" not in r.stderr
+    r = cli("--lang", "zh", "trigger", "--month", "2019-11", "--until", "2019-12")
+    assert r.exit_code == 2 and "错误：请只用 --month 或 --since/--until 之一，不要同时使用" in r.stderr
+    r = cli("--lang", "zh", "trigger", "--no-such-option")
+    assert r.exit_code == 2 and "没有选项：--no-such-option" in r.stderr and "用法：" in r.stderr
+    r = cli("--lang", "zh", "trigger", "--format", "xml")
+    assert r.exit_code == 2 and "'--format' 的值无效：'xml' 不是 'table', 'json', 'csv' 之一。" in r.stderr
+    r = cli("--lang", "zh", "calc", "--month", "2019-11")
+    assert r.exit_code == 2 and "缺少选项 '--roster'。" in r.stderr
+
+
+def test_bad_lang_value(cli):
+    r = cli("--lang", "fr", "trigger")
+    assert r.exit_code == 2 and "--lang" in r.stderr
+
+
+def test_help_in_chinese(cli):
+    for args in (["--lang", "zh", "--help"], ["--help", "--lang", "zh"]):
+        r = cli(*args)
+        assert r.exit_code == 0
+        assert "用法：" in r.stdout and "选项" in r.stdout and "命令" in r.stdout
+        assert "显示本帮助并退出。" in r.stdout and "界面语言" in r.stdout
+    r = cli("trigger", "--help", "--lang", "zh")
+    assert "逐月判断是否启动联动机制" in r.stdout and "要判断的价格指数月份" in r.stdout and "[默认：table]" in r.stdout
+    r = cli("scheme", "--help", "--lang", "zh")
+    assert "查看联动方案" in r.stdout
+
+
+def test_english_stays_the_default_and_nothing_leaks_between_runs(cli):
+    zh = cli("--lang", "zh", "trigger", "--help")
+    en = cli("trigger", "--help")
+    assert "用法" in zh.stdout
+    assert "Usage:" in en.stdout and "Show this message and exit." in en.stdout and "用法" not in en.stdout
+    assert "Index month to decide, YYYY-MM" in en.stdout
+    cli.env.update(WIDE)
+    r = cli("trigger", "--scheme", "national", "--month", "2019-11")
+    assert "CPI rose 4.5% and food prices rose 19.1% year on year" in r.stdout and "启动条件" not in r.stdout
+    r = cli("trigger", "--scheme", "national", "--month", "2030-01")
+    assert r.stderr.startswith("error: no cpi figure and no food figure for 000000 in 2030-01")
+    from cpi_link.core.i18n import current_language
+
+    assert current_language() == "en"
+
+
+def test_chart_labels_from_the_catalog(home):
+    from cpi_link.outputs.plot import ChartData, labels
+
+    data = ChartData(region="140000", deciding_region=None, scheme="shanxi", title="山西", months=["2019-01", "2019-12"],
+                     cpi=[], food=[], cpi_threshold=[], food_threshold=[], triggered=[])
+    zh, en = labels(True, data), labels(False, data)
+    assert zh["title"] == "山西\n山西省（140000）居民消费价格与食品价格同比涨幅（2019-01..2019-12）"
+    assert en["title"] == "shanxi: CPI and food-price YoY, region 140000 (2019-01..2019-12)"
+    assert zh["cpi_thr"] == "CPI 启动条件" and en["cpi_thr"] == "CPI threshold"
+
+
+def test_reject_details_in_words():
+    from cpi_link.core.i18n import language
+    from cpi_link.roster import ids
+    from cpi_link.roster.reasons import detail_text, reason_text
+
+    with language("zh"):
+        assert detail_text("same person as data row 1") == "与第 1 行数据是同一人"
+        assert detail_text("persons '0' is not a whole number of at least 1") == "保障人数“0”不是大于等于 1 的整数"
+        assert detail_text(f"{ids.MSG_SHAPE}; got 16 characters") == (
+            "应为 17 位数字加 1 位校验码或 X（共 18 位），或 15 位旧身份证号；实际为 16 位")
+        assert detail_text("check character should be 9, not 0" + ids._ZERO_HINT) == (
+            "校验码应为 9，而不是 0；末尾是 0 的身份证号可能在电子表格中被当成数字保存过")
+        for msg in (ids.MSG_EMPTY, ids.MSG_LOST, ids.MSG_DATE_BAD, ids.MSG_DATE_OLD, ids.MSG_DATE_FUTURE):
+            assert detail_text(msg) != msg, msg  # the checks' own texts are in the catalog
+        assert detail_text("something new") == "something new"
+        assert reason_text("invalid_id") == "身份证号无效（位数、出生日期或校验码不对） (invalid_id)"
+    with language("en"):
+        assert detail_text("same person as data row 1") == "same person as data row 1"
+        assert reason_text("invalid_id") == "invalid_id"
+
+
+def test_errors_of_lower_layers_in_chinese(cli, tmp_path):
+    roster = tmp_path / "花名册.csv"
+    roster.write_text("姓名,保障人数\n张三,1\n", encoding="utf-8")
+    args = ("calc", "--scheme", "national", "--month", "2019-11", "--roster", roster, "--standards", SAMPLE / "standards.csv")
+    zh = cli("--lang", "zh", *args)
+    assert zh.exit_code == 2
+    assert f"错误：{roster}：缺少必需的列 person_id" in zh.stderr and "；表头现有：姓名, 保障人数" in zh.stderr
+    en = cli(*args)
+    assert en.exit_code == 2 and f"error: {roster}: missing required column(s) person_id" in en.stderr
+    r = cli("--lang", "zh", "trigger", "--month", "2019-13")
+    assert r.exit_code == 2 and "错误：--month '2019-13' 不是实际存在的月份" in r.stderr
