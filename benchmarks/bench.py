@@ -47,7 +47,21 @@ CHUNK = 1_000_000  # rows generated per chunk (bounded memory for any size)
 
 # Counties under the sample standards' prefectures (Shanxi); a few codes outside them (unknown_region).
 PREFECTURES = ["1401", "1402", "1403", "1404", "1405", "1406", "1407", "1408", "1409", "1410", "1411"]
-COUNTIES = [p + f"{c:02d}" for p in PREFECTURES for c in range(1, 13)]
+def _counties() -> list[str]:
+    """Up to 12 county-level codes of each prefecture, valid in the bench's month (the bundled
+    division list): a roster of real codes, as calc rejects the others as unknown_region."""
+    import csv
+
+    with open(ROOT / "data" / "regions" / "divisions.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    year = int(MONTH[:4])
+    valid = sorted(r["code"] for r in rows
+                   if r["code"][:4] in PREFECTURES and not r["code"].endswith("00")
+                   and int(r["from_year"] or 0) <= year <= int(r["until_year"] or 9999))
+    return [c for p in PREFECTURES for c in [v for v in valid if v[:4] == p][:12]]
+
+
+COUNTIES = _counties()
 UNKNOWN_REGIONS = ["990101", "650102"]
 # (text in the roster, weight): Chinese names mostly, some codes; orphan/dibao_edge are not
 # covered by the national scheme in 2019-11 (category_not_covered).
@@ -135,7 +149,8 @@ def make_roster(rows: int, fmt: str, out: Path) -> Path:
 
     d = out / "rosters"
     d.mkdir(parents=True, exist_ok=True)
-    path = d / f"roster-{rows // 1_000_000}M.{fmt}" if rows % 1_000_000 == 0 else d / f"roster-{rows}.{fmt}"
+    # v2: real division codes (the v1 rosters' made-up counties are now unknown_region)
+    path = d / f"roster-v2-{rows // 1_000_000}M.{fmt}" if rows % 1_000_000 == 0 else d / f"roster-v2-{rows}.{fmt}"
     if path.exists():
         return path
     tmp = path.with_suffix(path.suffix + ".part")

@@ -190,10 +190,6 @@ def calc(
     st = state(ctx)
     m = parse_month(month, "--month")
     home = st.home
-    if not supplement:
-        from cpi_link.cli.procenv import without_pandas
-
-        without_pandas()  # the streamed calc needs no pandas: not importing it saves 0.2 s (--supplement does)
     opened = None
     if not supplement and roster.is_file():
         from cpi_link.calc.firstpass import RosterInput

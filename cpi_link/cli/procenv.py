@@ -63,32 +63,3 @@ def leave(code: int) -> None:
         except (OSError, ValueError):  # a closed pipe: nothing more can be said
             pass
     os._exit(code)
-
-
-# Set by cli.console: this process is the command line, and it ends when its one command does.
-# Only then may a command change what the process can import (tests call commands in-process).
-COMMAND_LINE_PROCESS = False
-
-
-class _NoPandas:
-    """An import finder that answers `import pandas` (and its submodules) as if pandas were not
-    installed."""
-
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        if name == "pandas" or name.startswith("pandas."):
-            raise ModuleNotFoundError(f"No module named {name!r} (cpi-link calc runs without pandas)", name=name)
-        return None
-
-
-def without_pandas() -> bool:
-    """Make pandas unimportable for the rest of a command-line process that has not imported it
-    (True if done). pyarrow imports pandas (0.2 s of a core, holding the GIL) at its first check
-    for pandas objects, which nearly every pyarrow call makes, numpy arrays included; where pandas
-    is not installed it skips those checks. calc's streamed path uses no pandas, so it runs as if
-    pandas were absent. Its tests run the command line in a subprocess to keep it so."""
-    if not COMMAND_LINE_PROCESS or "pandas" in sys.modules:
-        return False
-    if _NoPandas not in sys.meta_path:
-        sys.meta_path.insert(0, _NoPandas)
-    return True
