@@ -181,6 +181,7 @@ def calc(
     out: Optional[Path] = typer.Option(None, "--out", help=_("New or empty folder for the outputs. Default: a new run folder under HOME/runs/MONTH/.")),
     supplement: bool = typer.Option(False, "--supplement", help=_("A supplementary roster for a month already paid: pays only people not yet paid for MONTH (others rejected as already_paid).")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
 ):

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.common import FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +23,7 @@ def estimate(
     standards: Optional[Path] = typer.Option(None, "--standards", help="Standards CSV/XLSX (SPEC 5.3). Default: the bundled SAMPLE, with a warning; not needed by fixed amounts."),
     rate: Optional[str] = typer.Option(None, "--rate", help="Assume this rate in percent (e.g. 6.1) instead of the month's decision."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
     """资金测算: what a month costs from headcounts by region and category, before a roster exists;
     totals by category, region and funder (when the scheme names funding shares)."""

@@ -85,6 +85,7 @@ def oneoff(
     out: Optional[Path] = typer.Option(None, "--out", help=_("New or empty folder for the outputs. Default: HOME/runs/programme-ID/RUN_ID/.")),
     supplement: bool = typer.Option(False, "--supplement", help=_("Pay only people this programme has not paid yet (others rejected as already_paid).")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
 ):
