@@ -168,7 +168,7 @@ def print_tables(con, res, title: str) -> None:
             t.add_row(reason_text(k), f"{v:,}")
         con.print(t)
     con.print(_("input rows {input:,}; paid {paid:,}; rejected {rejected:,}").format(input=res.input_rows, paid=res.paid_rows, rejected=sum(res.rejected_by_reason.values())))
-    con.print(_("outputs: [bold]{path}[/]").format(path=escape(str(res.run_dir))))
+    con.print(_("outputs: [bold]{path}[/]").format(path=escape(str(res.run_dir))), soft_wrap=True)  # a path to copy: never wrapped
 
 
 @handle_errors
