@@ -94,7 +94,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 def _at(seconds: float) -> str:
     when = datetime.now(timezone.utc) + timedelta(seconds=seconds)
-    return f"{when:%Y-%m-%d %H:%M} UTC (in {max(1, round(seconds / 60))} min)"
+    return f"{when:%Y-%m-%d %H:%M} UTC (in {max(1, (int(seconds) + 30) // 60)} min)"
 
 
 # ------------------------------------------------------------------------------------------------
