@@ -199,7 +199,11 @@ def test_chinese_reasons_from_the_decision_fields():
 
 
 def test_trigger_in_chinese(cli):
-    want = ["000000 全国", REASON_2019_11, "2020-01-07 前发放", "19.1%（食品价格）"]
+    # national 2016: "within 20 working days after the index is published"; 2019-11's figures taken as
+    # published 2019-12-10 (Tue). Working days after it: Dec 11-13 (3), 16-20 (8), 23-27 (13), 30-31 (15);
+    # 2020-01-01 (Wed) is New Year's Day, skipped (no make-up day that year); Jan 2-3 (17), 6-8 (20) -> 2020-01-08
+    # (weekends only would give 2020-01-07). Overdue: the deadline is long past.
+    want = ["000000 全国", REASON_2019_11, "2020-01-08 前发放 已逾期", "19.1%（食品价格）"]
     for args, env in ((["--lang", "zh", "trigger"], {}), (["trigger", "--lang", "zh"], {}),
                       (["trigger"], {"CPI_LINK_LANG": "zh"}), (["trigger"], {"LANG": "zh_CN.UTF-8"})):
         cli.env.update(WIDE, **env)
@@ -210,7 +214,8 @@ def test_trigger_in_chinese(cli):
         for w in want:
             assert w in r.stdout, (args, env, w, r.stdout)
         assert "national：全国社会救助和保障标准与物价上涨挂钩联动机制（全国指数）——1 个月中 1 个月启动" in r.stdout
-        assert "2019-11 按 national-2016-1835 的发放期限：2020-01-07" in r.stdout
+        assert ("2019-11 按 national-2016-1835 的发放期限：2020-01-08——已逾期：发放期限已过（数据发布（按 2019-12-10 计）后 20 个工作日；"
+                "已跳过法定节假日：2020-01-01（元旦））") in r.stdout
 
 
 def test_json_is_the_same_in_both_languages(cli):
@@ -230,12 +235,22 @@ def test_calc_in_chinese(cli, tmp_path):
             "--standards", SAMPLE / "standards.csv", "--out", tmp_path / "run")
     assert r.exit_code == 0, r.stderr
     lines = [x.rstrip() for x in r.stdout.splitlines()]
-    # the sample roster: 31 rows, 17 paid (21 persons, 1585.00 yuan), 14 rejected (calc's own tests check the sums)
+    # the sample roster, 2019-11 at 19.1% (food), amount = standard x 19.1% rounded to the yuan, x persons.
+    # Standards in force (data/sample/standards.csv, county -> prefecture -> province): 140105 and 140100
+    # use 140100's 2016 row, urban 520 -> 99.32 -> 99, rural 4400/12 = 366.67 -> 70.03 -> 70; every other
+    # Shanxi code uses 140000's 2016 row (prefectures only from 2022), urban 400 -> 76.4 -> 76, rural
+    # 3600/12 = 300 -> 57.3 -> 57. Paid, by file line: 2 (99), 3 (3 x 99 = 297), 4 (70), 5 140213 (76),
+    # 6 (57), 10 (76), 12 special_care rural (57), 14 (2 x 76 = 152), 15 (70), 16 special_care urban (99),
+    # 17 140213 (76), 18 (2 x 57 = 114), 19 (76), 20 (76), 25 lower-case x is valid (57), 26 15-digit ID (57):
+    # 16 rows, 20 persons, 1509 yuan. Rejected 15: 7 categories not covered by 2016 (lines 7, 8, 9, 11, 13,
+    # 21, 22), 23 check digit, 24 ID as 1.40105E+17, 27 the same person as line 2, 28 五保户, 29 no name,
+    # 30 persons 0, 31 region 149999 and 32 region 610102 (unknown_region: 149999 is not on the division
+    # list, and SPEC 5.3 forbids falling back to the province's standard; before issue 17 it was paid 76).
     assert lines[0] == "2019-11 000000 全国 启动：" + REASON_2019_11
     assert "2019-11 价格临时补贴发放情况" in lines[1]
-    assert any("│ 合计" in x and "│   17 │   21 │    1585.00 │" in x for x in lines)
+    assert any("│ 合计" in x and "│   16 │   20 │    1509.00 │" in x for x in lines)
     assert any("同一人重复出现（只按最高金额发放一次） (duplicate_person)" in x for x in lines)
-    assert "花名册共 31 行；发放 17 行；未发放 14 行" in lines
+    assert "花名册共 31 行；发放 16 行；未发放 15 行" in lines
     assert f"结果目录：{tmp_path / 'run'}" in lines
     rep = cli("--lang", "zh", "report", tmp_path / "run")
     assert rep.exit_code == 0 and "140105 小店区" in rep.stdout and "按设区市" in rep.stdout

@@ -138,7 +138,7 @@ def print_roster_read(con, res) -> None:
     entry = next((i for i in (res.manifest or {}).get("inputs", []) if i.get("role") == "roster"), {})
     text = roster_read_text(entry)
     if text:
-        con.print(f"roster: {escape(text)}")
+        con.print(_("roster: {text}").format(text=escape(text)))
 
 
 def print_tables(con, res, title: str) -> None:
@@ -241,7 +241,8 @@ def validate(
     ctx: typer.Context,
     roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
     month: Optional[str] = typer.Option(None, "--month", help=_("Also run the month's checks (categories, standards, duplicates at their amounts) exactly as calc would.")),
-    standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP + " Used with --month."),
+    standards: Optional[Path] = typer.Option(None, "--standards", help=_("Standards CSV (region_code,effective_from,urban_monthly,rural_monthly|rural_annual). Default: the bundled SAMPLE, "
+                                                                    "with a warning. Used with --month.")),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
@@ -269,8 +270,9 @@ def validate(
     rep = validate_roster(roster, month=m, scheme=sch, store=store, standards=std, examples=show,
                           work_dir=home.runs_dir if m else None, sheet=sheet)
     if rep.get("figures_missing_for"):
-        warn(f"no figures yet for {m} ({', '.join(rep['figures_missing_for'])}): the month's checks assume the "
-             "mechanism starts; which row of a person listed twice is kept may change once the figures are in")
+        warn(_("no figures yet for {month} ({missing}): the month's checks assume the mechanism starts; which row of a "
+               "person listed twice is kept may change once the figures are in").format(
+                   month=m, missing=", ".join(rep["figures_missing_for"])))
     if fmt is Format.json:
         emit_json(rep)
     elif fmt is Format.csv:

@@ -52,8 +52,8 @@ def _remember_encoding(value):
 # csv; emit_csv picks it up (through the option's callback), so no call site passes it along.
 EncodingOption = Annotated[
     Optional[CsvEncoding],
-    typer.Option("--encoding", callback=_remember_encoding, help="With --format csv: the bytes written, utf-8 (default), utf-8-sig (a BOM: Excel opens it) "
-                 "or gb18030 (Excel on Chinese Windows)."),
+    typer.Option("--encoding", callback=_remember_encoding, help=_("With --format csv: the bytes written, utf-8 (default), utf-8-sig (a BOM: Excel opens it) "
+                 "or gb18030 (Excel on Chinese Windows).")),
 ]
 
 

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
+from cpi_link.core.i18n import _
 
 
 def register(app: typer.Typer) -> None:
@@ -17,11 +18,11 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def estimate(
     ctx: typer.Context,
-    counts: Path = typer.Option(..., "--counts", help="Headcounts CSV/XLSX: region_code,category,area,persons (行政区划代码,类别,城乡,人数); area only for by_area categories."),
-    month: str = typer.Option(..., "--month", help="Index month YYYY-MM whose rules (and decision) apply."),
-    scheme: Optional[str] = typer.Option(None, "--scheme", help="Scheme name or path. Default: default_scheme in CONFIG/sources.toml, else shanxi."),
-    standards: Optional[Path] = typer.Option(None, "--standards", help="Standards CSV/XLSX (SPEC 5.3). Default: the bundled SAMPLE, with a warning; not needed by fixed amounts."),
-    rate: Optional[str] = typer.Option(None, "--rate", help="Assume this rate in percent (e.g. 6.1) instead of the month's decision."),
+    counts: Path = typer.Option(..., "--counts", help=_("Headcounts CSV/XLSX: region_code,category,area,persons (行政区划代码,类别,城乡,人数); area only for by_area categories.")),
+    month: str = typer.Option(..., "--month", help=_("Index month YYYY-MM whose rules (and decision) apply.")),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help=_("Scheme name or path. Default: default_scheme in CONFIG/sources.toml, else shanxi.")),
+    standards: Optional[Path] = typer.Option(None, "--standards", help=_("Standards CSV/XLSX (SPEC 5.3). Default: the bundled SAMPLE, with a warning; not needed by fixed amounts.")),
+    rate: Optional[str] = typer.Option(None, "--rate", help=_("Assume this rate in percent (e.g. 6.1) instead of the month's decision.")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
 ):
@@ -43,7 +44,9 @@ def estimate(
     warn_unverified(rules)
     res = run_estimate(m, rows, sch, SeriesStore(st.home), std, assumed)
     for r in res["rejected"]:
-        warn(f"{counts}: row {r['file_row']} ({r['persons']:,} persons of {r['category']} in {r['region_code']}) not costed: {r['reason']}: {r['detail']}")
+        warn(_("{file}: row {row} ({persons} persons of {category} in {region}) not costed: {reason}: {detail}").format(
+            file=counts, row=r["file_row"], persons=f"{r['persons']:,}", category=r["category"], region=r["region_code"],
+            reason=r["reason"], detail=r["detail"]))
     if fmt is Format.json:
         emit_json(res)
         return
@@ -59,18 +62,19 @@ def estimate(
 
     con = stdout_console()
     for d in res["decisions"]:
-        mark = "[bold green]TRIGGERED[/]" if d["triggered"] else "[bold]not triggered[/]"
+        mark = _("[bold green]TRIGGERED[/]") if d["triggered"] else _("[bold]not triggered[/]")
         con.print(f"[bold]{m}[/] {d['region_code']} {mark}: {escape(d['reason'])}")
-    t = Table(title=f"资金测算 {m}: {res['scheme']} {escape(rules.label)} ({res['method']})", title_justify="left")
-    for c, j in (("category", "left"), ("类别", "left"), ("persons", "right"), ("yuan", "right")):
+    t = Table(title=_("资金测算 {month}: {scheme} {label} ({method})").format(month=m, scheme=res["scheme"], label=escape(rules.label),
+                                                                      method=res["method"]), title_justify="left")
+    for c, j in ((_("category"), "left"), ("类别", "left"), (_("persons"), "right"), (_("yuan"), "right")):
         t.add_column(c, justify=j)
     for c in res["by_category"]:
         t.add_row(c["category"], c["label"], f"{c['persons']:,}", c["amount"])
-    t.add_row("[bold]total[/]", "", f"{res['persons']:,}", f"[bold]{res['total_amount']}[/]")
+    t.add_row(_("[bold]total[/]"), "", f"{res['persons']:,}", f"[bold]{res['total_amount']}[/]")
     con.print(t)
     if res.get("by_funder"):
-        f = Table(title="by funder", title_justify="left")
-        for c, j in (("funder", "left"), ("share", "right"), ("yuan", "right")):
+        f = Table(title=_("by funder"), title_justify="left")
+        for c, j in ((_("funder"), "left"), (_("share"), "right"), (_("yuan"), "right")):
             f.add_column(c, justify=j)
         for x in res["by_funder"]:
             f.add_row(escape(x["funder"]), x["share"], x["amount"])

@@ -33,11 +33,11 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def template(
     ctx: typer.Context,
-    region: List[str] = typer.Option(..., "--region", help="Region code (repeatable), e.g. 140000 (Shanxi), 000000 (national)."),
-    since: str = typer.Option(..., "--since", help="First index month, YYYY-MM."),
-    until: str = typer.Option(..., "--until", help="Last index month, YYYY-MM."),
-    out: Path = typer.Option(..., "--out", help="The form to write: PATH.xlsx or PATH.csv."),
-    indicator: Optional[List[str]] = typer.Option(None, "--indicator", help="cpi, food or scpi (repeatable; default cpi and food)."),
+    region: List[str] = typer.Option(..., "--region", help=_("Region code (repeatable), e.g. 140000 (Shanxi), 000000 (national).")),
+    since: str = typer.Option(..., "--since", help=_("First index month, YYYY-MM.")),
+    until: str = typer.Option(..., "--until", help=_("Last index month, YYYY-MM.")),
+    out: Path = typer.Option(..., "--out", help=_("The form to write: PATH.xlsx or PATH.csv.")),
+    indicator: Optional[List[str]] = typer.Option(None, "--indicator", help=_("cpi, food or scpi (repeatable; default cpi and food).")),
 ):
     """Write the file-import form: Chinese headers, one row per month and indicator with the index
     left blank, and where the official figures are published; fill it in, then import it with
@@ -50,21 +50,23 @@ def template(
     codes = []
     for r in region:
         if not (len(r.strip()) == 6 and r.strip().isdigit()):
-            raise UsageError(f"--region {r!r} is not a 6-digit region code")
+            raise UsageError(_("--region {value!r} is not a 6-digit region code").format(value=r))
         codes.append(r.strip())
     inds = []
     for i in indicator or ["cpi", "food"]:
         n = normalise_indicator(i)
         if n is None:
-            raise UsageError(f"--indicator {i!r}: use cpi, food or scpi")
+            raise UsageError(_("--indicator {value!r}: use cpi, food or scpi").format(value=i))
         inds.append(n)
     months = month_range(parse_month(since, "--since"), parse_month(until, "--until"))
     if out.exists():
-        raise UsageError(f"--out {out}: already exists; the form is never written over a file")
+        raise UsageError(_("--out {path}: already exists; the form is never written over a file").format(path=out))
     n = write_template(out, codes, months, inds)
-    stdout_console().print(f"wrote {out}: {n} rows ({len(months)} months x {len(inds)} indicators x {len(codes)} regions), "
-                           "index left blank. Figures are published by: " + "; ".join(f"{c} {publisher(c)}" for c in codes))
-    stdout_console().print(f"fill in 指数 (上年同月=100), then: cpi-link fetch --source file --file {out}")
+    stdout_console().print(_("wrote {path}: {rows} rows ({months} months x {indicators} indicators x {regions} regions), "
+                             "index left blank. Figures are published by: {publishers}").format(
+        path=out, rows=n, months=len(months), indicators=len(inds), regions=len(codes),
+        publishers="; ".join(f"{c} {publisher(c)}" for c in codes)))
+    stdout_console().print(_("fill in 指数 (上年同月=100), then: cpi-link fetch --source file --file {path}").format(path=out))
 
 
 @handle_errors

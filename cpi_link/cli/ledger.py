@@ -7,8 +7,9 @@ from pathlib import Path
 import typer
 
 from cpi_link.cli.common import FORMAT_HELP, Format, emit_json, handle_errors, state, stdout_console
+from cpi_link.core.i18n import _
 
-ledger_app = typer.Typer(help="The ledger of what was paid: export it for analysis.", no_args_is_help=True)
+ledger_app = typer.Typer(help=_("The ledger of what was paid: export it for analysis."), no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -19,8 +20,8 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def export(
     ctx: typer.Context,
-    out: Path = typer.Option(..., "--out", help="The Parquet file to write (index_month, run_id, kind, person_id, name, "
-                             "region_code, category, amount, paid_at); replaced whole if it exists."),
+    out: Path = typer.Option(..., "--out", help=_("The Parquet file to write (index_month, run_id, kind, person_id, name, "
+                             "region_code, category, amount, paid_at); replaced whole if it exists.")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
     """Write every paid row of every completed month, supplement and top-up (kind = month|supplement|topup)."""
@@ -33,9 +34,9 @@ def export(
     from cpi_link.jobs.ledger import Ledger, export_table
 
     if out.suffix.lower() != ".parquet":
-        raise UsageError(f"--out {out}: give a .parquet file")
+        raise UsageError(_("--out {path}: give a .parquet file").format(path=out))
     if out.is_dir():
-        raise UsageError(f"--out {out} is a folder; give a .parquet file")
+        raise UsageError(_("--out {path} is a folder; give a .parquet file").format(path=out))
     t = export_table(Ledger(state(ctx).home))
     with atomic_path(out) as tmp:
         pq.write_table(t, tmp, compression="zstd")
@@ -46,5 +47,5 @@ def export(
     if fmt is Format.json:
         emit_json(summary)
     else:
-        stdout_console().print(f"wrote {summary['rows']:,} paid rows of {summary['months']} months "
-                               f"({summary['total_amount']} yuan) to {out}")
+        stdout_console().print(_("wrote {rows} paid rows of {months} months ({total} yuan) to {path}").format(
+            rows=f"{summary['rows']:,}", months=summary["months"], total=summary["total_amount"], path=out))

@@ -43,7 +43,7 @@ def report(
     from cpi_link.outputs.report import load_run, report_json
 
     if (bank is None) != (bank_out is None):
-        raise UsageError("--bank TEMPLATE and --bank-out PATH go together")
+        raise UsageError(_("--bank TEMPLATE and --bank-out PATH go together"))
     tpl = None
     if bank is not None:
         from cpi_link.outputs.bank import find_template, load_template
@@ -98,14 +98,16 @@ def _bank_file(run, tpl, dest: Path) -> None:
 
     res = write_bank_file(run, tpl, dest)
     if res.left_out:
-        warn(f"{len(res.left_out):,} paid rows have no bank account and are left out of the bank file "
-             f"({_yuan(res.left_out_fen)} yuan, to pay another way):")
+        warn(_("{rows} paid rows have no bank account and are left out of the bank file ({yuan} yuan, to pay another way):").format(
+            rows=f"{len(res.left_out):,}", yuan=_yuan(res.left_out_fen)))
         err = stderr_console()
         for r in res.left_out:
-            err.print(f"  row {r['source_row']}: {escape(str(r['name']))} {r['person_id']} {_yuan(r['amount_fen'])}")
-    info(f"bank file ({escape(tpl.name)}, {tpl.format}, {tpl.encoding if tpl.format != 'xlsx' else 'xlsx'}): {res.path}; "
-         f"{res.rows:,} rows, total {_yuan(res.total_fen)} yuan; checked: + {_yuan(res.left_out_fen)} left out = "
-         f"the run's total {_yuan(run.total_fen)} to the fen")
+            err.print(_("  row {row}: {name} {person_id} {yuan}").format(
+                row=r["source_row"], name=escape(str(r["name"])), person_id=r["person_id"], yuan=_yuan(r["amount_fen"])))
+    info(_("bank file ({template}, {format}, {encoding}): {path}; {rows} rows, total {total} yuan; checked: + {left_out} left out = "
+           "the run's total {run_total} to the fen").format(
+        template=escape(tpl.name), format=tpl.format, encoding=tpl.encoding if tpl.format != "xlsx" else "xlsx", path=res.path,
+        rows=f"{res.rows:,}", total=_yuan(res.total_fen), left_out=_yuan(res.left_out_fen), run_total=_yuan(run.total_fen)))
 
 
 def _print_report(rep: dict) -> None:

@@ -74,7 +74,7 @@ def run(
                 store = SeriesStore(home)
             except SourceUnavailable as exc:  # SPEC 4.5: a warning; the stored figures decide (exit 3 only if they lack a due month)
                 log.warning("fetch failed: %s; going on with the stored figures", exc.message)
-                warn(f"{_stamp()} fetch failed: {exc.message}; going on with the stored figures")
+                warn(_("{stamp} fetch failed: {message}; going on with the stored figures").format(stamp=_stamp(), message=exc.message))
         try:
             report = run_months(home, sch, store, roster, std, since_m, redo=redo_m, reason=reason, topup=topup, sheet=sheet)
         except BaseException as exc:
@@ -126,7 +126,9 @@ def status_text(status: str) -> str:
     """A month's status for people: the word scripts read, with its meaning in Chinese."""
     from cpi_link.core.i18n import is_zh
 
-    words = {"paid": _("paid"), "not_triggered": _("not triggered"), "already_done": _("already done")}.get(status)
+    words = {"paid": _("paid"), "not_triggered": _("not triggered"), "already_done": _("already done"),
+             "revised_after_payment": _("figures revised after payment"), "standards_changed": _("standards changed after payment"),
+             "topup_paid": _("top-up paid"), "missing_figures": _("figures missing")}.get(status)
     return f"{words} ({status})" if words and is_zh() else status
 
 

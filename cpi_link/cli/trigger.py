@@ -92,7 +92,7 @@ def trigger(
         False, "--provenance", help=_("JSON: add each figure's index value, source, source reference and fetched_at.")
     ),
     stored_months: bool = typer.Option(
-        False, "--stored-months", help="With --since: only the months for which the store holds some figure of the deciding region."
+        False, "--stored-months", help=_("With --since: only the months for which the store holds some figure of the deciding region.")
     ),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
@@ -133,7 +133,7 @@ def trigger(
 
         months = [m for m in months if held(m)]
         if not months:
-            raise MissingFigures("no month of the range has any figure of the deciding region")
+            raise MissingFigures(_("no month of the range has any figure of the deciding region"))
     decisions = []
     missing: list[str] = []
     for m in months:
@@ -151,7 +151,7 @@ def trigger(
     for d in decisions:
         docs = {d.rules.version: d.rules.document}
         for o in sch.overlays:
-            docs[o.id] = o.document or "no document cited"
+            docs[o.id] = o.document or _("no document cited")
         for ident in d.rules.unverified:
             unverified.setdefault(ident, docs.get(ident, ""))
             spans.setdefault(ident, []).append(d.month)
@@ -422,7 +422,7 @@ def scheme_show(
 @handle_errors
 def scheme_check(
     ctx: typer.Context,
-    names: Optional[list[str]] = typer.Argument(None, help="Scheme names or paths. Default: every scheme in CONFIG/schemes."),
+    names: Optional[list[str]] = typer.Argument(None, help=_("Scheme names or paths. Default: every scheme in CONFIG/schemes.")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ):
     """Run the scheme file's [[example]] worked cases through the trigger and the amount chain, as
@@ -436,12 +436,13 @@ def scheme_check(
     rows, failed = [], []
     for s in schemes:
         if not s.examples:
-            warn(f"{s.name}: no [[example]] worked cases in {s.path}")
+            warn(_("{scheme}: no [[example]] worked cases in {path}").format(scheme=s.name, path=s.path))
         for o in check_scheme(s):
             rows.append({"scheme": s.name, **o.to_json()})
             if not o.ok:
-                exp = "not triggered" if not o.example.triggered else f"{o.example.amount}"
-                failed.append(f"{s.name} ({s.path}) {o.example.label}: expected {exp}, the rules give {o.got}")
+                exp = _("not triggered") if not o.example.triggered else f"{o.example.amount}"
+                failed.append(_("{scheme} ({path}) {example}: expected {expected}, the rules give {got}").format(
+                    scheme=s.name, path=s.path, example=o.example.label, expected=exp, got=o.got))
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:
@@ -450,15 +451,16 @@ def scheme_check(
         from rich.markup import escape
         from rich.table import Table
 
-        t = Table(title=f"worked examples: {len(rows) - len(failed)} of {len(rows)} hold", title_justify="left")
-        for c in ("scheme", "#", "month", "category", "expected", "got", "", "note"):
+        t = Table(title=_("worked examples: {holding} of {total} hold").format(holding=len(rows) - len(failed), total=len(rows)),
+                  title_justify="left")
+        for c in (_("scheme"), "#", _("month"), _("category"), _("expected"), _("got"), "", _("note")):
             t.add_column(c)
         for r in rows:
             t.add_row(r["scheme"], str(r["example"]), r["month"], r["category"] + (f" ({r['area']})" if r["area"] else ""),
-                      r["expected"], escape(r["got"]), "ok" if r["ok"] else "[bold red]FAILS[/]", escape(r["note"] or ""))
+                      r["expected"], escape(r["got"]), _("ok") if r["ok"] else _("[bold red]FAILS[/]"), escape(r["note"] or ""))
         stdout_console().print(t)
     if failed:
-        raise ConfigError(f"{len(failed)} worked example(s) do not hold:\n  " + "\n  ".join(failed))
+        raise ConfigError(_("{count} worked example(s) do not hold:").format(count=len(failed)) + "\n  " + "\n  ".join(failed))
 
 
 def _flat(d: dict) -> dict:

@@ -18,6 +18,7 @@ REASON_WORDS = {
     "already_paid": lambda: _("already paid for this month"),
     "bank_account_lost_precision": lambda: _("bank account lost digits in a spreadsheet (stored as a number)"),
     "formula_without_value": lambda: _("a formula without a stored value: open and save the file in Excel"),
+    "bad_cell": lambda: _("a cell holds a date, TRUE/FALSE or an error where text or a number belongs"),
     "not_triggered": lambda: _("the mechanism did not start for this region in that month"),
 }
 
@@ -50,6 +51,16 @@ DETAIL_TEMPLATES = (
     N_("the mechanism did not start for this region in {month}"),
     N_("already paid for {month} in an earlier run"),
     N_("already paid under programme {programme} in an earlier run"),
+    N_("the same person is paid on data row {row} (the highest amount)"),
+    N_("region_code {code} is not on the administrative-division list (GB/T 2260)"),
+    N_("region_code {code} ({name}) was abolished in {year}, replaced by {successor}; not valid in {month}"),
+    N_("region_code {code} ({name}) was abolished in {year}; not valid in {month}"),
+    N_("region_code {code} ({name}) exists only from {year}; not valid in {month}"),
+    N_("the bank account cell is a number of more than 15 digits, so its last digits are lost; "
+       "format the column as text and retype the account"),
+    N_("{column} holds a formula without a stored value; open the file in Excel or WPS so it calculates, save it, run again"),
+    N_("{column} holds the error {what} in the sheet"),
+    N_("{column} holds {what} in the sheet, not text or a number"),
 )
 
 

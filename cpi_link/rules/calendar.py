@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from cpi_link.core.i18n import _
+from cpi_link.core.i18n import N_, _, is_zh, translate_template
 from cpi_link.core.months import add_months
 
 PUBLICATION_DAYS = (9, 12)  # NBS usually publishes on the 9th-12th of the following month
@@ -137,15 +137,15 @@ def working_days_reason(start: date, end: date) -> str:
                 runs.append([d, d, named])
     parts = []
     if runs:
-        parts.append("public holidays skipped: " + ", ".join(
-            f"{a.isoformat()}" + (f"..{b.isoformat()}" if b != a else "") + (f" ({' / '.join(n)})" if n else "") for a, b, n in runs))
+        parts.append(N_("public holidays skipped: {days}").format(days=", ".join(
+            f"{a.isoformat()}" + (f"..{b.isoformat()}" if b != a else "") + (f" ({' / '.join(n)})" if n else "") for a, b, n in runs)))
     if makeup:
-        parts.append("make-up working days counted: " + ", ".join(x.isoformat() for x in makeup))
+        parts.append(N_("make-up working days counted: {days}").format(days=", ".join(x.isoformat() for x in makeup)))
     missing = sorted({y for y in range(start.year, end.year + 1) if y not in cal.covered})
     if missing:
-        parts.append(f"China's holiday arrangement for {', '.join(map(str, missing))} is not known yet: weekends only there, "
-                     "so the true deadline may be later")
-    return "; ".join(parts) if parts else "no public holiday in the span"
+        parts.append(N_("China's holiday arrangement for {years} is not known yet: weekends only there, "
+                        "so the true deadline may be later").format(years=", ".join(map(str, missing))))
+    return "; ".join(parts) if parts else N_("no public holiday in the span")
 
 
 _WORKING_DAYS = re.compile(r"(\d+)\s*(?:working days|work days|business days|个?工作日)", re.I)
@@ -171,15 +171,56 @@ def payment_deadline(index_month: str, payment_timing: str | None) -> Deadline:
     pub = expected_publication(index_month)
     if rule == "working_days":
         d = add_working_days(pub, n or 0)
-        note = f"{n} working days after publication (taken as {pub.isoformat()}); {working_days_reason(pub, d)}"
+        note = N_("{n} working days after publication (taken as {date})").format(n=n, date=pub.isoformat()) + "; " + working_days_reason(pub, d)
     elif rule == "publication_month":
         last = _cal.monthrange(pub.year, pub.month)[1]
         d = pub.replace(day=last)
-        note = f"in the month of publication ({pub.strftime('%Y-%m')})"
+        note = N_("in the month of publication ({month})").format(month=pub.strftime("%Y-%m"))
     else:
         d = None
-        note = "the scheme does not state a payment timing" if not payment_timing else "no date computed from the scheme's wording"
+        note = N_("the scheme does not state a payment timing") if not payment_timing else N_("no date computed from the scheme's wording")
     return Deadline(index_month, rule, payment_timing, d, note)
+
+
+# the parts of a deadline's note (kept in English in JSON), for showing it in the reader's language
+_NOTE_PARTS = ("{n} working days after publication (taken as {date})", "public holidays skipped: {days}",
+               "make-up working days counted: {days}",
+               "China's holiday arrangement for {years} is not known yet: weekends only there, so the true deadline may be later",
+               "no public holiday in the span", "in the month of publication ({month})",
+               "the scheme does not state a payment timing", "no date computed from the scheme's wording")
+
+
+def _holiday_names_zh() -> dict[str, str]:
+    """English holiday name -> Chinese, from the holidays package's own zh_CN names (built once)."""
+    if "names_zh" not in _CAL:
+        names: dict[str, str] = {}
+        try:
+            import holidays
+
+            years = range(2001, date.today().year + 3)
+            en = holidays.country_holidays("CN", years=years, language="en_US")
+            zh = holidays.country_holidays("CN", years=years, language="zh_CN")
+            for d, name in en.items():
+                for e, z in zip(name.split(";"), zh.get(d, "").split(";")):
+                    names.setdefault(e.strip().replace(" (observed)", ""), z.strip())
+        except (ImportError, NotImplementedError, KeyError):  # pragma: no cover - names stay in English
+            pass
+        _CAL["names_zh"] = names
+    return _CAL["names_zh"]
+
+
+def note_text(note: str) -> str:
+    """A deadline's note in the current language, part by part, holiday names included."""
+    if not is_zh():
+        return note
+    out = "；".join(translate_template(p, _NOTE_PARTS) or p for p in note.split("; "))
+    names = _holiday_names_zh()
+
+    def zh(m: re.Match) -> str:  # "(New Year's Day / ...)" after a date -> "（元旦 / ...）"
+        parts = m.group(1).split(" / ")
+        return "（" + " / ".join(names.get(x, x) for x in parts) + "）" if any(x in names for x in parts) else m.group(0)
+
+    return re.sub(r" ?\(([^()]*)\)", zh, out)
 
 
 def is_overdue(dl: Deadline, today: date | None = None) -> bool:
@@ -214,7 +255,7 @@ def deadline_sentence(index_month: str, version: str, payment_timing: str | None
                       show_overdue: bool = True) -> str:
     dl = payment_deadline(index_month, payment_timing)
     if dl.deadline is None:
-        return _("payment deadline for {month} under {version}: not computed ({note})").format(month=index_month, version=version, note=dl.note)
+        return _("payment deadline for {month} under {version}: not computed ({note})").format(month=index_month, version=version, note=note_text(dl.note))
     late = _(" — OVERDUE: the deadline has passed") if show_overdue and is_overdue(dl, today) else ""
     return _("payment deadline for {month} under {version}: {deadline}{late} ({note})").format(
-        month=index_month, version=version, deadline=dl.deadline.isoformat(), late=late, note=dl.note)
+        month=index_month, version=version, deadline=dl.deadline.isoformat(), late=late, note=note_text(dl.note))
