@@ -193,7 +193,7 @@ def series(
 
         t = Table(title=_("Stored observations ({n})").format(n=len(rows)))
         for c, j in ((_("region"), "left"), (_("month"), "left"), (_("indicator"), "left"), (_("index"), "right"), (_("YoY %"), "right"), (_("source"), "left"), (_("fetched at"), "left")):
-            t.add_column(c, justify=j)
+            t.add_column(c, justify=j, overflow="fold")  # a narrow terminal wraps a cell, never crops it
         for r in rows:
             t.add_row(region_label(r["region_code"]), r["month"], r["indicator"], r["value"], r["yoy_pct"], r["source"], r["fetched_at"])
         stdout_console().print(t)
