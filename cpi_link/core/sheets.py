@@ -340,3 +340,22 @@ def _col_index(letters: bytes) -> int:
     for ch in letters:
         n = n * 26 + (ch - 64)
     return n - 1
+
+
+def cell_text(v: object, dates: str = "iso") -> str:
+    """A cell's text as Excel shows it: a float by its shortest round-tripping text (103.5), an
+    integer without '.0'; a date as ISO text, or as YYYY-MM with dates="month" (a standards
+    file's effective_from)."""
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if dates == "month" and hasattr(v, "strftime") and hasattr(v, "year"):
+        return v.strftime("%Y-%m")
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return str(v)

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from cpi_link.core.errors import InputError
+from cpi_link.core.sheets import cell_text
 
 
 def _looks_like_utf8_text(text: str) -> bool:
@@ -150,7 +151,7 @@ def read_table_with_rows(path: Path | str, sheet: str | int | None = None,
         sh = open_sheet(path, sheet, looks_like=looks)
         lines: list[tuple[int, list[str]]] = []
         for n, raw in enumerate(sh.rows(), start=1):
-            cells = [_cell_text(v).strip() for v in raw]
+            cells = [cell_text(v, dates="month").strip() for v in raw]
             if any(cells):
                 lines.append((n, cells))
         where = sh.label
@@ -203,22 +204,6 @@ def _guess_delimiter(sample: str) -> str:
         if any(d in ln for ln in lines):
             return d
     return ","
-
-
-def _cell_text(v: object) -> str:
-    # A float cell is shown as Excel shows it (repr gives the shortest round-tripping text, which
-    # for a typed-in 103.5 is '103.5'); integers lose their '.0'.
-    if v is None:
-        return ""
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
-    if hasattr(v, "strftime"):
-        return v.strftime("%Y-%m") if hasattr(v, "year") else str(v)
-    return str(v)
 
 
 def header_name(h: object) -> str:

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cpi_link.core.errors import InputError
+from cpi_link.core.sheets import cell_text
 from cpi_link.roster.schema import FEW_VALUED, header_matcher, map_header, norm_header
 
 # An extra bool column of a raw batch, present when some bank_account cell was a number (XLSX, a
@@ -432,20 +433,6 @@ def _kind_of(v) -> str | None:
     return None
 
 
-def _cell_text(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
-    if hasattr(v, "isoformat"):
-        return v.isoformat()
-    return str(v)
-
-
 _SHEET_CHUNK = 16384  # rows held as Python lists before they become Arrow arrays (memory, GC)
 
 
@@ -483,7 +470,7 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
                 pass
             types = set(map(type, col))
             if types <= {str, float, int}:  # numbers among text (persons typed as numbers): each distinct one converted once
-                text = {v: _cell_text(v) for v in set(col) if type(v) is not str}
+                text = {v: cell_text(v) for v in set(col) if type(v) is not str}
                 arrays[k] = pa.array([v if type(v) is str else text[v] for v in col], pa.string())
             else:
                 for i, v in enumerate(col):
@@ -491,7 +478,7 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
                         what = _kind_of(v)
                         if what is not None:
                             reasons[i] = ("bad_cell", f"{k} holds {what} in the sheet, not text or a number")
-                arrays[k] = pa.array([_cell_text(v) for v in col], pa.string())
+                arrays[k] = pa.array([cell_text(v) for v in col], pa.string())
             if k == "person_id":
                 numeric = np.fromiter((type(v) in (float, int) for v in col), dtype=bool, count=len(col))
             elif k == "bank_account":  # an account that went through Excel as a number may have lost digits
