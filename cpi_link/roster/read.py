@@ -328,20 +328,24 @@ def csv_lines_of_rows(path: Path, r: "RosterFile", source_rows: np.ndarray) -> n
     lines skipped, a quoted line break inside a record. When the file has exactly one line per data
     row after the header (its line breaks counted: one pass at memory speed), that is the answer;
     otherwise (rare) the records are counted with the csv module."""
-    import mmap
-
     want = np.asarray(source_rows, dtype=np.int64)
     simple = want + r.header_end
     if not len(want):
         return simple
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        end = len(mm)
-        while end and mm[end - 1] in b" \t\r\n":  # blank lines at the very end move no row
-            end -= 1
-        breaks = sum(mm[i:min(i + (16 << 20), end)].count(b"\n") for i in range(0, end, 16 << 20))
-        # every line break before the last row's end separates two lines: header_end - 1 + rows of them
-        if r.rows_read and breaks == r.header_end - 1 + r.rows_read:
-            return simple
+    # read in chunks into one buffer, not mapped: mapped pages would count in the process's memory
+    buf = bytearray(16 << 20)
+    breaks, tail = 0, b""
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            chunk = memoryview(buf)[:n]
+            breaks += bytes(chunk).count(b"\n") if n < len(buf) else buf.count(b"\n")
+            tail = bytes(chunk[-4096:]) if n >= 4096 else (tail + bytes(chunk))[-4096:]
+    # line breaks among the blank characters at the very end move no row
+    stripped = tail.rstrip(b" \t\r\n")
+    breaks -= tail[len(stripped):].count(b"\n")
+    # every line break before the last row's end separates two lines: header_end - 1 + rows of them
+    if r.rows_read and breaks == r.header_end - 1 + r.rows_read:
+        return simple
     # the rare file: records counted with the csv module up to the last row asked for
     last = int(want.max())
     starts = np.zeros(last + 1, dtype=np.int64)
