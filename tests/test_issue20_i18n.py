@@ -348,3 +348,46 @@ def test_errors_of_lower_layers_in_chinese(cli, tmp_path):
     assert en.exit_code == 2 and f"error: {roster}: missing required column(s) person_id" in en.stderr
     r = cli("--lang", "zh", "trigger", "--month", "2019-13")
     assert r.exit_code == 2 and "错误：--month '2019-13' 不是实际存在的月份" in r.stderr
+
+
+# -- doctor and the errors of scheme, standards and figure files -------------------------------
+
+
+def _damaged_home(home: Path) -> dict:
+    """A store file cut short beside its good .bak, a run output changed after the run, a killed
+    run's temp folder: three things doctor reports."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store = home / "store"
+    store.mkdir(parents=True)
+    obs = store / "observations.parquet"
+    pq.write_table(pa.table({"x": [1]}), store / "observations.parquet.bak")
+    obs.write_bytes(b"PAR1 cut short")
+    run = home / "runs" / "2024-01" / "2024-01.1"
+    run.mkdir(parents=True)
+    (run / "summary.parquet").write_bytes(b"changed")
+    (run / "manifest.json").write_text(json.dumps({"outputs": {"summary.parquet": {"sha256": "0" * 64}}}), encoding="utf-8")
+    (home / "runs" / "2024-01" / ".tmp-2024-01-abc").mkdir()
+    return {"obs": obs, "summary": run / "summary.parquet"}
+
+
+def test_doctor_in_chinese(cli, home):
+    f = _damaged_home(home)
+    r = cli("--lang", "zh", "doctor")
+    assert r.exit_code == 2
+    err = " ".join(r.stderr.split())  # rich wraps long lines
+    assert f"问题：{f['obs']}：文件已损坏：无法作为 Parquet 文件读取（" in err
+    assert "；运行 cpi-link doctor --repair 可用最近一次完好的副本 observations.parquet.bak 恢复" in err
+    assert f"问题：{f['summary']}：sha256 与 manifest.json 中的不符：文件在计算完成后被改动过" in err
+    out = " ".join(r.stdout.split())
+    assert "说明：" in out and "中断的计算留下的临时目录（不是计算结果，可以删除）" in out
+    assert not re.search(r"damaged|missing|differs|leftover", r.output)
+    # scripts read the same English JSON in both languages
+    en, zh = cli("doctor", "--format", "json"), cli("--lang", "zh", "doctor", "--format", "json")
+    assert en.stdout == zh.stdout and "damaged: not readable Parquet (" in en.stdout
+    assert "cpi-link doctor --repair restores the last good copy observations.parquet.bak" in en.stdout
+    r = cli("--lang", "zh", "doctor", "--repair")
+    assert r.exit_code == 2  # the changed run output has no repair
+    out = " ".join(r.stdout.split())
+    assert "已修复：" in out and "已用 observations.parquet.bak 恢复；损坏的文件已保留为 observations.parquet.damaged-" in out

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from cpi_link.core.atomic import atomic_path, crashpoint, sha256_bytes, sha256_file, write_text
 from cpi_link.core.errors import LockHeld, StoreCorrupt, UsageError
+from cpi_link.core.i18n import N_, message
 from cpi_link.core.paths import Home, private_dir
 
 MONTH_KEY = re.compile(r"^\d{4}-\d{2}$")
@@ -166,7 +167,7 @@ class Ledger:
         try:
             lines = self.journal_path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            st.problems.append((str(self.journal_path), f"journal not readable ({type(exc).__name__})"))
+            st.problems.append((str(self.journal_path), message(N_("journal not readable ({error})"), error=type(exc).__name__)))
             return st
         for n, line in enumerate(lines, 1):
             try:
@@ -175,8 +176,8 @@ class Ledger:
             except json.JSONDecodeError:
                 ok = False
             if not ok:
-                st.problems.append((str(self.journal_path), f"hash chain broken at line {n}: an entry was edited, "
-                                    "removed or inserted"))
+                st.problems.append((str(self.journal_path), message(N_(
+                    "hash chain broken at line {line}: an entry was edited, removed or inserted"), line=n)))
                 return st
             st.entries.append(e)
             prev = e["hash"]
@@ -226,8 +227,9 @@ class Ledger:
         keys = set(self.keys())
         if st.legacy:
             if any("chain_prev" in (self._raw(k) or {}) for k in keys) or self.pay_dir.exists() and not keys:
-                problems.append((str(self.journal_path), "the ledger's journal is missing (deleted?): records written with "
-                                 "a journal cannot be checked without it"))
+                problems.append((str(self.journal_path), message(N_(
+                    "the ledger's journal is missing (deleted?): records written with a journal cannot be checked "
+                    "without it"))))
             return problems, None
         if st.problems:
             return problems, None
@@ -235,8 +237,9 @@ class Ledger:
             p = self.months_dir / f"{key}.json"
             known = st.latest.get(key)
             if not p.exists():
-                problems.append((str(p), f"month record {key} is missing, but the journal records it as completed "
-                                 "(deleted?); cpi-link doctor --repair rebuilds it from the journal"))
+                problems.append((str(p), message(N_(
+                    "month record {key} is missing, but the journal records it as completed (deleted?); cpi-link "
+                    "doctor --repair rebuilds it from the journal"), key=key)))
                 continue
             sha = sha256_file(p)
             if known and known["record_sha256"] == sha:
@@ -246,15 +249,15 @@ class Ledger:
                 pending = {"key": key, "record": raw, "sha256": sha}  # written just before a crash: completed by run
                 continue
             if known:
-                problems.append((str(p), f"month record {key} differs from the one the journal proves (edited?)"))
+                problems.append((str(p), message(N_("month record {key} differs from the one the journal proves (edited?)"), key=key)))
             else:
-                problems.append((str(p), f"month record {key} is not in the journal (written outside cpi-link?)"))
+                problems.append((str(p), message(N_("month record {key} is not in the journal (written outside cpi-link?)"), key=key)))
         for rel, sha in sorted(st.payment_files.items()):
             p = self.dir / rel
             if not p.exists():
-                problems.append((str(p), "payment file named in the journal is missing (deleted?)"))
+                problems.append((str(p), message(N_("payment file named in the journal is missing (deleted?)"))))
             elif sha256_file(p) != sha:
-                problems.append((str(p), "payment file differs from the one the journal proves (edited?)"))
+                problems.append((str(p), message(N_("payment file differs from the one the journal proves (edited?)"))))
         return problems, pending
 
     def _raw(self, key: str):
@@ -308,7 +311,7 @@ class Ledger:
         private_dir(self.months_dir)
         with atomic_path(p) as tmp:
             tmp.write_bytes(data)
-        return f"rebuilt from journal entry {known['entry']['seq']} (its payment files match)"
+        return message(N_("rebuilt from journal entry {seq} (its payment files match)"), seq=known["entry"]["seq"])
 
     # -- writing -------------------------------------------------------------------------------
     def _write_payments(self, key: str, run_id: str, run_dir: Path, table=None) -> str:
