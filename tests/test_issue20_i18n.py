@@ -391,3 +391,27 @@ def test_doctor_in_chinese(cli, home):
     assert r.exit_code == 2  # the changed run output has no repair
     out = " ".join(r.stdout.split())
     assert "已修复：" in out and "已用 observations.parquet.bak 恢复；损坏的文件已保留为 observations.parquet.damaged-" in out
+
+
+def test_errors_of_scheme_standards_and_figure_files_in_chinese(cli, tmp_path):
+    bad = tmp_path / "坏方案.toml"
+    bad.write_text('scheme = "bad"\n', encoding="utf-8")
+    r = cli("--lang", "zh", "trigger", "--scheme", bad, "--month", "2019-11")
+    assert r.exit_code == 2 and f"错误：{bad}：键 name：必须是非空文字" in " ".join(r.stderr.split())
+    r = cli("trigger", "--scheme", bad, "--month", "2019-11")
+    assert r.exit_code == 2 and f"{bad}: key name: must be non-empty text" in " ".join(r.stderr.split())
+
+    figs = tmp_path / "figs.csv"
+    figs.write_text("region_code,month,indicator,value\n140000,2019-13,cpi,104.5\n", encoding="utf-8")
+    r = cli("--lang", "zh", "fetch", "--source", "file", "--file", figs)
+    assert r.exit_code == 2, r.output
+    assert "figs.csv：第 1 行数据，字段 month：'2019-13' 不是月份（应写作 YYYY-MM）" in " ".join(r.stderr.split())
+
+    std = tmp_path / "std.csv"
+    std.write_text("region_code,effective_from,urban_monthly,rural_monthly\n140105,2019-01,-5,400\n", encoding="utf-8")
+    args = ("calc", "--scheme", "national", "--month", "2019-11", "--roster", SAMPLE / "roster.csv", "--standards", std)
+    r = cli("--lang", "zh", *args)
+    assert r.exit_code == 2, r.output
+    assert "std.csv：第 1 行数据，字段 urban_monthly：保障标准不能为负数（-5）" in " ".join(r.stderr.split())
+    r = cli(*args)
+    assert "std.csv: data row 1, field urban_monthly: a standard cannot be negative (-5)" in " ".join(r.stderr.split())
