@@ -415,3 +415,23 @@ def test_errors_of_scheme_standards_and_figure_files_in_chinese(cli, tmp_path):
     assert "std.csv：第 1 行数据，字段 urban_monthly：保障标准不能为负数（-5）" in " ".join(r.stderr.split())
     r = cli(*args)
     assert "std.csv: data row 1, field urban_monthly: a standard cannot be negative (-5)" in " ".join(r.stderr.split())
+
+
+def test_estimate_reason_in_chinese(cli, tmp_path):
+    import openpyxl
+
+    counts = tmp_path / "人数.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["行政区划代码", "类别", "城乡", "人数"])
+    wb.active.append(["140000", "城市低保", "", 10])
+    wb.save(counts)
+    args = ("estimate", "--counts", counts, "--month", "2019-11", "--scheme", "national", "--standards", SAMPLE / "standards.csv")
+    cli.env.update(WIDE)
+    r = cli("--lang", "zh", *args)
+    assert r.exit_code == 0, r.output
+    assert f"2019-11 000000 全国 启动：{REASON_2019_11}" in r.stdout
+    en = cli(*args, "--format", "json")
+    zh = cli("--lang", "zh", *args, "--format", "json")
+    assert en.stdout == zh.stdout and json.loads(en.stdout)["decisions"][0]["reason"].startswith("CPI rose")
+    r = cli("--lang", "zh", *args, "--rate", "5")
+    assert "按 --rate 假定的涨幅 5.0% 测算，不是本月的启动判断结果" in r.stdout

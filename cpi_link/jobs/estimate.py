@@ -101,7 +101,8 @@ def estimate(month: str, counts: list[CountRow], scheme, store, standards, rate:
     """The month's cost. Without `rate`, the month's decision per deciding region (exit 3 when its
     figures are missing); with it, that rate is assumed (and the mechanism taken as started)."""
     from cpi_link.core.decimals import fmt_pct
-    from cpi_link.rules.trigger import decide, deciding_region
+    from cpi_link.core.i18n import N_, Message, message
+    from cpi_link.rules.trigger import decide, deciding_region, decision_reason
 
     rules = scheme.rules_for(month)
     decisions: dict[str, dict] = {}
@@ -113,12 +114,14 @@ def estimate(month: str, counts: list[CountRow], scheme, store, standards, rate:
             if rate is not None:
                 rate_h_of[where] = rate_hundredths(rate)
                 decisions[where] = {"region_code": where, "triggered": True, "indicator": None, "rate_pct": fmt_pct(rate),
-                                    "reason": f"rate {fmt_pct(rate)}% assumed (--rate), not the month's decision"}
+                                    "reason": message(N_("rate {rate}% assumed (--rate), not the month's decision"),
+                                                      rate=fmt_pct(rate))}
             else:
                 d = decide(scheme, month, store, region=region)
                 rate_h_of[where] = rate_hundredths(d.rate_pct) if d.triggered else None
                 decisions[where] = {"region_code": where, "triggered": d.triggered, "indicator": d.indicator,
-                                    "rate_pct": fmt_pct(d.rate_pct), "reason": d.reason}
+                                    "rate_pct": fmt_pct(d.rate_pct), "reason": Message(d.reason)}
+                decisions[where]["reason"].shown = decision_reason(d)  # JSON keeps the English reason
         return rate_h_of[where]
 
     priced, rejected = [], []
