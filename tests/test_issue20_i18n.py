@@ -435,3 +435,20 @@ def test_estimate_reason_in_chinese(cli, tmp_path):
     assert en.stdout == zh.stdout and json.loads(en.stdout)["decisions"][0]["reason"].startswith("CPI rose")
     r = cli("--lang", "zh", *args, "--rate", "5")
     assert "按 --rate 假定的涨幅 5.0% 测算，不是本月的启动判断结果" in r.stdout
+
+
+def test_a_damaged_ledger_stops_a_job_in_chinese(tmp_path):
+    from cpi_link.core.errors import StoreCorrupt
+    from cpi_link.core.i18n import language
+    from cpi_link.core.paths import Home
+    from cpi_link.jobs.ledger import Ledger
+
+    led = Ledger(Home(tmp_path))
+    led.months_dir.mkdir(parents=True)
+    (led.months_dir / "2024-01.json").write_text("{cut short", encoding="utf-8")
+    with language("zh"), pytest.raises(StoreCorrupt) as exc:
+        led.record("2024-01")
+    assert exc.value.message.startswith(f"台账记录 {led.months_dir / '2024-01.json'} 已损坏；请从备份")
+    with language("en"), pytest.raises(StoreCorrupt) as exc:
+        led.record("2024-01")
+    assert exc.value.message.startswith(f"ledger record {led.months_dir / '2024-01.json'} is damaged; restore it")

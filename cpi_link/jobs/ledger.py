@@ -26,7 +26,7 @@ from pathlib import Path
 
 from cpi_link.core.atomic import atomic_path, crashpoint, sha256_bytes, sha256_file, write_text
 from cpi_link.core.errors import LockHeld, StoreCorrupt, UsageError
-from cpi_link.core.i18n import N_, message
+from cpi_link.core.i18n import N_, _, message, shown
 from cpi_link.core.paths import Home, private_dir
 
 MONTH_KEY = re.compile(r"^\d{4}-\d{2}$")
@@ -107,10 +107,11 @@ class Ledger:
         try:
             rec = json.loads(p.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise StoreCorrupt(f"ledger record {p} is damaged; restore it from a backup or its run folder (cpi-link doctor)") from None
+            raise StoreCorrupt(_("ledger record {p} is damaged; restore it from a backup or its run folder (cpi-link doctor)").format(
+                p=p)) from None
         if not isinstance(rec, dict) or any(k not in rec for k in RECORD_KEYS) or not isinstance(rec["payment_files"], list):
-            raise StoreCorrupt(f"ledger record {p} is damaged (not the record cpi-link writes); the ledger is damaged, "
-                               "see cpi-link doctor")
+            raise StoreCorrupt(_("ledger record {p} is damaged (not the record cpi-link writes); the ledger is damaged, "
+                                 "see cpi-link doctor").format(p=p))
         return rec
 
     def keys(self) -> list[str]:
@@ -136,7 +137,7 @@ class Ledger:
             try:
                 parts.append(pq.read_table(p, columns=["person_id"]).column(0).to_pandas())
             except Exception:
-                raise StoreCorrupt(f"ledger payment file {p} is missing or damaged (cpi-link doctor)") from None
+                raise StoreCorrupt(_("ledger payment file {p} is missing or damaged (cpi-link doctor)").format(p=p)) from None
         return pd.Index(pd.concat(parts, ignore_index=True) if parts else [], dtype=object)
 
     def paid_fen(self, month: str, key: str | None = None) -> dict[str, int]:
@@ -152,7 +153,7 @@ class Ledger:
             try:
                 t = pq.read_table(p, columns=["person_id", "amount"])
             except Exception:
-                raise StoreCorrupt(f"ledger payment file {p} is missing or damaged (cpi-link doctor)") from None
+                raise StoreCorrupt(_("ledger payment file {p} is missing or damaged (cpi-link doctor)").format(p=p)) from None
             for pid, fen in zip(t.column("person_id").to_pylist(), fen_from_decimal128(t.column("amount"))):
                 out[pid] = out.get(pid, 0) + int(fen)
         return out
@@ -273,16 +274,19 @@ class Ledger:
         if not self.journal_path.exists():  # every run that wrote a paid_by folder wrote the journal first
             paid = [d for d, m in run_folders(self.home.runs_dir) if m.get("paid_by") == "run"]
             if paid:
-                what = f"the ledger folder {self.dir} is" if not self.dir.exists() else f"the ledger's journal {self.journal_path} is"
-                raise StoreCorrupt(f"{what} missing, but {len(paid)} run folder(s) under {self.home.runs_dir} were paid by "
-                                   "cpi-link run; not paying again: see cpi-link doctor")
+                msg = (_("the ledger folder {path} is missing, but {count} run folder(s) under {runs} were paid by cpi-link "
+                         "run; not paying again: see cpi-link doctor") if not self.dir.exists() else
+                       _("the ledger's journal {path} is missing, but {count} run folder(s) under {runs} were paid by "
+                         "cpi-link run; not paying again: see cpi-link doctor"))
+                raise StoreCorrupt(msg.format(path=self.dir if not self.dir.exists() else self.journal_path, count=len(paid),
+                                              runs=self.home.runs_dir))
         st = self.start_chain()
         problems, pending = self.verify(st)
         if problems:
             path, text = problems[0]
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise StoreCorrupt(f"the ledger is damaged: {path}: {text}{more}; not paying until it is resolved: "
-                               "run cpi-link doctor")
+            more = _(" (and {n} more)").format(n=len(problems) - 1) if len(problems) > 1 else ""
+            raise StoreCorrupt(_("the ledger is damaged: {path}: {text}{more}; not paying until it is resolved: run "
+                                 "cpi-link doctor").format(path=path, text=shown(text), more=more))
         if pending is not None:
             st = self._journal_record(st, pending["key"], pending["record"], pending["sha256"], "completed after a crash")
         return st
@@ -411,10 +415,11 @@ def export_table(ledger: Ledger):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    problems, _ = ledger.verify()
+    problems, _pending = ledger.verify()
     if problems:
         path, text = problems[0]
-        raise StoreCorrupt(f"the ledger is damaged: {path}: {text}; not exporting: run cpi-link doctor")
+        raise StoreCorrupt(_("the ledger is damaged: {path}: {text}; not exporting: run cpi-link doctor").format(
+            path=path, text=shown(text)))
     money = pa.decimal128(18, 2)
     schema = pa.schema([("index_month", pa.string()), ("run_id", pa.string()), ("kind", pa.string()),
                         ("person_id", pa.string()), ("name", pa.string()), ("region_code", pa.string()),
