@@ -424,12 +424,14 @@ def test_estimate_reason_in_chinese(cli, tmp_path):
     wb = openpyxl.Workbook()
     wb.active.append(["行政区划代码", "类别", "城乡", "人数"])
     wb.active.append(["140000", "城市低保", "", 10])
+    wb.active.append(["150000", "城市低保", "", 3])  # no SAMPLE standard: not costed
     wb.save(counts)
     args = ("estimate", "--counts", counts, "--month", "2019-11", "--scheme", "national", "--standards", SAMPLE / "standards.csv")
     cli.env.update(WIDE)
     r = cli("--lang", "zh", *args)
     assert r.exit_code == 0, r.output
     assert f"2019-11 000000 全国 启动：{REASON_2019_11}" in r.stdout
+    assert "(unknown_region)：2019-11 没有地区 150000（或其所属市、省）适用的保障标准" in " ".join(r.stderr.split())
     en = cli(*args, "--format", "json")
     zh = cli("--lang", "zh", *args, "--format", "json")
     assert en.stdout == zh.stdout and json.loads(en.stdout)["decisions"][0]["reason"].startswith("CPI rose")

@@ -134,20 +134,23 @@ def estimate(month: str, counts: list[CountRow], scheme, store, standards, rate:
         kind = rules.categories.get(c.category)
         if kind is None:
             rejected.append({**_row(c), "reason": "category_not_covered",
-                             "detail": f"{c.category} is not covered by {rules.label} in {month}"})
+                             "detail": message(N_("{category} is not covered by {label} in {month}"),
+                                               category=c.category, label=rules.label, month=month)})
             continue
         area = c.area if kind == "by_area" else kind
         if area is None:
-            rejected.append({**_row(c), "reason": "missing_field", "detail": "area (城乡) is needed for this category and is empty"})
+            rejected.append({**_row(c), "reason": "missing_field", "detail": message(N_("area (城乡) is needed for this category and is empty"))})
             continue
         std = standards.in_force(c.region_code, month) if standards is not None else None
         if std is None and rules.method != "fixed":
             rejected.append({**_row(c), "reason": "unknown_region",
-                             "detail": f"no standard for region {c.region_code} (or its prefecture/province) in force in {month}"})
+                             "detail": message(N_("no standard for region {region} (or its prefecture/province) in force in {month}"),
+                                               region=c.region_code, month=month)})
             continue
         if rules.index_region == "prefecture" and c.region_code[:4] + "00" not in known:
             rejected.append({**_row(c), "reason": "unknown_region",
-                             "detail": f"no figures for prefecture {c.region_code[:4]}00: not a prefecture the store knows"})
+                             "detail": message(N_("no figures for prefecture {prefecture}: not a prefecture the store knows"),
+                                               prefecture=c.region_code[:4] + "00")})
             continue
         r = rate_for(c.region_code)
         std12 = 0 if std is None else (std.urban12 if area == "urban" else std.rural12)
