@@ -348,3 +348,109 @@ def test_errors_of_lower_layers_in_chinese(cli, tmp_path):
     assert en.exit_code == 2 and f"error: {roster}: missing required column(s) person_id" in en.stderr
     r = cli("--lang", "zh", "trigger", "--month", "2019-13")
     assert r.exit_code == 2 and "错误：--month '2019-13' 不是实际存在的月份" in r.stderr
+
+
+# -- doctor and the errors of scheme, standards and figure files -------------------------------
+
+
+def _damaged_home(home: Path) -> dict:
+    """A store file cut short beside its good .bak, a run output changed after the run, a killed
+    run's temp folder: three things doctor reports."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store = home / "store"
+    store.mkdir(parents=True)
+    obs = store / "observations.parquet"
+    pq.write_table(pa.table({"x": [1]}), store / "observations.parquet.bak")
+    obs.write_bytes(b"PAR1 cut short")
+    run = home / "runs" / "2024-01" / "2024-01.1"
+    run.mkdir(parents=True)
+    (run / "summary.parquet").write_bytes(b"changed")
+    (run / "manifest.json").write_text(json.dumps({"outputs": {"summary.parquet": {"sha256": "0" * 64}}}), encoding="utf-8")
+    (home / "runs" / "2024-01" / ".tmp-2024-01-abc").mkdir()
+    return {"obs": obs, "summary": run / "summary.parquet"}
+
+
+def test_doctor_in_chinese(cli, home):
+    f = _damaged_home(home)
+    r = cli("--lang", "zh", "doctor")
+    assert r.exit_code == 2
+    err = " ".join(r.stderr.split())  # rich wraps long lines
+    assert f"问题：{f['obs']}：文件已损坏：无法作为 Parquet 文件读取（" in err
+    assert "；运行 cpi-link doctor --repair 可用最近一次完好的副本 observations.parquet.bak 恢复" in err
+    assert f"问题：{f['summary']}：sha256 与 manifest.json 中的不符：文件在计算完成后被改动过" in err
+    out = " ".join(r.stdout.split())
+    assert "说明：" in out and "中断的计算留下的临时目录（不是计算结果，可以删除）" in out
+    assert not re.search(r"damaged|missing|differs|leftover", r.output)
+    # scripts read the same English JSON in both languages
+    en, zh = cli("doctor", "--format", "json"), cli("--lang", "zh", "doctor", "--format", "json")
+    assert en.stdout == zh.stdout and "damaged: not readable Parquet (" in en.stdout
+    assert "cpi-link doctor --repair restores the last good copy observations.parquet.bak" in en.stdout
+    r = cli("--lang", "zh", "doctor", "--repair")
+    assert r.exit_code == 2  # the changed run output has no repair
+    out = " ".join(r.stdout.split())
+    assert "已修复：" in out and "已用 observations.parquet.bak 恢复；损坏的文件已保留为 observations.parquet.damaged-" in out
+
+
+def test_errors_of_scheme_standards_and_figure_files_in_chinese(cli, tmp_path):
+    bad = tmp_path / "坏方案.toml"
+    bad.write_text('scheme = "bad"\n', encoding="utf-8")
+    r = cli("--lang", "zh", "trigger", "--scheme", bad, "--month", "2019-11")
+    assert r.exit_code == 2 and f"错误：{bad}：键 name：必须是非空文字" in " ".join(r.stderr.split())
+    r = cli("trigger", "--scheme", bad, "--month", "2019-11")
+    assert r.exit_code == 2 and f"{bad}: key name: must be non-empty text" in " ".join(r.stderr.split())
+
+    figs = tmp_path / "figs.csv"
+    figs.write_text("region_code,month,indicator,value\n140000,2019-13,cpi,104.5\n", encoding="utf-8")
+    r = cli("--lang", "zh", "fetch", "--source", "file", "--file", figs)
+    assert r.exit_code == 2, r.output
+    assert "figs.csv：第 1 行数据，字段 month：'2019-13' 不是月份（应写作 YYYY-MM）" in " ".join(r.stderr.split())
+
+    std = tmp_path / "std.csv"
+    std.write_text("region_code,effective_from,urban_monthly,rural_monthly\n140105,2019-01,-5,400\n", encoding="utf-8")
+    args = ("calc", "--scheme", "national", "--month", "2019-11", "--roster", SAMPLE / "roster.csv", "--standards", std)
+    r = cli("--lang", "zh", *args)
+    assert r.exit_code == 2, r.output
+    assert "std.csv：第 1 行数据，字段 urban_monthly：保障标准不能为负数（-5）" in " ".join(r.stderr.split())
+    r = cli(*args)
+    assert "std.csv: data row 1, field urban_monthly: a standard cannot be negative (-5)" in " ".join(r.stderr.split())
+
+
+def test_estimate_reason_in_chinese(cli, tmp_path):
+    import openpyxl
+
+    counts = tmp_path / "人数.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["行政区划代码", "类别", "城乡", "人数"])
+    wb.active.append(["140000", "城市低保", "", 10])
+    wb.active.append(["150000", "城市低保", "", 3])  # no SAMPLE standard: not costed
+    wb.save(counts)
+    args = ("estimate", "--counts", counts, "--month", "2019-11", "--scheme", "national", "--standards", SAMPLE / "standards.csv")
+    cli.env.update(WIDE)
+    r = cli("--lang", "zh", *args)
+    assert r.exit_code == 0, r.output
+    assert f"2019-11 000000 全国 启动：{REASON_2019_11}" in r.stdout
+    assert "(unknown_region)：2019-11 没有地区 150000（或其所属市、省）适用的保障标准" in " ".join(r.stderr.split())
+    en = cli(*args, "--format", "json")
+    zh = cli("--lang", "zh", *args, "--format", "json")
+    assert en.stdout == zh.stdout and json.loads(en.stdout)["decisions"][0]["reason"].startswith("CPI rose")
+    r = cli("--lang", "zh", *args, "--rate", "5")
+    assert "按 --rate 假定的涨幅 5.0% 测算，不是本月的启动判断结果" in r.stdout
+
+
+def test_a_damaged_ledger_stops_a_job_in_chinese(tmp_path):
+    from cpi_link.core.errors import StoreCorrupt
+    from cpi_link.core.i18n import language
+    from cpi_link.core.paths import Home
+    from cpi_link.jobs.ledger import Ledger
+
+    led = Ledger(Home(tmp_path))
+    led.months_dir.mkdir(parents=True)
+    (led.months_dir / "2024-01.json").write_text("{cut short", encoding="utf-8")
+    with language("zh"), pytest.raises(StoreCorrupt) as exc:
+        led.record("2024-01")
+    assert exc.value.message.startswith(f"台账记录 {led.months_dir / '2024-01.json'} 已损坏；请从备份")
+    with language("en"), pytest.raises(StoreCorrupt) as exc:
+        led.record("2024-01")
+    assert exc.value.message.startswith(f"ledger record {led.months_dir / '2024-01.json'} is damaged; restore it")

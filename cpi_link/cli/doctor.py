@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cpi_link.cli.common import FORMAT_HELP, Format, emit_json, handle_errors, state, stderr_console, stdout_console
-from cpi_link.core.i18n import _
+from cpi_link.core.i18n import _, shown
 
 
 def register(app: typer.Typer) -> None:
@@ -42,13 +42,13 @@ def doctor(
                     "{ledger} ledger records, {runs} run folders").format(home=escape(str(home.root)), store=c.get('store_files', 0), ledger=c.get('ledger_records', 0), runs=c.get('run_folders', 0)))
         for p in rep.problems:
             if p.repaired:
-                out.print(_("repaired: {path}: {problem}; {repaired}").format(path=escape(p.path), problem=escape(p.problem), repaired=escape(p.repaired)))
+                out.print(_("repaired: {path}: {problem}; {repaired}").format(path=escape(p.path), problem=escape(shown(p.problem)), repaired=escape(shown(p.repaired))))
         for note in rep.notes:
-            out.print(_("note: {note}").format(note=escape(note)))
+            out.print(_("note: {note}").format(note=escape(shown(note))))
         if not rep.unrepaired:
             out.print(_("ok: no problems") if not rep.problems else _("ok: every problem repaired"))
     err = stderr_console()
     for p in rep.unrepaired:
-        err.print(_("[bold red]problem:[/] {path}: {problem}").format(path=escape(p.path), problem=escape(p.problem)))
+        err.print(_("[bold red]problem:[/] {path}: {problem}").format(path=escape(p.path), problem=escape(shown(p.problem))))
     if rep.unrepaired:
         raise typer.Exit(2)

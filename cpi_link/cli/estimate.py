@@ -8,7 +8,9 @@ from typing import Optional
 import typer
 
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
-from cpi_link.core.i18n import _
+from cpi_link.core.i18n import _, shown
+from cpi_link.core.regions import region_label
+from cpi_link.roster.reasons import reason_text
 
 
 def register(app: typer.Typer) -> None:
@@ -46,7 +48,7 @@ def estimate(
     for r in res["rejected"]:
         warn(_("{file}: row {row} ({persons} persons of {category} in {region}) not costed: {reason}: {detail}").format(
             file=counts, row=r["file_row"], persons=f"{r['persons']:,}", category=r["category"], region=r["region_code"],
-            reason=r["reason"], detail=r["detail"]))
+            reason=reason_text(r["reason"]), detail=shown(r["detail"])))
     if fmt is Format.json:
         emit_json(res)
         return
@@ -63,7 +65,7 @@ def estimate(
     con = stdout_console()
     for d in res["decisions"]:
         mark = _("[bold green]TRIGGERED[/]") if d["triggered"] else _("[bold]not triggered[/]")
-        con.print(f"[bold]{m}[/] {d['region_code']} {mark}: {escape(d['reason'])}")
+        con.print(f"[bold]{m}[/] {region_label(d['region_code'])} " + _("{mark}: {reason}").format(mark=mark, reason=escape(shown(d["reason"]))))
     t = Table(title=_("资金测算 {month}: {scheme} {label} ({method})").format(month=m, scheme=res["scheme"], label=escape(rules.label),
                                                                       method=res["method"]), title_justify="left")
     for c, j in ((_("category"), "left"), ("类别", "left"), (_("persons"), "right"), (_("yuan"), "right")):

@@ -158,3 +158,31 @@ def translate_template(text: str, msgids, domain: str = DOMAIN, span: bool = Fal
 
 def is_zh() -> bool:
     return current_language() == "zh"
+
+
+class Message(str):
+    """An English text kept for scripts (JSON, ledger) that also carries the same text in the
+    reader's language, `shown`: doctor's problems are English in --format json, Chinese on screen."""
+
+    shown: str
+
+
+def message(msgid: str, **fields) -> Message:
+    """`msgid` (marked with N_) filled in English, and in the current language as `.shown`."""
+    out = Message(msgid.format(**fields))
+    out.shown = _(msgid).format(**{k: getattr(v, "shown", v) for k, v in fields.items()})  # a Message inside
+    return out
+
+
+def join(*parts: str) -> Message:
+    """Messages joined with "; " in English (as before), with the reader's separator when shown."""
+    out = Message("; ".join(parts))
+    out.shown = ("；" if is_zh() else "; ").join(shown(p) for p in parts)
+    return out
+
+
+def shown(text: str) -> str:
+    """The text a person reads: a Message's `shown`, else the text rendered again by `translate`."""
+    if text is None:
+        return text
+    return getattr(text, "shown", None) or translate(text)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cpi_link.core.i18n import N_, join, message
 from cpi_link.core.paths import Home
 
 
@@ -54,7 +55,7 @@ def _parquet_ok(path: Path) -> str | None:
         pq.read_table(path)
         return None
     except Exception as exc:
-        return f"not readable Parquet ({type(exc).__name__})"
+        return message(N_("not readable Parquet ({error})"), error=type(exc).__name__)
 
 
 def _stamp() -> str:
@@ -80,21 +81,24 @@ def _check_chain(home: Home, rep: Report, repair: bool) -> None:
     paid = [d for d, m in run_folders(home.runs_dir) if m.get("paid_by") == "run"]
     if not led.dir.exists():
         if paid:
-            rep.problems.append(Problem("ledger", str(led.dir), f"the ledger folder is missing, but {len(paid)} run folder(s) "
-                                        "were paid by cpi-link run: restore ledger/ from a backup; run refuses to pay again"))
+            rep.problems.append(Problem("ledger", str(led.dir), message(N_(
+                "the ledger folder is missing, but {count} run folder(s) were paid by cpi-link run: restore "
+                "ledger/ from a backup; run refuses to pay again"), count=len(paid))))
         return
     if not led.journal_path.exists() and paid:
-        rep.problems.append(Problem("ledger", str(led.journal_path), f"the journal is missing, but {len(paid)} run folder(s) "
-                                    "were paid by cpi-link run: restore ledger/ from a backup; run refuses to pay again"))
+        rep.problems.append(Problem("ledger", str(led.journal_path), message(N_(
+            "the journal is missing, but {count} run folder(s) were paid by cpi-link run: restore ledger/ "
+            "from a backup; run refuses to pay again"), count=len(paid))))
         return
     st = led.chain()
     rep.checked["journal_entries"] = len(st.entries)
     if st.legacy and not st.problems:
-        rep.notes.append(f"{led.journal_path}: no journal yet (a ledger from before it): the next run starts the chain "
-                         "from the records as they are")
+        rep.notes.append(message(N_("{path}: no journal yet (a ledger from before it): the next run starts the chain "
+                                    "from the records as they are"), path=led.journal_path))
     problems, pending = led.verify(st)
     if pending is not None:
-        rep.notes.append(f"ledger record {pending['key']} was written just before a stop; the next run completes its journal entry")
+        rep.notes.append(message(N_("ledger record {key} was written just before a stop; the next run completes its "
+                                    "journal entry"), key=pending["key"]))
     recorded = set(st.run_ids)
     seen = {p.path for p in rep.problems}
     for path, text in problems:
@@ -108,11 +112,12 @@ def _check_chain(home: Home, rep: Report, repair: bool) -> None:
             if done:
                 prob.repaired = done
             else:
-                prob.problem += "; the journal cannot prove it (its payment files differ or are gone): restore it from a backup"
+                prob.problem = join(prob.problem, message(N_("the journal cannot prove it (its payment files differ or are "
+                                                                 "gone): restore it from a backup")))
     for d, m in run_folders(home.runs_dir):
         if m.get("paid_by") == "run" and m.get("run_id") not in recorded and not st.legacy:
-            rep.notes.append(f"{d}: a run folder the ledger never recorded (a run stopped before its record): nothing in it "
-                             "was paid; the next run moves it aside")
+            rep.notes.append(message(N_("{path}: a run folder the ledger never recorded (a run stopped before its record): "
+                                        "nothing in it was paid; the next run moves it aside"), path=d))
 
 
 def _check_store(home: Home, rep: Report, repair: bool) -> None:
@@ -123,7 +128,7 @@ def _check_store(home: Home, rep: Report, repair: bool) -> None:
         bak = p.with_name(name + ".bak")
         if not p.exists():
             if bak.exists():
-                prob = Problem("store", str(p), f"missing, but its last good copy {bak.name} exists")
+                prob = Problem("store", str(p), message(N_("missing, but its last good copy {name} exists"), name=bak.name))
                 rep.problems.append(prob)
                 if repair and _parquet_ok(bak) is None:
                     _restore(p, bak, None, prob)
@@ -132,16 +137,17 @@ def _check_store(home: Home, rep: Report, repair: bool) -> None:
         err = _parquet_ok(p)
         if err is None:
             continue
-        prob = Problem("store", str(p), f"damaged: {err}")
+        prob = Problem("store", str(p), message(N_("damaged: {error}"), error=err))
         rep.problems.append(prob)
         if not bak.exists():
-            prob.problem += "; no last good copy (.bak) to restore: re-import the figures (cpi-link fetch)"
+            prob.problem = join(prob.problem, message(N_("no last good copy (.bak) to restore: re-import the figures (cpi-link fetch)")))
         elif _parquet_ok(bak) is not None:
-            prob.problem += f"; its last good copy {bak.name} is damaged too: re-import the figures (cpi-link fetch)"
+            prob.problem = join(prob.problem, message(N_("its last good copy {name} is damaged too: re-import the figures "
+                                                        "(cpi-link fetch)"), name=bak.name))
         elif repair:
             _restore(p, bak, f"{name}.damaged-{_stamp()}", prob)
         else:
-            prob.problem += f"; cpi-link doctor --repair restores the last good copy {bak.name}"
+            prob.problem = join(prob.problem, message(N_("cpi-link doctor --repair restores the last good copy {name}"), name=bak.name))
     rep.checked["store_files"] = n
 
 
@@ -151,14 +157,15 @@ def _restore(p: Path, bak: Path, damaged_name: str | None, prob: Problem) -> Non
     from cpi_link.core.atomic import atomic_path
 
     with FileLock(str(p.parent / ".store.lock"), timeout=60):
-        kept = ""
+        kept = None
         if damaged_name is not None:
             damaged = p.with_name(damaged_name)
             p.rename(damaged)  # kept for inspection, never overwritten
-            kept = f"; the damaged file is kept as {damaged.name}"
+            kept = message(N_("the damaged file is kept as {name}"), name=damaged.name)
         with atomic_path(p) as tmp:
             shutil.copy2(bak, tmp)
-    prob.repaired = f"restored from {bak.name}{kept}"
+    done = message(N_("restored from {name}"), name=bak.name)
+    prob.repaired = join(done, kept) if kept else done
 
 
 def _check_ledger(home: Home, rep: Report) -> None:
@@ -171,20 +178,22 @@ def _check_ledger(home: Home, rep: Report) -> None:
             files = rec["payment_files"]
             assert isinstance(files, list) and all(k in rec for k in ("month", "run_id", "paid_rows", "total_fen"))
         except Exception:
-            rep.problems.append(Problem("ledger", str(rec_path), "damaged month record (not the JSON cpi-link writes); restore it "
-                                        "from a backup: the run folder it names holds the payments"))
+            rep.problems.append(Problem("ledger", str(rec_path), message(N_(
+                "damaged month record (not the JSON cpi-link writes); restore it from a backup: the run folder "
+                "it names holds the payments"))))
             continue
         for rel in files:
             p = home.ledger_dir / rel
-            err = "missing" if not p.exists() else _parquet_ok(p)
+            err = message(N_("missing")) if not p.exists() else _parquet_ok(p)
             if err:
-                rep.problems.append(Problem("ledger", str(p), f"payment file of {rec_path.name} is {err}; restore it from a "
-                                            f"backup or from payments.parquet of run {rec.get('run_id', '?')}"))
+                rep.problems.append(Problem("ledger", str(p), message(N_(
+                    "payment file of {record} is {error}; restore it from a backup or from payments.parquet of run "
+                    "{run}"), record=rec_path.name, error=err, run=rec.get("run_id", "?"))))
         run_dir = rec.get("run_dir")
         if run_dir:
             rd = Path(run_dir) if Path(run_dir).is_absolute() else home.root / run_dir
             if not (rd / "manifest.json").exists():
-                rep.problems.append(Problem("ledger", str(rec_path), f"names run folder {rd}, which has no manifest.json"))
+                rep.problems.append(Problem("ledger", str(rec_path), message(N_("names run folder {path}, which has no manifest.json"), path=rd)))
     rep.checked["ledger_records"] = n
 
 
@@ -199,7 +208,7 @@ def _check_runs(home: Home, rep: Report) -> None:
     temp = (".tmp-", ".spill-", ".first-pass-", ".work-")  # a killed calc's working folders
     for d in sorted(p for p in runs.rglob("*") if p.is_dir()):
         if d.name.startswith(temp):
-            rep.notes.append(f"{d}: leftover temp folder of an interrupted run (not a run; safe to delete)")
+            rep.notes.append(message(N_("{path}: leftover temp folder of an interrupted run (not a run; safe to delete)"), path=d))
             continue
         if any(part.startswith(temp) for part in d.relative_to(runs).parts):
             continue
@@ -211,12 +220,12 @@ def _check_runs(home: Home, rep: Report) -> None:
             manifest = json.loads(m.read_text(encoding="utf-8"))
             outputs = manifest["outputs"]
         except Exception:
-            rep.problems.append(Problem("run", str(m), "damaged manifest.json"))
+            rep.problems.append(Problem("run", str(m), message(N_("damaged manifest.json"))))
             continue
         for name, meta in outputs.items():
             p = d / name
             if not p.exists():
-                rep.problems.append(Problem("run", str(p), "listed in manifest.json but missing"))
+                rep.problems.append(Problem("run", str(p), message(N_("listed in manifest.json but missing"))))
             elif sha256_file(p) != meta.get("sha256"):
-                rep.problems.append(Problem("run", str(p), "sha256 differs from manifest.json: the file was changed after the run"))
+                rep.problems.append(Problem("run", str(p), message(N_("sha256 differs from manifest.json: the file was changed after the run"))))
     rep.checked["run_folders"] = n

@@ -101,7 +101,8 @@ def estimate(month: str, counts: list[CountRow], scheme, store, standards, rate:
     """The month's cost. Without `rate`, the month's decision per deciding region (exit 3 when its
     figures are missing); with it, that rate is assumed (and the mechanism taken as started)."""
     from cpi_link.core.decimals import fmt_pct
-    from cpi_link.rules.trigger import decide, deciding_region
+    from cpi_link.core.i18n import N_, Message, message
+    from cpi_link.rules.trigger import decide, deciding_region, decision_reason
 
     rules = scheme.rules_for(month)
     decisions: dict[str, dict] = {}
@@ -113,12 +114,14 @@ def estimate(month: str, counts: list[CountRow], scheme, store, standards, rate:
             if rate is not None:
                 rate_h_of[where] = rate_hundredths(rate)
                 decisions[where] = {"region_code": where, "triggered": True, "indicator": None, "rate_pct": fmt_pct(rate),
-                                    "reason": f"rate {fmt_pct(rate)}% assumed (--rate), not the month's decision"}
+                                    "reason": message(N_("rate {rate}% assumed (--rate), not the month's decision"),
+                                                      rate=fmt_pct(rate))}
             else:
                 d = decide(scheme, month, store, region=region)
                 rate_h_of[where] = rate_hundredths(d.rate_pct) if d.triggered else None
                 decisions[where] = {"region_code": where, "triggered": d.triggered, "indicator": d.indicator,
-                                    "rate_pct": fmt_pct(d.rate_pct), "reason": d.reason}
+                                    "rate_pct": fmt_pct(d.rate_pct), "reason": Message(d.reason)}
+                decisions[where]["reason"].shown = decision_reason(d)  # JSON keeps the English reason
         return rate_h_of[where]
 
     priced, rejected = [], []
@@ -131,20 +134,23 @@ def estimate(month: str, counts: list[CountRow], scheme, store, standards, rate:
         kind = rules.categories.get(c.category)
         if kind is None:
             rejected.append({**_row(c), "reason": "category_not_covered",
-                             "detail": f"{c.category} is not covered by {rules.label} in {month}"})
+                             "detail": message(N_("{category} is not covered by {label} in {month}"),
+                                               category=c.category, label=rules.label, month=month)})
             continue
         area = c.area if kind == "by_area" else kind
         if area is None:
-            rejected.append({**_row(c), "reason": "missing_field", "detail": "area (城乡) is needed for this category and is empty"})
+            rejected.append({**_row(c), "reason": "missing_field", "detail": message(N_("area (城乡) is needed for this category and is empty"))})
             continue
         std = standards.in_force(c.region_code, month) if standards is not None else None
         if std is None and rules.method != "fixed":
             rejected.append({**_row(c), "reason": "unknown_region",
-                             "detail": f"no standard for region {c.region_code} (or its prefecture/province) in force in {month}"})
+                             "detail": message(N_("no standard for region {region} (or its prefecture/province) in force in {month}"),
+                                               region=c.region_code, month=month)})
             continue
         if rules.index_region == "prefecture" and c.region_code[:4] + "00" not in known:
             rejected.append({**_row(c), "reason": "unknown_region",
-                             "detail": f"no figures for prefecture {c.region_code[:4]}00: not a prefecture the store knows"})
+                             "detail": message(N_("no figures for prefecture {prefecture}: not a prefecture the store knows"),
+                                               prefecture=c.region_code[:4] + "00")})
             continue
         r = rate_for(c.region_code)
         std12 = 0 if std is None else (std.urban12 if area == "urban" else std.rural12)

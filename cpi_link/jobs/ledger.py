@@ -26,6 +26,7 @@ from pathlib import Path
 
 from cpi_link.core.atomic import atomic_path, crashpoint, sha256_bytes, sha256_file, write_text
 from cpi_link.core.errors import LockHeld, StoreCorrupt, UsageError
+from cpi_link.core.i18n import N_, _, message, shown
 from cpi_link.core.paths import Home, private_dir
 
 MONTH_KEY = re.compile(r"^\d{4}-\d{2}$")
@@ -106,10 +107,11 @@ class Ledger:
         try:
             rec = json.loads(p.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise StoreCorrupt(f"ledger record {p} is damaged; restore it from a backup or its run folder (cpi-link doctor)") from None
+            raise StoreCorrupt(_("ledger record {p} is damaged; restore it from a backup or its run folder (cpi-link doctor)").format(
+                p=p)) from None
         if not isinstance(rec, dict) or any(k not in rec for k in RECORD_KEYS) or not isinstance(rec["payment_files"], list):
-            raise StoreCorrupt(f"ledger record {p} is damaged (not the record cpi-link writes); the ledger is damaged, "
-                               "see cpi-link doctor")
+            raise StoreCorrupt(_("ledger record {p} is damaged (not the record cpi-link writes); the ledger is damaged, "
+                                 "see cpi-link doctor").format(p=p))
         return rec
 
     def keys(self) -> list[str]:
@@ -135,7 +137,7 @@ class Ledger:
             try:
                 parts.append(pq.read_table(p, columns=["person_id"]).column(0).to_pandas())
             except Exception:
-                raise StoreCorrupt(f"ledger payment file {p} is missing or damaged (cpi-link doctor)") from None
+                raise StoreCorrupt(_("ledger payment file {p} is missing or damaged (cpi-link doctor)").format(p=p)) from None
         return pd.Index(pd.concat(parts, ignore_index=True) if parts else [], dtype=object)
 
     def paid_fen(self, month: str, key: str | None = None) -> dict[str, int]:
@@ -151,7 +153,7 @@ class Ledger:
             try:
                 t = pq.read_table(p, columns=["person_id", "amount"])
             except Exception:
-                raise StoreCorrupt(f"ledger payment file {p} is missing or damaged (cpi-link doctor)") from None
+                raise StoreCorrupt(_("ledger payment file {p} is missing or damaged (cpi-link doctor)").format(p=p)) from None
             for pid, fen in zip(t.column("person_id").to_pylist(), fen_from_decimal128(t.column("amount"))):
                 out[pid] = out.get(pid, 0) + int(fen)
         return out
@@ -166,7 +168,7 @@ class Ledger:
         try:
             lines = self.journal_path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            st.problems.append((str(self.journal_path), f"journal not readable ({type(exc).__name__})"))
+            st.problems.append((str(self.journal_path), message(N_("journal not readable ({error})"), error=type(exc).__name__)))
             return st
         for n, line in enumerate(lines, 1):
             try:
@@ -175,8 +177,8 @@ class Ledger:
             except json.JSONDecodeError:
                 ok = False
             if not ok:
-                st.problems.append((str(self.journal_path), f"hash chain broken at line {n}: an entry was edited, "
-                                    "removed or inserted"))
+                st.problems.append((str(self.journal_path), message(N_(
+                    "hash chain broken at line {line}: an entry was edited, removed or inserted"), line=n)))
                 return st
             st.entries.append(e)
             prev = e["hash"]
@@ -226,8 +228,9 @@ class Ledger:
         keys = set(self.keys())
         if st.legacy:
             if any("chain_prev" in (self._raw(k) or {}) for k in keys) or self.pay_dir.exists() and not keys:
-                problems.append((str(self.journal_path), "the ledger's journal is missing (deleted?): records written with "
-                                 "a journal cannot be checked without it"))
+                problems.append((str(self.journal_path), message(N_(
+                    "the ledger's journal is missing (deleted?): records written with a journal cannot be checked "
+                    "without it"))))
             return problems, None
         if st.problems:
             return problems, None
@@ -235,8 +238,9 @@ class Ledger:
             p = self.months_dir / f"{key}.json"
             known = st.latest.get(key)
             if not p.exists():
-                problems.append((str(p), f"month record {key} is missing, but the journal records it as completed "
-                                 "(deleted?); cpi-link doctor --repair rebuilds it from the journal"))
+                problems.append((str(p), message(N_(
+                    "month record {key} is missing, but the journal records it as completed (deleted?); cpi-link "
+                    "doctor --repair rebuilds it from the journal"), key=key)))
                 continue
             sha = sha256_file(p)
             if known and known["record_sha256"] == sha:
@@ -246,15 +250,15 @@ class Ledger:
                 pending = {"key": key, "record": raw, "sha256": sha}  # written just before a crash: completed by run
                 continue
             if known:
-                problems.append((str(p), f"month record {key} differs from the one the journal proves (edited?)"))
+                problems.append((str(p), message(N_("month record {key} differs from the one the journal proves (edited?)"), key=key)))
             else:
-                problems.append((str(p), f"month record {key} is not in the journal (written outside cpi-link?)"))
+                problems.append((str(p), message(N_("month record {key} is not in the journal (written outside cpi-link?)"), key=key)))
         for rel, sha in sorted(st.payment_files.items()):
             p = self.dir / rel
             if not p.exists():
-                problems.append((str(p), "payment file named in the journal is missing (deleted?)"))
+                problems.append((str(p), message(N_("payment file named in the journal is missing (deleted?)"))))
             elif sha256_file(p) != sha:
-                problems.append((str(p), "payment file differs from the one the journal proves (edited?)"))
+                problems.append((str(p), message(N_("payment file differs from the one the journal proves (edited?)"))))
         return problems, pending
 
     def _raw(self, key: str):
@@ -270,16 +274,19 @@ class Ledger:
         if not self.journal_path.exists():  # every run that wrote a paid_by folder wrote the journal first
             paid = [d for d, m in run_folders(self.home.runs_dir) if m.get("paid_by") == "run"]
             if paid:
-                what = f"the ledger folder {self.dir} is" if not self.dir.exists() else f"the ledger's journal {self.journal_path} is"
-                raise StoreCorrupt(f"{what} missing, but {len(paid)} run folder(s) under {self.home.runs_dir} were paid by "
-                                   "cpi-link run; not paying again: see cpi-link doctor")
+                msg = (_("the ledger folder {path} is missing, but {count} run folder(s) under {runs} were paid by cpi-link "
+                         "run; not paying again: see cpi-link doctor") if not self.dir.exists() else
+                       _("the ledger's journal {path} is missing, but {count} run folder(s) under {runs} were paid by "
+                         "cpi-link run; not paying again: see cpi-link doctor"))
+                raise StoreCorrupt(msg.format(path=self.dir if not self.dir.exists() else self.journal_path, count=len(paid),
+                                              runs=self.home.runs_dir))
         st = self.start_chain()
         problems, pending = self.verify(st)
         if problems:
             path, text = problems[0]
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise StoreCorrupt(f"the ledger is damaged: {path}: {text}{more}; not paying until it is resolved: "
-                               "run cpi-link doctor")
+            more = _(" (and {n} more)").format(n=len(problems) - 1) if len(problems) > 1 else ""
+            raise StoreCorrupt(_("the ledger is damaged: {path}: {text}{more}; not paying until it is resolved: run "
+                                 "cpi-link doctor").format(path=path, text=shown(text), more=more))
         if pending is not None:
             st = self._journal_record(st, pending["key"], pending["record"], pending["sha256"], "completed after a crash")
         return st
@@ -308,7 +315,7 @@ class Ledger:
         private_dir(self.months_dir)
         with atomic_path(p) as tmp:
             tmp.write_bytes(data)
-        return f"rebuilt from journal entry {known['entry']['seq']} (its payment files match)"
+        return message(N_("rebuilt from journal entry {seq} (its payment files match)"), seq=known["entry"]["seq"])
 
     # -- writing -------------------------------------------------------------------------------
     def _write_payments(self, key: str, run_id: str, run_dir: Path, table=None) -> str:
@@ -408,10 +415,11 @@ def export_table(ledger: Ledger):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    problems, _ = ledger.verify()
+    problems, _pending = ledger.verify()
     if problems:
         path, text = problems[0]
-        raise StoreCorrupt(f"the ledger is damaged: {path}: {text}; not exporting: run cpi-link doctor")
+        raise StoreCorrupt(_("the ledger is damaged: {path}: {text}; not exporting: run cpi-link doctor").format(
+            path=path, text=shown(text)))
     money = pa.decimal128(18, 2)
     schema = pa.schema([("index_month", pa.string()), ("run_id", pa.string()), ("kind", pa.string()),
                         ("person_id", pa.string()), ("name", pa.string()), ("region_code", pa.string()),

@@ -17,6 +17,7 @@ from pathlib import Path
 from cpi_link.core.atomic import sha256_file
 from cpi_link.core.decimals import plain_decimal
 from cpi_link.core.errors import InputError, UsageError
+from cpi_link.core.i18n import _
 from cpi_link.core.months import parse_month
 from cpi_link.core.privacy import mask_digits
 from cpi_link.core.regions import clean_code, is_valid
@@ -53,13 +54,14 @@ class Standard:
 def _fen(value: Decimal, where: str, per: int = 1) -> int:
     """fen of a value in yuan (per = 12: an annual value), within 0..MAX_MONTHLY_YUAN a month."""
     if value < 0:
-        raise InputError(f"{where}: a standard cannot be negative ({value})")
+        raise InputError(_("{where}: a standard cannot be negative ({value})").format(where=where, value=value))
     if value > MAX_MONTHLY_YUAN * per:
-        raise InputError(f"{where}: {value} is above {MAX_MONTHLY_YUAN * per} yuan a {'year' if per == 12 else 'month'}, "
-                         "the most a standard can be (a typing error?)")
+        msg = (_("{where}: {value} is above {most} yuan a year, the most a standard can be (a typing error?)") if per == 12
+               else _("{where}: {value} is above {most} yuan a month, the most a standard can be (a typing error?)"))
+        raise InputError(msg.format(where=where, value=value, most=MAX_MONTHLY_YUAN * per))
     fen = value * 100
     if fen != fen.to_integral_value():
-        raise InputError(f"{where}: {value} has more than two decimals (fen)")
+        raise InputError(_("{where}: {value} has more than two decimals (fen)").format(where=where, value=value))
     return int(fen)
 
 
@@ -96,7 +98,7 @@ def load_standards(path: Path | str, sample: bool = False, sheet: str | int | No
     header, rows = read_table(path, sheet=sheet, aliases=COLUMNS)  # the header row found by these names
     cols = find_columns(header, COLUMNS, ("region_code", "effective_from", "urban_monthly"), path)
     if "rural_monthly" not in cols and "rural_annual" not in cols:
-        raise InputError(f"{path}: needs a rural_monthly or rural_annual column (农村低保标准 or 农村低保标准(年))")
+        raise InputError(_("{path}: needs a rural_monthly or rural_annual column (农村低保标准 or 农村低保标准(年))").format(path=path))
     out: list[Standard] = []
     seen: dict[tuple[str, str], Standard] = {}
     for n, row in enumerate(rows, start=1):
@@ -106,29 +108,34 @@ def load_standards(path: Path | str, sample: bool = False, sheet: str | int | No
 
         def where(k: str | None = None) -> str:
             if k is None:
-                return f"{path.name}: data row {n}"
+                return _("{file}: data row {row}").format(file=path.name, row=n)
             title = header[cols[k]]
-            return f"{path.name}: data row {n}, field {k}" + ("" if title.lower() == k else f" (column {title!r})")
+            if title.lower() == k:
+                return _("{file}: data row {row}, field {field}").format(file=path.name, row=n, field=k)
+            return _("{file}: data row {row}, field {field} (column {column!r})").format(file=path.name, row=n, field=k, column=title)
 
         region = clean_code(cell("region_code"))
         if not (region.isascii() and region.isdigit() and len(region) == 6):
-            raise InputError(f"{where('region_code')}: {mask_digits(region)!r} is not a 6-digit region code")
+            raise InputError(_("{where}: {region!r} is not a 6-digit region code").format(
+                where=where('region_code'), region=mask_digits(region)))
         eff_text = cell("effective_from")
         try:
             day = _DATE.fullmatch(eff_text)  # a date (执行日期 2024-01-01, 2024年1月1日): its month
             eff = parse_month(f"{day.group(1)}-{day.group(2)}" if day else eff_text)
         except UsageError:
-            raise InputError(f"{where('effective_from')}: {mask_digits(eff_text)!r} is not a month (YYYY-MM)") from None
+            raise InputError(_("{where}: {value!r} is not a month (YYYY-MM)").format(
+                where=where('effective_from'), value=mask_digits(eff_text))) from None
         values = {}
         for k in ("urban_monthly", "rural_monthly", "rural_annual"):
             if k in cols and cell(k) != "":
                 try:
                     values[k] = plain_decimal(cell(k), k)
                 except ValueError:
-                    raise InputError(f"{where(k)}: {mask_digits(cell(k))!r} is not a number (write yuan as a plain "
-                                     "decimal: digits and one '.', no thousands separators)") from None
+                    raise InputError(_("{where}: {value!r} is not a number (write yuan as a plain decimal: digits and one '.', no "
+                          "thousands separators)").format(
+                        where=where(k), value=mask_digits(cell(k)))) from None
         if "urban_monthly" not in values:
-            raise InputError(f"{where('urban_monthly')}: empty")
+            raise InputError(_("{where}: empty").format(where=where('urban_monthly')))
         urban12 = _fen(values["urban_monthly"], where("urban_monthly")) * 12
         if "rural_monthly" in values:
             rural12, basis = _fen(values["rural_monthly"], where("rural_monthly")) * 12, "monthly"
@@ -136,20 +143,21 @@ def load_standards(path: Path | str, sample: bool = False, sheet: str | int | No
                 annual = _fen(values["rural_annual"], where("rural_annual"), per=12)
                 if annual != rural12:  # both given: they must say the same (annual = monthly x 12)
                     raise InputError(
-                        f"{where('rural_annual')}: {values['rural_annual']} a year disagrees with "
-                        f"{header[cols['rural_monthly']]!r} {values['rural_monthly']} a month "
-                        f"(x 12 = {Decimal(rural12) / 100}); give one of them, or make them agree")
+                        _("{where}: {annual} a year disagrees with {column!r} {monthly} a month (x 12 = {times12}); "
+                              "give one of them, or make them agree").format(
+                            where=where('rural_annual'), annual=values['rural_annual'], column=header[cols['rural_monthly']], monthly=values['rural_monthly'], times12=Decimal(rural12) / 100))
         elif "rural_annual" in values:
             rural12, basis = _fen(values["rural_annual"], where("rural_annual"), per=12), "annual"
         else:
-            raise InputError(f"{where()}: neither rural_monthly nor rural_annual is given")
+            raise InputError(_("{where}: neither rural_monthly nor rural_annual is given").format(where=where()))
         std = Standard(region, eff, urban12, rural12, n, basis)
         key = (region, eff)
         if key in seen:
             first = seen[key]
             if (first.urban12, first.rural12) != (urban12, rural12):
-                raise InputError(f"{where()}: {region} from {eff} is already given on data row {first.source_row} "
-                                 "with other values; keep one row")
+                raise InputError(_("{where}: {region} from {eff} is already given on data row {row} with other values; keep "
+                      "one row").format(
+                    where=where(), region=region, eff=eff, row=first.source_row))
             continue  # the same row twice: harmless
         seen[key] = std
         out.append(std)

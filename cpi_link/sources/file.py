@@ -10,6 +10,7 @@ from pathlib import Path
 from cpi_link.core.atomic import sha256_file
 from cpi_link.core.decimals import parse_decimal
 from cpi_link.core.errors import InputError, UsageError
+from cpi_link.core.i18n import _
 from cpi_link.core.months import parse_month
 from cpi_link.core.regions import clean_code
 from cpi_link.sources.observation import Observation, now_utc
@@ -67,7 +68,7 @@ def read_figures_file(
             i = cols[key]
             return row[i].strip() if i < len(row) else ""
 
-        where = f"{path.name}: data row {n}"
+        where = _("{file}: data row {row}").format(file=path.name, row=n)
         if row and row[0].strip().startswith("#"):
             continue
         if cell("value") == "":
@@ -76,34 +77,39 @@ def read_figures_file(
             continue
         region = clean_code(cell("region_code"))
         if not (region.isascii() and region.isdigit() and len(region) in (6, 12)):
-            raise InputError(f"{where}, field region_code: {region!r} is not a 6-digit region code")
+            raise InputError(_("{where}, field region_code: {region!r} is not a 6-digit region code").format(
+                where=where, region=region))
         region = region[:6]
         try:
             month = parse_month(unicodedata.normalize("NFKC", cell("month")).strip())
         except UsageError:
-            raise InputError(f"{where}, field month: {cell('month')!r} is not a month (YYYY-MM)") from None
+            raise InputError(_("{where}, field month: {value!r} is not a month (YYYY-MM)").format(
+                where=where, value=cell('month'))) from None
         if month > datetime.now().strftime("%Y-%m"):
-            raise InputError(f"{where}, field month: {month} is in the future")
+            raise InputError(_("{where}, field month: {month} is in the future").format(where=where, month=month))
         indicator = normalise_indicator(cell("indicator"))
         if indicator is None:
             raise InputError(
-                f"{where}, field indicator: {cell('indicator')!r} is not cpi/food/scpi "
-                "(or 居民消费价格指数/食品/SCPI)"
+                _("{where}, field indicator: {value!r} is not cpi/food/scpi (or 居民消费价格指数/食品/SCPI)").format(
+                    where=where, value=cell('indicator'))
             )
         raw = cell("value")
         try:
             value = parse_decimal(raw)
         except ValueError:
-            raise InputError(f"{where}, field value: {raw!r} is not a number") from None
+            raise InputError(_("{where}, field value: {raw!r} is not a number").format(where=where, raw=raw)) from None
         if not (PLAUSIBLE_MIN <= value <= PLAUSIBLE_MAX):
             raise InputError(
-                f"{where}, field value: {raw} is not a plausible index (上年同月=100 gives values like 103.5)"
+                _("{where}, field value: {raw} is not a plausible index (上年同月=100 gives values like 103.5)").format(
+                    where=where, raw=raw)
             )
         if value.as_tuple().exponent < -2:
-            raise InputError(f"{where}, field value: {raw} has more decimals than a published index")
+            raise InputError(_("{where}, field value: {raw} has more decimals than a published index").format(
+                where=where, raw=raw))
         key = (region, indicator, month)
         if key in seen:
-            raise InputError(f"{where}: {region} {indicator} {month} already given on data row {seen[key]}")
+            raise InputError(_("{where}: {region} {indicator} {month} already given on data row {row}").format(
+                where=where, region=region, indicator=indicator, month=month, row=seen[key]))
         seen[key] = n
         if regions and region not in regions:
             continue

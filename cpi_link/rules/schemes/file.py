@@ -18,6 +18,7 @@ from typing import Any
 
 from cpi_link.core.categories import CATEGORIES
 from cpi_link.core.errors import ConfigError
+from cpi_link.core.i18n import _
 from cpi_link.rules.schemes.model import INDICATORS, METHODS, Example, Overlay, RATES, ROUNDINGS, STANDARD_KINDS, Scheme, Version, _MONTH_RE, _apply, _check_complete
 
 # `example` is the [[example]] worked cases (SPEC 5.4); `example = true` (the older spelling of
@@ -90,8 +91,8 @@ def load_scheme(name_or_path: str | Path, config_dir: Path) -> Scheme:
     path = scheme_path(name_or_path, config_dir)
     if not path.is_file():
         known = ", ".join(p.stem for p in sorted((Path(config_dir) / "schemes").glob("*.toml")))
-        hint = f"; schemes in {Path(config_dir) / 'schemes'}: {known}" if known else ""
-        raise ConfigError(f"scheme {str(name_or_path)!r}: no such file {path}{hint}")
+        hint = _("; schemes in {folder}: {known}").format(folder=Path(config_dir) / "schemes", known=known) if known else ""
+        raise ConfigError(_("scheme {name!r}: no such file {path}{hint}").format(name=str(name_or_path), path=path, hint=hint))
     return parse_scheme_file(path)
 
 
@@ -105,15 +106,16 @@ def read_toml_file(path: Path, what: str) -> tuple[dict, str]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the {what} file ({exc.strerror or exc})") from None
+        raise ConfigError(_("{path}: cannot read the {what} file ({error})").format(
+            path=path, what=what, error=exc.strerror or exc)) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"), parse_float=_TomlFloat)
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; save the {what} file as UTF-8") from None
+        raise ConfigError(_("{path}: not UTF-8 text; save the {what} file as UTF-8").format(path=path, what=what)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(_("{path}: not valid TOML: {exc}").format(path=path, exc=exc)) from None
     except RecursionError:  # Python's TOML reader gives up on deeply nested arrays or tables
-        raise ConfigError(f"{path}: not valid TOML: nested too deeply for a {what} file") from None
+        raise ConfigError(_("{path}: not valid TOML: nested too deeply for a {what} file").format(path=path, what=what)) from None
     return data, hashlib.sha256(raw).hexdigest()
 
 
@@ -123,10 +125,11 @@ def parse_scheme_file(path: Path) -> Scheme:
 
 
 def _build(path: Path, data: dict, sha: str) -> Scheme:
-    _no_unknown(path, "", data, _TOP_KEYS, "at the top level")
+    _no_unknown(path, "", data, _TOP_KEYS, _("at the top level"))
     name = _req_str(path, "", data, "scheme")
     if not _NAME_RE.match(name):
-        raise ConfigError(f"{path}: key scheme: {name!r} is not a plain name (letters, digits, - _ .)")
+        raise ConfigError(_("{path}: key scheme: {name!r} is not a plain name (letters, digits, - _ .)").format(
+            path=path, name=name))
     title = _req_str(path, "", data, "name")
     raw_examples = data.get("example")
     if isinstance(raw_examples, bool):
@@ -138,25 +141,26 @@ def _build(path: Path, data: dict, sha: str) -> Scheme:
 
     raw_versions = data.get("version")
     if not isinstance(raw_versions, list) or not raw_versions:
-        raise ConfigError(f"{path}: needs at least one [[version]] table")
+        raise ConfigError(_("{path}: needs at least one [[version]] table").format(path=path))
     versions = [_parse_version(path, i, v) for i, v in enumerate(raw_versions, 1)]
     raw_overlays = data.get("overlay", [])
     if not isinstance(raw_overlays, list):
-        raise ConfigError(f"{path}: key overlay: write overlays as [[overlay]] tables")
+        raise ConfigError(_("{path}: key overlay: write overlays as [[overlay]] tables").format(path=path))
     overlays = [_parse_overlay(path, i, o) for i, o in enumerate(raw_overlays, 1)]
 
     seen: dict[str, str] = {}
     for item in [*versions, *overlays]:
         if item.id in seen:
-            raise ConfigError(f'{path}: id "{item.id}" is used twice; every version and overlay needs its own id')
+            raise ConfigError(_('{path}: id "{id}" is used twice; every version and overlay needs its own id').format(
+                path=path, id=item.id))
         seen[item.id] = item.id
     starts: dict[str, str] = {}
     for v in versions:
         if v.start in starts:
-            raise ConfigError(
-                f'{path}: version "{v.id}" key from: {v.start} is also the start of version "{starts[v.start]}"; '
+            raise ConfigError(_(
+                '{path}: version "{id}" key from: {start} is also the start of version "{other}"; '
                 "versions overlap (a version runs until the next version's from)"
-            )
+            ).format(path=path, id=v.id, start=v.start, other=starts[v.start]))
         starts[v.start] = v.id
     versions.sort(key=lambda v: v.start)
 
@@ -191,10 +195,10 @@ def _no_clashing_overlays(path: Path, overlays: list[Overlay]) -> None:
                 if both:
                     lo, hi = max(a.start, b.start), min(a.until, b.until)
                     span = lo if lo == hi else f"{lo}..{hi}"
-                    raise ConfigError(
-                        f'{path}: overlays "{a.id}" and "{b.id}" are both in force in {span} and both set '
-                        f"key {', '.join(both)}; merge them into one overlay or make their months not overlap"
-                    )
+                    raise ConfigError(_(
+                        '{path}: overlays "{a}" and "{b}" are both in force in {span} and both set '
+                        "key {keys}; merge them into one overlay or make their months not overlap"
+                    ).format(path=path, a=a.id, b=b.id, span=span, keys=", ".join(both)))
 
 
 _EXAMPLE_KEYS = ("month", "category", "area", "standard", "persons", "region", "cpi", "food", "scpi", "amount", "triggered", "note")
@@ -205,40 +209,46 @@ def parse_examples(path: Path, raw: Any) -> list[Example]:
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise ConfigError(f"{path}: key example: write worked examples as [[example]] tables")
+        raise ConfigError(_("{path}: key example: write worked examples as [[example]] tables").format(path=path))
     out = []
     for n, t in enumerate(raw, 1):
-        where = f"example #{n}"
+        where = _("example #{n}").format(n=n)
         if not isinstance(t, dict):
-            raise ConfigError(f"{path}: {where}: write it as an [[example]] table")
+            raise ConfigError(_("{path}: {where}: write it as an [[example]] table").format(path=path, where=where))
         _no_unknown(path, where, t, _EXAMPLE_KEYS)
         month = t.get("month")
         if not isinstance(month, str) or not _MONTH_RE.match(month):
-            raise ConfigError(f'{path}: {where} key month: write the index month as "YYYY-MM"')
+            raise ConfigError(_('{path}: {where} key month: write the index month as "YYYY-MM"').format(path=path, where=where))
         cat = t.get("category")
         if cat not in CATEGORIES:
-            raise ConfigError(f"{path}: {where} key category: {cat!r} is not a category; known: {', '.join(CATEGORIES)}")
+            raise ConfigError(_("{path}: {where} key category: {cat!r} is not a category; known: {known}").format(
+                path=path, where=where, cat=cat, known=', '.join(CATEGORIES)))
         area = t.get("area")
         if area is not None and area not in ("urban", "rural"):
-            raise ConfigError(f"{path}: {where} key area: {area!r} must be urban or rural")
+            raise ConfigError(_("{path}: {where} key area: {area!r} must be urban or rural").format(
+                path=path, where=where, area=area))
         std = _decimal(path, where, "standard", t["standard"], non_negative=True) if "standard" in t else None
         persons = t.get("persons", "1")
         if not (isinstance(persons, str) and persons.strip().isdigit() and int(persons) > 0) and not (
             isinstance(persons, int) and not isinstance(persons, bool) and persons > 0
         ):
-            raise ConfigError(f"{path}: {where} key persons: {persons!r} must be a whole number above zero")
+            raise ConfigError(_("{path}: {where} key persons: {persons!r} must be a whole number above zero").format(
+                path=path, where=where, persons=persons))
         figures = {i: _decimal(path, where, i, t[i], non_negative=True) for i in INDICATORS if i in t}
         triggered = t.get("triggered", True)
         if not isinstance(triggered, bool):
-            raise ConfigError(f"{path}: {where} key triggered: must be true or false")
+            raise ConfigError(_("{path}: {where} key triggered: must be true or false").format(path=path, where=where))
         amount = _decimal(path, where, "amount", t["amount"], non_negative=True) if "amount" in t else None
         if triggered and amount is None:
-            raise ConfigError(f"{path}: {where}: give the expected amount (or triggered = false)")
+            raise ConfigError(_("{path}: {where}: give the expected amount (or triggered = false)").format(
+                path=path, where=where))
         if not triggered and amount is not None:
-            raise ConfigError(f"{path}: {where}: triggered = false and an amount: give one or the other")
+            raise ConfigError(_("{path}: {where}: triggered = false and an amount: give one or the other").format(
+                path=path, where=where))
         region = t.get("region")
         if region is not None and not (isinstance(region, str) and len(region) == 6 and region.isdigit()):
-            raise ConfigError(f'{path}: {where} key region: write a 6-digit code as a string, e.g. "140100"')
+            raise ConfigError(_('{path}: {where} key region: write a 6-digit code as a string, e.g. "140100"').format(
+                path=path, where=where))
         note = t.get("note")
         out.append(Example(n, month, cat, area, std, int(persons), region, figures, amount, triggered,
                            note if isinstance(note, str) else None))
@@ -246,15 +256,15 @@ def parse_examples(path: Path, raw: Any) -> list[Example]:
 
 
 def _parse_version(path: Path, n: int, t: Any) -> Version:
-    where = f"version #{n}"
+    where = _("version #{n}").format(n=n)
     if not isinstance(t, dict):
-        raise ConfigError(f"{path}: {where}: write versions as [[version]] tables")
+        raise ConfigError(_("{path}: {where}: write versions as [[version]] tables").format(path=path, where=where))
     if isinstance(t.get("id"), str) and t["id"].strip():
         where = f'version "{t["id"]}"'
     _no_unknown(path, where, t, _VERSION_KEYS)
     for k in _VERSION_REQUIRED:
         if k not in t:
-            raise ConfigError(f"{path}: {where}: missing key {k}")
+            raise ConfigError(_("{path}: {where}: missing key {k}").format(path=path, where=where, k=k))
     meta = _parse_meta(path, where, t)
     rules = _parse_rules(path, where, t)
     rules.setdefault("tiers", ())
@@ -269,37 +279,43 @@ def _parse_version(path: Path, n: int, t: Any) -> Version:
 
 
 def _parse_overlay(path: Path, n: int, t: Any) -> Overlay:
-    where = f"overlay #{n}"
+    where = _("overlay #{n}").format(n=n)
     if not isinstance(t, dict):
-        raise ConfigError(f"{path}: {where}: write overlays as [[overlay]] tables")
+        raise ConfigError(_("{path}: {where}: write overlays as [[overlay]] tables").format(path=path, where=where))
     if isinstance(t.get("id"), str) and t["id"].strip():
         where = f'overlay "{t["id"]}"'
     if "categories" in t:
         raise ConfigError(
-            f"{path}: {where}: unknown key categories; an overlay changes categories with "
-            "add_categories and remove_categories"
+            _("{path}: {where}: unknown key categories; an overlay changes categories with "
+                  "add_categories and remove_categories").format(
+                path=path, where=where)
         )
     _no_unknown(path, where, t, _OVERLAY_KEYS)
     for k in _OVERLAY_REQUIRED:
         if k not in t:
-            raise ConfigError(f"{path}: {where}: missing key {k}")
+            raise ConfigError(_("{path}: {where}: missing key {k}").format(path=path, where=where, k=k))
     meta = _parse_meta(path, where, t, document_required=False)
     until = _month_or_error(path, where, "until", t["until"])
     if until < meta["start"]:
-        raise ConfigError(f"{path}: {where} key until: {until} is before its from {meta['start']}")
+        raise ConfigError(_("{path}: {where} key until: {until} is before its from {start}").format(
+            path=path, where=where, until=until, start=meta['start']))
     changes = _parse_rules(path, where, t)
     add = _parse_categories(path, where, "add_categories", t["add_categories"]) if "add_categories" in t else {}
     remove = t.get("remove_categories", [])
     if not isinstance(remove, list) or not all(isinstance(c, str) for c in remove):
-        raise ConfigError(f'{path}: {where} key remove_categories: write a list of category codes, e.g. ["dibao_edge"]')
+        raise ConfigError(_('{path}: {where} key remove_categories: write a list of category codes, e.g. ["dibao_edge"]').format(
+            path=path, where=where))
     for c in remove:
         if c not in CATEGORIES:
-            raise ConfigError(f"{path}: {where} key remove_categories: unknown category {c!r}; known: {', '.join(CATEGORIES)}")
+            raise ConfigError(_("{path}: {where} key remove_categories: unknown category {c!r}; known: {known}").format(
+                path=path, where=where, c=c, known=', '.join(CATEGORIES)))
     both = set(add) & set(remove)
     if both:
-        raise ConfigError(f"{path}: {where}: category {sorted(both)[0]} is both added and removed")
+        raise ConfigError(_("{path}: {where}: category {category} is both added and removed").format(
+            path=path, where=where, category=sorted(both)[0]))
     if not changes and not add and not remove:
-        raise ConfigError(f"{path}: {where}: changes nothing; name at least one rule key or add/remove categories")
+        raise ConfigError(_("{path}: {where}: changes nothing; name at least one rule key or add/remove categories").format(
+            path=path, where=where))
     return Overlay(changes=changes, add_categories=add, remove_categories=tuple(remove), until=until, **meta)
 
 
@@ -308,7 +324,8 @@ def _parse_meta(path: Path, where: str, t: dict, document_required: bool = True)
     document = _req_str(path, where, t, "document") if document_required else _opt_str(path, where, t, "document")
     related = t.get("related_documents", [])
     if not isinstance(related, list) or not all(isinstance(d, str) and d.strip() for d in related):
-        raise ConfigError(f"{path}: {where} key related_documents: write a list of document names")
+        raise ConfigError(_("{path}: {where} key related_documents: write a list of document names").format(
+            path=path, where=where))
     return {
         "id": ident,
         "document": document,
@@ -328,24 +345,30 @@ def _parse_rules(path: Path, where: str, t: dict) -> dict:
         r = t["index_region"]
         if not isinstance(r, str) or not (r == "prefecture" or _REGION_RE.match(r)):
             raise ConfigError(
-                f'{path}: {where} key index_region: {r!r} must be a 6-digit region code as a string ("140000") or "prefecture"'
+                _("{path}: {where} key index_region: {r!r} must be a 6-digit region code as a string "
+                      '("140000") or "prefecture"').format(
+                    path=path, where=where, r=r)
             )
         out["index_region"] = r
     if "trigger" in t:
         trig = t["trigger"]
         if not isinstance(trig, dict) or not trig:
-            raise ConfigError(f'{path}: {where} key trigger: write a table of thresholds, e.g. {{ cpi = "3.5", food = "6.0" }}')
+            raise ConfigError(_('{path}: {where} key trigger: write a table of thresholds, e.g. {{ cpi = "3.5", food = '
+                  '"6.0" }}').format(
+                path=path, where=where))
         parsed = {}
         for ind, val in trig.items():
             if ind not in INDICATORS:
-                raise ConfigError(f"{path}: {where} key trigger.{ind}: unknown indicator; use {', '.join(INDICATORS)}")
+                raise ConfigError(_("{path}: {where} key trigger.{ind}: unknown indicator; use {indicators}").format(
+                    path=path, where=where, ind=ind, indicators=', '.join(INDICATORS)))
             parsed[ind] = _decimal(path, where, f"trigger.{ind}", val, non_negative=True)
         out["trigger"] = {i: parsed[i] for i in INDICATORS if i in parsed}
     for key, allowed in (("rate", RATES), ("method", METHODS), ("rounding", ROUNDINGS)):
         if key in t:
             v = t[key]
             if v not in allowed:
-                raise ConfigError(f"{path}: {where} key {key}: {v!r} is not one of {', '.join(allowed)}")
+                raise ConfigError(_("{path}: {where} key {key}: {value!r} is not one of {allowed}").format(
+                    path=path, where=where, key=key, value=v, allowed=', '.join(allowed)))
             out[key] = v
     if "tiers" in t:
         out["tiers"] = _parse_tiers(path, where, t["tiers"])
@@ -358,7 +381,7 @@ def _parse_rules(path: Path, where: str, t: dict) -> dict:
     if "categories" in t:
         out["categories"] = _parse_categories(path, where, "categories", t["categories"])
         if not out["categories"]:
-            raise ConfigError(f"{path}: {where} key categories: names no category")
+            raise ConfigError(_("{path}: {where} key categories: names no category").format(path=path, where=where))
     if "payment_timing" in t:
         out["payment_timing"] = _req_str(path, where, t, "payment_timing")
     if "amounts" in t:
@@ -372,24 +395,30 @@ def _money(path: Path, where: str, key: str, v: Any) -> str:
     """A yuan amount as its text: non-negative, at most two decimals (fen)."""
     d = _decimal(path, where, key, v, non_negative=True)
     if d.as_tuple().exponent < -2:
-        raise ConfigError(f"{path}: {where} key {key}: {_quote(v)} has more than two decimals (fen)")
+        raise ConfigError(_("{path}: {where} key {key}: {value} has more than two decimals (fen)").format(
+            path=path, where=where, key=key, value=_quote(v)))
     return v.strip()
 
 
 def _parse_amounts(path: Path, where: str, amounts: Any) -> dict:
     example = 'e.g. amounts = { urban_dibao = "30", rural_dibao = "20", special_care = { urban = "30", rural = "20" } }'
     if not isinstance(amounts, dict) or not amounts:
-        raise ConfigError(f"{path}: {where} key amounts: write a table of yuan per person per month by category, {example}")
+        raise ConfigError(_("{path}: {where} key amounts: write a table of yuan per person per month by category, "
+              "{example}").format(
+            path=path, where=where, example=example))
     out: dict = {}
     for cat, v in amounts.items():
         if cat not in CATEGORIES:
-            raise ConfigError(f"{path}: {where} key amounts.{cat}: unknown category; known: {', '.join(CATEGORIES)}")
+            raise ConfigError(_("{path}: {where} key amounts.{cat}: unknown category; known: {known}").format(
+                path=path, where=where, cat=cat, known=', '.join(CATEGORIES)))
         if isinstance(v, dict):
             if not v:
-                raise ConfigError(f"{path}: {where} key amounts.{cat}: empty; {example}")
+                raise ConfigError(_("{path}: {where} key amounts.{cat}: empty; {example}").format(
+                    path=path, where=where, cat=cat, example=example))
             for area in v:
                 if area not in ("urban", "rural"):
-                    raise ConfigError(f"{path}: {where} key amounts.{cat}.{area}: use urban and rural; {example}")
+                    raise ConfigError(_("{path}: {where} key amounts.{cat}.{area}: use urban and rural; {example}").format(
+                        path=path, where=where, cat=cat, area=area, example=example))
             out[cat] = {area: _money(path, where, f"amounts.{cat}.{area}", x) for area, x in v.items()}
         else:
             out[cat] = _money(path, where, f"amounts.{cat}", v)
@@ -399,19 +428,21 @@ def _parse_amounts(path: Path, where: str, amounts: Any) -> dict:
 def _parse_funding(path: Path, where: str, funding: Any) -> dict[str, Decimal]:
     example = 'e.g. funding = { central = "0.6", province = "0.4" }'
     if not isinstance(funding, dict) or not funding:
-        raise ConfigError(f"{path}: {where} key funding: write a table of shares by funder, {example}")
+        raise ConfigError(_("{path}: {where} key funding: write a table of shares by funder, {example}").format(
+            path=path, where=where, example=example))
     out: dict[str, Decimal] = {}
     for funder, v in funding.items():
         share = _decimal(path, where, f"funding.{funder}", v, non_negative=True)
         if share > 1:
-            raise ConfigError(f"{path}: {where} key funding.{funder}: {_quote(v)} is above 1 (shares are fractions of the cost)")
+            raise ConfigError(_("{path}: {where} key funding.{funder}: {value} is above 1 (shares are fractions of the "
+                  "cost)").format(
+                path=path, where=where, funder=funder, value=_quote(v)))
         out[funder] = share
     total = sum(out.values(), Decimal(0))
     if total != 1:
-        raise ConfigError(
-            f"{path}: {where} key funding: shares sum to {format(total.normalize(), 'f')}, not 1 ("
-            + " + ".join(f"{k} {format(v.normalize(), 'f')}" for k, v in out.items()) + ")"
-        )
+        raise ConfigError(_("{path}: {where} key funding: shares sum to {total}, not 1 ({shares})").format(
+            path=path, where=where, total=format(total.normalize(), "f"),
+            shares=" + ".join(f"{k} {format(v.normalize(), 'f')}" for k, v in out.items())))
     return out
 
 
@@ -419,52 +450,65 @@ def _parse_sources(path: Path, where: str, t: dict) -> dict[str, str]:
     """`sources`: where each value came from, by rule key or amounts.<category>."""
     src = t.get("sources", {})
     if not isinstance(src, dict) or not all(isinstance(v, str) and v.strip() for v in src.values()):
-        raise ConfigError(f'{path}: {where} key sources: write a table of texts, e.g. sources = {{ "amounts.urban_dibao" = "..." }}')
+        raise ConfigError(_("{path}: {where} key sources: write a table of texts, e.g. sources = {{ "
+              '"amounts.urban_dibao" = "..." }}').format(
+            path=path, where=where))
     for k in src:
-        head, _, tail = k.partition(".")
+        head, _dot, tail = k.partition(".")
         if head not in _RULE_KEYS and head != "categories" or (tail and head not in ("amounts", "trigger", "categories", "funding")):
-            raise ConfigError(f"{path}: {where} key sources.{k}: names no rule key (e.g. trigger, amounts.urban_dibao)")
+            raise ConfigError(_("{path}: {where} key sources.{k}: names no rule key (e.g. trigger, amounts.urban_dibao)").format(
+                path=path, where=where, k=k))
     return {k: v.strip() for k, v in src.items()}
 
 
 def _parse_tiers(path: Path, where: str, tiers: Any) -> tuple[tuple[Decimal, Fraction], ...]:
     example = 'e.g. tiers = [{ from = "3.0", fraction = "1/12" }, { from = "5.0", fraction = "1/8" }]'
     if not isinstance(tiers, list) or not tiers:
-        raise ConfigError(f"{path}: {where} key tiers: write a list of tiers, {example}")
+        raise ConfigError(_("{path}: {where} key tiers: write a list of tiers, {example}").format(
+            path=path, where=where, example=example))
     out: list[tuple[Decimal, Fraction]] = []
     for i, tier in enumerate(tiers, 1):
         key = f"tiers[{i}]"
         if not isinstance(tier, dict):
-            raise ConfigError(f"{path}: {where} key {key}: write each tier as {{ from = ..., fraction = ... }}")
-        _no_unknown(path, where, tier, _TIER_KEYS, f"in {key}")
+            raise ConfigError(_("{path}: {where} key {key}: write each tier as {{ from = ..., fraction = ... }}").format(
+                path=path, where=where, key=key))
+        _no_unknown(path, where, tier, _TIER_KEYS, _("in {key}").format(key=key))
         for k in _TIER_KEYS:
             if k not in tier:
-                raise ConfigError(f"{path}: {where} key {key}.{k}: missing; {example}")
+                raise ConfigError(_("{path}: {where} key {key}.{k}: missing; {example}").format(
+                    path=path, where=where, key=key, k=k, example=example))
         start = _decimal(path, where, f"{key}.from", tier["from"], non_negative=True)
         frac = tier["fraction"]
         m = _FRACTION_RE.match(frac) if isinstance(frac, str) else None
         if not m or int(m.group(2)) == 0:
-            raise ConfigError(f'{path}: {where} key {key}.fraction: {frac!r} is not a fraction "a/b" such as "1/12"')
+            raise ConfigError(_('{path}: {where} key {key}.fraction: {frac!r} is not a fraction "a/b" such as "1/12"').format(
+                path=path, where=where, key=key, frac=frac))
         a, b = int(m.group(1)), int(m.group(2))
         if a > _MAX_FRACTION_TERM or b > _MAX_FRACTION_TERM or a > b:
-            raise ConfigError(f"{path}: {where} key {key}.fraction: {frac!r} must be at most 1, with terms up to "
-                              f"{_MAX_FRACTION_TERM} (such as 1/12)")
+            raise ConfigError(_("{path}: {where} key {key}.fraction: {frac!r} must be at most 1, with terms up to {most} "
+                  "(such as 1/12)").format(
+                path=path, where=where, key=key, frac=frac, most=_MAX_FRACTION_TERM))
         fraction = Fraction(a, b)
         if out and start <= out[-1][0]:
-            raise ConfigError(f"{path}: {where} key {key}.from: {start} is not above the previous tier's {out[-1][0]}; list tiers ascending")
+            raise ConfigError(_("{path}: {where} key {key}.from: {start} is not above the previous tier's {previous}; list "
+                  "tiers ascending").format(
+                path=path, where=where, key=key, start=start, previous=out[-1][0]))
         out.append((start, fraction))
     return tuple(out)
 
 
 def _parse_categories(path: Path, where: str, key: str, cats: Any) -> dict[str, str]:
     if not isinstance(cats, dict):
-        raise ConfigError(f'{path}: {where} key {key}: write a table, e.g. {{ urban_dibao = "urban" }}')
+        raise ConfigError(_('{path}: {where} key {key}: write a table, e.g. {{ urban_dibao = "urban" }}').format(
+            path=path, where=where, key=key))
     out = {}
     for code, kind in cats.items():
         if code not in CATEGORIES:
-            raise ConfigError(f"{path}: {where} key {key}.{code}: unknown category; known: {', '.join(CATEGORIES)}")
+            raise ConfigError(_("{path}: {where} key {key}.{code}: unknown category; known: {known}").format(
+                path=path, where=where, key=key, code=code, known=', '.join(CATEGORIES)))
         if kind not in STANDARD_KINDS:
-            raise ConfigError(f"{path}: {where} key {key}.{code}: {kind!r} is not one of {', '.join(STANDARD_KINDS)}")
+            raise ConfigError(_("{path}: {where} key {key}.{code}: {kind!r} is not one of {kinds}").format(
+                path=path, where=where, key=key, code=code, kind=kind, kinds=', '.join(STANDARD_KINDS)))
         out[code] = kind
     return out
 
@@ -477,7 +521,8 @@ def _no_unknown(path: Path, where: str, t: dict, allowed: tuple[str, ...], place
         if k not in allowed:
             loc = f"{where}: " if where else ""
             raise ConfigError(
-                f"{path}: {loc}unknown key {k}{(' ' + place) if place else ''}; allowed: {', '.join(allowed)}"
+                _("{path}: {loc}unknown key {k}{place}; allowed: {allowed}").format(
+                    path=path, loc=loc, k=k, place=(' ' + place) if place else '', allowed=', '.join(allowed))
             )
 
 
@@ -485,7 +530,7 @@ def _req_str(path: Path, where: str, t: dict, key: str) -> str:
     v = t.get(key)
     if not isinstance(v, str) or not v.strip():
         loc = f"{where} " if where else ""
-        raise ConfigError(f"{path}: {loc}key {key}: must be non-empty text")
+        raise ConfigError(_("{path}: {loc}key {key}: must be non-empty text").format(path=path, loc=loc, key=key))
     return v.strip()
 
 
@@ -499,7 +544,8 @@ def _opt_bool(path: Path, where: str, t: dict, key: str, default: bool) -> bool:
     v = t[key]
     if not isinstance(v, bool):
         loc = f"{where} " if where else ""
-        raise ConfigError(f"{path}: {loc}key {key}: {v!r} must be true or false")
+        raise ConfigError(_("{path}: {loc}key {key}: {value!r} must be true or false").format(
+            path=path, loc=loc, key=key, value=v))
     return v
 
 
@@ -516,22 +562,30 @@ def _decimal(path: Path, where: str, key: str, v: Any, positive: bool = False, n
              places: int | None = None, maximum: Decimal | None = None) -> Decimal:
     loc = f"{where} " if where else ""
     if isinstance(v, _TomlFloat) or (isinstance(v, int) and not isinstance(v, bool)):
-        raise ConfigError(f'{path}: {loc}key {key}: write the number as a string, "{v}", not {v}, so it stays exact')
+        raise ConfigError(_('{path}: {loc}key {key}: write the number as a string, "{value}", not {value}, so it stays '
+              "exact").format(
+            path=path, loc=loc, key=key, value=v))
     if not isinstance(v, str) or not _DECIMAL_RE.match(v.strip()):
-        raise ConfigError(f"{path}: {loc}key {key}: {_quote(v)} is not a decimal")
+        raise ConfigError(_("{path}: {loc}key {key}: {value} is not a decimal").format(
+            path=path, loc=loc, key=key, value=_quote(v)))
     try:
         d = Decimal(v.strip())
     except InvalidOperation:  # pragma: no cover - the regex already guarantees it
-        raise ConfigError(f"{path}: {loc}key {key}: {_quote(v)} is not a decimal") from None
+        raise ConfigError(_("{path}: {loc}key {key}: {value} is not a decimal").format(
+            path=path, loc=loc, key=key, value=_quote(v))) from None
     if positive and d <= 0:
-        raise ConfigError(f"{path}: {loc}key {key}: {_quote(v)} must be above zero")
+        raise ConfigError(_("{path}: {loc}key {key}: {value} must be above zero").format(
+            path=path, loc=loc, key=key, value=_quote(v)))
     if non_negative and d < 0:
-        raise ConfigError(f"{path}: {loc}key {key}: {_quote(v)} must not be negative")
+        raise ConfigError(_("{path}: {loc}key {key}: {value} must not be negative").format(
+            path=path, loc=loc, key=key, value=_quote(v)))
     if places is not None and -d.as_tuple().exponent > places:
-        raise ConfigError(f"{path}: {loc}key {key}: {_quote(v)} has more than {places} decimals"
-                          + (" (a whole number of fen)" if places == 2 else ""))
+        msg = (_("{path}: {loc}key {key}: {value} has more than {places} decimals (a whole number of fen)") if places == 2
+               else _("{path}: {loc}key {key}: {value} has more than {places} decimals"))
+        raise ConfigError(msg.format(path=path, loc=loc, key=key, value=_quote(v), places=places))
     if maximum is not None and d > maximum:
-        raise ConfigError(f"{path}: {loc}key {key}: {_quote(v)} is above {maximum}, the most it can be")
+        raise ConfigError(_("{path}: {loc}key {key}: {value} is above {maximum}, the most it can be").format(
+            path=path, loc=loc, key=key, value=_quote(v), maximum=maximum))
     return d
 
 
@@ -543,5 +597,6 @@ def _month_or_error(path: Path, where: str, key: str, v: Any) -> str:
     s = str(v).strip() if isinstance(v, str) else None
     if s is None or not _MONTH_RE.match(s):
         loc = f"{where} " if where else ""
-        raise ConfigError(f'{path}: {loc}key {key}: {_quote(v)} is not a month; write "YYYY-MM", e.g. "2016-07"')
+        raise ConfigError(_('{path}: {loc}key {key}: {value} is not a month; write "YYYY-MM", e.g. "2016-07"').format(
+            path=path, loc=loc, key=key, value=_quote(v)))
     return s
