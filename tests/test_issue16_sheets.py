@@ -431,3 +431,21 @@ def test_csv_field_beyond_the_cap_names_its_line(tmp_path, cli, setup):
     r = calc(cli, setup, path, tmp_path / "o")
     assert r.exit_code == 2
     assert "line 3" in r.stderr and "ArrowInvalid" not in r.stderr, r.stderr
+
+
+def test_fetch_file_reads_the_sheet_named(tmp_path, cli, home):
+    """An officer's figures workbook with a notes sheet first: --sheet picks the figures."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "说明"
+    wb.active.append(["请在“数据”表填写"])
+    ws = wb.create_sheet("数据")
+    ws.append(["地区代码", "月份", "指标", "指数"])
+    ws.append(["140000", "2024-01", "CPI", "103.6"])
+    path = tmp_path / "figures.xlsx"
+    wb.save(path)
+    r = cli("fetch", "--source", "file", "--file", path, "--sheet", "数据", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    s = cli.json("series", "--region", "140000", "--since", "2024-01", "--until", "2024-01", "--format", "json")
+    assert [(o["indicator"], o["value"]) for o in s] == [("cpi", "103.6")]

@@ -74,6 +74,7 @@ def fetch(
     ctx: typer.Context,
     source: Source = typer.Option(Source.nbs, "--source", help=_("'nbs': the NBS data portal; 'file': an officer's file of official figures.")),
     file: Optional[Path] = typer.Option(None, "--file", help=_("With --source file: CSV (UTF-8/BOM/GB18030) or XLSX, columns region_code,month,indicator,value (or 地区代码,月份,指标,指数).")),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help=_("With --source file: the worksheet of a spreadsheet (name or number from 1; hidden sheets only this way).")),
     region: Optional[List[str]] = typer.Option(None, "--region", help=_("Region code to fetch (repeatable; default from config/sources.toml).")),
     since: Optional[str] = typer.Option(None, "--since", help=_("First index month, YYYY-MM.")),
     until: Optional[str] = typer.Option(None, "--until", help=_("Last index month, YYYY-MM.")),
@@ -101,7 +102,7 @@ def fetch(
         from cpi_link.sources.file import read_figures_file
 
         blank: list[int] = []
-        obs = read_figures_file(file, regions=region, since=since_m, until=until_m, skipped=blank)
+        obs = read_figures_file(file, regions=region, since=since_m, until=until_m, skipped=blank, sheet=sheet)
         result = store.upsert(obs)
         report.update(file=str(file), rows=len(obs), **result.as_dict())
         if blank:
