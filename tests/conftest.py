@@ -90,3 +90,18 @@ def cli_setup(tmp_path, home):
     std = tmp_path / "standards.csv"
     std.write_text(STANDARDS, encoding="utf-8")
     return cfg, std
+
+
+@pytest.fixture
+def setup(tmp_path, home):
+    """Scheme "t" (calc_helpers), 2024-01 figures with food at 6.5% (triggered), and the
+    standards file: (config folder, standards path)."""
+    from calc_helpers import STANDARDS, put_figures, write_scheme
+
+    cfg = tmp_path / "cfg"
+    (cfg / "schemes").mkdir(parents=True)
+    write_scheme(cfg / "schemes")
+    put_figures(home, "2024-01", cpi="103.6", food="106.5")
+    std = tmp_path / "standards.csv"
+    std.write_text(STANDARDS, encoding="utf-8")
+    return cfg, std

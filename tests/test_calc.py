@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
+from calc_helpers import make_id, put_figures
 
 # Index month 2024-01 under scheme "t": CPI 103.6 (3.6 >= 3.5) and food 106.5 (6.5 >= 6.0) both
 # trigger; rate = the higher, 6.5 (food). Standards in force in 2024-01 (see STANDARDS):
@@ -82,17 +82,6 @@ def write_roster(path: Path, fmt: str) -> Path:
         cols = list(zip(*ROWS))
         pq.write_table(pa.table({h: list(c) for h, c in zip(HEADER_CN, cols)}), path)
     return path
-
-
-@pytest.fixture
-def setup(tmp_path, home):
-    cfg = tmp_path / "cfg"
-    (cfg / "schemes").mkdir(parents=True)
-    write_scheme(cfg / "schemes")
-    put_figures(home, "2024-01", cpi="103.6", food="106.5")
-    std = tmp_path / "standards.csv"
-    std.write_text(STANDARDS, encoding="utf-8")
-    return cfg, std
 
 
 def read_out(run_dir: Path):

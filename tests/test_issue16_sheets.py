@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
+from calc_helpers import make_id
 
 IDS = [make_id("140105", f"19{60 + i}0101", f"{i + 1:03d}") for i in range(8)]
 HEADER = ["身份证号", "姓名", "类别", "行政区划代码", "保障人数", "银行账号"]
@@ -27,17 +27,6 @@ HEADER = ["身份证号", "姓名", "类别", "行政区划代码", "保障人�
 def rows(persons):
     """Urban dibao rows of 140105 with these persons, each with a bank account."""
     return [[IDS[i], f"人{i}", "城市低保", "140105", p, f"62220000000000{i:04d}"] for i, p in enumerate(persons)]
-
-
-@pytest.fixture
-def setup(tmp_path, home):
-    cfg = tmp_path / "cfg"
-    (cfg / "schemes").mkdir(parents=True)
-    write_scheme(cfg / "schemes")
-    put_figures(home, "2024-01", cpi="103.6", food="106.5")
-    std = tmp_path / "standards.csv"
-    std.write_text(STANDARDS, encoding="utf-8")
-    return cfg, std
 
 
 def calc(cli, setup, roster, out, *extra):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
+from calc_helpers import STANDARDS, make_id, write_scheme
 
 HEADER = ["person_id", "name", "category", "region_code", "area", "persons", "bank_account"]
 ID15 = "140105500101013"  # a legacy ID: 140105 + 500101 (1950-01-01) + 013
@@ -24,17 +24,6 @@ ID15_AS_18 = make_id("140105", "19500101", "013")
 
 def ids(n: int) -> list[str]:
     return [make_id("140105", "19700101", f"{i:03d}") for i in range(1, n + 1)]
-
-
-@pytest.fixture
-def setup(tmp_path, home):
-    cfg = tmp_path / "cfg"
-    (cfg / "schemes").mkdir(parents=True)
-    write_scheme(cfg / "schemes")
-    put_figures(home, "2024-01", cpi="103.6", food="106.5")
-    std = tmp_path / "standards.csv"
-    std.write_text(STANDARDS, encoding="utf-8")
-    return cfg, std
 
 
 def write_csv(path: Path, rows) -> Path:

@@ -2,7 +2,7 @@
 
 Amounts are computed as an integer numerator over an integer denominator (both in fen), then
 rounded by the scheme's declared mode. Nothing passes through binary floating point, and
-Python's round() (half to even) is never used.
+Python's built-in rounding (half to even) is never used.
 """
 
 from __future__ import annotations
