@@ -82,6 +82,23 @@ def repeated_keys(roster_path, batch_rows: int, folder, stop=None, checked: Hand
     return counter.repeated()
 
 
+def _looks_like_roster(head) -> bool:
+    from cpi_link.roster.schema import looks_like_roster  # imports pyarrow: only for a book of several sheets
+
+    return looks_like_roster(head)
+
+
+def open_early(path: Path, sheet=None):
+    """A spreadsheet roster's sheet, opened and parsed in a thread from now (core.sheets.open_sheet_early),
+    or None for other files."""
+    path = Path(path)
+    if path.suffix.lower() not in (".xlsx", ".xlsm", ".xls", ".ods") or not path.is_file():
+        return None
+    from cpi_link.core.sheets import open_sheet_early
+
+    return open_sheet_early(path, sheet, _looks_like_roster, "roster")
+
+
 class FirstPass:
     """repeated_keys(roster, batch_rows) in a daemon thread, and the roster's sha256 in another
     (`roster_sha.result()`): both start at once, so they fill the second core while the main thread
@@ -89,7 +106,7 @@ class FirstPass:
     folder under `parent`, made when first needed; `close()` stops the thread and removes the
     folder. result() re-raises the thread's error."""
 
-    def __init__(self, roster_path, batch_rows: int, parent: Path, sheet=None):
+    def __init__(self, roster_path, batch_rows: int, parent: Path, sheet=None, early=None):
         self.roster_path = Path(roster_path)
         self.sheet = sheet
         self.batch_rows = batch_rows
@@ -108,10 +125,12 @@ class FirstPass:
         # a spreadsheet has no first pass; its sheet is parsed now instead (calamine releases the
         # GIL), beside the imports and loading (stream_month takes it: `opened`)
         self.opened = None
-        if self.roster_path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
+        if early is None:
+            early = open_early(self.roster_path, sheet)
+        if early is not None:
             from cpi_link.roster.read import open_roster
 
-            self.opened = in_thread(open_roster, self.roster_path, sheet)
+            self.opened = in_thread(open_roster, self.roster_path, sheet, early)
         # what the thread needs is imported here first: imports hold the GIL, and a thread that
         # imported them beside the caller's own imports would start reading 0.3 s later
         import importlib
@@ -166,13 +185,15 @@ class RosterInput:
     first month (later months start their own in stream.stream_month)."""
 
     def __init__(self, path, parent: Path, batch_rows: int = BATCH_ROWS, first_pass: bool = True, sheet=None):
+        # a spreadsheet's parse starts first of all, before the imports below (numpy, pyarrow)
+        early = open_early(path, sheet) if first_pass else None
         from cpi_link.roster.read import check_path
 
         self.path = check_path(path)  # a folder or unreadable file is exit 2, before hashing
         self.state = file_state(self.path)
         self.batch_rows = batch_rows
         self.sheet = sheet  # the worksheet of a spreadsheet roster (--sheet)
-        self._first = FirstPass(self.path, batch_rows, parent, sheet=sheet) if first_pass else None
+        self._first = FirstPass(self.path, batch_rows, parent, sheet=sheet, early=early) if first_pass else None
         self._opened = [self._first] if self._first is not None else []
         if self._first is not None:
             self._sha = self._first.roster_sha

@@ -183,6 +183,10 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     # header problems: exit 2 before anything is computed (a spreadsheet may have been opened early)
     early = getattr(first_pass, "opened", None) if first_pass is not None and first_pass.matches(roster_path, batch_rows) \
         and getattr(first_pass, "sheet", None) == sheet else None
+    if early is not None and not early.done():
+        # pyarrow imports pandas on its first conversion of Python objects (0.1 s holding the GIL):
+        # done here, while calamine still parses the sheet without it
+        pa.array([], pa.string())
     roster = early.result() if early is not None else open_roster(roster_path, sheet)
     # the first pass runs in its own thread while the second starts; payable batches wait (at most
     # PENDING_BATCHES of them) until it knows which keys repeat

@@ -66,6 +66,7 @@ class Sheet:
     kind: str
     _sheet: object = field(repr=False, default=None)
     _book: object = field(repr=False, default=None)
+    _scan: object = field(repr=False, default=None)
 
     def _loaded(self):
         # parsed on first use (calamine parses the whole sheet, without the GIL): a caller can
@@ -100,12 +101,12 @@ class Sheet:
         start = self._loaded().start
         return start[1] if start else 0
 
-    def special_cells(self) -> dict[tuple[int, int], str]:
-        """{(row, column) 0-based: "formula" | "#N/A"...} for cells calamine reads as empty but are not,
-        and {(row, -1): "hidden"} for rows hidden in Excel (XLSX only)."""
-        if self.kind != "xlsx":
-            return {}
-        return _xlsx_special_cells(self.path, self.index)
+    def scan(self) -> "SheetScan":
+        """The cells calamine reads as empty but are not, and the hidden rows (XLSX only): a SheetScan,
+        its thread started on the first call."""
+        if self._scan is None:
+            self._scan = SheetScan(self.path, self.index if self.kind == "xlsx" else None)
+        return self._scan
 
 
 def open_sheet(path: Path, sheet: str | int | None = None,
@@ -166,6 +167,20 @@ def open_sheet(path: Path, sheet: str | int | None = None,
     return load(*visible[0])
 
 
+def open_sheet_early(path: Path, sheet: str | int | None, looks_like=None, what: str = "table"):
+    """open_sheet(...) and calamine's parse of that sheet, in a daemon thread, as a Future of the
+    Sheet: a caller starts it before its own heavy imports (calamine parses without the GIL)."""
+    from cpi_link.core.threads import in_thread
+
+    def run() -> Sheet:
+        sh = open_sheet(path, sheet, looks_like, what)
+        sh.scan()  # beside the parse: the XML is inflated once more, on the other core
+        sh._loaded()
+        return sh
+
+    return in_thread(run)
+
+
 def check_part_sizes(path: Path, kind: str) -> None:
     """Refuse a workbook whose XML parts claim more than MAX_PART_BYTES expanded (before expanding)."""
     try:
@@ -203,9 +218,7 @@ def _active_sheet(path: Path, kind: str, names: list[str]) -> str | None:
                 # activeTab counts every sheet in <sheets>, chart sheets too
                 all_names = re.findall(rb'<(?:\w+:)?sheet\b[^>]*\bname="([^"]*)"', wb)
                 if tab < len(all_names):
-                    from xml.sax.saxutils import unescape
-
-                    return unescape(all_names[tab].decode("utf-8"), {"&quot;": '"', "&apos;": "'"})
+                    return _xml_text(all_names[tab].decode("utf-8"))
             elif kind == "ods" and "settings.xml" in z.namelist():
                 s = z.read("settings.xml")[:4 << 20]
                 m = re.search(rb'config:name="ActiveTable"[^>]*>([^<]*)<', s)
@@ -214,6 +227,21 @@ def _active_sheet(path: Path, kind: str, names: list[str]) -> str | None:
     except (zipfile.BadZipFile, OSError, KeyError, UnicodeDecodeError):
         pass
     return None
+
+
+_ENTITY = re.compile(r"&(?:#x([0-9a-fA-F]+)|#(\d+)|(lt|gt|amp|quot|apos));")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+
+
+def _xml_text(s: str) -> str:
+    """An XML attribute's text with its character references resolved (no import: this runs
+    while the main thread imports)."""
+    def one(m):
+        if m.group(3):
+            return _NAMED[m.group(3)]
+        return chr(int(m.group(1), 16) if m.group(1) else int(m.group(2)))
+
+    return _ENTITY.sub(one, s) if "&" in s else s
 
 
 _CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d+)"([^>]*)>')
@@ -241,40 +269,104 @@ def _sheet_part(z: zipfile.ZipFile, index: int) -> str | None:
     return None
 
 
-def _xlsx_special_cells(path: Path, index: int) -> dict[tuple[int, int], str]:
-    """Cells with a formula and no stored value, and error cells, of the index-th sheet (0-based
-    (row, column) -> "formula" or the error text). The part is streamed: only chunks holding a
-    formula or an error cell are searched further (a plain roster has none)."""
-    out: dict[tuple[int, int], str] = {}
-    try:
-        with zipfile.ZipFile(path) as z:
-            part = _sheet_part(z, index)
-            if part is None or part not in z.namelist():
-                return out
-            tail = b""
-            with z.open(part) as fh:
-                while True:
-                    chunk = fh.read(8 << 20)
-                    if not chunk:
-                        break
-                    data = tail + chunk
-                    # keep the last (maybe cut) cell for the next round
-                    cut = data.rfind(b"<c ")
-                    cut = len(data) if cut < 0 or len(data) - cut > 4096 else cut
-                    if _may_hold_special(data):
-                        _scan_cells(data[:cut], out)
-                    if b'hidden="' in data:
-                        _scan_hidden(data[:cut], out)
-                    tail = data[cut:]
-                if tail and _may_hold_special(tail):
-                    _scan_cells(tail, out)
-                if tail and b'hidden="' in tail:
-                    _scan_hidden(tail, out)
-    except (zipfile.BadZipFile, OSError, KeyError):
-        return out
-    return out
+class SheetScan:
+    """The cells calamine reads as empty but are not, and the hidden rows, of an XLSX sheet, found
+    in its XML by a daemon thread while calamine parses and the rows are read. `wait(row)` blocks
+    until every sheet row up to `row` (1-based) was scanned; `found` then holds, in sheet order,
+    (row, column, what) with 0-based row and column: what is "formula" (no stored value), an
+    error text ("#N/A"), or "hidden" with column -1. Other formats find nothing."""
+
+    def __init__(self, path: Path, index: int | None):
+        import threading
+
+        self.found: list[tuple[int, int, str]] = []  # appended by the thread only
+        self._upto = 0
+        self._done = index is None
+        self._cond = threading.Condition()
+        if index is not None:
+            threading.Thread(target=self._run, args=(path, index), name="sheet-scan", daemon=True).start()
+
+    def wait(self, row: int) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._done or self._upto >= row)
+
+    def _publish(self, upto: int, cells: dict) -> None:
+        with self._cond:
+            self.found += [(r, c, what) for (r, c), what in cells.items()]
+            self._upto = max(self._upto, upto)
+            self._cond.notify_all()
+
+    def _run(self, path: Path, index: int) -> None:
+        import os
+        import threading
+
+        try:  # a lower priority: calamine's parse and the main thread come first on a busy machine
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
+        try:
+            _scan_sheet(path, index, self._publish)
+        except (zipfile.BadZipFile, OSError, KeyError, ValueError):
+            pass  # calamine says what is wrong with the file
+        finally:
+            with self._cond:
+                self._done = True
+                self._cond.notify_all()
 
 
+# The end of a cell element or the start of a row: a chunk of sheet XML is cut there, so that no
+# cell is seen in two halves (an optional namespace prefix: .NET writers use <x:c>).
+_BOUNDARY = re.compile(rb'</(?:\w+:)?c>|<(?:\w+:)?row[\s>]')
+_LAST_ROW = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
+
+
+def _scan_sheet(path: Path, index: int, publish) -> None:
+    """Stream the index-th sheet's XML; after each chunk, publish(rows fully scanned, {(row, col): what})
+    (see SheetScan). Only chunks holding a formula, an error cell or a hidden row are searched
+    further: a plain roster's sheet is only inflated and looked through once."""
+    with zipfile.ZipFile(path) as z:
+        part = _sheet_part(z, index)
+        if part is None or part not in z.namelist():
+            return
+        tail = b""
+        last = 0  # the highest row number seen: rows out of order are only trusted at the end
+        ordered = True
+        with z.open(part) as fh:
+            while True:
+                chunk = fh.read(4 << 20)
+                data = tail + chunk
+                if chunk:
+                    ends = [m.end() if m.group().startswith(b"</") else m.start() for m in _last_matches(data)]
+                    cut = max(ends) if ends else 0
+                else:
+                    cut = len(data)
+                part_data, tail = data[:cut], data[cut:]
+                out: dict = {}
+                if _may_hold_special(part_data):
+                    _scan_cells(part_data, out)
+                if b'hidden="' in part_data:
+                    _scan_hidden(part_data, out)
+                rows = [int(m.group(1)) for m in _LAST_ROW.finditer(part_data[-65536:])]
+                for r in rows:
+                    ordered = ordered and r > last
+                    last = max(last, r)
+                # rows before the last row tag are whole; the rest waits for the end when out of order
+                publish((last - 1) if ordered else 0, out)
+                if not chunk:
+                    return
+
+
+def _last_matches(data: bytes):
+    """The last boundary (see _BOUNDARY) in data, searched from its end in growing windows."""
+    size = 4096
+    while True:
+        found = list(_BOUNDARY.finditer(data, max(0, len(data) - size)))
+        if found or size >= len(data):
+            return found[-1:]
+        size *= 16
+
+
+_CELL_END = re.compile(rb'</(?:\w+:)?c>')
 _ROW_TAG = re.compile(rb'<(?:\w+:)?row\b[^>]*>')
 _HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
 _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
@@ -298,10 +390,8 @@ def _scan_cells(data: bytes, out: dict) -> None:
     for m in _CELL_REF.finditer(data):
         if m.group(3).endswith(b"/"):
             continue  # <c r="A1" s="1"/>: an empty styled cell
-        close = data.find(b"</c>", m.end())
-        if close < 0:
-            close = len(data)
-        body = data[m.end():close]
+        close = _CELL_END.search(data, m.end())
+        body = data[m.end():close.start() if close else len(data)]
         is_error = bool(_ERROR_T.search(m.group(0)))
         has_formula = bool(_FORMULA.search(body))
         if not (is_error or has_formula):

@@ -94,11 +94,13 @@ class RosterFile:
         return csv_lines_of_rows(self.path, self, source_rows)
 
 
-def open_roster(path: Path | str, sheet: str | int | None = None) -> RosterFile:
+def open_roster(path: Path | str, sheet: str | int | None = None, opened=None) -> RosterFile:
+    """The roster with its header found (InputError, exit 2, for header problems). opened: a Future
+    of its core.sheets.Sheet, when a spreadsheet's parse was started early (open_sheet_early)."""
     path = check_path(path)
     fmt = file_format(path)
     if fmt in SPREADSHEETS:
-        return _open_spreadsheet(path, fmt, sheet)
+        return _open_spreadsheet(path, fmt, sheet, opened)
     if sheet is not None:
         raise InputError(f"{path}: --sheet is for spreadsheets (XLSX, XLS, ODS); this is a {fmt.upper()} file")
     if fmt == "parquet":
@@ -400,15 +402,15 @@ def _find_line(path: Path, encoding: str, text: str | None) -> int | None:
 # Spreadsheets (core.sheets)
 
 
-def _open_spreadsheet(path: Path, fmt: str, sheet) -> RosterFile:
+def _open_spreadsheet(path: Path, fmt: str, sheet, opened=None) -> RosterFile:
     from cpi_link.core.sheets import HEADER_SCAN_ROWS, open_sheet
-    from cpi_link.core.threads import in_thread
+    from cpi_link.roster.schema import looks_like_roster
 
     matcher = header_matcher()
-    sh = open_sheet(path, sheet, looks_like=lambda head: any(matcher.score(r) >= 2 for r in head), what="roster")
-    # formulas without a stored value and error cells, found in the sheet's XML while calamine
-    # parses the sheet (it releases the GIL)
-    special = in_thread(sh.special_cells)
+    sh = opened.result() if opened is not None else open_sheet(path, sheet, looks_like=looks_like_roster, what="roster")
+    # formulas without a stored value, error cells and hidden rows, found in the sheet's XML in a
+    # thread while calamine parses the sheet (it releases the GIL) and the rows are read
+    special = sh.scan()
     head = []
     for row in sh.rows():
         head.append(row)
@@ -437,131 +439,191 @@ def _kind_of(v) -> str | None:
     return None
 
 
-_SHEET_CHUNK = 16384  # rows held as Python lists before they become Arrow arrays (memory, GC)
+_SHEET_CHUNK = 16384  # rows taken from calamine at once, as one 2-D object array (memory, cache)
 
 
 def _sheet_batches(r: RosterFile, batch_rows: int):
-    sh = r._sheet
-    keys = list(r.mapping)
-    pos = [r.mapping[k] for k in keys]
-    special = None
-    hidden: set[int] = set()  # sheet rows hidden in Excel
-    rows: list[list] = []
-    file_rows: list[int] = []
-    done: list[tuple[pa.Table, np.ndarray]] = []  # converted chunks of the batch being built
-    held = 0
-
-    def convert():
-        """The rows held -> (table, numeric-ID mask): text per column, cell reasons, file_row."""
-        nonlocal special
-        if special is None:  # {(file row, column key): "formula" | error text}, for the columns read
-            col_key = {sh.first_col + p: k for k, p in zip(keys, pos)}
-            found = r._special.result() if r._special is not None else {}
-            special = {(row + 1, col_key[c]): what for (row, c), what in found.items() if c in col_key}
-            hidden.update(row + 1 for (row, c) in found if c == -1)
-        width = len(rows[0])
-        cols = list(zip(*rows))
-        arrays = {}
-        reasons: dict[int, tuple[str, str]] = {}
-        numeric = None
-        bank = np.zeros(len(rows), bool)
-        for k, p in zip(keys, pos):
-            col = cols[p] if p < width else ("",) * len(rows)
-            try:
-                arrays[k] = pa.array(col, pa.string())  # the usual column: all text
-                continue
-            except (pa.ArrowTypeError, pa.ArrowInvalid):
-                pass
-            types = set(map(type, col))
-            if types <= {str, float, int}:  # numbers among text (persons typed as numbers): each distinct one converted once
-                text = {v: cell_text(v) for v in set(col) if type(v) is not str}
-                arrays[k] = pa.array([v if type(v) is str else text[v] for v in col], pa.string())
-            else:
-                for i, v in enumerate(col):
-                    if type(v) not in (str, float, int) and i not in reasons:
-                        what = _kind_of(v)
-                        if what is not None:
-                            reasons[i] = ("bad_cell", f"{k} holds {what} in the sheet, not text or a number")
-                arrays[k] = pa.array([cell_text(v) for v in col], pa.string())
-            if k == "person_id":
-                numeric = np.fromiter((type(v) in (float, int) for v in col), dtype=bool, count=len(col))
-            elif k == "bank_account":  # an account that went through Excel as a number may have lost digits
-                bank = np.fromiter((type(v) in (float, int) for v in col), dtype=bool, count=len(col))
-        if special:
-            at = {fr: i for i, fr in enumerate(file_rows)}
-            for (fr, k), what in special.items():
-                i = at.get(fr)
-                if i is None:
-                    continue
-                if what == "formula":
-                    reasons[i] = ("formula_without_value", f"{k} holds a formula without a stored value; open the "
-                                                          "file in Excel or WPS so it calculates, save it, run again")
-                elif reasons.get(i, ("",))[0] != "formula_without_value":
-                    reasons[i] = ("bad_cell", f"{k} holds the error {what} in the sheet")
-        if hidden:
-            first = r.rows_read + held + 1  # the source_row of rows[0]
-            r.hidden_rows += [first + i for i, fr in enumerate(file_rows) if fr in hidden]
-        t = pa.table(arrays).append_column("file_row", pa.array(file_rows, pa.int64()))
-        t = t.append_column(NUMERIC_BANK, pa.array(bank, pa.bool_()))
-        if reasons:
-            code: list = [None] * len(rows)
-            text: list = [None] * len(rows)
-            for i, (c, d) in reasons.items():
-                code[i], text[i] = c, d
-            t = t.append_column("cell_reason", pa.array(code, pa.string()))
-            t = t.append_column("cell_detail", pa.array(text, pa.string()))
-        else:
-            t = t.append_column("cell_reason", pa.nulls(len(rows), pa.string()))
-            t = t.append_column("cell_detail", pa.nulls(len(rows), pa.string()))
-        rows.clear()
-        file_rows.clear()
-        return t, (numeric if numeric is not None else np.zeros(t.num_rows, bool))
-
-    def batch():
-        nonlocal held
-        tables, masks = zip(*done)
-        done.clear()
-        r.rows_read += held
-        held = 0
-        t = pa.concat_tables(tables)
-        if t.column("cell_reason").null_count == t.num_rows:  # no cell stood for no value: no columns
-            t = t.drop_columns(["cell_reason", "cell_detail"])
-        if not pc.any(t.column(NUMERIC_BANK)).as_py():  # the usual case: no account was a number
-            t = t.drop_columns([NUMERIC_BANK])
-        return t.combine_chunks(), np.concatenate(masks)
+    """A sheet's data rows in batches. calamine gives each row as a Python list; they are taken a
+    chunk at a time (itertools.islice, no per-row Python), made one 2-D object array, and each
+    column goes to Arrow whole: only cells that are not text are looked at one by one."""
+    import gc
+    import itertools
 
     import python_calamine
 
-    it = sh.raw_rows()  # calamine's own iterator: a generator around it cost a tenth of the reading
+    sh = r._sheet
+    keys = list(r.mapping)
+    pos = [r.mapping[k] for k in keys]
+    id_col = r.mapping["person_id"]
+    it = sh.raw_rows()
     for _ in range(r.header_row):
         next(it, None)
-    n = r.header_row
-    limit = min(_SHEET_CHUNK, batch_rows)
-    append, append_row = rows.append, file_rows.append
-    while True:
-        try:
-            for row in it:
-                n += 1
-                if row.count("") == len(row):
-                    continue  # a wholly empty row is not a data row
-                append(row)
-                append_row(n)
-                if len(rows) >= limit:
-                    break
-            else:
+    special = _SpecialCells(r, sh, keys, pos)
+    n = r.header_row  # the sheet row of the last row taken
+    done: list[tuple[pa.Table, np.ndarray]] = []  # converted chunks of the batch being built
+    held = 0
+    # The rows are short-lived lists without cycles: the cyclic GC would only rescan them (a third
+    # of the reading time), so it pauses while the sheet is read.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        while True:
+            try:
+                chunk = list(itertools.islice(it, min(_SHEET_CHUNK, batch_rows - held)))
+            except python_calamine.CalamineError as exc:
+                raise InputError(f"{sh.label}: cannot be read ({type(exc).__name__})") from None
+            if not chunk:
                 break
-        except python_calamine.CalamineError as exc:
-            raise InputError(f"{sh.label}: cannot be read ({type(exc).__name__})") from None
-        done.append(convert())
-        held += done[-1][0].num_rows
-        if held >= batch_rows:
-            yield batch()
-        limit = min(_SHEET_CHUNK, batch_rows - held)
-    if rows:
-        done.append(convert())
-        held += done[-1][0].num_rows
-    if done:
-        yield batch()
+            file_rows = np.arange(n + 1, n + 1 + len(chunk), dtype=np.int64)
+            n += len(chunk)
+            cells = np.empty((len(chunk), len(chunk[0])), dtype=object)
+            cells[:] = chunk  # rows are of equal length (calamine's grid)
+            del chunk
+            # a wholly empty row is not a data row: looked for among the rows without an ID
+            maybe = np.flatnonzero(cells[:, id_col] == "")
+            if len(maybe):
+                blank = np.zeros(len(cells), bool)
+                blank[maybe] = (cells[maybe] == "").all(axis=1)
+                if blank.any():
+                    cells, file_rows = cells[~blank], file_rows[~blank]
+                    if not len(cells):
+                        continue
+            t, numeric = _convert_cells(cells, file_rows, keys, pos, special, r, r.rows_read + held + 1)
+            done.append((t, numeric))
+            held += t.num_rows
+            if held >= batch_rows:
+                yield _join(r, done, held)
+                done.clear()
+                held = 0
+        if done:
+            yield _join(r, done, held)
+    finally:
+        if paused:
+            gc.enable()
+
+
+class _SpecialCells:
+    """What the sheet's XML says of the cells calamine reads as empty (core.sheets.SheetScan, in its
+    own thread): formulas without a stored value and error cells of the columns read, and rows
+    hidden in Excel; taken a chunk of rows at a time, once the scan has passed them."""
+
+    def __init__(self, r: RosterFile, sh, keys, pos):
+        self._scan = r._special
+        self._col_key = {sh.first_col + p: k for k, p in zip(keys, pos)}
+        self._taken = 0  # entries of scan.found already sorted in
+        self._rows = np.zeros(0, dtype=np.int64)  # file rows of the entries not yet passed
+        self._entries: list = []  # their (key or None for a hidden row, what)
+
+    def in_rows(self, file_rows: np.ndarray):
+        """([(index in file_rows, key, what)], indices of hidden rows) for a chunk's sorted file rows."""
+        if self._scan is None:
+            return [], None
+        self._scan.wait(int(file_rows[-1]))
+        found = self._scan.found
+        new = found[self._taken:len(found)]
+        self._taken += len(new)
+        if new:
+            keep = [(r + 1, None if c == -1 else self._col_key[c], what) for r, c, what in new
+                    if c == -1 or c in self._col_key]
+            rows = np.concatenate([self._rows, np.array([e[0] for e in keep], dtype=np.int64)])
+            entries = self._entries + [(k, what) for _, k, what in keep]
+            order = np.argsort(rows, kind="stable")
+            self._rows, self._entries = rows[order], [entries[i] for i in order.tolist()]
+        if not len(self._rows):
+            return [], None
+        # entries of this chunk's rows; those of earlier rows (blank rows, the header) are dropped
+        hi = int(np.searchsorted(self._rows, file_rows[-1], side="right"))
+        rows, entries = self._rows[:hi], self._entries[:hi]
+        self._rows, self._entries = self._rows[hi:], self._entries[hi:]
+        at = np.searchsorted(file_rows, rows)
+        cells, hidden = [], []
+        for i, fr, (k, what) in zip(at.tolist(), rows.tolist(), entries):
+            if i < len(file_rows) and file_rows[i] == fr:
+                if k is None:
+                    hidden.append(i)
+                else:
+                    cells.append((i, k, what))
+        return cells, (np.array(hidden, dtype=np.int64) if hidden else None)
+
+
+def _convert_cells(cells: np.ndarray, file_rows: np.ndarray, keys, pos, special: _SpecialCells,
+                   r: RosterFile, first_source: int):
+    """A chunk of rows (2-D object array of calamine's cells) -> (table, numeric-ID mask): text per
+    column (a whole column at once when it is all text), cell reasons, file_row."""
+    import itertools
+
+    n = len(cells)
+    arrays = {}
+    reasons: dict[int, tuple[str, str]] = {}
+    numeric = np.zeros(n, bool)
+    bank = np.zeros(n, bool)
+    for k, p in zip(keys, pos):
+        if p >= cells.shape[1]:
+            arrays[k] = pa.array(np.full(n, "", dtype=object), pa.string())
+            continue
+        col = cells[:, p]
+        try:
+            arrays[k] = pa.array(col, pa.string())  # the usual column: all text
+            continue
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            pass
+        # numbers (or dates, yes/no cells) among the text: only those cells are looked at
+        at = np.flatnonzero(~np.fromiter(map(isinstance, col, itertools.repeat(str)), dtype=bool, count=n))
+        others = col[at].tolist()
+        types = set(map(type, others))
+        if types == {float} or types == {int}:  # each distinct number converted once
+            text = {v: cell_text(v) for v in set(others)}
+            shown = [text[v] for v in others]
+            is_number = np.ones(len(at), bool)
+        else:
+            shown = [cell_text(v) for v in others]
+            is_number = np.fromiter((type(v) in (float, int) for v in others), dtype=bool, count=len(others))
+            for i, v in zip(at.tolist(), others):
+                if i not in reasons and type(v) not in (float, int):
+                    what = _kind_of(v)
+                    if what is not None:
+                        reasons[i] = ("bad_cell", f"{k} holds {what} in the sheet, not text or a number")
+        col = col.copy()
+        col[at] = shown
+        arrays[k] = pa.array(col, pa.string())
+        if k == "person_id":
+            numeric[at] = is_number
+        elif k == "bank_account":  # an account that went through Excel as a number may have lost digits
+            bank[at] = is_number
+    found, hidden = special.in_rows(file_rows)
+    for i, k, what in found:
+        if what == "formula":
+            reasons[i] = ("formula_without_value", f"{k} holds a formula without a stored value; open the "
+                                                  "file in Excel or WPS so it calculates, save it, run again")
+        elif reasons.get(i, ("",))[0] != "formula_without_value":
+            reasons[i] = ("bad_cell", f"{k} holds the error {what} in the sheet")
+    if hidden is not None and len(hidden):
+        r.hidden_rows += (hidden + first_source).tolist()
+    t = pa.table(arrays).append_column("file_row", pa.array(file_rows))
+    t = t.append_column(NUMERIC_BANK, pa.array(bank, pa.bool_()))
+    if reasons:
+        code: list = [None] * n
+        detail: list = [None] * n
+        for i, (c, d) in reasons.items():
+            code[i], detail[i] = c, d
+        t = t.append_column("cell_reason", pa.array(code, pa.string()))
+        t = t.append_column("cell_detail", pa.array(detail, pa.string()))
+    else:
+        t = t.append_column("cell_reason", pa.nulls(n, pa.string()))
+        t = t.append_column("cell_detail", pa.nulls(n, pa.string()))
+    return t, numeric
+
+
+def _join(r: RosterFile, done: list, held: int):
+    """The converted chunks of one batch as one table (columns no cell needed, dropped)."""
+    tables, masks = zip(*done)
+    r.rows_read += held
+    t = pa.concat_tables(tables)
+    if t.column("cell_reason").null_count == t.num_rows:  # no cell stood for no value: no columns
+        t = t.drop_columns(["cell_reason", "cell_detail"])
+    if not pc.any(t.column(NUMERIC_BANK)).as_py():  # the usual case: no account was a number
+        t = t.drop_columns([NUMERIC_BANK])
+    return t.combine_chunks(), np.concatenate(masks)
 
 
 # Parquet

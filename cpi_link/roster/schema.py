@@ -66,6 +66,12 @@ def header_matcher():
     return HeaderMatcher(HEADER_ALIASES, HEADER_UNITS)
 
 
+def looks_like_roster(head: list[list]) -> bool:
+    """A sheet's first rows hold a roster header: a row naming at least two roster columns."""
+    matcher = header_matcher()
+    return any(matcher.score(r) >= 2 for r in head)
+
+
 def map_header(header: list[str], path, where: str | None = None) -> dict[str, int]:
     """{canonical column: position}; InputError for a column twice, a look-alike that matches no
     name (core.tabular.HeaderMatcher), or a missing required column."""
