@@ -92,6 +92,10 @@ class Sheet:
         except Exception as exc:  # noqa: BLE001 - calamine raises its own types, and ValueError on bad XML
             raise InputError(f"{self.label}: cannot be read ({_calamine_text(exc)})") from None
 
+    def release(self) -> None:
+        """Free the parsed sheet (it is parsed again if read again)."""
+        self._sheet = None
+
     def raw_rows(self):
         """calamine's row iterator itself (rows(), without a generator around it, for the big reads)."""
         return self._loaded().iter_rows()

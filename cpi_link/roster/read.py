@@ -495,6 +495,9 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
                 yield _join(r, done, held)
                 done.clear()
                 held = 0
+        # every row was read: calamine's grid (about 400 MB at 1M rows) is freed before the last batch
+        del it
+        sh.release()
         if done:
             yield _join(r, done, held)
     finally:
