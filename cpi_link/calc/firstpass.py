@@ -82,6 +82,34 @@ def repeated_keys(roster_path, batch_rows: int, folder, stop=None, checked: Hand
     return counter.repeated()
 
 
+def _maybe_csv(path: Path) -> bool:
+    """Not Parquet nor a spreadsheet by its name and first bytes (a wrong guess costs one count)."""
+    if path.suffix.lower() in (".parquet", ".xlsx", ".xlsm", ".xls", ".ods"):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError:
+        return False
+    return magic not in (b"PAR1", b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+
+
+def _first_of(fut):
+    """A Future of fut's result's first item."""
+    from concurrent.futures import Future
+
+    out: Future = Future()
+
+    def done(f):
+        if f.exception() is not None:
+            out.set_exception(f.exception())
+        else:
+            out.set_result(f.result()[0])
+
+    fut.add_done_callback(done)
+    return out
+
+
 def _looks_like_roster(head) -> bool:
     from cpi_link.roster.schema import looks_like_roster  # imports pyarrow: only for a book of several sheets
 
@@ -121,7 +149,14 @@ class FirstPass:
 
         # first of all: hashing needs no import and releases the GIL, so it has the second core
         # to itself while this thread imports numpy and pyarrow
-        self.roster_sha = in_thread(sha256_file, self.roster_path)
+        self.file_scan = None  # a CSV's (sha256, line breaks, tail): see roster.read.csv_lines_of_rows
+        if _maybe_csv(self.roster_path):
+            from cpi_link.core.atomic import sha256_and_line_breaks
+
+            self.file_scan = in_thread(sha256_and_line_breaks, self.roster_path)
+            self.roster_sha = _first_of(self.file_scan)
+        else:
+            self.roster_sha = in_thread(sha256_file, self.roster_path)
         # a spreadsheet has no first pass; its sheet is parsed now instead (calamine releases the
         # GIL), beside the imports and loading (stream_month takes it: `opened`)
         self.opened = None

@@ -201,6 +201,8 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     else:
         first = _first_pass(roster_path, batch_rows, spill_dir)
     runner = first
+    if getattr(first, "file_scan", None) is not None:
+        roster.line_scan = first.file_scan  # the CSV's line breaks, counted as it was hashed
     repeated = None
     pending: list = []
     held = _Spill(spill_dir, SHEET_SPILL_BYTES if roster.format in SPREADSHEETS else SPILL_BYTES)

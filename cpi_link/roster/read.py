@@ -70,6 +70,7 @@ class RosterFile:
     header_end: int = 1  # CSV: the line the header ends on
     rows_read: int = 0  # data rows the batches gave so far (all of them once read to the end)
     hidden_rows: list = field(default_factory=list)  # data rows (source_row) hidden in the sheet (XLSX)
+    line_scan: object = None  # a Future of core.atomic.sha256_and_line_breaks of this CSV, when it was hashed
     _sheet: object = field(default=None, repr=False)
     _special: object = field(default=None, repr=False)
 
@@ -334,14 +335,12 @@ def csv_lines_of_rows(path: Path, r: "RosterFile", source_rows: np.ndarray) -> n
     simple = want + r.header_end
     if not len(want):
         return simple
-    # read in chunks into one buffer, not mapped: mapped pages would count in the process's memory
-    buf = bytearray(16 << 20)
-    breaks, tail = 0, b""
-    with open(path, "rb", buffering=0) as fh:
-        while n := fh.readinto(buf):
-            chunk = memoryview(buf)[:n]
-            breaks += bytes(chunk).count(b"\n") if n < len(buf) else buf.count(b"\n")
-            tail = bytes(chunk[-4096:]) if n >= 4096 else (tail + bytes(chunk))[-4096:]
+    if r.line_scan is not None:  # counted while the file was hashed
+        _, breaks, tail = r.line_scan.result()
+    else:
+        from cpi_link.core.atomic import sha256_and_line_breaks
+
+        _, breaks, tail = sha256_and_line_breaks(path, digest=False)
     # line breaks among the blank characters at the very end move no row
     stripped = tail.rstrip(b" \t\r\n")
     breaks -= tail[len(stripped):].count(b"\n")
