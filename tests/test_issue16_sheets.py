@@ -438,3 +438,81 @@ def test_fetch_file_reads_the_sheet_named(tmp_path, cli, home):
     assert r.exit_code == 0, r.stderr
     s = cli.json("series", "--region", "140000", "--since", "2024-01", "--until", "2024-01", "--format", "json")
     assert [(o["indicator"], o["value"]) for o in s] == [("cpi", "103.6")]
+
+
+# --------------------------------------------------------------------------------------------
+# what calamine reads as empty, in XLS and ODS too: error cells, formulas without a value, hidden rows
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sheets"
+
+
+@pytest.mark.parametrize("name", ["libreoffice-roster.xls", "libreoffice-roster.ods"])
+def test_libreoffice_error_cell_and_hidden_row(tmp_path, cli, setup, name):
+    # written by LibreOffice (fixtures/sheets/make_libreoffice_rosters.py): title row, header on
+    # row 2; 人0 2 persons, 人1 =1+2 (stored 3), 人2 =NA() (stored #N/A), 人3 1 person on a hidden row
+    out = tmp_path / "out"
+    r = calc(cli, setup, FIXTURES / name, out, "--format", "table")
+    assert r.exit_code == 0, r.stderr
+    got = paid(out)
+    assert {k: v[0] for k, v in got.items()} == {"人0": "114.00", "人1": "171.00", "人3": "57.00"}  # (2, 3, 1) x 57
+    (rej,) = rejected(out)
+    assert (rej["reason"], rej["file_row"], rej["source_row"]) == ("bad_cell", 5, 3)
+    assert "#N/A" in rej["detail"] and "persons" in rej["detail"]  # not 1 person for an error
+    assert "1 rows hidden in the sheet (1 of them paid)" in r.stdout
+    assert (roster_input(out)["hidden_rows"], roster_input(out)["hidden_paid_rows"]) == (1, 1)
+
+
+def test_ods_formula_without_value_is_rejected(tmp_path, cli, setup):
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="花名册")
+    for i, row in enumerate([HEADER] + rows([2, 0, 1])):
+        tr = TableRow(visibility="collapse") if i == 3 else TableRow()
+        for c, v in enumerate(row):
+            if i == 2 and c == 4:
+                cell = TableCell(formula="of:=1+2")  # odfpy stores no value; calamine reads ""
+            elif isinstance(v, int):
+                cell = TableCell(valuetype="float", value=v)
+                cell.addElement(P(text=str(v)))
+            else:
+                cell = TableCell(valuetype="string")
+                cell.addElement(P(text=str(v)))
+            tr.addElement(cell)
+        table.addElement(tr)
+    doc.spreadsheet.addElement(table)
+    path = tmp_path / "f.ods"
+    doc.save(str(path))
+    out = tmp_path / "out"
+    r = calc(cli, setup, path, out)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "171.00"  # 人0 2 x 57 + 人2 (hidden) 1 x 57
+    (rej,) = rejected(out)
+    assert (rej["reason"], rej["file_row"]) == ("formula_without_value", 3)
+    assert roster_input(out)["hidden_rows"] == 1
+
+
+def test_xls_error_cell_and_hidden_row_by_xlwt(tmp_path, cli, setup):
+    import xlwt
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("名单")
+    for c, h in enumerate(HEADER):
+        ws.write(0, c, h)
+    for r, row in enumerate(rows([2, None, 3])):
+        for c, v in enumerate(row):
+            if v is not None:
+                ws.write(r + 1, c, v)
+    ws.row(2).set_cell_error(4, 0x2A)  # 人1's persons: #N/A (a BOOLERR record), read "" by calamine
+    ws.row(3).hidden = True  # 人2: hidden, paid
+    path = tmp_path / "e.xls"
+    wb.save(str(path))
+    out = tmp_path / "out"
+    r = calc(cli, setup, path, out)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "285.00"  # (2 + 3) x 57
+    (rej,) = rejected(out)
+    assert (rej["reason"], rej["file_row"]) == ("bad_cell", 3) and "#N/A" in rej["detail"]
+    assert (roster_input(out)["hidden_rows"], roster_input(out)["hidden_paid_rows"]) == (1, 1)

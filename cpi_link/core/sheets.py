@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from cpi_link.core.errors import InputError
+from cpi_link.core.sheetscan import _col_index, _sheet_part
 
 # A sheet part (or shared strings, or an ODS content.xml) larger than this when expanded is refused
 # before anything expands it: a 1M-row, 10-column roster is about 400 MB of XML; an "XLSX bomb" of
@@ -105,11 +106,13 @@ class Sheet:
         start = self._loaded().start
         return start[1] if start else 0
 
-    def scan(self) -> "SheetScan":
-        """The cells calamine reads as empty but are not, and the hidden rows (XLSX only): a SheetScan,
+    def scan(self):
+        """The cells calamine reads as empty but are not, and the hidden rows: a core.sheetscan.SheetScan,
         its thread started on the first call."""
         if self._scan is None:
-            self._scan = SheetScan(self.path, self.index if self.kind == "xlsx" else None)
+            from cpi_link.core.sheetscan import SheetScan
+
+            self._scan = SheetScan(self.path, self.kind, self.index)
         return self._scan
 
 
@@ -248,166 +251,6 @@ def _xml_text(s: str) -> str:
     return _ENTITY.sub(one, s) if "&" in s else s
 
 
-_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d+)"([^>]*)>')
-_FORMULA = re.compile(rb'<(?:\w+:)?f[\s>/]')
-_ERROR_T = re.compile(rb'\bt="e"')
-_VALUE = re.compile(rb'<(?:\w+:)?v>([^<]*)<')
-
-
-def _sheet_part(z: zipfile.ZipFile, index: int) -> str | None:
-    """The zip member of the index-th sheet of xl/workbook.xml (via its relationship id)."""
-    wb = z.read("xl/workbook.xml")
-    sheets = re.findall(rb'<(?:\w+:)?sheet\b[^>]*>', wb)
-    if index >= len(sheets):
-        return None
-    m = re.search(rb'\br:id="([^"]+)"', sheets[index]) or re.search(rb':id="([^"]+)"', sheets[index])
-    if not m:
-        return None
-    rels = z.read("xl/_rels/workbook.xml.rels")
-    for rel in re.findall(rb"<Relationship\b[^>]*>", rels):
-        if re.search(rb'\bId="' + re.escape(m.group(1)) + rb'"', rel):
-            t = re.search(rb'\bTarget="([^"]+)"', rel)
-            if t:
-                target = t.group(1).decode()
-                return target.lstrip("/") if target.startswith("/") else "xl/" + target
-    return None
-
-
-class SheetScan:
-    """The cells calamine reads as empty but are not, and the hidden rows, of an XLSX sheet, found
-    in its XML by a daemon thread while calamine parses and the rows are read. `wait(row)` blocks
-    until every sheet row up to `row` (1-based) was scanned; `found` then holds, in sheet order,
-    (row, column, what) with 0-based row and column: what is "formula" (no stored value), an
-    error text ("#N/A"), or "hidden" with column -1. Other formats find nothing."""
-
-    def __init__(self, path: Path, index: int | None):
-        import threading
-
-        self.found: list[tuple[int, int, str]] = []  # appended by the thread only
-        self._upto = 0
-        self._done = index is None
-        self._cond = threading.Condition()
-        if index is not None:
-            threading.Thread(target=self._run, args=(path, index), name="sheet-scan", daemon=True).start()
-
-    def wait(self, row: int) -> None:
-        with self._cond:
-            self._cond.wait_for(lambda: self._done or self._upto >= row)
-
-    def _publish(self, upto: int, cells: dict) -> None:
-        with self._cond:
-            self.found += [(r, c, what) for (r, c), what in cells.items()]
-            self._upto = max(self._upto, upto)
-            self._cond.notify_all()
-
-    def _run(self, path: Path, index: int) -> None:
-        import os
-        import threading
-
-        try:  # a lower priority: calamine's parse and the main thread come first on a busy machine
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except (AttributeError, OSError):
-            pass
-        try:
-            _scan_sheet(path, index, self._publish)
-        except (zipfile.BadZipFile, OSError, KeyError, ValueError):
-            pass  # calamine says what is wrong with the file
-        finally:
-            with self._cond:
-                self._done = True
-                self._cond.notify_all()
-
-
-# The end of a cell element or the start of a row: a chunk of sheet XML is cut there, so that no
-# cell is seen in two halves (an optional namespace prefix: .NET writers use <x:c>).
-_BOUNDARY = re.compile(rb'</(?:\w+:)?c>|<(?:\w+:)?row[\s>]')
-_LAST_ROW = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
-
-
-def _scan_sheet(path: Path, index: int, publish) -> None:
-    """Stream the index-th sheet's XML; after each chunk, publish(rows fully scanned, {(row, col): what})
-    (see SheetScan). Only chunks holding a formula, an error cell or a hidden row are searched
-    further: a plain roster's sheet is only inflated and looked through once."""
-    with zipfile.ZipFile(path) as z:
-        part = _sheet_part(z, index)
-        if part is None or part not in z.namelist():
-            return
-        tail = b""
-        last = 0  # the highest row number seen: rows out of order are only trusted at the end
-        ordered = True
-        with z.open(part) as fh:
-            while True:
-                chunk = fh.read(4 << 20)
-                data = tail + chunk
-                if chunk:
-                    ends = [m.end() if m.group().startswith(b"</") else m.start() for m in _last_matches(data)]
-                    cut = max(ends) if ends else 0
-                else:
-                    cut = len(data)
-                part_data, tail = data[:cut], data[cut:]
-                out: dict = {}
-                if _may_hold_special(part_data):
-                    _scan_cells(part_data, out)
-                if b'hidden="' in part_data:
-                    _scan_hidden(part_data, out)
-                rows = [int(m.group(1)) for m in _LAST_ROW.finditer(part_data[-65536:])]
-                for r in rows:
-                    ordered = ordered and r > last
-                    last = max(last, r)
-                # rows before the last row tag are whole; the rest waits for the end when out of order
-                publish((last - 1) if ordered else 0, out)
-                if not chunk:
-                    return
-
-
-def _last_matches(data: bytes):
-    """The last boundary (see _BOUNDARY) in data, searched from its end in growing windows."""
-    size = 4096
-    while True:
-        found = list(_BOUNDARY.finditer(data, max(0, len(data) - size)))
-        if found or size >= len(data):
-            return found[-1:]
-        size *= 16
-
-
-_CELL_END = re.compile(rb'</(?:\w+:)?c>')
-_ROW_TAG = re.compile(rb'<(?:\w+:)?row\b[^>]*>')
-_HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
-_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
-
-
-def _scan_hidden(data: bytes, out: dict) -> None:
-    """Rows hidden in Excel (<row r="5" hidden="1">): (row, -1) -> "hidden" (calamine reads them as any row)."""
-    for m in _ROW_TAG.finditer(data):
-        if _HIDDEN.search(m.group(0)):
-            r = _ROW_NUMBER.search(m.group(0))
-            if r:
-                out[(int(r.group(1)) - 1, -1)] = "hidden"
-
-
-def _may_hold_special(data: bytes) -> bool:
-    # substring tests, not a regex: a plain roster's sheet is scanned at memory speed
-    return b"<f" in data or b'"e"' in data or b":f>" in data
-
-
-def _scan_cells(data: bytes, out: dict) -> None:
-    for m in _CELL_REF.finditer(data):
-        if m.group(3).endswith(b"/"):
-            continue  # <c r="A1" s="1"/>: an empty styled cell
-        close = _CELL_END.search(data, m.end())
-        body = data[m.end():close.start() if close else len(data)]
-        is_error = bool(_ERROR_T.search(m.group(0)))
-        has_formula = bool(_FORMULA.search(body))
-        if not (is_error or has_formula):
-            continue
-        v = _VALUE.search(body)
-        row, col = int(m.group(2)) - 1, _col_index(m.group(1))
-        if is_error:
-            out[(row, col)] = v.group(1).decode("utf-8", "replace") if v else "#VALUE!"
-        elif v is None or (v.group(1) == b"" and b't="str"' not in m.group(0)):  # <v/>, or <v></v> for a number
-            out[(row, col)] = "formula"
-
-
 def _check_extent(path: Path, index: int, label: str) -> None:
     """InputError for a small sheet part whose cells span more than MAX_CELLS (a far-away cell)."""
     try:
@@ -427,13 +270,6 @@ def _check_extent(path: Path, index: int, label: str) -> None:
         raise InputError(f"{label}: its cells reach row {rows:,} and column {cols:,} ({rows * cols:,} cells, beyond the "
                          f"cap of {MAX_CELLS:,}); a stray cell far away? Delete the empty rows and columns after the "
                          "table, save, run again")
-
-
-def _col_index(letters: bytes) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + (ch - 64)
-    return n - 1
 
 
 def cell_text(v: object, dates: str = "iso") -> str:
