@@ -516,3 +516,26 @@ def test_xls_error_cell_and_hidden_row_by_xlwt(tmp_path, cli, setup):
     (rej,) = rejected(out)
     assert (rej["reason"], rej["file_row"]) == ("bad_cell", 3) and "#N/A" in rej["detail"]
     assert (roster_input(out)["hidden_rows"], roster_input(out)["hidden_paid_rows"]) == (1, 1)
+
+
+def test_standards_error_cell_is_exit_2_not_the_prefecture_standard(tmp_path, cli, setup):
+    """The county's urban standard is =VLOOKUP(...) stored as #N/A: calamine reads an empty cell, which
+    would drop the county row and pay the prefecture's 870 (57 a person). Exit 2 naming the cell."""
+    import xlsxwriter
+
+    cfg, _ = setup
+    std = tmp_path / "std.xlsx"
+    wb = xlsxwriter.Workbook(str(std))
+    ws = wb.add_worksheet("标准")
+    ws.write_row(0, 0, ["region_code", "effective_from", "urban_monthly", "rural_monthly"])
+    ws.write_row(1, 0, ["140100", "2023-01", "870", "620"])
+    ws.write_row(2, 0, ["140105", "2023-06"])
+    ws.write_formula(2, 2, "=VLOOKUP(A3,X:Y,2,0)", None, "#N/A")
+    ws.write(2, 3, "700")
+    wb.close()
+    roster = xlsxwriter_book(tmp_path / "r.xlsx", [("s", [HEADER] + rows([2]), {})])
+    r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "t",
+            "--out", tmp_path / "out", "--format", "json")
+    assert r.exit_code == 2, r.stdout
+    assert "row 3, column C (urban_monthly) holds the error #N/A" in r.stderr
+    assert not (tmp_path / "out").exists()

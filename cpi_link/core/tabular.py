@@ -163,7 +163,35 @@ def read_table_with_rows(path: Path | str, sheet: str | int | None = None,
     at = matcher.find_header([c for _, c in lines[:10]]) if matcher else 0
     header = lines[at][1]
     body = lines[at + 1:]
+    if spreadsheet_kind(path) is not None:
+        _refuse_empty_looking_cells(sh, header, lines[at][0], where)
     return header, [c for _, c in body], [n for n, _ in body], where
+
+
+def _refuse_empty_looking_cells(sh, header: list[str], header_row: int, where: str) -> None:
+    """An error cell (#N/A) or a formula without a stored value in the table reads as empty: in a
+    standards or figures file that is never taken as "no value" (exit 2 naming the cell)."""
+    scan = sh.scan()
+    scan.wait(1 << 31)
+    bad = sorted((r + 1, c, what) for r, c, what in scan.found if what != "hidden" and r + 1 >= header_row)
+    if not bad:
+        return
+    row, col, what = bad[0]
+    i = col - sh.first_col
+    name = f" ({header[i]})" if 0 <= i < len(header) and header[i] else ""
+    held = "a formula without a stored value" if what == "formula" else f"the error {what}"
+    raise InputError(f"{where}: row {row}, column {_letters(col)}{name} holds {held}; open the file in Excel or "
+                     "WPS so it calculates, fix the cell, save, run again")
+
+
+def _letters(col: int) -> str:
+    """0 -> A, 26 -> AA."""
+    out = ""
+    col += 1
+    while col:
+        col, r = divmod(col - 1, 26)
+        out = chr(65 + r) + out
+    return out
 
 
 def _csv_lines(path: Path) -> list[tuple[int, list[str]]]:
