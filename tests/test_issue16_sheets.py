@@ -539,3 +539,65 @@ def test_standards_error_cell_is_exit_2_not_the_prefecture_standard(tmp_path, cl
     assert r.exit_code == 2, r.stdout
     assert "row 3, column C (urban_monthly) holds the error #N/A" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_csv_undecodable_after_an_ascii_start_names_the_files_line(tmp_path, cli, setup):
+    """The encoding is decided on the first non-ASCII bytes, here past 4 MB of ASCII: a byte that
+    no encoding reads is named by its line in the file (not an offset in a sample)."""
+    good = f"{IDS[0]},ren0,urban_dibao,140105,1,\n".encode()
+    n = (5 << 20) // len(good) + 10
+    data = ",".join(["person_id", "name", "category", "region_code", "persons", "bank_account"]).encode() + b"\n"
+    data += good * n + f"{IDS[1]},\xff\xfe\x80,urban_dibao,140105,1,\n".encode("latin-1")
+    path = tmp_path / "bad.csv"
+    path.write_bytes(data)
+    r = calc(cli, setup, path, tmp_path / "o")
+    assert r.exit_code == 2
+    assert f"line {n + 2}, byte 20 of the line is not UTF-8 or GB18030 text" in r.stderr, r.stderr
+
+
+def test_sheet_errors_in_chinese(tmp_path, cli, setup):
+    book = xlsxwriter_book(tmp_path / "two.xlsx", [("城市", [HEADER] + rows([1]), {}), ("农村", [HEADER] + rows([2]), {})])
+    cfg, std = setup
+    args = ("--config", cfg, "calc", "--month", "2024-01", "--roster", book, "--standards", std, "--scheme", "t",
+            "--out", tmp_path / "o")
+    zh = cli("--lang", "zh", *args)
+    assert zh.exit_code == 2
+    err = " ".join(zh.stderr.split())
+    assert "有 2 个可见工作表看起来都是花名册（'城市', '农村'）；请用 --sheet 名称（或从 1 起的序号）指定要读取的一个" in err, err
+    r = cli("--lang", "zh", *args[:-2], "--sheet", "城乡", "--out", tmp_path / "o")
+    assert r.exit_code == 2 and "没有工作表 '城乡'；--sheet 取工作表名称或从 1 起的序号" in " ".join(r.stderr.split())
+    en = cli(*args)
+    assert "2 visible sheets each look like a roster ('城市', '农村')" in " ".join(en.stderr.split())
+
+
+def test_estimate_and_simulate_take_the_sheet(tmp_path, cli, setup):
+    """A headcounts workbook with a notes sheet first and a title row: --sheet names it; file rows as shown."""
+    import openpyxl
+
+    cfg, std = setup
+    wb = openpyxl.Workbook()
+    wb.active.title = "说明"
+    wb.active.append(["本表为测算用"])
+    ws = wb.create_sheet("人数")
+    ws.append(["2024年1月测算"])
+    ws.append(["行政区划代码", "类别", "人数"])
+    ws.append(["140105", "城市低保", 10])
+    ws.append(["140105", "未知类别", 3])
+    path = tmp_path / "counts.xlsx"
+    wb.save(path)
+    r = cli("--config", cfg, "estimate", "--counts", path, "--sheet", "人数", "--month", "2024-01", "--scheme", "t",
+            "--standards", std, "--format", "json")
+    assert r.exit_code == 2 and "row 4 (data row 2), column category" in r.stderr, r.stderr  # the row Excel shows
+    ws.delete_rows(4)
+    wb.save(path)
+    r = cli("--config", cfg, "estimate", "--counts", path, "--sheet", "2", "--month", "2024-01", "--scheme", "t",
+            "--standards", std, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "570.00"  # 10 x 57
+
+    book = xlsxwriter_book(tmp_path / "r.xlsx", [("old", [HEADER] + rows([5]), {"hidden": True}),
+                                                 ("new", [HEADER] + rows([1, 1]), {"active": True})])
+    r = cli("--config", cfg, "simulate", "--scheme", "t", "--baseline", "t", "--since", "2024-01", "--until", "2024-01",
+            "--roster", book, "--sheet", "old", "--standards", std, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["months"][0]["baseline_amount"] == "285.00"  # the hidden sheet named: 5 x 57

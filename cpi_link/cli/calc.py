@@ -13,7 +13,8 @@ from cpi_link.core.i18n import _
 from cpi_link.core.regions import region_label
 
 SCHEME_HELP = _("Scheme name in the config's schemes/ folder (e.g. shanxi, national) or a path to a scheme TOML file.")
-STANDARDS_HELP = _("Standards CSV (region_code,effective_from,urban_monthly,rural_monthly|rural_annual). Default: the bundled SAMPLE, with a warning.")
+STANDARDS_HELP = _("Standards file: CSV or a spreadsheet (XLSX, XLS, ODS) with region_code, effective_from, urban_monthly, "
+                   "rural_monthly|rural_annual (Chinese headers too). Default: the bundled SAMPLE, with a warning.")
 ROSTER_HELP = _("Roster file: CSV (UTF-8/BOM/GB18030), XLSX/XLSM, XLS, ODS or Parquet; English or Chinese headers, "
                 "found among the first 10 rows.")
 SHEET_HELP = _("Worksheet of a spreadsheet roster: its name or number from 1 (hidden sheets only this way). Default: the "
@@ -241,8 +242,7 @@ def validate(
     ctx: typer.Context,
     roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
     month: Optional[str] = typer.Option(None, "--month", help=_("Also run the month's checks (categories, standards, duplicates at their amounts) exactly as calc would.")),
-    standards: Optional[Path] = typer.Option(None, "--standards", help=_("Standards CSV (region_code,effective_from,urban_monthly,rural_monthly|rural_annual). Default: the bundled SAMPLE, "
-                                                                    "with a warning. Used with --month.")),
+    standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP + " " + _("Used with --month.")),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,

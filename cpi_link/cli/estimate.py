@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from cpi_link.cli.calc import STANDARDS_HELP, STANDARDS_SHEET_HELP
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 from cpi_link.core.i18n import _, shown
 from cpi_link.core.regions import region_label
@@ -23,10 +24,12 @@ def estimate(
     counts: Path = typer.Option(..., "--counts", help=_("Headcounts CSV/XLSX: region_code,category,area,persons (行政区划代码,类别,城乡,人数); area only for by_area categories.")),
     month: str = typer.Option(..., "--month", help=_("Index month YYYY-MM whose rules (and decision) apply.")),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=_("Scheme name or path. Default: default_scheme in CONFIG/sources.toml, else shanxi.")),
-    standards: Optional[Path] = typer.Option(None, "--standards", help=_("Standards CSV/XLSX (SPEC 5.3). Default: the bundled SAMPLE, with a warning; not needed by fixed amounts.")),
+    standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP + " " + _("Not needed by fixed amounts.")),
     rate: Optional[str] = typer.Option(None, "--rate", help=_("Assume this rate in percent (e.g. 6.1) instead of the month's decision.")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
+    sheet: Optional[str] = typer.Option(None, "--sheet", help=_("Worksheet of a spreadsheet headcounts file: its name or number from 1 (hidden sheets only this way).")),
+    standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
 ):
     """资金测算: what a month costs from headcounts by region and category, before a roster exists;
     totals by category, region and funder (when the scheme names funding shares)."""
@@ -41,8 +44,8 @@ def estimate(
     sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
     rules = sch.rules_for(m)
     assumed = parse_rate(rate) if rate is not None else None
-    rows = read_counts(counts)
-    std = None if rules.method == "fixed" and standards is None else load_standards_option(standards)
+    rows = read_counts(counts, sheet)
+    std = None if rules.method == "fixed" and standards is None else load_standards_option(standards, standards_sheet)
     warn_unverified(rules)
     res = run_estimate(m, rows, sch, SeriesStore(st.home), std, assumed)
     for r in res["rejected"]:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from cpi_link.cli.calc import result_json as calc_result_json
-from cpi_link.cli.calc import ROSTER_HELP, SHEET_HELP, STANDARDS_SHEET_HELP, emit_result, load_standards_option, print_tables, progress_ticker
+from cpi_link.cli.calc import ROSTER_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP, emit_result, load_standards_option, print_tables, progress_ticker
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, heading, state, stdout_console, warn
 from cpi_link.core.i18n import N_, _, is_zh, translate_template
 
@@ -81,7 +81,7 @@ def oneoff(
     ctx: typer.Context,
     programme: str = typer.Option(..., "--programme", help=PROGRAMME_HELP),
     roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
-    standards: Optional[Path] = typer.Option(None, "--standards", help=_("Standards CSV (region_code,effective_from,urban_monthly,rural_monthly|rural_annual). Default: the bundled SAMPLE, with a warning. Only for proportional_index programmes.")),
+    standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP + " " + _("Only for proportional_index programmes.")),
     out: Optional[Path] = typer.Option(None, "--out", help=_("New or empty folder for the outputs. Default: HOME/runs/programme-ID/RUN_ID/.")),
     supplement: bool = typer.Option(False, "--supplement", help=_("Pay only people this programme has not paid yet (others rejected as already_paid).")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from cpi_link.cli.calc import ROSTER_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, heading, info, state, stderr_console, stdout_console, warn
 from cpi_link.core.i18n import _, translate
 from cpi_link.core.regions import region_label
@@ -211,10 +212,12 @@ def simulate(
     baseline: Optional[str] = typer.Option(None, "--baseline", help=_("The scheme to compare with. Default: default_scheme in CONFIG/sources.toml, else shanxi.")),
     since: str = typer.Option(..., "--since", help=_("First index month, YYYY-MM.")),
     until: str = typer.Option(..., "--until", help=_("Last index month, YYYY-MM.")),
-    roster: Path = typer.Option(..., "--roster", help=_("Roster used for every month (CSV/XLSX/Parquet): a what-if on these recipients.")),
-    standards: Optional[Path] = typer.Option(None, "--standards", help=_("Standards CSV (region_code,effective_from,urban_monthly,rural_monthly|rural_annual). Default: the bundled SAMPLE, with a warning.")),
+    roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP + " " + _("Used for every month: a what-if on these recipients.")),
+    standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
+    sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
+    standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
 ):
     """Cost an alternative scheme month by month against a baseline: triggered or not, rate and
     total yuan under each, side by side with the difference, plus totals. Computed by the same
@@ -233,7 +236,7 @@ def simulate(
     alt = load_scheme(scheme, st.config_dir)
     if not roster.exists():
         raise InputError(_("{path}: no such file").format(path=roster))
-    std = load_standards_option(standards)
+    std = load_standards_option(standards, standards_sheet)
     for label, sch in ((_("baseline"), base), (_("alternative"), alt)):
         bad = []
         for m in months:
@@ -244,7 +247,7 @@ def simulate(
             bad += [x for x in r.unverified if x not in bad]
         if bad:
             warn(_("{label} {scheme}: {ids} marked verified = false (values not checked against the document text)").format(label=label, scheme=sch.name, ids=', '.join(bad)))
-    results = run_sim(months, {"baseline": base, "alternative": alt}, roster, std, SeriesStore(st.home), st.home)
+    results = run_sim(months, {"baseline": base, "alternative": alt}, roster, std, SeriesStore(st.home), st.home, sheet=sheet)
     data = simulate_json(results, base, alt)
     if fmt is Format.json:
         emit_json(data)

@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from cpi_link.core.errors import InputError
+from cpi_link.core.i18n import N_, _
 from cpi_link.core.sheetscan import _col_index, _sheet_part
 
 # A sheet part (or shared strings, or an ODS content.xml) larger than this when expanded is refused
 # before anything expands it: a 1M-row, 10-column roster is about 400 MB of XML; an "XLSX bomb" of
 # a few MB can claim gigabytes.
 MAX_PART_BYTES = 1 << 30
+# what open_sheet's callers look for ("several visible sheets each look like a roster"), for the catalog
+WHAT = (N_("roster"), N_("table"))
 HEADER_SCAN_ROWS = 10  # the header row is looked for among a sheet's first rows (SPEC 5.1)
 # calamine holds a sheet as a dense grid (about 36 bytes a cell, empty or not): one cell at XFD1048576
 # in a file of 1 KB asks for 17 billion. A small sheet part is measured first and refused past this.
@@ -78,12 +81,12 @@ class Sheet:
             try:
                 self._sheet = self._book.get_sheet_by_name(self.name)
             except Exception as exc:  # noqa: BLE001 - calamine's own error types
-                raise InputError(f"{self.label}: cannot be read ({_calamine_text(exc)})") from None
+                raise InputError(_("{where}: cannot be read ({why})").format(where=self.label, why=_calamine_text(exc))) from None
         return self._sheet
 
     @property
     def label(self) -> str:
-        return f"{self.path}, sheet {self.name!r}"
+        return _("{path}, sheet {name}").format(path=self.path, name=repr(self.name))
 
     def rows(self) -> Iterator[list]:
         """Every row from row 1 (lists of equal length), the first list element in column `first_col`."""
@@ -91,7 +94,7 @@ class Sheet:
         try:
             yield from sheet.iter_rows()
         except Exception as exc:  # noqa: BLE001 - calamine raises its own types, and ValueError on bad XML
-            raise InputError(f"{self.label}: cannot be read ({_calamine_text(exc)})") from None
+            raise InputError(_("{where}: cannot be read ({why})").format(where=self.label, why=_calamine_text(exc))) from None
 
     def release(self) -> None:
         """Free the parsed sheet (it is parsed again if read again)."""
@@ -128,28 +131,30 @@ def open_sheet(path: Path, sheet: str | int | None = None,
         book = cal.CalamineWorkbook.from_path(str(path))
         meta = list(book.sheets_metadata)
     except Exception as exc:  # noqa: BLE001 - PasswordError, ZipError, XmlError, CalamineError...
-        raise InputError(f"{path}: not a readable {kind.upper()} workbook ({_calamine_text(exc)})") from None
+        raise InputError(_("{path}: not a readable {kind} workbook ({why})").format(
+            path=path, kind=kind.upper(), why=_calamine_text(exc))) from None
     sheets = [(i, m.name, m.visible == cal.SheetVisibleEnum.Visible) for i, m in enumerate(meta)
               if m.typ == cal.SheetTypeEnum.WorkSheet]
     if not sheets:
-        raise InputError(f"{path}: the workbook has no worksheets")
+        raise InputError(_("{path}: the workbook has no worksheets").format(path=path))
 
     def load(i: int, name: str) -> Sheet:
         return Sheet(path, name, i, kind, None, book)
 
-    names = ", ".join(repr(n) + ("" if v else " (hidden)") for _, n, v in sheets)
+    names = ", ".join(repr(n) + ("" if v else _(" (hidden)")) for _i, n, v in sheets)
     if sheet is not None:
         text = str(sheet).strip()
-        for i, n, _ in sheets:
+        for i, n, _v in sheets:
             if n == text or n.strip().lower() == text.lower():
                 return load(i, n)
         if text.isdigit() and 1 <= int(text) <= len(sheets):
-            i, n, _ = sheets[int(text) - 1]
+            i, n, _v = sheets[int(text) - 1]
             return load(i, n)
-        raise InputError(f"{path}: no sheet {text!r}; --sheet takes a name or a number from 1: the sheets are {names}")
+        raise InputError(_("{path}: no sheet {sheet}; --sheet takes a name or a number from 1: the sheets are {names}").format(
+            path=path, sheet=repr(text), names=names))
     visible = [(i, n) for i, n, v in sheets if v]
     if not visible:
-        raise InputError(f"{path}: every sheet is hidden ({names}); name the one to read with --sheet")
+        raise InputError(_("{path}: every sheet is hidden ({names}); name the one to read with --sheet").format(path=path, names=names))
     if looks_like is not None and len(visible) > 1:
         found = []
         for i, n in visible:
@@ -165,9 +170,9 @@ def open_sheet(path: Path, sheet: str | int | None = None,
             return found[0]
         if len(found) > 1:
             listed = ", ".join(repr(s.name) for s in found)
-            raise InputError(f"{path}: {len(found)} visible sheets each look like a {what} ({listed}); "
-                             "name the one to read with --sheet NAME (or its number from 1)")
-    active = _active_sheet(path, kind, [n for _, n, _ in sheets])
+            raise InputError(_("{path}: {n} visible sheets each look like a {what} ({listed}); name the one to read "
+                               "with --sheet NAME (or its number from 1)").format(path=path, n=len(found), what=_(what), listed=listed))
+    active = _active_sheet(path, kind, [n for _i, n, _v in sheets])
     for i, n in visible:
         if n == active:
             return load(i, n)
@@ -194,13 +199,14 @@ def check_part_sizes(path: Path, kind: str) -> None:
         with zipfile.ZipFile(path) as z:
             for info in z.infolist():
                 if info.file_size > MAX_PART_BYTES and info.filename.endswith(".xml"):
-                    raise InputError(
-                        f"{path}: the part {info.filename} expands to {info.file_size:,} bytes, beyond the cap of "
-                        f"{MAX_PART_BYTES:,} bytes (a damaged or hostile file?); not read. Split the file, or save it as CSV")
+                    raise InputError(_(
+                        "{path}: the part {part} expands to {size} bytes, beyond the cap of {cap} bytes (a damaged or "
+                        "hostile file?); not read. Split the file, or save it as CSV").format(
+                            path=path, part=info.filename, size=f"{info.file_size:,}", cap=f"{MAX_PART_BYTES:,}"))
     except zipfile.BadZipFile:
-        raise InputError(f"{path}: not a readable {kind.upper()} workbook (a damaged zip file)") from None
+        raise InputError(_("{path}: not a readable {kind} workbook (a damaged zip file)").format(path=path, kind=kind.upper())) from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+        raise InputError(_("{where}: cannot be read ({why})").format(where=path, why=exc.strerror)) from None
 
 
 def _calamine_text(exc: Exception) -> str:
@@ -210,7 +216,7 @@ def _calamine_text(exc: Exception) -> str:
     text = re.sub(r"\d{15,}", lambda m: mask_id(m.group()), str(exc).splitlines()[0] if str(exc) else "")
     name = type(exc).__name__
     if "password" in text.lower() or name == "PasswordError":
-        return "it is password-protected; save a copy without the password"
+        return _("it is password-protected; save a copy without the password")
     return f"{name}: {text[:120]}" if text else name
 
 
@@ -264,12 +270,13 @@ def _check_extent(path: Path, index: int, label: str) -> None:
     refs = re.findall(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d+)"', data)
     if not refs:
         return
-    rows = max(int(r) for _, r in refs)
+    rows = max(int(r) for _c, r in refs)
     cols = max(_col_index(c) for c in {c for c, _ in refs}) + 1
     if rows * cols > MAX_CELLS:
-        raise InputError(f"{label}: its cells reach row {rows:,} and column {cols:,} ({rows * cols:,} cells, beyond the "
-                         f"cap of {MAX_CELLS:,}); a stray cell far away? Delete the empty rows and columns after the "
-                         "table, save, run again")
+        raise InputError(_("{where}: its cells reach row {rows} and column {cols} ({cells} cells, beyond the cap of "
+                           "{cap}); a stray cell far away? Delete the empty rows and columns after the table, save, "
+                           "run again").format(where=label, rows=f"{rows:,}", cols=f"{cols:,}", cells=f"{rows * cols:,}",
+                                               cap=f"{MAX_CELLS:,}"))
 
 
 def cell_text(v: object, dates: str = "iso") -> str:

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from cpi_link.core.errors import InputError
+from cpi_link.core.i18n import _
 from cpi_link.core.sheets import cell_text
 
 
@@ -47,20 +48,21 @@ def _cjk_share(text: str) -> float:
     return cjk / len(wide)
 
 
-def detect_encoding(data: bytes, path: Path | str = "") -> str:
+def detect_encoding(data: bytes, path: Path | str = "", line0: int = 1) -> str:
     """UTF-8 with BOM, UTF-8, or GB18030 (a superset of GBK/GB2312), decided from the bytes.
 
-    `data` may be a leading sample of a big file; a character cut at its end is tolerated.
+    `data` may be a sample of a big file; a character cut at its end is tolerated. line0: the line
+    of the file on which `data` starts (it starts at a line's beginning), for the messages.
     """
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     if b"\x00" in data[:65536]:
-        raise InputError(f"{path}: contains NUL bytes; this is not a text CSV file (UTF-16 or binary?)")
+        raise InputError(_("{path}: contains NUL bytes; this is not a text CSV file (UTF-16 or binary?)").format(path=path))
     utf8 = _decode_prefix(data, "utf-8")
     if utf8 is not None and _looks_like_utf8_text(utf8):
         return "utf-8"
     if utf8 is None:
-        _reject_mixed(data, path)
+        _reject_mixed(data, path, line0)
     gb = _decode_prefix(data, "gb18030")
     if utf8 is not None:
         # Valid UTF-8 with unusual characters (Cyrillic, emoji…) stays UTF-8 unless the GB18030
@@ -73,14 +75,18 @@ def detect_encoding(data: bytes, path: Path | str = "") -> str:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: not readable as UTF-8 or GB18030 text (bad byte at offset {exc.start}); "
-            "save it as CSV UTF-8 or GB18030"
-        ) from None
+        raise InputError(_("{path}: {where} is not UTF-8 or GB18030 text; save it as CSV UTF-8 or GB18030").format(
+            path=path, where=byte_place(data, exc.start, line0))) from None
     return "utf-8"
 
 
-def _reject_mixed(data: bytes, path) -> None:
+def byte_place(data: bytes, pos: int, line0: int = 1) -> str:
+    """'line L, byte B of the line' of data[pos] (data starting on line line0)."""
+    line = line0 + data.count(b"\n", 0, pos)
+    return _("line {line}, byte {byte} of the line").format(line=line, byte=pos - (data.rfind(b"\n", 0, pos) + 1) + 1)
+
+
+def _reject_mixed(data: bytes, path, line0: int = 1) -> None:
     """UTF-8 Chinese text followed by bytes that are not UTF-8: mixed encodings, not GB18030.
 
     Decoding such a file as GB18030 would silently turn its UTF-8 names into mojibake. Pure GB18030
@@ -95,11 +101,9 @@ def _reject_mixed(data: bytes, path) -> None:
         return  # a character cut at the end of a sample
     head = data[: data.rfind(b"\n", 0, bad) + 1].decode("utf-8")  # the whole lines before the bad byte
     if sum(1 for ch in head if 0x4E00 <= ord(ch) <= 0x9FFF) >= 2 and _looks_like_utf8_text(head):
-        line = data[:bad].count(b"\n") + 1
-        raise InputError(
-            f"{path}: mixed encodings in one file: the lines before line {line} are UTF-8 but line {line} is not; "
-            "save the whole file as UTF-8 or GB18030"
-        )
+        line = line0 + data.count(b"\n", 0, bad)
+        raise InputError(_("{path}: mixed encodings in one file: the lines before line {line} are UTF-8 but line {line} "
+                           "is not; save the whole file as UTF-8 or GB18030").format(path=path, line=line))
 
 
 def _decode_prefix(data: bytes, encoding: str) -> str | None:
@@ -142,9 +146,9 @@ def read_table_with_rows(path: Path | str, sheet: str | int | None = None,
 
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(_("{path}: no such file").format(path=path))
     if path.is_dir():
-        raise InputError(f"{path}: is a folder, not a file")
+        raise InputError(_("{path}: is a folder, not a file").format(path=path))
     matcher = HeaderMatcher(aliases, units) if aliases else None
     if spreadsheet_kind(path) is not None:
         looks = (lambda head: any(matcher.score(r) >= 2 for r in head)) if matcher else None
@@ -156,16 +160,16 @@ def read_table_with_rows(path: Path | str, sheet: str | int | None = None,
                 lines.append((n, cells))
         where = sh.label
         if not lines:
-            raise InputError(f"{where}: the sheet is empty")
+            raise InputError(_("{where}: the sheet is empty").format(where=where))
     else:
         where = str(path)
         lines = _csv_lines(path)
-    at = matcher.find_header([c for _, c in lines[:10]]) if matcher else 0
+    at = matcher.find_header([c for _n, c in lines[:10]]) if matcher else 0
     header = lines[at][1]
     body = lines[at + 1:]
     if spreadsheet_kind(path) is not None:
         _refuse_empty_looking_cells(sh, header, lines[at][0], where)
-    return header, [c for _, c in body], [n for n, _ in body], where
+    return header, [c for _n, c in body], [n for n, _c in body], where
 
 
 def _refuse_empty_looking_cells(sh, header: list[str], header_row: int, where: str) -> None:
@@ -179,9 +183,12 @@ def _refuse_empty_looking_cells(sh, header: list[str], header_row: int, where: s
     row, col, what = bad[0]
     i = col - sh.first_col
     name = f" ({header[i]})" if 0 <= i < len(header) and header[i] else ""
-    held = "a formula without a stored value" if what == "formula" else f"the error {what}"
-    raise InputError(f"{where}: row {row}, column {_letters(col)}{name} holds {held}; open the file in Excel or "
-                     "WPS so it calculates, fix the cell, save, run again")
+    if what == "formula":
+        msg = _("{where}: row {row}, column {column}{name} holds a formula without a stored value; open the file in "
+                "Excel or WPS so it calculates, save, run again")
+    else:
+        msg = _("{where}: row {row}, column {column}{name} holds the error {error}; fix the cell, save, run again")
+    raise InputError(msg.format(where=where, row=row, column=_letters(col), name=name, error=what))
 
 
 def _letters(col: int) -> str:
@@ -197,14 +204,15 @@ def _letters(col: int) -> str:
 def _csv_lines(path: Path) -> list[tuple[int, list[str]]]:
     data = path.read_bytes()
     if not data.strip():
-        raise InputError(f"{path}: the file is empty")
+        raise InputError(_("{path}: the file is empty").format(path=path))
     enc = detect_encoding(data, path)
     try:
         text = data.decode(enc)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise InputError(f"{path}: line {line}, byte {col} is not valid {enc} text (mixed encodings in one file?)") from None
+        raise InputError(_("{path}: {where} is not valid {encoding} text (mixed encodings in one file?)").format(
+            path=path, where=byte_place(data, exc.start), encoding=enc)) from None
     delimiter = _guess_delimiter(text[:8192])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     out: list[tuple[int, list[str]]] = []
@@ -217,7 +225,7 @@ def _csv_lines(path: Path) -> list[tuple[int, list[str]]]:
     except csv.Error as exc:
         raise InputError(f"{path}: line {reader.line_num}: not readable as CSV ({exc})") from None
     if not out:
-        raise InputError(f"{path}: the file is empty")
+        raise InputError(_("{path}: the file is empty").format(path=path))
     return out
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from cpi_link.core.categories import CATEGORY_LABELS, CATEGORY_NAMES
 from cpi_link.core.errors import InputError, UsageError
 from cpi_link.core.money import fen_to_yuan_str, round_fraction
-from cpi_link.core.tabular import find_columns, read_table
+from cpi_link.core.tabular import find_columns, read_table_with_rows
 from cpi_link.rules.amounts import fixed_fen, per_person_fen, rate_hundredths
 
 COLUMNS = {
@@ -30,25 +30,27 @@ _TEKUN = ("特困人员", "特困供养人员", "特困")  # resolved to urban_t
 @dataclass(frozen=True)
 class CountRow:
     row: int  # 1-based data row
-    file_row: int  # the row number a person sees (header is row 1)
+    file_row: int  # the row number a person sees (spreadsheet row or CSV line)
     region_code: str
     category: str
     area: str | None
     persons: int
 
 
-def read_counts(path: Path) -> list[CountRow]:
-    """The counts file; a value that cannot be read is an error naming the file, row and column."""
+def read_counts(path: Path, sheet=None) -> list[CountRow]:
+    """The counts file (sheet: the worksheet of a spreadsheet); a value that cannot be read is an
+    error naming the file, row and column."""
     path = Path(path)
-    header, rows = read_table(path)
-    cols = find_columns(header, COLUMNS, ("region_code", "category", "persons"), path)
+    # the header found among the first rows (titles above it skipped); file_row as a person sees it
+    header, rows, file_rows, place = read_table_with_rows(path, sheet, COLUMNS)
+    cols = find_columns(header, COLUMNS, ("region_code", "category", "persons"), place)
     out = []
-    for n, r in enumerate(rows, 1):
+    for n, (r, fr) in enumerate(zip(rows, file_rows), 1):
         def cell(k: str) -> str:
             i = cols.get(k)
             return r[i].strip() if i is not None and i < len(r) else ""
 
-        where = f"{path}: row {n + 1} (data row {n})"
+        where = f"{place}: row {fr} (data row {n})"
         region = cell("region_code")
         if not (len(region) == 6 and region.isdigit()):
             raise InputError(f"{where}, column region_code: {region!r} is not a 6-digit region code")
@@ -67,7 +69,7 @@ def read_counts(path: Path) -> list[CountRow]:
         p = cell("persons").replace(",", "")
         if not p.isdigit():
             raise InputError(f"{where}, column persons: {cell('persons')!r} is not a whole number of persons")
-        out.append(CountRow(n, n + 1, region, cat, area, int(p)))
+        out.append(CountRow(n, fr, region, cat, area, int(p)))
     if not out:
         raise InputError(f"{path}: no data rows")
     return out

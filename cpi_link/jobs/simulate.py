@@ -41,8 +41,9 @@ def _one(res) -> SchemeMonth:
     return SchemeMonth(bool(res.triggered), ind, rate, version, res.paid_rows, res.persons, res.total_fen)
 
 
-def simulate(months: list[str], schemes: dict[str, object], roster: Path, standards, store, home) -> dict:
+def simulate(months: list[str], schemes: dict[str, object], roster: Path, standards, store, home, sheet=None) -> dict:
     """schemes: label ('baseline'/'alternative') -> Scheme. Returns {month: {label: SchemeMonth}}.
+    sheet: the worksheet of a spreadsheet roster (--sheet).
     Raises MissingFigures naming every month that cannot be decided under any of the schemes."""
     from cpi_link.jobs.pipeline import calculate_month
     from cpi_link.core.errors import MissingFigures
@@ -55,7 +56,7 @@ def simulate(months: list[str], schemes: dict[str, object], roster: Path, standa
             results[m] = {}
             for k, (label, sch) in enumerate(schemes.items()):
                 try:
-                    res = calculate_month(m, roster, sch, store, standards, home, out_dir=tmp / f"{k}-{m}")
+                    res = calculate_month(m, roster, sch, store, standards, home, out_dir=tmp / f"{k}-{m}", sheet=sheet)
                 except MissingFigures as exc:
                     missing.append(f"{m} ({label} {sch.name}): {exc.message}")
                     continue

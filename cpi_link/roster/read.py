@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cpi_link.core.errors import InputError
+from cpi_link.core.i18n import _
 from cpi_link.core.sheets import cell_text
 from cpi_link.roster.schema import FEW_VALUED, header_matcher, map_header, norm_header
 
@@ -103,7 +104,7 @@ def open_roster(path: Path | str, sheet: str | int | None = None, opened=None) -
     if fmt in SPREADSHEETS:
         return _open_spreadsheet(path, fmt, sheet, opened)
     if sheet is not None:
-        raise InputError(f"{path}: --sheet is for spreadsheets (XLSX, XLS, ODS); this is a {fmt.upper()} file")
+        raise InputError(_("{path}: --sheet is for spreadsheets (XLSX, XLS, ODS); this is a {kind} file").format(path=path, kind=fmt.upper()))
     if fmt == "parquet":
         header = parquet_header(path)
         return RosterFile(path, fmt, header, map_header(header, path), 1)
@@ -117,17 +118,17 @@ def open_roster(path: Path | str, sheet: str | int | None = None, opened=None) -
 def check_path(path: Path | str) -> Path:
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: no such roster file")
+        raise InputError(_("{path}: no such roster file").format(path=path))
     if path.is_dir():
-        raise InputError(f"{path}: is a folder, not a roster file")
+        raise InputError(_("{path}: is a folder, not a roster file").format(path=path))
     try:
         size = path.stat().st_size
         with open(path, "rb"):
             pass
     except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+        raise InputError(_("{where}: cannot be read ({why})").format(where=path, why=exc.strerror)) from None
     if size == 0:
-        raise InputError(f"{path}: the roster file is empty")
+        raise InputError(_("{path}: the roster file is empty").format(path=path))
     return path
 
 
@@ -150,13 +151,19 @@ def _sniff_encoding(path: Path) -> str:
         if head.startswith(b"\xef\xbb\xbf"):
             return "utf-8-sig"
         if b"\x00" in head[:65536]:
-            raise InputError(f"{path}: contains NUL bytes; this is not a text CSV file (UTF-16 or binary?)")
-        sample = head
+            raise InputError(_("{path}: contains NUL bytes; this is not a text CSV file (UTF-16 or binary?)").format(path=path))
+        sample, line0 = head, 1
         while sample.isascii():  # decide on the first non-ASCII bytes; preceding ASCII is neutral
+            line0 += sample.count(b"\n")
             sample = fh.read(_SNIFF)
             if not sample:
                 return "utf-8"
-        return detect_encoding(sample[:65536], path)
+        # from the start of the line holding the first non-ASCII byte (messages name the file's line)
+        import re
+
+        first = re.search(rb"[\x80-\xff]", sample).start()
+        cut = sample.rfind(b"\n", 0, first) + 1
+        return detect_encoding(sample[cut:cut + 65536], path, line0 + sample.count(b"\n", 0, cut))
 
 
 def _open_csv(path: Path) -> RosterFile:
@@ -167,25 +174,25 @@ def _open_csv(path: Path) -> RosterFile:
 
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
     if not text.strip():
-        raise InputError(f"{path}: the roster file is empty")
+        raise InputError(_("{path}: the roster file is empty").format(path=path))
     matcher = header_matcher()
     best = None  # (score, delimiter, records, header index)
     for delimiter in (",", "\t", ";"):
         records = _records(text, delimiter)
         if not records:
             continue
-        at = matcher.find_header([cells for _, _, cells in records])
+        at = matcher.find_header([cells for _s, _e, cells in records])
         score = matcher.score(records[at][2])
         if best is None or score > best[0]:
             best = (score, delimiter, records, at)
     if best is None:
-        raise InputError(f"{path}: the roster file is empty")
-    _, delimiter, records, at = best
+        raise InputError(_("{path}: the roster file is empty").format(path=path))
+    _score, delimiter, records, at = best
     start, end, header = records[at]
     header = [norm_header(h) for h in header]
     if not any(header):
-        raise InputError(f"{path}: the first line is empty; the roster needs a header row")
-    where = f"{path} (header on line {start})" if start > 1 else None
+        raise InputError(_("{path}: the first line is empty; the roster needs a header row").format(path=path))
+    where = _("{path} (header on line {line})").format(path=path, line=start) if start > 1 else None
     mapping = map_header(header, path, where)
     # pyarrow's skip_rows counts lines (quotes in them are not parsed): every line up to the header's end
     return RosterFile(path, "csv", header, mapping, start, encoding=encoding, delimiter=delimiter,
@@ -272,22 +279,22 @@ def _csv_error(path: Path, encoding: str, exc: Exception, bad_rows, delimiter: s
         number, expected, actual, text = bad_rows[0]
         if number is None:
             number = _find_line(path, encoding, text)
-        where = f"line {number}" if number is not None else "a line"
-        return (
-            f"{path}: {where} has {actual} fields but the header has {expected}; "
-            "fix the row (a stray separator or quote?) and run again"
-        )
+        where = _("line {line}").format(line=number) if number is not None else _("a line")
+        return _("{path}: {where} has {actual} fields but the header has {expected}; fix the row (a stray separator "
+                 "or quote?) and run again").format(path=path, where=where, actual=actual, expected=expected)
     text = str(exc)
     if isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "decode" in text.lower():
         bad = first_bad_byte(path, encoding, delimiter, header)
         if bad:
-            return f"{path}: {bad} is not {encoding} text (mixed encodings?); save the whole file again as CSV UTF-8"
-        return f"{path}: not readable as {encoding} text throughout (mixed encodings?); save it again as CSV UTF-8"
+            return _("{path}: {where} is not {encoding} text (mixed encodings?); save the whole file again as CSV "
+                     "UTF-8").format(path=path, where=bad, encoding=encoding)
+        return _("{path}: not readable as {encoding} text throughout (mixed encodings?); save it again as CSV "
+                 "UTF-8").format(path=path, encoding=encoding)
     line = _long_line(path)
     if line is not None:
-        return (f"{path}: line {line} is longer than {MAX_CSV_FIELD_BYTES >> 20} MiB (a field that long is "
-                "refused: an unclosed quote?); fix that line and run again")
-    return f"{path}: not a readable CSV file ({type(exc).__name__})"
+        return _("{path}: line {line} is longer than {mib} MiB (a field that long is refused: an unclosed quote?); "
+                 "fix that line and run again").format(path=path, line=line, mib=MAX_CSV_FIELD_BYTES >> 20)
+    return _("{path}: not a readable CSV file ({why})").format(path=path, why=type(exc).__name__)
 
 
 def first_bad_byte(path: Path, encoding: str, delimiter: str = ",", header=()) -> str | None:
@@ -315,7 +322,8 @@ def first_bad_byte(path: Path, encoding: str, delimiter: str = ",", header=()) -
     start = before.rfind(b"\n") + 1
     col = before[start:].count(delimiter.encode()) + 1
     name = f" ({header[col - 1]})" if 0 < col <= len(header) and header[col - 1] else ""
-    return f"line {line}, column {col}{name}, byte {pos - start + 1} of the line"
+    return _("line {line}, column {column}{name}, byte {byte} of the line").format(
+        line=line, column=col, name=name, byte=pos - start + 1)
 
 
 def _long_line(path: Path) -> int | None:
@@ -336,11 +344,11 @@ def csv_lines_of_rows(path: Path, r: "RosterFile", source_rows: np.ndarray) -> n
     if not len(want):
         return simple
     if r.line_scan is not None:  # counted while the file was hashed
-        _, breaks, tail = r.line_scan.result()
+        _sha, breaks, tail = r.line_scan.result()
     else:
         from cpi_link.core.atomic import sha256_and_line_breaks
 
-        _, breaks, tail = sha256_and_line_breaks(path, digest=False)
+        _sha, breaks, tail = sha256_and_line_breaks(path, digest=False)
     # line breaks among the blank characters at the very end move no row
     stripped = tail.rstrip(b" \t\r\n")
     breaks -= tail[len(stripped):].count(b"\n")
@@ -416,10 +424,10 @@ def _open_spreadsheet(path: Path, fmt: str, sheet, opened=None) -> RosterFile:
         if len(head) >= HEADER_SCAN_ROWS:
             break
     if not any(str(v).strip() for r in head for v in r):
-        raise InputError(f"{sh.label}: the sheet is empty (its first {HEADER_SCAN_ROWS} rows hold nothing)")
+        raise InputError(_("{where}: the sheet is empty (its first {n} rows hold nothing)").format(where=sh.label, n=HEADER_SCAN_ROWS))
     at = matcher.find_header(head)
     header = [norm_header(v) for v in head[at]]
-    mapping = map_header(header, path, f"{sh.label} (header on row {at + 1})")
+    mapping = map_header(header, path, _("{where} (header on row {row})").format(where=sh.label, row=at + 1))
     return RosterFile(path, fmt, header, mapping, at + 1, sheet=sh.name, _sheet=sh, _special=special)
 
 
@@ -455,7 +463,7 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
     pos = [r.mapping[k] for k in keys]
     id_col = r.mapping["person_id"]
     it = sh.raw_rows()
-    for _ in range(r.header_row):
+    for _row in range(r.header_row):
         next(it, None)
     special = _SpecialCells(r, sh, keys, pos)
     n = r.header_row  # the sheet row of the last row taken
@@ -470,7 +478,7 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
             try:
                 chunk = list(itertools.islice(it, min(_SHEET_CHUNK, batch_rows - held)))
             except python_calamine.CalamineError as exc:
-                raise InputError(f"{sh.label}: cannot be read ({type(exc).__name__})") from None
+                raise InputError(_("{where}: cannot be read ({why})").format(where=sh.label, why=type(exc).__name__)) from None
             if not chunk:
                 break
             file_rows = np.arange(n + 1, n + 1 + len(chunk), dtype=np.int64)
@@ -637,7 +645,7 @@ def _open_parquet(path: Path):
     try:
         return pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
-        raise InputError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+        raise InputError(_("{path}: not a readable Parquet file ({why})").format(path=path, why=type(exc).__name__)) from None
 
 
 def parquet_header(path: Path) -> list[str]:
@@ -670,7 +678,7 @@ def _parquet_batches(path: Path, batch_rows: int, only: tuple[str, ...] | None =
                 arrays[key] = _to_text(col)
             yield pa.table(arrays), numeric
     except pa.ArrowException as exc:
-        raise InputError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+        raise InputError(_("{path}: not a readable Parquet file ({why})").format(path=path, why=type(exc).__name__)) from None
 
 
 def _to_text(col: pa.Array) -> pa.Array:
