@@ -601,3 +601,46 @@ def test_estimate_and_simulate_take_the_sheet(tmp_path, cli, setup):
             "--roster", book, "--sheet", "old", "--standards", std, "--format", "json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["months"][0]["baseline_amount"] == "285.00"  # the hidden sheet named: 5 x 57
+
+
+def test_xlsx_scan_across_chunks_finds_every_cell_on_its_row(tmp_path, monkeypatch):
+    """The XLSX scan inflates the sheet XML a chunk at a time and publishes rows as they pass: with
+    chunks of a few KB, formulas, errors and hidden rows on 2,000 rows are all found, each on its row,
+    whatever chunk boundary they straddle, and wait(row) returns once that row was scanned."""
+    import openpyxl
+
+    from cpi_link.core import sheetscan
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    want = set()
+    for r in range(1, 2001):
+        ws.append([f"id{r}", "名字" * (r % 5), r])
+        if r % 7 == 0:
+            ws.cell(r, 3).value = "=1+2"  # no stored value
+            want.add((r - 1, 2, "formula"))
+        if r % 13 == 0:
+            ws.cell(r, 2).value = "#N/A"  # an error cell
+            want.add((r - 1, 1, "#N/A"))
+        if r % 11 == 0:
+            ws.row_dimensions[r].hidden = True
+            want.add((r - 1, -1, "hidden"))
+    path = tmp_path / "s.xlsx"
+    wb.save(path)
+    for chunk in (1500, 4096, 65536, 4 << 20):
+        monkeypatch.setattr(sheetscan, "XLSX_CHUNK", chunk)
+        scan = sheetscan.SheetScan(path, "xlsx", 0)
+        scan.wait(1000)
+        assert {f for f in scan.found if f[0] < 999} == {w for w in want if w[0] < 999}, chunk
+        scan.wait(1 << 31)
+        assert set(scan.found) == want and len(scan.found) == len(want), chunk
+        # each publish: every cell of the rows it says were scanned is published by then
+        seen, calls = set(), []
+
+        def publish(upto, cells):
+            seen.update((r, c, w) for (r, c), w in cells.items())
+            calls.append(upto)
+            assert {w for w in want if w[0] + 1 <= upto} <= seen, (chunk, upto)
+
+        sheetscan._scan_xlsx(path, 0, publish)
+        assert seen == want and calls == sorted(calls) and (chunk > 65536 or len(calls) > 3), chunk

@@ -85,6 +85,8 @@ class SheetScan:
                 self._cond.notify_all()
 
 
+XLSX_CHUNK = 4 << 20  # bytes of sheet XML inflated at a time (published row by row as they pass)
+
 # The end of a cell element or the start of a row: a chunk of sheet XML is cut there, so that no
 # cell is seen in two halves (an optional namespace prefix: .NET writers use <x:c>).
 _BOUNDARY = re.compile(rb'</(?:\w+:)?c>|<(?:\w+:)?row[\s>]')
@@ -104,7 +106,7 @@ def _scan_xlsx(path: Path, index: int, publish) -> None:
         ordered = True
         with z.open(part) as fh:
             while True:
-                chunk = fh.read(4 << 20)
+                chunk = fh.read(XLSX_CHUNK)
                 data = tail + chunk
                 if chunk:
                     ends = [m.end() if m.group().startswith(b"</") else m.start() for m in _last_matches(data)]
