@@ -79,6 +79,30 @@ def xlsxwriter_book(path: Path, sheets: list[tuple[str, list[list], dict]]) -> P
     return path
 
 
+def odfpy_book(path: Path, data: list[list], hidden_rows=()) -> Path:
+    """An ODS with one sheet of these rows (0-based row indices in hidden_rows hidden); a text
+    starting with "=" becomes a formula without a value, as odfpy writes it."""
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="花名册")
+    for i, row in enumerate(data):
+        tr = TableRow(visibility="collapse") if i in hidden_rows else TableRow()
+        for v in row:
+            if isinstance(v, str) and v.startswith("="):
+                cell = TableCell(formula="of:" + v)
+            else:
+                cell = TableCell(valuetype="float", value=v) if isinstance(v, int) else TableCell(valuetype="string")
+                cell.addElement(P(text=str(v)))
+            tr.addElement(cell)
+        table.addElement(tr)
+    doc.spreadsheet.addElement(table)
+    doc.save(str(path))
+    return path
+
+
 # --------------------------------------------------------------------------------------------
 # every row and column whatever the file claims
 
@@ -321,25 +345,7 @@ def test_xls_made_by_xlwt(tmp_path, cli, setup):
 
 
 def test_ods_made_by_odfpy(tmp_path, cli, setup):
-    from odf.opendocument import OpenDocumentSpreadsheet
-    from odf.table import Table, TableCell, TableRow
-    from odf.text import P
-
-    doc = OpenDocumentSpreadsheet()
-    table = Table(name="花名册")
-    for row in [HEADER] + rows([2, 1]):
-        tr = TableRow()
-        for v in row:
-            if isinstance(v, int):
-                cell = TableCell(valuetype="float", value=v)
-            else:
-                cell = TableCell(valuetype="string")
-            cell.addElement(P(text=str(v)))
-            tr.addElement(cell)
-        table.addElement(tr)
-    doc.spreadsheet.addElement(table)
-    path = tmp_path / "r.ods"
-    doc.save(str(path))
+    path = odfpy_book(tmp_path / "r.ods", [HEADER] + rows([2, 1]))
     out = tmp_path / "out"
     r = calc(cli, setup, path, out)
     assert r.exit_code == 0, r.stderr
@@ -463,28 +469,8 @@ def test_libreoffice_error_cell_and_hidden_row(tmp_path, cli, setup, name):
 
 
 def test_ods_formula_without_value_is_rejected(tmp_path, cli, setup):
-    from odf.opendocument import OpenDocumentSpreadsheet
-    from odf.table import Table, TableCell, TableRow
-    from odf.text import P
-
-    doc = OpenDocumentSpreadsheet()
-    table = Table(name="花名册")
-    for i, row in enumerate([HEADER] + rows([2, 0, 1])):
-        tr = TableRow(visibility="collapse") if i == 3 else TableRow()
-        for c, v in enumerate(row):
-            if i == 2 and c == 4:
-                cell = TableCell(formula="of:=1+2")  # odfpy stores no value; calamine reads ""
-            elif isinstance(v, int):
-                cell = TableCell(valuetype="float", value=v)
-                cell.addElement(P(text=str(v)))
-            else:
-                cell = TableCell(valuetype="string")
-                cell.addElement(P(text=str(v)))
-            tr.addElement(cell)
-        table.addElement(tr)
-    doc.spreadsheet.addElement(table)
-    path = tmp_path / "f.ods"
-    doc.save(str(path))
+    data = [HEADER] + rows([2, "=1+2", 1])  # odfpy stores the formula without a value; calamine reads ""
+    path = odfpy_book(tmp_path / "f.ods", data, hidden_rows={3})
     out = tmp_path / "out"
     r = calc(cli, setup, path, out)
     assert r.exit_code == 0, r.stderr
