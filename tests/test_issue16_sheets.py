@@ -407,13 +407,19 @@ def test_not_a_workbook_is_exit_2_naming_the_file(tmp_path, cli, setup):
     assert r.exit_code == 2 and "broken.xlsx" in r.stderr and "Traceback" not in r.stderr
 
 
+def csv_past_4mb(tmp_path: Path, header: list[str], good: str, bad: bytes) -> tuple[Path, int]:
+    """A CSV of the header, then `good` (a line) past the first 4 MB, where the encoding is decided,
+    then the line `bad`: (its path, the line number of `bad` less 2)."""
+    line = good.encode("utf-8")
+    n = (5 << 20) // len(line) + 10
+    path = tmp_path / "past4mb.csv"
+    path.write_bytes(",".join(header).encode("utf-8") + b"\n" + line * n + bad)
+    return path, n
+
+
 def test_csv_bad_byte_is_named_by_line_and_column(tmp_path, cli, setup):
-    good = f"{IDS[0]},人0,城市低保,140105,1,\n".encode("utf-8")
-    n = (5 << 20) // len(good) + 10  # past the first 4 MB, where the encoding is decided
-    data = ",".join(HEADER).encode("utf-8") + b"\n" + good * n
-    data += f"{IDS[1]},".encode() + "张三".encode("gb18030") + ",城市低保,140105,1,\n".encode("utf-8")
-    path = tmp_path / "mixed.csv"
-    path.write_bytes(data)
+    bad = f"{IDS[1]},".encode() + "张三".encode("gb18030") + ",城市低保,140105,1,\n".encode("utf-8")
+    path, n = csv_past_4mb(tmp_path, HEADER, f"{IDS[0]},人0,城市低保,140105,1,\n", bad)
     r = calc(cli, setup, path, tmp_path / "o")
     assert r.exit_code == 2
     assert f"line {n + 2}, column 2 (姓名)" in r.stderr, r.stderr
@@ -530,12 +536,9 @@ def test_standards_error_cell_is_exit_2_not_the_prefecture_standard(tmp_path, cl
 def test_csv_undecodable_after_an_ascii_start_names_the_files_line(tmp_path, cli, setup):
     """The encoding is decided on the first non-ASCII bytes, here past 4 MB of ASCII: a byte that
     no encoding reads is named by its line in the file (not an offset in a sample)."""
-    good = f"{IDS[0]},ren0,urban_dibao,140105,1,\n".encode()
-    n = (5 << 20) // len(good) + 10
-    data = ",".join(["person_id", "name", "category", "region_code", "persons", "bank_account"]).encode() + b"\n"
-    data += good * n + f"{IDS[1]},\xff\xfe\x80,urban_dibao,140105,1,\n".encode("latin-1")
-    path = tmp_path / "bad.csv"
-    path.write_bytes(data)
+    header = ["person_id", "name", "category", "region_code", "persons", "bank_account"]
+    bad = f"{IDS[1]},\xff\xfe\x80,urban_dibao,140105,1,\n".encode("latin-1")
+    path, n = csv_past_4mb(tmp_path, header, f"{IDS[0]},ren0,urban_dibao,140105,1,\n", bad)
     r = calc(cli, setup, path, tmp_path / "o")
     assert r.exit_code == 2
     assert f"line {n + 2}, byte 20 of the line is not UTF-8 or GB18030 text" in r.stderr, r.stderr
