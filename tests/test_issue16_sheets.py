@@ -400,6 +400,30 @@ def test_a_stray_far_away_cell_is_refused_not_allocated(tmp_path, cli, setup):
     assert "row 1,048,576 and column 16,384" in r.stderr and "far.xlsx" in r.stderr
 
 
+def test_an_ods_of_repeated_cells_is_refused_not_allocated(tmp_path, cli, setup):
+    """A 1 KB ODS whose one row of 1,000 repeated cells is repeated 70,000 times asks for 70 million
+    cells (calamine's own cap is 100 million): refused before calamine expands it, exit 2."""
+    ns = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
+    head = "".join(f'<table:table-cell office:value-type="string"><text:p>{h}</text:p></table:table-cell>' for h in HEADER)
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns} office:version="1.2"><office:body>'
+               f'<office:spreadsheet><table:table table:name="S"><table:table-row>{head}</table:table-row>'
+               '<table:table-row table:number-rows-repeated="70000"><table:table-cell table:number-columns-repeated="1000" '
+               'office:value-type="string"><text:p>x</text:p></table:table-cell></table:table-row></table:table>'
+               '</office:spreadsheet></office:body></office:document-content>')
+    path = tmp_path / "bomb.ods"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", content)
+        z.writestr("META-INF/manifest.xml", '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+                   '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="/" '
+                   'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/></manifest:manifest>')
+    assert path.stat().st_size < 2048
+    r = calc(cli, setup, path, tmp_path / "o")
+    assert r.exit_code == 2
+    assert "row 70,001 and column 1,000 (70,001,000 cells, beyond the cap of 60,000,000)" in " ".join(r.stderr.split())
+
+
 def test_not_a_workbook_is_exit_2_naming_the_file(tmp_path, cli, setup):
     path = tmp_path / "broken.xlsx"
     path.write_bytes(b"PK\x03\x04" + b"\x00" * 100)

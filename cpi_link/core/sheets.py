@@ -74,10 +74,10 @@ class Sheet:
 
     def _loaded(self):
         # parsed on first use (calamine parses the whole sheet, without the GIL): a caller can
-        # start special_cells in a thread first, to run beside it
+        # start scan() first, to run beside it
         if self._sheet is None:
-            if self.kind == "xlsx":
-                _check_extent(self.path, self.index, self.label)
+            if self.kind in ("xlsx", "ods"):
+                _check_extent(self.path, self.kind, self.index, self.label)
             try:
                 self._sheet = self._book.get_sheet_by_name(self.name)
             except Exception as exc:  # noqa: BLE001 - calamine's own error types
@@ -257,26 +257,63 @@ def _xml_text(s: str) -> str:
     return _ENTITY.sub(one, s) if "&" in s else s
 
 
-def _check_extent(path: Path, index: int, label: str) -> None:
-    """InputError for a small sheet part whose cells span more than MAX_CELLS (a far-away cell)."""
+def _check_extent(path: Path, kind: str, index: int, label: str) -> None:
+    """InputError for a small sheet part whose cells span more than MAX_CELLS: an XLSX cell far away,
+    or ODS rows and cells repeated (table:number-rows-repeated) into a grid of billions of cells."""
     try:
         with zipfile.ZipFile(path) as z:
-            part = _sheet_part(z, index)
+            part = _sheet_part(z, index) if kind == "xlsx" else "content.xml"
             if part is None or part not in z.namelist() or z.getinfo(part).file_size > _MEASURED_PART:
                 return
             data = z.read(part)
     except (zipfile.BadZipFile, OSError, KeyError):
         return  # calamine says what is wrong with the file
-    refs = re.findall(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d+)"', data)
-    if not refs:
-        return
-    rows = max(int(r) for _c, r in refs)
-    cols = max(_col_index(c) for c in {c for c, _ in refs}) + 1
+    rows, cols = _xlsx_extent(data) if kind == "xlsx" else _ods_extent(data, index)
     if rows * cols > MAX_CELLS:
         raise InputError(_("{where}: its cells reach row {rows} and column {cols} ({cells} cells, beyond the cap of "
                            "{cap}); a stray cell far away? Delete the empty rows and columns after the table, save, "
                            "run again").format(where=label, rows=f"{rows:,}", cols=f"{cols:,}", cells=f"{rows * cols:,}",
                                                cap=f"{MAX_CELLS:,}"))
+
+
+def _xlsx_extent(data: bytes) -> tuple[int, int]:
+    refs = re.findall(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d+)"', data)
+    if not refs:
+        return 0, 0
+    return max(int(r) for _c, r in refs), max(_col_index(c) for c in {c for c, _r in refs}) + 1
+
+
+def _ods_extent(data: bytes, index: int) -> tuple[int, int]:
+    """(rows, columns) up to the last cell with content of the index-th table, repeats counted."""
+    import io
+    import xml.etree.ElementTree as ET
+
+    t, o = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}", "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+    table, row, rows, cols = -1, 0, 0, 0
+    try:
+        for event, el in ET.iterparse(io.BytesIO(data), events=("start", "end")):
+            if el.tag == t + "table":
+                if event == "start":
+                    table += 1
+                elif table == index:
+                    break
+                continue
+            if table != index or event != "end" or el.tag != t + "table-row":
+                continue
+            repeat = int(el.get(t + "number-rows-repeated", "1"))
+            col, last = 0, 0
+            for cell in el:
+                span = int(cell.get(t + "number-columns-repeated", "1"))
+                if cell.get(o + "value-type") is not None or len(cell):
+                    last = col + span
+                col += span
+            if last:
+                rows, cols = row + repeat, max(cols, last)
+            row += repeat
+            el.clear()
+    except (ET.ParseError, ValueError):
+        return 0, 0  # calamine says what is wrong with the file
+    return rows, cols
 
 
 def cell_text(v: object, dates: str = "iso") -> str:
