@@ -657,3 +657,14 @@ def test_xlsx_scan_across_chunks_finds_every_cell_on_its_row(tmp_path, monkeypat
 
         sheetscan._scan_xlsx(path, 0, publish)
         assert seen == want and calls == sorted(calls) and (chunk > 65536 or len(calls) > 3), chunk
+
+
+def test_cell_reasons_in_chinese():
+    from cpi_link.core.i18n import language
+    from cpi_link.roster.reasons import detail_text
+
+    with language("zh"):
+        assert detail_text("name holds a date/time (2024-01-02T00:00:00) in the sheet, not text or a number") == (
+            "name 在表中是日期/时间（2024-01-02T00:00:00），而不是文字或数字")
+        assert detail_text("category holds TRUE (a yes/no cell) in the sheet, not text or a number") == (
+            "category 在表中是TRUE（是/否单元格），而不是文字或数字")

@@ -140,17 +140,19 @@ def _template_regex(msgid: str, span: bool = False):
 _regex_cache: dict[tuple[str, bool], re.Pattern] = {}
 
 
-def translate_template(text: str, msgids, domain: str = DOMAIN, span: bool = False) -> str | None:
+def translate_template(text: str, msgids, domain: str = DOMAIN, span: bool = False, field=None) -> str | None:
     """A text made in English from one of `msgids` (templates with {named} fields, e.g. kept in a
     Parquet file) in the current language, its fields filled from the text; None if none matches.
-    A field spans "; " only with span=True (else "A; B" is two messages)."""
+    A field spans "; " only with span=True (else "A; B" is two messages). field: a function each
+    field's text goes through first (a field that is itself a message)."""
     tr = translations(domain)
     for msgid in msgids:
         rx = _regex_cache.get((msgid, span)) or _regex_cache.setdefault((msgid, span), _template_regex(msgid, span))
         m = rx.match(text)
         if m:
             try:
-                return tr.gettext(msgid).replace("!r}", "}").format(**m.groupdict())
+                fields = m.groupdict() if field is None else {k: field(v) for k, v in m.groupdict().items()}
+                return tr.gettext(msgid).replace("!r}", "}").format(**fields)
             except (KeyError, IndexError, ValueError):
                 return None
     return None

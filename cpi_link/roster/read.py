@@ -436,7 +436,8 @@ def xlsx_header(path: Path) -> list[str]:
 
 
 def _kind_of(v) -> str | None:
-    """What a cell holds when it is neither text nor a number (None for text and numbers)."""
+    """What a cell holds when it is neither text nor a number (None for text and numbers); the
+    texts are roster.reasons.CELL_KINDS (shown in the reader's language)."""
     if isinstance(v, bool):
         return f"{'TRUE' if v else 'FALSE'} (a yes/no cell)"
     if hasattr(v, "isoformat"):

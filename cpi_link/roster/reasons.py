@@ -64,15 +64,28 @@ DETAIL_TEMPLATES = (
 )
 
 
+# what a spreadsheet cell held instead of text or a number (roster.read), inside the bad_cell detail
+CELL_KINDS = (
+    N_("TRUE (a yes/no cell)"),
+    N_("FALSE (a yes/no cell)"),
+    N_("a date/time ({value})"),
+    N_("a duration ({value})"),
+)
+
+
+def _field(text: str) -> str:
+    return translate_template(text, CELL_KINDS) or text
+
+
 def detail_text(detail: str | None) -> str:
     """A row's detail in the current language (English: as written). Details joined with "; "
     are translated part by part."""
     if not detail or not is_zh():
         return detail or ""
-    whole = translate_template(detail, DETAIL_TEMPLATES)
+    whole = translate_template(detail, DETAIL_TEMPLATES, field=_field)
     if whole is not None:
         return whole
-    parts = [translate_template(p, DETAIL_TEMPLATES) or p for p in detail.split("; ")]
+    parts = [translate_template(p, DETAIL_TEMPLATES, field=_field) or p for p in detail.split("; ")]
     return "；".join(parts)
 
 
