@@ -668,3 +668,101 @@ def test_cell_reasons_in_chinese():
             "name 在表中是日期/时间（2024-01-02T00:00:00），而不是文字或数字")
         assert detail_text("category holds TRUE (a yes/no cell) in the sheet, not text or a number") == (
             "category 在表中是TRUE（是/否单元格），而不是文字或数字")
+
+
+# --------------------------------------------------------------------------------------------
+# merged cells: one value shown over several rows, held by the first cell only
+
+
+def _merged_expectations(out):
+    """人0..人2 share a category cell merged over rows 2-4 (C2:C4): 人0's row holds 城市低保 and is paid
+    (2 x 57 = 114); 人1 and 人2 read an empty category: bad_cell naming the range, not missing_field."""
+    assert {k: v[0] for k, v in paid(out).items()} == {"人0": "114.00", "人3": "57.00"}
+    got = {x["file_row"]: (x["reason"], x["detail"]) for x in rejected(out)}
+    assert sorted(got) == [3, 4]
+    for reason, detail in got.values():
+        assert reason == "bad_cell" and "category is inside the merged cells C2:C4" in detail, detail
+
+
+def test_xlsx_merged_category_over_rows(tmp_path, cli, setup):
+    import xlsxwriter
+
+    path = tmp_path / "m.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    ws.write_row(0, 0, HEADER)
+    for i, row in enumerate(rows([2, 1, 1, 1])):
+        ws.write_row(i + 1, 0, row)
+    ws.merge_range(1, 2, 3, 2, "城市低保")  # C2:C4, as an officer groups rows of one category
+    wb.close()
+    out = tmp_path / "out"
+    r = calc(cli, setup, path, out)
+    assert r.exit_code == 0, r.stderr
+    _merged_expectations(out)
+
+
+def test_xls_merged_category_over_rows(tmp_path, cli, setup):
+    import xlwt
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("名单")
+    for c, h in enumerate(HEADER):
+        ws.write(0, c, h)
+    for r, row in enumerate(rows([2, 1, 1, 1])):
+        for c, v in enumerate(row):
+            if not (c == 2 and r < 3):
+                ws.write(r + 1, c, v)
+    ws.write_merge(1, 3, 2, 2, "城市低保")
+    path = tmp_path / "m.xls"
+    wb.save(str(path))
+    out = tmp_path / "out"
+    r = calc(cli, setup, path, out)
+    assert r.exit_code == 0, r.stderr
+    _merged_expectations(out)
+
+
+def test_ods_merged_category_over_rows(tmp_path, cli, setup):
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import CoveredTableCell, Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="花名册")
+    for i, row in enumerate([HEADER] + rows([2, 1, 1, 1])):
+        tr = TableRow()
+        for c, v in enumerate(row):
+            if c == 2 and i in (2, 3):
+                tr.addElement(CoveredTableCell())
+                continue
+            kw = {"numberrowsspanned": 3} if (c == 2 and i == 1) else {}
+            cell = TableCell(valuetype="float", value=v, **kw) if isinstance(v, int) else TableCell(valuetype="string", **kw)
+            cell.addElement(P(text=str(v)))
+            tr.addElement(cell)
+        table.addElement(tr)
+    doc.spreadsheet.addElement(table)
+    path = tmp_path / "m.ods"
+    doc.save(str(path))
+    out = tmp_path / "out"
+    r = calc(cli, setup, path, out)
+    assert r.exit_code == 0, r.stderr
+    _merged_expectations(out)
+
+
+def test_standards_merged_cells_are_exit_2(tmp_path, cli, setup):
+    """Two counties' rows share one merged effective_from cell: the second reads empty; exit 2 naming it."""
+    import xlsxwriter
+
+    cfg, _ = setup
+    std = tmp_path / "std.xlsx"
+    wb = xlsxwriter.Workbook(str(std))
+    ws = wb.add_worksheet()
+    ws.write_row(0, 0, ["region_code", "effective_from", "urban_monthly", "rural_monthly"])
+    ws.write_row(1, 0, ["140100", "2023-01", "870", "620"])
+    ws.write_row(2, 0, ["140105", "", "1000", "700"])
+    ws.merge_range(1, 1, 2, 1, "2023-01")
+    wb.close()
+    roster = xlsxwriter_book(tmp_path / "r.xlsx", [("s", [HEADER] + rows([2]), {})])
+    r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "t",
+            "--out", tmp_path / "out", "--format", "json")
+    assert r.exit_code == 2, r.stdout
+    assert "row 3, column B (effective_from) is inside the merged cells B2:B3" in " ".join(r.stderr.split())

@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 from cpi_link.core.errors import InputError
 from cpi_link.core.i18n import N_, _
-from cpi_link.core.sheetscan import _col_index, _sheet_part
+from cpi_link.core.sheetscan import _col_index, _sheet_part, merged_text
 
 # A sheet part (or shared strings, or an ODS content.xml) larger than this when expanded is refused
 # before anything expands it: a 1M-row, 10-column roster is about 400 MB of XML; an "XLSX bomb" of
@@ -95,6 +95,21 @@ class Sheet:
             yield from sheet.iter_rows()
         except Exception as exc:  # noqa: BLE001 - calamine raises its own types, and ValueError on bad XML
             raise InputError(_("{where}: cannot be read ({why})").format(where=self.label, why=_calamine_text(exc))) from None
+
+    def merged_cells(self, columns, first_row: int) -> list[tuple[int, int, str]]:
+        """(row, column, "merged:C3:C5"), 0-based, for the cells of `columns` from row `first_row`
+        that a merged range covers but does not start at (calamine reads them as empty; XLSX and XLS:
+        calamine's ranges; ODS: SheetScan finds them)."""
+        sheet = self._loaded()
+        ranges = getattr(sheet, "merged_cell_ranges", None) or []
+        height = sheet.height + (sheet.start[0] if sheet.start else 0)
+        out = []
+        for (r0, c0), (r1, c1) in ranges:
+            what = merged_text(r0, c0, r1, c1)
+            for c in columns:
+                if c0 <= c <= c1:
+                    out += [(r, c, what) for r in range(max(r0, first_row), min(r1, height - 1) + 1) if (r, c) != (r0, c0)]
+        return out
 
     def release(self) -> None:
         """Free the parsed sheet (it is parsed again if read again)."""

@@ -41,7 +41,9 @@ class SheetScan:
     """The cells calamine reads as empty but are not, and the hidden rows, of one sheet, found by a
     daemon thread. `wait(row)` blocks until every sheet row up to `row` (1-based) was scanned;
     `found` then holds (row, column, what), 0-based row and column: what is "formula" (no stored
-    value), an error text ("#N/A"), or "hidden" with column -1. kind: "xlsx", "xls" or "ods";
+    value), an error text ("#N/A"), "merged:C3:C5" for a cell a merged range covers (ODS: XLSX and
+    XLS merges come from calamine, core.sheets.Sheet.merged_cells), or "hidden" with column -1.
+    kind: "xlsx", "xls" or "ods";
     index: the sheet's position in the workbook (calamine's sheets_metadata)."""
 
     def __init__(self, path: Path, kind: str, index: int):
@@ -177,6 +179,21 @@ def _scan_cells(data: bytes, out: dict) -> None:
             out[(row, col)] = "formula"
 
 
+def merged_text(r0: int, c0: int, r1: int, c1: int) -> str:
+    """ "merged:C3:C5": what a cell covered by the merged range (r0, c0)-(r1, c1), 0-based, holds."""
+    return f"merged:{col_letters(c0)}{r0 + 1}:{col_letters(c1)}{r1 + 1}"
+
+
+def col_letters(col: int) -> str:
+    """0 -> A, 26 -> AA."""
+    out = ""
+    col += 1
+    while col:
+        col, r = divmod(col - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
 def _col_index(letters: bytes) -> int:
     n = 0
     for ch in letters:
@@ -248,7 +265,7 @@ def _scan_ods(path: Path, index: int, publish) -> None:
     no office:value-type) and hidden rows (table:visibility collapse/filter) of the index-th table."""
     import xml.etree.ElementTree as ET
 
-    marks = (b'value-type="error"', b"table:formula=", b"table:visibility=")
+    marks = (b'value-type="error"', b"table:formula=", b"table:visibility=", b"-spanned=")
     with zipfile.ZipFile(path) as z:
         with z.open("content.xml") as fh:  # looked through in chunks first: a plain roster ends here
             tail, found = b"", False
@@ -293,6 +310,15 @@ def _walk_ods(events, index: int, out: dict) -> None:
         col = 0
         for cell in el:
             span = int(cell.get(_T + "number-columns-repeated", "1"))
+            rows_spanned = int(cell.get(_T + "number-rows-spanned", "1"))
+            cols_spanned = int(cell.get(_T + "number-columns-spanned", "1"))
+            if cell.tag == _T + "table-cell" and (rows_spanned > 1 or cols_spanned > 1):
+                r1, c1 = row + min(rows_spanned, 1 << 16) - 1, col + min(cols_spanned, 1 << 10) - 1
+                what = merged_text(row, col, r1, c1)
+                for r in range(row, r1 + 1):
+                    for c in range(col, c1 + 1):
+                        if (r, c) != (row, col):
+                            out[(r, c)] = what
             if cell.tag == _T + "table-cell" and cell.get(_T + "formula") is not None:
                 what = None
                 if cell.get(_CALCEXT + "value-type") == "error":

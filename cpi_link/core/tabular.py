@@ -15,6 +15,7 @@ from pathlib import Path
 from cpi_link.core.errors import InputError
 from cpi_link.core.i18n import _
 from cpi_link.core.sheets import cell_text
+from cpi_link.core.sheetscan import col_letters
 
 
 def _looks_like_utf8_text(text: str) -> bool:
@@ -173,11 +174,13 @@ def read_table_with_rows(path: Path | str, sheet: str | int | None = None,
 
 
 def _refuse_empty_looking_cells(sh, header: list[str], header_row: int, where: str) -> None:
-    """An error cell (#N/A) or a formula without a stored value in the table reads as empty: in a
-    standards or figures file that is never taken as "no value" (exit 2 naming the cell)."""
+    """An error cell (#N/A), a formula without a stored value or a cell inside merged cells (but
+    their first) in the table reads as empty: in a standards or figures file that is never taken
+    as "no value" (exit 2 naming the cell)."""
     scan = sh.scan()
     scan.wait(1 << 31)
-    bad = sorted((r + 1, c, what) for r, c, what in scan.found if what != "hidden" and r + 1 >= header_row)
+    found = scan.found + sh.merged_cells(range(sh.first_col, sh.first_col + len(header)), header_row)
+    bad = sorted((r + 1, c, what) for r, c, what in found if what != "hidden" and r + 1 >= header_row)
     if not bad:
         return
     row, col, what = bad[0]
@@ -186,19 +189,13 @@ def _refuse_empty_looking_cells(sh, header: list[str], header_row: int, where: s
     if what == "formula":
         msg = _("{where}: row {row}, column {column}{name} holds a formula without a stored value; open the file in "
                 "Excel or WPS so it calculates, save, run again")
+    elif what.startswith("merged:"):
+        msg = _("{where}: row {row}, column {column}{name} is inside the merged cells {error}, which hold one value in "
+                "their first cell only; unmerge them, fill in every row, save, run again")
+        what = what[7:]
     else:
         msg = _("{where}: row {row}, column {column}{name} holds the error {error}; fix the cell, save, run again")
-    raise InputError(msg.format(where=where, row=row, column=_letters(col), name=name, error=what))
-
-
-def _letters(col: int) -> str:
-    """0 -> A, 26 -> AA."""
-    out = ""
-    col += 1
-    while col:
-        col, r = divmod(col - 1, 26)
-        out = chr(65 + r) + out
-    return out
+    raise InputError(msg.format(where=where, row=row, column=col_letters(col), name=name, error=what))
 
 
 def _csv_lines(path: Path) -> list[tuple[int, list[str]]]:

@@ -522,15 +522,18 @@ class _SpecialCells:
         self._scan = r._special
         self._col_key = {sh.first_col + p: k for k, p in zip(keys, pos)}
         self._taken = 0  # entries of scan.found already sorted in
-        self._rows = np.zeros(0, dtype=np.int64)  # file rows of the entries not yet passed
-        self._entries: list = []  # their (key or None for a hidden row, what)
+        # merged ranges over data cells (calamine knows them), sorted in from the start
+        merged = sorted((row + 1, self._col_key[c], what) for row, c, what in sh.merged_cells(self._col_key, r.header_row))
+        self._rows = np.array([m[0] for m in merged], dtype=np.int64)  # file rows of the entries not yet passed
+        self._entries: list = [(k, what) for _r, k, what in merged]  # their (key or None for a hidden row, what)
 
     def in_rows(self, file_rows: np.ndarray):
         """([(index in file_rows, key, what)], indices of hidden rows) for a chunk's sorted file rows."""
-        if self._scan is None:
+        if self._scan is None and not len(self._rows):
             return [], None
-        self._scan.wait(int(file_rows[-1]))
-        found = self._scan.found
+        if self._scan is not None:
+            self._scan.wait(int(file_rows[-1]))
+        found = self._scan.found if self._scan is not None else []
         new = found[self._taken:len(found)]
         self._taken += len(new)
         if new:
@@ -606,6 +609,10 @@ def _convert_cells(cells: np.ndarray, file_rows: np.ndarray, keys, pos, special:
         if what == "formula":
             reasons[i] = ("formula_without_value", f"{k} holds a formula without a stored value; open the "
                                                   "file in Excel or WPS so it calculates, save it, run again")
+        elif what.startswith("merged:"):
+            if i not in reasons:
+                reasons[i] = ("bad_cell", f"{k} is inside the merged cells {what[7:]} (the sheet shows one value for "
+                                          "all of them; only their first cell holds it): unmerge them and fill in every row")
         elif reasons.get(i, ("",))[0] != "formula_without_value":
             reasons[i] = ("bad_cell", f"{k} holds the error {what} in the sheet")
     if hidden is not None and len(hidden):

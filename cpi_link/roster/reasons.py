@@ -61,6 +61,8 @@ DETAIL_TEMPLATES = (
     N_("{column} holds a formula without a stored value; open the file in Excel or WPS so it calculates, save it, run again"),
     N_("{column} holds the error {what} in the sheet"),
     N_("{column} holds {what} in the sheet, not text or a number"),
+    N_("{column} is inside the merged cells {cells} (the sheet shows one value for all of them; only their first "
+       "cell holds it): unmerge them and fill in every row"),
 )
 
 
