@@ -766,3 +766,28 @@ def test_standards_merged_cells_are_exit_2(tmp_path, cli, setup):
             "--out", tmp_path / "out", "--format", "json")
     assert r.exit_code == 2, r.stdout
     assert "row 3, column B (effective_from) is inside the merged cells B2:B3" in " ".join(r.stderr.split())
+
+
+def test_number_cells_read_to_excels_15_digits(tmp_path, cli, setup):
+    """Formulas leave binary fractions: persons 3.0000000000000004 and a standard of 899.9999999999999
+    show in Excel as 3 and 900. Read as the sheet shows them: 900 x 6.5% = 58.50 -> 59 a person
+    (yuan_half_up), x 3 = 177.00; read to the last binary digit it would be bad_persons, and 58 yuan."""
+    import openpyxl
+
+    cfg, _ = setup
+    std = tmp_path / "std.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["region_code", "effective_from", "urban_monthly", "rural_monthly"])
+    wb.active.append(["140105", "2023-06", 899.9999999999999, 700])
+    wb.save(std)
+    roster = tmp_path / "r.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(HEADER)
+    wb.active.append([IDS[0], "人0", "城市低保", "140105", 3.0000000000000004, ""])
+    wb.save(roster)
+    out = tmp_path / "out"
+    r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "t",
+            "--out", out, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "177.00"
+    assert paid(out)["人0"][1] == 3

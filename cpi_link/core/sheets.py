@@ -332,8 +332,9 @@ def _ods_extent(data: bytes, index: int) -> tuple[int, int]:
 
 
 def cell_text(v: object, dates: str = "iso") -> str:
-    """A cell's text as Excel shows it: a float by its shortest round-tripping text (103.5), an
-    integer without '.0'; a date as ISO text, or as YYYY-MM with dates="month" (a standards
+    """A cell's text as Excel shows it: a number to 15 significant digits, Excel's precision (103.5;
+    a formula's 899.9999999999999 is 900 and its 3.0000000000000004 is 3, as the sheet shows them),
+    a whole number without '.0'; a date as ISO text, or as YYYY-MM with dates="month" (a standards
     file's effective_from)."""
     if v is None:
         return ""
@@ -342,7 +343,9 @@ def cell_text(v: object, dates: str = "iso") -> str:
     if isinstance(v, bool):
         return str(v)
     if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+        if v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        return repr(v) if abs(v) >= 1e15 else format(v, ".15g")
     if dates == "month" and hasattr(v, "strftime") and hasattr(v, "year"):
         return v.strftime("%Y-%m")
     if hasattr(v, "isoformat"):
