@@ -791,3 +791,64 @@ def test_number_cells_read_to_excels_15_digits(tmp_path, cli, setup):
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["total_amount"] == "177.00"
     assert paid(out)["人0"][1] == 3
+
+
+@pytest.mark.parametrize("rows_too", [False, True])
+def test_xlsx_scan_of_cells_without_their_reference(tmp_path, monkeypatch, rows_too):
+    """A writer may leave out each cell's r="E5" (and each row's r): cells are then counted in order.
+    The same 2,000-row sheet without references gives the same findings, chunk by chunk."""
+    import openpyxl
+
+    from cpi_link.core import sheetscan
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    want = set()
+    for r in range(1, 2001):
+        ws.append([f"id{r}", "名字", r])
+        if r % 7 == 0:
+            ws.cell(r, 3).value = "=1+2"
+            want.add((r - 1, 2, "formula"))
+        if r % 13 == 0:
+            ws.cell(r, 2).value = "#N/A"
+            want.add((r - 1, 1, "#N/A"))
+        if r % 11 == 0:
+            ws.row_dimensions[r].hidden = True
+            want.add((r - 1, -1, "hidden"))
+    path = tmp_path / "s.xlsx"
+    wb.save(path)
+    strip = r'(<c\b[^>]*?) r="[A-Z]+\d+"' if not rows_too else r'(<(?:c|row)\b[^>]*?) r="[A-Z]*\d+"'
+    patch_zip(path, r"xl/worksheets/sheet\d+\.xml", lambda s: re.sub(strip, r"\1", s))
+    with zipfile.ZipFile(path) as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    assert not re.search(r'<c\b[^>]*\br="', xml) and bool(re.search(r'<row\b[^>]*\br="', xml)) != rows_too
+    for chunk in (1500, 65536, 4 << 20):
+        monkeypatch.setattr(sheetscan, "XLSX_CHUNK", chunk)
+        seen = set()
+
+        def publish(upto, cells):
+            seen.update((r, c, w) for (r, c), w in cells.items())
+            assert {w for w in want if w[0] + 1 <= upto} <= seen, (chunk, upto)
+
+        sheetscan._scan_xlsx(path, 0, publish)
+        assert seen == want, chunk
+
+
+def test_xlsx_without_references_formula_is_rejected(tmp_path, cli, setup):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(HEADER)
+    for r in rows([2, 2]):
+        ws.append(r)
+    ws["E3"] = "=1+2"
+    path = tmp_path / "noref.xlsx"
+    wb.save(path)
+    patch_zip(path, r"xl/worksheets/sheet\d+\.xml", lambda s: re.sub(r'(<c\b[^>]*?) r="[A-Z]+\d+"', r"\1", s))
+    out = tmp_path / "out"
+    r = calc(cli, setup, path, out)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "114.00"
+    (rej,) = rejected(out)
+    assert (rej["reason"], rej["file_row"]) == ("formula_without_value", 3)

@@ -106,6 +106,8 @@ def _scan_xlsx(path: Path, index: int, publish) -> None:
         tail = b""
         last = 0  # the highest row number seen: rows out of order are only trusted at the end
         ordered = True
+        sequential = None  # cells without their reference (r="E5"): each tag is counted in order
+        place = [-1, 0]  # sequential: (row, next column), 0-based
         with z.open(part) as fh:
             while True:
                 chunk = fh.read(XLSX_CHUNK)
@@ -117,6 +119,16 @@ def _scan_xlsx(path: Path, index: int, publish) -> None:
                     cut = len(data)
                 part_data, tail = data[:cut], data[cut:]
                 out: dict = {}
+                if sequential is None:
+                    first = _ANY_CELL.search(part_data)
+                    if first is not None:
+                        sequential = _REF.search(first.group(0)) is None
+                if sequential:
+                    _scan_in_order(part_data, place, out)
+                    publish(max(place[0], 0), out)  # the rows before the one being read are whole
+                    if not chunk:
+                        return
+                    continue
                 if _may_hold_special(part_data):
                     _scan_cells(part_data, out)
                 if b'hidden="' in part_data:
@@ -176,6 +188,41 @@ def _scan_cells(data: bytes, out: dict) -> None:
         if is_error:
             out[(row, col)] = v.group(1).decode("utf-8", "replace") if v else "#VALUE!"
         elif v is None or (v.group(1) == b"" and b't="str"' not in m.group(0)):  # <v/>, or <v></v> for a number
+            out[(row, col)] = "formula"
+
+
+_ANY_CELL = re.compile(rb'<(?:\w+:)?c(?=[\s/>])[^>]*>')
+_ROW_OR_CELL = re.compile(rb'<(?:\w+:)?(row|c)(?=[\s/>])([^>]*)>')
+_REF = re.compile(rb'\br="([A-Z]*)(\d*)"')
+
+
+def _scan_in_order(data: bytes, place: list, out: dict) -> None:
+    """_scan_cells and _scan_hidden for a sheet whose cells (and maybe rows) leave out their reference:
+    a row without r is the one after the last, a cell without r the one after the last in its row."""
+    for m in _ROW_OR_CELL.finditer(data):
+        attrs = m.group(2)
+        ref = _REF.search(attrs)
+        if m.group(1) == b"row":
+            place[0] = int(ref.group(2)) - 1 if ref and ref.group(2) else place[0] + 1
+            place[1] = 0
+            if _HIDDEN.search(attrs):
+                out[(place[0], -1)] = "hidden"
+            continue
+        if ref and ref.group(1):
+            place[1] = _col_index(ref.group(1))
+        row, col = place[0], place[1]
+        place[1] += 1
+        if attrs.endswith(b"/"):
+            continue
+        close = _CELL_END.search(data, m.end())
+        body = data[m.end():close.start() if close else len(data)]
+        is_error = b't="e"' in attrs
+        if not (is_error or _FORMULA.search(body)):
+            continue
+        v = _VALUE.search(body)
+        if is_error:
+            out[(row, col)] = v.group(1).decode("utf-8", "replace") if v else "#VALUE!"
+        elif v is None or (v.group(1) == b"" and b't="str"' not in attrs):
             out[(row, col)] = "formula"
 
 
