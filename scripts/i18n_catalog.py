@@ -5,6 +5,11 @@ needed at run time).
     python scripts/i18n_catalog.py check     # exit 1 if a msgid lacks a (non-fuzzy) translation
     python scripts/i18n_catalog.py compile   # .mo beside the .po (only for running from the source
                                              # tree, e.g. an editable install; wheels compile their own)
+    python scripts/i18n_catalog.py fill OLD.po [DOMAIN]   # copy translations from OLD.po into the
+                                             # zh_CN DOMAIN.po (default cpi_link) where a msgid has none
+
+The catalogs are written sorted by msgid and without source locations: a message added on one branch
+and another added on a second branch then land in different places of the file and merge cleanly.
 
 Two domains: "cpi_link" (every `_()`/`ngettext()` call in cpi_link/, plus the commands' docstrings,
 which typer shows as their help) and "messages" (typer's own strings, which it passes to stdlib
@@ -93,7 +98,7 @@ def _importable() -> None:
 def update() -> None:
     for domain, pot in (("cpi_link", extract_app()), ("messages", extract_toolkit())):
         with open(LOCALE / f"{domain}.pot", "wb") as f:
-            write_po(f, pot, width=100, omit_header=False)
+            write_po(f, pot, width=100, omit_header=False, sort_output=True, no_location=True)
         for lang in LANGS:
             po_path = LOCALE / lang / "LC_MESSAGES" / f"{domain}.po"
             po_path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,8 +110,27 @@ def update() -> None:
             po.update(pot, no_fuzzy_matching=True)
             po.obsolete.clear()
             with open(po_path, "wb") as f:
-                write_po(f, po, width=100)
+                write_po(f, po, width=100, sort_output=True, no_location=True)
             print(f"{po_path.relative_to(ROOT)}: {len(po)} messages")
+
+
+def fill(old_path: Path, domain: str = "cpi_link") -> None:
+    """Translations from old_path for the messages of the same domain that have none here."""
+    with open(old_path, "rb") as f:
+        old = read_po(f)
+    po_path = LOCALE / LANGS[0] / "LC_MESSAGES" / f"{domain}.po"
+    with open(po_path, "rb") as f:
+        po = read_po(f, locale=LANGS[0])
+    n = 0
+    for m in po:
+        if m.id and not (m.string if isinstance(m.string, str) else all(m.string)):
+            o = old.get(m.id, context=m.context)
+            if o is not None and o.string and not o.fuzzy:
+                m.string, m.flags = o.string, set(m.flags) - {"fuzzy"}
+                n += 1
+    with open(po_path, "wb") as f:
+        write_po(f, po, width=100, sort_output=True, no_location=True)
+    print(f"{po_path.relative_to(ROOT)}: {n} translations filled from {old_path}")
 
 
 def untranslated() -> list[str]:
@@ -133,6 +157,8 @@ if __name__ == "__main__":
             with open(po_path.with_suffix(".mo"), "wb") as f:
                 write_mo(f, catalog, use_fuzzy=False)
             print(po_path.with_suffix(".mo").relative_to(ROOT))
+    elif cmd == "fill" and len(sys.argv) in (3, 4):
+        fill(Path(sys.argv[2]), *sys.argv[3:])
     elif cmd == "check":
         bad = untranslated()
         print("\n".join(bad) or "every message translated")
