@@ -63,7 +63,7 @@ bench-workbook: install
 	$(PY) benchmarks/bench_workbook.py $(BENCH_ARGS)
 
 fuzz: install
-	cd tests && FUZZ_SECONDS=$${FUZZ_SECONDS:-120} ../$(VENV)/bin/python -m pytest -p no:cacheprovider -q -s test_fuzz.py
+	cd tests && FUZZ_SECONDS=$${FUZZ_SECONDS:-120} ../$(VENV)/bin/python -m pytest -p no:cacheprovider -q -s calc/test_fuzz.py
 
 clean:
 	rm -rf $(VENV) build dist demo-home

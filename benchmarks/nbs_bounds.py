@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from pytest_httpserver import HTTPServer  # noqa: E402
 from werkzeug import Response  # noqa: E402
 
-from issue22_support import C16, CFOOD, I16, IFOOD, NATIONAL_FIXTURES, PAGE, PREFIX, DripServer, answer, json_resp  # noqa: E402
+from nbs_support import C16, CFOOD, I16, IFOOD, NATIONAL_FIXTURES, PAGE, PREFIX, DripServer, answer, json_resp  # noqa: E402
 
 MiB = 1024 * 1024
 WRAP = (

@@ -5,7 +5,7 @@ one place. The text files and the few small binary ones (XLSX, garbage) are comm
 tests/corpus/{roster,scheme,standards,figures}/. The 1 MB line is NOT committed: tests call
 `long_line_roster(path)` to make it at test time.
 
-tests/test_corpus.py holds the expected outcome of each file (exit code and a message substring,
+tests/roster/test_bad_input_corpus.py holds the expected outcome of each file (exit code and a message substring,
 or the rejection reasons) and checks that every file here has one.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHANXI_PREFECTURES = {"140100", "140200", "140300", "140400", "140500", "140600", "140700", "140800", "140900",
                       "141000", "141100"}
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from calc_helpers import put_figures
-from test_issue18_ledger import A, B, C, JAN, job, run_args, visible_runs  # noqa: F401  (job is a fixture)
+from test_ledger import A, B, C, JAN, job, run_args, visible_runs  # noqa: F401  (job is a fixture)
 
 
 def test_revised_after_payment_is_reported_then_redo_pays_the_differences_once(cli, job):

@@ -18,7 +18,7 @@ from werkzeug import Response
 from cpi_link.core.errors import SourceUnavailable
 from cpi_link.sources import nbs
 from cpi_link.sources.nbs.transport import Blocked, retry_after_seconds
-from issue22_support import (  # noqa: F401  (home22 is a fixture)
+from nbs_support import (  # noqa: F401  (home22 is a fixture)
     C16,
     CONFIG,
     NATIONAL_FIXTURES,

@@ -13,7 +13,7 @@ from cpi_link.core.errors import ConfigError, ExitStatus
 from cpi_link.core.categories import CATEGORIES, category_code
 from cpi_link.rules.schemes import list_schemes, load_scheme
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config"
 
 NATIONAL_2016 = {

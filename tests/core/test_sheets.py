@@ -483,7 +483,7 @@ def test_fetch_file_reads_the_sheet_named(tmp_path, cli, home):
 # --------------------------------------------------------------------------------------------
 # what calamine reads as empty, in XLS and ODS too: error cells, formulas without a value, hidden rows
 
-FIXTURES = Path(__file__).parent / "fixtures" / "sheets"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sheets"
 
 
 @pytest.mark.parametrize("name", ["libreoffice-roster.xls", "libreoffice-roster.ods"])

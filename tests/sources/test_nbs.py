@@ -22,9 +22,9 @@ from cpi_link.sources import nbs
 from cpi_link.core.errors import ExitStatus, SourceUnavailable, UsageError
 from cpi_link.core.paths import Home
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config"
-FIX = Path(__file__).resolve().parent / "fixtures" / "nbs"
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "nbs"
 PREFIX = "/dg/website/publicrelease/web/external"
 
 ROOT_NATIONAL = "fc982599aa684be7969d7b90b1bd0e84"

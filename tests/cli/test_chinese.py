@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOCALE = ROOT / "cpi_link" / "locale"
 SAMPLE = ROOT / "data" / "sample"
 WIDE = {"COLUMNS": "400"}  # no wrapping inside table cells, so whole reasons can be compared

@@ -11,7 +11,7 @@ import openpyxl
 
 from calc_helpers import STANDARDS, put_figures, write_scheme
 
-CONFIG = Path(__file__).resolve().parent.parent / "config"
+CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 # 省民政厅 2019-12-08: Q3 2019 headcounts, flat 30 / 20 / 30 yuan per person per month
 COUNTS_2019 = [("140000", "城市低保", "", 301991), ("140000", "农村低保", "", 969492), ("140000", "农村特困", "", 133828)]

@@ -16,7 +16,7 @@ from cpi_link.sources.observation import Observation
 from cpi_link.store.series import SeriesStore
 from cpi_link.rules.trigger import decide
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config"
 
 

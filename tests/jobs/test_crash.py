@@ -4,7 +4,7 @@ Crash points (env CPI_LINK_CRASH_AT; cpi_link.ledger.crashpoint):
   calc: calc_after_read (roster read, nothing written), write_payments.parquet,
         write_rejected.parquet, write_summary.parquet (each output written into the temp folder),
         before_rename (every file and the manifest written, not yet renamed into place);
-  ledger (tests/test_run.py covers run's before_ledger, before_record, after_record):
+  ledger (tests/jobs/test_run.py covers run's before_ledger, before_record, after_record):
         before_record of a supplement (its ledger payment file written, the record not updated).
 A killed calc leaves the run folder whole or absent; a killed run or supplement is completed by
 the next one and nobody is paid twice.

@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 
 from cpi_link.core.errors import ConfigError, SourceUnavailable
 from cpi_link.sources import nbs
-from issue22_support import CONFIG, NATIONAL_FIXTURES, PAGE, PREFIX, DripServer, config_with, json_resp, point_env
+from nbs_support import CONFIG, NATIONAL_FIXTURES, PAGE, PREFIX, DripServer, config_with, json_resp, point_env
 
 trustme = pytest.importorskip("trustme")
 

@@ -16,7 +16,7 @@ import pytest
 
 from calc_helpers import STANDARDS, put_figures, write_scheme
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 sys.path.insert(0, str(CORPUS))
 from make_corpus import GOOD, HEAD, long_line_roster  # noqa: E402
 

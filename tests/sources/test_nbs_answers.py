@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cpi_link.core.errors import SourceUnavailable
 from cpi_link.sources import nbs
-from issue22_support import (  # noqa: F401  (home22 is a fixture)
+from nbs_support import (  # noqa: F401  (home22 is a fixture)
     C16,
     CFOOD,
     CONFIG,

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 
-from test_issue18_ledger import JAN, job, run_args, visible_runs  # noqa: F401  (job is a fixture)
+from test_ledger import JAN, job, run_args, visible_runs  # noqa: F401  (job is a fixture)
 
 
 def _env(job, **extra):

@@ -14,7 +14,7 @@ from cpi_link.roster.ids import check_char
 from cpi_link.roster.schema import ROSTER_SCHEMA
 from cpi_link.roster.check import iter_roster, read_roster, roster_info
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 STANDARD = "11010519491231002X"  # GB 11643's example (see test_ids)
 MINE = "140105198001011233"
 
