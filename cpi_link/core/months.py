@@ -22,6 +22,27 @@ def parse_month(text: str, what: str = "month") -> str:
     return f"{year:04d}-{month:02d}"
 
 
+class NumberCell(str):
+    """A spreadsheet cell's text that was a number in the sheet (103.5, 2019.1), not typed text."""
+
+    __slots__ = ()
+
+
+_AMBIGUOUS = re.compile(r"^\s*\d{4}\.1\s*$")
+
+
+def number_month(cell: object) -> bool:
+    """True for a month cell holding the number 2019.1: typed 2019.10 (October) or 2019.1
+    (January), the sheet kept the same float, so the month cannot be told."""
+    return isinstance(cell, NumberCell) and bool(_AMBIGUOUS.match(cell))
+
+
+def number_month_message(where: str, cell: object) -> str:
+    return _("{where}: {value} is a number, which cannot tell October ({year}.10) from January ({year}.1); type the "
+             "month as text ({year}-10 or {year}-01) or as a date").format(where=where, value=str(cell).strip(),
+                                                                          year=str(cell).strip()[:4])
+
+
 def month_index(month: str) -> int:
     y, m = month.split("-")
     return int(y) * 12 + int(m) - 1

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cpi_link.core.errors import InputError
 from cpi_link.core.i18n import _
+from cpi_link.core.months import NumberCell
 from cpi_link.core.sheets import cell_text
 from cpi_link.core.sheetscan import col_letters
 
@@ -156,7 +157,8 @@ def read_table_with_rows(path: Path | str, sheet: str | int | None = None,
         sh = open_sheet(path, sheet, looks_like=looks)
         lines: list[tuple[int, list[str]]] = []
         for n, raw in enumerate(sh.rows(), start=1):
-            cells = [cell_text(v, dates="month").strip() for v in raw]
+            # a number keeps that it was one (a month typed as 2019.10 is the number 2019.1)
+            cells = [NumberCell(cell_text(v)) if isinstance(v, float) else cell_text(v, dates="month").strip() for v in raw]
             if any(cells):
                 lines.append((n, cells))
         where = sh.label

@@ -18,7 +18,7 @@ from cpi_link.core.atomic import sha256_file
 from cpi_link.core.decimals import plain_decimal
 from cpi_link.core.errors import InputError, UsageError
 from cpi_link.core.i18n import _
-from cpi_link.core.months import parse_month
+from cpi_link.core.months import number_month, number_month_message, parse_month
 from cpi_link.core.privacy import mask_digits
 from cpi_link.core.regions import clean_code, is_valid
 from cpi_link.core.tabular import find_columns, read_table
@@ -119,6 +119,8 @@ def load_standards(path: Path | str, sample: bool = False, sheet: str | int | No
             raise InputError(_("{where}: {region!r} is not a 6-digit region code").format(
                 where=where('region_code'), region=mask_digits(region)))
         eff_text = cell("effective_from")
+        if cols["effective_from"] < len(row) and number_month(row[cols["effective_from"]]):
+            raise InputError(number_month_message(where("effective_from"), row[cols["effective_from"]]))
         try:
             day = _DATE.fullmatch(eff_text)  # a date (执行日期 2024-01-01, 2024年1月1日): its month
             eff = parse_month(f"{day.group(1)}-{day.group(2)}" if day else eff_text)

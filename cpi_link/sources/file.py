@@ -11,7 +11,7 @@ from cpi_link.core.atomic import sha256_file
 from cpi_link.core.decimals import parse_decimal
 from cpi_link.core.errors import InputError, UsageError
 from cpi_link.core.i18n import _
-from cpi_link.core.months import parse_month
+from cpi_link.core.months import number_month, number_month_message, parse_month
 from cpi_link.core.regions import clean_code
 from cpi_link.sources.observation import Observation, now_utc
 from cpi_link.core.tabular import find_columns, read_table
@@ -80,6 +80,8 @@ def read_figures_file(
             raise InputError(_("{where}, field region_code: {region!r} is not a 6-digit region code").format(
                 where=where, region=region))
         region = region[:6]
+        if cols["month"] < len(row) and number_month(row[cols["month"]]):
+            raise InputError(number_month_message(_("{where}, field month").format(where=where), row[cols["month"]]))
         try:
             month = parse_month(unicodedata.normalize("NFKC", cell("month")).strip())
         except UsageError:
@@ -103,9 +105,9 @@ def read_figures_file(
                 _("{where}, field value: {raw} is not a plausible index (上年同月=100 gives values like 103.5)").format(
                     where=where, raw=raw)
             )
-        if value.as_tuple().exponent < -2:
-            raise InputError(_("{where}, field value: {raw} has more decimals than a published index").format(
-                where=where, raw=raw))
+        if value != value.quantize(Decimal("0.1")):  # SPEC 2: a published index has one decimal
+            raise InputError(_("{where}, field value: {raw} has more than one decimal; a published index has one (e.g. "
+                               "102.3): type it as published").format(where=where, raw=raw))
         key = (region, indicator, month)
         if key in seen:
             raise InputError(_("{where}: {region} {indicator} {month} already given on data row {row}").format(

@@ -41,7 +41,7 @@ def test_gb18030_chinese_headers_store_every_value_exactly(tmp_path):
         + "140000,2024-01,居民消费价格指数,100.3\n"
         + "140000,2024-01,食品,93.9\n"
         + "140000,2024年2月,CPI,101.0\n"
-        + "140000,2024-02,食品价格,99.95\n",
+        + "140000,2024-02,食品价格,99.9\n",  # SPEC 2: one decimal (issue 28)
         "gb18030",
     )
     store = SeriesStore(Home(tmp_path / "h"))
@@ -51,8 +51,8 @@ def test_gb18030_chinese_headers_store_every_value_exactly(tmp_path):
     assert again.get("140000", "cpi", "2024-01").value == Decimal("100.3")
     assert again.get("140000", "food", "2024-01").value == Decimal("93.9")
     assert again.get("140000", "cpi", "2024-02").value == Decimal("101.0")
-    assert again.get("140000", "food", "2024-02").value == Decimal("99.95")
-    assert again.get("140000", "food", "2024-02").yoy_pct == Decimal("-0.05")
+    assert again.get("140000", "food", "2024-02").value == Decimal("99.9")
+    assert again.get("140000", "food", "2024-02").yoy_pct == Decimal("-0.1")
     o = again.get("140000", "cpi", "2024-01")
     assert o.source == "file" and o.source_ref.startswith("figures.csv sha256:")
 

@@ -594,9 +594,13 @@ def _quote(v: Any) -> str:
 
 
 def _month_or_error(path: Path, where: str, key: str, v: Any) -> str:
-    s = str(v).strip() if isinstance(v, str) else None
+    s = str(v).strip() if isinstance(v, str) and not isinstance(v, _TomlFloat) else None
     if s is None or not _MONTH_RE.match(s):
         loc = f"{where} " if where else ""
+        if isinstance(v, (_TomlFloat, int)) and not isinstance(v, bool):
+            raise ConfigError(_('{path}: {loc}key {key}: {value} is a number, not a month (a number cannot tell 2019.10 '
+                                'from 2019.1); write it in quotes as "YYYY-MM", e.g. "2016-07"').format(
+                path=path, loc=loc, key=key, value=v))
         raise ConfigError(_('{path}: {loc}key {key}: {value} is not a month; write "YYYY-MM", e.g. "2016-07"').format(
             path=path, loc=loc, key=key, value=_quote(v)))
     return s
