@@ -35,11 +35,12 @@ class MonthPlan:
         return region_code[:4] + "00" if ir == "prefecture" else ir
 
 
-def month_plan(month: str, scheme, store, standards, assume_triggered: bool = False):
+def month_plan(month: str, scheme, store, standards, assume_triggered: bool = False, rate=None):
     """The month's rules and decisions (MonthPlan), and the decision of its index region (None when
     decided per prefecture). Missing figures are MissingFigures (exit 3) before any output, unless
     assume_triggered (validate before the figures are out): then such a region counts as
-    triggered at a rate of 0, and plan.assumed lists it."""
+    triggered at a rate of 0, and plan.assumed lists it. rate (a Decimal percentage, estimate's
+    --rate): every region taken as triggered at that rate, its figures not read."""
     from cpi_link.core.errors import MissingFigures
     from cpi_link.rules.trigger import decide
 
@@ -55,6 +56,9 @@ def month_plan(month: str, scheme, store, standards, assume_triggered: bool = Fa
         if region not in decisions:
             if rules.index_region == "prefecture" and region not in known:
                 return None  # no such prefecture: its rows are unknown_region
+            if rate is not None:
+                decisions[region] = _Assumed(region, rate_pct=rate)
+                return decisions[region]
             try:
                 decisions[region] = decide(scheme, month, store, region=region)
             except MissingFigures:
@@ -72,7 +76,7 @@ def month_plan(month: str, scheme, store, standards, assume_triggered: bool = Fa
 
 @dataclass
 class _Assumed:
-    """A stand-in decision for a region whose figures are not out yet (validate only)."""
+    """A stand-in decision: a region whose figures are not out yet (validate), or a rate assumed (estimate)."""
 
     region_code: str
     triggered: bool = True

@@ -11,7 +11,7 @@ from cpi_link.cli.calc import STANDARDS_HELP, STANDARDS_SHEET_HELP
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 from cpi_link.core.i18n import _, shown
 from cpi_link.core.regions import region_label
-from cpi_link.roster.reasons import reason_text
+from cpi_link.roster.reasons import detail_text, reason_text
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +51,7 @@ def estimate(
     for r in res["rejected"]:
         warn(_("{file}: row {row} ({persons} persons of {category} in {region}) not costed: {reason}: {detail}").format(
             file=counts, row=r["file_row"], persons=f"{r['persons']:,}", category=r["category"], region=r["region_code"],
-            reason=reason_text(r["reason"]), detail=shown(r["detail"])))
+            reason=reason_text(r["reason"]), detail=detail_text(r["detail"])))
     if fmt is Format.json:
         emit_json(res)
         return

@@ -1,7 +1,7 @@
 """资金测算 (SPEC 4.6 `estimate`): what a month costs from headcounts instead of a roster. Each
-counts row is priced as a roster row of `persons` people: the same coverage, standards lookup
-(SPEC 5.3) and amount chain (rules.amounts.per_person_fen) as calc; totals by category, region
-and, when the scheme names funding shares, by funder."""
+counts row is a roster row of one person priced by calc's batch engine (calc.grouped: the same
+category words, coverage, standards lookup and decisions as calc), times its headcount; totals
+by category, region and, when the scheme names funding shares, by funder."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cpi_link.core.categories import CATEGORY_LABELS, CATEGORY_NAMES
+from cpi_link.core.categories import CATEGORY_LABELS
 from cpi_link.core.errors import InputError, UsageError
+from cpi_link.core.i18n import _
 from cpi_link.core.money import fen_to_yuan_str, round_fraction
 from cpi_link.core.tabular import find_columns, read_table_with_rows
-from cpi_link.rules.amounts import fixed_fen, per_person_fen, rate_hundredths
 
 COLUMNS = {
     "region_code": ("region_code", "行政区划代码", "地区代码"),
@@ -23,56 +23,54 @@ COLUMNS = {
     "area": ("area", "城乡", "城乡类别"),
     "persons": ("persons", "人数", "保障人数"),
 }
-AREA_WORDS = {"urban": "urban", "rural": "rural", "城市": "urban", "城镇": "urban", "农村": "rural"}
-_TEKUN = ("特困人员", "特困供养人员", "特困")  # resolved to urban_tekun / rural_tekun by the row's area
 
 
-@dataclass(frozen=True)
-class CountRow:
-    row: int  # 1-based data row
-    file_row: int  # the row number a person sees (spreadsheet row or CSV line)
-    region_code: str
-    category: str
-    area: str | None
-    persons: int
+@dataclass
+class Counts:
+    """A headcounts file as group rows for the batch engine: `checked` holds one roster row of one
+    person per counts row (calc.grouped.group_rows), `persons` the row's headcount."""
+
+    path: Path
+    checked: object  # pyarrow Table, CHECKED_SCHEMA
+    persons: np.ndarray  # int64 per row
+    file_rows: list[int]  # the row number a person sees (spreadsheet row or CSV line)
 
 
-def read_counts(path: Path, sheet=None) -> list[CountRow]:
-    """The counts file (sheet: the worksheet of a spreadsheet); a value that cannot be read is an
-    error naming the file, row and column."""
+def read_counts(path: Path, sheet=None) -> Counts:
+    """The counts file (sheet: the worksheet of a spreadsheet), its words read as a roster's are;
+    a value that cannot be read is an error naming the file, row and column."""
+    from cpi_link.calc.grouped import group_rows
+    from cpi_link.roster.reasons import detail_text
+
     path = Path(path)
     # the header found among the first rows (titles above it skipped); file_row as a person sees it
     header, rows, file_rows, place = read_table_with_rows(path, sheet, COLUMNS)
     cols = find_columns(header, COLUMNS, ("region_code", "category", "persons"), place)
-    out = []
-    for n, (r, fr) in enumerate(zip(rows, file_rows), 1):
-        def cell(k: str) -> str:
-            i = cols.get(k)
-            return r[i].strip() if i is not None and i < len(r) else ""
 
-        where = f"{place}: row {fr} (data row {n})"
-        region = cell("region_code")
-        if not (len(region) == 6 and region.isdigit()):
-            raise InputError(f"{where}, column region_code: {region!r} is not a 6-digit region code")
-        area_text = cell("area")
-        area = AREA_WORDS.get(area_text.lower() if area_text.isascii() else area_text)
-        if area_text and area is None:
-            raise InputError(f"{where}, column area: {area_text!r} is not urban/rural (城市/城镇/农村)")
-        cat_text = cell("category")
-        cat = CATEGORY_NAMES.get(cat_text.lower() if cat_text.isascii() else cat_text)
-        if cat is None and cat_text in _TEKUN:
-            if area is None:
-                raise InputError(f"{where}, column area: {cat_text} needs the area (城市/农村) to tell urban from rural 特困")
-            cat = "urban_tekun" if area == "urban" else "rural_tekun"
-        if cat is None:
-            raise InputError(f"{where}, column category: {cat_text!r} is not a category (e.g. urban_dibao, 城市低保)")
-        p = cell("persons").replace(",", "")
+    def column(k: str) -> list[str]:
+        i = cols.get(k)
+        return ["" if i is None or i >= len(r) else str(r[i]).strip() for r in rows]
+
+    def where(n: int, column_name: str) -> str:
+        return _("{place}: row {row} (data row {n}), column {column}").format(place=place, row=file_rows[n], n=n + 1,
+                                                                          column=column_name)
+
+    persons = []
+    for n, p in enumerate(column("persons")):
+        p = p.replace(",", "")
         if not p.isdigit():
-            raise InputError(f"{where}, column persons: {cell('persons')!r} is not a whole number of persons")
-        out.append(CountRow(n, fr, region, cat, area, int(p)))
-    if not out:
-        raise InputError(f"{path}: no data rows")
-    return out
+            raise InputError(where(n, "persons") + ": " + _("'{value}' is not a whole number of persons").format(value=p))
+        persons.append(int(p))
+    if not rows:
+        raise InputError(_("{path}: no data rows").format(path=path))
+    checked = group_rows(column("category"), column("region_code"), column("area"), ["1"] * len(rows), file_rows)
+    bad = checked.column("reason").is_valid().to_numpy(zero_copy_only=False)
+    if bad.any():
+        n = int(np.flatnonzero(bad)[0])
+        reason, detail = checked.column("reason")[n].as_py(), checked.column("detail")[n].as_py()
+        raise InputError(where(n, "category" if reason == "unknown_category" else detail.split(" ", 1)[0]) + ": "
+                         + detail_text(detail))
+    return Counts(path, checked, np.array(persons, np.int64), list(file_rows))
 
 
 def parse_rate(text: str) -> Decimal:
@@ -99,85 +97,46 @@ def split_by_funder(total_fen: int, funding: dict) -> list[dict]:
     return out
 
 
-def estimate(month: str, counts: list[CountRow], scheme, store, standards, rate: Decimal | None = None) -> dict:
-    """The month's cost. Without `rate`, the month's decision per deciding region (exit 3 when its
+def estimate(month: str, counts: Counts, scheme, store, standards, rate: Decimal | None = None) -> dict:
+    """The month's cost: each counts row priced by the batch engine as one person (calc.grouped),
+    times its headcount. Without `rate`, the month's decision per deciding region (exit 3 when its
     figures are missing); with it, that rate is assumed (and the mechanism taken as started)."""
+    from cpi_link.calc.grouped import price
+    from cpi_link.calc.month import month_plan
     from cpi_link.core.decimals import fmt_pct
     from cpi_link.core.i18n import N_, Message, message
-    from cpi_link.rules.trigger import decide, deciding_region, decision_reason
+    from cpi_link.rules.standards import NoStandards
+    from cpi_link.rules.trigger import decision_reason
 
-    rules = scheme.rules_for(month)
-    decisions: dict[str, dict] = {}
-    rate_h_of: dict[str, int | None] = {}
-
-    def rate_for(region: str) -> int | None:
-        where = deciding_region(rules, region)
-        if where not in rate_h_of:
-            if rate is not None:
-                rate_h_of[where] = rate_hundredths(rate)
-                decisions[where] = {"region_code": where, "triggered": True, "indicator": None, "rate_pct": fmt_pct(rate),
-                                    "reason": message(N_("rate {rate}% assumed (--rate), not the month's decision"),
-                                                      rate=fmt_pct(rate))}
-            else:
-                d = decide(scheme, month, store, region=region)
-                rate_h_of[where] = rate_hundredths(d.rate_pct) if d.triggered else None
-                decisions[where] = {"region_code": where, "triggered": d.triggered, "indicator": d.indicator,
-                                    "rate_pct": fmt_pct(d.rate_pct), "reason": Message(d.reason)}
-                decisions[where]["reason"].shown = decision_reason(d)  # JSON keeps the English reason
-        return rate_h_of[where]
-
-    priced, rejected = [], []
-    known = set()
-    if rules.index_region == "prefecture":
-        from cpi_link.jobs.monthly import prefectures
-
-        known = set(prefectures(store))
-    for c in counts:
-        kind = rules.categories.get(c.category)
-        if kind is None:
-            rejected.append({**_row(c), "reason": "category_not_covered",
-                             "detail": message(N_("{category} is not covered by {label} in {month}"),
-                                               category=c.category, label=rules.label, month=month)})
-            continue
-        area = c.area if kind == "by_area" else kind
-        if area is None:
-            rejected.append({**_row(c), "reason": "missing_field", "detail": message(N_("area (城乡) is needed for this category and is empty"))})
-            continue
-        std = standards.in_force(c.region_code, month) if standards is not None else None
-        if std is None and rules.method != "fixed":
-            rejected.append({**_row(c), "reason": "unknown_region",
-                             "detail": message(N_("no standard for region {region} (or its prefecture/province) in force in {month}"),
-                                               region=c.region_code, month=month)})
-            continue
-        if rules.index_region == "prefecture" and c.region_code[:4] + "00" not in known:
-            rejected.append({**_row(c), "reason": "unknown_region",
-                             "detail": message(N_("no figures for prefecture {prefecture}: not a prefecture the store knows"),
-                                               prefecture=c.region_code[:4] + "00")})
-            continue
-        r = rate_for(c.region_code)
-        std12 = 0 if std is None else (std.urban12 if area == "urban" else std.rural12)
-        priced.append((c, area, std12, r))
-
-    paying = [p for p in priced if p[3] is not None]
-    per_person = np.zeros(0, np.int64)
-    if paying:
-        a = np.array([0 if p[1] == "urban" else 1 for p in paying])
-        fixed = None
-        if rules.method == "fixed":
-            fixed = np.array([fixed_fen(rules, [p[0].category], int(x))[0] for p, x in zip(paying, a)], np.int64)
-        per_person = per_person_fen(rules, np.array([p[2] for p in paying], np.int64),
-                                    np.array([p[3] for p in paying], np.int64), fixed)
+    plan, _primary = month_plan(month, scheme, store, standards if standards is not None else NoStandards(), rate=rate)
+    rules = plan.rules
+    priced = price(counts.checked, plan)
+    costed = priced.paid | np.array([r == "not_triggered" for r in priced.reason], bool)
+    amount = priced.amount_fen * counts.persons
+    checked = counts.checked
+    category = checked.column("category").to_pylist()
+    region = checked.column("region_code").to_pylist()
+    rejected = [{"row": n + 1, "file_row": counts.file_rows[n], "region_code": region[n], "category": category[n],
+                 "persons": int(counts.persons[n]), "reason": priced.reason[n], "detail": priced.detail[n]}
+                for n in np.flatnonzero(~costed)]
     by_cat: dict[str, list[int]] = {}
     by_region: dict[str, list[int]] = {}
-    for c, *_ in priced:
-        by_cat.setdefault(c.category, [0, 0])[0] += c.persons
-        by_region.setdefault(c.region_code, [0, 0])[0] += c.persons
-    total = 0
-    for (c, *_), fen in zip(paying, per_person.tolist()):
-        amount = fen * c.persons
-        by_cat[c.category][1] += amount
-        by_region[c.region_code][1] += amount
-        total += amount
+    for n in np.flatnonzero(costed):
+        for acc, k in ((by_cat, category[n]), (by_region, region[n])):
+            v = acc.setdefault(k, [0, 0])
+            v[0] += int(counts.persons[n])
+            v[1] += int(amount[n])
+    total = int(amount.sum())
+    decisions = []
+    for where, d in plan.decisions.items():
+        if rate is not None:
+            decisions.append({"region_code": where, "triggered": True, "indicator": None, "rate_pct": fmt_pct(rate),
+                              "reason": message(N_("rate {rate}% assumed (--rate), not the month's decision"), rate=fmt_pct(rate))})
+        else:
+            reason = Message(d.reason)
+            reason.shown = decision_reason(d)  # JSON keeps the English reason
+            decisions.append({"region_code": where, "triggered": d.triggered, "indicator": d.indicator,
+                              "rate_pct": fmt_pct(d.rate_pct), "reason": reason})
     out = {
         "month": month,
         "scheme": rules.scheme,
@@ -185,11 +144,11 @@ def estimate(month: str, counts: list[CountRow], scheme, store, standards, rate:
         "overlays": list(rules.overlays),
         "verified": rules.verified,
         "method": rules.method,
-        "triggered": any(d["triggered"] for d in decisions.values()),
+        "triggered": any(d["triggered"] for d in decisions),
         "rate_pct": _one_rate(decisions),
         "assumed_rate": rate is not None,
-        "decisions": list(decisions.values()),
-        "persons": sum(c.persons for c, *_ in priced),
+        "decisions": decisions,
+        "persons": int(counts.persons[costed].sum()),
         "total_amount": fen_to_yuan_str(total),
         "by_category": [{"category": k, "label": CATEGORY_LABELS[k], "persons": v[0], "amount": fen_to_yuan_str(v[1])}
                         for k, v in sorted(by_cat.items())],
@@ -201,10 +160,6 @@ def estimate(month: str, counts: list[CountRow], scheme, store, standards, rate:
     return out
 
 
-def _one_rate(decisions: dict) -> str | None:
-    rates = {d["rate_pct"] for d in decisions.values() if d["triggered"]}
+def _one_rate(decisions: list) -> str | None:
+    rates = {d["rate_pct"] for d in decisions if d["triggered"]}
     return rates.pop() if len(rates) == 1 else None
-
-
-def _row(c: CountRow) -> dict:
-    return {"row": c.row, "file_row": c.file_row, "region_code": c.region_code, "category": c.category, "persons": c.persons}

@@ -11,7 +11,6 @@ not yet paid.
 from __future__ import annotations
 
 import hashlib
-import types
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,17 +21,6 @@ from cpi_link.calc.firstpass import BATCH_ROWS, RosterInput
 from cpi_link.calc.month import MonthPlan
 from cpi_link.core.errors import MissingFigures, UsageError
 from cpi_link.jobs.pipeline import CalcResult, json_dumps
-
-
-class _NoStandards:
-    """Fixed amounts use no standard: every region passes the standards check, and the
-    standard columns of the payments are left empty."""
-
-    sha256 = None
-
-    def in_force(self, region_code: str, month: str):
-        # (the payments writer needs a value in every row; _programme_payments then empties these columns)
-        return types.SimpleNamespace(urban12=0, rural12=0, region_code=region_code, rural_basis="monthly")
 
 
 def index_figure(programme, store):
@@ -107,7 +95,9 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
     fixed = programme.method == "fixed"
     figure = None if fixed else index_figure(programme, store)
     if fixed:
-        standards = _NoStandards()
+        from cpi_link.rules.standards import NoStandards
+
+        standards = NoStandards()
     decision = _decision_json(programme, figure)
     if out_dir is not None:
         base = out_dir = runfolder.prepare_out_dir(Path(out_dir))  # temp and spill inside --out: nothing outside it changes

@@ -93,6 +93,21 @@ class Standards:
         return None
 
 
+class NoStandards:
+    """Fixed amounts use no standard: every region passes the standards check with a zero
+    standard (the payments writer needs a value in every row; programme runs empty them)."""
+
+    sha256 = None
+    path = None
+    sample = False
+
+    def __len__(self) -> int:
+        return 0
+
+    def in_force(self, region_code: str, month: str) -> Standard:
+        return Standard(region_code, "", 0, 0, 0, "monthly")
+
+
 def load_standards(path: Path | str, sample: bool = False, sheet: str | int | None = None) -> Standards:
     path = Path(path)
     header, rows = read_table(path, sheet=sheet, aliases=COLUMNS)  # the header row found by these names
