@@ -56,7 +56,7 @@ class StreamResult:
     persons: int
     total_fen: int
     rejected: object  # pyarrow Table of every rejected row (in no order: for counting), or None
-    summary: list  # _Totals.summary(): per (region_code, category)
+    summary: list  # Totals.summary(): per (region_code, category)
     by_category: list  # per category: rows, persons, amount_fen
     payments_path: Path | None  # the payments Parquet, written in spill_dir
     payments_sha: Future | None  # its sha256
@@ -135,7 +135,7 @@ def _first_pass(roster_path, batch_rows: int, folder):
     return FirstPass(roster_path, batch_rows, folder)
 
 
-class _Totals:
+class Totals:
     """Rows, persons and fen per (region_code, category) over the written payments, exact int64."""
 
     def __init__(self):
@@ -207,7 +207,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     pending: list = []
     held = _Spill(spill_dir, SHEET_SPILL_BYTES if roster.format in SPREADSHEETS else SPILL_BYTES)
     keys = PayableKeys(spill_dir)
-    totals = _Totals()
+    totals = Totals()
     rej_parts = []
     input_rows = 0
     pay_path = spill_dir / "payments.parquet"

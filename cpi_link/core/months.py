@@ -61,3 +61,10 @@ def month_range(since: str, until: str) -> list[str]:
     if b < a:
         raise UsageError(f"--until {until} is before --since {since}")
     return [from_index(i) for i in range(a, b + 1)]
+
+
+def now_utc() -> str:
+    """Now as ISO UTC to the second ('2026-01-05T08:00:00Z'): every created_at, completed_at and fetched_at."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -21,21 +21,17 @@ import os
 import re
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from cpi_link.core.atomic import atomic_path, crashpoint, sha256_bytes, sha256_file, write_text
 from cpi_link.core.errors import LockHeld, StoreCorrupt, UsageError
 from cpi_link.core.i18n import N_, _, message, shown
+from cpi_link.core.months import now_utc as _now
 from cpi_link.core.paths import Home, private_dir
 
 MONTH_KEY = re.compile(r"^\d{4}-\d{2}$")
 RECORD_KEYS = ("month", "run_id", "payment_files", "paid_rows", "persons", "total_fen")
 GENESIS = "0" * 64
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 class RunLock:

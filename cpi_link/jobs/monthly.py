@@ -339,18 +339,16 @@ def _pay_differences(ledger, m, roster, scheme, store, standards, roster_sha, ki
 
 def _write_difference_run(ledger, m, rec, full, t, diff, kind, reason, extra):
     """The run folder of a difference payment: the recomputed rows with amount = the difference."""
-    import hashlib
-
     import numpy as np
     import pyarrow as pa
 
     from cpi_link.calc import encoding
+    from cpi_link.calc.stream import Totals
     from cpi_link.core.money import decimal128_from_fen
-    from cpi_link.jobs.pipeline import CalcResult
-    from cpi_link.outputs import runfolder
+    from cpi_link.jobs import runs
 
     n = len(rec.get("supplements", [])) + 1
-    run_id = f"{m}-{kind}{n}-{hashlib.sha256((full.run_id + rec['run_id'] + str(n)).encode()).hexdigest()[:12]}"
+    run_id = runs.run_id(f"{m}-{kind}{n}", [full.run_id + rec["run_id"] + str(n)])
     persons = np.asarray(t.column("persons"), dtype=np.int64)
     per = np.where(diff % np.maximum(persons, 1) == 0, diff // np.maximum(persons, 1), diff)
     money = t.schema.field("amount").type
@@ -364,26 +362,23 @@ def _write_difference_run(ledger, m, rec, full, t, diff, kind, reason, extra):
     meta[b"run_id"] = run_id.encode()
     meta[b"kind"] = kind.encode()
     t = t.replace_schema_metadata(meta)
-    groups: dict = {}
-    for reg, cat, p, a in zip(t.column("region_code").to_pylist(), t.column("category").to_pylist(), persons.tolist(), diff.tolist()):
-        g = groups.setdefault((reg, cat), {"region_code": reg, "category": cat, "rows": 0, "persons": 0, "amount_fen": 0})
-        g["rows"] += 1
-        g["persons"] += p
-        g["amount_fen"] += a
+    totals = Totals()  # calc's own per (region_code, category) sums
+    totals.add(pa.table({"region_code": t.column("region_code"), "category": t.column("category"),
+                         "persons": persons, "amount_fen": diff.astype(np.int64)}))
     total = int(diff.sum())
     label = f"补发 {m}" if kind == "topup" else f"补差 {m}"
+    # the recomputed month's manifest with this run's id, kind, counts and differences
     manifest = dict(full.manifest, run_id=run_id, kind=kind, label=label, difference_for=m, basis_run=rec["run_id"],
                     reason=reason, paid_by="run")
     manifest["counts"] = dict(manifest["counts"], paid_rows=t.num_rows, persons=int(persons.sum()), rejected_rows=0,
                               total_amount=fen_to_yuan_str(total), rejected_by_reason={})
     manifest["difference"] = {k: v for k, v in extra.items() if k != "decreases"} | {"decreases": len(extra["decreases"])}
-    dest = ledger.home.runs_dir / m / run_id
     tables = {"payments.parquet": t, "rejected.parquet": encoding.rejected_schema().empty_table(),
-              "summary.parquet": encoding.summary_table(sorted(groups.values(), key=lambda g: (g["region_code"], g["category"])))}
-    dest = runfolder.write_run(dest, tables, manifest)
-    return CalcResult(run_dir=dest, run_id=run_id, month=m, triggered=True, decision=full.decision, input_rows=t.num_rows,
-                      paid_rows=t.num_rows, persons=int(persons.sum()), total_fen=total, rejected_by_reason={},
-                      by_category=[], manifest=manifest, roster_sha256=full.roster_sha256)
+              "summary.parquet": encoding.summary_table(totals.summary())}
+    return runs.finish(ledger.home.runs_dir / m / run_id, tables, manifest, False, total, [], full.roster_sha256,
+                       input_rows=t.num_rows)
+
+
 class _MaskingFormatter(logging.Formatter):
     """Log lines with runs of 15+ digits masked (privacy.mask_digits): a logged message that quotes a cell stays safe."""
 

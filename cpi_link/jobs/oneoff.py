@@ -10,8 +10,6 @@ not yet paid.
 
 from __future__ import annotations
 
-import hashlib
-from datetime import datetime, timezone
 from pathlib import Path
 
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ from decimal import Decimal
 from cpi_link.calc.firstpass import BATCH_ROWS, RosterInput
 from cpi_link.calc.month import MonthPlan
 from cpi_link.core.errors import MissingFigures, UsageError
-from cpi_link.jobs.pipeline import CalcResult, json_dumps
+from cpi_link.jobs.runs import CalcResult, json_dumps
 
 
 def index_figure(programme, store):
@@ -79,17 +77,11 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
 
     The roster goes through calc's own stream (calc.stream.stream_month): the month checks, the
     amount chain (rules.amounts) and the dedup are the monthly engine's."""
-    import shutil
-    import tempfile
-
     import pyarrow.parquet as pq
 
-    from cpi_link import __version__
     from cpi_link.calc import encoding
     from cpi_link.calc.stream import stream_month
-    from cpi_link.core.money import fen_to_yuan_str
-    from cpi_link.core.paths import private_dir
-    from cpi_link.outputs import runfolder
+    from cpi_link.jobs import runs
 
     month = programme.payment_month
     fixed = programme.method == "fixed"
@@ -99,21 +91,10 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
 
         standards = NoStandards()
     decision = _decision_json(programme, figure)
-    if out_dir is not None:
-        base = out_dir = runfolder.prepare_out_dir(Path(out_dir))  # temp and spill inside --out: nothing outside it changes
-    else:
-        base = home.runs_dir / programme.ledger_key
-    with RosterInput(roster_path, base, batch_rows, first_pass=False, sheet=sheet) as roster:
-        seed = "|".join(["programme", programme.sha256, roster.sha256, str(standards.sha256), json_dumps(decision),
-                         f"supplement-{seq}" if supplement_to else "first"])
-        run_id = f"{programme.id}-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
-        if out_dir is not None:
-            dest = Path(out_dir)
-        else:
-            dest, k = base / run_id, 1
-            while dest.exists():
-                k += 1
-                dest = base / f"{run_id}.{k}"
+    with runs.workspace(out_dir, home.runs_dir / programme.ledger_key, programme.id) as ws, \
+            RosterInput(roster_path, ws.base, batch_rows, first_pass=False, sheet=sheet) as roster:
+        run_id = runs.run_id(programme.id, ["programme", programme.sha256, roster.sha256, str(standards.sha256),
+                                            json_dumps(decision), f"supplement-{seq}" if supplement_to else "first"])
         # a fall in prices counts as 0 before the floor (the payments still show the YoY itself)
         decided = _Decided(max(figure.yoy_pct, Decimal(0)) if figure is not None else Decimal(0),
                            "fixed" if fixed else programme.index.indicator)
@@ -123,71 +104,33 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
         def already(df):
             return df["person_id"].isin(exclude).to_numpy()
 
-        private_dir(base)
-        spill = Path(tempfile.mkdtemp(prefix=f".spill-{programme.id}-", dir=base))
-        try:
-            r = stream_month(roster.path, plan, True, spill, batch_rows, exclude_paid=already if exclude is not None else None,
-                             progress=progress, sheet=sheet)
-            roster.check_unchanged()
-            payments = _programme_payments(pq.read_table(r.payments_path), programme, figure)
-            rej_table = r.rejected if r.rejected is not None else encoding.rejected_schema().empty_table()
-            input_rows, paid_rows, persons, total_fen = r.input_rows, r.paid_rows, r.persons, r.total_fen
-            if input_rows != paid_rows + rej_table.num_rows:
-                raise AssertionError("accounting invariant broken: input_rows != paid_rows + rejected_rows")
-            by_reason = {}
-            if rej_table.num_rows:
-                vc = rej_table.column("reason").value_counts().to_pylist()
-                by_reason = {str(x["values"]): int(x["counts"]) for x in sorted(vc, key=lambda x: str(x["values"]))}
-
-            inputs = [{"role": "roster", "path": str(roster.path.resolve()), "sha256": roster.sha256, "rows": input_rows}]
-            if not fixed:
-                inputs.append({"role": "standards", "path": str(Path(standards.path).resolve()), "sha256": standards.sha256,
-                               "rows": len(standards), "sample": bool(standards.sample)})
-            prog_json = {"id": programme.id, "name": programme.name, "document": programme.document,
-                         "related_documents": list(programme.related_documents), "verified": programme.verified,
-                         "example": programme.example, "payment_month": month, "sha256": programme.sha256,
-                         "path": str(Path(programme.path).resolve())}
-            manifest = {
-                "run_id": run_id,
-                "kind": "programme",
-                "tool": "cpi-link",
-                "tool_version": __version__,
-                "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-                "index_month": month,
-                "triggered": True,
-                "decision": decision,
-                "programme": prog_json,
-                # the same keys as a monthly run's `scheme`, so readers of monthly manifests keep working:
-                # name and version are the programme id
-                "scheme": {"name": programme.id, "title": programme.name, "path": prog_json["path"],
-                           "sha256": programme.sha256, "version": programme.id, "overlays": [],
-                           "documents": [programme.document, *programme.related_documents], "verified": programme.verified},
-                "rules": programme.rules_json(),
-                "inputs": inputs,
-                "counts": {
-                    "input_rows": input_rows,
-                    "paid_rows": paid_rows,
-                    "rejected_rows": rej_table.num_rows,
-                    "persons": persons,
-                    "total_amount": fen_to_yuan_str(total_fen),
-                    "rejected_by_reason": by_reason,
-                },
-            }
-            if supplement_to:
-                manifest["supplement_to"] = supplement_to
-            tables = {
-                "payments.parquet": payments,
-                "rejected.parquet": r.rejected_file or rej_table,
-                "summary.parquet": encoding.summary_table(r.summary, encoding.file_metadata(run_id, month, programme.id, programme.id)),
-            }
-            dest = runfolder.write_run(dest, tables, manifest, inside=out_dir is not None)
-        finally:
-            shutil.rmtree(spill, ignore_errors=True)
-    return CalcResult(
-        run_dir=dest, run_id=run_id, month=month, triggered=True, decision=decision, input_rows=input_rows,
-        paid_rows=paid_rows, persons=persons, total_fen=total_fen, rejected_by_reason=by_reason,
-        by_category=r.by_category, manifest=manifest, roster_sha256=roster.sha256,
-    )
+        r = stream_month(roster.path, plan, True, ws.spill, batch_rows, exclude_paid=already if exclude is not None else None,
+                         progress=progress, sheet=sheet)
+        roster.check_unchanged()
+        payments = _programme_payments(pq.read_table(r.payments_path), programme, figure)
+        run_counts = runs.counts(r)
+        inputs = [{"role": "roster", "path": str(roster.path.resolve()), "sha256": roster.sha256, "rows": r.input_rows}]
+        if not fixed:
+            inputs.append({"role": "standards", "path": str(Path(standards.path).resolve()), "sha256": standards.sha256,
+                           "rows": len(standards), "sample": bool(standards.sample)})
+        prog_json = {"id": programme.id, "name": programme.name, "document": programme.document,
+                     "related_documents": list(programme.related_documents), "verified": programme.verified,
+                     "example": programme.example, "payment_month": month, "sha256": programme.sha256,
+                     "path": str(Path(programme.path).resolve())}
+        sections = {
+            "programme": prog_json,
+            # the same keys as a monthly run's `scheme`, so readers of monthly manifests keep working:
+            # name and version are the programme id
+            "scheme": {"name": programme.id, "title": programme.name, "path": prog_json["path"],
+                       "sha256": programme.sha256, "version": programme.id, "overlays": [],
+                       "documents": [programme.document, *programme.related_documents], "verified": programme.verified},
+            "rules": programme.rules_json(),
+            "inputs": inputs,
+        }
+        manifest = runs.manifest(run_id, month, True, decision, sections, run_counts, kind="programme",
+                                 extra={"supplement_to": supplement_to} if supplement_to else None)
+        tables = runs.stream_tables(r, encoding.file_metadata(run_id, month, programme.id, programme.id), payments=payments)
+        return runs.finish(ws.dest(run_id), tables, manifest, ws.inside, r.total_fen, r.by_category, roster.sha256)
 
 
 class _ProgrammeRules:

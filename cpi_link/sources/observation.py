@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from decimal import Decimal
 
 from cpi_link.core.decimals import HUNDRED
-
-
-def now_utc() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+from cpi_link.core.months import now_utc  # noqa: F401 - the sources' fetched_at stamp
 
 
 @dataclass(frozen=True)
