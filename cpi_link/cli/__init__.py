@@ -16,7 +16,7 @@ import typer
 
 from cpi_link import __version__
 from cpi_link.cli import procenv
-from cpi_link.cli.common import State
+from cpi_link.cli.common import State, handle_errors, state
 from cpi_link.cli.lang import LangGroup
 from cpi_link.core.i18n import _
 
@@ -56,6 +56,13 @@ def _root(
     ),
 ):
     ctx.obj = State(home_option=home, config_option=config, debug=debug)
+    handle_errors(_input_caps)(ctx=ctx)
+
+
+def _input_caps(ctx: typer.Context) -> None:
+    from cpi_link.core.inputs import configure
+
+    configure(state(ctx).config_dir)  # the byte caps of input files (CONFIG/limits.toml)
 
 
 from cpi_link.cli import fetch as _fetch  # noqa: E402

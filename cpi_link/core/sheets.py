@@ -76,7 +76,7 @@ class Sheet:
         # parsed on first use (calamine parses the whole sheet, without the GIL): a caller can
         # start scan() first, to run beside it
         if self._sheet is None:
-            if self.kind in ("xlsx", "ods"):
+            if self.kind == "xlsx":
                 _check_extent(self.path, self.kind, self.index, self.label)
             try:
                 self._sheet = self._book.get_sheet_by_name(self.name)
@@ -142,6 +142,8 @@ def open_sheet(path: Path, sheet: str | int | None = None,
     kind = spreadsheet_kind(path) or "xlsx"
     if kind in ("xlsx", "ods"):
         check_part_sizes(path, kind)
+    if kind == "ods":
+        _check_ods_extent(path)  # calamine expands every table of an ODS when it opens the file
     try:
         book = cal.CalamineWorkbook.from_path(str(path))
         meta = list(book.sheets_metadata)
@@ -273,22 +275,25 @@ def _xml_text(s: str) -> str:
 
 
 def _check_extent(path: Path, kind: str, index: int, label: str) -> None:
-    """InputError for a small sheet part whose cells span more than MAX_CELLS: an XLSX cell far away,
-    or ODS rows and cells repeated (table:number-rows-repeated) into a grid of billions of cells."""
+    """InputError for a small XLSX sheet part whose cells span more than MAX_CELLS (a cell far away)."""
     try:
         with zipfile.ZipFile(path) as z:
-            part = _sheet_part(z, index) if kind == "xlsx" else "content.xml"
+            part = _sheet_part(z, index)
             if part is None or part not in z.namelist() or z.getinfo(part).file_size > _MEASURED_PART:
                 return
             data = z.read(part)
     except (zipfile.BadZipFile, OSError, KeyError):
         return  # calamine says what is wrong with the file
-    rows, cols = _xlsx_extent(data) if kind == "xlsx" else _ods_extent(data, index)
+    rows, cols = _xlsx_extent(data)
     if rows * cols > MAX_CELLS:
-        raise InputError(_("{where}: its cells reach row {rows} and column {cols} ({cells} cells, beyond the cap of "
-                           "{cap}); a stray cell far away? Delete the empty rows and columns after the table, save, "
-                           "run again").format(where=label, rows=f"{rows:,}", cols=f"{cols:,}", cells=f"{rows * cols:,}",
-                                               cap=f"{MAX_CELLS:,}"))
+        raise InputError(_too_many_cells(label, rows, cols))
+
+
+def _too_many_cells(label: str, rows: int, cols: int) -> str:
+    return _("{where}: its cells reach row {rows} and column {cols} ({cells} cells, beyond the cap of "
+             "{cap}); a stray cell far away? Delete the empty rows and columns after the table, save, "
+             "run again").format(where=label, rows=f"{rows:,}", cols=f"{cols:,}", cells=f"{rows * cols:,}",
+                                 cap=f"{MAX_CELLS:,}")
 
 
 def _xlsx_extent(data: bytes) -> tuple[int, int]:
@@ -298,37 +303,66 @@ def _xlsx_extent(data: bytes) -> tuple[int, int]:
     return max(int(r) for _c, r in refs), max(_col_index(c) for c in {c for c, _r in refs}) + 1
 
 
-def _ods_extent(data: bytes, index: int) -> tuple[int, int]:
-    """(rows, columns) up to the last cell with content of the index-th table, repeats counted."""
-    import io
-    import xml.etree.ElementTree as ET
+# content.xml up to this size (expanded) is measured, as a stream, before calamine opens the file
+_MEASURED_ODS = 256 << 20
 
-    t, o = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}", "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
-    table, row, rows, cols = -1, 0, 0, 0
+
+def _check_ods_extent(path: Path) -> None:
+    """InputError when the ODS's tables, rows and cells repeated (table:number-rows-repeated)
+    counted, hold more than MAX_CELLS cells together: calamine expands them all on opening."""
     try:
-        for event, el in ET.iterparse(io.BytesIO(data), events=("start", "end")):
-            if el.tag == t + "table":
-                if event == "start":
-                    table += 1
-                elif table == index:
-                    break
-                continue
-            if table != index or event != "end" or el.tag != t + "table-row":
-                continue
-            repeat = int(el.get(t + "number-rows-repeated", "1"))
-            col, last = 0, 0
-            for cell in el:
-                span = int(cell.get(t + "number-columns-repeated", "1"))
-                if cell.get(o + "value-type") is not None or len(cell):
-                    last = col + span
-                col += span
-            if last:
-                rows, cols = row + repeat, max(cols, last)
-            row += repeat
-            el.clear()
-    except (ET.ParseError, ValueError):
-        return 0, 0  # calamine says what is wrong with the file
-    return rows, cols
+        with zipfile.ZipFile(path) as z:
+            if "content.xml" not in z.namelist() or z.getinfo("content.xml").file_size > _MEASURED_ODS:
+                return
+            with z.open("content.xml") as fh:
+                tables = _ods_extents(fh)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError):
+        return  # calamine says what is wrong with the file
+    if sum(r * c for _n, r, c in tables) > MAX_CELLS:
+        name, rows, cols = max(tables, key=lambda t: t[1] * t[2])
+        raise InputError(_too_many_cells(_("{path}, sheet {name}").format(path=path, name=repr(name)), rows, cols))
+
+
+def _ods_extents(stream) -> list[tuple[str, int, int]]:
+    """(name, rows, columns) of each table up to its last cell with content, repeats counted; read
+    with expat as a stream (no tree: a million repeated rows cost nothing)."""
+    from xml.parsers import expat
+
+    t, o = "urn:oasis:names:tc:opendocument:xmlns:table:1.0 ", "urn:oasis:names:tc:opendocument:xmlns:office:1.0 "
+    cells = (t + "table-cell", t + "covered-table-cell")
+    tables: list[list] = []
+    st = {"row": 0, "repeat": 1, "col": 0, "last": 0, "cell": 0}
+
+    def start(name, attrs):
+        if name == t + "table":
+            tables.append([attrs.get(t + "name", ""), 0, 0])
+            st["row"] = 0
+        elif name == t + "table-row":
+            st.update(repeat=int(attrs.get(t + "number-rows-repeated", "1")), col=0, last=0)
+        elif name in cells and not st["cell"]:
+            st["cell"] = st["col"] + int(attrs.get(t + "number-columns-repeated", "1"))
+            if attrs.get(o + "value-type") is not None:
+                st["last"] = st["cell"]
+            st["col"] = st["cell"]
+        elif st["cell"]:
+            st["last"] = st["cell"]  # content inside the cell (text:p)
+
+    def end(name):
+        if name == t + "table-row" and tables:
+            if st["last"]:
+                tables[-1][1] = st["row"] + st["repeat"]
+                tables[-1][2] = max(tables[-1][2], st["last"])
+            st["row"] += st["repeat"]
+        elif name in cells:
+            st["cell"] = 0
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler, parser.EndElementHandler = start, end
+    try:
+        parser.ParseFile(stream)
+    except expat.ExpatError:
+        pass  # what was read is measured; calamine says what is wrong with the file
+    return [(n, r, c) for n, r, c in tables]
 
 
 def cell_text(v: object, dates: str = "iso") -> str:

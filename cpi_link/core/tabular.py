@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cpi_link.core.errors import InputError
 from cpi_link.core.i18n import _
+from cpi_link.core.inputs import check_input, read_input
 from cpi_link.core.months import NumberCell
 from cpi_link.core.sheets import cell_text
 from cpi_link.core.sheetscan import col_letters
@@ -146,11 +147,7 @@ def read_table_with_rows(path: Path | str, sheet: str | int | None = None,
     row (spreadsheet row or CSV line) and the place read ("file" or "file, sheet 'X'")."""
     from cpi_link.core.sheets import open_sheet, spreadsheet_kind
 
-    path = Path(path)
-    if not path.exists():
-        raise InputError(_("{path}: no such file").format(path=path))
-    if path.is_dir():
-        raise InputError(_("{path}: is a folder, not a file").format(path=path))
+    path = check_input(path, "table")
     matcher = HeaderMatcher(aliases, units) if aliases else None
     if spreadsheet_kind(path) is not None:
         looks = (lambda head: any(matcher.score(r) >= 2 for r in head)) if matcher else None
@@ -201,7 +198,7 @@ def _refuse_empty_looking_cells(sh, header: list[str], header_row: int, where: s
 
 
 def _csv_lines(path: Path) -> list[tuple[int, list[str]]]:
-    data = path.read_bytes()
+    data = read_input(path, "table")
     if not data.strip():
         raise InputError(_("{path}: the file is empty").format(path=path))
     enc = detect_encoding(data, path)

@@ -67,6 +67,10 @@ def find_template(spec: str, config_dir: Path | None) -> Path:
 
     p = Path(spec)
     if p.suffix == ".toml" or os.sep in spec or p.exists():
+        if p.exists() and not p.is_file():
+            from cpi_link.core.inputs import check_input
+
+            check_input(p, "config")  # a FIFO or a device: said so, never opened
         if not p.is_file():
             raise UsageError(f"--bank {spec}: no such template file")
         return p
@@ -80,11 +84,14 @@ def find_template(spec: str, config_dir: Path | None) -> Path:
 
 def load_template(path: Path) -> Template:
     """Read and check a bank template (SPEC 6.1); UsageError naming the file and the key otherwise."""
+    from cpi_link.core.inputs import read_input
+
     try:
-        with open(path, "rb") as fh:
-            d = tomllib.load(fh)
+        d = tomllib.loads(read_input(path, "config").decode("utf-8-sig"))  # Notepad saves with a BOM
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the bank template ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text; save the bank template as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
 

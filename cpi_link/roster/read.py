@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from cpi_link.core.errors import InputError
 from cpi_link.core.i18n import _
+from cpi_link.core.inputs import check_input
 from cpi_link.core.sheets import cell_text
 from cpi_link.roster.schema import FEW_VALUED, header_matcher, map_header, norm_header
 
@@ -121,6 +122,7 @@ def check_path(path: Path | str) -> Path:
         raise InputError(_("{path}: no such roster file").format(path=path))
     if path.is_dir():
         raise InputError(_("{path}: is a folder, not a roster file").format(path=path))
+    check_input(path, "roster")  # a FIFO or a device: refused before anything opens it
     try:
         size = path.stat().st_size
         with open(path, "rb"):

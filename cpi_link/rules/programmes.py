@@ -107,6 +107,10 @@ def programme_path(id_or_path: str | Path, config_dir: Path) -> Path:
 
 def load_programme(id_or_path: str | Path, config_dir: Path) -> Programme:
     path = programme_path(id_or_path, config_dir)
+    if path.exists() and not path.is_file():
+        from cpi_link.core.inputs import check_input
+
+        check_input(path, "config")  # a FIFO or a device: said so, never opened
     if not path.is_file():
         folder = Path(config_dir) / "programmes"
         known = ", ".join(p.stem for p in sorted(folder.glob("*.toml")))

@@ -89,6 +89,10 @@ def default_scheme(config_dir: Path) -> str:
 
 def load_scheme(name_or_path: str | Path, config_dir: Path) -> Scheme:
     path = scheme_path(name_or_path, config_dir)
+    if path.exists() and not path.is_file():
+        from cpi_link.core.inputs import check_input
+
+        check_input(path, "config")  # a FIFO or a device: said so, never opened
     if not path.is_file():
         known = ", ".join(p.stem for p in sorted((Path(config_dir) / "schemes").glob("*.toml")))
         hint = _("; schemes in {folder}: {known}").format(folder=Path(config_dir) / "schemes", known=known) if known else ""
@@ -103,13 +107,15 @@ def list_schemes(config_dir: Path) -> list[Scheme]:
 
 def read_toml_file(path: Path, what: str) -> tuple[dict, str]:
     """A config TOML file (scheme, programme) as (data, sha256); any problem is a ConfigError."""
+    from cpi_link.core.inputs import read_input
+
     try:
-        raw = path.read_bytes()
+        raw = read_input(path, "config")
     except OSError as exc:
         raise ConfigError(_("{path}: cannot read the {what} file ({error})").format(
             path=path, what=what, error=exc.strerror or exc)) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"), parse_float=_TomlFloat)
+        data = tomllib.loads(raw.decode("utf-8-sig"), parse_float=_TomlFloat)  # Notepad saves with a BOM
     except UnicodeDecodeError:
         raise ConfigError(_("{path}: not UTF-8 text; save the {what} file as UTF-8").format(path=path, what=what)) from None
     except tomllib.TOMLDecodeError as exc:
