@@ -30,6 +30,9 @@ def run(
     reason: Optional[str] = typer.Option(None, "--reason", help=_("Why the month is redone (kept in the ledger).")),
     topup: bool = typer.Option(False, "--topup", help=_("Pay completed months' positive differences under the --standards given "
                                "(back-dated standards, 补发), once, as topup runs; decreases are listed, never clawed back.")),
+    supplement: bool = typer.Option(False, "--supplement", help=_("Pay, once, the roster's people not yet paid for the "
+                                    "completed months compared (roster_changed: --since onward, by default the latest "
+                                    "completed month), as supplement runs (补充发放); people already paid are never paid again.")),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=_("For cron: print nothing on success (errors still go to stderr).")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
@@ -42,7 +45,7 @@ def run(
     reported (revised_after_payment, standards_changed) and paid only by --redo or --topup."""
     from cpi_link.core.errors import InputError
     from cpi_link.jobs.ledger import RunLock
-    from cpi_link.jobs.monthly import run_months, setup_log
+    from cpi_link.jobs.monthly import RunStopped, run_months, setup_log
     from cpi_link.core.months import parse_month
     from cpi_link.rules.schemes import load_scheme
     from cpi_link.store.series import SeriesStore
@@ -75,19 +78,35 @@ def run(
             except SourceUnavailable as exc:  # SPEC 4.5: a warning; the stored figures decide (exit 3 only if they lack a due month)
                 log.warning("fetch failed: %s; going on with the stored figures", exc.message)
                 warn(_("{stamp} fetch failed: {message}; going on with the stored figures").format(stamp=_stamp(), message=exc.message))
+        stopped = None
         try:
-            report = run_months(home, sch, store, roster, std, since_m, redo=redo_m, reason=reason, topup=topup, sheet=sheet)
+            report = run_months(home, sch, store, roster, std, since_m, redo=redo_m, reason=reason, topup=topup, sheet=sheet,
+                                supplement=supplement)
+        except RunStopped as exc:  # months done before the stop are said, then the error (its exit code)
+            stopped, report = exc.cause, exc.report
+            log.error("run stopped: %s", exc.message)
         except BaseException as exc:
             log.error("run stopped: %s", getattr(exc, "message", None) or ("interrupted" if isinstance(exc, KeyboardInterrupt)
                                                                           else type(exc).__name__))
             raise
         log.info("run finished")
+    _say(report, sch, home, fmt, quiet, logfile)
+    if stopped is not None:
+        raise stopped
+
+
+def _say(report, sch, home, fmt, quiet, logfile) -> None:
+    """What the run did: warnings on stderr (each once), then every month in the table, JSON or CSV."""
     stamp = _stamp()
     for w in report.warnings:
         warn(f"{stamp} {w}")
     for o in report.months:
-        if o.status in ("revised_after_payment", "standards_changed"):
+        if o.status in ("revised_after_payment", "standards_changed", "roster_changed"):
             warn(f"{stamp} {o.reason}")
+    if report.unverified:
+        warn(_("the rules some months were paid under ({rules}) are marked verified = false: their values have not been "
+               "checked against the document text. Check them (cpi-link scheme show).").format(
+                   rules="; ".join(f"{label}: {', '.join(ms)}" for label, ms in report.unverified.items())))
     rows = [m.to_json() | {"stale_figures": report.stale_figures} for m in report.months]
     if not rows and report.stale_figures:
         from cpi_link.core.months import add_months
@@ -110,9 +129,10 @@ def run(
                          (_("yuan"), "right"), (_("run"), "left")):
                 t.add_column(c, justify=j, no_wrap=True)
             for r in rows:
-                style = {"paid": "green", "topup_paid": "green", "already_done": "dim", "revised_after_payment": "yellow",
-                         "standards_changed": "yellow", "missing_figures": "red"}.get(r["status"], "")
-                t.add_row(r["month"], status_text(r["status"]), f"{r['paid_rows']:,}", f"{r['persons']:,}", r["total_amount"],
+                style = {"paid": "green", "topup_paid": "green", "already_done": "dim",
+                         "revised_after_payment": "yellow", "standards_changed": "yellow", "roster_changed": "yellow",
+                         "missing_figures": "red", "stopped": "red"}.get(r["status"], "")
+                t.add_row(r["month"], status_text(r["status"], r.get("kind")), f"{r['paid_rows']:,}", f"{r['persons']:,}", r["total_amount"],
                           Path(r["run_dir"]).name if r["run_dir"] else "", style=style)
             con.print(t)
             con.print(_("run folders: {path}/MONTH/RUN").format(path=home.runs_dir))
@@ -122,13 +142,16 @@ def run(
 
 
 
-def status_text(status: str) -> str:
+def status_text(status: str, kind: str | None = None) -> str:
     """A month's status for people: the word scripts read, with its meaning in Chinese."""
     from cpi_link.core.i18n import is_zh
 
     words = {"paid": _("paid"), "not_triggered": _("not triggered"), "already_done": _("already done"),
              "revised_after_payment": _("figures revised after payment"), "standards_changed": _("standards changed after payment"),
-             "topup_paid": _("top-up paid"), "missing_figures": _("figures missing")}.get(status)
+             "topup_paid": _("top-up paid"), "missing_figures": _("figures missing"),
+             "roster_changed": _("roster differs from the one paid"), "stopped": _("stopped")}.get(status)
+    if status == "paid" and kind == "supplement":
+        return _("supplement paid (补充发放)") + (" (paid)" if is_zh() else "")
     return f"{words} ({status})" if words and is_zh() else status
 
 

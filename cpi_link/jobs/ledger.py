@@ -319,7 +319,9 @@ class Ledger:
 
         for d in (self.dir, self.pay_dir, self.pay_dir / key):  # each level 0700, not only the last
             private_dir(d)
-        cols = ["person_id", "name", "region_code", "category", "amount", "source_row", "run_id"]
+        # who was paid, how much, and under what (SPEC 6 ledger export: persons, per person, rate, standard, rules)
+        cols = ["person_id", "name", "region_code", "category", "persons", "amount_per_person", "amount", "rate_pct",
+                "standard", "index_month", "scheme", "version", "source_row", "run_id"]
         if table is None:
             src = Path(run_dir) / "payments.parquet"
             names = pq.read_schema(src).names
@@ -340,7 +342,8 @@ class Ledger:
         crashpoint("after_record")
         return self._journal_record(st, key, rec, sha256_bytes(data))
 
-    def commit(self, res, roster_sha256: str, key: str | None = None, redo_reason: str | None = None, kind: str = "month") -> dict:
+    def commit(self, res, roster_sha256: str, key: str | None = None, redo_reason: str | None = None, kind: str = "month",
+               roster_sheet: str | None = None) -> dict:
         """Record a finished run as the month's (or programme's) completed payment."""
         key = key or res.month
         st = self.start_chain()
@@ -354,6 +357,7 @@ class Ledger:
             "run_id": res.run_id,
             "run_dir": str(res.run_dir),
             "roster_sha256": roster_sha256,
+            "roster_sheet": roster_sheet,  # two sheets of one workbook are two rosters
             "completed_at": _now(),
             "paid_rows": res.paid_rows,
             "persons": res.persons,

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from cpi_link.core.errors import MissingFigures, UsageError
+from cpi_link.core.errors import CpiLinkError, MissingFigures, UsageError
 from cpi_link.calc.firstpass import RosterInput
+from cpi_link.core.i18n import _
 from cpi_link.core.money import fen_to_yuan_str
 from cpi_link.core.months import add_months, month_range
 from cpi_link.jobs.ledger import RunLock
@@ -28,7 +29,7 @@ log = logging.getLogger("cpi_link.run")
 @dataclass
 class MonthOutcome:
     month: str
-    status: str  # paid | not_triggered | already_done | revised_after_payment | standards_changed | topup_paid | missing_figures
+    status: str  # paid | not_triggered | already_done | revised_after_payment | standards_changed | topup_paid | roster_changed | missing_figures | stopped
     run_dir: str | None
     paid_rows: int = 0
     persons: int = 0
@@ -53,6 +54,27 @@ class RunReport:
     stale_figures: bool = False
     expected_latest: str | None = None
     warnings: list[str] = field(default_factory=list)
+    unverified: dict = field(default_factory=dict)  # rules label -> months paid under it (warned once per command)
+
+    def note_rules(self, scheme, month: str) -> None:
+        """Remember an unverified version or overlay a month was paid under."""
+        rules = scheme.rules_for(month)
+        if not rules.verified:
+            self.unverified.setdefault(rules.label, []).append(month)
+
+    def sort(self) -> None:
+        order = {m: i for i, m in enumerate(sorted({o.month for o in self.months}))}
+        self.months.sort(key=lambda o: order[o.month])
+
+
+class RunStopped(CpiLinkError):
+    """A month stopped the job after earlier months were done: the error, with what was done (report)."""
+
+    def __init__(self, cause: CpiLinkError, report: RunReport):
+        super().__init__(cause.message)
+        self.exit_status = cause.exit_status
+        self.cause = cause
+        self.report = report
 
 
 def prefectures(store) -> list[str]:
@@ -150,8 +172,11 @@ def _short(d) -> dict | None:
 
 def run_months(home, scheme, store, roster: Path, standards, since: str | None, redo: str | None = None,
                reason: str | None = None, progress=None, topup: bool = False, today: date | None = None,
-               sheet=None) -> RunReport:
-    """Compute every due month from `since` to the latest month with complete figures. Caller holds the lock."""
+               sheet=None, supplement: bool = False) -> RunReport:
+    """Compute every due month from `since` to the latest month with complete figures. Caller holds the lock.
+
+    A month that stops the job (missing figures, bad input) raises RunStopped carrying the report
+    of the months done before it and the stopping month, so the caller can say what was done."""
     from cpi_link.jobs.ledger import Ledger
     from cpi_link.rules.trigger import decide
 
@@ -168,18 +193,21 @@ def run_months(home, scheme, store, roster: Path, standards, since: str | None, 
     report.expected_latest = expected_latest_month(today)
     if latest is not None and latest < report.expected_latest:
         report.stale_figures = True
-        w = (f"stale figures: the latest month with figures is {latest}, but the publication calendar says figures up "
-             f"to {report.expected_latest} should be out; fetch or import them")
+        w = _("stale figures: the latest month with figures is {latest}, but the publication calendar says figures up "
+              "to {expected} should be out; fetch or import them").format(latest=latest, expected=report.expected_latest)
         report.warnings.append(w)
         log.warning(w)
     with RosterInput(roster, home.runs_dir, first_pass=False, sheet=sheet) as opened:  # hashed once for every month
         return _run_due(opened, opened.sha256, home, ledger, report, scheme, store, standards, since, latest, redo,
-                        reason, progress, topup, decide)
+                        reason, progress, topup, decide, supplement)
 
 
 def _run_due(roster, roster_sha, home, ledger, report, scheme, store, standards, since, latest, redo, reason, progress,
-             topup, decide) -> RunReport:
-    """The due months in order, and the completed ones checked against today's figures and standards."""
+             topup, decide, supplement=False) -> RunReport:
+    """The due months in order, and the completed ones checked against today's figures and standards.
+
+    The roster is compared with the people paid for the completed months the run is asked about
+    (from --since on; by default the latest completed month): roster_changed, paid by --supplement."""
     if redo:
         if reason is None or not reason.strip():
             raise UsageError("--redo needs --reason TEXT: why the completed month is redone")
@@ -196,39 +224,57 @@ def _run_due(roster, roster_sha, home, ledger, report, scheme, store, standards,
         if not months:
             log.info("nothing due: %s is after the latest month with figures %s", start, latest)
     due = set(months)
-    # completed months outside the due range: were they paid under what the store and standards say now?
-    for m in ledger.completed_months():
-        if m in due:
-            continue
-        rec = ledger.record(m)
-        out = _check_completed(ledger, m, rec, roster, scheme, store, standards, roster_sha, topup, decide)
-        if out is not None:
-            report.months.append(out)
-    for m in months:
-        rec = ledger.record(m)
-        if not redo and rec is not None:
-            out = _check_completed(ledger, m, rec, roster, scheme, store, standards, roster_sha, topup, decide)
-            report.months.append(out or MonthOutcome(m, "already_done", rec["run_dir"], rec["paid_rows"], rec["persons"],
-                                                     rec["total_fen"], "completed earlier; nobody is paid twice", rec["run_id"]))
-            log.info("%s already_done run=%s", m, rec["run_id"])
-            continue
-        if not figures_complete(scheme, store, m):
-            missing = missing_for(scheme, store, m)
-            report.gap = m
-            raise MissingFigures(
-                f"{m}: no figure {', '.join(missing)}, though a later month ({latest}) is published; "
-                "import it (cpi-link fetch --source file) and run again. Months before it are done."
-            )
-        res = calculate_month(m, roster, scheme, store, standards, home, progress=progress, extra_manifest={"paid_by": "run"})
-        ledger.commit(res, roster_sha, redo_reason=reason if redo else None)
-        status = "paid" if res.triggered else "not_triggered"
-        d = res.decision if isinstance(res.decision, dict) else {"reason": "decided per prefecture"}
-        report.months.append(MonthOutcome(m, status, str(res.run_dir), res.paid_rows, res.persons, res.total_fen, d["reason"],
-                                          res.run_id))
-        log.info("%s %s run=%s paid_rows=%d persons=%d total=%s yuan", m, status, res.run_id, res.paid_rows, res.persons,
-                 fen_to_yuan_str(res.total_fen))
-    order = {m: i for i, m in enumerate(sorted({o.month for o in report.months}))}
-    report.months.sort(key=lambda o: order[o.month])
+    done = ledger.completed_months()
+    # whose people the roster is compared with: the completed months asked about, by default the latest
+    asked = {m for m in done if m >= since} if since else set(done[-1:])
+    current = None
+    try:
+        # completed months outside the due range: were they paid under what the store and standards say now?
+        for m in done:
+            if m in due:
+                continue
+            current = m
+            rec = ledger.record(m)
+            out = _check_completed(ledger, m, rec, roster, scheme, store, standards, roster_sha, topup, decide,
+                                   compare=m in asked, supplement=supplement, report=report)
+            if out is not None:
+                report.months.append(out)
+        for m in months:
+            current = m
+            rec = ledger.record(m)
+            if not redo and rec is not None:
+                out = _check_completed(ledger, m, rec, roster, scheme, store, standards, roster_sha, topup, decide,
+                                       compare=True, supplement=supplement, report=report)
+                report.months.append(out or MonthOutcome(m, "already_done", rec["run_dir"], rec["paid_rows"],
+                                                         rec["persons"], rec["total_fen"],
+                                                         _("completed earlier; nobody is paid twice"), rec["run_id"]))
+                log.info("%s already_done run=%s", m, rec["run_id"])
+                continue
+            if not figures_complete(scheme, store, m):
+                missing = missing_for(scheme, store, m)
+                report.gap = m
+                raise MissingFigures(_(
+                    "{month}: no figure {missing}, though a later month ({later}) is published; import it (cpi-link "
+                    "fetch --source file) and run again").format(month=m, missing=", ".join(missing), later=latest))
+            res = calculate_month(m, roster, scheme, store, standards, home, progress=progress,
+                                  extra_manifest={"paid_by": "run"})
+            ledger.commit(res, roster_sha, redo_reason=reason if redo else None, roster_sheet=roster.sheet)
+            status = "paid" if res.triggered else "not_triggered"
+            if res.triggered:
+                report.note_rules(scheme, m)
+            d = res.decision if isinstance(res.decision, dict) else {"reason": _("decided per prefecture")}
+            report.months.append(MonthOutcome(m, status, str(res.run_dir), res.paid_rows, res.persons, res.total_fen,
+                                              d["reason"], res.run_id))
+            log.info("%s %s run=%s paid_rows=%d persons=%d total=%s yuan", m, status, res.run_id, res.paid_rows,
+                     res.persons, fen_to_yuan_str(res.total_fen))
+    except CpiLinkError as exc:
+        # the months done so far stay done; the stopping month is listed with its status and reason
+        status = "missing_figures" if isinstance(exc, MissingFigures) else "stopped"
+        report.months.append(MonthOutcome(current or "", status, None, reason=exc.message))
+        report.sort()
+        log.error("%s %s: %s", current, status, exc.message)
+        raise RunStopped(exc, report) from None
+    report.sort()
     return report
 
 
@@ -249,8 +295,10 @@ def _set_aside_unrecorded(home, ledger, chain) -> None:
             log.warning("unrecorded run folder %s moved aside to %s", d, dest)
 
 
-def _check_completed(ledger, m, rec, roster, scheme, store, standards, roster_sha, topup, decide) -> MonthOutcome | None:
-    """revised_after_payment / standards_changed / topup_paid for a completed month, or None when nothing changed."""
+def _check_completed(ledger, m, rec, roster, scheme, store, standards, roster_sha, topup, decide, compare=False,
+                     supplement=False, report=None) -> MonthOutcome | None:
+    """revised_after_payment / standards_changed / topup_paid / roster_changed / paid (kind supplement)
+    for a completed month, or None when nothing changed."""
     if rec.get("kind", "month") != "month":
         return None
     old = _paid_under(rec, m, "decision")
@@ -266,9 +314,68 @@ def _check_completed(ledger, m, rec, roster, scheme, store, standards, roster_sh
     if rec.get("status") != "paid":
         return None
     old_std = _paid_under(rec, m, "standards_sha256")
-    if old_std is None or old_std == standards.sha256:
+    if old_std is not None and old_std != standards.sha256:
+        out = _pay_differences(ledger, m, roster, scheme, store, standards, roster_sha, "topup", dry_run=not topup)
+        if out is not None:
+            return out
+    if compare:
+        return _compare_roster(ledger, m, roster, scheme, store, standards, roster_sha, supplement, report)
+    return None
+
+
+def paid_rosters(rec: dict) -> set[tuple]:
+    """(sha256, sheet) of every roster a completed month's record paid people from (month and supplements)."""
+    return {(r.get("roster_sha256"), r.get("roster_sheet")) for r in [rec] + list(rec.get("supplements", []))}
+
+
+def _compare_roster(ledger, m, roster, scheme, store, standards, roster_sha, supplement, report) -> MonthOutcome | None:
+    """A roster other than the ones a paid month was paid from: who is not yet paid, listed with
+    another amount, or paid but no longer listed (roster_changed); with supplement, the people not
+    yet paid are paid once (status paid, kind supplement). Amount differences are listed, never paid here."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from cpi_link.core.money import fen_from_decimal128
+    from cpi_link.core.paths import private_dir
+    from cpi_link.outputs.runfolder import temp_name
+
+    rec = ledger.record(m)
+    if (roster_sha, roster.sheet) in paid_rosters(rec):
         return None
-    return _pay_differences(ledger, m, roster, scheme, store, standards, roster_sha, "topup", dry_run=not topup)
+    home = ledger.home
+    work = private_dir(home.root / "tmp") / temp_name(".work-", f"compare-{m}")
+    try:
+        full = calculate_month(m, roster, scheme, store, standards, home, out_dir=work / "full")
+        t = pq.read_table(Path(full.run_dir) / "payments.parquet", columns=["person_id", "amount"])
+        now = dict(zip(t.column("person_id").to_pylist(), fen_from_decimal128(t.column("amount")).astype(np.int64).tolist()))
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    paid = ledger.paid_fen(m)
+    new = [p for p in now if p not in paid]
+    other = [p for p in now if p in paid and now[p] != paid[p]]
+    gone = [p for p in paid if p not in now]
+    counts = {"not_yet_paid": len(new), "not_yet_paid_amount": fen_to_yuan_str(sum(now[p] for p in new)),
+              "different_amount": len(other), "no_longer_listed": len(gone)}
+    if not new and not other and not gone:
+        return None
+    if supplement and new:
+        res = pay_supplement(ledger, m, roster, scheme, store, standards)
+        if report is not None:
+            report.note_rules(scheme, m)
+        return MonthOutcome(m, "paid", str(res.run_dir), res.paid_rows, res.persons, res.total_fen,
+                            _("{month}: paid once to the {n} people of the roster not yet paid for it (补充发放); "
+                              "amounts of people already paid are never changed here").format(month=m, n=res.paid_rows),
+                            res.run_id, counts | {"kind": "supplement"})
+    w = _("{month}: the roster differs from the one the month was paid with: {new} people not yet paid ({amount} "
+          "yuan), {other} listed with a different amount, {gone} paid but no longer listed; nothing paid: "
+          "cpi-link run --supplement --since {month} with the same --roster pays the people not yet paid, once").format(
+              month=m, new=len(new), amount=counts["not_yet_paid_amount"], other=len(other), gone=len(gone))
+    log.warning("%s roster_changed: not_yet_paid=%d different_amount=%d no_longer_listed=%d", m, len(new), len(other),
+                len(gone))
+    return MonthOutcome(m, "roster_changed", rec["run_dir"], 0, 0, 0, w, rec["run_id"],
+                        counts | {"command": f"cpi-link run --supplement --since {m}"})
 
 
 def _pay_differences(ledger, m, roster, scheme, store, standards, roster_sha, kind: str, reason: str | None = None,
@@ -406,19 +513,27 @@ def setup_log(home, quiet: bool) -> Path:
 
 
 def supplement(ledger, month: str, roster: Path, scheme, store, standards, out_dir=None, sheet=None):
-    """Pay, for a completed month, only the people of an extra roster not yet paid for it."""
+    """`calc --supplement`: pay, for a completed month, only the people of a roster not yet paid for it."""
     with RunLock(ledger.home):
         ledger.check_or_refuse()
-        rec = ledger.record(month)
-        if rec is None:
-            raise UsageError(f"{month} has no completed run yet: run it first (cpi-link run or calc), then supplement")
-        paid = ledger.paid_ids(month)
+        return pay_supplement(ledger, month, roster, scheme, store, standards, out_dir=out_dir, sheet=sheet)
 
-        def exclude(df):
-            return df["person_id"].isin(paid).to_numpy()
 
-        res = calculate_month(month, roster, scheme, store, standards, ledger.home, out_dir=out_dir,
-                              exclude_paid=exclude, extra_manifest={"supplement_to": rec["run_id"], "paid_by": "run"},
-                              run_tag=f"supplement-{len(rec['supplements']) + 1}", sheet=sheet)
-        ledger.add_supplement(month, res, res.roster_sha256)
+def pay_supplement(ledger, month: str, roster, scheme, store, standards, out_dir=None, sheet=None):
+    """The supplement (补充发放) of a completed month: the roster's people not yet paid for it, paid
+    once and recorded in the ledger (kind supplement); the others rejected as already_paid. Caller
+    holds the lock."""
+    rec = ledger.record(month)
+    if rec is None:
+        raise UsageError(f"{month} has no completed run yet: run it first (cpi-link run or calc), then supplement")
+    paid = ledger.paid_ids(month)
+
+    def exclude(df):
+        return df["person_id"].isin(paid).to_numpy()
+
+    res = calculate_month(month, roster, scheme, store, standards, ledger.home, out_dir=out_dir,
+                          exclude_paid=exclude, extra_manifest={"supplement_to": rec["run_id"], "paid_by": "run",
+                                                                "kind": "supplement", "label": "补充发放"},
+                          run_tag=f"supplement-{len(rec['supplements']) + 1}", sheet=sheet)
+    ledger.add_supplement(month, res, res.roster_sha256, extra={"roster_sheet": getattr(roster, "sheet", sheet)})
     return res
