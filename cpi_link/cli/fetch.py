@@ -192,9 +192,11 @@ def series(
     else:
         from rich.table import Table
 
+        from cpi_link.core.times import beijing
+
         t = Table(title=_("Stored observations ({n})").format(n=len(rows)))
         for c, j in ((_("region"), "left"), (_("month"), "left"), (_("indicator"), "left"), (_("index"), "right"), (_("YoY %"), "right"), (_("source"), "left"), (_("fetched at"), "left")):
             t.add_column(c, justify=j, overflow="fold")  # a narrow terminal wraps a cell, never crops it
         for r in rows:
-            t.add_row(region_label(r["region_code"]), r["month"], r["indicator"], r["value"], r["yoy_pct"], r["source"], r["fetched_at"])
+            t.add_row(region_label(r["region_code"]), r["month"], r["indicator"], r["value"], r["yoy_pct"], r["source"], beijing(r["fetched_at"]))
         stdout_console().print(t)

@@ -122,3 +122,69 @@ def fen_from_decimal128(arr) -> np.ndarray:
     buf = arr.buffers()[1]
     words = np.frombuffer(buf, dtype=np.int64, count=2 * (arr.offset + len(arr)))[2 * arr.offset :]
     return words[0::2].copy()
+
+
+_DIGITS = "零壹贰叁肆伍陆柒捌玖"
+_SMALL = ("", "拾", "佰", "仟")
+_BIG = ("", "万", "亿", "万亿")
+
+
+def _group_words(g: int) -> str:
+    out, zero = "", False
+    for pos in (3, 2, 1, 0):
+        d = g // 10**pos % 10
+        if d == 0:
+            zero = bool(out)
+        else:
+            out += ("零" if zero else "") + _DIGITS[d] + _SMALL[pos]
+            zero = False
+    return out
+
+
+def rmb_upper(fen: int) -> str:
+    """An amount in words as written on Chinese financial papers (人民币大写, 《支付结算办法》):
+    53800 -> 人民币伍佰叁拾捌元整, 100005 -> 人民币壹仟元零伍分, 5 -> 人民币伍分. Exact from integer
+    fen (a few lines here rather than cn2an and its dependency for this one use)."""
+    fen = int(fen)
+    if fen < 0:
+        return "负" + rmb_upper(-fen)
+    yuan, jiao, f = fen // 100, fen // 10 % 10, fen % 10
+    groups = []
+    while yuan:
+        groups.append(yuan % 10000)
+        yuan //= 10000
+    if len(groups) > len(_BIG):
+        raise ValueError("amount too large for words")
+    words, pending = "", False
+    for i in range(len(groups) - 1, -1, -1):
+        g = groups[i]
+        if g == 0:
+            pending = bool(words)
+            continue
+        if words and (pending or g < 1000 or groups[i + 1] % 10 == 0):  # 壹佰万零肆仟: the gap said once
+            words += "零"
+        words += _group_words(g) + _BIG[i]
+        pending = False
+    if words:
+        words += "元"
+    if jiao == 0 and f == 0:
+        return "人民币" + (words or "零元") + "整"
+    if jiao:
+        words += _DIGITS[jiao] + "角"
+    elif words:
+        words += "零"
+    if f:
+        words += _DIGITS[f] + "分"
+    return "人民币" + words
+
+
+def split_by_funder(total_fen: int, funding: dict) -> list[dict]:
+    """Each funder's share in fen, half up; the last funder takes what rounding left, so the
+    shares add up to the total exactly."""
+    out, given = [], 0
+    items = list(funding.items())
+    for i, (funder, share) in enumerate(items):
+        fen = total_fen - given if i == len(items) - 1 else round_fraction(Fraction(total_fen) * Fraction(str(share)), "fen_half_up")
+        given += fen
+        out.append({"funder": funder, "share": format(Decimal(str(share)).normalize(), "f"), "amount": fen_to_yuan_str(fen)})
+    return out

@@ -14,7 +14,7 @@ import numpy as np
 from cpi_link.core.categories import CATEGORY_LABELS
 from cpi_link.core.errors import InputError, UsageError
 from cpi_link.core.i18n import _
-from cpi_link.core.money import fen_to_yuan_str, round_fraction
+from cpi_link.core.money import fen_to_yuan_str, split_by_funder
 from cpi_link.core.tabular import find_columns, read_table_with_rows
 
 COLUMNS = {
@@ -81,20 +81,6 @@ def parse_rate(text: str) -> Decimal:
     if not d.is_finite() or d < 0 or d * 100 != (d * 100).to_integral_value():
         raise UsageError(f"--rate {text!r}: give a non-negative percentage with at most two decimals, e.g. 6.1")
     return d
-
-
-def split_by_funder(total_fen: int, funding: dict) -> list[dict]:
-    """Each funder's share in fen, half up; the last funder takes what rounding left, so the
-    shares add up to the total exactly."""
-    from fractions import Fraction
-
-    out, given = [], 0
-    items = list(funding.items())
-    for i, (funder, share) in enumerate(items):
-        fen = total_fen - given if i == len(items) - 1 else round_fraction(Fraction(total_fen) * Fraction(str(share)), "fen_half_up")
-        given += fen
-        out.append({"funder": funder, "share": format(Decimal(share).normalize(), "f"), "amount": fen_to_yuan_str(fen)})
-    return out
 
 
 def estimate(month: str, counts: Counts, scheme, store, standards, rate: Decimal | None = None) -> dict:

@@ -94,6 +94,10 @@ def _finish_month(r: StreamResult, plan: MonthPlan, primary, roster_path, roster
             "method": rules.method, "rate": rules.rate, "rounding": rules.rounding,
             "minimum": str(rules.minimum), "multiplier": str(rules.multiplier),
             "categories": dict(rules.categories),
+            # what the workbook's cover says was paid: a flat scheme's amounts, the funders' shares
+            **({"amounts": {c: ({k: str(x) for k, x in v.items()} if isinstance(v, dict) else str(v))
+                            for c, v in rules.amounts.items()}} if rules.method == "fixed" and rules.amounts else {}),
+            **({"funding": {k: str(v) for k, v in rules.funding.items()}} if rules.funding else {}),
         },
         "inputs": [
             {"role": "roster", "path": str(roster_path.resolve()), "sha256": roster_sha, "rows": r.input_rows,

@@ -310,9 +310,9 @@ def _write_bank_text(path: Path, tpl: Template, cols: list, n: int) -> None:
 
 
 def _write_bank_xlsx(path: Path, tpl: Template, cols: list, n: int) -> None:
-    import xlsxwriter
+    from cpi_link.outputs.xlsx import open_workbook
 
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "tmpdir": str(path.parent)})
+    wb = open_workbook(path)
     ws = wb.add_worksheet(tpl.sheet)
     text = wb.add_format({"num_format": "@"})
     yuan = wb.add_format({"num_format": "0.00"})
@@ -405,9 +405,9 @@ def write_public_list(run: Run, dest: Path, encoding: str | None = None) -> File
 
 
 def _public_xlsx(path: Path, run: Run, names, ids, regions, cats, persons, fen) -> None:
-    import xlsxwriter
+    from cpi_link.outputs.xlsx import open_workbook
 
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "tmpdir": str(path.parent)})
+    wb = open_workbook(path)
     ws = wb.add_worksheet("公示名单")
     ws.set_paper(9)
     ws.set_portrait()

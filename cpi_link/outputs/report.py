@@ -47,6 +47,15 @@ class Run:
         return self.manifest.get("scheme", {})
 
     @property
+    def rules(self) -> dict:
+        return self.manifest.get("rules", {})
+
+    @property
+    def flat(self) -> bool:
+        """A fixed-amount scheme: amounts per person by category, whatever the rate."""
+        return self.rules.get("method") == "fixed"
+
+    @property
     def verified(self) -> bool:
         return bool(self.scheme.get("verified", False))
 

@@ -26,6 +26,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+from cpi_link.core.categories import CATEGORIES
 from cpi_link.outputs.report import Run, check_totals, load_rejected, prefecture_of, summarise
 
 HEADERS = [
@@ -33,25 +34,18 @@ HEADERS = [
     ("保障人数", 5), ("低保标准（元/月）", 9), ("标准适用地区", 8), ("上涨幅度（%）", 7),
     ("人均补贴（元）", 8), ("补贴金额（元）", 10), ("银行账号", 21), ("领取人签字", 12),
 ]
+# a flat-amount scheme pays by category whatever the standard and the rise: those columns would
+# only make a reviewer ask how 650 x 19.4% makes 30
+PROPORTIONAL_ONLY = ("低保标准（元/月）", "标准适用地区", "上涨幅度（%）")
 REJECTED_HEADERS = [("序号", 6), ("名册行号", 9), ("姓名", 12), ("身份证号（已遮蔽）", 21), ("未发放原因", 44), ("说明", 60)]
 AREA_ZH = {"urban": "城市", "rural": "农村"}
-# The reason codes of SPEC/README in words for the officer (the workbook is in Chinese).
-REASON_ZH = {
-    "id_lost_precision": "身份证号经电子表格转成了数字，末几位已丢失（请把该列设为文本后重新导出）",
-    "invalid_id": "身份证号无效（位数、出生日期或校验位不符）",
-    "missing_field": "必填项为空（姓名、类别、行政区划代码，或按城乡发放类别的城乡）",
-    "unknown_category": "保障类别无法识别",
-    "bad_persons": "保障人数不是不小于 1 的整数",
-    "category_not_covered": "该类别不在本月适用规则的发放范围内",
-    "unknown_region": "未找到该地区（及其设区市、省）本月适用的低保标准",
-    "duplicate_person": "同一人在名册中重复出现（只在金额最高的一行发放）",
-    "already_paid": "该月已发放过",
-    "not_triggered": "本月未启动联动机制",
-}
+FUNDER_ZH = {"central": "中央财政", "province": "省级财政", "provincial": "省级财政", "prefecture": "市级财政",
+             "city": "市级财政", "county": "县级财政", "local": "地方财政"}
 INDICATOR_ZH = {"cpi": "居民消费价格指数（CPI）", "food": "食品价格指数", "scpi": "城镇低收入居民基本生活费用价格指数"}
 MONEY_FMT = "#,##0.00"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 _LONG_DIGITS = re.compile(r"\d{15,}")
+_CATEGORY_CODE = re.compile(r"(?<![A-Za-z_])(?:" + "|".join(sorted(CATEGORIES, key=len, reverse=True)) + r")(?![A-Za-z_])")
 
 # Page geometry (A4 landscape, margins in inches): the columns above fit the width at 100 %, so
 # a page holds the 2 title rows plus ~16 rows of ROW_PT; breaks every 15 rows leave a margin.
@@ -116,7 +110,48 @@ def _est_lines(text: str, width_chars: float) -> int:
     return max(1, -(-units // max(1, int(width_chars * 0.95))))
 
 
-def _decision_zh(d: dict) -> str:
+def flat_words(rules: dict) -> str:
+    """A fixed-amount scheme's amounts as the decision states them: "城市低保 30 元、农村低保 20 元、
+    特困人员 30 元" (urban and rural 特困 named once when they are paid alike)."""
+    from cpi_link.core.categories import CATEGORY_LABELS
+
+    amounts = dict(rules.get("amounts") or {})
+    covered = rules.get("categories") or {}
+    if covered:
+        amounts = {c: v for c, v in amounts.items() if c in covered}
+
+    def yuan(v) -> str:
+        return format(Decimal(str(v)).normalize(), "f")
+
+    parts = []
+    tekun = amounts.get("urban_tekun"), amounts.get("rural_tekun")
+    for c, v in amounts.items():
+        if c in ("urban_tekun", "rural_tekun") and tekun[0] is not None and tekun[0] == tekun[1]:
+            if c == "urban_tekun":
+                parts.append(f"特困人员 {yuan(v)} 元")
+            continue
+        label = CATEGORY_LABELS.get(c, c)
+        if isinstance(v, dict):
+            parts.append(f"{label}（" + "、".join(f"{AREA_ZH.get(k, k)} {yuan(x)} 元" for k, x in v.items()) + "）")
+        else:
+            parts.append(f"{label} {yuan(v)} 元")
+    return "、".join(parts)
+
+
+def paid_how(rules: dict, d: dict) -> str:
+    """How the amounts were computed, in the decision's words."""
+    if rules.get("method") == "fixed" and rules.get("amounts"):
+        text = f"按每人每月 {flat_words(rules)}发放"
+    else:
+        text = f"按 {d.get('rate_pct')}%（{INDICATOR_ZH.get(d.get('indicator'), d.get('indicator'))}）计发"
+    if str(d.get("multiplier", rules.get("multiplier", "1"))) not in ("1", "None"):
+        text += f"，本月金额乘以 {d.get('multiplier', rules.get('multiplier'))}"
+    return text
+
+
+def _decision_zh(d: dict, rules: dict | None = None) -> str:
+    from cpi_link.core.regions import region_label
+
     if not d:
         return "—"
     parts = []
@@ -128,13 +163,10 @@ def _decision_zh(d: dict) -> str:
         parts.append(f"城镇低收入居民基本生活费用价格同比上涨 {d['scpi_yoy_pct']}%")
     th = d.get("thresholds") or {}
     cond = "、".join(f"{INDICATOR_ZH.get(k, k)} ≥ {v}%" for k, v in th.items())
-    who = f"（{d['region_code']}）" if d.get("region_code") else ""
+    who = f"（{region_label(d['region_code'])}）" if d.get("region_code") else ""
     text = "，".join(parts) + who
     if d.get("triggered"):
-        text += f"，达到启动条件（{cond}），启动联动机制，按 {d.get('rate_pct')}%（{INDICATOR_ZH.get(d.get('indicator'), d.get('indicator'))}）计发价格临时补贴"
-        if d.get("multiplier") not in (None, "1", 1):
-            text += f"；本月金额乘以 {d['multiplier']}"
-        text += "。"
+        text += f"，达到启动条件（{cond}），启动联动机制，{paid_how(rules or {}, d)}价格临时补贴。"
     else:
         text += f"，未达到启动条件（{cond}），本月不启动。" if cond else "，本月不启动。"
     return text.lstrip("，")
@@ -161,6 +193,7 @@ class _Formats:
         self.val_int = wb.add_format({"font_size": 10, "valign": "top", "border": 1, "num_format": "0", "align": "left"})
         self.warn = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#C00000", "font_size": 12,
                                    "text_wrap": True, "valign": "vcenter"})
+        self.words = wb.add_format({**base, "bold": True, "num_format": "@", "text_wrap": True, "font_size": 9})
         self.note = wb.add_format({"font_size": 9, "italic": True, "text_wrap": True, "valign": "top"})
 
 
@@ -184,10 +217,14 @@ def _put_text(ws, r: int, c: int, s, fmt, fmt_q) -> None:
 
 
 def _cover(wb, F: _Formats, run: Run, mask_ids: bool, rejected_rows: int) -> None:
-    from cpi_link.core.money import fen_to_yuan_str
+    from cpi_link.core.money import rmb_upper, split_by_funder
+    from cpi_link.core.regions import region_label
+    from cpi_link.core.times import beijing
 
     ws = wb.add_worksheet("封面")
     _print_setup(ws, landscape=False, title_rows=None, fit_height=1)
+    ws.set_start_page(1)
+    ws.set_footer("&C第 &P 页 共 1 页", {"margin": 0.25})
     widths = [20, 16, 16, 14, 14, 22]
     for j, w in enumerate(widths):
         ws.set_column(j, j, w)
@@ -199,12 +236,12 @@ def _cover(wb, F: _Formats, run: Run, mask_ids: bool, rejected_rows: int) -> Non
     r += 2
     warnings = []
     if not run.verified:
-        warnings.append("警告：本月适用的规则未经核实（verified = false），其数值未与文件原文核对。发放前请核对（cpi-link scheme show）。"
-                        " WARNING: the rules in force are UNVERIFIED; check them against the document before paying.")
+        warnings.append("警告：本月适用的规则未经核实（方案文件中 verified = false），其数值尚未与文件原文核对。"
+                        "发放前请核对（cpi-link scheme show）。")
     if run.sample_standards:
-        warnings.append("警告：低保标准使用的是演示用样例数据，并非官方标准。WARNING: the standards are the bundled SAMPLE, not official figures.")
-    for p in check_totals(run):
-        warnings.append(f"警告：合计不一致 WARNING: totals disagree: {p}")
+        warnings.append("警告：低保标准使用的是演示用样例数据，并非官方标准，本表金额不能据以发放。")
+    if check_totals(run):
+        warnings.append("警告：发放明细、分类汇总与运行记录中的合计金额不一致，不得据此发放（详见 cpi-link report）。")
     for w in warnings:
         ws.set_row(r, 15 * _est_lines(w, sum(widths) * 0.8) + 8)
         ws.merge_range(r, 0, r, 5, w, F.warn)
@@ -231,25 +268,29 @@ def _cover(wb, F: _Formats, run: Run, mask_ids: bool, rejected_rows: int) -> Non
 
     sch = run.scheme
     dec = run.decisions
+    rules = run.rules
     first = dec[0] if dec else {}
-    rate = f"{first.get('rate_pct')}%（{INDICATOR_ZH.get(first.get('indicator'), first.get('indicator'))}）" if first.get("triggered") else "—"
     kv("统计月份", run.month)
     kv("是否启动", "启动" if run.triggered else "未启动")
-    kv("补贴比例（上涨幅度）", rate if len(dec) <= 1 else "按设区市分别确定，见各行")
-    kv("决定说明", "\n".join(_decision_zh(d) for d in dec) or "—")
+    if run.flat:
+        kv("补贴标准", f"按每人每月 {flat_words(rules)}发放（定额，不按低保标准和上涨幅度计算）" if run.triggered else "—")
+    else:
+        rate = f"{first.get('rate_pct')}%（{INDICATOR_ZH.get(first.get('indicator'), first.get('indicator'))}）" if first.get("triggered") else "—"
+        kv("补贴比例（上涨幅度）", rate if len(dec) <= 1 else "按设区市分别确定，见各行")
+    kv("决定说明", "\n".join(_decision_zh(d, rules) for d in dec) or "—")
     th = first.get("thresholds") or {}
     kv("启动条件（%）", "，".join(f"{INDICATOR_ZH.get(k, k)} ≥ {v}" for k, v in th.items()) or "—")
-    kv("联动机制方案", f"{sch.get('name', '')}：{sch.get('title', '')}")
+    kv("联动机制方案", f"{sch.get('title', '')}（{sch.get('name', '')}）")
     kv("适用版本", " + ".join([sch.get("version", "")] + list(sch.get("overlays", []))))
     kv("依据文件", "；".join(sch.get("documents", [])) or "—")
-    kv("规则是否核实", "已核实" if run.verified else "未核实（UNVERIFIED）")
+    kv("规则是否核实", "已核实" if run.verified else "未核实")
 
-    # the figures the decision used, each with its source and when it was fetched
+    # the figures the decision used, each with its source and when it was fetched (Beijing time)
     figs = [(d.get("region_code", ""), k, f) for d in dec for k, f in (d.get("figures") or {}).items() if isinstance(f, dict)]
     r += 1
     ws.write_string(r, 0, "价格指数及来源", F.title)
     r += 1
-    for j, h in enumerate(["指标", "地区 / 月份", "指数（上年同月=100）", "同比（%）", "来源", "获取时间 fetched_at"]):
+    for j, h in enumerate(["指标", "地区 / 月份", "指数（上年同月=100）", "同比（%）", "来源", "获取时间（北京时间）"]):
         ws.write_string(r, j, h, F.head)
     r += 1
     if not figs:
@@ -258,13 +299,16 @@ def _cover(wb, F: _Formats, run: Run, mask_ids: bool, rejected_rows: int) -> Non
     for region, k, f in figs:
         src = str(f.get("source_ref") or f.get("source") or "")
         src = re.sub(r"\s*sha256:[0-9a-f]{8,}", "", src)
-        ws.set_row(r, 15 * max(_est_lines(src, widths[4]), _est_lines(INDICATOR_ZH.get(k, k), widths[0])) + 3)
+        src = {"file": "文件导入", "bundled": "随程序附带的数据", "nbs": "国家统计局网站"}.get(src, src)
+        where = f"{region_label(f.get('region_code', region))} / {f.get('month', '')}"
+        ws.set_row(r, 15 * max(_est_lines(src, widths[4]), _est_lines(INDICATOR_ZH.get(k, k), widths[0]),
+                               _est_lines(where, widths[1])) + 3)
         ws.write_string(r, 0, INDICATOR_ZH.get(k, k), F.val)
-        ws.write_string(r, 1, f"{f.get('region_code', region)} / {f.get('month', '')}", F.val)
+        ws.write_string(r, 1, where, F.val)
         ws.write_string(r, 2, str(f.get("value", "")), F.val)
         ws.write_string(r, 3, str(f.get("yoy_pct", "")), F.val)
         ws.write_string(r, 4, src, F.val)
-        ws.write_string(r, 5, str(f.get("fetched_at", "")), F.val)
+        ws.write_string(r, 5, beijing(f.get("fetched_at", "")), F.val)
         r += 1
 
     r += 1
@@ -273,10 +317,29 @@ def _cover(wb, F: _Formats, run: Run, mask_ids: bool, rejected_rows: int) -> Non
     kv("发放行数", int(len(run.payments)))
     kv("保障人数合计", run.persons)
     kv("补贴金额合计（元）", _yuan(run.total_fen))
+    kv("金额大写", rmb_upper(run.total_fen))
     kv("未发放行数", f"{rejected_rows} 行（见“未发放名单”）")
-    kv("运行编号 run_id", run.run_id)
-    kv("生成时间 created_at", run.manifest.get("created_at", ""))
+    kv("运行编号", run.run_id)
+    kv("生成时间（北京时间）", beijing(run.manifest.get("created_at", "")))
     kv("身份证号", "已遮蔽（仅供外发）" if mask_ids else "完整（内部使用，注意保密）")
+
+    funding = rules.get("funding") or {}
+    if funding:
+        r += 1
+        ws.write_string(r, 0, "资金分担（按方案规定的比例）", F.title)
+        r += 1
+        for j, h in enumerate(["出资方", "分担比例", "金额（元）", "金额大写"]):
+            if j < 3:
+                ws.write_string(r, j, h, F.head)
+        ws.merge_range(r, 3, r, 5, "金额大写", F.head)
+        r += 1
+        for item in split_by_funder(run.total_fen, funding):
+            fen = int(Decimal(item["amount"]).scaleb(2))
+            ws.write_string(r, 0, FUNDER_ZH.get(item["funder"], item["funder"]), F.val)
+            ws.write_string(r, 1, f"{Decimal(item['share']) * 100:f}".rstrip("0").rstrip(".") + "%", F.val)
+            ws.write_number(r, 2, _yuan(fen), F.money)
+            ws.merge_range(r, 3, r, 5, rmb_upper(fen), F.val)
+            r += 1
 
     summ = summarise(run)
     counties = summ["by_county"]
@@ -284,12 +347,15 @@ def _cover(wb, F: _Formats, run: Run, mask_ids: bool, rejected_rows: int) -> Non
     r += 1
     ws.write_string(r, 0, "分县（区）合计" if table is counties else "分设区市合计（各县见各工作表）", F.title)
     r += 1
-    for j, h in enumerate(["设区市代码", "县（区）代码", "发放行数", "保障人数", "补贴金额（元）"]):
+    for j, h in enumerate(["设区市", "县（区）", "发放行数", "保障人数", "补贴金额（元）"]):
         ws.write_string(r, j, h, F.head)
     r += 1
     for row in table:
-        ws.write_string(r, 0, str(row["prefecture"]), F.text)
-        ws.write_string(r, 1, str(row.get("region_code", "—")), F.text)
+        county = region_label(str(row["region_code"]), run.month) if "region_code" in row else "—"
+        pref = region_label(str(row["prefecture"]), run.month)
+        ws.set_row(r, 15 * max(_est_lines(pref, widths[0]), _est_lines(county, widths[1])) + 3)
+        ws.write_string(r, 0, pref, F.text_wrap)
+        ws.write_string(r, 1, county, F.text_wrap)
         ws.write_number(r, 2, row["rows"], F.int)
         ws.write_number(r, 3, row["persons"], F.int)
         ws.write_number(r, 4, _yuan(row["amount_fen"]), F.money)
@@ -302,8 +368,24 @@ def _cover(wb, F: _Formats, run: Run, mask_ids: bool, rejected_rows: int) -> Non
     r += 1
     if not len(run.payments):
         r += 1
-        ws.write_string(r, 0, f"本月无发放记录（{'未启动' if not run.triggered else '无符合条件的人员'}）。 "
-                        f"No payments in this run (total {fen_to_yuan_str(run.total_fen)}).")
+        ws.write_string(r, 0, f"本月无发放记录（{'未启动' if not run.triggered else '无符合条件的人员'}）。")
+        r += 1
+    # the signature block: who prepared, checked and approved the paper, and when
+    r += 1
+    for who in ("经办人（签字）：", "审核人（签字）：", "负责人（签字）："):
+        ws.set_row(r, SIGN_PT)
+        ws.write_string(r, 0, who, F.sign)
+        ws.write_string(r, 3, "日期：　　　　年　　月　　日", F.sign)
+        r += 1
+
+
+def county_pages(n_rows: int) -> int | None:
+    """The pages a county sheet of n rows prints on (its manual breaks + 1); None when it has too
+    many pages for manual breaks and the application breaks them itself."""
+    breaks = page_breaks(n_rows)
+    if n_rows > ROWS_PER_PAGE and not breaks:
+        return None
+    return len(breaks) + 1
 
 
 def _county_sheet(wb, F: _Formats, run: Run, code: str, rows, title: str, mask_ids: bool) -> None:
@@ -311,19 +393,32 @@ def _county_sheet(wb, F: _Formats, run: Run, code: str, rows, title: str, mask_i
 
     from cpi_link.core.categories import CATEGORY_LABELS
     from cpi_link.core.decimals import fmt_pct
+    from cpi_link.core.money import rmb_upper
+    from cpi_link.core.regions import region_name
 
+    headers = [h for h in HEADERS if not (run.flat and h[0] in PROPORTIONAL_ONLY)]
+    col = {h: j for j, (h, _) in enumerate(headers)}
+    ncols = len(headers)
     ws = wb.add_worksheet(title)
     _print_setup(ws, landscape=True, title_rows=2)
+    n = len(rows)
+    # page numbers run per county: numbering restarts on each sheet, the count is this sheet's
+    pages = county_pages(n)
+    ws.set_start_page(1)
+    ws.set_footer(f"&C第 &P 页 共 {pages} 页" if pages else "&C第 &P 页", {"margin": 0.25})
     ws.set_default_row(ROW_PT)
-    for j, (_, w) in enumerate(HEADERS):
+    for j, (_, w) in enumerate(headers):
         ws.set_column(j, j, w)
     ws.set_row(0, TITLE_PT)
     ws.set_row(1, HEADER_PT)
-    ws.write_string(0, 0, f"价格临时补贴发放花名册　{code}（设区市 {prefecture_of(code)}）　统计月份 {run.month}", F.title)
-    for j, (h, _) in enumerate(HEADERS):
+    pref = prefecture_of(code)
+    name = region_name(code, run.month) or ""
+    pref_name = region_name(pref, run.month) or ""
+    where = f"{code} {name}".strip() + (f"（{pref_name} {pref}）".replace("（ ", "（") if pref != code else "")
+    ws.write_string(0, 0, f"价格临时补贴发放花名册　{where}　统计月份 {run.month}", F.title)
+    for j, (h, _) in enumerate(headers):
         ws.write_string(1, j, h, F.head)
     ws.freeze_panes(2, 0)
-    n = len(rows)
     ws.set_h_pagebreaks(page_breaks(n))
 
     ids = (_mask_series(rows["person_id"]) if mask_ids else rows["person_id"].astype(str)).tolist()
@@ -344,6 +439,8 @@ def _county_sheet(wb, F: _Formats, run: Run, code: str, rows, title: str, mask_i
 
     ws_str, ws_num, ws_blank = ws.write_string, ws.write_number, ws.write_blank
     t, tq, fi, fm, fb = F.text, F.text_q, F.int, F.money, F.blank
+    c_std = col.get("低保标准（元/月）")
+    c_per, c_amt, c_bank, c_sign = col["人均补贴（元）"], col["补贴金额（元）"], col["银行账号"], col["领取人签字"]
     r = 2
     for i in range(n):
         ws_num(r, 0, i + 1, fi)
@@ -353,40 +450,70 @@ def _county_sheet(wb, F: _Formats, run: Run, code: str, rows, title: str, mask_i
         ws_str(r, 4, regions[i], t)
         ws_str(r, 5, areas[i], t)
         ws_num(r, 6, persons[i], fi)
-        ws_num(r, 7, std[i], fm)
-        ws_str(r, 8, std_region[i], t)
-        ws_str(r, 9, rates[i], t)
-        ws_num(r, 10, per[i], fm)
-        ws_num(r, 11, amt[i], fm)
+        if c_std is not None:
+            ws_num(r, 7, std[i], fm)
+            ws_str(r, 8, std_region[i], t)
+            ws_str(r, 9, rates[i], t)
+        ws_num(r, c_per, per[i], fm)
+        ws_num(r, c_amt, amt[i], fm)
         b = bank[i]
         if isinstance(b, str) and b:
-            ws_str(r, 12, b, tq if b[:1] in _FORMULA_START else t)
+            ws_str(r, c_bank, b, tq if b[:1] in _FORMULA_START else t)
         else:
-            ws_blank(r, 12, None, fb)
-        ws_blank(r, 13, None, fb)
+            ws_blank(r, c_bank, None, fb)
+        ws_blank(r, c_sign, None, fb)
         r += 1
+    total = int(rows["amount_fen"].sum())
     ws.write_string(r, 0, "合计", F.bold_text)
-    ws.write_blank(r, 1, None, F.blank)
-    ws.write_string(r, 2, f"{n} 行", F.bold_text)
-    for j in (3, 4, 5):
-        ws.write_blank(r, j, None, F.blank)
+    ws.write_string(r, 1, f"{n} 行", F.bold_text)
+    ws.merge_range(r, 2, r, 5, f"大写：{rmb_upper(total)}", F.words)
     ws.write_number(r, 6, int(rows["persons"].sum()), F.bold_int)
-    for j in (7, 8, 9, 10):
+    for j in range(7, c_amt):
         ws.write_blank(r, j, None, F.blank)
-    ws.write_number(r, 11, _yuan(int(rows["amount_fen"].sum())), F.bold_money)
-    ws.write_blank(r, 12, None, F.blank)
-    ws.write_blank(r, 13, None, F.blank)
+    ws.write_number(r, c_amt, _yuan(total), F.bold_money)
+    for j in range(c_amt + 1, ncols):
+        ws.write_blank(r, j, None, F.blank)
     r += 1
     ws.set_row(r, SIGN_PT)
+    quarter = max(1, ncols // 4)
     ws.write_string(r, 0, "经办人：", F.sign)
-    ws.write_string(r, 4, "审核人：", F.sign)
-    ws.write_string(r, 8, "负责人：", F.sign)
-    ws.write_string(r, 12, "日期：　　年　　月　　日", F.sign)
+    ws.write_string(r, quarter, "审核人：", F.sign)
+    ws.write_string(r, 2 * quarter, "负责人：", F.sign)
+    ws.write_string(r, ncols - 2, "日期：　　年　　月　　日", F.sign)
+
+
+def reason_words(code: str) -> str:
+    """A reject reason in Chinese words (the catalog's, without the code)."""
+    from cpi_link.core.i18n import language
+    from cpi_link.roster.reasons import REASON_WORDS
+
+    words = REASON_WORDS.get(code)
+    if words is None:
+        return code
+    with language("zh"):
+        return words()
+
+
+def detail_words(details: list[str]) -> list[str]:
+    """The rows' details (English in rejected.parquet) in Chinese, each distinct text once."""
+    from cpi_link.core.i18n import language
+    from cpi_link.roster.reasons import detail_text
+
+    from cpi_link.core.categories import CATEGORY_LABELS
+
+    def zh(d: str) -> str:  # a category code inside a detail (not covered: orphan) by its Chinese name
+        return _CATEGORY_CODE.sub(lambda m: CATEGORY_LABELS[m.group(0)], detail_text(d))
+
+    cache: dict[str, str] = {}
+    with language("zh"):
+        return [cache[d] if d in cache else cache.setdefault(d, zh(d)) for d in details]
 
 
 def _rejected_sheet(wb, F: _Formats, run: Run, rej) -> None:
     ws = wb.add_worksheet("未发放名单")
     _print_setup(ws, landscape=True, title_rows=2)
+    ws.set_start_page(1)
+    ws.set_footer("&C未发放名单　第 &P 页", {"margin": 0.25})
     ws.set_default_row(20)
     for j, (_, w) in enumerate(REJECTED_HEADERS):
         ws.set_column(j, j, w)
@@ -403,9 +530,9 @@ def _rejected_sheet(wb, F: _Formats, run: Run, rej) -> None:
     rows = rej["row"].tolist()
     names = rej["name"].astype(str).tolist()
     ids = _mask_series(rej["person_id"]).tolist()
-    reasons = [REASON_ZH.get(x, x) for x in rej["reason"].astype(str).tolist()]
+    reasons = [reason_words(x) for x in rej["reason"].astype(str).tolist()]
     details = [_LONG_DIGITS.sub(lambda m: m.group(0)[:6] + "*" * (len(m.group(0)) - 10) + m.group(0)[-4:], d)
-               for d in rej["detail"].astype(str).tolist()]
+               for d in detail_words(rej["detail"].astype(str).tolist())]
     r = 2
     for i in range(len(rows)):
         lines = max(_est_lines(reasons[i], REJECTED_HEADERS[4][1]), _est_lines(details[i], REJECTED_HEADERS[5][1]))
@@ -421,9 +548,8 @@ def _rejected_sheet(wb, F: _Formats, run: Run, rej) -> None:
 
 
 def write_workbook(run: Run, dest: Path, mask_ids: bool = False) -> Path:
-    import xlsxwriter
-
     from cpi_link.core.errors import UsageError
+    from cpi_link.outputs.xlsx import open_workbook
 
     dest = Path(dest)
     if dest.exists() and dest.is_dir():
@@ -434,8 +560,7 @@ def write_workbook(run: Run, dest: Path, mask_ids: bool = False) -> Path:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.close(fd)
-        # constant_memory streams each row to a temp file; strings are written inline (no shared table)
-        wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "tmpdir": str(dest.parent)})
+        wb = open_workbook(tmp)
         F = _Formats(wb)
         _cover(wb, F, run, mask_ids, len(rej))
         pay = run.payments

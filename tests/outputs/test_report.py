@@ -145,7 +145,7 @@ def test_workbook_masks_ids_and_warns_unverified(cli, home, tmp_path):
     assert ids and all(i[6:14] == "********" and len(i) == 18 for i in ids)
     assert ids[0] == ROWS[0][0][:6] + "********" + ROWS[0][0][-4:]
     cover_text = " ".join(str(c.value) for row in wb["封面"].iter_rows() for c in row if c.value)
-    assert "UNVERIFIED" in cover_text and "未经核实" in cover_text
+    assert "未经核实" in cover_text and "UNVERIFIED" not in cover_text and "WARNING" not in cover_text
 
 
 def test_not_triggered_run_reports_zero(cli, home, tmp_path):

@@ -39,7 +39,9 @@ def test_county_sheets_print_landscape_one_page_wide_with_titles_footer_and_brea
         assert 'orientation="landscape"' in setup and 'paperSize="9"' in setup  # A4
         assert 'fitToHeight="0"' in setup and ('fitToWidth="' not in setup or 'fitToWidth="1"' in setup)
         assert '<pageSetUpPr fitToPage="1"/>' in s  # fit-to-page on: 1 wide (the default width), any height
-        assert "<oddFooter>&amp;C第 &amp;P 页 共 &amp;N 页</oddFooter>" in s
+        # page numbers run per sheet (issue 31): numbering restarts, the count is the county's own
+        assert re.search(r"<oddFooter>&amp;C(未发放名单　)?第 &amp;P 页( 共 \d+ 页)?</oddFooter>", s)
+        assert 'useFirstPageNumber="1"' in s
         assert re.search(r'<definedName name="_xlnm.Print_Titles" localSheetId="\d+">\'?' + code + r"'?!\$1:\$2</definedName>", x["workbook"])
     # signature-height rows: the county sheets' default row is 27 pt (about 1 cm)
     assert re.search(r'<sheetFormatPr defaultRowHeight="27" customHeight="1"', x["140105"])
@@ -103,7 +105,9 @@ def test_rejected_sheet_lists_every_rejected_row_with_reason_in_words(cli, home,
     assert rows[0][1] == 7 and rows[0][2] == "坏号" and rows[0][3] == "*****"
     assert "身份证号无效" in rows[0][4]
     cover = " ".join(str(c.value) for r in openpyxl.load_workbook(xlsx)["封面"].iter_rows() for c in r if c.value)
-    assert "1 行（见“未发放名单”）" in cover and "fetched_at" in cover and "2026-01-01T00:00:00Z" in cover
+    # issue 31: labels in Chinese, times in Beijing time (2026-01-01T00:00:00Z is 08:00 in Beijing)
+    assert "1 行（见“未发放名单”）" in cover and "获取时间（北京时间）" in cover and "2026-01-01 08:00" in cover
+    assert "fetched_at" not in cover and "T00:00:00Z" not in cover
 
 
 def test_rejected_rows_use_file_row_when_present(tmp_path):
