@@ -32,7 +32,7 @@ def root_options() -> list[str]:
 
 
 def reference() -> str:
-    """The README's command reference, as markdown (print it to refresh the README)."""
+    """The command reference, as markdown (print it to refresh docs/commands.md)."""
     from cpi_link.core.i18n import language
 
     lines = [f"Global options (before or after the command): {', '.join(f'`{o}`' for o in root_options())}.", ""]
