@@ -105,6 +105,14 @@ def _bank_file(run, tpl, dest: Path) -> None:
         for r in res.left_out:
             err.print(_("  row {row}: {name} {person_id} {yuan}").format(
                 row=r["source_row"], name=escape(str(r["name"])), person_id=r["person_id"], yuan=_yuan(r["amount_fen"])))
+    if len(res.parts) > 1:
+        info(_("the rows are split into {n} files of at most {limit} rows (the template's row_limit), each with its own count and sum:").format(
+            n=len(res.parts), limit=f"{tpl.row_limit:,}"))
+        for path, rows, fen in res.parts:
+            info(_("  {path}: {rows} rows, {total} yuan").format(path=path, rows=f"{rows:,}", total=_yuan(fen)))
+        info(_("list of the files: {path}").format(path=res.manifest))
+    if tpl.document:
+        info(_("the template follows: {document}").format(document=escape(tpl.document)))
     info(_("bank file ({template}, {format}, {encoding}): {path}; {rows} rows, total {total} yuan; checked: + {left_out} left out = "
            "the run's total {run_total} to the fen").format(
         template=escape(tpl.name), format=tpl.format, encoding=tpl.encoding if tpl.format != "xlsx" else "xlsx", path=res.path,

@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from cpi_link.core.errors import UsageError
+from cpi_link.core.i18n import _
 from cpi_link.outputs.report import Run, check_totals
 
 FORMATS = ("csv", "txt", "xlsx")
@@ -26,8 +27,12 @@ ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
 MONEY_FIELDS = {"amount": "amount_fen", "amount_per_person": "amount_per_person_fen", "standard": "standard_fen"}
 TEXT_FIELDS = ("source_row", "person_id", "name", "category", "region_code", "area", "persons", "index_month",
                "indicator", "standard_region", "scheme", "version", "run_id", "bank_account", "seq")
-TEMPLATE_KEYS = {"name", "format", "delimiter", "encoding", "header", "column", "sheet", "line_ending"}
-COLUMN_KEYS = {"title", "field", "text", "format"}
+TEMPLATE_KEYS = {"name", "format", "delimiter", "encoding", "header", "column", "sheet", "line_ending",
+                 "document", "totals", "row_limit", "batch_header"}
+COLUMN_KEYS = {"title", "field", "text", "format", "decimals", "thousands", "as"}
+XLSX_MAX_ROWS = 1_048_576
+# fields that lose digits or zeros as numbers: always written as text
+TEXT_ONLY = {"bank_account", "person_id", "name", "region_code", "run_id", "standard_region"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
@@ -37,6 +42,8 @@ class Column:
     field: str | None = None
     text: str | None = None
     format: str | None = None  # money: "yuan" | "fen"
+    decimals: int = 2  # yuan amounts: 2 ("53.00") or 0 ("53", only when every amount is whole yuan)
+    as_text: bool = False  # xlsx: the amount as a text cell instead of a number
 
 
 @dataclass
@@ -50,6 +57,10 @@ class Template:
     sheet: str = "Sheet1"
     line_ending: str = "\r\n"
     columns: list[Column] = field(default_factory=list)
+    document: str = ""  # the bank's published rules this template follows
+    totals: bool = False  # a 合计 row after the rows
+    row_limit: int | None = None  # rows per file: more are split into numbered files
+    batch_header: list[str] = field(default_factory=list)  # a first line: {count} {total} {total_fen} {part} {parts} {month}
 
 
 @dataclass
@@ -59,6 +70,8 @@ class FileResult:
     total_fen: int
     left_out: list[dict] = field(default_factory=list)  # source_row, name, person_id (masked), amount_fen
     left_out_fen: int = 0
+    parts: list[tuple[Path, int, int]] = field(default_factory=list)  # each file written: path, rows, fen
+    manifest: Path | None = None  # the list of the numbered files, when the rows were split
 
 
 def find_template(spec: str, config_dir: Path | None) -> Path:
@@ -145,11 +158,61 @@ def load_template(path: Path) -> Template:
             raise bad(f"{where} ({title}): format applies only to amount fields ({', '.join(MONEY_FIELDS)})")
         if "text" in c and not isinstance(c["text"], str):
             raise bad(f"{where} ({title}): text must be a string")
-        cols.append(Column(title=title, field=f, text=c.get("text"), format=cf))
+        if c.get("thousands", False) is not False:
+            raise bad(_("{where} ({title}): thousands = {value!r}: bank files are written without thousands separators "
+                        "(banks read 1,234.00 as two fields or refuse it); remove the key").format(
+                where=where, title=title, value=c.get("thousands")))
+        decimals = c.get("decimals", 0 if cf == "fen" else 2)
+        if "decimals" in c and f not in MONEY_FIELDS:
+            raise bad(_("{where} ({title}): decimals applies only to amount fields").format(where=where, title=title))
+        if decimals not in ((0,) if cf == "fen" else (0, 2)) or isinstance(decimals, bool):
+            raise bad(_("{where} ({title}): decimals = {value!r}: amounts in yuan are written with 2 decimals (53.00) or 0 "
+                        "(53, only when every amount is whole yuan); amounts in fen with none").format(
+                where=where, title=title, value=decimals))
+        kind = c.get("as", "number" if f in MONEY_FIELDS else "text")
+        if kind not in ("text", "number"):
+            raise bad(_("{where} ({title}): as = {value!r}: use \"text\" or \"number\"").format(where=where, title=title, value=kind))
+        if kind == "number" and (f in TEXT_ONLY or c.get("text") is not None):
+            raise bad(_("{where} ({title}): as = \"number\" cannot be honoured for {field}: a spreadsheet keeps 15 digits of a "
+                        "number, so accounts and IDs lose their last digits and codes their leading zeros; they are always text").format(
+                where=where, title=title, field=f or "text"))
+        if kind == "number" and f not in MONEY_FIELDS and f not in ("seq", "persons", "source_row"):
+            raise bad(_("{where} ({title}): as = \"number\" applies to amounts, seq, persons and source_row").format(where=where, title=title))
+        cols.append(Column(title=title, field=f, text=c.get("text"), format=cf, decimals=int(decimals),
+                           as_text=(kind == "text")))
     if not any(c.field == "amount" for c in cols):
         raise bad("no column with field = \"amount\": the bank file must carry the amount paid")
+    totals = d.get("totals", False)
+    if not isinstance(totals, bool):
+        raise bad(_("totals must be true or false"))
+    limit = d.get("row_limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise bad(_("row_limit = {value!r}: a whole number of rows per file, at least 1").format(value=limit))
+    bh = d.get("batch_header", [])
+    if not isinstance(bh, list) or not all(isinstance(x, str) for x in bh):
+        raise bad(_("batch_header must be a list of texts, e.g. [\"总笔数\", \"{count}\", \"总金额\", \"{total}\"]"))
+    for x in bh:
+        try:
+            x.format(**_BATCH_FIELDS)
+        except (KeyError, IndexError, ValueError):
+            raise bad(_("batch_header {value!r}: the fields are {fields}").format(
+                value=x, fields=", ".join("{" + k + "}" for k in _BATCH_FIELDS))) from None
+        if fmt != "xlsx" and (delim in x or "\n" in x or "\r" in x):
+            raise bad(_("batch_header {value!r} contains the delimiter or a line break").format(value=x))
+    room = XLSX_MAX_ROWS - int(header) - int(totals) - int(bool(bh))
+    if fmt == "xlsx" and limit is not None and limit > room:
+        raise bad(_("row_limit: an XLSX sheet holds {max} rows; set row_limit = {limit} or fewer").format(max=XLSX_MAX_ROWS, limit=room))
+    if fmt == "xlsx" and limit is None:
+        limit = room  # a sheet's last row: more rows go to a second numbered file
+    doc = d.get("document", "")
+    if not isinstance(doc, str):
+        raise bad(_("document must be a text naming the bank's published rules the template follows"))
     return Template(name=str(d.get("name") or path.stem), path=path, format=fmt, encoding=enc, delimiter=delim or ",",
-                    header=header, sheet=str(d.get("sheet") or "Sheet1")[:31], line_ending=le, columns=cols)
+                    header=header, sheet=str(d.get("sheet") or "Sheet1")[:31], line_ending=le, columns=cols,
+                    document=doc, totals=totals, row_limit=limit, batch_header=list(bh))
+
+
+_BATCH_FIELDS = {"count": 0, "total": "0.00", "total_fen": 0, "part": 1, "parts": 1, "month": "2019-11"}
 
 
 def mask_name(name: object) -> str:
@@ -194,6 +257,12 @@ def _ordered(run: Run):
     return pay.sort_values(["region_code", "source_row"], kind="stable") if len(pay) else pay
 
 
+def _data_rows(rows: list, tpl: Template) -> list:
+    """The payment rows of a file read back: without the batch header, titles and totals rows."""
+    rows = rows[int(bool(tpl.batch_header)) + int(tpl.header):]
+    return rows[:-1] if tpl.totals and rows else rows
+
+
 def _sum_text_file(path: Path, tpl: Template, col: int) -> int:
     """The amount column of a written csv/txt file summed back, in fen."""
     text = path.read_bytes().decode(tpl.encoding)
@@ -202,9 +271,7 @@ def _sum_text_file(path: Path, tpl: Template, col: int) -> int:
     else:
         rows = [line.split(tpl.delimiter) for line in text.splitlines()]
     rows = [r for r in rows if r]
-    if tpl.header:
-        rows = rows[1:]
-    return sum(_to_fen(r[col], tpl.columns[col].format) for r in rows)
+    return sum(_to_fen(r[col], tpl.columns[col].format) for r in _data_rows(rows, tpl))
 
 
 def _to_fen(v, fmt: str | None) -> int:
@@ -215,8 +282,18 @@ def _to_fen(v, fmt: str | None) -> int:
     return int(d) if fmt == "fen" else int(d.scaleb(2))
 
 
+def _part_names(dest: Path, parts: int) -> list[Path]:
+    """dest itself for one file; dest-01.csv, dest-02.csv ... when the rows are split."""
+    if parts == 1:
+        return [dest]
+    width = max(2, len(str(parts)))
+    return [dest.with_name(f"{dest.stem}-{k:0{width}d}{dest.suffix}") for k in range(1, parts + 1)]
+
+
 def write_bank_file(run: Run, tpl: Template, dest: Path) -> FileResult:
-    """The batch-payment file for the run's paid rows with a bank account, in the template's layout."""
+    """The batch-payment file(s) for the run's paid rows with a bank account, in the template's
+    layout: split into numbered files of row_limit rows, each with its own count and sum (batch
+    header, totals row), and a manifest of the files. All are written and checked, or none."""
     import numpy as np
 
     from cpi_link.core.privacy import mask_id
@@ -245,52 +322,105 @@ def write_bank_file(run: Run, tpl: Template, dest: Path) -> FileResult:
         if c.text is not None:
             cols.append([c.text] * n)
         elif c.field == "seq":
-            cols.append([str(i) for i in range(1, n + 1)])
+            cols.append(None)  # numbered within each file
         elif c.field in MONEY_FIELDS:
             fen = written[MONEY_FIELDS[c.field]].to_numpy(dtype=np.int64).tolist()
+            if c.format == "yuan" and c.decimals == 0 and any(v % 100 for v in fen):
+                raise UsageError(_("{path}: column {title} writes whole yuan (decimals = 0) but this run pays amounts with jiao "
+                                   "or fen; the template cannot carry them: no bank file written").format(path=tpl.path, title=c.title))
             cols.append(fen)
         elif c.field == "bank_account":
             cols.append(acct[has].tolist() if acct is not None else [""] * n)
         else:
             cols.append(written[c.field].fillna("").astype(str).tolist() if c.field in written.columns else [""] * n)
     amount_col = next(i for i, c in enumerate(tpl.columns) if c.field == "amount")
+    fen_all = cols[amount_col]
 
-    tmp = _tmp_for(dest)
+    limit = tpl.row_limit or max(n, 1)
+    bounds = [(i, min(i + limit, n)) for i in range(0, n, limit)] or [(0, 0)]
+    names = _part_names(dest, len(bounds))
+    tmps: list[Path] = []
+    parts: list[tuple[Path, int, int]] = []
     try:
-        if tpl.format == "xlsx":
-            _write_bank_xlsx(tmp, tpl, cols, n)
-            got = _sum_xlsx(tmp, tpl, amount_col)
-        else:
-            _write_bank_text(tmp, tpl, cols, n)
-            got = _sum_text_file(tmp, tpl, amount_col)
-        if got != expected:
-            raise RuntimeError(f"the bank file's amounts sum to {_yuan_str(got)}, not the run's {_yuan_str(expected)}")
-        _finish(tmp, dest)
+        for k, ((a, b), name) in enumerate(zip(bounds, names), 1):
+            part_cols = [[str(i) for i in range(1, b - a + 1)] if col is None else col[a:b] for col in cols]
+            part_fen = int(sum(fen_all[a:b]))
+            batch = [x.format(count=b - a, total=_yuan_str(part_fen), total_fen=part_fen, part=k, parts=len(bounds), month=run.month)
+                     for x in tpl.batch_header]
+            tmp = _tmp_for(name)
+            tmps.append(tmp)
+            if tpl.format == "xlsx":
+                _write_bank_xlsx(tmp, tpl, part_cols, b - a, batch, part_fen)
+                got = _sum_xlsx(tmp, tpl, amount_col)
+            else:
+                _write_bank_text(tmp, tpl, part_cols, b - a, batch, part_fen)
+                got = _sum_text_file(tmp, tpl, amount_col)
+            if got != part_fen:
+                raise RuntimeError(f"the bank file's amounts sum to {_yuan_str(got)}, not the run's {_yuan_str(part_fen)}")
+            parts.append((name, b - a, part_fen))
+        if sum(p[2] for p in parts) != expected:
+            raise RuntimeError("the bank files do not add up to the run's total")
+        manifest = None
+        if len(parts) > 1:
+            manifest = dest.with_name(f"{dest.stem}-清单.csv")
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator="\r\n")
+            w.writerow(["文件", "笔数", "金额（元）"])
+            for name, rows, fen in parts:
+                w.writerow([name.name, rows, _yuan_str(fen)])
+            w.writerow(["合计", n, _yuan_str(expected)])
+            tmp = _tmp_for(manifest)
+            tmps.append(tmp)
+            tmp.write_bytes(buf.getvalue().encode("utf-8-sig"))
+            names = names + [manifest]
+        for tmp, name in zip(tmps, names):
+            _finish(tmp, name)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
         raise
-    return FileResult(path=dest, rows=n, total_fen=expected, left_out=left, left_out_fen=left_fen)
+    return FileResult(path=dest if len(parts) == 1 else names[0], rows=n, total_fen=expected, left_out=left,
+                      left_out_fen=left_fen, parts=parts, manifest=manifest)
 
 
 def _cell_text(c: Column, v) -> str:
     if c.format == "fen":
         return str(int(v))
     if c.format == "yuan":
-        return _yuan_str(v)
+        return _yuan_str(v) if c.decimals == 2 else str(int(v) // 100)
     return str(v)
 
 
-def _write_bank_text(path: Path, tpl: Template, cols: list, n: int) -> None:
+def _totals_row(tpl: Template, count: int, fen: int) -> list[str]:
+    """合计 in the first column, the count under seq (when the file has one), the sum under amount."""
+    row = [""] * len(tpl.columns)
+    for j, c in enumerate(tpl.columns):
+        if c.field == "seq":
+            row[j] = str(count)
+        elif c.field == "amount":
+            row[j] = _cell_text(c, fen)
+    if not row[0]:
+        row[0] = "合计"
+    return row
+
+
+def _write_bank_text(path: Path, tpl: Template, cols: list, n: int, batch: list[str], fen: int) -> None:
     lines = []
     if tpl.format == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, delimiter=tpl.delimiter, lineterminator=tpl.line_ending)
+        if batch:
+            w.writerow(batch)
         if tpl.header:
             w.writerow([c.title for c in tpl.columns])
         for i in range(n):
             w.writerow([_cell_text(c, col[i]) for c, col in zip(tpl.columns, cols)])
+        if tpl.totals:
+            w.writerow(_totals_row(tpl, n, fen))
         text = buf.getvalue()
     else:
+        if batch:
+            lines.append(tpl.delimiter.join(batch))
         if tpl.header:
             lines.append(tpl.delimiter.join(c.title for c in tpl.columns))
         for i in range(n):
@@ -300,6 +430,8 @@ def _write_bank_text(path: Path, tpl: Template, cols: list, n: int) -> None:
                     raise UsageError(f"{tpl.path}: a {c.title} value contains the delimiter {tpl.delimiter!r} or a line break; "
                                      "this text format cannot carry it (use a csv template)")
             lines.append(tpl.delimiter.join(vals))
+        if tpl.totals:
+            lines.append(tpl.delimiter.join(_totals_row(tpl, n, fen)))
         text = "".join(line + tpl.line_ending for line in lines)
     try:
         data = text.encode(tpl.encoding)
@@ -309,35 +441,59 @@ def _write_bank_text(path: Path, tpl: Template, cols: list, n: int) -> None:
         fh.write(data)
 
 
-def _write_bank_xlsx(path: Path, tpl: Template, cols: list, n: int) -> None:
+def _write_bank_xlsx(path: Path, tpl: Template, cols: list, n: int, batch: list[str], fen_total: int) -> None:
     from cpi_link.outputs.xlsx import open_workbook
 
     wb = open_workbook(path)
     ws = wb.add_worksheet(tpl.sheet)
     text = wb.add_format({"num_format": "@"})
     yuan = wb.add_format({"num_format": "0.00"})
-    fen = wb.add_format({"num_format": "0"})
+    whole = wb.add_format({"num_format": "0"})
     for j, c in enumerate(tpl.columns):
         ws.set_column(j, j, max(10, 2 * len(c.title) + 2) if c.field != "bank_account" else 24)
     r = 0
+    if batch:
+        for j, x in enumerate(batch):
+            try:  # the count and the sum as numbers, the words as text
+                ws.write_number(0, j, Decimal(x), yuan if "." in x else whole) if x.strip() and x == x.strip() else ws.write_string(0, j, x, text)
+            except InvalidOperation:
+                ws.write_string(0, j, x, text)
+        r += 1
     if tpl.header:
         for j, c in enumerate(tpl.columns):
-            ws.write_string(0, j, c.title, text)
-        r = 1
+            ws.write_string(r, j, c.title, text)
+        r += 1
     cache: dict[int, Decimal] = {}
+
+    def money(j: int, c: Column, v: int) -> None:
+        if c.as_text:
+            ws.write_string(r, j, _cell_text(c, v), text)
+        elif c.format == "yuan" and c.decimals == 2:
+            d = cache.get(v)
+            if d is None:
+                d = cache[v] = Decimal(int(v)).scaleb(-2)
+            ws.write_number(r, j, d, yuan)
+        else:
+            ws.write_number(r, j, int(v) if c.format == "fen" else int(v) // 100, whole)
+
     for i in range(n):
         for j, (c, col) in enumerate(zip(tpl.columns, cols)):
             v = col[i]
-            if c.format == "yuan":
-                d = cache.get(v)
-                if d is None:
-                    d = cache[v] = Decimal(int(v)).scaleb(-2)
-                ws.write_number(r, j, d, yuan)
-            elif c.format == "fen":
-                ws.write_number(r, j, int(v), fen)
+            if c.format in ("yuan", "fen"):
+                money(j, c, v)
+            elif not c.as_text:
+                ws.write_number(r, j, int(v), whole)
             else:
                 ws.write_string(r, j, str(v), text)  # accounts and IDs stay text
         r += 1
+    if tpl.totals:
+        for j, c in enumerate(tpl.columns):
+            if c.field == "amount":
+                money(j, c, fen_total)
+            elif c.field == "seq":
+                ws.write_number(r, j, n, whole)
+            elif j == 0:
+                ws.write_string(r, j, "合计", text)
     wb.close()
 
 
@@ -347,8 +503,8 @@ def _sum_xlsx(path: Path, tpl: Template, col: int) -> int:
     wb = openpyxl.load_workbook(path, read_only=True)
     try:
         ws = wb.worksheets[0]
-        rows = ws.iter_rows(min_row=2 if tpl.header else 1, min_col=col + 1, max_col=col + 1, values_only=True)
-        return sum(_to_fen(v, tpl.columns[col].format) for (v,) in rows if v is not None)
+        rows = [r for r in ws.iter_rows(min_col=col + 1, max_col=col + 1, values_only=True)]
+        return sum(_to_fen(v, tpl.columns[col].format) for (v,) in _data_rows(rows, tpl) if v is not None)
     finally:
         wb.close()
 
