@@ -169,7 +169,7 @@ COLUMNS = {
     "standard": "the monthly standard used, yuan", "standard_annual": "an annual rural standard, yuan",
     "standard_region": "the standards row matched", "amount_per_person": "yuan per person",
     "amount": "yuan for the row (amount_per_person x persons)", "scheme": "scheme name", "version": "rules version",
-    "run_id": "the run", "bank_account": "bank account as given", "id_flag": "converted_from_15 where converted",
+    "run_id": "the run", "bank_account": "bank account as given", "id_flag": "converted_from_15 where converted, id_reformatted where written with separators",
     "reason": "reject reason code", "detail": "why, in words",
     "rows": "roster rows", "programme": "one-off programme id",
 }

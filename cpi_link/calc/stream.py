@@ -180,7 +180,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
 
     from cpi_link.calc import encoding
     from cpi_link.calc.dedup import HashBitmap, PayableKeys
-    from cpi_link.roster.check import check_batches
+    from cpi_link.roster.check import check_batches, mark_born_after
     from cpi_link.roster.read import SPREADSHEETS, open_roster
 
     month, rules = plan.month, plan.rules
@@ -264,6 +264,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
             known = runner.checked.take if runner is not None and hasattr(runner, "checked") else None
             for batch in prefetch(check_batches(roster.batches(batch_rows), known_ids=known)):
                 input_rows += batch.num_rows
+                batch = mark_born_after(batch, month)
                 if compute:
                     batch = batch.combine_chunks()
                     paid, rej = compute_batch_arrow(batch, plan)

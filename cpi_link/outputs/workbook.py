@@ -44,7 +44,6 @@ FUNDER_ZH = {"central": "中央财政", "province": "省级财政", "provincial"
 INDICATOR_ZH = {"cpi": "居民消费价格指数（CPI）", "food": "食品价格指数", "scpi": "城镇低收入居民基本生活费用价格指数"}
 MONEY_FMT = "#,##0.00"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-_LONG_DIGITS = re.compile(r"\d{15,}")
 _CATEGORY_CODE = re.compile(r"(?<![A-Za-z_])(?:" + "|".join(sorted(CATEGORIES, key=len, reverse=True)) + r")(?![A-Za-z_])")
 
 # Page geometry (A4 landscape, margins in inches): the columns above fit the width at 100 %, so
@@ -98,7 +97,11 @@ def page_breaks(n_rows: int, first_data_row: int = 2) -> list[int]:
 
 
 def _mask_series(ids):
+    from cpi_link.core.privacy import SEPARATORS
+
     s = ids.fillna("").astype(str).str.strip()
+    compact = s.str.replace(SEPARATORS, "", regex=True)  # an ID written in digit groups: masked as the ID
+    s = compact.where(compact.str.fullmatch(r"\d{14,17}[\dXx]"), s)
     long = s.str.len() >= 11
     masked = s.str[:6] + "********" + s.str[-4:]
     return masked.where(long, s.str.replace(r".", "*", regex=True))
@@ -528,11 +531,12 @@ def _rejected_sheet(wb, F: _Formats, run: Run, rej) -> None:
         ws.merge_range(2, 0, 2, len(REJECTED_HEADERS) - 1, "无（名册中每一行均已发放）", F.text)
         return
     rows = rej["row"].tolist()
-    names = rej["name"].astype(str).tolist()
+    from cpi_link.core.privacy import mask_digits
+
+    names = [mask_digits(x) for x in rej["name"].astype(str).tolist()]  # a shifted row's ID in the name cell
     ids = _mask_series(rej["person_id"]).tolist()
     reasons = [reason_words(x) for x in rej["reason"].astype(str).tolist()]
-    details = [_LONG_DIGITS.sub(lambda m: m.group(0)[:6] + "*" * (len(m.group(0)) - 10) + m.group(0)[-4:], d)
-               for d in detail_words(rej["detail"].astype(str).tolist())]
+    details = [mask_digits(d) for d in detail_words(rej["detail"].astype(str).tolist())]
     r = 2
     for i in range(len(rows)):
         lines = max(_est_lines(reasons[i], REJECTED_HEADERS[4][1]), _est_lines(details[i], REJECTED_HEADERS[5][1]))

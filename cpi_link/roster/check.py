@@ -76,6 +76,23 @@ def check_batches(raw: Iterator[tuple[pa.Table, np.ndarray | None]], known_ids=N
         yield CHECKED_SCHEMA.empty_table()
 
 
+BORN_AFTER = "born after the index month {month} (birth date in characters 7-14 of the ID)"
+
+
+def mark_born_after(batch: pa.Table, month: str) -> pa.Table:
+    """invalid_id for the rows whose valid ID says the person was born after the index month
+    (YYYY-MM): nobody is paid for a month before their birth."""
+    born = pc.utf8_slice_codeunits(batch.column("person_id"), 6, 12)
+    late = pc.fill_null(pc.and_(pc.greater(born, month.replace("-", "")), pc.is_null(batch.column("reason"))), False)
+    if not pc.any(late).as_py():
+        return batch
+    for name, text in (("reason", "invalid_id"), ("detail", BORN_AFTER.format(month=month))):
+        i = batch.schema.get_field_index(name)
+        col = pc.if_else(late, pa.scalar(text), batch.column(name).cast(pa.string()))
+        batch = batch.set_column(i, batch.schema.field(i), col.cast(batch.schema.field(i).type))
+    return batch
+
+
 def read_roster(path: Path | str) -> pa.Table:
     """The whole roster as one checked table (for small files and tests)."""
     return pa.concat_tables(list(iter_roster(path)))

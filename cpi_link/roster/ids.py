@@ -25,6 +25,7 @@ WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
 
 FLAG_CONVERTED = "converted_from_15"
+FLAG_REFORMATTED = "id_reformatted"  # written with spaces, dashes or dots between its digit groups
 
 # Reason codes shared with cpi_link.roster (index 0 = no problem), in order of precedence.
 REASONS: tuple[str | None, ...] = (
@@ -57,12 +58,21 @@ _CHECK_BYTES = np.frombuffer(CHECK_CHARS.encode(), dtype=np.uint8)
 _DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
 _X, _x = ord("X"), ord("x")
 
-_RE_SPACE = re.compile(r"\s+")
 _RE_18 = re.compile(r"\d{17}[\dX]")
 _RE_15 = re.compile(r"\d{15}")
 _RE_LOST = re.compile(r"[+-]?\d+(\.\d*)?E[+-]?\d+|\d+\.0*")
-# Arrow (RE2) pattern for the cheap vectorised clean-up of irregular rows.
-_ARROW_STRIP = r"[\s\x{3000}\x{00A0}\x{FEFF}\x{200B}]+"
+# separators people put between an ID's digit groups (140105 19611021 1015, 140105-19630413-1030)
+_SEP_CHARS = r"\s\-.·\u2010-\u2015\u2212\u30fb"
+_RE_SEP = re.compile(rf"[{_SEP_CHARS}]+")
+_RE_GROUPED = re.compile(rf"\d+(?:[{_SEP_CHARS}]+\d+)+(?:[{_SEP_CHARS}]*X)?")
+# characters that look like the check character X but are not (Cyrillic Kha, multiplication sign...)
+LOOKALIKE_X = {"\u0425": "Cyrillic Х (U+0425)", "\u0445": "Cyrillic х (U+0445)", "\u00d7": "the multiplication sign × (U+00D7)",
+               "\u03a7": "Greek Χ (U+03A7)", "\u03c7": "Greek χ (U+03C7)", "\u2573": "the box-drawing ╳ (U+2573)"}
+# Arrow (RE2) patterns for the cheap vectorised clean-up of irregular rows: invisible format
+# characters (Unicode Cf: ZWSP, BOM, LRM, LRE/PDF, WJ, soft hyphen, ZWJ...) anywhere, and padding
+# at either end (spaces inside are separators: the scalar check_id flags them)
+_ARROW_CF = r"\p{Cf}+"
+_ARROW_PAD = r"^[\s\x{3000}\x{00A0}]+|[\s\x{3000}\x{00A0}]+$"
 
 
 def check_char(first17: str) -> str:
@@ -100,9 +110,9 @@ def _date_problem(ymd: str, today: int) -> str | None:
 
 def _clean(text: str) -> str:
     t = unicodedata.normalize("NFKC", text)  # full-width digits, X and spaces -> ASCII
-    t = _RE_SPACE.sub("", t).replace("\u200b", "").replace("\ufeff", "")
+    t = "".join(ch for ch in t if unicodedata.category(ch) != "Cf").strip()  # invisible format characters
     if t.startswith("'"):  # Excel's "this is text" marker
-        t = t[1:]
+        t = t[1:].strip()
     return t.upper()
 
 
@@ -115,10 +125,19 @@ def check_id(text: object, *, today: int | None = None) -> IdCheck:
     if _RE_LOST.fullmatch(t):
         return IdCheck(None, None, "id_lost_precision", MSG_LOST)
     flag = None
+    if _RE_SEP.search(t):
+        joined = _RE_SEP.sub("", t)
+        if not (_RE_GROUPED.fullmatch(t) and (_RE_18.fullmatch(joined) or _RE_15.fullmatch(joined))):
+            digits = sum(c.isdigit() for c in t)
+            return IdCheck(None, None, "invalid_id", f"{MSG_SHAPE}; written with separators, it has {digits} digits")
+        t, flag = joined, FLAG_REFORMATTED
+    if len(t) == 18 and t[:17].isdigit() and t[17] in LOOKALIKE_X:
+        return IdCheck(None, None, "invalid_id", f"the check character is {LOOKALIKE_X[t[17]]}, which only looks like X: "
+                                                 "type the letter X")
     if _RE_15.fullmatch(t):
         first17 = t[:6] + "19" + t[6:]
         t = first17 + check_char(first17)
-        flag = FLAG_CONVERTED
+        flag = FLAG_CONVERTED  # (it outranks id_reformatted: the ID itself was changed)
     elif not _RE_18.fullmatch(t):
         return IdCheck(None, None, "invalid_id", f"{MSG_SHAPE}; got {len(t)} characters")
     problem = _date_problem(t[6:14], today)
@@ -329,6 +348,7 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
     out = np.zeros((n, 18), dtype=np.uint8)
     valid = np.zeros(n, dtype=bool)
     converted = np.zeros(n, dtype=bool)
+    reformatted = np.zeros(n, dtype=bool)
     reason = np.zeros(n, dtype=np.int8)
     detail = np.full(n, None, dtype=object)
 
@@ -338,7 +358,8 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
     if not regular.all():
         # Trim padding / invisible spaces / a leading apostrophe from the irregular rows at once.
         irr_mask = pa.array(~regular)
-        fixed = pc.replace_substring_regex(s.filter(irr_mask), _ARROW_STRIP, "")
+        fixed = pc.replace_substring_regex(s.filter(irr_mask), _ARROW_CF, "")
+        fixed = pc.replace_substring_regex(fixed, _ARROW_PAD, "")
         fixed = pc.replace_substring_regex(fixed, r"^'", "", max_replacements=1)
         s = pc.replace_with_mask(s, irr_mask, fixed)
         lengths = pc.binary_length(s).to_numpy(zero_copy_only=False)
@@ -404,6 +425,7 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
                 out[row] = np.frombuffer(c.person_id.encode("ascii"), dtype=np.uint8)
                 valid[row] = True
                 converted[row] = c.flag == FLAG_CONVERTED
+                reformatted[row] = c.flag == FLAG_REFORMATTED
             else:
                 reason[row] = REASONS.index(c.reason)
                 detail[row] = c.detail
@@ -416,7 +438,8 @@ def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) 
     person_id = pa.StringArray.from_buffers(
         n, offsets, pa.py_buffer(out.tobytes()), bitmap, null_count=int(n - valid.sum())
     )
-    flag = pc.take(pa.array([None, FLAG_CONVERTED], pa.string()), pa.array(converted.astype(np.int8)))
+    flag = pc.take(pa.array([None, FLAG_CONVERTED, FLAG_REFORMATTED], pa.string()),
+                   pa.array(np.where(converted, 1, np.where(reformatted, 2, 0)).astype(np.int8)))
     return IdColumn(person_id=person_id, flag=flag, reason=reason, detail=detail, key=key)
 
 

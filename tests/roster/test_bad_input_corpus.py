@@ -106,7 +106,7 @@ EXPECT: dict[str, tuple[int, object]] = {
     "figures/duplicate.csv": (2, "data row 2: 140000 cpi 2024-01 already given on data row 1"),
     "figures/missing_column.csv": (2, "missing required column(s) indicator"),
     "figures/bad_region.csv": (2, "field region_code: 'Shanxi'"),
-    "figures/two_decimals.csv": (0, NONE),  # 103.55: exact, stored as given
+    "figures/two_decimals.csv": (2, "data row 1, field value: 103.55 has more than one decimal"),  # SPEC 2 (issue 28)
     "figures/empty.csv": (2, "the file is empty"),
     "figures/nul_byte.csv": (2, "contains NUL bytes"),
     "figures/mixed_encodings.csv": (2, "mixed encodings in one file"),
