@@ -197,8 +197,29 @@ def _refuse_empty_looking_cells(sh, header: list[str], header_row: int, where: s
     raise InputError(msg.format(where=where, row=row, column=col_letters(col), name=name, error=what))
 
 
+_ID_LIKE = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)|(?<!\d)\d{15}(?!\d)")
+
+
+def swallowed_row(cell: str, delimiter: str, columns: int) -> bool:
+    """True when a quoted cell holds a line break followed by what looks like another row (an
+    18- or 15-digit ID, or nearly as many separators as the header has): a stray quote that joined
+    the next line into this field, so a person would vanish into someone's name."""
+    if "\n" not in cell and "\r" not in cell:
+        return False
+    for rest in re.split(r"\r\n|\r|\n", cell)[1:]:
+        if _ID_LIKE.search(rest) or (columns > 2 and rest.count(delimiter) >= columns - 2):
+            return True
+    return False
+
+
+def swallowed_message(path, line: int, column: str) -> str:
+    return _("{path}: line {line}: the {column} field opens a quote that runs on over the next line, which looks like "
+             "another row (a stray \" at the start of the field?); remove the quote or close it, save, run again").format(
+        path=path, line=line, column=column)
+
+
 def _csv_lines(path: Path) -> list[tuple[int, list[str]]]:
-    data = read_input(path, "table")
+    data = read_input(path, "table").rstrip(b"\x1a")  # DOS end-of-file mark (Ctrl-Z)
     if not data.strip():
         raise InputError(_("{path}: the file is empty").format(path=path))
     enc = detect_encoding(data, path)
@@ -214,8 +235,13 @@ def _csv_lines(path: Path) -> list[tuple[int, list[str]]]:
     out: list[tuple[int, list[str]]] = []
     try:
         start = 1
+        width = 0
         for r in reader:
             if any(c.strip() for c in r):
+                width = width or len(r)  # the first row with text: the header, or a title above it
+                for i, c in enumerate(r):
+                    if swallowed_row(c, delimiter, max(width, len(r))):
+                        raise InputError(swallowed_message(path, start, _("column {n}").format(n=i + 1)))
                 out.append((start, [c.strip() for c in r]))
             start = reader.line_num + 1
     except csv.Error as exc:

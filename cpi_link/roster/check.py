@@ -70,10 +70,30 @@ def check_batches(raw: Iterator[tuple[pa.Table, np.ndarray | None]], known_ids=N
             continue
         checked = check_batch(table, first_row, numeric_id, known_ids(first_row) if known_ids else None)
         first_row += table.num_rows
+        checked = _drop_blank_rows(checked)
+        if checked.num_rows == 0:
+            continue
         yielded = True
         yield checked
     if not yielded:
         yield CHECKED_SCHEMA.empty_table()
+
+
+def _drop_blank_rows(t: pa.Table) -> pa.Table:
+    """Without the rows that hold no text in any roster column: a CSV line of separators only
+    (",,,,,": Excel's CSV of formatted empty rows) is a blank row, like a blank line, neither paid
+    nor rejected. Their data-row numbers stay unused, so row numbers keep matching the file."""
+    def empty(name: str):
+        col = t.column(name)
+        col = col.cast(pa.string()) if not pa.types.is_string(col.type) else col
+        return pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(pc.fill_null(col, ""))), 0)
+
+    blank = empty("orig_person_id")
+    if not pc.any(blank).as_py():  # the usual batch: every row has an ID
+        return t
+    for c in ROSTER_COLUMNS[1:]:
+        blank = pc.and_(blank, empty("orig_" + c))
+    return t.filter(pc.invert(blank)) if pc.any(blank).as_py() else t
 
 
 BORN_AFTER = "born after the index month {month} (birth date in characters 7-14 of the ID)"

@@ -235,6 +235,8 @@ def _csv_batches(r: RosterFile, batch_rows: int, only: tuple[str, ...] | None = 
     first_line = r.header_end + 1
 
     def on_invalid(row) -> str:
+        if row.text is not None and not row.text.strip(" \t\r\n\x1a"):
+            return "skip"  # the DOS end-of-file mark (Ctrl-Z) on a line of its own
         bad_rows.append((row.number, row.expected_columns, row.actual_columns, row.text))
         return "error"
 
@@ -264,6 +266,7 @@ def _csv_batches(r: RosterFile, batch_rows: int, only: tuple[str, ...] | None = 
 
         done = 0
         for t in _rebatch(batches(), batch_rows):
+            _refuse_swallowed_rows(r, t, done)
             if only is None:
                 t = t.append_column("file_row", pa.array(np.arange(first_line + done, first_line + done + t.num_rows,
                                                                    dtype=np.int64)))
@@ -273,6 +276,36 @@ def _csv_batches(r: RosterFile, batch_rows: int, only: tuple[str, ...] | None = 
             yield t, None
     except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError) as exc:
         raise InputError(_csv_error(path, encoding, exc, bad_rows, delimiter, header)) from None
+
+
+def _refuse_swallowed_rows(r: RosterFile, t: pa.Table, done: int) -> None:
+    """InputError naming the line when a quoted field holds a line break and then what looks like
+    another row (core.tabular.swallowed_row): that person would be neither paid nor rejected."""
+    from cpi_link.core.tabular import swallowed_message, swallowed_row
+
+    for name, col in zip(t.column_names, t.columns):
+        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        if isinstance(col, pa.DictionaryArray):
+            values = col.dictionary
+            hit_values = pc.match_substring_regex(values, r"[\r\n]")
+            if not pc.any(hit_values).as_py():
+                continue
+            text = values.to_pylist()
+            idx = pc.fill_null(col.indices, -1).to_numpy(zero_copy_only=False)
+            bad = np.flatnonzero(pc.fill_null(hit_values, False).to_numpy(zero_copy_only=False))
+            rows = np.flatnonzero(np.isin(idx, bad)).tolist()
+            cells = {i: text[idx[i]] for i in rows}
+        else:
+            hits = pc.match_substring_regex(col, r"[\r\n]")
+            if not pc.any(hits).as_py():
+                continue
+            rows = np.flatnonzero(pc.fill_null(hits, False).to_numpy(zero_copy_only=False)).tolist()
+            cells = {i: col[i].as_py() for i in rows}
+        for i in rows:
+            if swallowed_row(cells[i], r.delimiter, len(r.header)):
+                line = int(csv_lines_of_rows(r.path, r, np.array([done + i + 1]))[0])
+                title = r.header[r.mapping[name]] if name in r.mapping else name
+                raise InputError(swallowed_message(r.path, line, f"{name} ({title})" if title != name else name))
 
 
 def _csv_error(path: Path, encoding: str, exc: Exception, bad_rows, delimiter: str, header=()) -> str:
