@@ -58,3 +58,16 @@ STANDARDS = """region_code,effective_from,urban_monthly,rural_monthly,rural_annu
 140105,2024-02,900,700,
 140200,2023-06,770,,5000
 """
+
+
+def calc_month(month: str, roster, scheme, store, standards, home, out_dir=None, batch_rows: int | None = None, **kw):
+    """calculate_month on a roster file or an open handle (a file is opened for this one month)."""
+    from cpi_link.calc.firstpass import BATCH_ROWS
+    from cpi_link.calc.handle import RosterHandle, open_roster
+    from cpi_link.jobs.pipeline import calculate_month
+
+    if isinstance(roster, RosterHandle):
+        return calculate_month(month, roster, scheme, store, standards, home, out_dir=out_dir, **kw)
+    work = Path(out_dir).parent if out_dir is not None else home.runs_dir
+    with open_roster(roster, work, batch_rows=batch_rows or BATCH_ROWS, early=False) as handle:
+        return calculate_month(month, handle, scheme, store, standards, home, out_dir=out_dir, **kw)

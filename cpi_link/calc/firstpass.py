@@ -2,10 +2,10 @@
 
 It only reads the ID column, in background threads (one reads the next batch while another
 checks this one), and checks each ID as the second pass would: the checks of the first KEEP_ROWS
-rows are handed over (Handover), so the second pass does not check those IDs again. The CLI
-starts it before it loads the scheme, the figures and the standards (with the roster's sha256 in
-a third thread); stream.stream_month takes it over, or starts its own. This module imports
-nothing heavy, so creating it costs the main thread only the imports its threads need.
+rows are handed over (Handover), so the second pass does not check those IDs again. The roster
+handle (calc.handle.open_roster) starts it before the command loads the scheme, the figures and
+the standards; stream.stream_month takes it over, or starts its own. This module imports nothing
+heavy, so creating it costs the main thread only the imports its threads need.
 """
 
 from __future__ import annotations
@@ -82,34 +82,6 @@ def repeated_keys(roster_path, batch_rows: int, folder, stop=None, checked: Hand
     return counter.repeated()
 
 
-def _maybe_csv(path: Path) -> bool:
-    """Not Parquet nor a spreadsheet by its name and first bytes (a wrong guess costs one count)."""
-    if path.suffix.lower() in (".parquet", ".xlsx", ".xlsm", ".xls", ".ods"):
-        return False
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(4)
-    except OSError:
-        return False
-    return magic not in (b"PAR1", b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
-
-
-def _first_of(fut):
-    """A Future of fut's result's first item."""
-    from concurrent.futures import Future
-
-    out: Future = Future()
-
-    def done(f):
-        if f.exception() is not None:
-            out.set_exception(f.exception())
-        else:
-            out.set_result(f.result()[0])
-
-    fut.add_done_callback(done)
-    return out
-
-
 def _looks_like_roster(head) -> bool:
     from cpi_link.roster.schema import looks_like_roster  # imports pyarrow: only for a book of several sheets
 
@@ -128,44 +100,19 @@ def open_early(path: Path, sheet=None):
 
 
 class FirstPass:
-    """repeated_keys(roster, batch_rows) in a daemon thread, and the roster's sha256 in another
-    (`roster_sha.result()`): both start at once, so they fill the second core while the main thread
-    still imports and loads. Its key files (only past dedup.SPILL_ROWS keys) go to a private temp
-    folder under `parent`, made when first needed; `close()` stops the thread and removes the
-    folder. result() re-raises the thread's error."""
+    """repeated_keys(roster, batch_rows) in a daemon thread, started at once (calc.handle starts the
+    first one while the main thread still imports and loads). Its key files (only past
+    dedup.SPILL_ROWS keys) go to a private temp folder under `parent`, made when first needed;
+    `close()` stops the thread and removes the folder. result() re-raises the thread's error."""
 
-    def __init__(self, roster_path, batch_rows: int, parent: Path, sheet=None, early=None):
+    def __init__(self, roster_path, batch_rows: int, parent: Path):
         self.roster_path = Path(roster_path)
-        self.sheet = sheet
         self.batch_rows = batch_rows
-        self.file_state = file_state(self.roster_path)  # calc checks the file is the same after reading
         self.parent = Path(parent)
         self._made = None
         self.value = self.error = None
         self.checked = Handover()  # the ID checks, for the second pass
         self.stop = threading.Event()
-        from cpi_link.core.atomic import sha256_file
-        from cpi_link.core.threads import in_thread
-
-        # first of all: hashing needs no import and releases the GIL, so it has the second core
-        # to itself while this thread imports numpy and pyarrow
-        self.file_scan = None  # a CSV's (sha256, line breaks, tail): see roster.read.csv_lines_of_rows
-        if _maybe_csv(self.roster_path):
-            from cpi_link.core.atomic import sha256_and_line_breaks
-
-            self.file_scan = in_thread(sha256_and_line_breaks, self.roster_path)
-            self.roster_sha = _first_of(self.file_scan)
-        else:
-            self.roster_sha = in_thread(sha256_file, self.roster_path)
-        # a spreadsheet has no first pass; its sheet is parsed now instead (calamine releases the
-        # GIL), beside the imports and loading (stream_month takes it: `opened`)
-        self.opened = None
-        if early is None:
-            early = open_early(self.roster_path, sheet)
-        if early is not None:
-            from cpi_link.roster.read import open_roster
-
-            self.opened = in_thread(open_roster, self.roster_path, sheet, early)
         # what the thread needs is imported here first: imports hold the GIL, and a thread that
         # imported them beside the caller's own imports would start reading 0.3 s later
         import importlib
@@ -192,9 +139,6 @@ class FirstPass:
             self._made = Path(tempfile.mkdtemp(prefix=".first-pass-", dir=self.parent))
         return self._made
 
-    def matches(self, roster_path, batch_rows: int) -> bool:
-        return Path(roster_path) == self.roster_path and batch_rows == self.batch_rows
-
     def done(self) -> bool:
         return not self.th.is_alive()
 
@@ -210,62 +154,3 @@ class FirstPass:
         if self._made is not None:
             shutil.rmtree(self._made, ignore_errors=True)
 
-    cancel = close
-
-
-class RosterInput:
-    """A roster as calc reads it, opened once per command: its file state, its sha256 and calc's
-    first pass, both started in threads at once so they run while the caller loads the rules and
-    standards. Every month computed from it shares the one hash; the early first pass serves the
-    first month (later months start their own in stream.stream_month)."""
-
-    def __init__(self, path, parent: Path, batch_rows: int = BATCH_ROWS, first_pass: bool = True, sheet=None):
-        # a spreadsheet's parse starts first of all, before the imports below (numpy, pyarrow)
-        early = open_early(path, sheet) if first_pass else None
-        from cpi_link.roster.read import check_path
-
-        self.path = check_path(path)  # a folder or unreadable file is exit 2, before hashing
-        self.state = file_state(self.path)
-        self.batch_rows = batch_rows
-        self.sheet = sheet  # the worksheet of a spreadsheet roster (--sheet)
-        self._first = FirstPass(self.path, batch_rows, parent, sheet=sheet, early=early) if first_pass else None
-        self._opened = [self._first] if self._first is not None else []
-        if self._first is not None:
-            self._sha = self._first.roster_sha
-        else:
-            from cpi_link.core.atomic import sha256_file
-            from cpi_link.core.threads import in_thread
-
-            self._sha = in_thread(sha256_file, self.path)
-
-    @property
-    def sha256(self) -> str:
-        return self._sha.result()
-
-    @property
-    def first_pass(self) -> FirstPass | None:
-        """The early first pass not yet taken by a month."""
-        return self._first
-
-    def take_first_pass(self, batch_rows: int) -> FirstPass | None:
-        """The early first pass, once, if it was started for this batch size."""
-        fp, self._first = self._first, None
-        return fp if fp is not None and fp.matches(self.path, batch_rows) else None
-
-    def check_unchanged(self) -> None:
-        """The hash, the first pass and the second pass must all have read the same file."""
-        if file_state(self.path) != self.state:
-            from cpi_link.core.errors import InputError
-
-            raise InputError(f"{self.path}: the file changed while it was being read; nothing was written, run again")
-
-    def close(self) -> None:
-        for fp in self._opened:
-            fp.close()
-        self._opened = []
-
-    def __enter__(self) -> "RosterInput":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

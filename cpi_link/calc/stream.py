@@ -26,6 +26,7 @@ import os
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +34,10 @@ from cpi_link.core.atomic import HashingFile
 from cpi_link.core.threads import BackgroundWriter, done, in_thread, prefetch
 from cpi_link.calc.batch import _ORIG, _np, _Payable, _rej_table, compute_batch_arrow
 from cpi_link.calc.month import MonthPlan
+
+if TYPE_CHECKING:
+    from cpi_link.calc.firstpass import FirstPass
+    from cpi_link.calc.handle import RosterHandle
 
 SPILL_BYTES = 256 << 20
 # a spreadsheet's parsed grid (calamine) stays in memory while its rows are read: its payable rows
@@ -124,7 +129,7 @@ class _Spill:
                 yield pa.Table.from_batches([b])
 
 
-def _first_pass(roster_path, batch_rows: int, folder):
+def _first_pass(roster_path, batch_rows: int, folder) -> FirstPass | None:
     """Start the first pass (firstpass.FirstPass) in the background; None means hold every payable
     row for the dedup (tests replace this to compare the two).
 
@@ -166,14 +171,13 @@ class Totals:
                  "persons": r["persons_sum_sum"], "amount_fen": int(r["amount_fen_sum_sum"])} for r in s.to_pylist()]
 
 
-def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_rows: int,
-                 exclude_paid=None, progress=None, first_pass=None, payments: bool = True, sheet=None) -> StreamResult:
+def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir, exclude_paid=None, progress=None,
+                 payments: bool = True) -> StreamResult:
     """Read, check, compute and dedup a whole roster in bounded memory (see the section comment).
 
-    The payments and rejected files are written in spill_dir (StreamResult). first_pass: a
-    firstpass.FirstPass started early for this roster and batch size (RosterInput), else one is
-    started here. payments=False (validate) writes nothing: only the rejected rows are kept. sheet:
-    the worksheet of a spreadsheet roster (--sheet).
+    handle: the command's roster (calc.handle.open_roster): its early first pass and parsed sheet
+    serve the first month streamed. The payments and rejected files are written in spill_dir
+    (StreamResult). payments=False (validate) writes nothing: only the rejected rows are kept.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -181,28 +185,17 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
     from cpi_link.calc import encoding
     from cpi_link.calc.dedup import HashBitmap, PayableKeys
     from cpi_link.roster.check import check_batches, mark_born_after
-    from cpi_link.roster.read import SPREADSHEETS, open_roster
+    from cpi_link.roster.read import SPREADSHEETS
 
-    month, rules = plan.month, plan.rules
-    # header problems: exit 2 before anything is computed (a spreadsheet may have been opened early)
-    early = getattr(first_pass, "opened", None) if first_pass is not None and first_pass.matches(roster_path, batch_rows) \
-        and getattr(first_pass, "sheet", None) == sheet else None
-    if early is not None and not early.done():
-        # pyarrow imports pandas on its first conversion of Python objects (0.1 s holding the GIL):
-        # done here, while calamine still parses the sheet without it
-        pa.array([], pa.string())
-    roster = early.result() if early is not None else open_roster(roster_path, sheet)
+    month, rules, batch_rows = plan.month, plan.rules, handle.batch_rows
+    # header problems: exit 2 before anything is computed (a spreadsheet may have been parsed early)
+    roster = handle.reader()
     # the first pass runs in its own thread while the second starts; payable batches wait (at most
     # PENDING_BATCHES of them) until it knows which keys repeat
-    if not compute:
-        first = None
-    elif first_pass is not None and first_pass.matches(roster_path, batch_rows):
-        first = first_pass  # started early by the caller
-    else:
-        first = _first_pass(roster_path, batch_rows, spill_dir)
+    first = None
+    if compute:
+        first = handle.take_first_pass() or _first_pass(handle.path, batch_rows, spill_dir)
     runner = first
-    if getattr(first, "file_scan", None) is not None:
-        roster.line_scan = first.file_scan  # the CSV's line breaks, counted as it was hashed
     repeated = None
     pending: list = []
     held = _Spill(spill_dir, SHEET_SPILL_BYTES if roster.format in SPREADSHEETS else SPILL_BYTES)
@@ -261,7 +254,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
             BackgroundWriter(pq_writer, WRITER_QUEUE) as writer:
         try:
             # the first pass's ID checks, taken (and freed) as the second pass reaches their rows
-            known = runner.checked.take if runner is not None and hasattr(runner, "checked") else None
+            known = runner.checked.take if runner is not None else None
             for batch in prefetch(check_batches(roster.batches(batch_rows), known_ids=known)):
                 input_rows += batch.num_rows
                 batch = mark_born_after(batch, month)
@@ -288,7 +281,7 @@ def stream_month(roster_path, plan: MonthPlan, compute: bool, spill_dir, batch_r
             first_pass_done(wait=True)
         finally:
             if runner is not None:
-                runner.cancel()
+                runner.close()
 
         # the held rows: keep one per person, reject the rest, write the kept ones last
         drop_rows, kept_rows = keys.duplicates()

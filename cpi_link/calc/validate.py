@@ -19,18 +19,17 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
     if month is None:
         rej, rows, assumed, info = _roster_only(Path(path), sheet)
     else:
-        from cpi_link.calc.firstpass import BATCH_ROWS
+        from cpi_link.calc.handle import open_roster
         from cpi_link.calc.month import month_plan
         from cpi_link.calc.stream import stream_month
         from cpi_link.core.paths import private_dir
-        from cpi_link.roster.read import check_path
 
-        check_path(path)
-        plan, primary = month_plan(month, scheme, store, standards, assume_triggered=True)
-        compute = primary is None or primary.triggered
-        private_dir(Path(work_dir))
-        with tempfile.TemporaryDirectory(prefix=".validate-", dir=work_dir) as spill:
-            r = stream_month(Path(path), plan, compute, Path(spill), BATCH_ROWS, payments=False, sheet=sheet)
+        with open_roster(path, work_dir, sheet=sheet, early=False) as handle:
+            private_dir(Path(work_dir))
+            plan, primary = month_plan(month, scheme, store, standards, assume_triggered=True)
+            compute = primary is None or primary.triggered
+            with tempfile.TemporaryDirectory(prefix=".validate-", dir=work_dir) as spill:
+                r = stream_month(handle, plan, compute, Path(spill), payments=False)
         rej, rows, assumed, info = r.rejected, r.input_rows, list(plan.assumed), r.roster
     problems: dict[str, dict] = {}
     bad = 0

@@ -192,48 +192,37 @@ def calc(
     st = state(ctx)
     m = parse_month(month, "--month")
     home = st.home
-    opened = None
-    if not supplement and roster.is_file():
-        from cpi_link.calc.firstpass import RosterInput
+    from cpi_link.calc.handle import open_roster
 
-        from cpi_link.outputs.runfolder import temp_name
-
+    with contextlib.ExitStack() as stack:
         # opened first: the roster's hash and first pass run while the scheme, figures and standards
-        # load (a spreadsheet's sheet is parsed then); their key files go to a folder of this process
-        # inside home, never beside --out
-        work = home.runs_dir / m / temp_name(".work-", "calc")
-        opened = RosterInput(roster, work, sheet=sheet)
-    from cpi_link.rules.schemes import load_scheme
-    from cpi_link.store.series import SeriesStore
+        # load (a spreadsheet's sheet is parsed then); their temp files go under home, never beside --out
+        handle = stack.enter_context(open_roster(roster, home.runs_dir / m, sheet=sheet)) if roster.is_file() else None
+        from cpi_link.rules.schemes import load_scheme
+        from cpi_link.store.series import SeriesStore
 
-    try:
         sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
         rules = sch.rules_for(m)
         std = load_standards_option(standards, standards_sheet)
         store = SeriesStore(home)
-        from cpi_link.core.errors import InputError
+        if handle is None:
+            from cpi_link.core.errors import InputError
 
-        if not roster.exists():
-            raise InputError(_("{path}: no such file").format(path=roster))
+            if not roster.exists():
+                raise InputError(_("{path}: no such file").format(path=roster))
+            handle = stack.enter_context(open_roster(roster, home.runs_dir / m, sheet=sheet))  # refused: not a file
         warn_unverified(rules)
-        if supplement:
-            from cpi_link.jobs import monthly
-            from cpi_link.jobs.ledger import Ledger
+        home.ensure()
+        with progress_ticker(roster, fmt, f"calc {m}") as tick:
+            if supplement:
+                from cpi_link.jobs import monthly
+                from cpi_link.jobs.ledger import Ledger
 
-            res = monthly.supplement(Ledger(home), m, roster, sch, store, std, out_dir=out, sheet=sheet)
-        else:
-            from cpi_link.jobs.pipeline import calculate_month
+                res = monthly.supplement(Ledger(home), m, handle, sch, store, std, out_dir=out, progress=tick)
+            else:
+                from cpi_link.jobs.pipeline import calculate_month
 
-            home.ensure()
-            with progress_ticker(roster, fmt, f"calc {m}") as tick:
-                res = calculate_month(m, opened or roster, sch, store, std, home, out_dir=out, progress=tick, sheet=sheet)
-    finally:
-        if opened is not None:
-            opened.close()
-            try:
-                work.rmdir()
-            except OSError:
-                pass
+                res = calculate_month(m, handle, sch, store, std, home, out_dir=out, progress=tick)
     emit_result(fmt, result_json(res), print_result, res)
 
 

@@ -114,9 +114,11 @@ def oneoff(
         raise InputError(_("{path}: no such file").format(path=roster))
     warn_programme(prog)
     home.ensure()
-    with progress_ticker(roster, fmt, f"oneoff {prog.id}") as tick:
-        res = pay_programme(prog, roster, store, std, home, out_dir=out, supplement=supplement, progress=tick,
-                            sheet=sheet)
+    from cpi_link.calc.handle import open_roster
+
+    with open_roster(roster, home.runs_dir / prog.ledger_key, sheet=sheet) as handle, \
+            progress_ticker(roster, fmt, f"oneoff {prog.id}") as tick:
+        res = pay_programme(prog, handle, store, std, home, out_dir=out, supplement=supplement, progress=tick)
     emit_result(fmt, result_json(res), print_result, res)
 
 

@@ -57,7 +57,10 @@ def run(
     if not roster.exists():
         raise InputError(_("{path}: no such file").format(path=roster))
     sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
-    with RunLock(home):
+    from cpi_link.calc.handle import open_roster
+
+    # opened once the lock is held: its hash and first pass run while the standards load and the figures are fetched
+    with RunLock(home), open_roster(roster, home.runs_dir, sheet=sheet) as handle:
         logfile = setup_log(home, quiet)
         import logging
 
@@ -80,7 +83,7 @@ def run(
                 warn(_("{stamp} fetch failed: {message}; going on with the stored figures").format(stamp=_stamp(), message=exc.message))
         stopped = None
         try:
-            report = run_months(home, sch, store, roster, std, since_m, redo=redo_m, reason=reason, topup=topup, sheet=sheet,
+            report = run_months(home, sch, store, handle, std, since_m, redo=redo_m, reason=reason, topup=topup,
                                 supplement=supplement)
         except RunStopped as exc:  # months done before the stop are said, then the error (its exit code)
             stopped, report = exc.cause, exc.report

@@ -99,3 +99,11 @@ class Home:
     def ensure(self) -> "Home":
         private_dir(self.root)
         return self
+
+
+def temp_name(prefix: str, name: str) -> str:
+    """A temp folder's name with the writer's pid, so a later start can tell a dead writer's leftovers
+    (outputs.runfolder.clean_leftovers)."""
+    import os
+
+    return f"{prefix}{name}-p{os.getpid()}"

@@ -14,14 +14,17 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cpi_link.core.errors import CpiLinkError, MissingFigures, UsageError
-from cpi_link.calc.firstpass import RosterInput
 from cpi_link.core.i18n import _
 from cpi_link.core.money import fen_to_yuan_str
 from cpi_link.core.months import add_months, month_range
 from cpi_link.jobs.ledger import RunLock
 from cpi_link.jobs.pipeline import calculate_month
+
+if TYPE_CHECKING:
+    from cpi_link.calc.handle import RosterHandle
 
 log = logging.getLogger("cpi_link.run")
 
@@ -170,10 +173,11 @@ def _short(d) -> dict | None:
                         if isinstance(v, dict)}}
 
 
-def run_months(home, scheme, store, roster: Path, standards, since: str | None, redo: str | None = None,
+def run_months(home, scheme, store, roster: RosterHandle, standards, since: str | None, redo: str | None = None,
                reason: str | None = None, progress=None, topup: bool = False, today: date | None = None,
-               sheet=None, supplement: bool = False) -> RunReport:
-    """Compute every due month from `since` to the latest month with complete figures. Caller holds the lock.
+               supplement: bool = False) -> RunReport:
+    """Compute every due month from `since` to the latest month with complete figures. Caller holds the
+    lock. roster: the command's (calc.handle.open_roster), hashed once for every month.
 
     A month that stops the job (missing figures, bad input) raises RunStopped carrying the report
     of the months done before it and the stopping month, so the caller can say what was done."""
@@ -197,9 +201,8 @@ def run_months(home, scheme, store, roster: Path, standards, since: str | None, 
               "to {expected} should be out; fetch or import them").format(latest=latest, expected=report.expected_latest)
         report.warnings.append(w)
         log.warning(w)
-    with RosterInput(roster, home.runs_dir, first_pass=False, sheet=sheet) as opened:  # hashed once for every month
-        return _run_due(opened, opened.sha256, home, ledger, report, scheme, store, standards, since, latest, redo,
-                        reason, progress, topup, decide, supplement)
+    return _run_due(roster, roster.sha256, home, ledger, report, scheme, store, standards, since, latest, redo,
+                    reason, progress, topup, decide, supplement)
 
 
 def _run_due(roster, roster_sha, home, ledger, report, scheme, store, standards, since, latest, redo, reason, progress,
@@ -512,14 +515,14 @@ def setup_log(home, quiet: bool) -> Path:
     return path
 
 
-def supplement(ledger, month: str, roster: Path, scheme, store, standards, out_dir=None, sheet=None):
+def supplement(ledger, month: str, roster: RosterHandle, scheme, store, standards, out_dir=None, progress=None):
     """`calc --supplement`: pay, for a completed month, only the people of a roster not yet paid for it."""
     with RunLock(ledger.home):
         ledger.check_or_refuse()
-        return pay_supplement(ledger, month, roster, scheme, store, standards, out_dir=out_dir, sheet=sheet)
+        return pay_supplement(ledger, month, roster, scheme, store, standards, out_dir=out_dir, progress=progress)
 
 
-def pay_supplement(ledger, month: str, roster, scheme, store, standards, out_dir=None, sheet=None):
+def pay_supplement(ledger, month: str, roster: RosterHandle, scheme, store, standards, out_dir=None, progress=None):
     """The supplement (补充发放) of a completed month: the roster's people not yet paid for it, paid
     once and recorded in the ledger (kind supplement); the others rejected as already_paid. Caller
     holds the lock."""
@@ -531,9 +534,9 @@ def pay_supplement(ledger, month: str, roster, scheme, store, standards, out_dir
     def exclude(df):
         return df["person_id"].isin(paid).to_numpy()
 
-    res = calculate_month(month, roster, scheme, store, standards, ledger.home, out_dir=out_dir,
+    res = calculate_month(month, roster, scheme, store, standards, ledger.home, out_dir=out_dir, progress=progress,
                           exclude_paid=exclude, extra_manifest={"supplement_to": rec["run_id"], "paid_by": "run",
                                                                 "kind": "supplement", "label": "补充发放"},
-                          run_tag=f"supplement-{len(rec['supplements']) + 1}", sheet=sheet)
-    ledger.add_supplement(month, res, res.roster_sha256, extra={"roster_sheet": getattr(roster, "sheet", sheet)})
+                          run_tag=f"supplement-{len(rec['supplements']) + 1}")
+    ledger.add_supplement(month, res, res.roster_sha256, extra={"roster_sheet": roster.sheet})
     return res

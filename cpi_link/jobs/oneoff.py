@@ -14,11 +14,14 @@ from pathlib import Path
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from cpi_link.calc.firstpass import BATCH_ROWS, RosterInput
 from cpi_link.calc.month import MonthPlan
 from cpi_link.core.errors import MissingFigures, UsageError
 from cpi_link.jobs.runs import CalcResult, json_dumps
+
+if TYPE_CHECKING:
+    from cpi_link.calc.handle import RosterHandle
 
 
 def index_figure(programme, store):
@@ -33,14 +36,13 @@ def index_figure(programme, store):
     return obs
 
 
-def pay_programme(programme, roster_path, store, standards, home, out_dir=None, supplement: bool = False,
-                  batch_rows: int = BATCH_ROWS, progress=None, sheet=None) -> CalcResult:
+def pay_programme(programme, roster: RosterHandle, store, standards, home, out_dir=None, supplement: bool = False,
+                  progress=None) -> CalcResult:
     """Compute, write and record a programme's payment, exactly once per person per programme.
 
     The first run records the programme in the ledger; running it again is refused. With
     `supplement`, only people the programme has not paid yet are paid (others `already_paid`).
     """
-    from cpi_link.core.atomic import sha256_file
     from cpi_link.jobs.ledger import Ledger, RunLock
 
     if programme.method == "proportional_index":
@@ -54,25 +56,22 @@ def pay_programme(programme, roster_path, store, standards, home, out_dir=None, 
             if rec is None:
                 raise UsageError(f"programme {programme.id} has not been paid yet: run cpi-link oneoff without --supplement first")
             paid = ledger.paid_ids(programme.payment_month, key)
-            res = compute_programme(programme, roster_path, store, standards, home, out_dir=out_dir, exclude=paid,
-                                    supplement_to=rec["run_id"], seq=len(rec.get("payment_files", [])),
-                                    batch_rows=batch_rows, progress=progress, sheet=sheet)
-            ledger.add_supplement(key, res, sha256_file(roster_path))
+            res = compute_programme(programme, roster, store, standards, home, out_dir=out_dir, exclude=paid,
+                                    supplement_to=rec["run_id"], seq=len(rec.get("payment_files", [])), progress=progress)
+            ledger.add_supplement(key, res, res.roster_sha256)
         else:
             if rec is not None:
                 raise UsageError(
                     f"programme {programme.id} was already paid (run {rec['run_id']}, {rec['completed_at']}); "
                     "nobody is paid twice under a programme: use --supplement to pay people not yet paid"
                 )
-            res = compute_programme(programme, roster_path, store, standards, home, out_dir=out_dir,
-                                    batch_rows=batch_rows, progress=progress, sheet=sheet)
-            ledger.commit(res, sha256_file(roster_path), key=key, kind="programme")
+            res = compute_programme(programme, roster, store, standards, home, out_dir=out_dir, progress=progress)
+            ledger.commit(res, res.roster_sha256, key=key, kind="programme")
     return res
 
 
-def compute_programme(programme, roster_path, store, standards, home, out_dir=None, exclude=None,
-                      supplement_to: str | None = None, seq: int = 0, batch_rows: int = BATCH_ROWS,
-                      progress=None, sheet=None) -> CalcResult:
+def compute_programme(programme, roster: RosterHandle, store, standards, home, out_dir=None, exclude=None,
+                      supplement_to: str | None = None, seq: int = 0, progress=None) -> CalcResult:
     """Compute a programme on a roster and write its run folder (no ledger). `exclude`: IDs already paid.
 
     The roster goes through calc's own stream (calc.stream.stream_month): the month checks, the
@@ -91,8 +90,7 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
 
         standards = NoStandards()
     decision = _decision_json(programme, figure)
-    with runs.workspace(out_dir, home.runs_dir / programme.ledger_key, programme.id) as ws, \
-            RosterInput(roster_path, ws.base, batch_rows, first_pass=False, sheet=sheet) as roster:
+    with runs.workspace(out_dir, home.runs_dir / programme.ledger_key, programme.id) as ws:
         run_id = runs.run_id(programme.id, ["programme", programme.sha256, roster.sha256, str(standards.sha256),
                                             json_dumps(decision), f"supplement-{seq}" if supplement_to else "first"])
         # a fall in prices counts as 0 before the floor (the payments still show the YoY itself)
@@ -104,8 +102,8 @@ def compute_programme(programme, roster_path, store, standards, home, out_dir=No
         def already(df):
             return df["person_id"].isin(exclude).to_numpy()
 
-        r = stream_month(roster.path, plan, True, ws.spill, batch_rows, exclude_paid=already if exclude is not None else None,
-                         progress=progress, sheet=sheet)
+        r = stream_month(roster, plan, True, ws.spill, exclude_paid=already if exclude is not None else None,
+                         progress=progress)
         roster.check_unchanged()
         payments = _programme_payments(pq.read_table(r.payments_path), programme, figure)
         run_counts = runs.counts(r)

@@ -8,16 +8,18 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from cpi_link.calc.month import MonthPlan, month_plan
-from cpi_link.calc.firstpass import BATCH_ROWS, RosterInput
 from cpi_link.calc.stream import StreamResult
 from cpi_link.jobs.runs import CalcResult, json_dumps  # noqa: F401 - CalcResult's old import path
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from cpi_link.calc.handle import RosterHandle
+
+
 def calculate_month(
     month: str,
-    roster,
+    roster: RosterHandle,
     scheme,
     store,
     standards,
@@ -25,24 +27,15 @@ def calculate_month(
     out_dir=None,
     progress: Callable[[int], None] | None = None,
     exclude_paid: Callable[[pd.DataFrame], np.ndarray] | None = None,
-    batch_rows: int = BATCH_ROWS,
     extra_manifest: dict | None = None,
     run_tag: str = "",
-    sheet=None,
 ) -> CalcResult:
     """Decide, compute and write one month's run folder. Raises before writing anything on bad input.
 
-    roster: a path, or a calc.firstpass.RosterInput opened earlier (its hash and first pass then
-    ran while the caller loaded the rules). exclude_paid, when given, marks rows of people already
-    paid for the month (supplements); they are rejected as `already_paid`. sheet: the worksheet of a
-    spreadsheet roster given as a path (--sheet NAME|N; default: see core.sheets).
+    roster: the command's roster (calc.handle.open_roster, opened before the rules loaded: its hash
+    and first pass ran meanwhile). exclude_paid, when given, marks rows of people already paid for
+    the month (supplements); they are rejected as `already_paid`.
     """
-    if not isinstance(roster, RosterInput):
-        parent = Path(out_dir) if out_dir is not None else home.runs_dir / month
-        # nothing to overlap with here: stream_month starts the first pass as it reads
-        with RosterInput(roster, parent, batch_rows, first_pass=False, sheet=sheet) as opened:
-            return calculate_month(month, opened, scheme, store, standards, home, out_dir, progress, exclude_paid,
-                                   batch_rows, extra_manifest, run_tag)
     from cpi_link.calc.stream import stream_month
     from cpi_link.core.atomic import crashpoint
     from cpi_link.jobs import runs
@@ -58,8 +51,7 @@ def calculate_month(
     plan.run_id_of = run_id
     compute = primary is None or primary.triggered
     with runs.workspace(out_dir, home.runs_dir / month, month) as ws:
-        r = stream_month(roster.path, plan, compute, ws.spill, batch_rows, exclude_paid=exclude_paid, progress=progress,
-                         first_pass=roster.take_first_pass(batch_rows), sheet=roster.sheet)
+        r = stream_month(roster, plan, compute, ws.spill, exclude_paid=exclude_paid, progress=progress)
         roster.check_unchanged()
         crashpoint("calc_after_read")  # crash tests: roster read, nothing written
         return _finish_month(r, plan, primary, roster.path, roster.sha256, standards, ws.dest(plan.run_id), compute,

@@ -45,24 +45,32 @@ def simulate(months: list[str], schemes: dict[str, object], roster: Path, standa
     """schemes: label ('baseline'/'alternative') -> Scheme. Returns {month: {label: SchemeMonth}}.
     sheet: the worksheet of a spreadsheet roster (--sheet).
     Raises MissingFigures naming every month that cannot be decided under any of the schemes."""
-    from cpi_link.jobs.pipeline import calculate_month
+    from cpi_link.calc.handle import open_roster
     from cpi_link.core.errors import MissingFigures
+    from cpi_link.jobs.pipeline import calculate_month
 
     results: dict[str, dict[str, SchemeMonth]] = {}
     missing: list[str] = []
     tmp = Path(tempfile.mkdtemp(prefix="cpi-link-simulate-"))
     try:
+        # opened and hashed once for every month and scheme
+        handle = open_roster(roster, tmp, sheet=sheet, early=False)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
         for m in months:
             results[m] = {}
             for k, (label, sch) in enumerate(schemes.items()):
                 try:
-                    res = calculate_month(m, roster, sch, store, standards, home, out_dir=tmp / f"{k}-{m}", sheet=sheet)
+                    res = calculate_month(m, handle, sch, store, standards, home, out_dir=tmp / f"{k}-{m}")
                 except MissingFigures as exc:
                     missing.append(f"{m} ({label} {sch.name}): {exc.message}")
                     continue
                 results[m][label] = _one(res)
                 shutil.rmtree(res.run_dir, ignore_errors=True)  # nothing but totals is kept
     finally:
+        handle.close()
         shutil.rmtree(tmp, ignore_errors=True)
     if missing:
         shown = missing if len(missing) <= 12 else missing[:12] + [f"... and {len(missing) - 12} more"]

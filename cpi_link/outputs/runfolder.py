@@ -17,15 +17,10 @@ from pathlib import Path
 
 from cpi_link.core.atomic import crashpoint, sha256_file
 from cpi_link.core.errors import UsageError
-from cpi_link.core.paths import private_dir
+from cpi_link.core.paths import private_dir, temp_name
 
 TEMP_PREFIXES = (".tmp-", ".spill-", ".first-pass-", ".work-")
 _PID = re.compile(r"-p(\d+)(?:-|$)")
-
-
-def temp_name(prefix: str, name: str) -> str:
-    """A temp folder's name with the writer's pid, so a later start can tell a dead writer's leftovers."""
-    return f"{prefix}{name}-p{os.getpid()}"
 
 
 def _alive(pid: int) -> bool:

@@ -69,9 +69,9 @@ def world(tmp_path):
 
 
 def _run(world, roster, out, **kw):
-    from cpi_link.jobs.pipeline import calculate_month
+    from calc_helpers import calc_month
 
-    return calculate_month("2024-01", roster, world["scheme"], world["store"], world["standards"], world["home"],
+    return calc_month("2024-01", roster, world["scheme"], world["store"], world["standards"], world["home"],
                            out_dir=out, **kw)
 
 
@@ -329,10 +329,10 @@ def test_a_roster_rewritten_while_calc_reads_it_is_an_input_error(world, monkeyp
 
     import cpi_link.calc.stream as stream_mod
     from cpi_link.core.errors import InputError
-    from cpi_link.calc.firstpass import BATCH_ROWS, RosterInput
+    from cpi_link.calc.handle import open_roster
 
     roster = _csv(world["tmp"] / "roster.csv")
-    first = RosterInput(roster, world["tmp"], BATCH_ROWS)
+    first = open_roster(roster, world["tmp"])
     first.first_pass.result()
     with open(roster, "a", encoding="utf-8") as fh:  # someone saves the file again meanwhile
         fh.write(f"{A},人10,urban_dibao,140105,3\n")
@@ -421,7 +421,9 @@ def test_the_second_pass_reuses_the_first_pass_id_checks(world, monkeypatch):
     monkeypatch.setattr(ids_mod.CheckedIds, "for_column", lambda self, raw: used.append(len(raw)) or real(self, raw))
     # the first pass done before the second starts (else the second may overtake it: then it
     # checks those batches itself, as it must, and this test would depend on timing)
-    first = fp.RosterInput(roster, world["tmp"], 2)
+    from cpi_link.calc.handle import open_roster
+
+    first = open_roster(roster, world["tmp"], batch_rows=2)
     first.first_pass.result()
     _run(world, first, world["tmp"] / "reused", batch_rows=2)
     first.close()
