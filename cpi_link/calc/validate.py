@@ -2,8 +2,9 @@
 
 With a month it runs the same stream as calc (calc.stream.stream_month, payments discarded), so it
 reports exactly the rows and reasons calc would reject, duplicates included. Without a month only
-the roster's own checks run, and a person listed twice is shown against the first row (which row
-calc keeps depends on the amounts: the highest).
+the roster's own checks run; a person listed twice counts as calc counts them (all rows but one
+rejected), each naming every row of the person: which one calc keeps, the highest amount, needs
+the month.
 """
 
 from __future__ import annotations
@@ -102,6 +103,35 @@ def _bank_note(account: str) -> str:
     return f"bank account has {kind}; accounts are usually 12-30 digits: check it (paid as given)"
 
 
+def _listed_twice(ok):
+    """People listed more than once among the rows without problems, as calc resolves them: every
+    row of a person but one is rejected duplicate_person, and which one calc keeps (the highest
+    amount) is known only with a month. The rows but the first, each naming all of its person's rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    groups = ok.group_by("person_id").aggregate([("source_row", "list"), ("source_row", "count")])
+    groups = groups.filter(pc.greater(groups.column("source_row_count"), 1))
+    if not groups.num_rows:
+        return None
+    said = {}
+    for pid, rows in zip(groups.column("person_id").to_pylist(), groups.column("source_row_list").to_pylist()):
+        rows = sorted(rows)
+        times = "twice" if len(rows) == 2 else f"{len(rows)} times"
+        said[pid] = (rows[0], f"listed {times}: rows {', '.join(map(str, rows))}; calc keeps the highest amount")
+    ok = ok.filter(pc.is_in(ok.column("person_id"), value_set=groups.column("person_id")))
+    pids = ok.column("person_id").to_pylist()
+    firsts = ok.column("source_row").to_pylist()
+    take, details = [], []
+    for i, (pid, row) in enumerate(zip(pids, firsts)):
+        hit = said.get(pid)
+        if hit is not None and row != hit[0]:
+            take.append(i)
+            details.append(hit[1])
+    dup = ok.take(pa.array(take, pa.int64()))
+    return dup.append_column("detail", pa.array(details, pa.string()))
+
+
 def _roster_only(path: Path, sheet=None):
     """The roster's own checks, plus people listed twice among the rows without problems."""
     import pyarrow as pa
@@ -124,14 +154,10 @@ def _roster_only(path: Path, sheet=None):
         bad = pc.is_valid(t.column("reason"))
         parts.append(t.filter(bad).select(["source_row", "file_row", "reason", "detail", *orig]).rename_columns(names))
         good.append(t.filter(pc.invert(bad)).select(["person_id", "source_row", "file_row", *orig]))
-    ok = pa.concat_tables(good)
-    first = ok.group_by("person_id").aggregate([("source_row", "min")])
-    ok = ok.join(first, "person_id")
-    dup = ok.filter(pc.not_equal(ok.column("source_row"), ok.column("source_row_min")))
-    if dup.num_rows:
-        detail = pc.binary_join_element_wise("same person as data row ", dup.column("source_row_min").cast(pa.string()), "")
-        parts.append(pa.table([dup.column("source_row"), dup.column("file_row"), pa.repeat("duplicate_person", dup.num_rows), detail,
-                               *[dup.column(c) for c in orig]], names=names))
+    dup = _listed_twice(pa.concat_tables(good))
+    if dup is not None:
+        parts.append(pa.table([dup.column("source_row"), dup.column("file_row"), pa.repeat("duplicate_person", dup.num_rows),
+                               dup.column("detail"), *[dup.column(c) for c in orig]], names=names))
     parts = [p for p in parts if p.num_rows]
     if not parts:
         return None, rows, [], reader.info()

@@ -67,3 +67,27 @@ def test_validate_and_calc_agree_on_random_rosters(tmp_path_factory, cli, cli_se
     by_validate, rep = _rejected_by_validate(cli, cfg, std, roster)
     assert by_validate == by_calc
     assert rep["rows"] == len(rows)
+
+
+def test_validate_without_a_month_counts_duplicates_as_calc_does(tmp_path, cli, cli_setup):
+    """Issue 26: without --month no amount is known, so validate cannot say which row calc keeps;
+    it counts the rows calc rejects (all of a person's rows but one) and names every row of the
+    person. A listed three times (rows 2, 4, 5), B twice (rows 1, 3): 2 + 1 = 3 duplicate_person rows,
+    as calc --month rejects."""
+    cfg, std = cli_setup
+    roster = tmp_path / "r.csv"
+    roster.write_text(f"person_id,name,category,region_code\n{B},乙,urban_dibao,140105\n{A},甲,urban_dibao,140900\n"
+                      f"{B},乙,urban_dibao,140105\n{A},甲,urban_dibao,140105\n{A},甲,urban_dibao,140106\n",
+                      encoding="utf-8")
+    rep = cli.json("--config", cfg, "validate", "--roster", roster, "--format", "json")
+    dup = rep["problems"]["duplicate_person"]
+    assert dup["rows"] == 3 and rep["ok_rows"] == 2
+    assert dup["example_rows"] == [3, 4, 5]
+    assert dup["example_details"] == ["listed twice: rows 1, 3; calc keeps the highest amount",
+                                      "listed 3 times: rows 2, 4, 5; calc keeps the highest amount",
+                                      "listed 3 times: rows 2, 4, 5; calc keeps the highest amount"]
+    by_calc = _rejected_by_calc(cli, cfg, std, roster, tmp_path / "out")
+    assert [reason for _row, reason in by_calc] == ["duplicate_person"] * dup["rows"]
+    r = cli("--config", cfg, "--lang", "zh", "validate", "--roster", roster)
+    assert r.exit_code == 0, r.stderr
+    assert "calc keeps" not in r.stdout  # the detail in the reader's language

@@ -322,7 +322,8 @@ def test_reject_details_in_words():
     from cpi_link.roster.reasons import detail_text, reason_text
 
     with language("zh"):
-        assert detail_text("same person as data row 1") == "与第 1 行数据是同一人"
+        assert detail_text("listed twice: rows 1, 3; calc keeps the highest amount") == (
+            "同一人出现两次：第 1, 3 行数据；计算时保留金额最高的一行")
         assert detail_text("persons '0' is not a whole number of at least 1") == "保障人数“0”不是大于等于 1 的整数"
         assert detail_text(f"{ids.MSG_SHAPE}; got 16 characters") == (
             "应为 17 位数字加 1 位校验码或 X（共 18 位），或 15 位旧身份证号；实际为 16 位")
@@ -333,7 +334,8 @@ def test_reject_details_in_words():
         assert detail_text("something new") == "something new"
         assert reason_text("invalid_id") == "身份证号无效（位数、出生日期或校验码不对） (invalid_id)"
     with language("en"):
-        assert detail_text("same person as data row 1") == "same person as data row 1"
+        assert detail_text("listed twice: rows 1, 3; calc keeps the highest amount") == (
+            "listed twice: rows 1, 3; calc keeps the highest amount")
         assert reason_text("invalid_id") == "invalid_id"
 
 
