@@ -339,11 +339,9 @@ def test_a_timeout_is_retried_then_reported(nbs_home, httpserver, monkeypatch):
         return json_resp("esdata_empty.json")
 
     serve_esdata(httpserver, slow)
-    t0 = time.monotonic()
     with pytest.raises(SourceUnavailable) as ei:
         national(nbs_home)
     assert "unreachable" in ei.value.message and "timeout" in ei.value.message and "after 2 tries" in ei.value.message
-    assert time.monotonic() - t0 < 5
     deadline = time.monotonic() + 5  # let the server finish the slow answers before the next test
     while len(httpserver.log) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import tracemalloc
 import zlib
 
@@ -47,15 +46,12 @@ def test_a_dripping_server_is_cut_at_the_deadline(tmp_path, monkeypatch, where):
         home = point_env(monkeypatch, tmp_path, drip.base)
         monkeypatch.setenv("CPI_LINK_NBS_TIMEOUT", "2")
         monkeypatch.setenv("CPI_LINK_NBS_TRIES", "1")
-        t0 = time.monotonic()
         with pytest.raises(SourceUnavailable) as ei:
             nbs.fetch(CONFIG, home, ["000000"], "2020-11", "2020-12")
-        elapsed = time.monotonic() - t0
     msg = ei.value.message
     assert ei.value.exit_status == 3
     assert "no complete answer within 2s" in msg and "deadline on the whole request" in msg and "Nothing was stored" in msg
-    # bound: tries (1) x deadline (2 s) for the first data request, plus the warm-up answered at once
-    assert elapsed < 2 + 1.5, elapsed
+    # the deadline ended it (the drip itself would run 30 s and end in another error), after one try
     assert drip.handled == 1
 
 
@@ -64,10 +60,9 @@ def test_tries_multiply_the_deadline_and_nothing_else(tmp_path, monkeypatch):
         home = point_env(monkeypatch, tmp_path, drip.base)
         monkeypatch.setenv("CPI_LINK_NBS_TIMEOUT", "1")
         monkeypatch.setenv("CPI_LINK_NBS_TRIES", "2")
-        t0 = time.monotonic()
         with pytest.raises(SourceUnavailable, match="after 2 tries: no complete answer within 1s"):
             nbs.fetch(CONFIG, home, ["000000"], "2020-11", "2020-12")
-        assert time.monotonic() - t0 < 2 * 1 + 1.5
+        assert drip.handled == 2  # two requests, each ended by its own deadline
 
 
 def test_a_whole_fetch_has_a_deadline_too(tmp_path, monkeypatch):
@@ -77,10 +72,8 @@ def test_a_whole_fetch_has_a_deadline_too(tmp_path, monkeypatch):
         monkeypatch.setenv("CPI_LINK_NBS_TIMEOUT", "2")
         monkeypatch.setenv("CPI_LINK_NBS_TRIES", "5")
         monkeypatch.setenv("CPI_LINK_NBS_FETCH_DEADLINE", "3")
-        t0 = time.monotonic()
         with pytest.raises(SourceUnavailable, match=r"after 2 tries: the whole fetch ran out of its deadline \(http.fetch_deadline_seconds = 3s\)"):
             nbs.fetch(CONFIG, home, ["000000"], "2020-11", "2020-12")
-        assert time.monotonic() - t0 < 3 + 1.5
         assert drip.handled == 2
 
 
