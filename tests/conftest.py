@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
+
+# `python -m pytest` from the repository root puts the root first on sys.path, where `import
+# cpi_link` would find the source tree (no compiled catalogs) instead of the installed wheel that
+# `make test` runs against: the root is taken off the path, as running from tests/ does
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO]
+if Path(getattr(sys.modules.get("cpi_link"), "__file__", None) or "/").resolve().is_relative_to(REPO / "cpi_link"):
+    raise RuntimeError("cpi_link was imported from the source tree before the tests' conftest; run make install, "
+                       "then pytest from the repository root or from tests/")
 
 
 @pytest.fixture
