@@ -20,10 +20,10 @@ REJECT_ORIG = ["person_id", "name", "category", "region_code", "area", "persons"
 _NEW_REASONS = (None, "category_not_covered", "missing_field", "unknown_region", "not_triggered", "unknown_region",
                 "unknown_region")
 _PAID_KEEP = ["source_row", "person_id", "name", "persons", "bank_account", "id_flag", "person_key"]
-_ORIG = ["orig_" + c for c in REJECT_ORIG] + ["file_row"]  # what a rejected row keeps of its batch
+ORIG_COLUMNS = ["orig_" + c for c in REJECT_ORIG] + ["file_row"]  # what a rejected row keeps of its batch
 
 
-def _np(a) -> np.ndarray:
+def as_numpy(a) -> np.ndarray:
     """A pyarrow numeric/bool array without nulls as numpy."""
     return a.to_numpy(zero_copy_only=False)
 
@@ -38,7 +38,7 @@ def compute_batch_arrow(batch, plan: MonthPlan):
     batch = _record_batch(batch)  # one chunk per column: selecting, filtering and to_numpy stay simple
     n = batch.num_rows
     rules, month = plan.rules, plan.month
-    ok = _np(pc.is_null(batch.column("reason")))
+    ok = as_numpy(pc.is_null(batch.column("reason")))
     code = np.zeros(n, dtype=np.int8)
 
     def reject(mask: np.ndarray, c: int) -> None:
@@ -120,11 +120,11 @@ def compute_batch_arrow(batch, plan: MonthPlan):
     else:
         per_person_g = per_person_fen(rules, std12_g, rate_g)
         agroup = g
-    persons = _np(pc.fill_null(batch.column("persons"), 0))[pidx].astype(np.int64)
+    persons = as_numpy(pc.fill_null(batch.column("persons"), 0))[pidx].astype(np.int64)
     # only what payable rows need (pending batches hold it), as one RecordBatch: its take and
     # to_numpy skip the chunked-array paths of a Table's (a third of the copy's time)
-    paid = _Payable(
-        _record_batch(batch.select(_PAID_KEEP + _ORIG)), pidx,
+    paid = Payable(
+        _record_batch(batch.select(_PAID_KEEP + ORIG_COLUMNS)), pidx,
         {"cat": cidx[pidx], "region": pr, "area": parea, "pair": g, "persons": persons,
          "amount_fen": per_person_g[agroup] * persons, **({"agroup": agroup} if akey == "agroup" else {})},
         {  # column: (the per-row index it is looked up by, that index -> dictionary entry (-1: null), dictionary)
@@ -141,11 +141,11 @@ def compute_batch_arrow(batch, plan: MonthPlan):
         })
 
     if every:
-        return paid, _rej_table(batch.column("source_row").slice(0, 0), pa.array([], pa.string()),
+        return paid, rejected_rows(batch.column("source_row").slice(0, 0), pa.array([], pa.string()),
                                 pa.array([], pa.string()), batch.slice(0, 0))
     ridx_rej = np.flatnonzero(~pay)
     # only the columns the rejected rows need: filtering every column cost more than the rest here
-    rej = batch.select(["source_row", "reason", "detail", "category", "region_code"] + _ORIG).filter(pa.array(~pay))
+    rej = batch.select(["source_row", "reason", "detail", "category", "region_code"] + ORIG_COLUMNS).filter(pa.array(~pay))
     reason, detail = rej.column("reason").cast(pa.string()), rej.column("detail").cast(pa.string())
     new = code[ridx_rej]
     if new.any():
@@ -167,7 +167,7 @@ def compute_batch_arrow(batch, plan: MonthPlan):
             if m.any():  # the message built for those rows only
                 mask = pa.array(m)
                 detail = pc.replace_with_mask(detail, mask, text(rej.filter(mask)).cast(pa.string()))
-    return paid, _rej_table(rej.column("source_row"), reason, detail, rej)
+    return paid, rejected_rows(rej.column("source_row"), reason, detail, rej)
 
 
 def _no_standard(code: str | None, month: str) -> str | None:
@@ -197,9 +197,9 @@ def _index_in(col, values: list) -> np.ndarray:
     col = _array(col)
     value_set = pa.array(values, pa.string())
     if pa.types.is_dictionary(col.type):
-        per_entry = np.append(_np(pc.fill_null(pc.index_in(col.dictionary, value_set=value_set), -1)), -1)
-        return per_entry[_np(pc.fill_null(col.indices, -1))]  # a null row: the appended -1
-    return _np(pc.fill_null(pc.index_in(col, value_set=value_set), -1))
+        per_entry = np.append(as_numpy(pc.fill_null(pc.index_in(col.dictionary, value_set=value_set), -1)), -1)
+        return per_entry[as_numpy(pc.fill_null(col.indices, -1))]  # a null row: the appended -1
+    return as_numpy(pc.fill_null(pc.index_in(col, value_set=value_set), -1))
 
 
 def _distinct(col, rows: np.ndarray) -> tuple[np.ndarray, list]:
@@ -210,7 +210,7 @@ def _distinct(col, rows: np.ndarray) -> tuple[np.ndarray, list]:
 
     col = _array(col)
     if pa.types.is_dictionary(col.type):
-        idx = _np(pc.fill_null(col.indices, -1))
+        idx = as_numpy(pc.fill_null(col.indices, -1))
         seen = np.zeros(len(col.dictionary) + 1, bool)  # the last: null rows (-1)
         seen[idx[rows]] = True
         used = np.flatnonzero(seen[:-1])
@@ -220,7 +220,7 @@ def _distinct(col, rows: np.ndarray) -> tuple[np.ndarray, list]:
     uniq = pc.unique(col.filter(pa.array(rows))).drop_null()
     if not len(uniq):
         return np.full(len(col), -1, np.int64), []
-    return _np(pc.fill_null(pc.index_in(col, value_set=uniq), -1)), uniq.to_pylist()
+    return as_numpy(pc.fill_null(pc.index_in(col, value_set=uniq), -1)), uniq.to_pylist()
 
 
 def _text(col):
@@ -270,7 +270,7 @@ def _record_batch(t):
     return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in t.schema], schema=t.schema)
 
 
-class _Payable:
+class Payable:
     """The payable rows of one batch, not yet copied out of it: their positions in the batch (pidx),
     per-row numpy arrays (`rows`: indices and amounts) and the few-valued columns as lookups through
     those indices (`looked_up`: see compute_batch_arrow). `table(sel)` copies the rows once, when it
@@ -286,11 +286,11 @@ class _Payable:
     def column_np(self, name: str) -> np.ndarray:
         if name in self.rows:
             return self.rows[name]
-        return _np(self.batch.column(name))[self.pidx]
+        return as_numpy(self.batch.column(name))[self.pidx]
 
-    def subset(self, sel: np.ndarray) -> "_Payable":
+    def subset(self, sel: np.ndarray) -> "Payable":
         """The rows where the bool mask `sel` (or at the positions `sel`)."""
-        return _Payable(self.batch, self.pidx[sel], {k: v[sel] for k, v in self.rows.items()}, self.looked_up)
+        return Payable(self.batch, self.pidx[sel], {k: v[sel] for k, v in self.rows.items()}, self.looked_up)
 
     def table(self, sel: np.ndarray | None = None, orig: bool = False):
         """Rows (all, or where the bool mask `sel`) as a Table: roster fields, computed fields, and
@@ -302,7 +302,7 @@ class _Payable:
 
         p = self if sel is None else self.subset(np.flatnonzero(sel))
         n = len(p.pidx)
-        cols = _PAID_KEEP + (_ORIG if orig else [])
+        cols = _PAID_KEEP + (ORIG_COLUMNS if orig else [])
         flag = p.batch.column("id_flag")
         no_flag = flag.null_count == len(flag)  # the usual batch: no ID was converted, nothing to copy
         rb = p.batch.select([c for c in cols if c != "persons" and not (no_flag and c == "id_flag")])
@@ -337,7 +337,7 @@ def _wrap(values: np.ndarray, type_, valid: np.ndarray | None = None):
                                  null_count=0 if valid is None else int(len(valid) - valid.sum()))
 
 
-def _rej_table(source_row, reason, detail, t):
+def rejected_rows(source_row, reason, detail, t):
     import pyarrow as pa
 
     names = ["source_row", "file_row", "reason", "detail", *REJECT_ORIG]

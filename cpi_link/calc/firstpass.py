@@ -56,14 +56,14 @@ def repeated_keys(roster_path, batch_rows: int, folder, stop=None, checked: Hand
     `checked` gets those checks by first data row (ids.CheckedIds), for the first KEEP_ROWS rows."""
     from cpi_link.core.threads import prefetch
     from cpi_link.calc.dedup import RepeatedKeys
-    from cpi_link.roster.ids import CheckedIds, _today_int, candidate_keys, normalise_ids
+    from cpi_link.roster.ids import CheckedIds, today_int, candidate_keys, normalise_ids
     from cpi_link.roster.read import iter_id_column
 
     columns = iter_id_column(roster_path, batch_rows=batch_rows)
     if columns is None:
         return None
     counter = RepeatedKeys(folder)
-    first_row, today = 1, _today_int()
+    first_row, today = 1, today_int()
     # the next ID column is read while this one is checked: the first pass is on calc's critical
     # path (no payment is final before it ends), so it takes both cores when it can
     for raw in prefetch(columns, name="first-pass-read"):

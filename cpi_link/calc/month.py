@@ -3,8 +3,45 @@ roster row is read (MonthPlan), resolved once per month."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Callable
+from decimal import Decimal
+from typing import Callable, Protocol
+
+from cpi_link.rules.amounts import AmountRules
+from cpi_link.rules.standards import Standard
+
+
+class CalcRules(AmountRules, Protocol):
+    """What calc reads of the rules in force: schemes.Rules (a month) or jobs.oneoff.ProgrammeRules."""
+
+    @property
+    def scheme(self) -> str: ...  # written into every payments row, with the version
+    @property
+    def version(self) -> str: ...
+    @property
+    def index_region(self) -> str: ...  # the deciding region, or "prefecture"
+    @property
+    def categories(self) -> Mapping[str, str]: ...  # category code -> urban | rural | by_area
+
+
+class MonthDecision(Protocol):
+    """What calc reads of a region's decision: trigger.Decision, or a stand-in (Assumed, a programme's)."""
+
+    @property
+    def triggered(self) -> bool: ...
+    @property
+    def rate_pct(self) -> Decimal | None: ...
+    @property
+    def indicator(self) -> str | None: ...
+
+
+class StandardsInForce(Protocol):
+    """What calc reads of the standards: standards.Standards, or NoStandards (fixed amounts)."""
+
+    sha256: str | None
+
+    def in_force(self, region_code: str, month: str) -> Standard | None: ...
 
 
 @dataclass
@@ -12,9 +49,9 @@ class MonthPlan:
     """Everything fixed for one index month before any roster row is read."""
 
     month: str
-    rules: object  # schemes.Rules
-    decision_for: Callable[[str], object]  # deciding-region code -> trigger.Decision
-    standards: object  # standards.Standards
+    rules: CalcRules
+    decision_for: Callable[[str], MonthDecision | None]  # deciding-region code -> its decision (None: no such prefecture)
+    standards: StandardsInForce
     run_id_of: Callable[[], str]  # computed when first needed (it waits for the roster's hash)
     scheme_name: str = ""
     decisions: dict = field(default_factory=dict)  # deciding region -> its Decision, as decision_for made them
@@ -57,15 +94,15 @@ def month_plan(month: str, scheme, store, standards, assume_triggered: bool = Fa
             if rules.index_region == "prefecture" and region not in known:
                 return None  # no such prefecture: its rows are unknown_region
             if rate is not None:
-                decisions[region] = _Assumed(region, rate_pct=rate)
+                decisions[region] = Assumed(region, rate_pct=rate)
                 return decisions[region]
             try:
-                decisions[region] = decide(scheme, month, store, region=region)
+                decisions[region] = decide(rules, store, region=region)
             except MissingFigures:
                 if not assume_triggered:
                     raise
                 assumed.append(region)
-                decisions[region] = _Assumed(region)
+                decisions[region] = Assumed(region)
         return decisions[region]
 
     primary = decision_for(rules.index_region) if rules.index_region != "prefecture" else None
@@ -75,10 +112,10 @@ def month_plan(month: str, scheme, store, standards, assume_triggered: bool = Fa
 
 
 @dataclass
-class _Assumed:
+class Assumed:
     """A stand-in decision: a region whose figures are not out yet (validate), or a rate assumed (estimate)."""
 
     region_code: str
     triggered: bool = True
     indicator: str | None = None
-    rate_pct: object = 0
+    rate_pct: Decimal = Decimal(0)

@@ -32,10 +32,12 @@ import numpy as np
 
 from cpi_link.core.atomic import HashingFile
 from cpi_link.core.threads import BackgroundWriter, done, in_thread, prefetch
-from cpi_link.calc.batch import _ORIG, _np, _Payable, _rej_table, compute_batch_arrow
+from cpi_link.calc.batch import ORIG_COLUMNS, as_numpy, Payable, rejected_rows, compute_batch_arrow
 from cpi_link.calc.month import MonthPlan
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from cpi_link.calc.firstpass import FirstPass
     from cpi_link.calc.handle import RosterHandle
 
@@ -60,12 +62,12 @@ class StreamResult:
     paid_rows: int
     persons: int
     total_fen: int
-    rejected: object  # pyarrow Table of every rejected row (in no order: for counting), or None
-    summary: list  # Totals.summary(): per (region_code, category)
-    by_category: list  # per category: rows, persons, amount_fen
-    payments_path: Path | None  # the payments Parquet, written in spill_dir
-    payments_sha: Future | None  # its sha256
-    rejected_file: tuple | None  # (path, Future of its sha256) of rejected.parquet, None for no rejected rows
+    rejected: pa.Table | None  # every rejected row (in no order: for counting), rejected schema
+    summary: list[dict]  # Totals.summary(): per (region_code, category): rows, persons, amount_fen
+    by_category: list[dict]  # per category: rows, persons, amount_fen
+    payments_path: Path | None  # the payments Parquet, written in spill_dir (None: validate)
+    payments_sha: Future[str] | None  # its sha256
+    rejected_file: tuple[Path, Future[str]] | None  # rejected.parquet and its sha256; None for no rejected rows
     roster: dict  # how the roster was read (format, sheet, header_row, hidden rows): read.RosterFile.info()
 
 
@@ -205,22 +207,22 @@ def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir
     input_rows = 0
     pay_path = spill_dir / "payments.parquet"
 
-    def rejected_payable(paid: _Payable, mask, reason: str, detail: str):
+    def rejected_payable(paid: Payable, mask, reason: str, detail: str):
         """Payable rows under `mask` rejected after all, with their original fields."""
         gone = paid.table(mask, orig=True)
-        rej_parts.append(_rej_table(gone.column("source_row"), pa.repeat(reason, gone.num_rows),
+        rej_parts.append(rejected_rows(gone.column("source_row"), pa.repeat(reason, gone.num_rows),
                                     pa.repeat(detail, gone.num_rows), gone))
 
     def to_payments(t):
         return encoding.payments_from_arrow(t, month, rules.scheme, rules.version, plan.run_id)
 
-    def route(paid: _Payable):
+    def route(paid: Payable):
         """Payable rows of one batch: rows with a repeated key are held for the dedup, the rest written."""
         key = paid.column_np("person_key")
         hold = np.ones(len(key), bool) if repeated is None else repeated.hits(key)
         if hold.any():
             h = paid.table(None if hold.all() else hold, orig=True)
-            keys.add(key[hold], _np(h.column("amount_fen")), _np(h.column("source_row")))
+            keys.add(key[hold], as_numpy(h.column("amount_fen")), as_numpy(h.column("source_row")))
             held.add(h)
         if not hold.all():
             final = paid.table(~hold if hold.any() else None)
@@ -274,7 +276,7 @@ def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir
                             pending.append(paid)
                 else:
                     bad = batch.filter(pc.is_valid(batch.column("reason")))
-                    rej = _rej_table(bad.column("source_row"), bad.column("reason"), bad.column("detail"), bad)
+                    rej = rejected_rows(bad.column("source_row"), bad.column("reason"), bad.column("detail"), bad)
                 rej_parts.append(rej)
                 if progress:
                     progress(batch.num_rows)
@@ -288,7 +290,7 @@ def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir
         last, last_rows = [], 0  # kept held rows, written in batches of batch_rows
         for t in held:
             t = t.combine_chunks()
-            rows = _np(t.column("source_row"))
+            rows = as_numpy(t.column("source_row"))
             if len(drop_rows):
                 pos = np.searchsorted(drop_rows, rows)
                 hit = (pos < len(drop_rows)) & (drop_rows[np.minimum(pos, len(drop_rows) - 1)] == rows)
@@ -297,11 +299,11 @@ def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir
                     detail = pc.binary_join_element_wise(
                         "the same person is paid on data row ", pa.array(kept_rows[pos[hit]]).cast(pa.string()),
                         " (the highest amount)", "")
-                    rej_parts.append(_rej_table(gone.column("source_row"), pa.repeat("duplicate_person", gone.num_rows),
+                    rej_parts.append(rejected_rows(gone.column("source_row"), pa.repeat("duplicate_person", gone.num_rows),
                                                 detail, gone))
                     t = t.filter(pa.array(~hit))
             if t.num_rows:
-                last.append(t.drop_columns(_ORIG))
+                last.append(t.drop_columns(ORIG_COLUMNS))
                 last_rows += t.num_rows
             if last_rows >= batch_rows:
                 write_last(last)
@@ -319,7 +321,7 @@ def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir
     info = {**roster.info(), "hidden_paid_rows": _hidden_paid(roster, rej_all) if compute else 0}
     if not payments:  # validate: the rejected rows are all it needs
         if rej_all is not None:
-            rej_all = _exact_file_rows(rej_all, roster)
+            rej_all = exact_file_rows(rej_all, roster)
         return StreamResult(input_rows=input_rows, paid_rows=totals.rows, persons=0, total_fen=0, rejected=rej_all,
                             summary=[], by_category=[], payments_path=None, payments_sha=None, rejected_file=None,
                             roster=info)
@@ -354,14 +356,14 @@ def _write_and_hash(table, path, metadata: dict | None = None, roster=None) -> s
 
     table = pc.take(table, pc.sort_indices(table.column("source_row")), boundscheck=False)
     if roster is not None:
-        table = _exact_file_rows(table, roster)
+        table = exact_file_rows(table, roster)
     with HashingFile(path) as fh:
         encoding.write_rejected(table, fh, metadata)
     _fsync_fd(os.open(path, os.O_RDONLY))
     return fh.hexdigest()
 
 
-def _exact_file_rows(table, roster):
+def exact_file_rows(table, roster):
     """file_row as the officer sees it, exact for a CSV with blank lines or quoted line breaks
     (read.RosterFile knows them)."""
     import pyarrow as pa

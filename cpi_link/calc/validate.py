@@ -139,7 +139,7 @@ def _roster_only(path: Path, sheet=None):
 
     from cpi_link.calc.batch import REJECT_ORIG
     from cpi_link.calc.encoding import rejected_schema
-    from cpi_link.calc.stream import _exact_file_rows
+    from cpi_link.calc.stream import exact_file_rows
     from cpi_link.roster.check import check_batches
     from cpi_link.roster.read import open_roster
     from cpi_link.roster.schema import ROSTER_SCHEMA
@@ -162,4 +162,4 @@ def _roster_only(path: Path, sheet=None):
     if not parts:
         return None, rows, [], reader.info()
     rej = pa.concat_tables([p.cast(rejected_schema()) for p in parts]).sort_by("source_row")
-    return _exact_file_rows(rej, reader), rows, [], reader.info()
+    return exact_file_rows(rej, reader), rows, [], reader.info()

@@ -306,7 +306,8 @@ def _check_completed(ledger, m, rec, roster, scheme, store, standards, roster_sh
         return None
     old = _paid_under(rec, m, "decision")
     if isinstance(old, dict) and figures_complete(scheme, store, m):
-        new = decide(scheme, m, store, region=scheme.rules_for(m).index_region).to_json(provenance=True)
+        rules = scheme.rules_for(m)
+        new = decide(rules, store, region=rules.index_region).to_json(provenance=True)
         if _decision_key(old) != _decision_key(new):
             w = (f"{m}: figures revised after payment: paid under rate {old.get('rate_pct')} "
                  f"(triggered {old.get('triggered')}), the store now gives {new.get('rate_pct')} (triggered {new.get('triggered')}); "

@@ -94,9 +94,9 @@ def compute_programme(programme, roster: RosterHandle, store, standards, home, o
         run_id = runs.run_id(programme.id, ["programme", programme.sha256, roster.sha256, str(standards.sha256),
                                             json_dumps(decision), f"supplement-{seq}" if supplement_to else "first"])
         # a fall in prices counts as 0 before the floor (the payments still show the YoY itself)
-        decided = _Decided(max(figure.yoy_pct, Decimal(0)) if figure is not None else Decimal(0),
+        decided = ProgrammeDecision(max(figure.yoy_pct, Decimal(0)) if figure is not None else Decimal(0),
                            "fixed" if fixed else programme.index.indicator)
-        plan = MonthPlan(month=month, rules=_ProgrammeRules(programme), decision_for=lambda region: decided,
+        plan = MonthPlan(month=month, rules=ProgrammeRules.of(programme), decision_for=lambda region: decided,
                          standards=standards, run_id_of=lambda: run_id, outside=_outside(programme))
 
         def already(df):
@@ -131,24 +131,34 @@ def compute_programme(programme, roster: RosterHandle, store, standards, home, o
         return runs.finish(ws.dest(run_id), tables, manifest, ws.inside, r.total_fen, r.by_category, roster.sha256)
 
 
-class _ProgrammeRules:
-    """A programme as the rules calc's batches read: its categories, and the amount chain's keys
-    (fixed: amounts by category; proportional_index: the standard x the index's YoY)."""
+@dataclass(frozen=True)
+class ProgrammeRules:
+    """A programme as calc reads rules (calc.month.CalcRules): its categories, and the amount
+    chain's keys (fixed: fen by category; proportional_index: the standard x the index's YoY)."""
 
-    def __init__(self, programme):
-        from cpi_link.core.money import fen_to_yuan_str
+    scheme: str
+    version: str
+    index_region: str
+    categories: dict
+    method: str
+    amounts_fen: dict
+    rounding: str
+    minimum: Decimal
+    multiplier: Decimal
+    tiers: tuple = ()
+    per_point: Decimal | None = None
 
-        self.scheme = self.version = programme.id
-        self.index_region = programme.region or "000000"
-        self.categories = dict(programme.categories)
-        self.method = "fixed" if programme.method == "fixed" else "proportional"
-        self.amounts = {k: fen_to_yuan_str(v) for k, v in programme.amounts.items()}
-        self.rounding, self.minimum, self.multiplier = programme.rounding, programme.minimum, programme.multiplier
-        self.tiers, self.per_point = (), None
+    @classmethod
+    def of(cls, programme) -> "ProgrammeRules":
+        return cls(scheme=programme.id, version=programme.id, index_region=programme.region or "000000",
+                   categories=dict(programme.categories),
+                   method="fixed" if programme.method == "fixed" else "proportional",
+                   amounts_fen=dict(programme.amounts), rounding=programme.rounding, minimum=programme.minimum,
+                   multiplier=programme.multiplier)
 
 
 @dataclass
-class _Decided:
+class ProgrammeDecision:
     """The programme's "decision": always paid; the rate is the index's YoY (a fall counts as 0 after the floor)."""
 
     rate_pct: Decimal

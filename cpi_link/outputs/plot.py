@@ -85,7 +85,7 @@ def chart_data(scheme, store, region: str | None, since: str, until: str) -> Cha
         fthr.append(rules.trigger.get("food"))
         vers.append(rules.label)
         try:
-            d = decide(scheme, m, store, region=region)
+            d = decide(rules, store, region=region)
             deciding = d.region_code
             trig.append(bool(d.triggered))
         except MissingFigures:

@@ -90,7 +90,7 @@ class IdCheck:
     detail: str | None
 
 
-def _today_int() -> int:
+def today_int() -> int:
     t = _dt.date.today()
     return t.year * 10000 + t.month * 100 + t.day
 
@@ -118,7 +118,7 @@ def _clean(text: str) -> str:
 
 def check_id(text: object, *, today: int | None = None) -> IdCheck:
     """Normalise and verify one ID (the scalar reference for `normalise_ids`)."""
-    today = _today_int() if today is None else today
+    today = today_int() if today is None else today
     t = _clean("" if text is None else str(text))
     if not t:
         return IdCheck(None, None, "missing_field", MSG_EMPTY)
@@ -335,7 +335,7 @@ _DATE_MSGS = (None, MSG_DATE_BAD, MSG_DATE_OLD, MSG_DATE_FUTURE)
 
 def normalise_ids(raw: pa.Array | pa.ChunkedArray, *, today: int | None = None) -> IdColumn:
     """Normalise and verify a whole column of IDs (strings; nulls count as empty)."""
-    today = _today_int() if today is None else today
+    today = today_int() if today is None else today
     if isinstance(raw, pa.ChunkedArray):
         raw = raw.combine_chunks() if raw.num_chunks != 1 else raw.chunk(0)
     if not pa.types.is_string(raw.type):

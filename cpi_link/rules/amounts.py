@@ -10,8 +10,10 @@ and area (fixed_fen gives it), unused by the other methods.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
+from typing import Protocol
 
 import numpy as np
 
@@ -19,6 +21,26 @@ from cpi_link.core.errors import ConfigError
 from cpi_link.core.money import round_ratio, yuan_to_fen
 
 AREAS = ("urban", "rural")  # area index 0 and 1, as calc's batches code them
+
+
+class AmountRules(Protocol):
+    """What the amount chain reads of the rules in force: schemes.Rules, or a programme's rules
+    (jobs.oneoff.ProgrammeRules)."""
+
+    @property
+    def method(self) -> str: ...  # proportional | tiered_fraction | per_point | fixed
+    @property
+    def tiers(self) -> tuple: ...  # ((from_pct, fraction), ...) ascending, for tiered_fraction
+    @property
+    def per_point(self) -> Decimal | None: ...  # yuan per started percentage point
+    @property
+    def rounding(self) -> str: ...
+    @property
+    def minimum(self) -> Decimal: ...  # yuan
+    @property
+    def multiplier(self) -> Decimal: ...
+    @property
+    def amounts_fen(self) -> Mapping[str, int | Mapping[str, int]]: ...  # fixed: category -> fen, or by area
 
 
 def rate_hundredths(rate_pct: Decimal) -> int:
@@ -29,7 +51,7 @@ def rate_hundredths(rate_pct: Decimal) -> int:
     return int(h)
 
 
-def raw_amount(rules, std12: np.ndarray, rate_h: np.ndarray, fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | int]:
+def raw_amount(rules: AmountRules, std12: np.ndarray, rate_h: np.ndarray, fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | int]:
     """The method's exact value in fen as numerator/denominator (std12 is fen x 12)."""
     if rules.method == "proportional":
         # standard x rate / 100  ->  (std12 / 12) x (rate_h / 100) / 100
@@ -53,7 +75,7 @@ def raw_amount(rules, std12: np.ndarray, rate_h: np.ndarray, fixed: np.ndarray |
     raise ConfigError(f"unknown method {rules.method!r}")
 
 
-def per_person_fen(rules, std12: np.ndarray, rate_h: np.ndarray, fixed: np.ndarray | None = None) -> np.ndarray:
+def per_person_fen(rules: AmountRules, std12: np.ndarray, rate_h: np.ndarray, fixed: np.ndarray | None = None) -> np.ndarray:
     """amount_per_person in fen: rounding of raw, floored at the minimum, times the multiplier (a
     fractional multiplier rounds the product to the fen, half up)."""
     num, den = raw_amount(rules, std12, rate_h, fixed)
@@ -63,16 +85,22 @@ def per_person_fen(rules, std12: np.ndarray, rate_h: np.ndarray, fixed: np.ndarr
     return round_ratio(floored * mult.numerator, mult.denominator, "fen_half_up") if mult != 1 else floored
 
 
-def fixed_fen(rules, categories: list[str], area: int) -> np.ndarray:
+def fixed_fen(rules: AmountRules, categories: list[str], area: int) -> np.ndarray:
     """Method fixed: the amount in fen per category (in the order given) for one area (0 urban,
-    1 rural); 0 for categories the rules give no amount. `rules.amounts` maps a category to yuan,
-    or to {"urban": yuan, "rural": yuan} for a by_area category."""
-    amounts = getattr(rules, "amounts", None) or {}
+    1 rural); 0 for categories the rules give no amount. `rules.amounts_fen` maps a category to
+    fen, or to {"urban": fen, "rural": fen} for a by_area category."""
+    amounts = rules.amounts_fen
     out = np.zeros(len(categories), np.int64)
     for i, c in enumerate(categories):
         a = amounts.get(c)
-        if isinstance(a, dict):
+        if isinstance(a, Mapping):
             a = a.get(AREAS[area])
         if a is not None:
-            out[i] = yuan_to_fen(Decimal(a), f"amounts.{c}")
+            out[i] = a
     return out
+
+
+def amounts_in_fen(amounts: Mapping) -> dict:
+    """A scheme's fixed amounts (yuan, or {"urban": yuan, "rural": yuan}) in fen."""
+    return {c: {k: yuan_to_fen(Decimal(v), f"amounts.{c}") for k, v in a.items()} if isinstance(a, Mapping)
+            else yuan_to_fen(Decimal(a), f"amounts.{c}") for c, a in amounts.items()}

@@ -55,7 +55,7 @@ def check_example(scheme, e: Example) -> Outcome:
     if region is None:
         return Outcome(e, False, "a prefecture scheme's example needs region", rules.label)
     try:
-        d = decide(scheme, e.month, _Figures(e.figures, e.month), region=region)
+        d = decide(rules, _Figures(e.figures, e.month), region=region)
     except MissingFigures as exc:
         return Outcome(e, False, exc.message.split(";")[0], rules.label)
     if not d.triggered:

@@ -116,8 +116,9 @@ def missing_figures(scheme: Scheme, month: str, store: SeriesStore, region: str 
     return [_("no {indicator} figure for {region}").format(indicator=indicator_label(ind), region=_region(where)) for ind in rules.indicators_needed() if store.get(where, ind, rules.month) is None]
 
 
-def decide(scheme: Scheme, month: str, store: SeriesStore, region: str | None = None) -> Decision:
-    rules = scheme.rules_for(month)
+def decide(rules: Rules, store: SeriesStore, region: str | None = None) -> Decision:
+    """The trigger's decision for the month `rules` were resolved for (Scheme.rules_for, once per
+    month by the caller), from the deciding region's figures in `store`."""
     month = rules.month
     where = deciding_region(rules, region)
     needed = rules.indicators_needed()

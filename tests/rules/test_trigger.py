@@ -60,7 +60,7 @@ def put(store: SeriesStore, region: str, month: str, **values: str) -> None:
 )
 def test_boundaries(store, cpi, food, triggered, indicator, rate):
     put(store, "140000", "2017-05", cpi=cpi, food=food)
-    d = decide(scheme("shanxi"), "2017-05", store)
+    d = decide(scheme("shanxi").rules_for("2017-05"), store)
     assert d.triggered is triggered
     assert d.indicator == indicator
     assert d.rate_pct == (Decimal(rate) if rate else None)
@@ -70,10 +70,10 @@ def test_boundaries(store, cpi, food, triggered, indicator, rate):
 
 def test_reason_in_plain_words(store):
     put(store, "140000", "2017-05", cpi="101.5", food="106.0")
-    d = decide(scheme("shanxi"), "2017-05", store)
+    d = decide(scheme("shanxi").rules_for("2017-05"), store)
     assert d.reason == "Food prices rose 6.0% year on year, reaching the 6.0% threshold; subsidy rate 6.0% (food)."
     put(store, "140000", "2017-06", cpi="101.5", food="98.8")
-    d = decide(scheme("shanxi"), "2017-06", store)
+    d = decide(scheme("shanxi").rules_for("2017-06"), store)
     assert d.reason == (
         "CPI rose 1.5% (threshold 3.5%) and food prices fell 1.2% (threshold 6.0%) year on year: "
         "neither reached its threshold, so the mechanism does not start."
@@ -95,13 +95,13 @@ def test_reason_in_plain_words(store):
 )
 def test_triggering_max(store, cpi, food, indicator, rate):
     put(store, "140000", "2018-01", cpi=cpi, food=food)
-    d = decide(scheme("shanxi"), "2018-01", store)
+    d = decide(scheme("shanxi").rules_for("2018-01"), store)
     assert d.triggered and d.indicator == indicator and d.rate_pct == Decimal(rate)
 
 
 def test_both_trigger_reason_names_the_higher(store):
     put(store, "000000", "2019-10", cpi="103.8", food="115.5")
-    d = decide(scheme("national"), "2019-10", store)
+    d = decide(scheme("national").rules_for("2019-10"), store)
     assert d.reached == ["cpi", "food"]
     assert "higher rise" in d.reason and "15.5% (food)" in d.reason
 
@@ -109,14 +109,14 @@ def test_both_trigger_reason_names_the_higher(store):
 def test_hubei_example_wuhan(store):
     # POLICY.md: Hubei thresholds 3.0/5.5; CPI +3.5 and food +5.5 -> the higher, food 5.5
     put(store, "420000", "2020-01", cpi="103.5", food="105.5")
-    d = decide(scheme("example-hubei"), "2020-01", store)
+    d = decide(scheme("example-hubei").rules_for("2020-01"), store)
     assert d.triggered and d.indicator == "food" and d.rate_pct == Decimal("5.5")
 
 
 def test_rate_cpi_needs_only_cpi(store):
     # Jiangsu example: trigger and rate both CPI; no food figure is needed at all
     put(store, "320000", "2020-01", cpi="103.3")
-    d = decide(scheme("example-jiangsu"), "2020-01", store)
+    d = decide(scheme("example-jiangsu").rules_for("2020-01"), store)
     assert d.triggered and d.indicator == "cpi" and d.rate_pct == Decimal("3.3")
     assert d.yoy == {"cpi": Decimal("3.3")}
     j = d.to_json()
@@ -126,7 +126,7 @@ def test_rate_cpi_needs_only_cpi(store):
 def test_rate_scpi_when_food_triggers(store):
     # Guilin example: food +6.5 reaches 6.0, the amount follows SCPI +2.9
     put(store, "450300", "2020-01", cpi="102.0", food="106.5", scpi="102.9")
-    d = decide(scheme("example-guilin"), "2020-01", store)
+    d = decide(scheme("example-guilin").rules_for("2020-01"), store)
     assert d.triggered and d.indicator == "scpi" and d.rate_pct == Decimal("2.9")
     assert d.reached == ["food"]
     assert d.to_json()["scpi_yoy_pct"] == "2.9"
@@ -134,7 +134,7 @@ def test_rate_scpi_when_food_triggers(store):
 
 def test_rate_scpi_not_triggered_has_no_rate(store):
     put(store, "370200", "2020-01", cpi="102.0", food="103.0", scpi="104.0")
-    d = decide(scheme("example-qingdao"), "2020-01", store)
+    d = decide(scheme("example-qingdao").rules_for("2020-01"), store)
     assert not d.triggered and d.indicator is None and d.rate_pct is None
 
 
@@ -143,7 +143,7 @@ def test_rate_food(tmp_path, store):
     p = tmp_path / "food-rate.toml"
     p.write_text(text.replace('rate = "triggering_max"', 'rate = "food"'), encoding="utf-8")
     put(store, "420000", "2020-01", cpi="103.2", food="104.0")  # CPI triggers, food sets the rate
-    d = decide(load_scheme(str(p), CONFIG), "2020-01", store)
+    d = decide(load_scheme(str(p), CONFIG).rules_for("2020-01"), store)
     assert d.triggered and d.indicator == "food" and d.rate_pct == Decimal("4.0") and d.reached == ["cpi"]
 
 
@@ -153,7 +153,7 @@ def test_rate_food(tmp_path, store):
 def test_missing_food_even_when_cpi_triggers(store):
     put(store, "140000", "2024-03", cpi="104.0")
     with pytest.raises(MissingFigures) as e:
-        decide(scheme("shanxi"), "2024-03", store)
+        decide(scheme("shanxi").rules_for("2024-03"), store)
     msg = e.value.message
     assert "no food figure for 140000 in 2024-03" in msg and "shanxi-2021" in msg and "fetch --source file" in msg
     assert int(e.value.exit_status) == 3
@@ -162,20 +162,20 @@ def test_missing_food_even_when_cpi_triggers(store):
 def test_missing_scpi_even_when_food_triggers(store):
     put(store, "450300", "2020-01", cpi="102.0", food="108.0")
     with pytest.raises(MissingFigures) as e:
-        decide(scheme("example-guilin"), "2020-01", store)
+        decide(scheme("example-guilin").rules_for("2020-01"), store)
     assert "no scpi figure for 450300 in 2020-01" in e.value.message
 
 
 def test_bundled_shanxi_2020_01_cpi_triggers_but_food_missing(bundled):
     # data/figures/cpi_shanxi.csv: 140000 2020-01 cpi 105.5 (+5.5 >= 3.5) but no food figure
     with pytest.raises(MissingFigures) as e:
-        decide(scheme("shanxi"), "2020-01", bundled)
+        decide(scheme("shanxi").rules_for("2020-01"), bundled)
     assert "food" in e.value.message and "2020-01" in e.value.message
 
 
 def test_bundled_shanxi_month_with_both_figures(bundled):
     # cpi_shanxi.csv 2021-11: cpi 102.5, food 103.3 -> neither reaches 3.5 / 6.0
-    d = decide(scheme("shanxi"), "2021-11", bundled)
+    d = decide(scheme("shanxi").rules_for("2021-11"), bundled)
     assert not d.triggered and d.yoy == {"cpi": Decimal("2.5"), "food": Decimal("3.3")}
     assert d.version == "shanxi-2021" and d.figures["cpi"].source == "bundled"
 
@@ -199,7 +199,7 @@ def test_bundled_shanxi_month_with_both_figures(bundled):
 )
 def test_2022_temporary_overlay(store, month, cpi, triggered):
     put(store, "140000", month, cpi=cpi, food="102.0")
-    d = decide(scheme("shanxi"), month, store)
+    d = decide(scheme("shanxi").rules_for(month), store)
     assert d.triggered is triggered
     in_span = "2022-08" <= month <= "2023-02"
     assert d.overlays == (["national-2022-temporary"] if in_span else [])
@@ -211,7 +211,7 @@ def test_2022_temporary_overlay(store, month, cpi, triggered):
 @pytest.mark.parametrize("month, multiplier", [("2020-02", 1), ("2020-03", 2), ("2020-06", 2), ("2020-07", 1)])
 def test_2020_doubling_carried_in_the_decision(store, month, multiplier):
     put(store, "140000", month, cpi="104.3", food="118.3")
-    d = decide(scheme("shanxi"), month, store)
+    d = decide(scheme("shanxi").rules_for(month), store)
     assert d.triggered and d.rate_pct == Decimal("18.3") and d.rules.multiplier == multiplier
     assert ("multiplied by 2" in d.reason) is (multiplier == 2)
     assert d.to_json()["multiplier"] == str(multiplier)
@@ -220,8 +220,8 @@ def test_2020_doubling_carried_in_the_decision(store, month, multiplier):
 def test_version_change_2021_11_categories(store):
     put(store, "140000", "2021-10", cpi="101.0", food="100.0")
     put(store, "140000", "2021-11", cpi="101.0", food="100.0")
-    before = decide(scheme("shanxi"), "2021-10", store)
-    after = decide(scheme("shanxi"), "2021-11", store)
+    before = decide(scheme("shanxi").rules_for("2021-10"), store)
+    after = decide(scheme("shanxi").rules_for("2021-11"), store)
     assert before.version == "shanxi-2016-174" and "orphan" not in before.rules.categories
     assert after.version == "shanxi-2021" and after.rules.categories["hiv_child"] == "by_area"
 
@@ -236,13 +236,13 @@ def test_prefecture_scheme_decides_on_the_recipients_city(tmp_path, store):
     s = load_scheme(str(p), CONFIG)
     put(store, "350100", "2020-01", cpi="103.0", food="101.0")  # Fuzhou: 3.0 reaches 3.0
     put(store, "350200", "2020-01", cpi="102.9", food="101.0")  # Xiamen: does not
-    assert decide(s, "2020-01", store, region="350102").triggered  # a county of Fuzhou
-    d = decide(s, "2020-01", store, region="350200")
+    assert decide(s.rules_for("2020-01"), store, region="350102").triggered  # a county of Fuzhou
+    d = decide(s.rules_for("2020-01"), store, region="350200")
     assert not d.triggered and d.region_code == "350200"
     with pytest.raises(UsageError):
-        decide(s, "2020-01", store)
+        decide(s.rules_for("2020-01"), store)
     with pytest.raises(MissingFigures) as e:
-        decide(s, "2020-01", store, region="350300")
+        decide(s.rules_for("2020-01"), store, region="350300")
     assert "350300" in e.value.message
 
 
@@ -251,7 +251,7 @@ def test_prefecture_scheme_decides_on_the_recipients_city(tmp_path, store):
 
 def test_to_json_fields_and_provenance(store):
     put(store, "000000", "2019-04", cpi="102.5", food="106.1")
-    d = decide(scheme("national"), "2019-04", store)
+    d = decide(scheme("national").rules_for("2019-04"), store)
     j = d.to_json()
     for k in ("month", "scheme", "version", "overlays", "region_code", "triggered", "indicator", "rate_pct",
               "cpi_yoy_pct", "food_yoy_pct", "thresholds", "reason", "verified", "document", "documents"):
@@ -288,7 +288,7 @@ def test_backtest_national_2016_07_to_2025_12(bundled):
     from cpi_link.core.months import month_range
 
     s = scheme("national")
-    decisions = [decide(s, m, bundled) for m in month_range("2016-07", "2025-12")]
+    decisions = [decide(s.rules_for(m), bundled) for m in month_range("2016-07", "2025-12")]
     assert len(decisions) == 114
     assert [d.month for d in decisions if d.triggered] == NATIONAL_TRIGGERED
     by_month = {d.month: d for d in decisions}

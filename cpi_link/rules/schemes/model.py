@@ -60,6 +60,13 @@ class Rules:
         return tuple(i for i in INDICATORS if i in named)
 
     @property
+    def amounts_fen(self) -> dict:
+        """`amounts` in fen, as the amount chain reads them (rules.amounts.AmountRules)."""
+        from cpi_link.rules.amounts import amounts_in_fen
+
+        return amounts_in_fen(self.amounts)
+
+    @property
     def label(self) -> str:
         """The version plus overlays, e.g. 'shanxi-2021 + national-2022-temporary'."""
         return " + ".join((self.version,) + self.overlays)
@@ -128,6 +135,8 @@ class Scheme:
     example: bool = False
     note: str | None = None
     examples: list = field(default_factory=list)  # [[example]] tables (rules.examples.Example)
+    # month -> its Rules: resolved once per month however many stages ask (Rules are frozen)
+    _resolved: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def unverified_ids(self) -> list[str]:
@@ -151,6 +160,11 @@ class Scheme:
         """The rules in force for an index month: the latest version whose `from` is not after it,
         with every overlay active that month applied in file order."""
         month = _index_month(month)
+        if month not in self._resolved:
+            self._resolved[month] = self._resolve(month)
+        return self._resolved[month]
+
+    def _resolve(self, month: str) -> Rules:
         version = self.version_for(month)
         active = [o for o in self.overlays if o.active(month)]
         merged = _apply(self.path, version, active, month)
