@@ -70,6 +70,7 @@ from cpi_link.cli import fetch as _fetch  # noqa: E402
 _fetch.register(app)
 from cpi_link.cli import sources as _sources; _sources.register(app)  # noqa: E402,E702
 from cpi_link.cli import trigger as _trigger; _trigger.register(app)  # noqa: E402,E702
+from cpi_link.cli import scheme as _scheme; _scheme.register(app)  # noqa: E402,E702
 from cpi_link.cli import calc as _calc; _calc.register(app)  # noqa: E402,E702
 from cpi_link.cli import run as _run; _run.register(app)  # noqa: E402,E702
 from cpi_link.cli import oneoff as _oneoff; _oneoff.register(app)  # noqa: E402,E702

@@ -8,168 +8,18 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stderr_console, stdout_console, warn
+# the helpers of calc's neighbours (run, oneoff, report, estimate) live in cli/common.py
+from cpi_link.cli.common import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP,  # noqa: F401
+                                 EncodingOption, FORMAT_HELP, Format, default_scheme, emit_csv, emit_json, emit_result,
+                                 handle_errors, load_standards_option, print_result, print_roster_read, print_tables,
+                                 progress_for, progress_ticker, result_json, roster_read_text, state, stdout_console, warn,
+                                 warn_unverified)
 from cpi_link.core.i18n import _
-from cpi_link.core.regions import region_label
-
-SCHEME_HELP = _("Scheme name in the config's schemes/ folder (e.g. shanxi, national) or a path to a scheme TOML file.")
-STANDARDS_HELP = _("Standards file: CSV or a spreadsheet (XLSX, XLS, ODS) with region_code, effective_from, urban_monthly, "
-                   "rural_monthly|rural_annual (Chinese headers too). Default: the bundled SAMPLE, with a warning.")
-ROSTER_HELP = _("Roster file: CSV (UTF-8/BOM/GB18030), XLSX/XLSM, XLS, ODS or Parquet; English or Chinese headers, "
-                "found among the first 10 rows.")
-SHEET_HELP = _("Worksheet of a spreadsheet roster: its name or number from 1 (hidden sheets only this way). Default: the "
-               "visible sheet that looks like a roster (several: an error listing them), else the active one.")
-STANDARDS_SHEET_HELP = _("Worksheet of a spreadsheet standards file: name or number from 1 (default as for --sheet).")
 
 
 def register(app: typer.Typer) -> None:
     app.command("calc")(calc)
     app.command("validate")(validate)
-
-
-def load_standards_option(standards: Optional[Path], sheet: Optional[str] = None):
-    from cpi_link.core.paths import bundled_data_dir
-    from cpi_link.rules.standards import load_standards
-
-    if standards is None:
-        sample = bundled_data_dir() / "sample" / "standards.csv"
-        warn(
-            _("no --standards given: using the bundled SAMPLE standards {path}. "
-              "Its amounts are invented for the demo; pass your region's official standards file.").format(path=sample)
-        )
-        return load_standards(sample, sample=True)
-    return load_standards(standards, sheet=sheet)
-
-
-def default_scheme(config_dir: Path) -> str:
-    from cpi_link.rules.schemes import default_scheme as _default
-
-    return _default(config_dir)
-
-
-def warn_unverified(rules) -> None:
-    if not rules.verified:
-        warn(
-            _("the rules in force ({rules}) are "
-              "marked verified = false: their values have not been checked against the document text. "
-              "Check them before paying (cpi-link scheme show).").format(rules=f"{rules.version}{' + ' + ', '.join(rules.overlays) if rules.overlays else ''}")
-        )
-
-
-def progress_for(roster: Path, fmt: Format, quiet: bool = False):
-    """A rich progress bar on stderr for people, for rosters worth waiting for."""
-
-    if quiet or fmt is not Format.table or roster.stat().st_size < 20_000_000:
-        return contextlib.nullcontext(None)
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn(_("{task.completed:,} rows")),
-                    TimeElapsedColumn(), console=stderr_console(), transient=True)
-
-
-@contextlib.contextmanager
-def progress_ticker(roster: Path, fmt: Format, label: str):
-    """Yield a callable to advance a progress bar by n rows (or None when no bar is shown)."""
-    with progress_for(roster, fmt) as bar:
-        if bar is None:
-            yield None
-        else:
-            task = bar.add_task(label, total=None)
-            yield lambda n: bar.advance(task, n)
-
-
-def emit_result(fmt: Format, j: dict, printer, res) -> None:
-    """A run's result: JSON or one CSV row for scripts, tables for people."""
-    if fmt is Format.json:
-        emit_json(j)
-    elif fmt is Format.csv:
-        j = dict(j)
-        j.pop("decision", None)
-        emit_csv([j], list(j))
-    else:
-        printer(res)
-
-
-def result_json(res) -> dict:
-    from cpi_link.core.money import fen_to_yuan_str
-
-    return {
-        "month": res.month,
-        "run_id": res.run_id,
-        "run_dir": str(res.run_dir),
-        "triggered": res.triggered,
-        "decision": res.decision,
-        "input_rows": res.input_rows,
-        "paid_rows": res.paid_rows,
-        "persons": res.persons,
-        "total_amount": fen_to_yuan_str(res.total_fen),
-        "rejected_rows": sum(res.rejected_by_reason.values()),
-        "rejected_by_reason": res.rejected_by_reason,
-    }
-
-
-def print_result(res) -> None:
-    from cpi_link.rules.trigger import decision_reason
-
-    con = stdout_console()
-    decisions = res.decision if isinstance(res.decision, list) else [res.decision]
-    for d in decisions:
-        mark = _("[bold green]TRIGGERED[/]") if d["triggered"] else _("[bold]not triggered[/]")
-        con.print(f"[bold]{res.month}[/] {region_label(d['region_code'])} " + _("{mark}: {reason}").format(mark=mark, reason=decision_reason(d)))
-    print_roster_read(con, res)
-    print_tables(con, res, _("Payments for index month {month}").format(month=res.month))
-
-
-def roster_read_text(entry: dict) -> str | None:
-    """'sheet '花名册', header on row 3' for a roster not read from its first line (None otherwise)."""
-    parts = []
-    if entry.get("sheet") is not None:
-        parts.append(f"sheet {entry['sheet']!r}")
-    if entry.get("header_row", 1) != 1 or parts:
-        word = "line" if entry.get("format") == "csv" else "row"
-        parts.append(f"header on {word} {entry.get('header_row', 1)}")
-    if entry.get("hidden_rows"):
-        parts.append(f"{entry['hidden_rows']:,} rows hidden in the sheet ({entry.get('hidden_paid_rows', 0):,} of them paid)")
-    return ", ".join(parts) or None
-
-
-def print_roster_read(con, res) -> None:
-    from rich.markup import escape
-
-    entry = next((i for i in (res.manifest or {}).get("inputs", []) if i.get("role") == "roster"), {})
-    text = roster_read_text(entry)
-    if text:
-        con.print(_("roster: {text}").format(text=escape(text)))
-
-
-def print_tables(con, res, title: str) -> None:
-    """The tables every run prints: payments by category, rejected rows by reason, where outputs are."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    from cpi_link.core.categories import CATEGORY_LABELS
-    from cpi_link.core.money import fen_to_yuan_str
-
-    if res.paid_rows:
-        t = Table(title=title)
-        for c, j in ((_("category"), "left"), ("类别", "left"), (_("rows"), "right"), (_("persons"), "right"), (_("yuan"), "right")):
-            t.add_column(c, justify=j)
-        for r in sorted(res.by_category, key=lambda r: r["category"]):
-            t.add_row(r["category"], CATEGORY_LABELS.get(r["category"], ""), f"{r['rows']:,}", f"{r['persons']:,}",
-                      fen_to_yuan_str(r["amount_fen"]))
-        t.add_row(_("[bold]total[/]"), "", f"{res.paid_rows:,}", f"{res.persons:,}", f"[bold]{fen_to_yuan_str(res.total_fen)}[/]")
-        con.print(t)
-    if res.rejected_by_reason:
-        from cpi_link.roster.reasons import reason_text
-
-        t = Table(title=_("Rejected rows (see rejected.parquet)"))
-        t.add_column(_("reason"))
-        t.add_column(_("rows"), justify="right")
-        for k, v in res.rejected_by_reason.items():
-            t.add_row(reason_text(k), f"{v:,}")
-        con.print(t)
-    con.print(_("input rows {input:,}; paid {paid:,}; rejected {rejected:,}").format(input=res.input_rows, paid=res.paid_rows, rejected=sum(res.rejected_by_reason.values())))
-    con.print(_("outputs: [bold]{path}[/]").format(path=escape(str(res.run_dir))), soft_wrap=True)  # a path to copy: never wrapped
 
 
 @handle_errors

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.calc import STANDARDS_HELP, STANDARDS_SHEET_HELP
+from cpi_link.cli.common import SCHEME_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 from cpi_link.core.i18n import _, shown
 from cpi_link.core.regions import region_label
@@ -23,7 +23,7 @@ def estimate(
     ctx: typer.Context,
     counts: Path = typer.Option(..., "--counts", help=_("Headcounts CSV/XLSX: region_code,category,area,persons (行政区划代码,类别,城乡,人数); area only for by_area categories.")),
     month: str = typer.Option(..., "--month", help=_("Index month YYYY-MM whose rules (and decision) apply.")),
-    scheme: Optional[str] = typer.Option(None, "--scheme", help=_("Scheme name or path. Default: default_scheme in CONFIG/sources.toml, else shanxi.")),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
     standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP + " " + _("Not needed by fixed amounts.")),
     rate: Optional[str] = typer.Option(None, "--rate", help=_("Assume this rate in percent (e.g. 6.1) instead of the month's decision.")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
@@ -33,7 +33,7 @@ def estimate(
 ):
     """资金测算: what a month costs from headcounts by region and category, before a roster exists;
     totals by category, region and funder (when the scheme names funding shares)."""
-    from cpi_link.cli.calc import load_standards_option, warn_unverified
+    from cpi_link.cli.common import load_standards_option, warn_unverified
     from cpi_link.core.months import parse_month
     from cpi_link.jobs.estimate import estimate as run_estimate, parse_rate, read_counts
     from cpi_link.rules.schemes import default_scheme, load_scheme

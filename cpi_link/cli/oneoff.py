@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.calc import result_json as calc_result_json
-from cpi_link.cli.calc import ROSTER_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP, emit_result, load_standards_option, print_tables, progress_ticker
+from cpi_link.cli.common import result_json as calc_result_json
+from cpi_link.cli.common import ROSTER_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP, emit_result, load_standards_option, print_tables, progress_ticker
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, heading, state, stdout_console, warn
 from cpi_link.core.i18n import N_, _, is_zh, translate_template
 

@@ -7,13 +7,12 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.calc import ROSTER_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP
+from cpi_link.cli.common import ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, heading, info, state, stderr_console, stdout_console, warn
 from cpi_link.core.i18n import _, translate
 from cpi_link.core.regions import region_label
 
 RUN_DIR_HELP = _("A run folder (HOME/runs/MONTH/RUN_ID, or calc's --out): it holds manifest.json and the Parquet outputs.")
-SCHEME_HELP = _("Scheme name in CONFIG/schemes (e.g. shanxi, national) or a path to a scheme TOML file.")
 
 
 def register(app: typer.Typer) -> None:
@@ -166,13 +165,13 @@ def plot(
     since: str = typer.Option(..., "--since", help=_("First index month, YYYY-MM.")),
     until: str = typer.Option(..., "--until", help=_("Last index month, YYYY-MM.")),
     region: Optional[str] = typer.Option(None, "--region", help=_("Whose figures to draw (6-digit code, e.g. 000000, 140000). Default: the scheme's deciding region.")),
-    scheme: Optional[str] = typer.Option(None, "--scheme", help=_("Scheme name in CONFIG/schemes (e.g. shanxi, national) or a path to a scheme TOML file. Default: default_scheme in CONFIG/sources.toml, else shanxi.")),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
     english: bool = typer.Option(False, "--english", help=_("English title and legend even when a CJK font is installed.")),
     fmt: Format = typer.Option(Format.table, "--format", help=_("'table': one line for people; 'json': the file, font and triggered spans for scripts.")),
 ):
     """Draw CPI and food YoY for a region against the scheme's thresholds (steps: versions and
     overlays change them), with triggered months shaded, to a PNG."""
-    from cpi_link.cli.calc import default_scheme
+    from cpi_link.cli.common import default_scheme
     from cpi_link.core.months import parse_month
     from cpi_link.outputs.plot import chart_data, render
     from cpi_link.rules.schemes import load_scheme
@@ -230,7 +229,7 @@ def simulate(
     """Cost an alternative scheme month by month against a baseline: triggered or not, rate and
     total yuan under each, side by side with the difference, plus totals. Computed by the same
     engine as calc (nothing is kept on disk). Exit 3 naming the months whose figures are missing."""
-    from cpi_link.cli.calc import default_scheme, load_standards_option
+    from cpi_link.cli.common import default_scheme, load_standards_option
     from cpi_link.core.errors import InputError
     from cpi_link.core.months import month_range, parse_month
     from cpi_link.rules.schemes import load_scheme

@@ -7,9 +7,9 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.calc import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP, default_scheme,
-                               load_standards_option)
-from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
+from cpi_link.cli.common import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP, EncodingOption,
+                                 FORMAT_HELP, Format, default_scheme, emit_csv, emit_json, handle_errors, load_standards_option,
+                                 state, stdout_console, warn)
 from cpi_link.core.i18n import _
 
 
