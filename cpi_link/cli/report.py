@@ -10,7 +10,7 @@ import typer
 from cpi_link.cli.common import ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, heading, info, state, stderr_console, stdout_console, warn
 from cpi_link.core.i18n import _, translate
-from cpi_link.core.regions import region_label
+from cpi_link.core.regions import region_label, region_name
 
 RUN_DIR_HELP = _("A run folder (HOME/runs/MONTH/RUN_ID, or calc's --out): it holds manifest.json and the Parquet outputs.")
 
@@ -67,9 +67,14 @@ def report(
     if tpl is not None:
         _bank_file(run, tpl, bank_out)
     if public is not None:
-        from cpi_link.outputs.bank import write_public_list
+        from cpi_link.outputs.bank import load_office, write_public_list
 
-        res = write_public_list(run, public, encoding.value if encoding else None)
+        st = state(ctx)
+        office = load_office(st.home.root, st.config_dir)
+        res = write_public_list(run, public, encoding.value if encoding else None, office=office)
+        if not (office.phone and office.posting_from):
+            info(_("the 公示 list leaves the posting dates and the phone blank to write by hand: set posting_from and phone in {path}").format(
+                path=st.home.root / "office.toml"))
         info(_("public list: {path} ({rows:,} rows, total {total} yuan = the run's total; names and IDs masked)").format(
             path=res.path, rows=res.rows, total=_yuan(res.total_fen)))
     if fmt is Format.json:
@@ -80,7 +85,9 @@ def report(
         rows += [{"level": "category", "code": r["category"], **r} for r in rep["by_category"]]
         rows += [{"level": "county_category", "code": r["region_code"], **r} for r in rep["by_county_category"]]
         rows.append({"level": "total", "code": "", **rep["totals"]})
-        emit_csv(rows, ["level", "code", "category", "rows", "persons", "amount"])
+        for r in rows:  # the name beside every code: a region's, a category's
+            r["name"] = r.get("category_zh") if r["level"] == "category" else (region_name(str(r["code"]), rep["month"]) or "") if r["code"] else ""
+        emit_csv(rows, ["level", "code", "category", "rows", "persons", "amount", "name"])
     else:
         _print_report(rep)
 

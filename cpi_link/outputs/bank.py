@@ -509,17 +509,86 @@ def _sum_xlsx(path: Path, tpl: Template, col: int) -> int:
         wb.close()
 
 
-PUBLIC_HEADERS = [("序号", 6), ("姓名", 10), ("身份证号", 21), ("行政区划代码", 12), ("保障类别", 18), ("保障人数", 8), ("补贴金额（元）", 14)]
+PUBLIC_HEADERS = [("序号", 6), ("姓名", 9), ("身份证号", 20), ("行政区划代码", 11), ("地区", 14), ("保障类别", 16),
+                  ("保障人数", 8), ("补贴金额（元）", 12)]
+AMOUNT_COL = 7
+OFFICE_KEYS = {"office", "phone", "posting_days", "posting_from"}
 
 
-def write_public_list(run: Run, dest: Path, encoding: str | None = None) -> FileResult:
-    """The 公示 list: masked name and ID, region, category, persons, amount; XLSX (print-ready) when
-    dest ends .xlsx, else CSV (utf-8-sig unless an encoding is given, so Excel opens it)."""
+@dataclass
+class Office:
+    """The office's own words on the 公示 list (HOME/office.toml, else CONFIG/office.toml)."""
+
+    office: str = ""
+    phone: str = ""
+    posting_days: int = 7
+    posting_from: str = ""  # YYYY-MM-DD; empty: the officer writes the dates by hand
+
+    def period(self) -> str:
+        from datetime import date, timedelta
+
+        if not self.posting_from:
+            return f"公示期：　　　　年　　月　　日至　　　　年　　月　　日（{self.posting_days} 天）"
+        a = date.fromisoformat(self.posting_from)
+        b = a + timedelta(days=self.posting_days - 1)
+        return f"公示期：{a.year}年{a.month}月{a.day}日至{b.year}年{b.month}月{b.day}日（{self.posting_days} 天）"
+
+    def lines(self) -> list[str]:
+        return [self.period(),
+                "监督电话：" + (self.phone or "＿＿＿＿＿＿＿＿＿＿") + "（对公示名单有异议的，请在公示期内反映）",
+                "公示单位：" + (self.office or "＿＿＿＿＿＿＿＿＿＿＿＿＿＿（盖章）")]
+
+
+def load_office(home: Path | None, config_dir: Path | None) -> Office:
+    """The office file an officer edits: HOME/office.toml, else CONFIG/office.toml; placeholders
+    for what is unset. A file that is there but wrong is exit 2 naming the file and the key."""
+    from datetime import date
+
+    for d in (home, config_dir):
+        f = Path(d) / "office.toml" if d is not None else None
+        if f is None or not f.is_file():
+            continue
+        try:
+            with open(f, "rb") as fh:
+                t = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(_("{path}: cannot read the office file ({error})").format(path=f, error=exc)) from None
+        unknown = set(t) - OFFICE_KEYS
+        if unknown:
+            raise UsageError(_("{path}: unknown key(s) {keys}; the office file has {known}").format(
+                path=f, keys=", ".join(sorted(unknown)), known=", ".join(sorted(OFFICE_KEYS))))
+        days = t.get("posting_days", 7)
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+            raise UsageError(_("{path}: posting_days = {value!r}: the days the list is posted, a whole number from 1").format(path=f, value=days))
+        start = t.get("posting_from", "")
+        if not isinstance(start, str):
+            start = str(start) if isinstance(start, date) else None
+        try:
+            if start:
+                date.fromisoformat(start)
+        except (TypeError, ValueError):
+            start = None
+        if start is None:
+            raise UsageError(_("{path}: posting_from = {value!r}: a date YYYY-MM-DD, or \"\" to write the dates by hand").format(
+                path=f, value=t.get("posting_from")))
+        for k in ("office", "phone"):
+            if not isinstance(t.get(k, ""), str):
+                raise UsageError(_("{path}: {key} must be a text in quotes").format(path=f, key=k))
+        return Office(office=t.get("office", ""), phone=t.get("phone", ""), posting_days=days, posting_from=start)
+    return Office()
+
+
+def write_public_list(run: Run, dest: Path, encoding: str | None = None, office: Office | None = None) -> FileResult:
+    """The 公示 list: masked name and ID, region code and name, category, persons, amount, with
+    the posting period, the office's phone and name; XLSX (print-ready) when dest ends .xlsx, else
+    CSV (utf-8-sig unless an encoding is given, so Excel opens it)."""
     import numpy as np
 
     from cpi_link.core.categories import CATEGORY_LABELS
     from cpi_link.core.privacy import mask_id
+    from cpi_link.core.regions import region_name
 
+    office = office or Office()
     dest = _check_dest(dest, "--public")
     problems = check_totals(run)
     if problems:
@@ -529,6 +598,8 @@ def write_public_list(run: Run, dest: Path, encoding: str | None = None) -> File
     names = [mask_name(x) for x in pay["name"].tolist()] if n else []
     ids = [mask_id(x) for x in pay["person_id"].tolist()] if n else []
     regions = pay["region_code"].astype(str).tolist() if n else []
+    place: dict[str, str] = {}
+    region_names = [place.setdefault(r, region_name(r, run.month) or "") if r not in place else place[r] for r in regions]
     cats = [CATEGORY_LABELS.get(c, c) for c in pay["category"].tolist()] if n else []
     persons = pay["persons"].to_numpy(dtype=np.int64).tolist() if n else []
     fen = pay["amount_fen"].to_numpy(dtype=np.int64).tolist() if n else []
@@ -538,19 +609,21 @@ def write_public_list(run: Run, dest: Path, encoding: str | None = None) -> File
     tmp = _tmp_for(dest)
     try:
         if dest.suffix.lower() == ".xlsx":
-            _public_xlsx(tmp, run, names, ids, regions, cats, persons, fen)
-            got = _sum_xlsx_col(tmp, 6, first_row=3)
+            _public_xlsx(tmp, run, names, ids, regions, region_names, cats, persons, fen, office)
+            got = _sum_xlsx_col(tmp, AMOUNT_COL, first_row=4)
         else:
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\r\n")
-            w.writerow([h for h, _ in PUBLIC_HEADERS])
+            w.writerow([h for h, _w in PUBLIC_HEADERS])
             for i in range(n):
                 nm = "'" + names[i] if names[i][:1] in _FORMULA_START else names[i]
-                w.writerow([i + 1, nm, ids[i], regions[i], cats[i], persons[i], _yuan_str(fen[i])])
-            w.writerow(["合计", "", "", "", "", sum(persons), _yuan_str(total)])
+                w.writerow([i + 1, nm, ids[i], regions[i], region_names[i], cats[i], persons[i], _yuan_str(fen[i])])
+            w.writerow(["合计", "", "", "", "", "", sum(persons), _yuan_str(total)])
+            for line in office.lines():
+                w.writerow([line])
             tmp.write_bytes(buf.getvalue().encode(encoding or "utf-8-sig"))
             rows = list(csv.reader(io.StringIO(tmp.read_bytes().decode(encoding or "utf-8-sig"), newline="")))
-            got = sum(_to_fen(r[6], "yuan") for r in rows[1:-1])
+            got = sum(_to_fen(r[AMOUNT_COL], "yuan") for r in rows[1:n + 1])
         if got != total:
             raise RuntimeError(f"the public list sums to {_yuan_str(got)}, not the run's {_yuan_str(total)}")
         _finish(tmp, dest)
@@ -560,7 +633,7 @@ def write_public_list(run: Run, dest: Path, encoding: str | None = None) -> File
     return FileResult(path=dest, rows=n, total_fen=total)
 
 
-def _public_xlsx(path: Path, run: Run, names, ids, regions, cats, persons, fen) -> None:
+def _public_xlsx(path: Path, run: Run, names, ids, regions, region_names, cats, persons, fen, office: Office) -> None:
     from cpi_link.outputs.xlsx import open_workbook
 
     wb = open_workbook(path)
@@ -568,41 +641,48 @@ def _public_xlsx(path: Path, run: Run, names, ids, regions, cats, persons, fen) 
     ws.set_paper(9)
     ws.set_portrait()
     ws.fit_to_pages(1, 0)
-    ws.repeat_rows(0, 1)
+    ws.repeat_rows(0, 2)
+    ws.set_start_page(1)
     ws.set_footer("&C第 &P 页 共 &N 页")
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
     border = {"border": 1, "font_size": 10, "valign": "vcenter"}
     title = wb.add_format({"bold": True, "font_size": 14})
+    sub = wb.add_format({"font_size": 10, "valign": "vcenter"})
     head = wb.add_format({**border, "bold": True, "bg_color": "#DDEBF7", "align": "center", "text_wrap": True})
     text = wb.add_format({**border, "num_format": "@"})
     num = wb.add_format({**border, "num_format": "0"})
     money = wb.add_format({**border, "num_format": "#,##0.00"})
-    for j, (_, w) in enumerate(PUBLIC_HEADERS):
+    for j, (_h, w) in enumerate(PUBLIC_HEADERS):
         ws.set_column(j, j, w)
     ws.set_default_row(18)
     ws.set_row(0, 24)
     ws.write_string(0, 0, f"价格临时补贴发放公示名单（统计月份 {run.month}）", title)
-    for j, (h, _) in enumerate(PUBLIC_HEADERS):
-        ws.write_string(1, j, h, head)
+    lines = office.lines()
+    ws.write_string(1, 0, "　".join(lines[:2]), sub)
+    for j, (h, _w) in enumerate(PUBLIC_HEADERS):
+        ws.write_string(2, j, h, head)
     cache: dict[int, Decimal] = {}
     for i in range(len(names)):
-        r = i + 2
+        r = i + 3
         ws.write_number(r, 0, i + 1, num)
         ws.write_string(r, 1, names[i], text)
         ws.write_string(r, 2, ids[i], text)
         ws.write_string(r, 3, regions[i], text)
-        ws.write_string(r, 4, cats[i], text)
-        ws.write_number(r, 5, persons[i], num)
+        ws.write_string(r, 4, region_names[i], text)
+        ws.write_string(r, 5, cats[i], text)
+        ws.write_number(r, 6, persons[i], num)
         d = cache.get(fen[i])
         if d is None:
             d = cache[fen[i]] = Decimal(int(fen[i])).scaleb(-2)
-        ws.write_number(r, 6, d, money)
-    r = len(names) + 2
+        ws.write_number(r, 7, d, money)
+    r = len(names) + 3
     ws.write_string(r, 0, "合计", text)
-    for j in (1, 2, 3, 4):
+    for j in (1, 2, 3, 4, 5):
         ws.write_blank(r, j, None, text)
-    ws.write_number(r, 5, int(sum(persons)), num)
-    ws.write_number(r, 6, Decimal(int(sum(fen))).scaleb(-2), money)
+    ws.write_number(r, 6, int(sum(persons)), num)
+    ws.write_number(r, 7, Decimal(int(sum(fen))).scaleb(-2), money)
+    ws.write_string(r + 2, 0, lines[2], sub)
+    ws.write_string(r + 3, 0, "日期：　　　　年　　月　　日", sub)
     wb.close()
 
 
@@ -612,6 +692,11 @@ def _sum_xlsx_col(path: Path, col: int, first_row: int) -> int:
     wb = openpyxl.load_workbook(path, read_only=True)
     try:
         rows = list(wb.worksheets[0].iter_rows(min_row=first_row, min_col=1, max_col=col + 1, values_only=True))
-        return sum(_to_fen(r[col], "yuan") for r in rows if r[0] != "合计" and r[col] is not None)
+        out = 0
+        for r in rows:
+            if r[0] == "合计":
+                break
+            out += _to_fen(r[col], "yuan") if r[col] is not None else 0
+        return out
     finally:
         wb.close()

@@ -127,19 +127,24 @@ def test_public_list_csv_and_xlsx(cli, run, tmp_path):
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # utf-8-sig: Excel opens it
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-    assert rows[0] == ["序号", "姓名", "身份证号", "行政区划代码", "保障类别", "保障人数", "补贴金额（元）"]
+    assert rows[0] == ["序号", "姓名", "身份证号", "行政区划代码", "地区", "保障类别", "保障人数", "补贴金额（元）"]
+    # issue 31: the posting period, the phone and the office follow 合计 (placeholders when unset)
+    assert [r[0][:5] for r in rows[-3:]] == ["公示期：　", "监督电话：", "公示单位："]
+    rows = rows[:-3]
+    assert {r[3]: r[4] for r in rows[1:-1]}["140105"] == "小店区"
     names = {r[1] for r in rows[1:-1]}
     assert names == {"张*丰", "李*", "王*", "赵*", "欧**娜"}
     text = raw.decode("utf-8-sig")
     for pid in (A, B, C, D, E):
         assert pid not in text and (pid[:6] + "********" + pid[-4:]) in text
-    assert "张三丰" not in text and rows[-1][0] == "合计" and rows[-1][6] == "391.00"
-    assert sum(Decimal(r[6]) for r in rows[1:-1]) == RUN_TOTAL
+    assert "张三丰" not in text and rows[-1][0] == "合计" and rows[-1][7] == "391.00"
+    assert sum(Decimal(r[7]) for r in rows[1:-1]) == RUN_TOTAL
     out2 = tmp_path / "公示.xlsx"
     assert cli("report", run, "--public", out2, "--encoding", "gb18030").exit_code == 0
     ws = openpyxl.load_workbook(out2)["公示名单"]
-    vals = [[c.value for c in r] for r in ws.iter_rows(min_row=3)]
-    assert sum(Decimal(str(v[6])) for v in vals[:-1]) == RUN_TOTAL and vals[-1][0] == "合计"
+    vals = [[c.value for c in r] for r in ws.iter_rows(min_row=4)]
+    vals = vals[:next(i for i, v in enumerate(vals) if v[0] == "合计") + 1]
+    assert sum(Decimal(str(v[7])) for v in vals[:-1]) == RUN_TOTAL and vals[-1][0] == "合计"
     gb = tmp_path / "gb.csv"
     assert cli("report", run, "--public", gb, "--encoding", "gb18030").exit_code == 0
     assert "欧**娜" in gb.read_bytes().decode("gb18030")

@@ -117,3 +117,35 @@ def test_bundled_templates_say_what_they_follow(cli, run, tmp_path):  # noqa: F8
     assert r.exit_code == 0, r.stderr
     lines = out.read_bytes().decode("gb18030").split("\r\n")
     assert lines[0] == "4|358.00" and lines[1].startswith("1|") and len(lines) == 6
+
+
+def test_public_list_carries_posting_period_phone_and_region_names(cli, run, home, tmp_path):  # noqa: F811
+    import openpyxl
+
+    (home / "office.toml").write_text('office = "清徐县民政局"\nphone = "0351-5721234"\nposting_days = 7\n'
+                                      'posting_from = "2024-02-05"\n', encoding="utf-8")
+    out = tmp_path / "公示.xlsx"
+    r = cli("report", run, "--public", out)
+    assert r.exit_code == 0, r.stderr
+    ws = openpyxl.load_workbook(out)["公示名单"]
+    texts = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
+    # 7 days from 2024-02-05: the 5th to the 11th
+    assert any("公示期：2024年2月5日至2024年2月11日（7 天）" in t and "监督电话：0351-5721234" in t for t in texts)
+    assert "公示单位：清徐县民政局" in texts
+    header = [c.value for c in ws[3]]
+    assert header[3:5] == ["行政区划代码", "地区"]
+    assert {row[3].value: row[4].value for row in ws.iter_rows(min_row=4) if row[3].value and row[3].value.isdigit()} == {
+        "140105": "小店区", "140213": "平城区", "140802": "盐湖区"}
+    assert problems(out) == []
+    (home / "office.toml").write_text('posting_from = "2024-02-30"\n', encoding="utf-8")
+    r = cli("report", run, "--public", tmp_path / "x.xlsx")
+    assert r.exit_code == 2 and "office.toml" in r.stderr and "posting_from" in r.stderr
+
+
+def test_report_csv_names_every_code(cli, run):  # noqa: F811
+    r = cli("report", run, "--format", "csv")
+    assert r.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    names = {(x["level"], x["code"]): x["name"] for x in rows}
+    assert names[("prefecture", "140100")] == "太原市" and names[("county", "140105")] == "小店区"
+    assert names[("category", "urban_dibao")] == "城市低保" and names[("total", "")] == ""
