@@ -701,8 +701,9 @@ def _parquet_batches(path: Path, batch_rows: int, only: tuple[str, ...] | None =
     mapping = map_header(header, path)
     src = {key: header[i] for key, i in mapping.items() if only is None or key in only}
     id_type = pf.schema_arrow.field(src["person_id"]).type
-    # An int64 column holds 18 digits exactly (though never an X); a float column cannot.
-    id_is_float = pa.types.is_floating(id_type) or pa.types.is_decimal(id_type)
+    # An int64 or decimal(p, 0) column holds 18 digits exactly (though never an X); a float column
+    # (or a decimal with a fraction) cannot.
+    id_is_float = _inexact_number(id_type)
     few = [name for key, name in src.items() if key in FEW_VALUED and pa.types.is_string(pf.schema_arrow.field(name).type)]
     try:
         if few:  # read as dictionaries straight from the file's dictionary pages
@@ -716,12 +717,17 @@ def _parquet_batches(path: Path, batch_rows: int, only: tuple[str, ...] | None =
                 col = b.column(name)
                 if key == "person_id" and id_is_float:
                     numeric = col.is_valid().to_numpy(zero_copy_only=False)
-                if key == "bank_account" and (pa.types.is_floating(col.type) or pa.types.is_decimal(col.type)):
+                if key == "bank_account" and _inexact_number(col.type):
                     arrays[NUMERIC_BANK] = col.is_valid()
                 arrays[key] = _to_text(col)
             yield pa.table(arrays), numeric
     except pa.ArrowException as exc:
         raise InputError(_("{path}: not a readable Parquet file ({why})").format(path=path, why=type(exc).__name__)) from None
+
+
+def _inexact_number(t: pa.DataType) -> bool:
+    """A float type, or a decimal with a fraction: a long ID or account in it may have lost digits."""
+    return pa.types.is_floating(t) or (pa.types.is_decimal(t) and t.scale != 0)
 
 
 def _to_text(col: pa.Array) -> pa.Array:
@@ -732,8 +738,9 @@ def _to_text(col: pa.Array) -> pa.Array:
         col = col.dictionary_decode()
         t = col.type
     if pa.types.is_floating(t):
-        # whole numbers as integers (a region code 140105.0 -> "140105")
-        whole = pc.equal(pc.floor(col), col)
+        # whole numbers as integers (a region code 140105.0 -> "140105"); inf, nan and numbers past
+        # 2**53 stay as they are written ("inf", "1e+300"), never cast, so a check names them
+        whole = pc.and_(pc.equal(pc.floor(col), col), pc.less_equal(pc.abs(col), float(1 << 53)))
         as_int = pc.cast(pc.if_else(whole, col, 0), pa.int64(), safe=False).cast(pa.string())
         return pc.if_else(whole, as_int, col.cast(pa.string()))
     return col.cast(pa.string())
