@@ -38,7 +38,12 @@ run: install
 	@echo "Shanxi's months above are decided, not paid: import the official Shanxi figures (cpi-link fetch template,"
 	@echo "then cpi-link fetch --source file) to run Shanxi's monthly job."
 
+# The page's browser tests (tests/web) drive Debian's chromium through Playwright, never a
+# downloaded browser: installed here when missing, as print-check installs LibreOffice (about 40 s).
 test: install
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the page's browser tests (apt-get)"; \
+	  apt-get install -y --no-install-recommends chromium || \
+	  { apt-get update -qq && apt-get install -y --no-install-recommends chromium; }; }
 	cd tests && ../$(VENV)/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 # After adding or changing a `_()` message: refresh the .pot/.po catalogs, then translate the new

@@ -11,7 +11,8 @@ needed at run time).
 The catalogs are written sorted by msgid and without source locations: a message added on one branch
 and another added on a second branch then land in different places of the file and merge cleanly.
 
-Two domains: "cpi_link" (every `_()`/`ngettext()` call in cpi_link/, plus the commands' docstrings,
+Two domains: "cpi_link" (every `_()`/`ngettext()` call in cpi_link/, the page's templates in
+cpi_link/web/templates, plus the commands' docstrings,
 which typer shows as their help) and "messages" (typer's own strings, which it passes to stdlib
 gettext's default domain, and the parser messages listed in cpi_link/cli/lang.py).
 The .mo files are compiled when the wheel is built (hatch_build.py), not kept in git.
@@ -45,7 +46,7 @@ def _catalog(domain: str) -> Catalog:
 def extract_app() -> Catalog:
     cat = _catalog("cpi_link")
     for filename, lineno, message, comments, context in extract_from_dir(
-        str(ROOT / "cpi_link"), method_map=[("**.py", "python")], keywords=KEYWORDS
+        str(ROOT / "cpi_link"), method_map=[("**.py", "python"), ("web/templates/**.html", "jinja2")], keywords=KEYWORDS
     ):
         cat.add(message, locations=[(f"cpi_link/{filename}", lineno)], auto_comments=comments, context=context)
     for msgid, where in command_docstrings():

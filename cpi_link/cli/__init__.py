@@ -78,6 +78,7 @@ from cpi_link.cli import report as _report; _report.register(app)  # noqa: E402,
 from cpi_link.cli import doctor as _doctor; _doctor.register(app)  # noqa: E402,E702
 from cpi_link.cli import estimate as _estimate; _estimate.register(app)  # noqa: E402,E702
 from cpi_link.cli import ledger as _ledger; _ledger.register(app)  # noqa: E402,E702
+from cpi_link.cli import serve as _serve; _serve.register(app)  # noqa: E402,E702
 
 
 @dataclass

@@ -123,6 +123,8 @@ def _say(report, sch, home, fmt, quiet, logfile) -> None:
     elif not quiet:
         from rich.table import Table
 
+        from cpi_link.jobs.monthly import status_text
+
         con = stdout_console()
         if not rows:
             con.print(_("nothing due: every month with published figures is done"))
@@ -143,19 +145,6 @@ def _say(report, sch, home, fmt, quiet, logfile) -> None:
             con.print(_("latest month with figures: {month}; {expected}; {deadline}").format(month=report.latest_published, expected=report.next_expected, deadline=_deadline_note(sch, report.latest_published)))
         con.print(_("log: {path}").format(path=logfile))
 
-
-
-def status_text(status: str, kind: str | None = None) -> str:
-    """A month's status for people: the word scripts read, with its meaning in Chinese."""
-    from cpi_link.core.i18n import is_zh
-
-    words = {"paid": _("paid"), "not_triggered": _("not triggered"), "already_done": _("already done"),
-             "revised_after_payment": _("figures revised after payment"), "standards_changed": _("standards changed after payment"),
-             "topup_paid": _("top-up paid"), "missing_figures": _("figures missing"),
-             "roster_changed": _("roster differs from the one paid"), "stopped": _("stopped")}.get(status)
-    if status == "paid" and kind == "supplement":
-        return _("supplement paid (补充发放)") + (" (paid)" if is_zh() else "")
-    return f"{words} ({status})" if words and is_zh() else status
 
 
 def _deadline_note(sch, latest: str | None) -> str:

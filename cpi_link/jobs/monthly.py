@@ -47,6 +47,19 @@ class MonthOutcome:
                 "reason": self.reason} | self.extra
 
 
+def status_text(status: str, kind: str | None = None) -> str:
+    """A month's status for people: the word scripts read, with its meaning in Chinese (the CLI's and the page's)."""
+    from cpi_link.core.i18n import is_zh
+
+    words = {"paid": _("paid"), "not_triggered": _("not triggered"), "already_done": _("already done"),
+             "revised_after_payment": _("figures revised after payment"), "standards_changed": _("standards changed after payment"),
+             "topup_paid": _("top-up paid"), "missing_figures": _("figures missing"),
+             "roster_changed": _("roster differs from the one paid"), "stopped": _("stopped")}.get(status)
+    if status == "paid" and kind == "supplement":
+        return _("supplement paid (补充发放)") + (" (paid)" if is_zh() else "")
+    return f"{words} ({status})" if words and is_zh() else status
+
+
 @dataclass
 class RunReport:
     months: list[MonthOutcome] = field(default_factory=list)
@@ -175,9 +188,9 @@ def _short(d) -> dict | None:
 
 def run_months(home, scheme, store, roster: RosterHandle, standards, since: str | None, redo: str | None = None,
                reason: str | None = None, progress=None, topup: bool = False, today: date | None = None,
-               supplement: bool = False) -> RunReport:
-    """Compute every due month from `since` to the latest month with complete figures. Caller holds the
-    lock. roster: the command's (calc.handle.open_roster), hashed once for every month.
+               supplement: bool = False, until: str | None = None) -> RunReport:
+    """Compute every due month from `since` to the latest month with complete figures (or `until`, when
+    earlier). Caller holds the lock. roster: the command's (calc.handle.open_roster), hashed once for every month.
 
     A month that stops the job (missing figures, bad input) raises RunStopped carrying the report
     of the months done before it and the stopping month, so the caller can say what was done."""
@@ -202,11 +215,11 @@ def run_months(home, scheme, store, roster: RosterHandle, standards, since: str 
         report.warnings.append(w)
         log.warning(w)
     return _run_due(roster, roster.sha256, home, ledger, report, scheme, store, standards, since, latest, redo,
-                    reason, progress, topup, decide, supplement)
+                    reason, progress, topup, decide, supplement, until)
 
 
 def _run_due(roster, roster_sha, home, ledger, report, scheme, store, standards, since, latest, redo, reason, progress,
-             topup, decide, supplement=False) -> RunReport:
+             topup, decide, supplement=False, until=None) -> RunReport:
     """The due months in order, and the completed ones checked against today's figures and standards.
 
     The roster is compared with the people paid for the completed months the run is asked about
@@ -223,7 +236,8 @@ def _run_due(roster, roster_sha, home, ledger, report, scheme, store, standards,
         if latest is None:
             raise MissingFigures(f"no month has every figure that scheme {scheme.name} needs; fetch or import them first")
         start = since or default_since(ledger, latest)
-        months = month_range(start, latest) if start <= latest else []
+        last = min(latest, until) if until else latest
+        months = month_range(start, last) if start <= last else []
         if not months:
             log.info("nothing due: %s is after the latest month with figures %s", start, latest)
     due = set(months)
@@ -298,23 +312,37 @@ def _set_aside_unrecorded(home, ledger, chain) -> None:
             log.warning("unrecorded run folder %s moved aside to %s", d, dest)
 
 
+def revised_after_payment(m: str, rec: dict, scheme, store, decide=None) -> MonthOutcome | None:
+    """A completed month whose stored figures now give another decision or rate than it was paid
+    under (`revised_after_payment`, as `run` reports it), else None."""
+    if decide is None:
+        from cpi_link.rules.trigger import decide
+    if rec.get("kind", "month") != "month":
+        return None
+    old = _paid_under(rec, m, "decision")
+    if not (isinstance(old, dict) and figures_complete(scheme, store, m)):
+        return None
+    rules = scheme.rules_for(m)
+    new = decide(rules, store, region=rules.index_region).to_json(provenance=True)
+    if _decision_key(old) == _decision_key(new):
+        return None
+    w = (f"{m}: figures revised after payment: paid under rate {old.get('rate_pct')} "
+         f"(triggered {old.get('triggered')}), the store now gives {new.get('rate_pct')} (triggered {new.get('triggered')}); "
+         f"nothing paid: check, then cpi-link run --redo {m} --reason TEXT pays the differences")
+    return MonthOutcome(m, "revised_after_payment", rec["run_dir"], 0, 0, 0, w, rec["run_id"],
+                        {"old_decision": _short(old), "new_decision": _short(new)})
+
+
 def _check_completed(ledger, m, rec, roster, scheme, store, standards, roster_sha, topup, decide, compare=False,
                      supplement=False, report=None) -> MonthOutcome | None:
     """revised_after_payment / standards_changed / topup_paid / roster_changed / paid (kind supplement)
     for a completed month, or None when nothing changed."""
     if rec.get("kind", "month") != "month":
         return None
-    old = _paid_under(rec, m, "decision")
-    if isinstance(old, dict) and figures_complete(scheme, store, m):
-        rules = scheme.rules_for(m)
-        new = decide(rules, store, region=rules.index_region).to_json(provenance=True)
-        if _decision_key(old) != _decision_key(new):
-            w = (f"{m}: figures revised after payment: paid under rate {old.get('rate_pct')} "
-                 f"(triggered {old.get('triggered')}), the store now gives {new.get('rate_pct')} (triggered {new.get('triggered')}); "
-                 f"nothing paid: check, then cpi-link run --redo {m} --reason TEXT pays the differences")
-            log.warning(w)
-            return MonthOutcome(m, "revised_after_payment", rec["run_dir"], 0, 0, 0, w, rec["run_id"],
-                                {"old_decision": _short(old), "new_decision": _short(new)})
+    revised = revised_after_payment(m, rec, scheme, store, decide)
+    if revised is not None:
+        log.warning(revised.reason)
+        return revised
     if rec.get("status") != "paid":
         return None
     old_std = _paid_under(rec, m, "standards_sha256")
@@ -514,6 +542,24 @@ def setup_log(home, quiet: bool) -> Path:
     root.setLevel(logging.INFO)
     path.chmod(0o600)
     return path
+
+
+def pay_month(home, scheme, roster: Path, standards, month: str, progress=None, sheet=None) -> RunReport:
+    """One index month paid as `run --offline --since MONTH` pays it, stopping at that month (the
+    officer's page): under the run lock, logged, the ledger deciding whether it is already done."""
+    from cpi_link.calc.handle import open_roster
+    from cpi_link.store.series import SeriesStore
+
+    with RunLock(home), open_roster(roster, home.runs_dir, sheet=sheet) as handle:
+        setup_log(home, True)
+        log.info("pay started: scheme=%s month=%s", scheme.name, month)
+        try:
+            report = run_months(home, scheme, SeriesStore(home), handle, standards, month, progress=progress, until=month)
+        except BaseException as exc:
+            log.error("pay stopped: %s", getattr(exc, "message", None) or type(exc).__name__)
+            raise
+        log.info("pay finished")
+    return report
 
 
 def supplement(ledger, month: str, roster: RosterHandle, scheme, store, standards, out_dir=None, progress=None):

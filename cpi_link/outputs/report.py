@@ -256,3 +256,27 @@ def report_json(run: Run) -> dict:
         "by_county_category": money(summ["by_county_category"]),
         "consistency_problems": check_totals(run),
     }
+
+
+def write_rejected_list(run: Run, dest: Path) -> int:
+    """The rows not paid, for the officer to correct: the row number seen in the file, the reason
+    in words, the detail, the name and the masked ID; CSV with a BOM (Excel and WPS open it)."""
+    import csv
+    import io
+
+    from cpi_link.core.atomic import write_bytes
+    from cpi_link.core.i18n import _
+    from cpi_link.core.privacy import mask_id
+    from cpi_link.roster.reasons import detail_text, reason_text
+
+    rej = load_rejected(run)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    extra = [c for c in ("file", "sheet") if c in rej.columns]
+    w.writerow([_("row in the file"), *[{"file": _("file"), "sheet": _("sheet")}[c] for c in extra], _("reason"), _("detail"),
+                _("name"), _("resident ID")])
+    for r in rej.itertuples(index=False):
+        cells = [r.row, *[getattr(r, c) for c in extra], reason_text(r.reason), detail_text(r.detail), r.name, mask_id(r.person_id)]
+        w.writerow(["'" + s if s[:1] in ("=", "+", "-", "@") else s for s in (str(c) for c in cells)])  # no formula injection
+    write_bytes(Path(dest), buf.getvalue().encode("utf-8-sig"))
+    return len(rej)

@@ -6,7 +6,8 @@ import ast
 
 from conftest import REPO
 
-STAGES = ["core", "sources", "store", "rules", "roster", "calc", "outputs", "jobs", "cli"]
+# web stands beside cli above jobs: it may import every stage below it, never cli; only cli/serve.py imports web
+STAGES = ["core", "sources", "store", "rules", "roster", "calc", "outputs", "jobs", "web", "cli"]
 PKG = REPO / "cpi_link"
 
 
@@ -94,3 +95,9 @@ def test_no_import_cycle():
         if v not in index:
             visit(v)
     assert cycles == []
+
+
+def test_only_the_serve_command_imports_web():
+    """Issue 32: the page is a stage beside cli; of the commands only `serve` starts it."""
+    importers = sorted(m for m, deps in _imports().items() if _stage(m) == "cli" and any(_stage(d) == "web" for d in deps))
+    assert importers == ["cpi_link.cli.serve"]

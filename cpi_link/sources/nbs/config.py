@@ -140,7 +140,7 @@ class Sources:
         return "province"
 
 
-_TOP_KEYS = {"nbs", "http", "portal", "legacy", "regions"}
+_TOP_KEYS = {"nbs", "http", "portal", "legacy", "regions", "web"}  # web: cpi-link serve (cpi_link.web.server)
 _PORTAL_SERIES_KEYS = {
     "scope", "indicator", "from", "until", "cid", "indicator_id", "resolve_group", "resolve_leaf",
     "resolve_indicator", "name",

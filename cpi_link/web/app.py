@@ -1,0 +1,517 @@
+"""The officer's desk (SPEC 4.7): the monthly work as four pages over the same engine as the CLI.
+
+Every route is as thin as a CLI command: it reads the form, calls the jobs/outputs functions the
+commands call, and renders what they return. No calculation, check or message lives here.
+Security: the per-start token (then a cookie) on every request, a CSRF token on every POST, the
+Host header checked (no DNS rebinding), uploads capped and kept under home (0600), IDs masked.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import logging
+import os
+import re
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import Flask, abort, redirect, render_template, request, send_file, url_for
+
+from cpi_link.core.errors import CpiLinkError, UsageError, error_text, system_error
+from cpi_link.core.i18n import _, current_language, set_language, translate
+from cpi_link.core.times import beijing as beijing_time
+from cpi_link.core.paths import Home, private_dir
+from cpi_link.core.privacy import mask_digits, mask_id
+from cpi_link.web.tasks import Task, Tasks
+
+log = logging.getLogger("cpi_link.web")
+
+UPLOAD_SUFFIXES = {".csv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods", ".parquet"}
+REGIONS = ("140000", "000000")  # the figures page: Shanxi and the whole country
+LANG_COOKIE = "cpi_link_lang"
+
+
+@dataclass
+class Desk:
+    """One start of `cpi-link serve`: where it works, its secrets, and the work under way."""
+
+    home: Home
+    config_dir: Path
+    token: str
+    port: int
+    upload_max: int
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    checks: dict = field(default_factory=dict)  # month -> the last roster check: uploads and its trial folder
+    notes: dict = field(default_factory=dict)  # page -> the outcome of its last form (shown once)
+    tasks: Tasks | None = None
+
+    @property
+    def cookie(self) -> str:
+        return f"cpi_link_{self.port}"  # per port: two desks on one PC keep their own
+
+
+def _same(a: str | None, b: str) -> bool:
+    return a is not None and hmac.compare_digest(a.encode(), b.encode())
+
+
+def describe_error(exc: BaseException) -> tuple[str, str | None]:
+    """(the person's message, error id): the CLI's words for expected errors; for a bug an id, its
+    traceback only in the log."""
+    if isinstance(exc, CpiLinkError):
+        return error_text(exc), None
+    said = system_error(exc)
+    if said is not None:
+        return said, None
+    if isinstance(exc, KeyboardInterrupt):
+        return _("interrupted: stopped; outputs are whole or absent"), None
+    eid = secrets.token_hex(4)
+    log.error("error %s: %s", eid, type(exc).__name__, exc_info=exc)
+    return _("unexpected fault (error {id}): this is a bug in cpi-link; the log holds its line").format(id=eid), eid
+
+
+def _safe_name(name: str | None) -> str:
+    """The uploaded file's own name (Chinese kept), without any folder: messages name it as the officer knows it."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip().lstrip(".")
+    return base[-120:] or "upload"
+
+
+def save_upload(desk: Desk, storage, what: str) -> tuple[Path, str]:
+    """An uploaded file under HOME/uploads/<random>/<its name>, 0600: (path, the name the officer gave)."""
+    name = _safe_name(storage.filename)
+    if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
+        raise UsageError(_("{name}: not a file this page reads ({what}: CSV, XLSX, XLSM, XLS, ODS or Parquet)").format(name=name, what=what))
+    folder = private_dir(desk.home.root / "uploads" / secrets.token_hex(8))
+    dest = folder / name
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        shutil.copyfileobj(storage.stream, fh, 1 << 20)
+    return dest, name
+
+
+def _scheme(desk: Desk):
+    from cpi_link.rules.schemes import default_scheme, load_scheme
+
+    return load_scheme(default_scheme(desk.config_dir), desk.config_dir)
+
+
+def _standards(path: Path | None):
+    from cpi_link.core.paths import bundled_data_dir
+    from cpi_link.rules.standards import load_standards
+
+    if path is None:  # as calc without --standards: the bundled SAMPLE, said on the page
+        return load_standards(bundled_data_dir() / "sample" / "standards.csv", sample=True)
+    return load_standards(path)
+
+
+def create_app(desk: Desk) -> Flask:
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = desk.upload_max
+    desk.tasks = desk.tasks or Tasks(describe_error)
+    env = app.jinja_env
+    env.globals.update(_=_, lang=current_language, translate=translate, mask_id=mask_id, mask_digits=mask_digits, beijing=beijing_time, desk=desk)
+    env.filters["yuan"] = lambda fen: _yuan(fen)
+    env.filters["region"] = lambda code: _region(code)
+    env.globals.update(status_text=_status_text, reason_text=_reason_text, detail_text=_detail_text,
+                       category_label=_category_label, decision_reason=_decision_reason)
+
+    @app.before_request
+    def guard():
+        host = (request.host or "").lower()
+        if host not in (f"127.0.0.1:{desk.port}", f"localhost:{desk.port}"):
+            return _refuse(400, _("this page answers only at 127.0.0.1:{port}").format(port=desk.port))
+        token = request.args.get("token")
+        if token is not None:
+            if not _same(token, desk.token):
+                return _refuse(403, _("the link's token is not this start's: open the address cpi-link serve printed"))
+            resp = redirect(request.path, code=303)
+            resp.set_cookie(desk.cookie, desk.token, httponly=True, samesite="Strict", path="/")
+            return resp
+        if not _same(request.cookies.get(desk.cookie), desk.token):
+            return _refuse(403, _("no access: open the address cpi-link serve printed (it carries this start's token)"))
+        lang = request.args.get("lang")
+        if lang in ("zh", "en"):
+            resp = redirect(request.path, code=303)
+            resp.set_cookie(LANG_COOKIE, lang, httponly=True, samesite="Strict", path="/")
+            return resp
+        set_language(request.cookies.get(LANG_COOKIE) or "zh")  # Chinese by default; one officer, one language
+        if request.method == "POST":
+            sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf")
+            if not _same(sent, desk.csrf):
+                return _refuse(403, _("the form lacks this page's security token: reload the page and try again"))
+        return None
+
+    @app.after_request
+    def headers(resp):
+        resp.headers["X-Frame-Options"] = "DENY"
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
+        resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        set_language(request.cookies.get(LANG_COOKIE) or "zh")
+        return _refuse(413, _("the upload is larger than this page accepts ({mb} MB; [web] upload_max_mb in sources.toml)").format(
+            mb=round(desk.upload_max / 1048576)))
+
+    @app.errorhandler(404)
+    def not_found(exc):
+        return _refuse(404, _("no such page"))
+
+    @app.errorhandler(405)
+    def wrong_method(exc):
+        return _refuse(405, _("no such page"))
+
+    @app.errorhandler(Exception)
+    def fault(exc):
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            return _refuse(exc.code or 500, exc.name)
+        message, eid = describe_error(exc)
+        return render_template("error.html", message=message, error_id=eid), 500 if eid else 400
+
+    def _refuse(code: int, message: str):
+        return render_template("error.html", message=message, error_id=None, bare=code in (400, 403)), code
+
+    @app.get("/")
+    def index():
+        return redirect(url_for("figures"), code=303)
+
+    # -- 1. 价格数据 ---------------------------------------------------------------------------
+    @app.get("/figures")
+    def figures():
+        from cpi_link.core.months import add_months, month_range
+        from cpi_link.jobs.monthly import expected_latest_month
+        from cpi_link.rules.trigger import missing_figures
+        from cpi_link.store.series import SeriesStore
+
+        sch = _scheme(desk)
+        store = SeriesStore(desk.home)
+        last = expected_latest_month()
+        rows = []
+        for m in reversed(month_range(add_months(last, -23), last)):
+            vals = {(r, i): store.get(r, i, m) for r in REGIONS for i in ("cpi", "food")}
+            try:
+                lacks = missing_figures(sch, m, store)
+            except CpiLinkError as exc:
+                lacks = [error_text(exc)]
+            rows.append({"month": m, "figs": vals, "lacks": lacks})
+        task = desk.tasks.latest("fetch", "nbs")
+        return render_template("figures.html", page="figures", rows=rows, regions=REGIONS, scheme=sch,
+                               note=desk.notes.pop("figures", None), task=task, since=add_months(last, -11), until=last)
+
+    @app.get("/figures/template")
+    def figures_template():
+        from cpi_link.core.months import month_range, parse_month
+        from cpi_link.sources.template import write_template
+
+        region = request.args.get("region", "140000")
+        if region not in REGIONS:
+            raise UsageError(_("--region {value!r} is not a 6-digit region code").format(value=region))
+        months = month_range(parse_month(request.args.get("since", ""), "--since"), parse_month(request.args.get("until", ""), "--until"))
+        suffix = ".csv" if request.args.get("format") == "csv" else ".xlsx"
+        name = f"价格数据导入表-{region}-{months[0]}-{months[-1]}{suffix}"
+        return _send_made(desk, name, lambda p: write_template(p, [region], months, ["cpi", "food"]))
+
+    @app.post("/figures/upload")
+    def figures_upload():
+        from cpi_link.sources.file import read_figures_file
+        from cpi_link.store.series import SeriesStore
+
+        f = request.files.get("file")
+        note: dict = {"kind": "upload"}
+        try:
+            if f is None or not f.filename:
+                raise UsageError(_("choose the filled figures file first"))
+            path, name = save_upload(desk, f, _("figures file"))
+            note["name"] = name
+            blank: list[int] = []
+            obs = read_figures_file(path, skipped=blank, sheet=request.form.get("sheet") or None)
+            desk.home.ensure()
+            result = SeriesStore(desk.home).upsert(obs)
+            note.update(ok=True, rows=len(obs), blank=len(blank), **result.as_dict())
+        except Exception as exc:
+            note.update(ok=False, error=describe_error(exc)[0])
+        desk.notes["figures"] = note
+        return redirect(url_for("figures"), code=303)
+
+    @app.post("/figures/fetch")
+    def figures_fetch():
+        def work(t: Task):
+            from cpi_link.sources import nbs
+            from cpi_link.store.series import SeriesStore
+
+            desk.home.ensure()
+            outcome = nbs.fetch(desk.config_dir, desk.home, regions=None, since=None, until=None)
+            return SeriesStore(desk.home).upsert(outcome.observations).as_dict() | {"rows": len(outcome.observations)}
+
+        desk.tasks.start("fetch", "nbs", work)
+        return redirect(url_for("figures"), code=303)
+
+    # -- 2. 本月测算 ---------------------------------------------------------------------------
+    def _month_arg() -> str:
+        from cpi_link.core.months import parse_month
+
+        m = request.values.get("month")
+        if m:
+            return parse_month(m, _("month"))
+        from cpi_link.jobs.monthly import latest_complete_month
+        from cpi_link.store.series import SeriesStore
+
+        return latest_complete_month(_scheme(desk), SeriesStore(desk.home)) or _latest_month()
+
+    @app.get("/month")
+    def month():
+        from cpi_link.rules.trigger import decide
+        from cpi_link.store.series import SeriesStore
+
+        m = _month_arg()
+        sch = _scheme(desk)
+        decision = rules = None
+        problem = None
+        try:
+            rules = sch.rules_for(m)
+            decision = decide(rules, SeriesStore(desk.home)).to_json(provenance=True)
+        except Exception as exc:
+            problem = describe_error(exc)[0]
+        check = desk.checks.get(m)
+        task = desk.tasks.get(check["task"]) if check else None
+        shown = _check_view(check, task) if task and task.state == "done" else None
+        return render_template("month.html", page="month", month=m, scheme=sch, rules=rules, decision=decision, problem=problem,
+                               check=check, task=task, shown=shown, note=desk.notes.pop("month", None))
+
+    @app.post("/month/check")
+    def month_check():
+        from cpi_link.jobs.pipeline import calculate_month
+        from cpi_link.store.series import SeriesStore
+
+        m = _month_arg()
+        try:
+            roster = request.files.get("roster")
+            if roster is None or not roster.filename:
+                raise UsageError(_("choose the roster file first"))
+            if desk.tasks.running("check", m):
+                return redirect(url_for("month", month=m), code=303)
+            rpath, rname = save_upload(desk, roster, _("roster"))
+            std = request.files.get("standards")
+            spath, sname = save_upload(desk, std, _("standards")) if std is not None and std.filename else (None, None)
+            sheet = request.form.get("sheet") or None
+        except Exception as exc:
+            desk.notes["month"] = {"ok": False, "error": describe_error(exc)[0]}
+            return redirect(url_for("month", month=m), code=303)
+        out = desk.home.root / "trials" / f"web-{secrets.token_hex(6)}"
+
+        def work(t: Task):
+            from cpi_link.calc.handle import open_roster
+
+            sch = _scheme(desk)
+            with open_roster(rpath, private_dir(out.parent), sheet=sheet) as handle:  # as calc opens it
+                return calculate_month(m, handle, sch, SeriesStore(desk.home), _standards(spath), desk.home, out_dir=out,
+                                       progress=t.advance)
+
+        task, _started = desk.tasks.start("check", m, work)
+        desk.checks[m] = {"task": task.id, "roster": rpath, "roster_name": rname, "standards": spath, "standards_name": sname,
+                          "sheet": sheet, "trial": out}
+        return redirect(url_for("month", month=m), code=303)
+
+    # -- 3. 发放 -------------------------------------------------------------------------------
+    @app.get("/pay")
+    def pay():
+        from cpi_link.jobs.ledger import Ledger
+
+        m = _month_arg()
+        rec = Ledger(desk.home).record(m)
+        check = desk.checks.get(m)
+        ctask = desk.tasks.get(check["task"]) if check else None
+        shown = _check_view(check, ctask) if ctask and ctask.state == "done" else None
+        task = desk.tasks.latest("pay", m)
+        banks = sorted(p.stem for p in (desk.config_dir / "banks").glob("*.toml")) if (desk.config_dir / "banks").is_dir() else []
+        return render_template("pay.html", page="pay", month=m, rec=rec, check=check, shown=shown, task=task, banks=banks,
+                               note=desk.notes.pop("pay", None))
+
+    @app.post("/pay")
+    def pay_post():
+        from cpi_link.jobs.ledger import Ledger
+        from cpi_link.jobs.monthly import pay_month
+
+        m = _month_arg()
+        check = desk.checks.get(m)
+        if Ledger(desk.home).record(m) is not None:  # a reload or second tab after the payment: the ledger says it is done
+            return redirect(url_for("pay", month=m), code=303)
+        if check is None:
+            desk.notes["pay"] = {"ok": False, "error": _("check the month's roster first (本月测算): it is paid as checked")}
+            return redirect(url_for("pay", month=m), code=303)
+
+        def work(t: Task):
+            return pay_month(desk.home, _scheme(desk), check["roster"], _standards(check["standards"]), m, progress=t.advance,
+                             sheet=check["sheet"])
+
+        desk.tasks.start("pay", m, work)  # a second click joins the payment under way
+        return redirect(url_for("pay", month=m), code=303)
+
+    @app.get("/download/<what>")
+    def download(what: str):
+        from cpi_link.jobs.ledger import Ledger
+        from cpi_link.outputs.report import load_run
+
+        m = _month_arg()
+        rec = Ledger(desk.home).record(m)
+        if rec is None:
+            raise UsageError(_("{month} has no completed run yet: run it first (cpi-link run or calc), then supplement").format(month=m))
+        run = load_run(rec["run_dir"])
+        if what == "workbook":
+            from cpi_link.outputs.workbook import write_workbook
+
+            return _send_made(desk, f"{m}-发放花名册.xlsx", lambda p: write_workbook(run, p))
+        if what == "bank":
+            from cpi_link.outputs.bank import find_template, load_template, write_bank_file
+
+            tpl = load_template(find_template(request.args.get("template") or "generic-csv", desk.config_dir))
+            suffix = ".xlsx" if tpl.format == "xlsx" else f".{tpl.format}"
+            return _send_made(desk, f"{m}-银行代发{suffix}", lambda p: write_bank_file(run, tpl, p))
+        if what == "public":
+            from cpi_link.outputs.bank import write_public_list
+
+            return _send_made(desk, f"{m}-公示名单.xlsx", lambda p: write_public_list(run, p))
+        if what == "rejected":
+            from cpi_link.outputs.report import write_rejected_list
+
+            return _send_made(desk, f"{m}-未发放名单.csv", lambda p: write_rejected_list(run, p))
+        abort(404)
+
+    # -- 4. 历史 -------------------------------------------------------------------------------
+    @app.get("/history")
+    def history():
+        from cpi_link.jobs.doctor import check
+        from cpi_link.jobs.ledger import Ledger, export_table
+        from cpi_link.jobs.monthly import revised_after_payment
+        from cpi_link.store.series import SeriesStore
+
+        ledger = Ledger(desk.home)
+        sch = _scheme(desk)
+        store = SeriesStore(desk.home)
+        records, revised = [], {}
+        for key in reversed(ledger.keys()):
+            rec = ledger.record(key)
+            records.append(rec)
+            try:
+                out = revised_after_payment(key, rec, sch, store)
+            except Exception:
+                out = None  # a month another scheme paid: the CLI's run with that scheme reports it
+            if out is not None:
+                revised[key] = out
+        q = (request.args.get("q") or "").strip()
+        found = []
+        if q:
+            t = export_table(ledger).to_pandas()
+            ids = t["person_id"].astype(str)
+            masked = ids.map(mask_id)
+            hit = t["name"].astype(str).str.contains(q, regex=False) | (masked == q) | (ids.str[-4:] == q[-4:]) & masked.str.startswith(q[:6])
+            for r in t[hit].head(200).itertuples(index=False):
+                found.append({"month": r.index_month, "kind": r.kind, "name": r.name, "id": mask_id(r.person_id),
+                              "region": r.region_code, "category": r.category, "amount": str(r.amount), "paid_at": r.paid_at})
+        doctor = check(desk.home, repair=False)
+        return render_template("history.html", page="history", records=records, revised=revised, q=q, found=found, doctor=doctor)
+
+    # -- progress of long work -------------------------------------------------------------------
+    @app.get("/task/<task_id>")
+    def task_view(task_id: str):
+        task = desk.tasks.get(task_id)
+        if task is None:
+            abort(404)
+        resp = app.make_response(render_template("task.html", task=task))
+        if task.state != "running":
+            resp.headers["HX-Refresh"] = "true"  # the page shows the outcome in full
+        return resp
+
+    def _latest_month() -> str:
+        from cpi_link.jobs.monthly import expected_latest_month
+
+        return expected_latest_month()
+
+    return app
+
+
+def _check_view(check: dict, task: Task) -> dict:
+    """What the page shows of a finished check: the roster as read, totals by county and category, rejected rows."""
+    from cpi_link.outputs.report import load_rejected, load_run, report_json
+
+    run = load_run(task.result.run_dir)
+    rep = report_json(run)
+    rej = load_rejected(run)
+    entry = next((i for i in run.manifest.get("inputs", []) if i.get("role") == "roster"), {})
+    rows = [{"row": int(r.row), "reason": r.reason, "detail": r.detail, "name": r.name, "id": mask_id(r.person_id),
+             "file": getattr(r, "file", None), "sheet": getattr(r, "sheet", None)} for r in rej.head(500).itertuples(index=False)]
+    return {"report": rep, "roster": entry, "rejected": rows, "rejected_total": len(rej), "result": task.result}
+
+
+def _send_made(desk: Desk, name: str, make):
+    """A file made by an outputs/ writer into a private temp folder under home, sent, and removed."""
+    tmp = Path(tempfile.mkdtemp(prefix=".web-", dir=private_dir(desk.home.root / "tmp")))
+    try:
+        p = tmp / ("out" + Path(name).suffix)
+        make(p)
+        made = sorted(tmp.iterdir())
+        if len(made) == 1:
+            data, download = made[0].read_bytes(), name
+        else:  # a bank template's row limit splits the file: all parts in one zip
+            import zipfile
+
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+                for f in made:
+                    z.write(f, Path(name).stem + f.name[3:])
+            data, download = buf.getvalue(), Path(name).stem + ".zip"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return send_file(io.BytesIO(data), as_attachment=True, download_name=download, max_age=0)
+
+
+def _yuan(fen) -> str:
+    from cpi_link.core.money import fen_to_yuan_str
+
+    return fen_to_yuan_str(int(fen or 0))
+
+
+def _region(code) -> str:
+    from cpi_link.core.regions import region_label
+
+    return region_label(str(code)) if code else ""
+
+
+# the engine's words for people, imported when a page first needs them (start-up stays light)
+def _status_text(status: str) -> str:
+    from cpi_link.jobs.monthly import status_text
+
+    return status_text(status)
+
+
+def _reason_text(code: str) -> str:
+    from cpi_link.roster.reasons import reason_text
+
+    return reason_text(code)
+
+
+def _detail_text(detail: str) -> str:
+    from cpi_link.roster.reasons import detail_text
+
+    return mask_digits(detail_text(detail))
+
+
+def _category_label(code: str) -> str:
+    from cpi_link.core.categories import CATEGORY_LABELS
+
+    return CATEGORY_LABELS.get(code, "")
+
+
+def _decision_reason(d: dict) -> str:
+    from cpi_link.rules.trigger import decision_reason
+
+    return decision_reason(d)
