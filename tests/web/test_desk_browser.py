@@ -138,6 +138,7 @@ def test_monthly_work_in_the_browser(browser, tmp_path, home):
         assert calc.returncode == 0, calc.stderr
         calc_total = Decimal(json.loads(calc.stdout)["total_amount"])
         assert calc_total == Decimal(EXPECTED_TOTAL)
+        page.select_option("select[name=template]", "generic-csv")
         with page.expect_download() as dl:
             page.click("#dl-bank")
         bank = tmp_path / "bank.csv"
