@@ -228,9 +228,9 @@ def check_part_sizes(path: Path, kind: str) -> None:
 
 def _calamine_text(exc: Exception) -> str:
     # calamine's messages may quote cell text: keep them short and never with long digit runs
-    from cpi_link.core.privacy import mask_id
+    from cpi_link.core.privacy import mask_digits
 
-    text = re.sub(r"\d{15,}", lambda m: mask_id(m.group()), str(exc).splitlines()[0] if str(exc) else "")
+    text = mask_digits(str(exc).splitlines()[0] if str(exc) else "")
     name = type(exc).__name__
     if "password" in text.lower() or name == "PasswordError":
         return _("it is password-protected; save a copy without the password")

@@ -361,10 +361,9 @@ class HeaderMatcher:
 
 def _show(h: object) -> str:
     # a file saved without its header has a person's data where the header should be: never an ID
-    from cpi_link.core.privacy import mask_id
+    from cpi_link.core.privacy import mask_digits
 
-    text = ("" if h is None else str(h)).replace("\n", " ").strip()
-    text = re.sub(r"\d{15,}", lambda m: mask_id(m.group()), text)
+    text = mask_digits(("" if h is None else str(h)).replace("\n", " ").strip())
     return text if len(text) <= 30 else text[:29] + "…"
 
 

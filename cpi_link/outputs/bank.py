@@ -550,8 +550,8 @@ def load_office(home: Path | None, config_dir: Path | None) -> Office:
             continue
         try:
             with open(f, "rb") as fh:
-                t = tomllib.load(fh)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+                t = tomllib.loads(fh.read().decode("utf-8-sig"))  # Notepad saves with a BOM
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise UsageError(_("{path}: cannot read the office file ({error})").format(path=f, error=exc)) from None
         unknown = set(t) - OFFICE_KEYS
         if unknown:

@@ -36,3 +36,13 @@ def test_bank_template_with_bom(tmp_path):
     src = REPO / "config/banks/generic-csv.toml"
     a, b = load_template(_bom_copy(src, tmp_path / "b.toml")), load_template(src)
     assert (a.format, a.columns) == (b.format, b.columns)
+
+
+def test_sources_config_with_bom(tmp_path, cli):
+    import shutil
+
+    cfg = tmp_path / "cfg"
+    shutil.copytree(REPO / "config", cfg)
+    _bom_copy(REPO / "config/sources.toml", cfg / "sources.toml")
+    r = cli("--config", cfg, "sources", "show", "--format", "json")
+    assert r.exit_code == 0, r.output

@@ -79,8 +79,8 @@ def default_scheme(config_dir: Path) -> str:
     if p.is_file():
         try:
             with open(p, "rb") as fh:
-                value = tomllib.load(fh).get("default_scheme")
-        except (OSError, tomllib.TOMLDecodeError, RecursionError):
+                value = tomllib.loads(fh.read().decode("utf-8-sig")).get("default_scheme")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
             value = None  # sources.toml's own reader reports its errors
         if isinstance(value, str) and value.strip():
             return value.strip()

@@ -164,9 +164,11 @@ def load_sources(config_dir: Path | None, env: dict[str, str] | None = None) -> 
     path = sources_path(config_dir)
     try:
         with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
+            raw = tomllib.loads(fh.read().decode("utf-8-sig"))  # Notepad saves with a BOM
     except FileNotFoundError:
         raise ConfigError(f"{path}: sources config not found") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     except RecursionError:  # deeply nested arrays: Python's TOML reader gives up
