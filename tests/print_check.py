@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # xlsx_structure, shared with the structure test
 CLI = Path(sys.executable).parent / "cpi-link"
 W = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 
@@ -71,7 +72,7 @@ def check_workbook(xlsx: Path, run_dir: Path, out: Path) -> tuple[list[str], Pat
     counts = run.payments.groupby("region_code").size().to_dict()
     stats = {"pages": len(pages), "counties": {}}
     for code, n in sorted(counts.items()):
-        mine = [(i, t, land) for i, (t, land) in enumerate(pages) if re.search(rf"发放花名册\s*{code}（", t)]
+        mine = [(i, t, land) for i, (t, land) in enumerate(pages) if re.search(rf"发放花名册\s*{code}[\s（]", t)]
         want = len(page_breaks(n)) + 1
         stats["counties"][code] = {"rows": n, "pages": len(mine)}
         if len(mine) != want:
@@ -83,12 +84,19 @@ def check_workbook(xlsx: Path, run_dir: Path, out: Path) -> tuple[list[str], Pat
                 problems.append(f"{xlsx.name} {code}: page {i + 1} lacks the header row or is cut across its width")
             if not re.search(r"第\s*\d+\s*页", t):
                 problems.append(f"{xlsx.name} {code}: page {i + 1} has no page number")
+        # page numbers run per county: 第 1 页 共 N 页 ... 第 N 页 共 N 页 (issue 31)
+        numbers = [re.search(r"第\s*(\d+)\s*页\s*共\s*(\d+)\s*页", t) for _, t, _ in mine]
+        if [(int(m.group(1)), int(m.group(2))) if m else None for m in numbers] != [(k, want) for k in range(1, want + 1)]:
+            problems.append(f"{xlsx.name} {code}: page numbers {[m.group(0) if m else None for m in numbers]}, "
+                            f"expected 第 1..{want} 页 共 {want} 页")
         if mine:
             last = mine[-1][1]
             if not ("合计" in last and "经办人" in last and "审核人" in last and "负责人" in last):
                 problems.append(f"{xlsx.name} {code}: the last page lacks 合计 with the signature line")
             if any("经办人" in t for _, t, _ in mine[:-1]):
                 problems.append(f"{xlsx.name} {code}: the signature line is not on the last page")
+    if covers and not all(w in pages[covers[0]][0] for w in ("经办人", "审核人", "负责人", "人民币")):
+        problems.append(f"{xlsx.name}: the cover lacks its signature block or the total in words")
     rej = load_rejected(run)
     rej_text = "".join(t for t, _ in pages if "未发放名单" in t)
     missing = [r for r in rej["name"].astype(str) if r and r not in rej_text]
@@ -140,6 +148,23 @@ def main(argv=None) -> int:
                 # page 2: the first page of county 140105 (page 1 is the cover)
                 sh("pdftoppm", "-png", "-r", "70", "-f", "2", "-l", "2", "-singlefile", pdf, args.png / "workbook-county-page")
                 sh("pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile", pdf, args.png / "workbook-cover")
+        # every other XLSX the tool writes: the structure WPS needs, and LibreOffice converts it
+        from xlsx_structure import problems as xlsx_problems
+
+        others = {"bank": out / "bank.xlsx", "public": out / "公示.xlsx", "figures form": out / "figures.xlsx"}
+        sh(CLI, "report", big_run, "--bank", "generic-xlsx", "--bank-out", others["bank"], "--public", others["public"], env=env)
+        sh(CLI, "fetch", "template", "--region", "140000", "--since", "2019-01", "--until", "2019-12", "--out",
+           others["figures form"], env=env)
+        for what, f in others.items():
+            problems += [f"{f.name}: {p}" for p in xlsx_problems(f)]
+            r = sh("soffice", "--headless", "--norestore", "--convert-to", "pdf", "--outdir", out, f, check=False)
+            pdf = out / (f.stem + ".pdf")
+            if r.returncode != 0 or not pdf.is_file() or not pdf_pages(pdf):
+                problems.append(f"{f.name}: LibreOffice did not convert it to PDF ({r.stderr[-300:]})")
+            else:
+                report[what] = {"pages": len(pdf_pages(pdf))}
+        for name in ("sample", "county150"):
+            problems += [f"{name}.xlsx: {p}" for p in xlsx_problems(out / f"{name}.xlsx")]
         print(json.dumps(report, ensure_ascii=False, indent=2))
         for p in problems:
             print("FAIL:", p, file=sys.stderr)

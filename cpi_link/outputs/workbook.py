@@ -302,6 +302,8 @@ def _cover(wb, F: _Formats, run: Run, mask_ids: bool, rejected_rows: int) -> Non
     for region, k, f in figs:
         src = str(f.get("source_ref") or f.get("source") or "")
         src = re.sub(r"\s*sha256:[0-9a-f]{8,}", "", src)
+        if src.startswith("bundled:"):  # the figures shipped with the tool: say so, then the file
+            src = "随程序附带的数据（" + src.removeprefix("bundled:") + "）"
         src = {"file": "文件导入", "bundled": "随程序附带的数据", "nbs": "国家统计局网站"}.get(src, src)
         where = f"{region_label(f.get('region_code', region))} / {f.get('month', '')}"
         ws.set_row(r, 15 * max(_est_lines(src, widths[4]), _est_lines(INDICATOR_ZH.get(k, k), widths[0]),
