@@ -289,6 +289,57 @@ def emit_csv(rows: list[dict], columns: list[str], encoding: str | CsvEncoding |
         out.flush()
 
 
+def emit_csv_batches(batches, columns: list[str], encoding: str | CsvEncoding | None = None) -> None:
+    """CSV on stdout as emit_csv writes it, streamed: each batch a dict of column -> pyarrow array,
+    written by Arrow's CSV writer as it comes (a batch with a value that needs quotes: by the csv
+    module); formula-like text neutralised as in emit_csv."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    enc = csv_encoding(encoding)
+    sys.stdout.flush()
+    out = getattr(sys.stdout, "buffer", None)
+
+    def write(data: bytes) -> None:
+        if enc != "utf-8":
+            data = data.decode("utf-8").encode(enc)  # gb18030 encodes every Unicode character
+        if out is None:
+            sys.stdout.write(data.decode(enc))
+        else:
+            out.write(data)
+
+    head = io.StringIO()
+    csv.writer(head, lineterminator="\n").writerow(columns)
+    write(head.getvalue().encode("utf-8"))
+    plain = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    for batch in batches:
+        arrays = []
+        for c in columns:
+            v = batch[c]
+            v = v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v
+            if pa.types.is_string(v.type):
+                odd = pc.fill_null(pc.match_substring_regex(v, r"^[=+@-]"), False)
+                if pc.any(odd).as_py():  # the rare cell that looks like a formula: as emit_csv writes it
+                    rows = np.flatnonzero(odd.to_numpy(zero_copy_only=False))
+                    fixed = pa.array([_csv_cell(x) for x in v.take(pa.array(rows)).to_pylist()], pa.string())
+                    v = pc.replace_with_mask(v, odd, fixed)
+            arrays.append(v)
+        table = pa.Table.from_arrays(arrays, names=columns)
+        buf = io.BytesIO()
+        try:
+            pacsv.write_csv(table, buf, plain)
+        except pa.ArrowInvalid:  # a comma, quote or line break in some value: quoted as emit_csv quotes it
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\n").writerows(
+                zip(*[["" if x is None else x for x in a.to_pylist()] for a in arrays]))
+            buf = io.BytesIO(text.getvalue().encode("utf-8"))
+        write(buf.getvalue())
+    if out is not None:
+        out.flush()
+
+
 def _csv_cell(v: Any) -> Any:
     if isinstance(v, (dict, list)):
         return json.dumps(v, ensure_ascii=False, default=str)

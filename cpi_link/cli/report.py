@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from cpi_link.cli.common import ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP
-from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, heading, info, state, stderr_console, stdout_console, warn
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_csv_batches, emit_json, handle_errors, heading, info, state, stderr_console, stdout_console, warn
 from cpi_link.core.i18n import _, translate
 from cpi_link.core.regions import region_label, region_name
 
@@ -309,24 +310,46 @@ def diff(
     full_ids: bool = typer.Option(False, "--full-ids", help=_("Show full resident IDs (by default they are masked as 140105********123X).")),
     mask_ids: bool = typer.Option(False, "--mask-ids", hidden=True, help=_("Kept for old scripts: IDs are masked by default.")),
     show: int = typer.Option(50, "--show", help=_("Table only: at most this many people per list (json/csv list everyone).")),
-    fmt: Format = typer.Option(Format.table, "--format", help=_("Output format: 'table' for people (rich), 'json' or 'csv' on stdout for scripts. csv: one row per person added, removed or changed.")),
+    summary: bool = typer.Option(False, "--summary", help=_("Only the runs compared and the totals (no list of people): for cron mail.")),
+    fmt: Format = typer.Option(Format.table, "--format", help=_("Output format: 'table' for people (rich), 'json' or 'csv' on stdout for scripts. csv: one row per person added, removed or changed, with both months, both amounts and the difference B - A on every row (they sum to the totals' difference).")),
     encoding: EncodingOption = None,
 ):
     """What changed between two runs: people added and removed, amounts changed and why (standard,
     rate, category, persons...), and the totals."""
-    from cpi_link.outputs.diff import REASON_TEXT, diff_runs
-    from cpi_link.outputs.report import load_run
+    from cpi_link.outputs.diff import CHANGES, CSV_COLUMNS, REASON_TEXT, columns, diff_runs, records, selected
 
-    a, b = load_run(run_a), load_run(run_b)
-    d = diff_runs(a, b, mask_ids=not full_ids or mask_ids)
+    d = diff_runs(run_a, run_b)
+    masked = not full_ids or mask_ids
+    sa, sb = d.sides
+    tot = d.totals
     if fmt is Format.json:
-        emit_json(d)
+        import json
+
+        def dump(x) -> str:
+            return json.dumps(x, ensure_ascii=False, default=str)
+
+        w = sys.stdout.write
+        w("{\n" + f'  "a": {dump(sa)},\n  "b": {dump(sb)},\n  "totals": {dump(tot)}')
+        if not summary:
+            keys = {"added": ["person_id", "name", "category", "region_code", "persons", "amount"],
+                    "removed": ["person_id", "name", "category", "region_code", "persons", "amount"],
+                    "changed": ["person_id", "name", "category", "region_code", "persons", "amount_a", "amount_b",
+                                "difference", "reasons", "detail"]}
+            for change in CHANGES:
+                w(f',\n  "{change}": [')
+                for n, r in enumerate(records(d, change, mask_ids=masked)):
+                    w(("," if n else "") + "\n    " + dump({k: r[k] for k in keys[change]}))
+                w("\n  ]")
+        w("\n}\n")
         return
     if fmt is Format.csv:
-        rows = [{"change": "added", **r, "amount_b": r["amount"]} for r in d["added"]]
-        rows += [{"change": "removed", **r, "amount_a": r["amount"]} for r in d["removed"]]
-        rows += [{"change": "changed", **r, "reasons": ";".join(r["reasons"])} for r in d["changed"]]
-        emit_csv(rows, ["change", "person_id", "name", "category", "region_code", "amount_a", "amount_b", "difference", "reasons", "detail"])
+        if summary:
+            emit_csv([{"side": k, **s} for k, s in (("A", sa), ("B", sb))] + [{"side": "B - A", "amount": tot["difference"]}],
+                     ["side", "month", "run_id", "triggered", "rate_pct", "version", "rows", "persons", "amount"])
+            return
+        rows = selected(d)
+        emit_csv_batches((columns(d, {k: v[s:s + 65_536] for k, v in rows.items()}, masked)
+                          for s in range(0, len(rows["ia"]), 65_536)), CSV_COLUMNS)
         return
     from rich.markup import escape
     from rich.table import Table
@@ -334,26 +357,29 @@ def diff(
     con = stdout_console()
     t = Table(title=_("runs compared"), title_justify="left")
     for i, c in enumerate(("", _("month"), _("starts"), _("rate %"), _("version"), _("rows"), _("persons"), _("yuan"))):
-        t.add_column(c, justify="right" if i >= 5 else "left")
-    for label, s in (("A", d["a"]), ("B", d["b"])):
+        t.add_column(c, justify="right" if i >= 5 else "left", no_wrap=i >= 5 or i in (1, 3))
+    for label, s in (("A", sa), ("B", sb)):
         t.add_row(label, s["month"], _("YES") if s["triggered"] else _("no"), f"{s['rate_pct'] or '—'} ({s['indicator'] or '—'})",
                   escape(s["version"]), f"{s['rows']:,}", f"{s['persons']:,}", s["amount"])
-    tot = d["totals"]
     t.add_row("B - A", "", "", "", "", "", "", f"[bold]{tot['difference']}[/]")
     con.print(t)
     con.print(_("added {added} ({added_amount} yuan); removed {removed} ({removed_amount} yuan); "
                 "changed {changed} ({changed_amount} yuan); unchanged {unchanged}").format(**tot))
     for w, n in tot["changed_by_reason"].items():
         con.print("  " + _("{n} because {why}").format(n=n, why=translate(REASON_TEXT.get(w, w))))
-    for title, rows, cols in ((_("added (in B, not in A)"), d["added"], ["person_id", "name", "category", "region_code", "persons", "amount"]),
-                              (_("removed (in A, not in B)"), d["removed"], ["person_id", "name", "category", "region_code", "persons", "amount"]),
-                              (_("amount changed"), d["changed"], ["person_id", "name", "region_code", "amount_a", "amount_b", "difference", "detail"])):
-        if not rows:
+    if summary:
+        return
+    for change, title, cols in (("added", _("added (in B, not in A)"), ["person_id", "name", "category", "region_code", "persons", "amount"]),
+                                ("removed", _("removed (in A, not in B)"), ["person_id", "name", "category", "region_code", "persons", "amount"]),
+                                ("changed", _("amount changed"), ["person_id", "name", "region_code", "amount_a", "amount_b", "difference", "detail"])):
+        count = tot[change]
+        if not count:
             continue
-        t = Table(title=f"{title}: {len(rows)}" + (_(" (first {n})").format(n=show) if len(rows) > show else ""), title_justify="left")
+        t = Table(title=f"{title}: {count}" + (_(" (first {n})").format(n=show) if count > show else ""), title_justify="left")
         for c in cols:
-            t.add_column(heading("person_name" if c == "name" else c), justify="right" if c.startswith("amount") or c in ("difference", "persons") else "left",
-                         no_wrap=c != "detail" and c != "name", min_width=20 if c == "detail" else None)
-        for r in rows[:show]:
+            number = c.startswith("amount") or c in ("difference", "persons")
+            t.add_column(heading("person_name" if c == "name" else c), justify="right" if number else "left",
+                         no_wrap=c not in ("detail", "name"), min_width=20 if c == "detail" else None)
+        for r in records(d, change, limit=show, mask_ids=masked):
             t.add_row(*[escape(region_label(str(r[c])) if c == "region_code" else str(r[c])) for c in cols])
         con.print(t)

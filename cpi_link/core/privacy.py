@@ -66,3 +66,15 @@ def mask_digits(text: object) -> str:
         return s
     s = _SPAN.sub(_mask_groups, s)
     return _RUN.sub(lambda m: mask_id(m.group(0)), s)
+
+
+def mask_id_array(ids):
+    """mask_id over a pyarrow string array at once (IDs of 11 characters or more, as outputs hold)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    if len(ids) and pc.min(pc.utf8_length(pc.fill_null(ids, "00000000000"))).as_py() < 11:
+        return pa.array([None if v is None else mask_id(v) for v in ids.to_pylist()], pa.string())
+    return pc.binary_join_element_wise(pc.utf8_slice_codeunits(ids, 0, 6), pc.utf8_slice_codeunits(ids, -4), "*" * 8)

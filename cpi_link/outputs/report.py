@@ -108,11 +108,9 @@ def verify_outputs(p: Path, manifest: dict) -> None:
                          "check it with `cpi-link doctor` and re-run the month")
 
 
-def load_run(path: Path | str, verify: bool = True) -> Run:
-    """Read a run folder; UsageError (exit 2) when it is missing, not a run folder, or (verify)
-    any output differs from the sha256 its manifest records."""
-    import pyarrow.parquet as pq
-
+def read_manifest(path: Path | str, verify: bool = True) -> dict:
+    """A run folder's manifest; UsageError (exit 2) when the folder is missing, not a run folder,
+    or (verify) any output differs from the sha256 its manifest records."""
     p = Path(path)
     if not p.exists():
         raise UsageError(f"{p}: no such run folder")
@@ -129,6 +127,15 @@ def load_run(path: Path | str, verify: bool = True) -> Run:
         raise UsageError(f"{p / 'manifest.json'}: not a cpi-link run manifest (no run_id / index_month)")
     if verify:
         verify_outputs(p, manifest)
+    return manifest
+
+
+def load_run(path: Path | str, verify: bool = True) -> Run:
+    """Read a run folder (read_manifest's checks first)."""
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    manifest = read_manifest(p, verify)
     try:
         pay_t = pq.read_table(p / "payments.parquet")
         sum_t = pq.read_table(p / "summary.parquet")

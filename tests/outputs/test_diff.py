@@ -70,8 +70,32 @@ def test_diff_table_csv_and_masking(cli, home, tmp_path):
     assert P5 not in r.stdout and (P5[:6] + "********" + P5[-4:]) in r.stdout
     assert "'=戊" in r.stdout  # formula injection neutralised in CSV
     lines = r.stdout.strip().splitlines()
-    assert lines[0] == "change,person_id,name,category,region_code,amount_a,amount_b,difference,reasons,detail"
+    assert lines[0] == "change,person_id,name,category,region_code,month_a,month_b,amount_a,amount_b,difference,reasons,detail"
     assert len(lines) == 1 + 1 + 1 + 3
+
+
+def test_diff_csv_rows_are_whole_and_sum_to_b_minus_a(cli, home, tmp_path):
+    """Issue 34: category, both months, both amounts and the difference on every row."""
+    import csv
+    import io
+    from decimal import Decimal
+
+    a, b = make_runs(cli, home, tmp_path)
+    r = cli("diff", a, b, "--format", "csv", "--full-ids")
+    rows = {x["person_id"]: x for x in csv.DictReader(io.StringIO(r.stdout))}
+    assert all(x["category"] and x["month_a"] == "2024-01" and x["month_b"] == "2024-02" for x in rows.values())
+    assert (rows[P5]["change"], rows[P5]["amount_a"], rows[P5]["amount_b"], rows[P5]["difference"]) == ("added", "0.00", "35.00", "35.00")
+    assert (rows[P4]["change"], rows[P4]["amount_a"], rows[P4]["amount_b"], rows[P4]["difference"]) == ("removed", "33.00", "0.00", "-33.00")
+    assert rows[P2]["category"] == "urban_dibao" and rows[P3]["reasons"] == "rate;persons"
+    assert sum(Decimal(x["difference"]) for x in rows.values()) == Decimal("89.00")  # 269.00 - 180.00
+
+
+def test_diff_summary_for_cron_mail(cli, home, tmp_path):
+    a, b = make_runs(cli, home, tmp_path)
+    r = cli("diff", a, b, "--summary")
+    assert r.exit_code == 0 and "89.00" in r.stdout and "added 1" in r.stdout and "甲" not in r.stdout
+    d = cli.json("diff", a, b, "--summary", "--format", "json")
+    assert d["totals"]["difference"] == "89.00" and "changed" not in d
 
 
 def test_diff_bad_folder_exits_2(cli, home, tmp_path):
