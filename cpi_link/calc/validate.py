@@ -51,6 +51,7 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
                 p["example_file_rows"].append(int(frow) if frow is not None else None)
                 p["example_details"].append(str(detail))
     out = {"roster": str(path), "month": month, "sheet": info.get("sheet"), "header_row": info.get("header_row"),
+           "header_end": info.get("header_end"), "header_cells": info.get("header_cells", []),
            "rows": rows, "ok_rows": rows - bad, "problems": problems,
            "warnings": _warnings(Path(path), month is None, examples, sheet)}
     if assumed:

@@ -11,7 +11,8 @@ import typer
 # the helpers of calc's neighbours (run, oneoff, report, estimate) live in cli/common.py
 from cpi_link.cli.common import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP,  # noqa: F401
                                  EncodingOption, FORMAT_HELP, Format, default_scheme, emit_csv, emit_json, emit_result,
-                                 handle_errors, load_standards_option, print_result, print_roster_read, print_tables,
+                                 handle_errors, header_cells_text, load_standards_option, print_result, print_roster_read,
+                                 print_tables,
                                  progress_for, progress_ticker, result_json, roster_read_text, state, stdout_console, warn,
                                  warn_unverified)
 from cpi_link.core.i18n import _
@@ -79,7 +80,8 @@ def calc(
 @handle_errors
 def validate(
     ctx: typer.Context,
-    roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
+    roster: Optional[Path] = typer.Option(None, "--roster", help=ROSTER_HELP),
+    columns: bool = typer.Option(False, "--columns", help=_("Print the accepted header names of every roster column (the synonym table) and stop.")),
     month: Optional[str] = typer.Option(None, "--month", help=_("Also run the month's checks (categories, standards, duplicates at their amounts) exactly as calc would.")),
     standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP + " " + _("Used with --month.")),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
@@ -92,6 +94,13 @@ def validate(
     """Check a roster without paying: the rows calc would reject, by reason, with the first rows of each."""
     from cpi_link.calc.validate import validate_roster
 
+    if columns:
+        print_synonyms(fmt)
+        return
+    if roster is None:
+        from cpi_link.core.errors import UsageError
+
+        raise UsageError(_("validate needs --roster PATH (or --columns for the accepted header names)"))
     st = state(ctx)
     sch = std = store = None
     m = None
@@ -128,10 +137,12 @@ def validate(
 
         from cpi_link.roster.reasons import detail_text, reason_text
 
-        read = roster_read_text({"sheet": rep["sheet"], "header_row": rep["header_row"],
+        read = roster_read_text({"sheet": rep["sheet"], "header_row": rep["header_row"], "header_end": rep.get("header_end"),
                                  "format": "csv" if rep["sheet"] is None else "sheet"})
         con.print(_("[bold]{path}[/]: {rows:,} data rows, {ok:,} without problems").format(
             path=escape(str(roster)) + (" (" + escape(read) + ")" if read else ""), rows=rep["rows"], ok=rep["ok_rows"]))
+        if rep.get("header_cells"):
+            con.print(_("columns read: {cells}").format(cells=escape(header_cells_text(rep["header_cells"]))))
         if rep["problems"]:
             t = Table(title=_("Problems by reason"))
             t.add_column(_("reason"))
@@ -151,3 +162,31 @@ def validate(
             for k, v in rep["warnings"].items():
                 t.add_row(k, f"{v['rows']:,}", "\n".join(f"{r}: {escape(d)}" for r, d in zip(v["example_rows"], v["example_details"])))
             con.print(t)
+
+
+def print_synonyms(fmt) -> None:
+    """`validate --columns`: each roster column, the header names it is read from, the units it takes
+    and the words that make a cell a look-alike (exit 2), and the columns known and not read."""
+    from cpi_link.roster.schema import HEADER_ALIASES, HEADER_HINTS, HEADER_UNITS, OTHER_COLUMNS, REQUIRED_COLUMNS
+
+    rows = [{"column": k, "required": k in REQUIRED_COLUMNS, "names": list(v), "units": list(HEADER_UNITS.get(k, ())),
+             "lookalike_words": list(HEADER_HINTS.get(k, ()))} for k, v in HEADER_ALIASES.items()]
+    if fmt is Format.json:
+        emit_json({"columns": rows, "not_used": list(OTHER_COLUMNS)})
+        return
+    if fmt is Format.csv:
+        emit_csv([r | {k: " / ".join(r[k]) for k in ("names", "units", "lookalike_words")} for r in rows],
+                 ["column", "required", "names", "units", "lookalike_words"])
+        return
+    from rich.table import Table
+
+    t = Table(title=_("Roster columns and the header names they are read from"))
+    for c in (_("column"), _("required"), _("header names"), _("unit in brackets"), _("look-alike words (exit 2)")):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(r["column"], _("yes") if r["required"] else _("no"), " / ".join(r["names"]), " / ".join(r["units"]),
+                  " / ".join(r["lookalike_words"]))
+    con = stdout_console()
+    con.print(t)
+    con.print(_("Known columns that are not read (shown as \"not used\"): {names}").format(names=" / ".join(OTHER_COLUMNS)))
+    con.print(_("Header cells are compared ignoring spaces, line breaks and full-width forms; any other cell is \"not used\"."))

@@ -370,7 +370,7 @@ SCHEME_HELP = _(
 STANDARDS_HELP = _("Standards file: CSV or a spreadsheet (XLSX, XLS, ODS) with region_code, effective_from, urban_monthly, "
                    "rural_monthly|rural_annual (Chinese headers too). Default: the bundled SAMPLE, with a warning.")
 ROSTER_HELP = _("Roster file: CSV (UTF-8/BOM/GB18030), XLSX/XLSM, XLS, ODS or Parquet; English or Chinese headers, "
-                "found among the first 10 rows.")
+                "found among the first 30 rows.")
 SHEET_HELP = _("Worksheet of a spreadsheet roster: its name or number from 1 (hidden sheets only this way). Default: the "
                "visible sheet that looks like a roster (several: an error listing them), else the active one.")
 STANDARDS_SHEET_HELP = _("Worksheet of a spreadsheet standards file: name or number from 1 (default as for --sheet).")
@@ -473,22 +473,46 @@ def roster_read_text(entry: dict) -> str | None:
     """'sheet '花名册', header on row 3' for a roster not read from its first line (None otherwise)."""
     parts = []
     if entry.get("sheet") is not None:
-        parts.append(f"sheet {entry['sheet']!r}")
-    if entry.get("header_row", 1) != 1 or parts:
-        word = "line" if entry.get("format") == "csv" else "row"
-        parts.append(f"header on {word} {entry.get('header_row', 1)}")
+        parts.append(_("sheet {name}").format(name=repr(entry["sheet"])))
+    first, last = entry.get("header_row", 1), entry.get("header_end") or entry.get("header_row", 1)
+    if last > first:
+        parts.append((_("header on lines {first}-{last}") if entry.get("format") == "csv" else
+                      _("header on rows {first}-{last}")).format(first=first, last=last))
+    elif first != 1 or parts:
+        parts.append((_("header on line {row}") if entry.get("format") == "csv" else _("header on row {row}")).format(row=first))
     if entry.get("hidden_rows"):
         parts.append(f"{entry['hidden_rows']:,} rows hidden in the sheet ({entry.get('hidden_paid_rows', 0):,} of them paid)")
     return ", ".join(parts) or None
 
 
 def print_roster_read(con, res) -> None:
+    entry = next((i for i in (res.manifest or {}).get("inputs", []) if i.get("role") == "roster"), {})
+    print_roster_entry(con, entry)
+
+
+def print_roster_entry(con, entry: dict) -> None:
+    """Where the header was and how each header cell was read (SPEC 5.1: every cell accounted for)."""
     from rich.markup import escape
 
-    entry = next((i for i in (res.manifest or {}).get("inputs", []) if i.get("role") == "roster"), {})
     text = roster_read_text(entry)
     if text:
         con.print(_("roster: {text}").format(text=escape(text)))
+    cells = header_cells_text(entry.get("header_cells") or [])
+    if cells:
+        con.print(_("columns read: {cells}").format(cells=escape(cells)))
+
+
+def header_cells_text(cells: list[dict]) -> str:
+    """'B3 姓名 → name; A3 序号 → not used' for the header cells of a roster."""
+    from cpi_link.core.i18n import is_zh
+    from cpi_link.roster.schema import HEADER_ALIASES
+
+    def gives(key: str | None) -> str:
+        if key is None:
+            return _("not used")
+        return f"{HEADER_ALIASES[key][1]}（{key}）" if is_zh() and key in HEADER_ALIASES else key
+
+    return ("；" if is_zh() else "; ").join(f"{c['cell']} {c['text']} → {gives(c['column'])}" for c in cells)
 
 
 def print_tables(con, res, title: str) -> None:

@@ -140,6 +140,10 @@ def _say(report, sch, home, fmt, quiet, logfile) -> None:
                 t.add_row(r["month"], status_text(r["status"], r.get("kind")), f"{r['paid_rows']:,}", f"{r['persons']:,}", r["total_amount"],
                           Path(r["run_dir"]).name if r["run_dir"] else "", style=style)
             con.print(t)
+            if report.roster:
+                from cpi_link.cli.common import print_roster_entry
+
+                print_roster_entry(con, report.roster)
             con.print(_("run folders: {path}/MONTH/RUN").format(path=home.runs_dir))
         if report.next_expected:
             con.print(_("latest month with figures: {month}; {expected}; {deadline}").format(month=report.latest_published, expected=report.next_expected, deadline=_deadline_note(sch, report.latest_published)))

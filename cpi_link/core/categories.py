@@ -22,9 +22,10 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 }
 # 五保户 is not listed on purpose: merged into 特困 in 2014, the tool does not guess which.
 
-# Wordings that name 特困 without saying urban or rural: the row's area (城乡) decides.
+# Wordings that name 特困 or 低保 without saying urban or rural: the row's area (城乡) decides.
 BY_AREA: dict[str, tuple[str, str]] = {
-    name: ("urban_tekun", "rural_tekun") for name in ("特困人员", "特困供养人员", "特困供养", "特困")
+    **{name: ("urban_tekun", "rural_tekun") for name in ("特困人员", "特困供养人员", "特困供养", "特困")},
+    **{name: ("urban_dibao", "rural_dibao") for name in ("低保", "最低生活保障", "低保对象", "低保户", "居民最低生活保障")},
 }
 
 # code -> the official Chinese name

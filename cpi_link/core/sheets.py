@@ -27,7 +27,7 @@ from cpi_link.core.sheetscan import _col_index, _sheet_part, merged_text
 MAX_PART_BYTES = 1 << 30
 # what open_sheet's callers look for ("several visible sheets each look like a roster"), for the catalog
 WHAT = (N_("roster"), N_("table"))
-HEADER_SCAN_ROWS = 10  # the header row is looked for among a sheet's first rows (SPEC 5.1)
+HEADER_SCAN_ROWS = 30  # the header row is looked for among a sheet's first rows (SPEC 5.1)
 # calamine holds a sheet as a dense grid (about 36 bytes a cell, empty or not): one cell at XFD1048576
 # in a file of 1 KB asks for 17 billion. A small sheet part is measured first and refused past this.
 MAX_CELLS = 60_000_000

@@ -279,14 +279,21 @@ _UNIT = re.compile(r"^(.+?)[(\[【]([^()\[\]【】]+)[)\]】]$")
 
 class HeaderMatcher:
     """Header cells -> canonical columns: by name (header_name), or by name and a trailing unit in
-    brackets that the column takes (`保障人数(人)`). A cell that only resembles a name (a known name
-    with another unit, `保障人数（户）`; a shortened name, `身份证`) is a look-alike: an error when
-    no other cell gives that column, so a column is never silently ignored."""
+    brackets that the column takes (`保障人数(人)`; a unit may also name another column:
+    `农村低保标准（元/年）` is the annual one). A cell that only resembles a name (a known name with
+    another unit, `保障人数（户）`; a shortened name, `身份证`; a cell holding one of a column's
+    hint words, `保障人口数`) is a look-alike: an error naming the cell and the accepted names, so
+    a column is never silently ignored. `others`: names of columns known not to be read (序号, 备注)."""
 
-    def __init__(self, aliases: dict[str, tuple[str, ...]], units: dict[str, tuple[str, ...]] | None = None):
+    def __init__(self, aliases: dict[str, tuple[str, ...]], units: dict[str, tuple[str, ...]] | None = None,
+                 hints: dict[str, tuple[str, ...]] | None = None, others: tuple[str, ...] = (),
+                 unit_keys: dict[tuple[str, str], str] | None = None):
         self.aliases = aliases
         self.names = {header_name(a): k for k, names in aliases.items() for a in names}
         self.units = {k: {header_name(u) for u in us} for k, us in (units or {}).items()}
+        self.unit_keys = {(k, header_name(u)): k2 for (k, u), k2 in (unit_keys or {}).items()}
+        self.hints = [(header_name(h), k) for k, hs in (hints or {}).items() for h in hs]
+        self.others = {header_name(o) for o in others}
 
     def match(self, cell: object) -> tuple[str | None, str | None]:
         """(column, None) for a match, (None, column) for a look-alike, (None, None) otherwise."""
@@ -295,24 +302,33 @@ class HeaderMatcher:
             return None, None
         if n in self.names:
             return self.names[n], None
+        if n in self.others:
+            return None, None
         m = _UNIT.match(n)
         if m:
             base, unit = m.group(1), m.group(2)
             key = self.names.get(base)
             if key is not None:
+                if (key, unit) in self.unit_keys:
+                    return self.unit_keys[key, unit], None
                 return (key, None) if unit in self.units.get(key, ()) else (None, key)
+            if base in self.others:
+                return None, None
             n = base
         if len(n) >= 2:
             for name, key in self.names.items():
                 if len(name) > len(n) and (name.startswith(n) or name.endswith(n)):
                     return None, key
+        for hint, key in self.hints:
+            if hint in n:
+                return None, key
         return None, None
 
     def score(self, row: list) -> int:
         """How many distinct columns a row's cells give (to find the header row)."""
         return len({k for k in (self.match(c)[0] for c in row) if k is not None})
 
-    def find_header(self, rows: list[list], scan: int = 10) -> int:
+    def find_header(self, rows: list[list], scan: int = 30) -> int:
         """The index of the header among the first `scan` rows: the first giving at least two
         columns (else the one giving most), else the first non-empty row."""
         best, best_score = None, 0
@@ -329,34 +345,43 @@ class HeaderMatcher:
                 return i
         return 0
 
-    def columns(self, header: list, where, required: tuple[str, ...]) -> dict[str, int]:
+    def read_cells(self, header: list) -> list[str | None]:
+        """Per header cell: the column it gives, or None (not used)."""
+        return [self.match(c)[0] for c in header]
+
+    def columns(self, header: list, where, required: tuple[str, ...], refs: list[str] | None = None) -> dict[str, int]:
         """{column: position}; InputError naming the cell for a column twice, a look-alike, or a
-        missing required column."""
+        missing required column. refs: each cell's place as a person sees it (`D4`)."""
         out: dict[str, int] = {}
-        like: dict[str, int] = {}
+
+        def cell_name(i: int) -> str:
+            ref = refs[i] if refs is not None and i < len(refs) else col_letters(i)
+            return _("cell {cell} {text!r}").format(cell=ref, text=_show(header[i]))
+
         for i, cell in enumerate(header):
             key, lookalike = self.match(cell)
             if key is not None:
                 if key in out:
-                    raise InputError(f"{where}: columns {str(header[out[key]])!r} and {str(cell)!r} both give {key}; "
-                                     "keep one of them")
+                    raise InputError(_("{where}: {first} and {second} both give the column {key}; keep one of them").format(
+                        where=where, first=cell_name(out[key]), second=cell_name(i), key=key))
                 out[key] = i
             elif lookalike is not None:
-                like.setdefault(lookalike, i)
-        for key, i in like.items():
-            if key not in out:
-                names = " / ".join(self.aliases[key])
-                units = self.units.get(key)
-                took = f"; a unit may follow in brackets: {' / '.join(sorted(units))}" if units else ""
-                raise InputError(f"{where}: the column {_show(header[i])!r} looks like {key} but does not match its "
-                                 f"names ({names}{took}); rename the column, or remove it")
+                raise InputError(_("{where}: {cell} looks like the column {key} but is not one of its names ({names}{units}); "
+                                   "rename it to one of them, or, if it holds something else, to a name that does not look "
+                                   "like it").format(where=where, cell=cell_name(i), key=lookalike,
+                                                     names=" / ".join(self.aliases[lookalike]), units=self._units_text(lookalike)))
         missing = [k for k in required if k not in out]
         if missing:
             cells = [_show(h) for h in header[:12] if header_name(h)]
             shown = ", ".join(cells) + (", …" if len(header) > 12 else "")
             wanted = "; ".join(f"{k} ({' / '.join(self.aliases[k][1:]) or k})" for k in missing)
-            raise InputError(f"{where}: missing required column(s) {wanted}; the header has: {shown or '(nothing)'}")
+            raise InputError(_("{where}: missing required column(s) {wanted}; the header has: {shown}").format(
+                where=where, wanted=wanted, shown=shown or _("(nothing)")))
         return out
+
+    def _units_text(self, key: str) -> str:
+        units = sorted(set(self.units.get(key, ())) | {u for (k, u) in self.unit_keys if k == key})
+        return _("; a unit may follow in brackets: {units}").format(units=" / ".join(units)) if units else ""
 
 
 def _show(h: object) -> str:
@@ -368,6 +393,7 @@ def _show(h: object) -> str:
 
 
 def find_columns(header: list[str], aliases: dict[str, tuple[str, ...]], required: tuple[str, ...], path,
-                 units: dict[str, tuple[str, ...]] | None = None) -> dict[str, int]:
-    """Map canonical column names to positions, accepting English or Chinese headers (HeaderMatcher)."""
-    return HeaderMatcher(aliases, units).columns(header, path, required)
+                 units: dict[str, tuple[str, ...]] | None = None, refs: list[str] | None = None, **more) -> dict[str, int]:
+    """Map canonical column names to positions, accepting English or Chinese headers (HeaderMatcher;
+    `more`: its hints, others and unit_keys)."""
+    return HeaderMatcher(aliases, units, **more).columns(header, path, required, refs)

@@ -71,6 +71,7 @@ class RunReport:
     expected_latest: str | None = None
     warnings: list[str] = field(default_factory=list)
     unverified: dict = field(default_factory=dict)  # rules label -> months paid under it (warned once per command)
+    roster: dict | None = None  # how the roster was read (the manifest's roster entry), once a month was computed
 
     def note_rules(self, scheme, month: str) -> None:
         """Remember an unverified version or overlay a month was paid under."""
@@ -276,6 +277,7 @@ def _run_due(roster, roster_sha, home, ledger, report, scheme, store, standards,
             res = calculate_month(m, roster, scheme, store, standards, home, progress=progress,
                                   extra_manifest={"paid_by": "run"})
             ledger.commit(res, roster_sha, redo_reason=reason if redo else None, roster_sheet=roster.sheet)
+            report.roster = next((i for i in (res.manifest or {}).get("inputs", []) if i.get("role") == "roster"), None)
             status = "paid" if res.triggered else "not_triggered"
             if res.triggered:
                 report.note_rules(scheme, m)

@@ -108,6 +108,10 @@ def _roster_read(info: dict | None) -> dict:
     if not info:
         return {}
     out = {"format": info["format"], "header_row": info["header_row"]}
+    if info.get("header_end", info["header_row"]) > info["header_row"]:  # a header of two or three rows
+        out["header_end"] = info["header_end"]
+    if info.get("header_cells"):  # every header cell accounted for: the column it gives, or null (not used)
+        out["header_cells"] = info["header_cells"]
     if info.get("sheet") is not None:
         out["sheet"] = info["sheet"]
     if info.get("hidden_rows"):  # rows hidden in Excel are read and paid: said, so a person can check them

@@ -204,7 +204,9 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     ci = _np_filled(pc.index_in(pc.ascii_lower(cat.values), value_set=pa.array(keys)), len(keys))
     codes = list(dict.fromkeys(CATEGORY_NAMES.values()))
     cat_code_v = np.array([codes.index(CATEGORY_NAMES[k]) for k in keys] + [-1])[ci]
-    by_area_v = pc.is_in(cat.values, value_set=pa.array(list(BY_AREA))).to_numpy(zero_copy_only=False)
+    by_area_names = list(BY_AREA)
+    bi = _np_filled(pc.index_in(cat.values, value_set=pa.array(by_area_names)), len(by_area_names))
+    by_area_v = bi < len(by_area_names)
     mark(cat.rows(cat_empty_v), R_MISSING, "category is empty")
 
     # region_code: 6 digits
@@ -239,18 +241,21 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
         lambda r: f"area '{short(mask_digits(ar.text(r)))}' is not urban/rural (城市/城镇/农村)",
     )
 
-    # 特困人员 and its like: urban_tekun or rural_tekun by the row's area (rare: per row, vectorised)
+    # 特困人员, 低保 and their like: the urban or rural code by the row's area (rare: per row, vectorised)
     by_area_rows = cat.rows(by_area_v)
     if by_area_rows is None:
         category = cat.dictionary(cat_code_v, codes)
     else:
         row_area = np.array([area_codes.index(AREA_VALUES[k]) for k in area_keys] + [-1])[ai][ar.idx]
         per_row = cat_code_v[cat.idx]
-        tekun = np.array([codes.index("urban_tekun"), codes.index("rural_tekun"), -1])[row_area]
-        per_row = np.where(by_area_rows, tekun, per_row)
+        pairs = np.array([[codes.index(BY_AREA[n][0]), codes.index(BY_AREA[n][1]), -1] for n in by_area_names] + [[-1, -1, -1]])
+        row_bi = bi[cat.idx]
+        per_row = np.where(by_area_rows, pairs[row_bi, row_area], per_row)
         category = pa.DictionaryArray.from_arrays(pa.array(per_row, pa.int32(), mask=per_row < 0), pa.array(codes))
         mark(by_area_rows & (row_area < 0), R_MISSING,
-             lambda r: f"area (城乡) is empty: category '{short(mask_digits(cat.text(r)))}' is urban_tekun or rural_tekun by it")
+             lambda r: "area (城乡) is empty: category '{value}' is {urban} or {rural} by it".format(
+                 value=short(mask_digits(cat.text(r))), urban=BY_AREA[by_area_names[row_bi[r]]][0],
+                 rural=BY_AREA[by_area_names[row_bi[r]]][1]))
 
     # unknown category (after every missing_field)
     mark(

@@ -1,7 +1,7 @@
 """Reading roster files as text columns, in batches: CSV (UTF-8, BOM, GB18030), spreadsheets
 (XLSX/XLSM/XLS/ODS, read with python-calamine: core.sheets) and Parquet.
 
-`open_roster` finds the header (SPEC 5.1: among the first 10 rows, by the known column names; rows
+`open_roster` finds the header (SPEC 5.1: among the first 30 rows, by the known column names; rows
 above it, titles and notes, are skipped) and raises InputError for header problems before any
 batch. `RosterFile.batches` gives (table of the ROSTER_COLUMNS present, mask of ID cells that were
 numbers, or None). A table may also hold `file_row` (the row a person sees: spreadsheet row or CSV
@@ -24,7 +24,8 @@ from cpi_link.core.errors import InputError
 from cpi_link.core.i18n import _
 from cpi_link.core.inputs import check_input
 from cpi_link.core.sheets import cell_text
-from cpi_link.roster.schema import FEW_VALUED, header_matcher, map_header, norm_header
+from cpi_link.roster.schema import (FEW_VALUED, header_cells, header_matcher, locate_header, map_header, no_header_error,
+                                    norm_header)
 
 # An extra bool column of a raw batch, present when some bank_account cell was a number (XLSX, a
 # float Parquet column): check_batch rejects those of more than 15 digits (bank_account_lost_precision).
@@ -73,14 +74,15 @@ class RosterFile:
     rows_read: int = 0  # data rows the batches gave so far (all of them once read to the end)
     hidden_rows: list = field(default_factory=list)  # data rows (source_row) hidden in the sheet (XLSX)
     line_scan: object = None  # a Future of core.atomic.sha256_and_line_breaks of this CSV, when it was hashed
+    cells: list = field(default_factory=list)  # how each header cell was read (schema.header_cells)
     _sheet: object = field(default=None, repr=False)
     _special: object = field(default=None, repr=False)
 
     def info(self) -> dict:
         """How the file was read; `hidden_rows` (data rows hidden in the sheet) once the batches were read."""
         return {"path": str(self.path), "format": self.format, "encoding": self.encoding, "sheet": self.sheet,
-                "header_row": self.header_row, "hidden_rows": len(self.hidden_rows),
-                "columns": {key: self.header[i] for key, i in self.mapping.items()}}
+                "header_row": self.header_row, "header_end": self.header_end, "hidden_rows": len(self.hidden_rows),
+                "columns": {key: self.header[i] for key, i in self.mapping.items()}, "header_cells": self.cells}
 
     def batches(self, batch_rows: int, only: tuple[str, ...] | None = None):
         if self.format == "csv":
@@ -108,7 +110,8 @@ def open_roster(path: Path | str, sheet: str | int | None = None, opened=None) -
         raise InputError(_("{path}: --sheet is for spreadsheets (XLSX, XLS, ODS); this is a {kind} file").format(path=path, kind=fmt.upper()))
     if fmt == "parquet":
         header = parquet_header(path)
-        return RosterFile(path, fmt, header, map_header(header, path), 1)
+        return RosterFile(path, fmt, header, map_header(header, path, refs=header), 1,
+                          cells=header_cells(header, refs=header))
     return _open_csv(path)
 
 
@@ -177,28 +180,36 @@ def _open_csv(path: Path) -> RosterFile:
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
     if not text.strip():
         raise InputError(_("{path}: the roster file is empty").format(path=path))
+    from cpi_link.core.sheets import HEADER_SCAN_ROWS
+    from cpi_link.core.sheetscan import col_letters
+
     matcher = header_matcher()
-    best = None  # (score, delimiter, records, header index)
+    best = None  # (score, delimiter, records, (first, last, header, named))
     for delimiter in (",", "\t", ";"):
         records = _records(text, delimiter)
         if not records:
             continue
-        at = matcher.find_header([cells for _s, _e, cells in records])
-        score = matcher.score(records[at][2])
+        found = locate_header([cells for _s, _e, cells in records], HEADER_SCAN_ROWS)
+        score = matcher.score(found[2])
         if best is None or score > best[0]:
-            best = (score, delimiter, records, at)
+            best = (score, delimiter, records, found)
     if best is None:
         raise InputError(_("{path}: the roster file is empty").format(path=path))
-    _score, delimiter, records, at = best
-    start, end, header = records[at]
-    header = [norm_header(h) for h in header]
+    _score, delimiter, records, (first, last, header, named) = best
+    looked = [cells for _s, _e, cells in records[:HEADER_SCAN_ROWS]]
+    err = no_header_error(path, looked, records[0][0]) if records[0][0] == 1 else None
+    if err is not None:
+        raise err
+    start, end = records[first][0], records[last][1]
     if not any(header):
         raise InputError(_("{path}: the first line is empty; the roster needs a header row").format(path=path))
-    where = _("{path} (header on line {line})").format(path=path, line=start) if start > 1 else None
-    mapping = map_header(header, path, where)
+    where = (_("{path} (header on line {line})").format(path=path, line=start) if start == end else
+             _("{path} (header on lines {first}-{last})").format(path=path, first=start, last=end)) if end > 1 else None
+    refs = [f"{col_letters(i)}{records[r][0]}" for i, r in enumerate(named)]
+    mapping = map_header(header, path, where, refs)
     # pyarrow's skip_rows counts lines (quotes in them are not parsed): every line up to the header's end
     return RosterFile(path, "csv", header, mapping, start, encoding=encoding, delimiter=delimiter,
-                      skip_rows=end, header_end=end)
+                      skip_rows=end, header_end=end, cells=header_cells(header, refs))
 
 
 def _records(text: str, delimiter: str) -> list:
@@ -210,7 +221,7 @@ def _records(text: str, delimiter: str) -> list:
         for cells in reader:
             out.append((start, reader.line_num, cells))
             start = reader.line_num + 1
-            if len(out) >= 20:
+            if len(out) >= 32:  # the header's search (30 rows) and a header of up to 3 rows
                 break
     except csv.Error:
         pass
@@ -453,17 +464,25 @@ def _open_spreadsheet(path: Path, fmt: str, sheet, opened=None) -> RosterFile:
     # formulas without a stored value, error cells and hidden rows, found in the sheet's XML in a
     # thread while calamine parses the sheet (it releases the GIL) and the rows are read
     special = sh.scan()
+    from cpi_link.core.sheetscan import col_letters
+
     head = []
     for row in sh.rows():
         head.append(row)
-        if len(head) >= HEADER_SCAN_ROWS:
+        if len(head) >= HEADER_SCAN_ROWS + 2:  # a header of up to 3 rows starting on the last row searched
             break
-    if not any(str(v).strip() for r in head for v in r):
+    if not any(str(v).strip() for r in head[:HEADER_SCAN_ROWS] for v in r):
         raise InputError(_("{where}: the sheet is empty (its first {n} rows hold nothing)").format(where=sh.label, n=HEADER_SCAN_ROWS))
-    at = matcher.find_header(head)
-    header = [norm_header(v) for v in head[at]]
-    mapping = map_header(header, path, _("{where} (header on row {row})").format(where=sh.label, row=at + 1))
-    return RosterFile(path, fmt, header, mapping, at + 1, sheet=sh.name, _sheet=sh, _special=special)
+    err = no_header_error(sh.label, head[:HEADER_SCAN_ROWS])
+    if err is not None:
+        raise err
+    first, last, header, named = locate_header(head, HEADER_SCAN_ROWS)
+    where = (_("{where} (header on row {row})").format(where=sh.label, row=first + 1) if first == last else
+             _("{where} (header on rows {first}-{last})").format(where=sh.label, first=first + 1, last=last + 1))
+    refs = [f"{col_letters(sh.first_col + i)}{r + 1}" for i, r in enumerate(named)]
+    mapping = map_header(header, path, where, refs)
+    return RosterFile(path, fmt, header, mapping, first + 1, sheet=sh.name, header_end=last + 1, _sheet=sh,
+                      _special=special, cells=header_cells(header, refs))
 
 
 def xlsx_header(path: Path) -> list[str]:
@@ -499,10 +518,10 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
     pos = [r.mapping[k] for k in keys]
     id_col = r.mapping["person_id"]
     it = sh.raw_rows()
-    for _row in range(r.header_row):
+    for _row in range(r.header_end):
         next(it, None)
     special = _SpecialCells(r, sh, keys, pos)
-    n = r.header_row  # the sheet row of the last row taken
+    n = r.header_end  # the sheet row of the last row taken
     done: list[tuple[pa.Table, np.ndarray]] = []  # converted chunks of the batch being built
     held = 0
     # The rows are short-lived lists without cycles: the cyclic GC would only rescan them (a third
@@ -558,7 +577,7 @@ class _SpecialCells:
         self._col_key = {sh.first_col + p: k for k, p in zip(keys, pos)}
         self._taken = 0  # entries of scan.found already sorted in
         # merged ranges over data cells (calamine knows them), sorted in from the start
-        merged = sorted((row + 1, self._col_key[c], what) for row, c, what in sh.merged_cells(self._col_key, r.header_row))
+        merged = sorted((row + 1, self._col_key[c], what) for row, c, what in sh.merged_cells(self._col_key, r.header_end))
         self._rows = np.array([m[0] for m in merged], dtype=np.int64)  # file rows of the entries not yet passed
         self._entries: list = [(k, what) for _r, k, what in merged]  # their (key or None for a hidden row, what)
 

@@ -51,6 +51,7 @@ DETAIL_TEMPLATES = (
     N_("listed {count} times: rows {rows}; calc keeps the highest amount"),
     N_("category {category} is not covered by {version} in {month}"),
     N_("area (城乡) is needed for this category and is empty"),
+    N_("area (城乡) is empty: category '{value}' is {urban} or {rural} by it"),
     N_("no standard for region {region} (or its prefecture/province) in force in {month}"),
     N_("the mechanism did not start for this region in {month}"),
     N_("already paid for {month} in an earlier run"),

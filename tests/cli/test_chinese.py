@@ -247,7 +247,8 @@ def test_calc_in_chinese(cli, tmp_path):
     # 30 persons 0, 31 region 149999 and 32 region 610102 (unknown_region: 149999 is not on the division
     # list, and SPEC 5.3 forbids falling back to the province's standard; before issue 17 it was paid 76).
     assert lines[0] == "2019-11 000000 全国 启动：" + REASON_2019_11
-    assert "2019-11 价格临时补贴发放情况" in lines[1]
+    assert lines[1].startswith("表头读取：A1 身份证号 → 身份证号（person_id）；")  # every header cell accounted for (issue 27)
+    assert "2019-11 价格临时补贴发放情况" in lines[2]
     assert any("│ 合计" in x and "│   16 │   20 │    1509.00 │" in x for x in lines)
     assert any("同一人重复出现（只按最高金额发放一次） (duplicate_person)" in x for x in lines)
     assert "花名册共 31 行；发放 16 行；未发放 15 行" in lines
