@@ -60,6 +60,11 @@ def status_text(status: str, kind: str | None = None) -> str:
     return f"{words} ({status})" if words and is_zh() else status
 
 
+def kind_text(kind: str | None) -> str:
+    """What a ledger entry paid, for people: a month, a supplement (补充发放) or a top-up (补发)."""
+    return {"supplement": _("supplement (补充发放)"), "topup": _("top-up (补发)")}.get(kind or "month", _("monthly payment"))
+
+
 @dataclass
 class RunReport:
     months: list[MonthOutcome] = field(default_factory=list)

@@ -22,7 +22,7 @@ from pathlib import Path
 from flask import Flask, abort, redirect, render_template, request, send_file, url_for
 
 from cpi_link.core.errors import CpiLinkError, UsageError, error_text, system_error
-from cpi_link.core.i18n import _, current_language, set_language, translate
+from cpi_link.core.i18n import _, current_language, pgettext, set_language, translate
 from cpi_link.core.times import beijing as beijing_time
 from cpi_link.core.paths import Home, private_dir
 from cpi_link.core.privacy import mask_digits, mask_id
@@ -116,8 +116,9 @@ def create_app(desk: Desk) -> Flask:
     env.globals.update(_=_, lang=current_language, translate=translate, mask_id=mask_id, mask_digits=mask_digits, beijing=beijing_time, desk=desk)
     env.filters["yuan"] = lambda fen: _yuan(fen)
     env.filters["region"] = lambda code: _region(code)
-    env.globals.update(status_text=_status_text, reason_text=_reason_text, detail_text=_detail_text,
-                       category_label=_category_label, decision_reason=_decision_reason)
+    env.globals.update(status_text=_status_text, reason_text=_reason_text, detail_text=_detail_text, kind_text=_kind_text,
+                       category_label=_category_label, decision_reason=_decision_reason, indicator_label=_indicator_label,
+                       pgettext=pgettext)
 
     @app.before_request
     def guard():
@@ -333,6 +334,7 @@ def create_app(desk: Desk) -> Flask:
         shown = _check_view(check, ctask) if ctask and ctask.state == "done" else None
         task = desk.tasks.latest("pay", m)
         banks = sorted(p.stem for p in (desk.config_dir / "banks").glob("*.toml")) if (desk.config_dir / "banks").is_dir() else []
+        banks.sort(key=lambda b: b != "generic-csv")  # the bundled CSV first: most banks take it
         return render_template("pay.html", page="pay", month=m, rec=rec, check=check, shown=shown, task=task, banks=banks,
                                note=desk.notes.pop("pay", None))
 
@@ -491,6 +493,18 @@ def _status_text(status: str) -> str:
     from cpi_link.jobs.monthly import status_text
 
     return status_text(status)
+
+
+def _kind_text(kind: str | None) -> str:
+    from cpi_link.jobs.monthly import kind_text
+
+    return kind_text(kind)
+
+
+def _indicator_label(ind: str) -> str:
+    from cpi_link.rules.trigger import indicator_label
+
+    return indicator_label(ind)
 
 
 def _reason_text(code: str) -> str:
