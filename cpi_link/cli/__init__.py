@@ -75,6 +75,7 @@ from cpi_link.cli import calc as _calc; _calc.register(app)  # noqa: E402,E702
 from cpi_link.cli import run as _run; _run.register(app)  # noqa: E402,E702
 from cpi_link.cli import oneoff as _oneoff; _oneoff.register(app)  # noqa: E402,E702
 from cpi_link.cli import report as _report; _report.register(app)  # noqa: E402,E702
+from cpi_link.cli import forms as _forms; _forms.register(app)  # noqa: E402,E702
 from cpi_link.cli import doctor as _doctor; _doctor.register(app)  # noqa: E402,E702
 from cpi_link.cli import estimate as _estimate; _estimate.register(app)  # noqa: E402,E702
 from cpi_link.cli import ledger as _ledger; _ledger.register(app)  # noqa: E402,E702
