@@ -104,12 +104,12 @@ def payments_from_arrow(t, month: str, scheme: str, version: str, run_id: str):
 
 def summary_table(summary, metadata: dict | None = None):
     """The summary Parquet table from dicts of region_code, category, rows, persons, amount_fen
-    (calc.stream's totals)."""
+    (calc.stream's totals); with the run's metadata, also its index_month and run_id columns."""
     import pyarrow as pa
 
     _, _, schema = _schemas()
     rows = summary
-    return pa.Table.from_arrays(
+    t = pa.Table.from_arrays(
         [
             pa.array([r["region_code"] for r in rows], pa.string()),
             pa.array([r["category"] for r in rows], pa.string()),
@@ -117,8 +117,22 @@ def summary_table(summary, metadata: dict | None = None):
             pa.array([int(r["persons"]) for r in rows], pa.int64()),
             decimal128_from_fen(_fen_array([r["amount_fen"] for r in rows]), what="a summary amount"),
         ],
-        schema=schema.with_metadata(metadata) if metadata else schema,
+        schema=schema,
     )
+    return with_run_columns(t, metadata)
+
+
+def with_run_columns(table, metadata: dict | None):
+    """A summary or rejected table with the run's index_month and run_id as columns (a glob over
+    run folders can group by month) and its key-value metadata (file_metadata)."""
+    import pyarrow as pa
+
+    if not metadata:
+        return table
+    for name in ("index_month", "run_id"):
+        if name in metadata and name not in table.schema.names:
+            table = table.append_column(pa.field(name, pa.string()), pa.array([metadata[name]] * table.num_rows, pa.string()))
+    return table.replace_schema_metadata(metadata)
 
 
 def _fen_array(values) -> np.ndarray:
@@ -176,16 +190,20 @@ COLUMNS = {
 PERSONAL = {"person_id", "name", "bank_account"}
 
 
-def file_metadata(run_id: str, index_month: str, scheme: str, version: str) -> dict[str, str]:
-    """The key-value metadata every Parquet file of a run carries (SPEC 6)."""
+def file_metadata(run_id: str, index_month: str, scheme: str, version: str, paid: bool | None = None) -> dict[str, str]:
+    """The key-value metadata every Parquet file of a run carries (SPEC 6); paid: "true" for a run
+    written for the ledger, "false" for a trial (calc) that pays nobody."""
     import json
 
     from cpi_link import __version__
 
-    return {"run_id": run_id, "index_month": index_month, "scheme": scheme, "version": version,
+    meta = {"run_id": run_id, "index_month": index_month, "scheme": scheme, "version": version,
             "cpi_link_version": __version__, "schema_version": SCHEMA_VERSION,
             "columns": json.dumps({c: {"description": d, "personal_data": c in PERSONAL} for c, d in COLUMNS.items()},
                                   ensure_ascii=False, sort_keys=True)}
+    if paid is not None:
+        meta["paid"] = "true" if paid else "false"
+    return meta
 
 
 def payments_writer(sink, metadata_of=None):
@@ -211,7 +229,6 @@ def write_rejected(table, sink, metadata: dict | None = None) -> None:
     """The rejected rows (rejected_schema, sorted by source_row) as one Parquet file."""
     import pyarrow.parquet as pq
 
-    if metadata:
-        table = table.replace_schema_metadata(metadata)
+    table = with_run_columns(table, metadata)
     pq.write_table(table, sink, compression="zstd", use_dictionary=REJECTED_DICTIONARY,
                    write_statistics=["source_row"], column_encoding={"source_row": "DELTA_BINARY_PACKED"})

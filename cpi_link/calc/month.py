@@ -58,6 +58,7 @@ class MonthPlan:
     assumed: list = field(default_factory=list)  # regions without figures, taken as triggered (validate only)
     # region code -> why it is outside the paying jurisdiction (unknown_region), or None (programmes)
     outside: Callable[[str], str | None] | None = None
+    paid: bool | None = None  # written for the ledger (run) or a trial (calc): every Parquet file says which
     _std_cache: dict = field(default_factory=dict)
     _run_id: str | None = None
 

@@ -248,7 +248,7 @@ def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir
         return True
 
     def metadata() -> dict:
-        return encoding.file_metadata(plan.run_id, month, rules.scheme, rules.version)
+        return encoding.file_metadata(plan.run_id, month, rules.scheme, rules.version, paid=plan.paid)
 
     # hashed as the writer thread writes it: the run's end need not read it back
     pay_file = HashingFile(pay_path) if payments else contextlib.nullcontext()

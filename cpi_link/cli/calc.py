@@ -30,7 +30,8 @@ def calc(
     roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
     standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
-    out: Optional[Path] = typer.Option(None, "--out", help=_("New or empty folder for the outputs. Default: a new run folder under HOME/runs/MONTH/.")),
+    out: Optional[Path] = typer.Option(None, "--out", help=_("New or empty folder for the outputs. Default: a trial folder under HOME/trials/MONTH/ (paid = false: "
+                                   "only cpi-link run, or --supplement, pays and writes under HOME/runs/).")),
     supplement: bool = typer.Option(False, "--supplement", help=_("A supplementary roster for a month already paid: pays only people not yet paid for MONTH (others rejected as already_paid).")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
@@ -48,7 +49,7 @@ def calc(
     with contextlib.ExitStack() as stack:
         # opened first: the roster's hash and first pass run while the scheme, figures and standards
         # load (a spreadsheet's sheet is parsed then); their temp files go under home, never beside --out
-        handle = stack.enter_context(open_roster(roster, home.runs_dir / m, sheet=sheet)) if roster.is_file() else None
+        handle = stack.enter_context(open_roster(roster, (home.runs_dir if supplement else home.trials_dir) / m, sheet=sheet)) if roster.is_file() else None
         from cpi_link.rules.schemes import load_scheme
         from cpi_link.store.series import SeriesStore
 

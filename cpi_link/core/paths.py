@@ -85,6 +85,16 @@ class Home:
         return self.root / "runs"
 
     @property
+    def trials_dir(self) -> Path:
+        """Trial calcs (calc without --out): never paid, never adopted by run, outside any runs/ glob."""
+        return self.root / "trials"
+
+    @property
+    def unrecorded_dir(self) -> Path:
+        """Run folders the ledger never recorded, moved out of runs/ (and of any runs/*/* glob)."""
+        return self.root / "unrecorded"
+
+    @property
     def ledger_dir(self) -> Path:
         return self.root / "ledger"
 

@@ -507,7 +507,10 @@ def _write_difference_run(ledger, m, rec, full, t, diff, kind, reason, extra):
     meta = dict(t.schema.metadata or {})
     meta[b"run_id"] = run_id.encode()
     meta[b"kind"] = kind.encode()
+    meta[b"paid"] = b"true"
     t = t.replace_schema_metadata(meta)
+    file_meta = encoding.file_metadata(run_id, m, full.manifest["scheme"]["name"], full.manifest["scheme"]["version"],
+                                       paid=True) | {"kind": kind}
     totals = Totals()  # calc's own per (region_code, category) sums
     totals.add(pa.table({"region_code": t.column("region_code"), "category": t.column("category"),
                          "persons": persons, "amount_fen": diff.astype(np.int64)}))
@@ -515,12 +518,13 @@ def _write_difference_run(ledger, m, rec, full, t, diff, kind, reason, extra):
     label = f"补发 {m}" if kind == "topup" else f"补差 {m}"
     # the recomputed month's manifest with this run's id, kind, counts and differences
     manifest = dict(full.manifest, run_id=run_id, kind=kind, label=label, difference_for=m, basis_run=rec["run_id"],
-                    reason=reason, paid_by="run")
+                    reason=reason, paid_by="run", paid=True)
     manifest["counts"] = dict(manifest["counts"], paid_rows=t.num_rows, persons=int(persons.sum()), rejected_rows=0,
                               total_amount=fen_to_yuan_str(total), rejected_by_reason={})
     manifest["difference"] = {k: v for k, v in extra.items() if k != "decreases"} | {"decreases": len(extra["decreases"])}
-    tables = {"payments.parquet": t, "rejected.parquet": encoding.rejected_schema().empty_table(),
-              "summary.parquet": encoding.summary_table(totals.summary())}
+    tables = {"payments.parquet": t,
+              "rejected.parquet": encoding.with_run_columns(encoding.rejected_schema().empty_table(), file_meta),
+              "summary.parquet": encoding.summary_table(totals.summary(), file_meta)}
     return runs.finish(ledger.home.runs_dir / m / run_id, tables, manifest, False, total, [], full.roster_sha256,
                        input_rows=t.num_rows)
 

@@ -35,6 +35,10 @@ def calculate_month(
     roster: the command's roster (calc.handle.open_roster, opened before the rules loaded: its hash
     and first pass ran meanwhile). exclude_paid, when given, marks rows of people already paid for
     the month (supplements); they are rejected as `already_paid`.
+
+    A run written for the ledger (extra_manifest paid_by = run) goes to HOME/runs/MONTH/ and says
+    paid = true; any other without --out is a trial: HOME/trials/MONTH/, paid = false in its manifest
+    and every Parquet file's metadata (a glob over runs/ counts only what the ledger paid).
     """
     from cpi_link.calc.stream import stream_month
     from cpi_link.core.atomic import crashpoint
@@ -49,8 +53,10 @@ def calculate_month(
                            + ([f"sheet={roster.sheet}"] if roster.sheet is not None else []))  # two sheets of one file: two runs
 
     plan.run_id_of = run_id
+    plan.paid = paid = bool(extra_manifest and extra_manifest.get("paid_by") == "run")
+    extra_manifest = dict(extra_manifest or {}, paid=paid)
     compute = primary is None or primary.triggered
-    with runs.workspace(out_dir, home.runs_dir / month, month) as ws:
+    with runs.workspace(out_dir, (home.runs_dir if paid else home.trials_dir) / month, month) as ws:
         r = stream_month(roster, plan, compute, ws.spill, exclude_paid=exclude_paid, progress=progress)
         roster.check_unchanged()
         crashpoint("calc_after_read")  # crash tests: roster read, nothing written
@@ -99,7 +105,7 @@ def _finish_month(r: StreamResult, plan: MonthPlan, primary, roster_path, roster
         ],
     }
     manifest = runs.manifest(run_id, month, triggered, decision_json, sections, run_counts, extra=extra_manifest)
-    tables = runs.stream_tables(r, encoding.file_metadata(run_id, month, rules.scheme, rules.version))
+    tables = runs.stream_tables(r, encoding.file_metadata(run_id, month, rules.scheme, rules.version, paid=plan.paid))
     return runs.finish(dest, tables, manifest, inside, r.total_fen, r.by_category, roster_sha)
 
 

@@ -135,7 +135,7 @@ def stream_tables(r: StreamResult, summary_metadata: dict, payments=None) -> dic
 
     return {
         "payments.parquet": payments if payments is not None else (r.payments_path, r.payments_sha),
-        "rejected.parquet": r.rejected_file or rejected_table(r),
+        "rejected.parquet": r.rejected_file or encoding.with_run_columns(rejected_table(r), summary_metadata),
         "summary.parquet": encoding.summary_table(r.summary, summary_metadata),
     }
 

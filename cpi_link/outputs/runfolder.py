@@ -93,11 +93,12 @@ def run_folders(runs_dir: Path):
 
 
 def move_aside(run_dir: Path, runs_dir: Path, why: str) -> Path:
-    """Move an unrecorded run folder out of runs/MONTH/ into runs/.unrecorded/ (kept for inspection)."""
+    """Move an unrecorded run folder out of runs/MONTH/ into HOME/unrecorded/ beside runs/ (kept for
+    inspection; outside any runs/** glob an analyst writes)."""
     from datetime import datetime, timezone
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    aside = private_dir(Path(runs_dir) / ".unrecorded")
+    aside = private_dir(Path(runs_dir).parent / "unrecorded")
     dest = aside / f"{run_dir.parent.name}-{run_dir.name}-{stamp}"
     os.replace(run_dir, dest)
     (dest.parent / f"{dest.name}.why.txt").write_text(why + "\n", encoding="utf-8")

@@ -207,7 +207,8 @@ def test_default_run_folder_under_home_and_sample_standards_warned(tmp_path, cli
     assert r.exit_code == 0, r.stderr
     assert "SAMPLE" in r.stderr
     run_dir = Path(json.loads(r.stdout)["run_dir"])
-    assert run_dir.parent.parent == home / "runs" and (run_dir / "manifest.json").exists()
+    # a trial: under HOME/trials, never HOME/runs (only what the ledger pays is written there)
+    assert run_dir.parent.parent == home / "trials" and (run_dir / "manifest.json").exists()
 
 
 @pytest.mark.parametrize("command", ["calc", "run", "validate"])

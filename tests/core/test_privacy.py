@@ -134,7 +134,7 @@ def test_run_names_are_generated_not_taken_from_input(cli, job):
     assert r.exit_code == 0, r.stderr
     run_dir = Path(json.loads(r.stdout)["run_dir"])
     run_dir = run_dir if run_dir.is_absolute() else job["home"] / run_dir
-    assert run_dir.parent == job["home"] / "runs" / "2024-01"
+    assert run_dir.parent == job["home"] / "trials" / "2024-01"
     assert run_dir.name.startswith("2024-01-") and all(c.isalnum() or c in "-." for c in run_dir.name)
     # --month is checked before it becomes a folder name
     r = cli("--config", job["cfg"], "calc", "--month", "../../x", "--roster", evil, "--standards", job["std"], "--scheme", "t")

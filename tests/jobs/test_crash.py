@@ -65,10 +65,10 @@ def test_killed_calc_leaves_outputs_whole_or_absent(cli, job, point):
     # absent, not half: at most the killed run's hidden temp folders inside --out (never beside it)
     assert not out.exists() or all(p.name.startswith(".") for p in out.iterdir())
     assert {p.name for p in out.parent.iterdir() if p.name.startswith(".")} == set()
-    # the default destination too: no run folder under HOME/runs, only hidden leftovers
+    # the default destination too: no trial folder under HOME/trials, only hidden leftovers
     r = cpi(job, *args, crash=point)
     assert r.returncode == -signal.SIGKILL
-    runs = job["home"] / "runs"
+    runs = job["home"] / "trials"
     assert not [p for p in runs.rglob("manifest.json") if not any(s.startswith(".") for s in p.relative_to(runs).parts)]
     # every crash point is after the month's folder was made (the spill folder is in it): only hidden leftovers there
     left = list((runs / "2024-01").iterdir())

@@ -46,8 +46,8 @@ def sub(job, *args, env_extra=None, **kw):
                           timeout=120, **kw)
 
 
-def visible_runs(home, month):
-    d = home / "runs" / month
+def visible_runs(home, month, folder="runs"):
+    d = home / folder / month
     return sorted(p.name for p in d.iterdir() if not p.name.startswith(".")) if d.exists() else []
 
 
@@ -212,14 +212,14 @@ def test_unrecorded_run_folder_of_other_inputs_is_moved_aside(job):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)[0]["total_amount"] == "45.00"  # 31 + 14
     assert len(visible_runs(job["home"], "2024-01")) == 1
-    assert len([p for p in (job["home"] / "runs" / ".unrecorded").iterdir() if p.is_dir()]) == 1
+    assert len([p for p in (job["home"] / "unrecorded").iterdir() if p.is_dir()]) == 1  # outside any runs/** glob
 
 
 def test_rerun_calc_reuses_the_same_run_folder(cli, job):
     args = ["--config", job["cfg"], "calc", "--month", "2024-01", "--scheme", "t", "--roster", job["roster"],
             "--standards", job["std"], "--format", "json"]
     a, b = cli.json(*args), cli.json(*args)
-    assert a["run_dir"] == b["run_dir"] and visible_runs(job["home"], "2024-01") == [a["run_id"]]
+    assert a["run_dir"] == b["run_dir"] and visible_runs(job["home"], "2024-01", "trials") == [a["run_id"]]
 
 
 def test_three_concurrent_calcs_on_one_home_all_succeed(job):
@@ -232,8 +232,8 @@ def test_three_concurrent_calcs_on_one_home_all_succeed(job):
     assert [rc for rc, _, _ in results] == [0, 0, 0], [e for _, _, e in results]
     outs = [json.loads(o) for _, o, _ in results]
     assert {o["total_amount"] for o in outs} == {JAN}
-    assert len(visible_runs(job["home"], "2024-01")) == 1  # the same inputs: one run folder, reused
-    assert not [p for p in (job["home"] / "runs" / "2024-01").iterdir() if p.name.startswith((".tmp-", ".spill-"))]
+    assert len(visible_runs(job["home"], "2024-01", "trials")) == 1  # the same inputs: one trial folder, reused
+    assert not [p for p in (job["home"] / "trials" / "2024-01").iterdir() if p.name.startswith((".tmp-", ".spill-"))]
 
 
 def test_out_inside_a_sticky_world_writable_folder_changes_nothing_outside(cli, job):
