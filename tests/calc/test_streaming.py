@@ -90,7 +90,7 @@ def _check(world, res, out):
     assert res.total_fen == TOTAL_FEN and res.paid_rows == 5 and res.input_rows == 9
     summary = pq.read_table(out / "summary.parquet").to_pylist()
     assert summary == [{"region_code": "140105", "category": "urban_dibao", "rows": 5, "persons": 6,
-                        "amount": Decimal("186.00")}]
+                        "amount": Decimal("186.00"), "index_month": "2024-01", "run_id": res.run_id}]
     # an analyst sees plain strings and exact decimals, not the writer's dictionaries
     schema = pay.schema
     for name in ("category", "region_code", "area", "index_month", "indicator", "standard_region", "scheme",
