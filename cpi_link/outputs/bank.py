@@ -318,9 +318,10 @@ def write_bank_file(run: Run, tpl: Template, dest: Path) -> FileResult:
 
     cols = []  # per template column: a list of cell values (str, or int fen for money)
     n = len(written)
+    label = (run.manifest or {}).get("label")  # a supplement (补充发放) or top-up (补发 MONTH): said in the fixed texts (摘要)
     for c in tpl.columns:
         if c.text is not None:
-            cols.append([c.text] * n)
+            cols.append([f"{c.text}（{label}）" if label and label not in c.text else c.text] * n)
         elif c.field == "seq":
             cols.append(None)  # numbered within each file
         elif c.field in MONEY_FIELDS:

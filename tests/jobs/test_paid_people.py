@@ -19,9 +19,9 @@ A = make_id("140105", "19500101", "001")  # urban_dibao 140105 -> 140100 urban 8
 C = make_id("140202", "19500101", "003")  # urban_tekun 140213 -> 140200 urban 770
 B = make_id("140802", "19500101", "002")  # rural_dibao 140802 -> province rural 4800/12 = 400
 E = make_id("140105", "19600101", "005")  # rural_dibao 140105 -> 140100 rural 620
-HEADER = ["身份证号", "姓名", "类别", "行政区划代码"]
-CITY = [[A, "甲", "城市低保", "140105"], [C, "丙", "城市特困", "140213"]]
-RURAL = [[B, "乙", "农村低保", "140802"], [E, "戊", "农村低保", "140105"]]
+HEADER = ["身份证号", "姓名", "类别", "行政区划代码", "银行账号"]
+CITY = [[A, "甲", "城市低保", "140105", "6222020200110001"], [C, "丙", "城市特困", "140213", "6222020200110003"]]
+RURAL = [[B, "乙", "农村低保", "140802", "6222020200110002"], [E, "戊", "农村低保", "140105", "6222020200110005"]]
 # 2024-01 at 3.6% (CPI 103.6): A 870 x 3.6% = 31.32 -> 31; C 770 x 3.6% = 27.72 -> 28; city 59.00.
 # B 400 x 3.6% = 14.4 -> 14; E 620 x 3.6% = 22.32 -> 22; rural 36.00.
 
@@ -96,6 +96,17 @@ def test_city_sheet_then_rural_sheet_pays_rural_people_once(office):
     assert (m["status"], m["kind"], m["paid_rows"], m["total_amount"]) == ("paid", "supplement", 2, "36.00")
     man = json.loads((Path(m["run_dir"]) / "manifest.json").read_text())
     assert man["kind"] == "supplement" and man["label"] == "补充发放"
+    # its own workbook and bank file, labelled 补充发放
+    book_out, bank_out = office["tmp"] / "补充发放.xlsx", office["tmp"] / "bank.csv"
+    r = cpi_link(office, "report", m["run_dir"], "--xlsx", book_out, "--bank", "generic-csv", "--bank-out", bank_out)
+    assert r.returncode == 0, r.stderr
+    import openpyxl
+
+    wb = openpyxl.load_workbook(book_out)
+    assert any("补充发放" in str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value)
+    lines = bank_out.read_bytes().decode("gb18030").splitlines()
+    assert len(lines) == 3 and all(line.endswith("价格临时补贴（补充发放）") for line in lines[1:])
+    assert sorted(line.split(",")[2] for line in lines[1:]) == ["14.00", "22.00"]
     everyone = sorted([(A, "31.00"), (C, "28.00"), (B, "14.00"), (E, "22.00")])
     assert paid_people(office["home"], "2024-01") == everyone
 
