@@ -43,13 +43,24 @@ def _text(values):
 
 @dataclass
 class Priced:
-    """Per group row: `amount_fen` (per_person x the row's persons; 0 when not paid), `paid`, and
-    for the others `reason` and `detail` (calc's rejected reasons; not_triggered included)."""
+    """Per group row: `amount_fen` (per_person x the row's persons; 0 when not paid) and `paid`;
+    `rejected` holds the others' calc reasons (not_triggered included) by `source_row`."""
 
     amount_fen: np.ndarray
     paid: np.ndarray
-    reason: list
-    detail: list
+    rejected: object  # pyarrow Table: source_row, reason, detail (calc.batch)
+    first_row: int
+
+    def reasons(self) -> tuple[list, list]:
+        """(reason, detail) per row, None for paid rows."""
+        n = len(self.paid)
+        reason: list = [None] * n
+        detail: list = [None] * n
+        rej = self.rejected
+        for r, why, text in zip(rej.column("source_row").to_pylist(), rej.column("reason").to_pylist(),
+                                rej.column("detail").to_pylist()):
+            reason[int(r) - self.first_row], detail[int(r) - self.first_row] = why, text
+        return reason, detail
 
 
 def price(checked, plan) -> Priced:
@@ -60,15 +71,9 @@ def price(checked, plan) -> Priced:
     n = checked.num_rows
     amount = np.zeros(n, np.int64)
     paid = np.zeros(n, bool)
-    reason: list = [None] * n
-    detail: list = [None] * n
     if n == 0:
-        return Priced(amount, paid, reason, detail)
+        return Priced(amount, paid, checked.select(["source_row", "reason", "detail"]), 1)
     payable, rej = compute_batch_arrow(checked, plan)
     amount[payable.pidx] = payable.rows["amount_fen"]
     paid[payable.pidx] = True
-    first = int(checked.column("source_row")[0].as_py())
-    for r, why, text in zip(rej.column("source_row").to_pylist(), rej.column("reason").to_pylist(),
-                            rej.column("detail").to_pylist()):
-        reason[int(r) - first], detail[int(r) - first] = why, text
-    return Priced(amount, paid, reason, detail)
+    return Priced(amount, paid, rej, int(checked.column("source_row")[0].as_py()))

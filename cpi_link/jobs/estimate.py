@@ -97,13 +97,14 @@ def estimate(month: str, counts: Counts, scheme, store, standards, rate: Decimal
     plan, _primary = month_plan(month, scheme, store, standards if standards is not None else NoStandards(), rate=rate)
     rules = plan.rules
     priced = price(counts.checked, plan)
-    costed = priced.paid | np.array([r == "not_triggered" for r in priced.reason], bool)
+    reason, detail = priced.reasons()
+    costed = priced.paid | np.array([r == "not_triggered" for r in reason], bool)
     amount = priced.amount_fen * counts.persons
     checked = counts.checked
     category = checked.column("category").to_pylist()
     region = checked.column("region_code").to_pylist()
     rejected = [{"row": n + 1, "file_row": counts.file_rows[n], "region_code": region[n], "category": category[n],
-                 "persons": int(counts.persons[n]), "reason": priced.reason[n], "detail": priced.detail[n]}
+                 "persons": int(counts.persons[n]), "reason": reason[n], "detail": detail[n]}
                 for n in np.flatnonzero(~costed)]
     by_cat: dict[str, list[int]] = {}
     by_region: dict[str, list[int]] = {}

@@ -1,11 +1,12 @@
 """`cpi-link simulate`: what a roster would cost under an alternative scheme, month by month,
 side by side with a baseline scheme.
 
-Every figure comes from the real engine: `calculate_month` writes a full run folder for each
-scheme and month into a private temp folder (deleted afterwards), and the totals are read from
-its results, so a simulation can never disagree with what `calc` would pay. The same roster and
-standards are used for every month (a what-if on today's recipients, not a reconstruction of
-who was paid then).
+The roster is read and checked once. Its payable rows are grouped by what an amount depends on
+(category, region, area, persons; a person listed twice is kept apart, as calc keeps the row
+with the highest amount), and each month and scheme prices the groups through calc's batch
+engine (calc.grouped), so a simulation costs what `calc` would pay, with no run folder written.
+The same roster and standards are used for every month (a what-if on today's recipients, not a
+reconstruction of who was paid then).
 
 A month whose figures are missing under either scheme is an error (exit 3) naming every such
 month: missing is not "not triggered".
@@ -13,11 +14,10 @@ month: missing is not "not triggered".
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 
 
 @dataclass
@@ -31,47 +31,95 @@ class SchemeMonth:
     total_fen: int
 
 
-def _one(res) -> SchemeMonth:
-    d = res.decision
-    if isinstance(d, list):  # decided per prefecture: report whether any triggered
-        ind = rate = None
-        version = d[0]["version"] if d else ""
-    else:
-        ind, rate, version = d.get("indicator"), d.get("rate_pct"), d.get("version", "")
-    return SchemeMonth(bool(res.triggered), ind, rate, version, res.paid_rows, res.persons, res.total_fen)
+@dataclass
+class Groups:
+    """A roster's payable rows as group rows (CHECKED_SCHEMA) with how many rows each stands for;
+    `key` is the person of a row listed twice (0: a group)."""
+
+    checked: object
+    weight: np.ndarray
+    key: np.ndarray
 
 
-def simulate(months: list[str], schemes: dict[str, object], roster: Path, standards, store, home, sheet=None) -> dict:
+def roster_groups(roster: Path, sheet=None) -> Groups:
+    """The roster read and checked once (roster.check), its rows without a problem grouped."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from cpi_link.calc.grouped import group_rows
+    from cpi_link.roster.check import check_batches
+    from cpi_link.roster.read import raw_batches
+
+    parts = []
+    for t in check_batches(raw_batches(roster, sheet=sheet)):
+        ok = t.filter(pc.is_null(t.column("reason")))
+        parts.append(pa.table({c: ok.column(c).cast(pa.string()) if c != "persons" else ok.column(c)
+                               for c in ("category", "region_code", "area", "persons")} | {"key": ok.column("person_key")}))
+    rows = pa.concat_tables(parts) if parts else pa.table({"category": [], "region_code": [], "area": [], "persons": [], "key": []})
+    key = rows.column("key").to_numpy()
+    uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    twice = (counts[inverse] > 1) & (key != 0)
+    once = rows.filter(pa.array(~twice))
+    grouped = once.group_by(["category", "region_code", "area", "persons"], use_threads=False).aggregate([("key", "count")])
+    dup = rows.filter(pa.array(twice))
+    n_g = grouped.num_rows
+    cols = {c: pa.concat_arrays([grouped.column(c).combine_chunks().cast(pa.string()), dup.column(c).combine_chunks().cast(pa.string())])
+            for c in ("category", "region_code", "area", "persons")}
+    checked = group_rows(cols["category"], cols["region_code"], cols["area"], cols["persons"])
+    weight = np.concatenate([grouped.column("key_count").to_numpy().astype(np.int64), np.ones(dup.num_rows, np.int64)])
+    keys = np.concatenate([np.zeros(n_g, np.int64), dup.column("key").to_numpy().astype(np.int64)])
+    return Groups(checked, weight, keys)
+
+
+def cost(groups: Groups, plan) -> tuple[int, int, int]:
+    """(paid rows, persons, fen) of the month: each group's amount times its rows; of the rows of
+    one person, the one with the highest amount (ties: the first), as calc's dedup keeps."""
+    from cpi_link.calc.grouped import price
+
+    p = price(groups.checked, plan)
+    persons = groups.checked.column("persons").to_numpy(zero_copy_only=False).astype(np.int64)
+    single = groups.key == 0
+    w = np.where(p.paid & single, groups.weight, 0)
+    rows, people, fen = int(w.sum()), int((w * persons).sum()), int((w * p.amount_fen).sum())
+    dup = np.flatnonzero(p.paid & ~single)
+    if len(dup):
+        order = dup[np.lexsort((dup, -p.amount_fen[dup], groups.key[dup]))]  # per person: highest amount, first row
+        first = np.ones(len(order), bool)
+        first[1:] = groups.key[order][1:] != groups.key[order][:-1]
+        kept = order[first]
+        rows, people, fen = rows + len(kept), people + int(persons[kept].sum()), fen + int(p.amount_fen[kept].sum())
+    return rows, people, fen
+
+
+def _month(groups: Groups, month: str, scheme, store, standards) -> SchemeMonth:
+    from cpi_link.calc.month import month_plan
+
+    plan, primary = month_plan(month, scheme, store, standards)
+    # not started: nothing to price (calc rejects every row not_triggered)
+    rows, persons, fen = cost(groups, plan) if primary is None or primary.triggered else (0, 0, 0)
+    if primary is None:  # decided per prefecture: whether any triggered
+        return SchemeMonth(any(d is not None and d.triggered for d in plan.decisions.values()), None, None,
+                           plan.rules.version, rows, persons, fen)
+    d = primary.to_json()
+    return SchemeMonth(bool(primary.triggered), d.get("indicator"), d.get("rate_pct"), d.get("version", ""), rows, persons, fen)
+
+
+def simulate(months: list[str], schemes: dict[str, object], roster: Path, standards, store, home=None, sheet=None) -> dict:
     """schemes: label ('baseline'/'alternative') -> Scheme. Returns {month: {label: SchemeMonth}}.
     sheet: the worksheet of a spreadsheet roster (--sheet).
     Raises MissingFigures naming every month that cannot be decided under any of the schemes."""
-    from cpi_link.calc.handle import open_roster
     from cpi_link.core.errors import MissingFigures
-    from cpi_link.jobs.pipeline import calculate_month
 
+    groups = roster_groups(roster, sheet)
     results: dict[str, dict[str, SchemeMonth]] = {}
     missing: list[str] = []
-    tmp = Path(tempfile.mkdtemp(prefix="cpi-link-simulate-"))
-    try:
-        # opened and hashed once for every month and scheme
-        handle = open_roster(roster, tmp, sheet=sheet, early=False)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    try:
-        for m in months:
-            results[m] = {}
-            for k, (label, sch) in enumerate(schemes.items()):
-                try:
-                    res = calculate_month(m, handle, sch, store, standards, home, out_dir=tmp / f"{k}-{m}")
-                except MissingFigures as exc:
-                    missing.append(f"{m} ({label} {sch.name}): {exc.message}")
-                    continue
-                results[m][label] = _one(res)
-                shutil.rmtree(res.run_dir, ignore_errors=True)  # nothing but totals is kept
-    finally:
-        handle.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+    for m in months:
+        results[m] = {}
+        for label, sch in schemes.items():
+            try:
+                results[m][label] = _month(groups, m, sch, store, standards)
+            except MissingFigures as exc:
+                missing.append(f"{m} ({label} {sch.name}): {exc.message}")
     if missing:
         shown = missing if len(missing) <= 12 else missing[:12] + [f"... and {len(missing) - 12} more"]
         raise MissingFigures(

@@ -1,0 +1,32 @@
+"""Issue 34: `simulate` reads the roster once and prices grouped rows through calc's batch engine;
+each month costs what `calc` pays, a person listed twice included (calc keeps the highest amount)."""
+
+from __future__ import annotations
+
+from calc_helpers import make_id
+
+P1, P2, P3, P4 = (make_id("140105", "19600101", f"{i:03d}") for i in range(1, 5))
+# 2024-01 (cli_setup): CPI 3.6% starts the mechanism, rate 3.6; 2024-02 does not start.
+#   P1 urban_dibao 140105 (140100's 870): 870 x 3.6% = 31.32 -> 31
+#   P1 again as rural_dibao (620): 22.32 -> 22: calc keeps the highest, 31
+#   P2 rural_dibao 140213, household of 3 (140200: 5000 a year): 5000 / 12 x 3.6% = 15.00 -> 15 x 3 = 45
+#   P3 urban_dibao 140105: 31;  P4 dibao_edge: not covered
+# 2024-01: 31 + 45 + 31 = 107.00 for 3 rows, 5 persons; 2024-02: 0.00
+ROSTER = [(P1, "urban_dibao", "140105", "1"), (P1, "rural_dibao", "140105", "1"), (P2, "rural_dibao", "140213", "3"),
+          (P3, "城市低保", "140105", "1"), (P4, "dibao_edge", "140105", "1")]
+
+
+def test_simulate_costs_what_calc_pays(tmp_path, cli, cli_setup):
+    cfg, std = cli_setup
+    roster = tmp_path / "r.csv"
+    roster.write_text("身份证号,姓名,类别,行政区划代码,城乡,保障人数\n"
+                      + "".join(f"{p},某{i},{c},{r},,{n}\n" for i, (p, c, r, n) in enumerate(ROSTER)), encoding="utf-8")
+    paid = cli.json("--config", cfg, "calc", "--roster", roster, "--month", "2024-01", "--scheme", "t", "--standards", std,
+                    "--out", tmp_path / "run", "--format", "json")
+    sim = cli.json("--config", cfg, "simulate", "--scheme", "t", "--baseline", "t", "--since", "2024-01", "--until", "2024-02",
+                   "--roster", roster, "--standards", std, "--format", "json")
+    jan, feb = sim["months"]
+    assert paid["total_amount"] == jan["baseline_amount"] == jan["alternative_amount"] == "107.00"
+    assert jan["baseline_persons"] == 5 and jan["baseline_rate_pct"] == "3.6"
+    assert (feb["baseline_triggered"], feb["baseline_amount"]) == (False, "0.00")
+    assert sim["totals"]["baseline_amount"] == "107.00" and sim["totals"]["difference"] == "0.00"
