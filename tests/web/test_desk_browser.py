@@ -109,6 +109,8 @@ def test_monthly_work_in_the_browser(browser, tmp_path, home):
         page.click("#check-button")
         page.wait_for_selector("#check-result", timeout=90_000)
         assert page.locator("#check-total").inner_text() == EXPECTED_TOTAL
+        cells = page.locator("#header-cells").inner_text()  # every header cell accounted for, as calc prints it
+        assert "A2\t身份证号\tperson_id" in cells and "G2\t银行账号\tbank_account" in cells, cells
         rejected = page.locator("#rejected").inner_text()
         assert "\n6\t" in rejected and "\n7\t" in rejected, rejected  # the rows Excel shows: the mistyped ID, the 合计 row
         assert IDS[2][:6] + "********" in rejected and bad_id_not_shown(rejected)
