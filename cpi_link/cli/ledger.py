@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cpi_link.cli.common import FORMAT_HELP, Format, emit_json, handle_errors, state, stdout_console
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
 from cpi_link.core.i18n import _
 
 ledger_app = typer.Typer(help=_("The ledger of what was paid: export it for analysis."), no_args_is_help=True)
@@ -21,31 +21,39 @@ def register(app: typer.Typer) -> None:
 def export(
     ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help=_("The Parquet file to write (index_month, run_id, kind, person_id, name, "
-                             "region_code, category, amount, paid_at); replaced whole if it exists.")),
+                             "region_code, category, persons, amount_per_person, amount, rate_pct, standard, scheme, "
+                             "version, paid_at); replaced whole if it exists.")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
-    """Write every paid row of every completed month, supplement and top-up (kind = month|supplement|topup)."""
-    import pyarrow.compute as pc
+    """Write every paid row of every completed month, supplement and top-up (kind = month|supplement|topup),
+    streamed from the ledger's payment files."""
     import pyarrow.parquet as pq
 
     from cpi_link.core.atomic import atomic_path
     from cpi_link.core.errors import UsageError
-    from cpi_link.core.money import fen_to_yuan_str
-    from cpi_link.jobs.ledger import Ledger, export_table
+    from cpi_link.core.money import fen_from_decimal128, fen_to_yuan_str
+    from cpi_link.jobs.ledger import Ledger, export_batches, export_schema
 
     if out.suffix.lower() != ".parquet":
         raise UsageError(_("--out {path}: give a .parquet file").format(path=out))
     if out.is_dir():
         raise UsageError(_("--out {path} is a folder; give a .parquet file").format(path=out))
-    t = export_table(Ledger(state(ctx).home))
+    rows = fen = 0
+    months: set[str] = set()
     with atomic_path(out) as tmp:
-        pq.write_table(t, tmp, compression="zstd")
-    total = pc.sum(t.column("amount")).as_py() if t.num_rows else 0
-    fen = int((total or 0) * 100)
-    summary = {"out": str(out), "rows": t.num_rows, "months": len(set(t.column("index_month").to_pylist())),
-               "total_amount": fen_to_yuan_str(fen)}
+        with pq.ParquetWriter(tmp, export_schema(), compression="zstd") as w:
+            for b in export_batches(Ledger(state(ctx).home)):
+                w.write_batch(b)
+                rows += b.num_rows
+                fen += int(fen_from_decimal128(b.column("amount")).sum())
+                if b.num_rows:
+                    months.add(b.column("index_month")[0].as_py())  # one month per batch (one payment file)
+    summary = {"out": str(out), "rows": rows, "months": len(months), "total_amount": fen_to_yuan_str(fen)}
     if fmt is Format.json:
         emit_json(summary)
+    elif fmt is Format.csv:
+        emit_csv([summary], list(summary))
     else:
         stdout_console().print(_("wrote {rows} paid rows of {months} months ({total} yuan) to {path}").format(
             rows=f"{summary['rows']:,}", months=summary["months"], total=summary["total_amount"], path=out))

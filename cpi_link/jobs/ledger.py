@@ -410,8 +410,23 @@ class Ledger:
         return rec
 
 
-def export_table(ledger: Ledger):
-    """Every paid row of every completed month, its supplements and top-ups: one table for analysts."""
+def export_schema():
+    """The columns of `ledger export` (SPEC 4.6, 6): who was paid, how much, and under what."""
+    import pyarrow as pa
+
+    money = pa.decimal128(18, 2)
+    return pa.schema([("index_month", pa.string()), ("run_id", pa.string()), ("kind", pa.string()),
+                      ("person_id", pa.string()), ("name", pa.string()), ("region_code", pa.string()),
+                      ("category", pa.string()), ("persons", pa.int64()), ("amount_per_person", money),
+                      ("amount", money), ("rate_pct", pa.decimal128(7, 2)), ("standard", money),
+                      ("scheme", pa.string()), ("version", pa.string()), ("paid_at", pa.string())],
+                     metadata={"cpi_link_export": "ledger", "schema_version": "2"})
+
+
+def export_batches(ledger: Ledger, batch_rows: int = 262_144):
+    """Every paid row of every completed month, its supplements and top-ups, as record batches
+    read from the ledger's payment files one batch at a time (export_schema): nothing holds the
+    whole history. A damaged ledger is StoreCorrupt before the first batch."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -420,32 +435,46 @@ def export_table(ledger: Ledger):
         path, text = problems[0]
         raise StoreCorrupt(_("the ledger is damaged: {path}: {text}; not exporting: run cpi-link doctor").format(
             path=path, text=shown(text)))
-    money = pa.decimal128(18, 2)
-    schema = pa.schema([("index_month", pa.string()), ("run_id", pa.string()), ("kind", pa.string()),
-                        ("person_id", pa.string()), ("name", pa.string()), ("region_code", pa.string()),
-                        ("category", pa.string()), ("amount", money), ("paid_at", pa.string())])
-    parts = []
+    schema = export_schema()
+    fields = [f.name for f in schema]
     for key in ledger.completed_months():
         rec = ledger.record(key)
         if rec.get("kind", "month") != "month":
             continue
         sups = {s["run_id"]: s for s in rec.get("supplements", [])}
         for rel in rec["payment_files"]:
-            t = pq.read_table(ledger.dir / rel)
             run_id = Path(rel).stem
             s = sups.get(run_id)
             kind = "month" if s is None else ("topup" if s.get("kind") == "topup" else "supplement")
             paid_at = rec["completed_at"] if s is None else s["completed_at"]
-            if not {"name", "region_code", "category"} <= set(t.schema.names):  # a payment file from before: the run folder has them
+            f = pq.ParquetFile(ledger.dir / rel)
+            have = set(f.schema_arrow.names)
+            wanted = [c for c in fields if c in have]
+            if not {"name", "region_code", "category"} <= have:  # a payment file from before: the run folder has them
                 run_dir = Path(rec["run_dir"] if s is None else s["run_dir"])
-                full = pq.read_table(run_dir / "payments.parquet", columns=["source_row", "name", "region_code", "category"])
-                t = t.join(full, "source_row", join_type="left outer")
-            n = t.num_rows
-            parts.append(pa.table({
-                "index_month": pa.array([rec["month"]] * n, pa.string()), "run_id": pa.array([run_id] * n, pa.string()),
-                "kind": pa.array([kind] * n, pa.string()), "person_id": t.column("person_id").cast(pa.string()),
-                "name": t.column("name").cast(pa.string()), "region_code": t.column("region_code").cast(pa.string()),
-                "category": t.column("category").cast(pa.string()), "amount": t.column("amount").cast(money),
-                "paid_at": pa.array([paid_at] * n, pa.string())}, schema=schema))
-    out = pa.concat_tables(parts) if parts else schema.empty_table()
-    return out.replace_schema_metadata({"cpi_link_export": "ledger", "schema_version": "1"})
+                t = pq.read_table(ledger.dir / rel)
+                full = pq.read_table(run_dir / "payments.parquet")
+                extra = [c for c in fields if c in full.schema.names and c not in have and c != "source_row"]
+                t = t.join(full.select(["source_row"] + extra), "source_row", join_type="left outer")
+                batches = t.to_batches(batch_rows)
+            else:
+                batches = f.iter_batches(batch_rows, columns=wanted)
+            for b in batches:
+                n = b.num_rows
+                const = {"index_month": rec["month"], "run_id": run_id, "kind": kind, "paid_at": paid_at}
+                cols = []
+                for fld in schema:
+                    if fld.name in const:
+                        cols.append(pa.array([const[fld.name]] * n, fld.type))
+                    elif fld.name in b.schema.names:
+                        cols.append(b.column(fld.name).cast(fld.type))
+                    else:  # a column this payment file never had
+                        cols.append(pa.nulls(n, fld.type))
+                yield pa.RecordBatch.from_arrays(cols, schema=schema)
+
+
+def export_table(ledger: Ledger):
+    """export_batches as one table (the web page's history: small ledgers)."""
+    import pyarrow as pa
+
+    return pa.Table.from_batches(list(export_batches(ledger)), schema=export_schema())

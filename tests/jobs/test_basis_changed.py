@@ -91,8 +91,10 @@ def test_backdated_standard_is_reported_then_topped_up_once(cli, job, tmp_path):
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["total_amount"] == "76.00"  # 73 + 3
     e = pq.read_table(dest)
-    assert e.schema.names == ["index_month", "run_id", "kind", "person_id", "name", "region_code", "category", "amount",
-                              "paid_at"]
+    assert e.schema.names == ["index_month", "run_id", "kind", "person_id", "name", "region_code", "category", "persons",
+                              "amount_per_person", "amount", "rate_pct", "standard", "scheme", "version", "paid_at"]
+    month_rows = [r for r in e.to_pylist() if r["kind"] == "month"]
+    assert all(r["persons"] == 1 and r["scheme"] and r["version"] and r["rate_pct"] is not None for r in month_rows)
     assert e.schema.field("amount").type == pa.decimal128(18, 2)
     rows = sorted((r["kind"], r["person_id"], r["amount"], r["region_code"]) for r in e.to_pylist())
     assert rows == sorted([("month", A, Decimal("31.00"), "140105"), ("month", B, Decimal("14.00"), "140802"),
