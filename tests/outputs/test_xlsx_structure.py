@@ -25,6 +25,9 @@ def _written(cli, home, tmp_path) -> dict[str, Path]:
     assert cli("report", run, "--xlsx", files["masked workbook"], "--mask-ids").exit_code == 0
     r = cli("fetch", "template", "--region", "140000", "--since", "2024-01", "--until", "2024-03", "--out", files["figures form"])
     assert r.exit_code == 0, r.stderr
+    for form in ("roster", "standards"):
+        files[f"{form} form"] = tmp_path / f"{form}.xlsx"
+        assert cli("template", form, "--out", files[f"{form} form"]).exit_code == 0
     return files
 
 
