@@ -341,6 +341,8 @@ def emit_csv_batches(batches, columns: list[str], encoding: str | CsvEncoding | 
 
 
 def _csv_cell(v: Any) -> Any:
+    if isinstance(v, bool):  # as JSON writes them, in every CSV
+        return "true" if v else "false"
     if isinstance(v, (dict, list)):
         return json.dumps(v, ensure_ascii=False, default=str)
     if v is None:

@@ -216,7 +216,7 @@ def plot(
 SIM_COLUMNS = [
     "month", "baseline_triggered", "baseline_rate_pct", "baseline_amount", "alternative_triggered",
     "alternative_rate_pct", "alternative_amount", "difference", "baseline_persons", "alternative_persons",
-    "baseline_version", "alternative_version",
+    "baseline_version", "alternative_version", "baseline_indicator", "alternative_indicator",
 ]
 
 
@@ -233,6 +233,7 @@ def simulate(
     encoding: EncodingOption = None,
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
+    totals: bool = typer.Option(False, "--totals", help=_("With --format csv: one row of totals instead of the months (the months' CSV has no total row).")),
 ):
     """Cost an alternative scheme month by month against a baseline: triggered or not, rate and
     total yuan under each, side by side with the difference, plus totals. Computed by the same
@@ -267,12 +268,10 @@ def simulate(
     if fmt is Format.json:
         emit_json(data)
     elif fmt is Format.csv:
-        tot = data["totals"]
-        rows = data["months"] + [{"month": "total", "baseline_triggered": tot["baseline_triggered_months"],
-                                  "alternative_triggered": tot["alternative_triggered_months"],
-                                  "baseline_amount": tot["baseline_amount"], "alternative_amount": tot["alternative_amount"],
-                                  "difference": tot["difference"]}]
-        emit_csv(rows, SIM_COLUMNS)
+        if totals:
+            emit_csv([data["totals"]], list(data["totals"]))
+        else:
+            emit_csv(data["months"], SIM_COLUMNS)
     else:
         from rich.table import Table
 

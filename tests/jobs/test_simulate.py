@@ -63,7 +63,11 @@ def test_simulate_table_and_csv(cli, home, tmp_path):
     r = cli(*args, "--format", "csv")
     lines = r.stdout.strip().splitlines()
     assert lines[0].startswith("month,baseline_triggered,baseline_rate_pct,baseline_amount")
-    assert lines[-1].startswith("total,1,,142.00,2,,264.00,122.00")
+    # issue 34: months only, booleans as in JSON; the totals are a row of their own with --totals
+    assert len(lines) == 1 + 3 and lines[2].startswith("2024-02,true,6.2,142.00,true,6.2,142.00,0.00")
+    r = cli(*args, "--format", "csv", "--totals")
+    assert r.stdout.splitlines() == ["months,baseline_triggered_months,alternative_triggered_months,baseline_amount,"
+                                     "alternative_amount,difference", "3,1,2,142.00,264.00,122.00"]
 
 
 def test_simulate_missing_month_exits_3_naming_it(cli, home, tmp_path):
