@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 from cpi_link.core.errors import InputError
 from cpi_link.core.i18n import N_, _
-from cpi_link.core.sheetscan import _col_index, _sheet_part, merged_text
+from cpi_link.core.sheetscan import col_index, sheet_part, merged_text
 
 # A sheet part (or shared strings, or an ODS content.xml) larger than this when expanded is refused
 # before anything expands it: a 1M-row, 10-column roster is about 400 MB of XML; an "XLSX bomb" of
@@ -278,7 +278,7 @@ def _check_extent(path: Path, kind: str, index: int, label: str) -> None:
     """InputError for a small XLSX sheet part whose cells span more than MAX_CELLS (a cell far away)."""
     try:
         with zipfile.ZipFile(path) as z:
-            part = _sheet_part(z, index)
+            part = sheet_part(z, index)
             if part is None or part not in z.namelist() or z.getinfo(part).file_size > _MEASURED_PART:
                 return
             data = z.read(part)
@@ -300,7 +300,7 @@ def _xlsx_extent(data: bytes) -> tuple[int, int]:
     refs = re.findall(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d+)"', data)
     if not refs:
         return 0, 0
-    return max(int(r) for _c, r in refs), max(_col_index(c) for c in {c for c, _r in refs}) + 1
+    return max(int(r) for _c, r in refs), max(col_index(c) for c in {c for c, _r in refs}) + 1
 
 
 # content.xml up to this size (expanded) is measured, as a stream, before calamine opens the file

@@ -18,7 +18,7 @@ _ERROR_T = re.compile(rb'\bt="e"')
 _VALUE = re.compile(rb'<(?:\w+:)?v>([^<]*)<')
 
 
-def _sheet_part(z: zipfile.ZipFile, index: int) -> str | None:
+def sheet_part(z: zipfile.ZipFile, index: int) -> str | None:
     """The zip member of the index-th sheet of xl/workbook.xml (via its relationship id)."""
     wb = z.read("xl/workbook.xml")
     sheets = re.findall(rb'<(?:\w+:)?sheet\b[^>]*>', wb)
@@ -100,7 +100,7 @@ def _scan_xlsx(path: Path, index: int, publish) -> None:
     (see SheetScan). Only chunks holding a formula, an error cell or a hidden row are searched
     further: a plain roster's sheet is only inflated and looked through once."""
     with zipfile.ZipFile(path) as z:
-        part = _sheet_part(z, index)
+        part = sheet_part(z, index)
         if part is None or part not in z.namelist():
             return
         tail = b""
@@ -184,7 +184,7 @@ def _scan_cells(data: bytes, out: dict) -> None:
         if not (is_error or has_formula):
             continue
         v = _VALUE.search(body)
-        row, col = int(m.group(2)) - 1, _col_index(m.group(1))
+        row, col = int(m.group(2)) - 1, col_index(m.group(1))
         if is_error:
             out[(row, col)] = v.group(1).decode("utf-8", "replace") if v else "#VALUE!"
         elif v is None or (v.group(1) == b"" and b't="str"' not in m.group(0)):  # <v/>, or <v></v> for a number
@@ -209,7 +209,7 @@ def _scan_in_order(data: bytes, place: list, out: dict) -> None:
                 out[(place[0], -1)] = "hidden"
             continue
         if ref and ref.group(1):
-            place[1] = _col_index(ref.group(1))
+            place[1] = col_index(ref.group(1))
         row, col = place[0], place[1]
         place[1] += 1
         if attrs.endswith(b"/"):
@@ -241,7 +241,7 @@ def col_letters(col: int) -> str:
     return out
 
 
-def _col_index(letters: bytes) -> int:
+def col_index(letters: bytes) -> int:
     n = 0
     for ch in letters:
         n = n * 26 + (ch - 64)

@@ -36,7 +36,7 @@ from cpi_link.core.categories import BY_AREA, CATEGORY_NAMES
 from cpi_link.core.privacy import mask_digits
 from cpi_link.core.regions import clean_code
 from cpi_link.roster.read import NUMERIC_BANK, open_roster, raw_batches
-from cpi_link.roster.schema import _DICT, AREA_VALUES, CHECKED_SCHEMA, FEW_VALUED, ROSTER_COLUMNS, ROSTER_SCHEMA, short
+from cpi_link.roster.schema import DICT_TYPE, AREA_VALUES, CHECKED_SCHEMA, FEW_VALUED, ROSTER_COLUMNS, ROSTER_SCHEMA, short
 from cpi_link.roster.ids import R_BAD_PERSONS, R_BANK_LOST, R_MISSING, R_OK, R_UNKNOWN_CAT, REASONS, normalise_ids, offsets_of
 
 _MAX_PERSONS_DIGITS = 6
@@ -340,7 +340,7 @@ class _Few:
         values = a.dictionary
         if values.type != pa.string():
             values = values.cast(pa.string())
-        if a.type != _DICT:
+        if a.type != DICT_TYPE:
             a = pa.DictionaryArray.from_arrays(a.indices.cast(pa.int32()), values)
         self.original = a
         values = pc.fill_null(values, "") if values.null_count else values

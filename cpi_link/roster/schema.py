@@ -68,10 +68,10 @@ ROSTER_SCHEMA = pa.schema(
 # What check_batch gives (check_batches, calc's pipeline): ROSTER_SCHEMA with the few-valued
 # columns, as read and as normalised, kept as dictionaries: no string is copied per row.
 # iter_roster casts to ROSTER_SCHEMA (plain strings) for its pandas users.
-_DICT = pa.dictionary(pa.int32(), pa.string())
+DICT_TYPE = pa.dictionary(pa.int32(), pa.string())
 _DICT_COLUMNS = ("category", "region_code", "area", "reason", "detail",
                  "orig_category", "orig_region_code", "orig_area", "orig_persons")
-CHECKED_SCHEMA = pa.schema([pa.field(f.name, _DICT) if f.name in _DICT_COLUMNS else f for f in ROSTER_SCHEMA])
+CHECKED_SCHEMA = pa.schema([pa.field(f.name, DICT_TYPE) if f.name in _DICT_COLUMNS else f for f in ROSTER_SCHEMA])
 
 
 def norm_header(h: object) -> str:

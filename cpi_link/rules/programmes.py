@@ -18,7 +18,7 @@ from typing import Any
 from cpi_link.core.errors import ConfigError
 from cpi_link.core.categories import CATEGORIES
 from cpi_link.rules.schemes.model import INDICATORS, ROUNDINGS
-from cpi_link.rules.schemes.file import _MONEY, _MULTIPLIER, MAX_YUAN, _NAME_RE, _REGION_RE, _decimal, _month_or_error, _no_unknown, _opt_bool, _opt_str, _parse_categories, _quote, _req_str, read_toml_file
+from cpi_link.rules.schemes.file import MONEY, MULTIPLIER, MAX_YUAN, NAME_RE, REGION_RE, decimal, month_or_error, no_unknown, opt_bool, opt_str, parse_categories, quote, req_str, read_toml_file
 
 METHODS = ("fixed", "proportional_index")
 _TOP_KEYS = (
@@ -100,7 +100,7 @@ def _dec_str(d: Decimal) -> str:
 def programme_path(id_or_path: str | Path, config_dir: Path) -> Path:
     """A bare id (letters, digits, - _ .) is config_dir/programmes/<id>.toml; anything else is a path."""
     s = str(id_or_path)
-    if "/" in s or "\\" in s or s.endswith(".toml") or not _NAME_RE.match(s):
+    if "/" in s or "\\" in s or s.endswith(".toml") or not NAME_RE.match(s):
         return Path(s).expanduser()
     return Path(config_dir) / "programmes" / f"{s}.toml"
 
@@ -130,22 +130,22 @@ def parse_programme_file(path: Path) -> Programme:
 
 
 def _build(path: Path, t: dict, sha: str) -> Programme:
-    _no_unknown(path, "", t, _TOP_KEYS, "at the top level")
+    no_unknown(path, "", t, _TOP_KEYS, "at the top level")
     for k in _REQUIRED:
         if k not in t:
             raise ConfigError(f"{path}: missing key {k}")
-    ident = _req_str(path, "", t, "programme")
-    if not _NAME_RE.match(ident):
+    ident = req_str(path, "", t, "programme")
+    if not NAME_RE.match(ident):
         raise ConfigError(f"{path}: key programme: {ident!r} is not a plain id (letters, digits, - _ .)")
     related = t.get("related_documents", [])
     if not isinstance(related, list) or not all(isinstance(d, str) and d.strip() for d in related):
         raise ConfigError(f"{path}: key related_documents: write a list of document names")
-    categories = _parse_categories(path, "", "categories", t["categories"])
+    categories = parse_categories(path, "", "categories", t["categories"])
     if not categories:
         raise ConfigError(f"{path}: key categories: names no category")
     method = t["method"]
     if method not in METHODS:
-        raise ConfigError(f"{path}: key method: {_quote(method)} is not one of {', '.join(METHODS)}")
+        raise ConfigError(f"{path}: key method: {quote(method)} is not one of {', '.join(METHODS)}")
 
     amounts: dict[str, int] = {}
     index = None
@@ -161,25 +161,25 @@ def _build(path: Path, t: dict, sha: str) -> Programme:
     if "rounding" in t:
         rounding = t["rounding"]
         if rounding not in ROUNDINGS:
-            raise ConfigError(f"{path}: key rounding: {_quote(rounding)} is not one of {', '.join(ROUNDINGS)}")
+            raise ConfigError(f"{path}: key rounding: {quote(rounding)} is not one of {', '.join(ROUNDINGS)}")
     elif method == "fixed":
         rounding = "fen_half_up"  # a fixed amount is paid as written
     else:
         raise ConfigError(f"{path}: missing key rounding (method proportional_index needs it, e.g. \"yuan_half_up\")")
-    minimum = _decimal(path, "", "minimum", t["minimum"], non_negative=True, **_MONEY) if "minimum" in t else Decimal(0)
-    multiplier = _decimal(path, "", "multiplier", t["multiplier"], positive=True, **_MULTIPLIER) if "multiplier" in t else Decimal(1)
+    minimum = decimal(path, "", "minimum", t["minimum"], non_negative=True, **MONEY) if "minimum" in t else Decimal(0)
+    multiplier = decimal(path, "", "multiplier", t["multiplier"], positive=True, **MULTIPLIER) if "multiplier" in t else Decimal(1)
     _whole_fen(path, "minimum", minimum)
 
     return Programme(
         id=ident,
-        name=_req_str(path, "", t, "name"),
-        document=_req_str(path, "", t, "document"),
+        name=req_str(path, "", t, "name"),
+        document=req_str(path, "", t, "document"),
         related_documents=tuple(d.strip() for d in related),
-        verified=_opt_bool(path, "", t, "verified", False),
-        example=_opt_bool(path, "", t, "example", False),
-        source=_opt_str(path, "", t, "source"),
-        note=_opt_str(path, "", t, "note"),
-        payment_month=_month_or_error(path, "", "payment_month", t["payment_month"]),
+        verified=opt_bool(path, "", t, "verified", False),
+        example=opt_bool(path, "", t, "example", False),
+        source=opt_str(path, "", t, "source"),
+        note=opt_str(path, "", t, "note"),
+        payment_month=month_or_error(path, "", "payment_month", t["payment_month"]),
         region=_parse_region(path, t["region"]) if "region" in t else None,
         categories=categories,
         method=method,
@@ -206,7 +206,7 @@ def _parse_amounts(path: Path, amounts: Any, categories: dict[str, str]) -> dict
             raise ConfigError(f"{path}: key {key}: unknown category; known: {', '.join(CATEGORIES)}")
         if code not in categories:
             raise ConfigError(f"{path}: key {key}: {code} is not in categories; add it there (with its standard) or remove the amount")
-        d = _decimal(path, "", key, v, non_negative=True, maximum=MAX_YUAN)
+        d = decimal(path, "", key, v, non_negative=True, maximum=MAX_YUAN)
         out[code] = _whole_fen(path, key, d)
     missing = [c for c in categories if c not in out]
     if missing:
@@ -222,8 +222,8 @@ def _whole_fen(path: Path, key: str, d: Decimal) -> int:
 
 
 def _parse_region(path: Path, region: Any) -> str:
-    if not isinstance(region, str) or not _REGION_RE.match(region):
-        raise ConfigError(f'{path}: key region: {_quote(region)} must be a 6-digit region code as a string ("140000")')
+    if not isinstance(region, str) or not REGION_RE.match(region):
+        raise ConfigError(f'{path}: key region: {quote(region)} must be a 6-digit region code as a string ("140000")')
     return region
 
 
@@ -242,15 +242,15 @@ def _parse_index(path: Path, index: Any) -> IndexRef:
         raise ConfigError(f"{path}: missing key index (method proportional_index needs the figure to use, {example})")
     if not isinstance(index, dict):
         raise ConfigError(f"{path}: key index: write a table, {example}")
-    _no_unknown(path, "", index, _INDEX_KEYS, "in index")
+    no_unknown(path, "", index, _INDEX_KEYS, "in index")
     for k in _INDEX_KEYS:
         if k not in index:
             raise ConfigError(f"{path}: key index.{k}: missing; {example}")
     region = index["region"]
-    if not isinstance(region, str) or not _REGION_RE.match(region):
-        raise ConfigError(f'{path}: key index.region: {_quote(region)} must be a 6-digit region code as a string ("140000")')
+    if not isinstance(region, str) or not REGION_RE.match(region):
+        raise ConfigError(f'{path}: key index.region: {quote(region)} must be a 6-digit region code as a string ("140000")')
     ind = index["indicator"]
     if ind not in INDICATORS:
-        raise ConfigError(f"{path}: key index.indicator: {_quote(ind)} is not one of {', '.join(INDICATORS)}")
-    month = _month_or_error(path, "", "index.month", index["month"])
+        raise ConfigError(f"{path}: key index.indicator: {quote(ind)} is not one of {', '.join(INDICATORS)}")
+    month = month_or_error(path, "", "index.month", index["month"])
     return IndexRef(region=region, indicator=ind, month=month)

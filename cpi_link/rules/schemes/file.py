@@ -19,7 +19,7 @@ from typing import Any
 from cpi_link.core.categories import CATEGORIES
 from cpi_link.core.errors import ConfigError
 from cpi_link.core.i18n import _
-from cpi_link.rules.schemes.model import INDICATORS, METHODS, Example, Overlay, RATES, ROUNDINGS, STANDARD_KINDS, Scheme, Version, _MONTH_RE, _apply, _check_complete
+from cpi_link.rules.schemes.model import INDICATORS, METHODS, Example, Overlay, RATES, ROUNDINGS, STANDARD_KINDS, Scheme, Version, MONTH_RE, apply, check_complete
 
 # `example` is the [[example]] worked cases (SPEC 5.4); `example = true` (the older spelling of
 # example_only) still marks a file that only illustrates the format
@@ -50,8 +50,8 @@ _OVERLAY_REQUIRED = ("id", "from", "until")  # an overlay's document is recommen
 _TIER_KEYS = ("from", "fraction")
 _DECIMAL_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _FRACTION_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
-_REGION_RE = re.compile(r"^[0-9]{6}$")  # ASCII: \d would take full-width digits
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+REGION_RE = re.compile(r"^[0-9]{6}$")  # ASCII: \d would take full-width digits
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class _TomlFloat(str):
@@ -64,7 +64,7 @@ class _TomlFloat(str):
 def scheme_path(name_or_path: str | Path, config_dir: Path) -> Path:
     """A bare name (letters, digits, - _ .) is config_dir/schemes/<name>.toml; anything else is a path."""
     s = str(name_or_path)
-    looks_like_path = "/" in s or "\\" in s or s.endswith(".toml") or not _NAME_RE.match(s)
+    looks_like_path = "/" in s or "\\" in s or s.endswith(".toml") or not NAME_RE.match(s)
     if looks_like_path:
         return Path(s).expanduser()
     return Path(config_dir) / "schemes" / f"{s}.toml"
@@ -131,19 +131,19 @@ def parse_scheme_file(path: Path) -> Scheme:
 
 
 def _build(path: Path, data: dict, sha: str) -> Scheme:
-    _no_unknown(path, "", data, _TOP_KEYS, _("at the top level"))
-    name = _req_str(path, "", data, "scheme")
-    if not _NAME_RE.match(name):
+    no_unknown(path, "", data, _TOP_KEYS, _("at the top level"))
+    name = req_str(path, "", data, "scheme")
+    if not NAME_RE.match(name):
         raise ConfigError(_("{path}: key scheme: {name!r} is not a plain name (letters, digits, - _ .)").format(
             path=path, name=name))
-    title = _req_str(path, "", data, "name")
+    title = req_str(path, "", data, "name")
     raw_examples = data.get("example")
     if isinstance(raw_examples, bool):
         example, raw_examples = raw_examples, None
     else:
-        example = _opt_bool(path, "", data, "example_only", False)
+        example = opt_bool(path, "", data, "example_only", False)
     examples = parse_examples(path, raw_examples)
-    note = _opt_str(path, "", data, "note")
+    note = opt_str(path, "", data, "note")
 
     raw_versions = data.get("version")
     if not isinstance(raw_versions, list) or not raw_versions:
@@ -179,7 +179,7 @@ def _build(path: Path, data: dict, sha: str) -> Scheme:
             end = versions[i + 1].start if i + 1 < len(versions) else None
             lo = max(v.start, o.start)
             if o.until >= v.start and (end is None or o.start < end):
-                _apply(path, v, [o], lo)
+                apply(path, v, [o], lo)
     return scheme
 
 
@@ -221,9 +221,9 @@ def parse_examples(path: Path, raw: Any) -> list[Example]:
         where = _("example #{n}").format(n=n)
         if not isinstance(t, dict):
             raise ConfigError(_("{path}: {where}: write it as an [[example]] table").format(path=path, where=where))
-        _no_unknown(path, where, t, _EXAMPLE_KEYS)
+        no_unknown(path, where, t, _EXAMPLE_KEYS)
         month = t.get("month")
-        if not isinstance(month, str) or not _MONTH_RE.match(month):
+        if not isinstance(month, str) or not MONTH_RE.match(month):
             raise ConfigError(_('{path}: {where} key month: write the index month as "YYYY-MM"').format(path=path, where=where))
         cat = t.get("category")
         if cat not in CATEGORIES:
@@ -233,18 +233,18 @@ def parse_examples(path: Path, raw: Any) -> list[Example]:
         if area is not None and area not in ("urban", "rural"):
             raise ConfigError(_("{path}: {where} key area: {area!r} must be urban or rural").format(
                 path=path, where=where, area=area))
-        std = _decimal(path, where, "standard", t["standard"], non_negative=True) if "standard" in t else None
+        std = decimal(path, where, "standard", t["standard"], non_negative=True) if "standard" in t else None
         persons = t.get("persons", "1")
         if not (isinstance(persons, str) and persons.strip().isdigit() and int(persons) > 0) and not (
             isinstance(persons, int) and not isinstance(persons, bool) and persons > 0
         ):
             raise ConfigError(_("{path}: {where} key persons: {persons!r} must be a whole number above zero").format(
                 path=path, where=where, persons=persons))
-        figures = {i: _decimal(path, where, i, t[i], non_negative=True) for i in INDICATORS if i in t}
+        figures = {i: decimal(path, where, i, t[i], non_negative=True) for i in INDICATORS if i in t}
         triggered = t.get("triggered", True)
         if not isinstance(triggered, bool):
             raise ConfigError(_("{path}: {where} key triggered: must be true or false").format(path=path, where=where))
-        amount = _decimal(path, where, "amount", t["amount"], non_negative=True) if "amount" in t else None
+        amount = decimal(path, where, "amount", t["amount"], non_negative=True) if "amount" in t else None
         if triggered and amount is None:
             raise ConfigError(_("{path}: {where}: give the expected amount (or triggered = false)").format(
                 path=path, where=where))
@@ -267,7 +267,7 @@ def _parse_version(path: Path, n: int, t: Any) -> Version:
         raise ConfigError(_("{path}: {where}: write versions as [[version]] tables").format(path=path, where=where))
     if isinstance(t.get("id"), str) and t["id"].strip():
         where = f'version "{t["id"]}"'
-    _no_unknown(path, where, t, _VERSION_KEYS)
+    no_unknown(path, where, t, _VERSION_KEYS)
     for k in _VERSION_REQUIRED:
         if k not in t:
             raise ConfigError(_("{path}: {where}: missing key {k}").format(path=path, where=where, k=k))
@@ -280,7 +280,7 @@ def _parse_version(path: Path, n: int, t: Any) -> Version:
     rules.setdefault("payment_timing", None)
     rules.setdefault("amounts", {})
     rules.setdefault("funding", {})
-    _check_complete(path, where, rules, strict_extras=True)
+    check_complete(path, where, rules, strict_extras=True)
     return Version(rules=rules, **meta)
 
 
@@ -296,17 +296,17 @@ def _parse_overlay(path: Path, n: int, t: Any) -> Overlay:
                   "add_categories and remove_categories").format(
                 path=path, where=where)
         )
-    _no_unknown(path, where, t, _OVERLAY_KEYS)
+    no_unknown(path, where, t, _OVERLAY_KEYS)
     for k in _OVERLAY_REQUIRED:
         if k not in t:
             raise ConfigError(_("{path}: {where}: missing key {k}").format(path=path, where=where, k=k))
     meta = _parse_meta(path, where, t, document_required=False)
-    until = _month_or_error(path, where, "until", t["until"])
+    until = month_or_error(path, where, "until", t["until"])
     if until < meta["start"]:
         raise ConfigError(_("{path}: {where} key until: {until} is before its from {start}").format(
             path=path, where=where, until=until, start=meta['start']))
     changes = _parse_rules(path, where, t)
-    add = _parse_categories(path, where, "add_categories", t["add_categories"]) if "add_categories" in t else {}
+    add = parse_categories(path, where, "add_categories", t["add_categories"]) if "add_categories" in t else {}
     remove = t.get("remove_categories", [])
     if not isinstance(remove, list) or not all(isinstance(c, str) for c in remove):
         raise ConfigError(_('{path}: {where} key remove_categories: write a list of category codes, e.g. ["dibao_edge"]').format(
@@ -326,8 +326,8 @@ def _parse_overlay(path: Path, n: int, t: Any) -> Overlay:
 
 
 def _parse_meta(path: Path, where: str, t: dict, document_required: bool = True) -> dict:
-    ident = _req_str(path, where, t, "id")
-    document = _req_str(path, where, t, "document") if document_required else _opt_str(path, where, t, "document")
+    ident = req_str(path, where, t, "id")
+    document = req_str(path, where, t, "document") if document_required else opt_str(path, where, t, "document")
     related = t.get("related_documents", [])
     if not isinstance(related, list) or not all(isinstance(d, str) and d.strip() for d in related):
         raise ConfigError(_("{path}: {where} key related_documents: write a list of document names").format(
@@ -336,10 +336,10 @@ def _parse_meta(path: Path, where: str, t: dict, document_required: bool = True)
         "id": ident,
         "document": document,
         "related_documents": tuple(d.strip() for d in related),
-        "verified": _opt_bool(path, where, t, "verified", False),
-        "start": _month_or_error(path, where, "from", t["from"]),
-        "source": _opt_str(path, where, t, "source"),
-        "note": _opt_str(path, where, t, "note"),
+        "verified": opt_bool(path, where, t, "verified", False),
+        "start": month_or_error(path, where, "from", t["from"]),
+        "source": opt_str(path, where, t, "source"),
+        "note": opt_str(path, where, t, "note"),
         "sources": _parse_sources(path, where, t),
     }
 
@@ -349,7 +349,7 @@ def _parse_rules(path: Path, where: str, t: dict) -> dict:
     out: dict[str, Any] = {}
     if "index_region" in t:
         r = t["index_region"]
-        if not isinstance(r, str) or not (r == "prefecture" or _REGION_RE.match(r)):
+        if not isinstance(r, str) or not (r == "prefecture" or REGION_RE.match(r)):
             raise ConfigError(
                 _("{path}: {where} key index_region: {r!r} must be a 6-digit region code as a string "
                       '("140000") or "prefecture"').format(
@@ -367,7 +367,7 @@ def _parse_rules(path: Path, where: str, t: dict) -> dict:
             if ind not in INDICATORS:
                 raise ConfigError(_("{path}: {where} key trigger.{ind}: unknown indicator; use {indicators}").format(
                     path=path, where=where, ind=ind, indicators=', '.join(INDICATORS)))
-            parsed[ind] = _decimal(path, where, f"trigger.{ind}", val, non_negative=True)
+            parsed[ind] = decimal(path, where, f"trigger.{ind}", val, non_negative=True)
         out["trigger"] = {i: parsed[i] for i in INDICATORS if i in parsed}
     for key, allowed in (("rate", RATES), ("method", METHODS), ("rounding", ROUNDINGS)):
         if key in t:
@@ -379,17 +379,17 @@ def _parse_rules(path: Path, where: str, t: dict) -> dict:
     if "tiers" in t:
         out["tiers"] = _parse_tiers(path, where, t["tiers"])
     if "per_point" in t:
-        out["per_point"] = _decimal(path, where, "per_point", t["per_point"], positive=True, **_MONEY)
+        out["per_point"] = decimal(path, where, "per_point", t["per_point"], positive=True, **MONEY)
     if "minimum" in t:
-        out["minimum"] = _decimal(path, where, "minimum", t["minimum"], non_negative=True, **_MONEY)
+        out["minimum"] = decimal(path, where, "minimum", t["minimum"], non_negative=True, **MONEY)
     if "multiplier" in t:
-        out["multiplier"] = _decimal(path, where, "multiplier", t["multiplier"], positive=True, **_MULTIPLIER)
+        out["multiplier"] = decimal(path, where, "multiplier", t["multiplier"], positive=True, **MULTIPLIER)
     if "categories" in t:
-        out["categories"] = _parse_categories(path, where, "categories", t["categories"])
+        out["categories"] = parse_categories(path, where, "categories", t["categories"])
         if not out["categories"]:
             raise ConfigError(_("{path}: {where} key categories: names no category").format(path=path, where=where))
     if "payment_timing" in t:
-        out["payment_timing"] = _req_str(path, where, t, "payment_timing")
+        out["payment_timing"] = req_str(path, where, t, "payment_timing")
     if "amounts" in t:
         out["amounts"] = _parse_amounts(path, where, t["amounts"])
     if "funding" in t:
@@ -399,10 +399,10 @@ def _parse_rules(path: Path, where: str, t: dict) -> dict:
 
 def _money(path: Path, where: str, key: str, v: Any) -> str:
     """A yuan amount as its text: non-negative, at most two decimals (fen)."""
-    d = _decimal(path, where, key, v, non_negative=True)
+    d = decimal(path, where, key, v, non_negative=True)
     if d.as_tuple().exponent < -2:
         raise ConfigError(_("{path}: {where} key {key}: {value} has more than two decimals (fen)").format(
-            path=path, where=where, key=key, value=_quote(v)))
+            path=path, where=where, key=key, value=quote(v)))
     return v.strip()
 
 
@@ -438,11 +438,11 @@ def _parse_funding(path: Path, where: str, funding: Any) -> dict[str, Decimal]:
             path=path, where=where, example=example))
     out: dict[str, Decimal] = {}
     for funder, v in funding.items():
-        share = _decimal(path, where, f"funding.{funder}", v, non_negative=True)
+        share = decimal(path, where, f"funding.{funder}", v, non_negative=True)
         if share > 1:
             raise ConfigError(_("{path}: {where} key funding.{funder}: {value} is above 1 (shares are fractions of the "
                   "cost)").format(
-                path=path, where=where, funder=funder, value=_quote(v)))
+                path=path, where=where, funder=funder, value=quote(v)))
         out[funder] = share
     total = sum(out.values(), Decimal(0))
     if total != 1:
@@ -478,12 +478,12 @@ def _parse_tiers(path: Path, where: str, tiers: Any) -> tuple[tuple[Decimal, Fra
         if not isinstance(tier, dict):
             raise ConfigError(_("{path}: {where} key {key}: write each tier as {{ from = ..., fraction = ... }}").format(
                 path=path, where=where, key=key))
-        _no_unknown(path, where, tier, _TIER_KEYS, _("in {key}").format(key=key))
+        no_unknown(path, where, tier, _TIER_KEYS, _("in {key}").format(key=key))
         for k in _TIER_KEYS:
             if k not in tier:
                 raise ConfigError(_("{path}: {where} key {key}.{k}: missing; {example}").format(
                     path=path, where=where, key=key, k=k, example=example))
-        start = _decimal(path, where, f"{key}.from", tier["from"], non_negative=True)
+        start = decimal(path, where, f"{key}.from", tier["from"], non_negative=True)
         frac = tier["fraction"]
         m = _FRACTION_RE.match(frac) if isinstance(frac, str) else None
         if not m or int(m.group(2)) == 0:
@@ -503,7 +503,7 @@ def _parse_tiers(path: Path, where: str, tiers: Any) -> tuple[tuple[Decimal, Fra
     return tuple(out)
 
 
-def _parse_categories(path: Path, where: str, key: str, cats: Any) -> dict[str, str]:
+def parse_categories(path: Path, where: str, key: str, cats: Any) -> dict[str, str]:
     if not isinstance(cats, dict):
         raise ConfigError(_('{path}: {where} key {key}: write a table, e.g. {{ urban_dibao = "urban" }}').format(
             path=path, where=where, key=key))
@@ -522,7 +522,7 @@ def _parse_categories(path: Path, where: str, key: str, cats: Any) -> dict[str, 
 # -- small validators ------------------------------------------------------------------------
 
 
-def _no_unknown(path: Path, where: str, t: dict, allowed: tuple[str, ...], place: str = "") -> None:
+def no_unknown(path: Path, where: str, t: dict, allowed: tuple[str, ...], place: str = "") -> None:
     for k in t:
         if k not in allowed:
             loc = f"{where}: " if where else ""
@@ -532,7 +532,7 @@ def _no_unknown(path: Path, where: str, t: dict, allowed: tuple[str, ...], place
             )
 
 
-def _req_str(path: Path, where: str, t: dict, key: str) -> str:
+def req_str(path: Path, where: str, t: dict, key: str) -> str:
     v = t.get(key)
     if not isinstance(v, str) or not v.strip():
         loc = f"{where} " if where else ""
@@ -540,11 +540,11 @@ def _req_str(path: Path, where: str, t: dict, key: str) -> str:
     return v.strip()
 
 
-def _opt_str(path: Path, where: str, t: dict, key: str) -> str | None:
-    return _req_str(path, where, t, key) if key in t else None
+def opt_str(path: Path, where: str, t: dict, key: str) -> str | None:
+    return req_str(path, where, t, key) if key in t else None
 
 
-def _opt_bool(path: Path, where: str, t: dict, key: str, default: bool) -> bool:
+def opt_bool(path: Path, where: str, t: dict, key: str, default: bool) -> bool:
     if key not in t:
         return default
     v = t[key]
@@ -560,11 +560,11 @@ def _opt_bool(path: Path, where: str, t: dict, key: str, default: bool) -> bool:
 MAX_YUAN = Decimal(100_000)
 MAX_MULTIPLIER = Decimal(10)
 _MAX_FRACTION_TERM = 10_000  # a tier's fraction a/b: a and b up to this (1/12, 1/8 ...), the fraction at most 1
-_MONEY = {"places": 2, "maximum": MAX_YUAN}
-_MULTIPLIER = {"places": 4, "maximum": MAX_MULTIPLIER}
+MONEY = {"places": 2, "maximum": MAX_YUAN}
+MULTIPLIER = {"places": 4, "maximum": MAX_MULTIPLIER}
 
 
-def _decimal(path: Path, where: str, key: str, v: Any, positive: bool = False, non_negative: bool = False,
+def decimal(path: Path, where: str, key: str, v: Any, positive: bool = False, non_negative: bool = False,
              places: int | None = None, maximum: Decimal | None = None) -> Decimal:
     loc = f"{where} " if where else ""
     if isinstance(v, _TomlFloat) or (isinstance(v, int) and not isinstance(v, bool)):
@@ -573,40 +573,40 @@ def _decimal(path: Path, where: str, key: str, v: Any, positive: bool = False, n
             path=path, loc=loc, key=key, value=v))
     if not isinstance(v, str) or not _DECIMAL_RE.match(v.strip()):
         raise ConfigError(_("{path}: {loc}key {key}: {value} is not a decimal").format(
-            path=path, loc=loc, key=key, value=_quote(v)))
+            path=path, loc=loc, key=key, value=quote(v)))
     try:
         d = Decimal(v.strip())
     except InvalidOperation:  # pragma: no cover - the regex already guarantees it
         raise ConfigError(_("{path}: {loc}key {key}: {value} is not a decimal").format(
-            path=path, loc=loc, key=key, value=_quote(v))) from None
+            path=path, loc=loc, key=key, value=quote(v))) from None
     if positive and d <= 0:
         raise ConfigError(_("{path}: {loc}key {key}: {value} must be above zero").format(
-            path=path, loc=loc, key=key, value=_quote(v)))
+            path=path, loc=loc, key=key, value=quote(v)))
     if non_negative and d < 0:
         raise ConfigError(_("{path}: {loc}key {key}: {value} must not be negative").format(
-            path=path, loc=loc, key=key, value=_quote(v)))
+            path=path, loc=loc, key=key, value=quote(v)))
     if places is not None and -d.as_tuple().exponent > places:
         msg = (_("{path}: {loc}key {key}: {value} has more than {places} decimals (a whole number of fen)") if places == 2
                else _("{path}: {loc}key {key}: {value} has more than {places} decimals"))
-        raise ConfigError(msg.format(path=path, loc=loc, key=key, value=_quote(v), places=places))
+        raise ConfigError(msg.format(path=path, loc=loc, key=key, value=quote(v), places=places))
     if maximum is not None and d > maximum:
         raise ConfigError(_("{path}: {loc}key {key}: {value} is above {maximum}, the most it can be").format(
-            path=path, loc=loc, key=key, value=_quote(v), maximum=maximum))
+            path=path, loc=loc, key=key, value=quote(v), maximum=maximum))
     return d
 
 
-def _quote(v: Any) -> str:
+def quote(v: Any) -> str:
     return f'"{v}"' if isinstance(v, str) else repr(v)
 
 
-def _month_or_error(path: Path, where: str, key: str, v: Any) -> str:
+def month_or_error(path: Path, where: str, key: str, v: Any) -> str:
     s = str(v).strip() if isinstance(v, str) and not isinstance(v, _TomlFloat) else None
-    if s is None or not _MONTH_RE.match(s):
+    if s is None or not MONTH_RE.match(s):
         loc = f"{where} " if where else ""
         if isinstance(v, (_TomlFloat, int)) and not isinstance(v, bool):
             raise ConfigError(_('{path}: {loc}key {key}: {value} is a number, not a month (a number cannot tell 2019.10 '
                                 'from 2019.1); write it in quotes as "YYYY-MM", e.g. "2016-07"').format(
                 path=path, loc=loc, key=key, value=v))
         raise ConfigError(_('{path}: {loc}key {key}: {value} is not a month; write "YYYY-MM", e.g. "2016-07"').format(
-            path=path, loc=loc, key=key, value=_quote(v)))
+            path=path, loc=loc, key=key, value=quote(v)))
     return s

@@ -19,7 +19,7 @@ METHODS = ("proportional", "tiered_fraction", "per_point", "fixed")
 ROUNDINGS = ("yuan_half_up", "yuan_ceil", "jiao_half_up", "fen_half_up")
 STANDARD_KINDS = ("urban", "rural", "by_area")
 
-_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ class Scheme:
     def _resolve(self, month: str) -> Rules:
         version = self.version_for(month)
         active = [o for o in self.overlays if o.active(month)]
-        merged = _apply(self.path, version, active, month)
+        merged = apply(self.path, version, active, month)
         documents = [version.document, *version.related_documents]
         for o in active:
             for d in (o.document, *o.related_documents):
@@ -190,7 +190,7 @@ class Scheme:
         )
 
 
-def _check_complete(path: Path, where: str, rules: dict, strict_extras: bool, month: str | None = None) -> None:
+def check_complete(path: Path, where: str, rules: dict, strict_extras: bool, month: str | None = None) -> None:
     at = f" (in force {month})" if month else ""
     if rules["method"] == "tiered_fraction" and not rules["tiers"]:
         raise ConfigError(f"{path}: {where}{at} key tiers: method tiered_fraction needs tiers")
@@ -226,7 +226,7 @@ def _check_amounts(path: Path, where: str, rules: dict) -> None:
                     )
 
 
-def _apply(path: Path, version: Version, overlays: list[Overlay], month: str) -> dict:
+def apply(path: Path, version: Version, overlays: list[Overlay], month: str) -> dict:
     """The version's rules with the overlays applied in order; complete and checked."""
     rules = dict(version.rules)
     rules["trigger"] = dict(rules["trigger"])
@@ -244,7 +244,7 @@ def _apply(path: Path, version: Version, overlays: list[Overlay], month: str) ->
         rules["categories"].update(o.add_categories)
     rules["trigger"] = {i: rules["trigger"][i] for i in INDICATORS if i in rules["trigger"]}
     where = f'version "{version.id}"' + "".join(f' + overlay "{o.id}"' for o in overlays)
-    _check_complete(path, where, rules, strict_extras=False, month=month)
+    check_complete(path, where, rules, strict_extras=False, month=month)
     if rules["method"] != "tiered_fraction":
         rules["tiers"] = ()
     if rules["method"] != "per_point":
@@ -255,7 +255,7 @@ def _apply(path: Path, version: Version, overlays: list[Overlay], month: str) ->
 
 
 def _index_month(month: Any) -> str:
-    if not isinstance(month, str) or not _MONTH_RE.match(month.strip()):
+    if not isinstance(month, str) or not MONTH_RE.match(month.strip()):
         from cpi_link.core.errors import UsageError
 
         raise UsageError(f"index month {month!r} is not a month: write YYYY-MM, e.g. 2024-03")

@@ -13,7 +13,7 @@ from cpi_link.sources.nbs.config import (
     LegacySeries,
     Sources,
 )
-from cpi_link.sources.nbs.portal import _classify_missing, checked_value, covering, month_runs, month_span, refuse_conflicts
+from cpi_link.sources.nbs.portal import classify_missing, checked_value, covering, month_runs, month_span, refuse_conflicts
 from cpi_link.sources.nbs.transport import FetchOutcome, SourceFailure, Transport
 from cpi_link.sources.observation import Observation, now_utc
 
@@ -58,7 +58,7 @@ class Legacy:
                         for obs in self._request(region, e, run, fetched_at):
                             outcome.observations.append(obs)
                             got.setdefault((region, ind), set()).add(obs.month)
-        _classify_missing(asked, got, outcome)
+        classify_missing(asked, got, outcome)
 
     def _request(self, region: str, e: LegacySeries, run: list[str], fetched_at: str) -> list[Observation]:
         sj = run[0].replace("-", "") if len(run) == 1 else f"{run[0].replace('-', '')}-{run[-1].replace('-', '')}"

@@ -270,7 +270,7 @@ class Portal:
             for obs in self._ask(region, ds, cid, by_id, all_months, fetched_at):
                 outcome.observations.append(obs)
                 got.setdefault((region, obs.indicator), set()).add(obs.month)
-        _classify_missing(asked, got, outcome)
+        classify_missing(asked, got, outcome)
 
     def _ask(self, region: str, ds: Dataset, cid: str, by_id: dict, months: list[str], fetched_at: str):
         """Consecutive months as one range token (fewer requests); a portal that refuses the token
@@ -346,7 +346,7 @@ class Portal:
                     continue
                 value = item.get("value")
                 if value is None or (isinstance(value, str) and value.strip() in EMPTY_VALUES):
-                    continue  # not (yet) published: reported by _classify_missing
+                    continue  # not (yet) published: reported by classify_missing
                 if not isinstance(value, str):
                     raise SourceFailure(f"stream/esData: value for {month} arrived as {type(value).__name__} {value!r}, not as the published text", url, 1)
                 dec = checked_value(value, f"stream/esData {region} {indicator} {month}", url)
@@ -355,7 +355,7 @@ class Portal:
         return refuse_conflicts(out, url)
 
 
-def _classify_missing(asked: dict[tuple[str, str], list[str]], got: dict[tuple[str, str], set[str]], outcome: FetchOutcome) -> None:
+def classify_missing(asked: dict[tuple[str, str], list[str]], got: dict[tuple[str, str], set[str]], outcome: FetchOutcome) -> None:
     """Months asked without a value: after the series' latest value (or recent) = not yet published."""
     recent = add_months(current_month(), -2)
     for (region, ind), ms in asked.items():
