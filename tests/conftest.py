@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,9 @@ SHARED = REPO.parent / "shared"
 # cpi_link` would find the source tree (no compiled catalogs) instead of the installed wheel that
 # `make test` runs against: the root is taken off the path, as running from tests/ does
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO]
+# and the tests' own `python -m cpi_link` subprocesses would do the same from the root: they run
+# from tests/, as under make test
+os.chdir(Path(__file__).resolve().parent)
 if Path(getattr(sys.modules.get("cpi_link"), "__file__", None) or "/").resolve().is_relative_to(REPO / "cpi_link"):
     raise RuntimeError("cpi_link was imported from the source tree before the tests' conftest; run make install, "
                        "then pytest from the repository root or from tests/")
