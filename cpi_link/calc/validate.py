@@ -94,7 +94,55 @@ def _warnings(path: Path, regions_too: bool, examples: int, sheet=None) -> dict:
                 add("region_not_on_list", r,
                     [f"region_code {c} is not on the administrative-division list (GB/T 2260); calc rejects it as unknown_region"
                      for c in r.column("region_code").to_pylist()[:examples]])
+    households = _household_sizes(path, examples, sheet)
+    if households:
+        found["household_size"] = households
     return dict(sorted(found.items()))
+
+
+def _household_sizes(path: Path, examples: int, sheet=None) -> dict | None:
+    """With one row per family member: each household whose head's 保障人数 differs from the members
+    listed (each listed member is paid as one person), named by its head."""
+    import re
+
+    from cpi_link.roster.read import open_roster
+
+    r = open_roster(path, sheet)
+    if "relationship" not in r.mapping and "head_name" not in r.mapping:
+        return None
+    out = {"rows": 0, "example_rows": [], "example_file_rows": [], "example_details": []}
+    head = None  # [source_row, file_row, name, 保障人数 or None, members listed]
+
+    def close() -> None:
+        if head is not None and head[3] is not None and head[4] > 1 and head[3] != head[4]:
+            out["rows"] += 1
+            if len(out["example_rows"]) < examples:
+                out["example_rows"].append(head[0])
+                out["example_file_rows"].append(head[1])
+                out["example_details"].append(
+                    f"household of {head[2]} (户主): 保障人数 says {head[3]} but {head[4]} members are listed; "
+                    f"each listed member is paid as one person")
+
+    n = 0
+    for t, _numeric in r.batches(100_000):
+        d = t.to_pydict()
+        for i in range(t.num_rows):
+            n += 1
+            name = (d["name"][i] or "").strip()
+            if "relationship" in d:
+                is_head = (d["relationship"][i] or "").strip() in ("户主", "本人", "申请人", "")
+            else:
+                hn = (d["head_name"][i] or "").strip()
+                is_head = hn in ("", name)
+            if is_head:
+                close()
+                p = (d.get("persons") or [""] * t.num_rows)[i] or ""
+                persons = int(p.strip().split(".")[0]) if re.fullmatch(r"\s*\d+(\.0*)?\s*", p) else None
+                head = [n, (d.get("file_row") or [None] * t.num_rows)[i], name, persons, 1]
+            elif head is not None:
+                head[4] += 1
+    close()
+    return out if out["rows"] else None
 
 
 def _bank_note(account: str) -> str:

@@ -287,13 +287,14 @@ class HeaderMatcher:
 
     def __init__(self, aliases: dict[str, tuple[str, ...]], units: dict[str, tuple[str, ...]] | None = None,
                  hints: dict[str, tuple[str, ...]] | None = None, others: tuple[str, ...] = (),
-                 unit_keys: dict[tuple[str, str], str] | None = None):
+                 unit_keys: dict[tuple[str, str], str] | None = None, repeatable: tuple[str, ...] = ()):
         self.aliases = aliases
         self.names = {header_name(a): k for k, names in aliases.items() for a in names}
         self.units = {k: {header_name(u) for u in us} for k, us in (units or {}).items()}
         self.unit_keys = {(k, header_name(u)): k2 for (k, u), k2 in (unit_keys or {}).items()}
         self.hints = [(header_name(h), k) for k, hs in (hints or {}).items() for h in hs]
         self.others = {header_name(o) for o in others}
+        self.repeatable = repeatable  # columns that may appear more than once: key, key_2, key_3...
 
     def match(self, cell: object) -> tuple[str | None, str | None]:
         """(column, None) for a match, (None, column) for a look-alike, (None, None) otherwise."""
@@ -360,7 +361,12 @@ class HeaderMatcher:
 
         for i, cell in enumerate(header):
             key, lookalike = self.match(cell)
-            if key is not None:
+            if key is not None and key in self.repeatable and key in out:
+                k = 2
+                while f"{key}_{k}" in out:
+                    k += 1
+                out[f"{key}_{k}"] = i
+            elif key is not None:
                 if key in out:
                     raise InputError(_("{where}: {first} and {second} both give the column {key}; keep one of them").format(
                         where=where, first=cell_name(out[key]), second=cell_name(i), key=key))

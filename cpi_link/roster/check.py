@@ -24,6 +24,7 @@ column twice raises InputError (exit 2). A header with no data rows gives one em
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -37,7 +38,8 @@ from cpi_link.core.privacy import mask_digits
 from cpi_link.core.regions import clean_code
 from cpi_link.roster.read import NUMERIC_BANK, open_roster, raw_batches
 from cpi_link.roster.schema import DICT_TYPE, AREA_VALUES, CHECKED_SCHEMA, FEW_VALUED, ROSTER_COLUMNS, ROSTER_SCHEMA, short
-from cpi_link.roster.ids import R_BAD_PERSONS, R_BANK_LOST, R_MISSING, R_OK, R_UNKNOWN_CAT, REASONS, normalise_ids, offsets_of
+from cpi_link.roster.ids import (R_BAD_PERSONS, R_BANK_LOST, R_MISSING, R_OK, R_STOPPED, R_TITLE, R_TOTAL, R_UNKNOWN_CAT,
+                                  REASONS, normalise_ids, offsets_of)
 
 _MAX_PERSONS_DIGITS = 6
 # The most persons one row (a household) may cover: more is a typing error (SPEC 5.1 persons, bad_persons).
@@ -93,6 +95,9 @@ def _drop_blank_rows(t: pa.Table) -> pa.Table:
         return t
     for c in ROSTER_COLUMNS[1:]:
         blank = pc.and_(blank, empty("orig_" + c))
+    # a 合计 or title row whose text is in a column not kept (序号, 备注) is a rejected row, not blank
+    marked = pc.is_in(t.column("reason").cast(pa.string()), value_set=pa.array(["total_row", "title_row"]))
+    blank = pc.and_(blank, pc.invert(pc.fill_null(marked, False)))
     return t.filter(pc.invert(blank)) if pc.any(blank).as_py() else t
 
 
@@ -178,6 +183,7 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
         key = np.where(lost, 0, ids.key)
     else:
         person_id, flag, key = ids.person_id, ids.flag, ids.key
+    id_bad = reason != R_OK  # where a 合计 row or a page title may be (a row with a valid ID is a person)
 
     def mark(mask: np.ndarray | None, code: int, messages) -> None:
         """Set reason `code` where `mask` (None: no row) and no earlier-precedence reason is set."""
@@ -217,8 +223,8 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
                 & pc.ascii_is_decimal(reg.values).to_numpy(zero_copy_only=False))
 
     ok_v = six_digits()
-    if (~ok_v & reg.used).any():  # per distinct value: inner spaces, a spreadsheet's 140105.0
-        reg.values = pa.array([v if ok else clean_code(v) for v, ok in zip(reg.values.to_pylist(), ok_v)], pa.string())
+    if (~ok_v & reg.used).any():  # per distinct value: inner spaces, a spreadsheet's 140105.0, a 12-digit code
+        reg.values = pa.array([v if ok else _six(clean_code(v)) for v, ok in zip(reg.values.to_pylist(), ok_v)], pa.string())
         ok_v = six_digits()
     reg_empty_v = empty(reg.values)
     mark(reg.rows(reg_empty_v), R_MISSING, "region_code is empty")
@@ -269,6 +275,11 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     persons_v = _persons(per.values, empty(per.values))
     persons_np = persons_v[per.idx]
     p_bad = per.rows((persons_v < 1) | (persons_v > MAX_PERSONS))
+    if "relationship" in raw.column_names or "head_name" in raw.column_names:
+        # one row per family member: each row is one person; a household head listed alone keeps its 保障人数
+        alone = _alone_heads(raw, orig["name"])
+        persons_np = np.where(alone, persons_np, 1)
+        p_bad = p_bad & alone if p_bad is not None else None
     mark(
         p_bad,
         R_BAD_PERSONS,
@@ -285,12 +296,25 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
                                  "lost; format the column as text and retype the account")
     bank = nonempty_or_null(bank)
 
+    # a remark saying the person stopped (死亡, 去世, 停保, 注销, 迁出, 暂停): not paid, the remark shown
+    for c in raw.column_names:
+        if c == "remark" or c.startswith("remark_"):
+            text = _plain(raw.column(c))
+            hit = pc.fill_null(pc.match_substring_regex(text, STOPPED_WORDS), False).to_numpy(zero_copy_only=False)
+            if hit.any():
+                mark(hit, R_STOPPED, lambda r, text=text: "the remark says the person stopped: '{value}'".format(
+                    value=short(mask_digits(text[r].as_py()))))
+
     if "cell_reason" in raw.column_names:  # spreadsheet cells that stand for no value (roster.read): they win
         cr = raw.column("cell_reason")
         hit = cr.is_valid().to_numpy(zero_copy_only=False)
         rows = np.flatnonzero(hit)
         reason[rows] = [REASONS.index(x) for x in cr.filter(pa.array(hit)).to_pylist()]
         detail[rows] = np.array(raw.column("cell_detail").filter(pa.array(hit)).to_pylist() + [None], dtype=object)[:-1]
+    if id_bad.any():  # 合计/小计 rows and page titles: never a person, whatever else their cells hold
+        for row, code, text in _totals_and_titles(raw, orig, np.flatnonzero(id_bad)):
+            reason[row] = code
+            detail[row] = text
     file_row = raw.column("file_row") if "file_row" in raw.column_names else None
     file_row = _array(file_row) if file_row is not None else pa.array(np.arange(first_row, first_row + n, dtype=np.int64))
 
@@ -327,6 +351,57 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
 
 def _array(col):
     return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+# SPEC 5.1: a 备注 with one of these words makes the row remark_says_stopped
+STOPPED_WORDS = "死亡|去世|病故|停保|注销|迁出|暂停"
+_TOTAL = re.compile(r"^(合计|小计|总计|共计|总合计|本页合计|本页小计)")
+_TITLE = re.compile(r"名册|名单|清册|明细|汇总|统计表|发放表|\d{4}年")
+
+
+def _six(code: str) -> str:
+    """A 12-digit 统计用区划代码 read as its county (first six digits); other codes as they are."""
+    return code[:6] if len(code) == 12 and code.isascii() and code.isdigit() else code
+
+
+def _plain(col) -> pa.Array:
+    col = _array(col)
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    return pc.fill_null(col if col.type == pa.string() else col.cast(pa.string()), "")
+
+
+def _alone_heads(raw: pa.Table, name: pa.Array) -> np.ndarray:
+    """Bool per row: a household head (与户主关系 户主/本人, or 姓名 = 户主姓名; a row saying nothing
+    counts as one) with no member row after it in the batch: its 保障人数 is the household's."""
+    n = raw.num_rows
+    if "relationship" in raw.column_names:
+        rel = pc.utf8_trim_whitespace(_plain(raw.column("relationship")))
+        head = pc.is_in(rel, value_set=pa.array(["户主", "本人", "申请人", ""])).to_numpy(zero_copy_only=False)
+    else:
+        nm = pc.utf8_trim_whitespace(_plain(name))
+        hn = pc.utf8_trim_whitespace(_plain(raw.column("head_name")))
+        head = pc.or_(pc.equal(nm, hn), pc.equal(hn, "")).to_numpy(zero_copy_only=False)
+    follows = np.zeros(n, bool)
+    follows[:-1] = ~head[1:]
+    return head & ~follows
+
+
+def _totals_and_titles(raw: pa.Table, orig: dict, rows: np.ndarray):
+    """(row, reason code, detail) for the rows among `rows` (those without a valid ID) that are a
+    合计/小计/总计 row (any read cell starting so) or a page title (its one non-empty read cell a
+    title: 名册, 名单, 2024年…)."""
+    cols = [orig[c] for c in ("person_id", "name", "category", "region_code")]
+    cols += [raw.column(c) for c in raw.column_names if c == "seq" or c == "remark" or c.startswith("remark_")]
+    at = pa.array(rows)
+    texts = [_plain(c).take(at).to_pylist() for c in cols]
+    for k, row in enumerate(rows.tolist()):
+        cells = [t[k].strip() for t in texts if t[k] and t[k].strip()]
+        total = next((c for c in cells if _TOTAL.match("".join(c.split()))), None)
+        if total is not None:
+            yield row, R_TOTAL, "a total row ('{value}'): not a person".format(value=short(mask_digits(total)))
+        elif len(cells) == 1 and _TITLE.search(cells[0]):
+            yield row, R_TITLE, "a page title between tables ('{value}'): not a person".format(value=short(mask_digits(cells[0])))
 
 
 class _Few:

@@ -38,8 +38,12 @@ REASONS: tuple[str | None, ...] = (
     "bank_account_lost_precision",
     "formula_without_value",  # a spreadsheet cell with a formula and no stored value (roster.read)
     "bad_cell",  # a date, TRUE/FALSE or an error such as #N/A where text or a number belongs
+    "remark_says_stopped",  # 备注 says 死亡, 去世, 停保, 注销, 迁出 or 暂停 (roster.check)
+    "total_row",  # a 合计/小计/总计 row (roster.check): never a person
+    "title_row",  # a page title between tables (roster.check): never a person
 )
 R_OK, R_LOST, R_INVALID, R_MISSING, R_UNKNOWN_CAT, R_BAD_PERSONS, R_BANK_LOST, R_FORMULA, R_BAD_CELL = range(9)
+R_STOPPED, R_TOTAL, R_TITLE = 9, 10, 11
 
 MSG_EMPTY = "person_id is empty"
 MSG_LOST = (

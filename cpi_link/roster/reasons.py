@@ -20,6 +20,9 @@ REASON_WORDS = {
     "formula_without_value": lambda: _("a formula without a stored value: open and save the file in Excel"),
     "bad_cell": lambda: _("a cell holds a date, TRUE/FALSE or an error where text or a number belongs"),
     "not_triggered": lambda: _("the mechanism did not start for this region in that month"),
+    "remark_says_stopped": lambda: _("the remark says the person stopped (死亡, 停保, 迁出…): not paid"),
+    "total_row": lambda: _("a total row (合计行，不发放)"),
+    "title_row": lambda: _("a page title between tables, not a person"),
 }
 
 # The row details the checks write (English, kept in rejected.parquet), as templates: shown in
@@ -52,6 +55,9 @@ DETAIL_TEMPLATES = (
     N_("category {category} is not covered by {version} in {month}"),
     N_("area (城乡) is needed for this category and is empty"),
     N_("area (城乡) is empty: category '{value}' is {urban} or {rural} by it"),
+    N_("the remark says the person stopped: '{value}'"),
+    N_("a total row ('{value}'): not a person"),
+    N_("a page title between tables ('{value}'): not a person"),
     N_("no standard for region {region} (or its prefecture/province) in force in {month}"),
     N_("the mechanism did not start for this region in {month}"),
     N_("already paid for {month} in an earlier run"),

@@ -22,7 +22,16 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "persons": ("persons", "保障人数", "保障人口", "享受人数", "救助人数", "家庭人口", "保障人数合计", "户保障人数"),
     "bank_account": ("bank_account", "银行账号", "银行帐号", "银行卡号", "卡号", "银行账户", "银行帐户", "一卡通账号",
                      "一卡通帐号", "存折号", "账号", "帐号"),
+    # read to check rows, never paid from: a household's rows, a remark saying the person stopped, a 合计 row
+    "relationship": ("relationship", "与户主关系", "关系", "家庭关系"),
+    "head_name": ("head_name", "户主姓名"),
+    "remark": ("remark", "备注"),
+    "seq": ("seq", "序号", "编号"),
 }
+# Columns that may appear more than once (each read: remark, remark_2, ...).
+REPEATABLE = ("remark",)
+# The columns read besides ROSTER_COLUMNS (household, remarks, the row number column).
+CHECK_COLUMNS = ("relationship", "head_name", "remark", "seq")
 
 # Words that point to a column: a header cell holding one, and none of the column's names, is a
 # look-alike (exit 2 naming the cell), never silently "not used".
@@ -38,9 +47,8 @@ HEADER_HINTS: dict[str, tuple[str, ...]] = {
 
 # Columns officers' rosters carry that are known and not read (shown as "not used").
 OTHER_COLUMNS = (
-    "序号", "编号", "备注", "乡镇", "乡镇(街道)", "街道", "村", "村(社区)", "社区", "村(居)委会", "地址", "家庭住址", "住址",
-    "联系电话", "电话", "手机", "手机号", "性别", "年龄", "民族", "出生日期", "户主身份证号", "户主身份证号码", "户主姓名",
-    "与户主关系", "关系", "家庭关系", "开户行", "开户银行", "户名", "持卡人", "持卡人姓名", "金额", "补贴金额", "发放金额",
+    "乡镇", "乡镇(街道)", "街道", "村", "村(社区)", "社区", "村(居)委会", "地址", "家庭住址", "住址",
+    "联系电话", "电话", "手机", "手机号", "性别", "年龄", "民族", "出生日期", "户主身份证号", "户主身份证号码", "开户行", "开户银行", "户名", "持卡人", "持卡人姓名", "金额", "补贴金额", "发放金额",
     "保障金额", "月保障金", "签字", "签名", "领取人签字", "残疾类别", "残疾等级",
 )
 
@@ -85,7 +93,7 @@ HEADER_UNITS: dict[str, tuple[str, ...]] = {"persons": ("人", "口", "人数")}
 def header_matcher():
     from cpi_link.core.tabular import HeaderMatcher
 
-    return HeaderMatcher(HEADER_ALIASES, HEADER_UNITS, HEADER_HINTS, OTHER_COLUMNS)
+    return HeaderMatcher(HEADER_ALIASES, HEADER_UNITS, HEADER_HINTS, OTHER_COLUMNS, repeatable=REPEATABLE)
 
 
 def looks_like_roster(head: list[list]) -> bool:

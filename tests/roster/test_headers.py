@@ -90,14 +90,14 @@ def test_look_alike_is_exit_2_naming_the_cell_and_the_names(tmp_path, cli, setup
     assert not out.exists()
 
 
-def test_unused_columns_twice_are_not_an_error_and_are_reported(tmp_path, cli, setup):
+def test_remarks_twice_are_not_an_error_and_every_cell_is_reported(tmp_path, cli, setup):
     header = ["序号", "身份证号", "姓名", "类别", "行政区划代码", "备注", "备注", "联系电话"]
     book = xlsxwriter_rows(tmp_path / "u.xlsx", [header, [1, IDS[0], "甲", "城市低保", "140105", "", "", "13800000000"]])
     out = tmp_path / "o"
     r = calc(cli, setup, book, out)
     assert r.exit_code == 0, r.stderr
     cells = roster_entry(out)["header_cells"]
-    assert [c["column"] for c in cells] == [None, "person_id", "name", "category", "region_code", None, None, None]
+    assert [c["column"] for c in cells] == ["seq", "person_id", "name", "category", "region_code", "remark", "remark", None]
     assert [c["cell"] for c in cells] == ["A1", "B1", "C1", "D1", "E1", "F1", "G1", "H1"]
 
 
@@ -110,14 +110,14 @@ def test_known_column_twice_names_both_cells(tmp_path, cli, setup):
 
 
 def test_calc_and_validate_print_each_header_cell(tmp_path, cli, setup):
-    header = ["序号", "身份证号", "姓名", "类别", "行政区划代码", "保障人口"]
-    book = xlsxwriter_rows(tmp_path / "c.xlsx", [header, [1, IDS[0], "甲", "城市低保", "140105", 2]])
+    header = ["序号", "身份证号", "姓名", "类别", "行政区划代码", "保障人口", "联系电话"]
+    book = xlsxwriter_rows(tmp_path / "c.xlsx", [header, [1, IDS[0], "甲", "城市低保", "140105", 2, "138"]])
     r = calc(cli, setup, book, tmp_path / "o", fmt="table")
     assert r.exit_code == 0, r.stderr
-    assert "A1 序号 → not used" in r.stdout and "F1 保障人口 → persons" in r.stdout, r.stdout
+    assert "A1 序号 → seq" in r.stdout and "F1 保障人口 → persons" in r.stdout and "G1 联系电话 → not used" in r.stdout
     v = cli("validate", "--roster", book)
     assert v.exit_code == 0, v.stderr
-    assert "B1 身份证号 → person_id" in v.stdout and "A1 序号 → not used" in v.stdout
+    assert "B1 身份证号 → person_id" in v.stdout and "A1 序号 → seq" in v.stdout
     j = json.loads(cli("validate", "--roster", book, "--format", "json").stdout)
     assert j["header_cells"][5] == {"cell": "F1", "text": "保障人口", "column": "persons"}
 
@@ -206,7 +206,7 @@ def test_two_row_header_with_merged_groups_reads_every_column(tmp_path, cli, set
     e = roster_entry(out)
     assert (e["header_row"], e["header_end"]) == (3, 4)
     by_cell = {c["cell"]: c["column"] for c in e["header_cells"]}
-    assert by_cell == {"A3": None, "B3": "name", "C3": "person_id", "D3": "region_code", "E4": "category", "F4": "area",
+    assert by_cell == {"A3": "seq", "B3": "name", "C3": "person_id", "D3": "region_code", "E4": "category", "F4": "area",
                        "G4": "persons", "H4": "bank_account"}
     t = calc(cli, setup, book, tmp_path / "o2", fmt="table")
     assert "header on rows 3-4" in t.stdout

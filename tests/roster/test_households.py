@@ -1,0 +1,170 @@
+"""Rows a person reading the sheet would not pay, and households (Issue 27): one row per family
+member with a relationship column, 低保 with 城乡, 12-digit region codes, a 备注 saying the person
+stopped, 合计/小计 rows and page titles; and a property test: input rows = paid + rejected against
+a row count made without the reader.
+
+Amounts (scheme "t" of calc_helpers, 2024-01: food 6.5%; 140105 takes 140100's standard: urban 870,
+rural 620 a month): urban_dibao 870 x 6.5% = 56.55 -> 57 a person; rural_dibao 620 x 6.5% = 40.30 -> 40.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from calc_helpers import make_id
+
+IDS = [make_id("140105", f"19{50 + i}0101", f"{i + 1:03d}") for i in range(40)]
+
+
+def calc(cli, setup, roster, out, *extra):
+    cfg, std = setup
+    return cli("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "t",
+               "--out", out, "--format", "json", *extra)
+
+
+def paid(out: Path) -> dict:
+    return {r["name"]: (str(r["amount"]), r["persons"]) for r in pq.read_table(out / "payments.parquet").to_pylist()}
+
+
+def rejected(out: Path) -> dict:
+    return {r["file_row"]: (r["reason"], r["detail"]) for r in pq.read_table(out / "rejected.parquet").to_pylist()}
+
+
+def test_one_row_per_family_member_pays_each_person_once(tmp_path, cli, setup):
+    """openpyxl: a 3-person household listed as 户主 + 2 members (保障人数 3 on the head's row only),
+    a 2-person household listed by its head alone, a person whose 备注 says 已死亡，停保, a 合计 row
+    with a formula."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["序号", "身份证号", "姓名", "类别", "行政区划代码", "城乡", "保障人数", "与户主关系", "备注"])
+    ws.append([1, IDS[0], "甲", "低保", "140105100201", "城市", 3, "户主", ""])  # 12-digit code, 低保 + 城市
+    ws.append([2, IDS[1], "乙", "低保", "140105100201", "城市", None, "妻子", ""])
+    ws.append([3, IDS[2], "丙", "低保", "140105100201", "城市", None, "儿子", ""])
+    ws.append([4, IDS[3], "丁", "低保", "140105", "农村", 2, "户主", ""])
+    ws.append([5, IDS[4], "戊", "城市低保", "140105", "城市", 1, "户主", "已死亡，停保"])
+    ws.append(["合计", None, None, None, None, None, "=SUM(G2:G6)", None, None])
+    wb.save(tmp_path / "h.xlsx")
+    out = tmp_path / "o"
+    r = calc(cli, setup, tmp_path / "h.xlsx", out)
+    assert r.exit_code == 0, r.stderr
+    j = json.loads(r.stdout)
+    # 甲 乙 丙: 3 x 57 = 171 (not 5 persons); 丁 alone with 保障人数 2: rural 2 x 40 = 80
+    assert paid(out) == {"甲": ("57.00", 1), "乙": ("57.00", 1), "丙": ("57.00", 1), "丁": ("80.00", 2)}
+    assert j["total_amount"] == "251.00" and j["persons"] == 5
+    rej = rejected(out)
+    assert rej[6][0] == "remark_says_stopped" and "已死亡，停保" in rej[6][1]
+    assert rej[7][0] == "total_row"
+    assert j["input_rows"] == 6 == j["paid_rows"] + j["rejected_rows"]
+    pay = pq.read_table(out / "payments.parquet").to_pylist()
+    assert {p["region_code"] for p in pay} == {"140105"}
+
+
+def test_head_name_column_groups_members(tmp_path, cli, setup):
+    f = tmp_path / "h.csv"
+    f.write_text("身份证号,姓名,户主姓名,类别,行政区划代码,保障人数\n"
+                 f"{IDS[0]},甲,甲,城市低保,140105,2\n{IDS[1]},乙,甲,城市低保,140105,\n"
+                 f"{IDS[2]},丙,丙,城市低保,140105,3\n", encoding="utf-8")
+    out = tmp_path / "o"
+    r = calc(cli, setup, f, out)
+    assert r.exit_code == 0, r.stderr
+    assert paid(out) == {"甲": ("57.00", 1), "乙": ("57.00", 1), "丙": ("171.00", 3)}
+
+
+def test_titles_and_totals_between_two_blocks_are_rejected_rows(tmp_path, cli, setup):
+    """xlsxwriter: a 城市 block with a 小计, a page title, then more rows under the same header."""
+    import xlsxwriter
+
+    path = tmp_path / "t.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("花名册")
+    data = [["2024年1月城市低保花名册"], ["序号", "身份证号", "姓名", "类别", "行政区划代码", "保障人数"],
+            [1, IDS[0], "甲", "城市低保", "140105", 2], ["小计", "", "", "", "", 2],
+            ["2024年1月农村低保花名册"], [1, IDS[1], "乙", "农村低保", "140105", 1], ["合 计", "", "", "", "", 3]]
+    for i, row in enumerate(data):
+        ws.write_row(i, 0, row)
+    wb.close()
+    out = tmp_path / "o"
+    r = calc(cli, setup, path, out)
+    assert r.exit_code == 0, r.stderr
+    assert paid(out) == {"甲": ("114.00", 2), "乙": ("40.00", 1)}
+    rej = rejected(out)
+    assert {k: v[0] for k, v in rej.items()} == {4: "total_row", 5: "title_row", 7: "total_row"}
+
+
+# --------------------------------------------------------------------------------------------
+# property: every data row ends in payments or in rejected
+
+
+ROW_KINDS = st.sampled_from(["ok", "ok_household_head", "member", "bad_id", "no_name", "unknown_cat", "stopped",
+                             "total", "blank", "title", "bad_region", "persons_0"])
+
+
+def _write(path: Path, kinds: list[str]) -> int:
+    """An XLSX of these rows under a title and a header; returns the data rows counted here
+    (every non-blank row below the header), independently of the reader."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("花名册")
+    ws.write_row(0, 0, ["2024年1月城市低保花名册"])
+    ws.write_row(1, 0, ["序号", "身份证号", "姓名", "类别", "行政区划代码", "保障人数", "与户主关系", "备注"])
+    counted = 0
+    for i, kind in enumerate(kinds):
+        pid = IDS[i]
+        row = {
+            "ok": [i, pid, f"人{i}", "城市低保", "140105", 1, "户主", ""],
+            "ok_household_head": [i, pid, f"人{i}", "城市低保", "140105", 3, "户主", ""],
+            "member": [i, pid, f"人{i}", "城市低保", "140105", "", "子女", ""],
+            "bad_id": [i, pid[:-1] + ("0" if pid[-1] != "0" else "1"), f"人{i}", "城市低保", "140105", 1, "户主", ""],
+            "no_name": [i, pid, "", "城市低保", "140105", 1, "户主", ""],
+            "unknown_cat": [i, pid, f"人{i}", "五保户", "140105", 1, "户主", ""],
+            "stopped": [i, pid, f"人{i}", "城市低保", "140105", 1, "户主", "已迁出"],
+            "total": ["合计", "", "", "", "", 9, "", ""],
+            "blank": ["", "", "", "", "", "", "", ""],
+            "title": ["2024年1月农村低保花名册", "", "", "", "", "", "", ""],
+            "bad_region": [i, pid, f"人{i}", "城市低保", "14010", 1, "户主", ""],
+            "persons_0": [i, pid, f"人{i}", "城市低保", "140105", 0, "户主", ""],
+        }[kind]
+        ws.write_row(2 + i, 0, row)
+        counted += kind != "blank"
+    wb.close()
+    return counted
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(ROW_KINDS, min_size=1, max_size=25))
+def test_input_rows_are_paid_plus_rejected(tmp_path_factory, cli, setup, kinds):
+    d = tmp_path_factory.mktemp("p")
+    counted = _write(d / "r.xlsx", kinds)
+    out = d / "o"
+    r = calc(cli, setup, d / "r.xlsx", out)
+    assert r.exit_code == 0, r.stderr
+    j = json.loads(r.stdout)
+    assert j["input_rows"] == counted
+    pay = pq.read_table(out / "payments.parquet").num_rows
+    rej = pq.read_table(out / "rejected.parquet")
+    assert pay + rej.num_rows == counted == j["paid_rows"] + j["rejected_rows"]
+    reasons = rej.column("reason").to_pylist()
+    assert reasons.count("total_row") == kinds.count("total")
+    assert reasons.count("title_row") == kinds.count("title")
+    assert reasons.count("remark_says_stopped") == kinds.count("stopped")
+
+
+def test_validate_warns_of_a_household_whose_size_differs(tmp_path, cli):
+    f = tmp_path / "h.csv"
+    f.write_text("身份证号,姓名,与户主关系,类别,行政区划代码,保障人数\n"
+                 f"{IDS[0]},甲,户主,城市低保,140105,4\n{IDS[1]},乙,妻子,城市低保,140105,\n"
+                 f"{IDS[2]},丙,户主,城市低保,140105,2\n{IDS[3]},丁,儿子,城市低保,140105,\n", encoding="utf-8")
+    r = cli("validate", "--roster", f, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    w = json.loads(r.stdout)["warnings"]["household_size"]
+    assert w["rows"] == 1 and w["example_file_rows"] == [2]
+    assert "household of 甲" in w["example_details"][0] and "says 4 but 2 members" in w["example_details"][0]
