@@ -90,8 +90,10 @@ def _drop_blank_rows(t: pa.Table) -> pa.Table:
         col = col.cast(pa.string()) if not pa.types.is_string(col.type) else col
         return pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(pc.fill_null(col, ""))), 0)
 
+    if t.column("reason").null_count == t.num_rows:  # the usual batch: no row failed a check
+        return t
     blank = empty("orig_person_id")
-    if not pc.any(blank).as_py():  # the usual batch: every row has an ID
+    if not pc.any(blank).as_py():  # every row has an ID
         return t
     for c in ROSTER_COLUMNS[1:]:
         blank = pc.and_(blank, empty("orig_" + c))

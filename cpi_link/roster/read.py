@@ -298,7 +298,7 @@ def _refuse_swallowed_rows(r: RosterFile, t: pa.Table, done: int) -> None:
         col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
         if isinstance(col, pa.DictionaryArray):
             values = col.dictionary
-            hit_values = pc.match_substring_regex(values, r"[\r\n]")
+            hit_values = pc.match_substring(values, "\n")  # a quoted line break (CRLF or LF)
             if not pc.any(hit_values).as_py():
                 continue
             text = values.to_pylist()
@@ -307,7 +307,7 @@ def _refuse_swallowed_rows(r: RosterFile, t: pa.Table, done: int) -> None:
             rows = np.flatnonzero(np.isin(idx, bad)).tolist()
             cells = {i: text[idx[i]] for i in rows}
         else:
-            hits = pc.match_substring_regex(col, r"[\r\n]")
+            hits = pc.match_substring(col, "\n")
             if not pc.any(hits).as_py():
                 continue
             rows = np.flatnonzero(pc.fill_null(hits, False).to_numpy(zero_copy_only=False)).tolist()
