@@ -1,16 +1,20 @@
 """The disbursement workbook (发放花名册) of one run, as XLSX written by xlsxwriter in constant-memory
-mode (rows streamed to disk, so 200k rows stay within a few hundred MB), laid out to be printed
-and signed:
+mode (rows streamed to disk, so 200k rows stay within a few hundred MB; outputs/xlsx.py), laid out
+to be printed and signed, in Chinese whole whatever the command line's language:
 
-- 封面 (cover), portrait A4 fitted to one page: the decision in words, the documents, each figure
-  with its source and fetched_at, the totals, the rejected count and a loud warning when the rules
-  are unverified or the standards are the sample.
-- One sheet per county (region_code): landscape A4, one page wide, title and header rows repeated
-  on every page, borders, rows tall enough to sign, "第 &P 页 共 &N 页" in the footer, 合计 at the
-  end with the 经办人/审核人/负责人 line on the same page (manual page breaks every ROWS_PER_PAGE
-  rows, the last one moved so the tail never starts a page alone).
+- 封面 (cover), portrait A4 fitted to one page: the decision in the words of the scheme's method
+  (a flat scheme by its amounts, a proportional one by its rate), the documents, each figure with
+  its region, source and fetch time (Beijing time), the totals with the amount in words, the cost
+  by funder when the scheme names funding, the counties with their names, a loud warning when the
+  rules are unverified or the standards are the sample, and the signature block.
+- One sheet per county (region_code): landscape A4, one page wide, title (with the county's and
+  its city's names) and header rows repeated on every page, borders, rows tall enough to sign,
+  page numbers per county ("第 &P 页 共 N 页", numbering restarted on each sheet), a flat scheme
+  without the standard and rise columns, 合计 with its amount in words at the end and the
+  经办人/审核人/负责人 line on the same page (manual page breaks every ROWS_PER_PAGE rows, the
+  last one moved so the tail never starts a page alone).
 - 未发放名单: every rejected row with the row number the officer sees (file_row, else source_row),
-  the name, the masked ID and the reason in words.
+  the name, the masked ID, and the reason and detail in Chinese.
 
 Money comes from payments.parquet as integer fen and is written as exact Decimal cell values
 (the XML holds "57.00", never a binary float's digits) with a number format; totals are the
