@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.deps-stamp
 
-.PHONY: run test install bench bench-workbook print-check fuzz clean messages
+.PHONY: run test install bench bench-analyst bench-workbook print-check fuzz clean messages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ print-check: install
 	$(PY) tests/print_check.py $(PRINT_ARGS)
 
 # The workbook for 200k paid rows against a plain xlsxwriter constant-memory write of the same cells.
+bench-analyst: install
+	$(PY) -m pip install --quiet duckdb  # bench-only: the same queries in DuckDB
+	$(PY) benchmarks/bench_analyst.py $(BENCH_ARGS)
+
 bench-workbook: install
 	$(PY) benchmarks/bench_workbook.py $(BENCH_ARGS)
 

@@ -92,7 +92,43 @@ def stderr_console():
 def stdout_console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    class _Console(Console):
+        def print(self, *objects, **kwargs):
+            return super().print(*(keep_numbers_whole(o) for o in objects), **kwargs)
+
+    return _Console(highlight=False)
+
+
+def keep_numbers_whole(table):
+    """A rich Table whose number (right-justified) columns never wrap or crop: at a narrow width
+    (cron mail's 80 columns) the text columns wrap instead. Anything else is returned as it is."""
+    from rich.table import Table
+
+    if not isinstance(table, Table):
+        return table
+    import re
+
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    def width(cell) -> int:
+        if isinstance(cell, Text):
+            return max((cell_len(line) for line in cell.plain.splitlines()), default=0)
+        if isinstance(cell, str):
+            return max((cell_len(line) for line in Text.from_markup(cell).plain.splitlines()), default=0)
+        return 0
+
+    def month_like(cells) -> bool:
+        texts = [c.plain if isinstance(c, Text) else Text.from_markup(c).plain for c in cells if isinstance(c, (str, Text))]
+        return any(texts) and all(re.fullmatch(r"\d{4}-\d{2}(-\d{2})?|", t.strip()) for t in texts)
+
+    for col in table.columns:
+        if col.justify == "right" or month_like(col._cells):
+            col.no_wrap = True
+            col.min_width = max([width(c) for c in col._cells] + [min(width(col.header), 12)])
+        else:
+            col.no_wrap, col.overflow, col.min_width = False, "fold", None
+    return table
 
 
 # Table headings for people, by the key they show (keys stay English in JSON and CSV)

@@ -1,0 +1,129 @@
+#!/usr/bin/env python
+"""`make bench-analyst`: the analyst's commands (diff, simulate, estimate) against DuckDB in the same run.
+
+* The 1M-row Parquet roster of `make bench` is generated in its own child process first (so no
+  child's peak memory includes the parent's), then calc pays it for two months (2019-11, 2020-02)
+  into two run folders, and the roster's rows are summed into a headcounts file.
+* Each pair, cpi-link then DuckDB, alternates --repeat times (default 3); the table gives the
+  median wall and peak memory of each child (os.wait4's rusage of that child alone):
+  - diff of the two runs (--show 5; --format csv) against one DuckDB full outer join with the
+    same change classes (COPY ... TO CSV for the CSV);
+  - simulate 2016-07..2025-12, national against national, against DuckDB reading the roster once
+    and grouping it by (category, region, area, persons): a floor, not the same result;
+  - estimate of the headcounts, alone (its DuckDB twin needs the standards' fallback and rounding).
+DuckDB is a bench-only dependency (`pip install duckdb`); never imported by cpi-link.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench  # noqa: E402  (the roster generator and measure())
+
+CLI = str(bench.CLI)
+STD = str(bench.STANDARDS)
+
+DUCK_DIFF = r"""
+import sys, duckdb
+a, b, out = sys.argv[1:4]
+con = duckdb.connect()
+q = f'''
+WITH A AS (SELECT * FROM '{a}/payments.parquet'), B AS (SELECT * FROM '{b}/payments.parquet'),
+J AS (SELECT coalesce(B.person_id, A.person_id) AS person_id, coalesce(B.name, A.name) AS name,
+  coalesce(B.category, A.category) AS category, coalesce(B.region_code, A.region_code) AS region_code,
+  CASE WHEN A.person_id IS NULL THEN 'added' WHEN B.person_id IS NULL THEN 'removed' ELSE 'changed' END AS change,
+  coalesce(A.amount, 0) AS amount_a, coalesce(B.amount, 0) AS amount_b, coalesce(B.amount, 0) - coalesce(A.amount, 0) AS difference,
+  concat_ws(';', CASE WHEN A.standard <> B.standard THEN 'standard' END, CASE WHEN A.rate_pct <> B.rate_pct THEN 'rate' END,
+    CASE WHEN A.category <> B.category THEN 'category' END, CASE WHEN A.persons <> B.persons THEN 'persons' END,
+    CASE WHEN A.area <> B.area THEN 'area' END, CASE WHEN A.standard_region <> B.standard_region THEN 'standard_region' END) AS reasons,
+  coalesce(B.source_row, A.source_row) AS src
+  FROM A FULL OUTER JOIN B USING (person_id)
+  WHERE A.person_id IS NULL OR B.person_id IS NULL OR A.amount <> B.amount)
+'''
+if out == 'table':
+    con.execute(q + 'SELECT change, count(*), sum(difference) FROM J GROUP BY change').fetchall()
+    con.execute(q + 'SELECT * FROM J ORDER BY change, src LIMIT 5').fetchall()
+else:
+    con.execute(f"COPY ({q} SELECT * FROM J ORDER BY change, src) TO '{out}' (HEADER)")
+"""
+
+DUCK_GROUP = r"""
+import sys, duckdb
+duckdb.connect().execute(f"SELECT 保障类别, 行政区划代码, 城乡, 保障人数, count(*) FROM '{sys.argv[1]}' GROUP BY ALL").fetchall()
+"""
+
+GEN = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import bench
+from pathlib import Path
+print(bench.make_roster(int(sys.argv[2]), "parquet", Path(sys.argv[3])))
+"""
+
+COUNTS = r"""
+import sys, duckdb
+duckdb.connect().execute(f'''COPY (SELECT 行政区划代码 AS region_code, 保障类别 AS category, 城乡 AS area, count(*) AS persons
+  FROM '{sys.argv[1]}' WHERE length(行政区划代码) = 6 GROUP BY ALL) TO '{sys.argv[2]}' (HEADER)''')
+"""
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=bench.ROOT / "bench-out")
+    ap.add_argument("--only", default="diff,diff-csv,simulate,estimate")
+    a = ap.parse_args(argv)
+    py = sys.executable
+    roster = Path(subprocess.run([py, "-c", GEN, str(Path(__file__).parent), str(a.rows), str(a.out)],
+                                 check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    work = Path(tempfile.mkdtemp(prefix="cpi-link-bench-analyst-"))
+    home = work / "home"
+    env = dict(os.environ, CPI_LINK_HOME=str(home))
+    runs = []
+    for month in ("2019-11", "2020-02"):
+        run = work / month
+        bench.measure([CLI, "--home", str(home), "calc", "--scheme", "national", "--month", month, "--roster", str(roster),
+                       "--standards", STD, "--out", str(run), "--format", "json"], env=env)
+        runs.append(str(run))
+    counts = work / "counts.csv"
+    bench.measure([py, "-c", COUNTS, str(roster), str(counts)])
+    pairs = {
+        "diff": ([CLI, "--home", str(home), "diff", *runs, "--show", "5"], [py, "-c", DUCK_DIFF, *runs, "table"]),
+        "diff-csv": ([CLI, "--home", str(home), "diff", *runs, "--format", "csv"], [py, "-c", DUCK_DIFF, *runs, str(work / "d.csv")]),
+        "simulate": ([CLI, "--home", str(home), "simulate", "--scheme", "national", "--baseline", "national", "--since", "2016-07",
+                      "--until", "2025-12", "--roster", str(roster), "--standards", STD, "--format", "json"],
+                     [py, "-c", DUCK_GROUP, str(roster)]),
+        "estimate": ([CLI, "--home", str(home), "estimate", "--counts", str(counts), "--month", "2019-11", "--scheme", "national",
+                      "--standards", STD, "--format", "json"], None),
+    }
+    results = {}
+    for name in a.only.split(","):
+        ours, duck = pairs[name]
+        m = {"cpi-link": [], "duckdb": []}
+        for _ in range(a.repeat):
+            m["cpi-link"].append(bench.measure(ours, env=env))
+            if duck:
+                m["duckdb"].append(bench.measure(duck))
+        results[name] = {k: {"wall_s": statistics.median(x["wall_s"] for x in v), "peak_mib": statistics.median(x["peak_rss_mib"] for x in v)}
+                         for k, v in m.items() if v}
+        r = results[name]
+        line = f"{name:10} cpi-link {r['cpi-link']['wall_s']:6.2f} s {r['cpi-link']['peak_mib']:6.0f} MiB"
+        if "duckdb" in r:
+            line += (f" | duckdb {r['duckdb']['wall_s']:6.2f} s {r['duckdb']['peak_mib']:6.0f} MiB"
+                     f" | ratio {r['cpi-link']['wall_s'] / r['duckdb']['wall_s']:.2f}x")
+        print(line, flush=True)
+    (a.out / "analyst-results.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
