@@ -538,6 +538,9 @@ def print_roster_entry(con, entry: dict) -> None:
     cells = header_cells_text(entry.get("header_cells") or [])
     if cells:
         con.print(_("columns read: {cells}").format(cells=escape(cells)))
+    for t in entry.get("tables") or []:
+        con.print(_("another table, header on row {row}: {cells}").format(
+            row=t["header_row"], cells=escape(header_cells_text(t["header_cells"]))))
 
 
 def header_cells_text(cells: list[dict]) -> str:

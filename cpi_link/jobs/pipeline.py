@@ -118,6 +118,8 @@ def _roster_read(info: dict | None) -> dict:
         out["header_end"] = info["header_end"]
     if info.get("header_cells"):  # every header cell accounted for: the column it gives, or null (not used)
         out["header_cells"] = info["header_cells"]
+    if info.get("tables"):  # later tables on the same sheet, each read by its own header
+        out["tables"] = info["tables"]
     if info.get("sheet") is not None:
         out["sheet"] = info["sheet"]
     if info.get("hidden_rows"):  # rows hidden in Excel are read and paid: said, so a person can check them

@@ -75,6 +75,7 @@ class RosterFile:
     hidden_rows: list = field(default_factory=list)  # data rows (source_row) hidden in the sheet (XLSX)
     line_scan: object = None  # a Future of core.atomic.sha256_and_line_breaks of this CSV, when it was hashed
     cells: list = field(default_factory=list)  # how each header cell was read (schema.header_cells)
+    tables: list = field(default_factory=list)  # later tables on the sheet: their header rows and cells
     _sheet: object = field(default=None, repr=False)
     _special: object = field(default=None, repr=False)
 
@@ -82,7 +83,8 @@ class RosterFile:
         """How the file was read; `hidden_rows` (data rows hidden in the sheet) once the batches were read."""
         return {"path": str(self.path), "format": self.format, "encoding": self.encoding, "sheet": self.sheet,
                 "header_row": self.header_row, "header_end": self.header_end, "hidden_rows": len(self.hidden_rows),
-                "columns": {key: self.header[i] for key, i in self.mapping.items()}, "header_cells": self.cells}
+                "columns": {key: self.header[i] for key, i in self.mapping.items()}, "header_cells": self.cells,
+                **({"tables": self.tables} if self.tables else {})}
 
     def batches(self, batch_rows: int, only: tuple[str, ...] | None = None):
         if self.format == "csv":
@@ -521,6 +523,7 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
     for _row in range(r.header_end):
         next(it, None)
     special = _SpecialCells(r, sh, keys, pos)
+    state = {"pos": pos, "id_col": id_col, "words": _header_words(r)}  # the table being read
     n = r.header_end  # the sheet row of the last row taken
     done: list[tuple[pa.Table, np.ndarray]] = []  # converted chunks of the batch being built
     held = 0
@@ -550,9 +553,13 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
                     cells, file_rows = cells[~blank], file_rows[~blank]
                     if not len(cells):
                         continue
-            t, numeric = _convert_cells(cells, file_rows, keys, pos, special, r, r.rows_read + held + 1)
-            done.append((t, numeric))
-            held += t.num_rows
+            for lo, hi, seg in _tables_in(cells, file_rows, r, keys, state):
+                if hi > lo:
+                    t, numeric = _convert_cells(cells[lo:hi], file_rows[lo:hi], keys, seg, special, r,
+                                                r.rows_read + held + 1)
+                    done.append((t, numeric))
+                    held += t.num_rows
+            id_col = state["id_col"]
             if held >= batch_rows:
                 yield _join(r, done, held)
                 done.clear()
@@ -565,6 +572,53 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
     finally:
         if paused:
             gc.enable()
+
+
+def _header_words(r: RosterFile) -> set:
+    """Texts that, in the ID column's place, mark a row repeating a header (another table)."""
+    from cpi_link.roster.schema import HEADER_ALIASES
+
+    words = {a for names in HEADER_ALIASES.values() for a in names if not a.isascii()}
+    return words | {h for h in r.header if h} | {c["text"] for c in r.cells}
+
+
+def _tables_in(cells: np.ndarray, file_rows: np.ndarray, r: RosterFile, keys: list, state: dict):
+    """[(first, end, column positions)] of the data rows of a chunk: a row repeating a header (a
+    second table pasted below, a 城市 block then a 农村 block, columns in another order) starts a
+    new table read by its own header; its header rows are not data rows (SPEC 5.1)."""
+    col = cells[:, state["id_col"]]
+    words = state["words"]
+    hit = np.flatnonzero(np.fromiter(map(words.__contains__, col), bool, count=len(col)))  # exact text: no per-row Python
+    if not len(hit):
+        return [(0, len(cells), state["pos"])]
+    from cpi_link.core.sheetscan import col_letters
+
+    matcher = header_matcher()
+    sh = r._sheet
+    out, lo = [], 0
+    for j in hit.tolist():
+        if j < lo or matcher.score(list(cells[j])) < 2:
+            continue  # inside a header already taken, or one cell only that reads like a header
+        rows = [list(cells[k]) for k in range(j, min(j + 3, len(cells)))]
+        first, last, header, named = locate_header(rows, 1)
+        refs = [f"{col_letters(sh.first_col + i)}{file_rows[j + k]}" for i, k in enumerate(named)]
+        at = int(file_rows[j])
+        where = _("{where} (header on row {row})").format(where=sh.label, row=at)
+        mapping = map_header(header, r.path, where, refs)
+        extra = [k for k in mapping if k not in r.mapping]
+        if extra:
+            raise InputError(_("{where}: this table has the column(s) {columns} that the first table (header on row "
+                               "{first}) lacks; give every table the same columns").format(
+                where=where, columns=", ".join(extra), first=r.header_row))
+        out.append((lo, j, state["pos"]))
+        state["pos"] = [mapping.get(k, 1 << 30) for k in keys]  # a column this table lacks reads as empty
+        state["id_col"] = mapping["person_id"]
+        state["words"] = state["words"] | {h for h in header if h}
+        r.tables.append({"header_row": at, "header_end": int(file_rows[j + last]),
+                         "header_cells": header_cells(header, refs)})
+        lo = j + last + 1
+    out.append((lo, len(cells), state["pos"]))
+    return out
 
 
 class _SpecialCells:

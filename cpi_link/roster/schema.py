@@ -3,6 +3,8 @@ checked batches."""
 
 from __future__ import annotations
 
+import re
+
 
 import pyarrow as pa
 
@@ -147,12 +149,23 @@ def locate_header(rows: list[list], scan: int) -> tuple[int, int, list[str], lis
     best = (matcher.score(rows[at]) if rows else 0, at, at)
     for first in range(at, max(0, at - 2) - 1, -1):  # the found row first: an equal score keeps the smaller header
         for last in range(max(at, first + 1), min(len(rows), first + 3)):
+            if any(_holds_data(rows[k]) for k in range(first, last + 1)):
+                break  # a header never takes in a data row (an ID, a number)
             sc = matcher.score(_combined(rows[first:last + 1])[0])
             if sc > best[0]:
                 best = (sc, first, last)
     score, first, last = best
     cells, named = _combined(rows[first:last + 1]) if rows else ([], [])
     return first, last, cells, [first + k for k in named]
+
+
+_DIGITS = re.compile(r"\d{6}")
+
+
+def _holds_data(row: list) -> bool:
+    """A row with a number cell or a run of six digits (an ID, a code): data, not a header row."""
+    return any((isinstance(v, (int, float)) and not isinstance(v, bool)) or (isinstance(v, str) and _DIGITS.search(v))
+               for v in row)
 
 
 def _combined(rows: list[list]) -> tuple[list[str], list[int]]:

@@ -168,3 +168,52 @@ def test_validate_warns_of_a_household_whose_size_differs(tmp_path, cli):
     w = json.loads(r.stdout)["warnings"]["household_size"]
     assert w["rows"] == 1 and w["example_file_rows"] == [2]
     assert "household of 甲" in w["example_details"][0] and "says 4 but 2 members" in w["example_details"][0]
+
+
+def test_a_second_table_in_another_column_order_is_read_by_its_own_header(tmp_path, cli, setup):
+    """openpyxl: a 城市 block (序号, 身份证号, 姓名, 类别, 行政区划代码, 保障人数), a 合计 row, a
+    title, then a 农村 block with its own header in another order (保障人数 before 序号)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["序号", "身份证号", "姓名", "类别", "行政区划代码", "保障人数"])
+    ws.append([1, IDS[0], "甲", "城市低保", "140105", 2])
+    ws.append([2, IDS[1], "乙", "城市低保", "140105", 1])
+    ws.append(["合计", None, None, None, None, 3])
+    ws.append(["2024年1月农村低保花名册"])
+    ws.append(["姓名", "保障人数", "序号", "行政区划代码", "类别", "身份证号"])
+    ws.append(["丙", 3, 1, "140105", "农村低保", IDS[2]])
+    ws.append(["丁", 1, 12, "140105", "农村低保", IDS[3]])
+    wb.save(tmp_path / "two.xlsx")
+    out = tmp_path / "o"
+    r = calc(cli, setup, tmp_path / "two.xlsx", out)
+    assert r.exit_code == 0, r.stderr
+    # 甲 2 x 57 = 114, 乙 57; 丙 3 x 40 = 120, 丁 1 x 40 = 40 (序号 12 is not persons): 331.00
+    assert paid(out) == {"甲": ("114.00", 2), "乙": ("57.00", 1), "丙": ("120.00", 3), "丁": ("40.00", 1)}
+    j = json.loads(r.stdout)
+    assert j["total_amount"] == "331.00"
+    assert {k: v[0] for k, v in rejected(out).items()} == {4: "total_row", 5: "title_row"}
+    assert j["input_rows"] == 6 == j["paid_rows"] + j["rejected_rows"]  # the second header is not a data row
+    man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    entry = next(i for i in man["inputs"] if i["role"] == "roster")
+    assert entry["tables"][0]["header_row"] == 6
+    assert {c["cell"]: c["column"] for c in entry["tables"][0]["header_cells"]}["B6"] == "persons"
+    t = cli("--config", setup[0], "calc", "--month", "2024-01", "--roster", tmp_path / "two.xlsx", "--standards", setup[1],
+            "--scheme", "t", "--out", tmp_path / "o2")
+    assert "another table, header on row 6: A6 姓名 → name" in t.stdout
+
+
+def test_a_second_table_with_a_column_the_first_lacks_is_exit_2(tmp_path, cli, setup):
+    import xlsxwriter
+
+    path = tmp_path / "x.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("花名册")
+    for i, row in enumerate([["身份证号", "姓名", "类别", "行政区划代码"], [IDS[0], "甲", "城市低保", "140105"],
+                             ["身份证号", "姓名", "类别", "行政区划代码", "银行账号"], [IDS[1], "乙", "城市低保", "140105", "62"]]):
+        ws.write_row(i, 0, row)
+    wb.close()
+    r = calc(cli, setup, path, tmp_path / "o")
+    assert r.exit_code == 2
+    assert "header on row 3" in r.stderr and "bank_account" in r.stderr
