@@ -146,12 +146,12 @@ def _say(report, sch, home, fmt, quiet, logfile) -> None:
                 print_roster_entry(con, report.roster)
             con.print(_("run folders: {path}/MONTH/RUN").format(path=home.runs_dir))
         if report.next_expected:
-            con.print(_("latest month with figures: {month}; {expected}; {deadline}").format(month=report.latest_published, expected=report.next_expected, deadline=_deadline_note(sch, report.latest_published)))
+            con.print(_("latest month with figures: {month}; {expected}; {deadline}").format(month=report.latest_published, expected=report.next_expected, deadline=_deadline_note(sch, report.latest_published, store)))
         con.print(_("log: {path}").format(path=logfile))
 
 
 
-def _deadline_note(sch, latest: str | None) -> str:
+def _deadline_note(sch, latest: str | None, store=None) -> str:
     """The payment deadline for the next index month under the version in force (cpi_link.calendar)."""
     from cpi_link.rules.calendar import deadline_sentence
     from cpi_link.core.months import add_months
@@ -163,7 +163,8 @@ def _deadline_note(sch, latest: str | None) -> str:
         rules = sch.rules_for(nxt)
     except Exception:
         return ""
-    return deadline_sentence(nxt, rules.label, rules.payment_timing, show_overdue=False) + _(" if it triggers")
+    return deadline_sentence(nxt, rules.label, rules.payment_timing, show_overdue=False, region=rules.index_region,
+                             on_file=store.release_dates() if store is not None else None) + _(" if it triggers")
 
 
 def _stamp() -> str:

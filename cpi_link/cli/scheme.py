@@ -248,6 +248,7 @@ def _print_scheme(s, data: dict) -> None:
         head += f"\n  {escape(s.note)}"
     con.print(head)
 
+    from cpi_link.rules.calendar import timing_words
     from cpi_link.rules.trigger import indicator_label
 
     def fmt_rules(d: dict, indent: str = "    ") -> list[str]:
@@ -258,7 +259,7 @@ def _print_scheme(s, data: dict) -> None:
             lines.append(_("trigger (reaches = >=, any one starts): ") + ", ".join(f"{indicator_label(k)} {v}%" for k, v in d["trigger"].items()))
         for k in ("rate", "method", "per_point", "rounding", "minimum", "multiplier", "payment_timing"):
             if k in d:
-                lines.append(f"{_RULE_LABELS[k]()}: {d[k]}")
+                lines.append(f"{_RULE_LABELS[k]()}: {timing_words(d[k]) if k == 'payment_timing' else d[k]}")
         if "tiers" in d:
             lines.append(_("tiers: ") + ", ".join(_(">= {pct}% -> {fraction} of the standard").format(pct=t['from'], fraction=t['fraction']) for t in d["tiers"]))
         if d.get("amounts"):

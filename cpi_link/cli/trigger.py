@@ -129,9 +129,10 @@ def trigger(
             spans.setdefault(ident, []).append(d.month)
     _warn_unverified(unverified, spans)
 
+    on_file = store.release_dates()  # publication dates the office imported with its figures
     if missing:
         if fmt is Format.table and decisions:
-            _print_table(decisions, sch)
+            _print_table(decisions, sch, on_file)
         shown = missing if len(missing) <= 12 else missing[:12] + [_("... and {n} more months").format(n=len(missing) - 12)]
         raise MissingFigures(
             _("{n} of {total} months cannot be decided for lack of figures "
@@ -139,19 +140,19 @@ def trigger(
         )
 
     if fmt is Format.json:
-        emit_json([_with_calendar(d, d.to_json(provenance=provenance)) for d in decisions])
+        emit_json([_with_calendar(d, d.to_json(provenance=provenance), on_file) for d in decisions])
     elif fmt is Format.csv:
         emit_csv([_csv_row(d) for d in decisions], TRIGGER_COLUMNS)
     else:
         _print_table(decisions, sch)
 
 
-def _with_calendar(d, j: dict) -> dict:
+def _with_calendar(d, j: dict, on_file: dict | None = None) -> dict:
     """Add when the figures are published, when the next are expected, and the payment deadline
     under the rules in force (cpi_link.calendar); payment_deadline is null when not triggered."""
     from cpi_link.rules.calendar import calendar_json
 
-    cal = calendar_json(d.month, d.rules.payment_timing)
+    cal = calendar_json(d.month, d.rules.payment_timing, region=d.region_code, on_file=on_file)
     if not d.triggered:
         cal["payment_deadline"] = None
         cal["payment_deadline_note"] = "not triggered: nothing to pay"
@@ -187,7 +188,7 @@ def _rate_cell(d) -> str:
                                                             deadline=cal['payment_deadline'] or '?') + late
 
 
-def _print_table(decisions, sch) -> None:
+def _print_table(decisions, sch, on_file: dict | None = None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -236,7 +237,7 @@ def _print_table(decisions, sch) -> None:
     con.print(next_figures_sentence(last.month))
     shown = [d for d in decisions if d.triggered][-1:] or [last]
     con.print(escape(deadline_sentence(shown[0].month, shown[0].rules.label, shown[0].rules.payment_timing,
-                                       show_overdue=shown[0].triggered)
+                                       show_overdue=shown[0].triggered, region=shown[0].region_code, on_file=on_file)
                      + ("" if shown[0].triggered else _(" (if it had triggered)"))))
 
 

@@ -135,16 +135,23 @@ def latest_complete_month(scheme, store) -> str | None:
     return None
 
 
-def expected_latest_month(today: date | None = None) -> str:
-    """The latest index month whose figures the publication calendar says are out by `today`
-    (after the last day of its usual publication window)."""
-    from cpi_link.rules.calendar import publication_window
+def expected_latest_month(today: date | None = None, region: str = "000000", on_file: dict | None = None) -> str:
+    """The latest index month whose figures should be out by `today`: its release date on file has
+    passed, or, with none on file, the latest day the rule of thumb allows (rules.calendar)."""
+    from cpi_link.rules.calendar import latest_expected_release
 
     today = today or date.today()
     m = f"{today.year:04d}-{today.month:02d}"
-    while publication_window(m)[1] >= today:
+    while latest_expected_release(m, region, on_file) >= today:
         m = add_months(m, -1)
     return m
+
+
+def _index_region(scheme, month: str | None) -> str:
+    try:
+        return scheme.rules_for(month).index_region if month else "000000"
+    except Exception:  # a month outside every version: the national calendar
+        return "000000"
 
 
 def next_release_note(latest: str | None) -> str | None:
@@ -213,11 +220,18 @@ def run_months(home, scheme, store, roster: RosterHandle, standards, since: str 
     latest = latest_complete_month(scheme, store)
     report.latest_published = latest
     report.next_expected = next_release_note(latest)
-    report.expected_latest = expected_latest_month(today)
+    region = _index_region(scheme, latest)
+    on_file = store.release_dates()
+    report.expected_latest = expected_latest_month(today, region, on_file)
     if latest is not None and latest < report.expected_latest:
+        from cpi_link.rules.calendar import latest_expected_release
+
         report.stale_figures = True
-        w = _("stale figures: the latest month with figures is {latest}, but the publication calendar says figures up "
-              "to {expected} should be out; fetch or import them").format(latest=latest, expected=report.expected_latest)
+        nxt = add_months(latest, 1)
+        w = _("stale figures: the latest month with figures is {latest}, but {next}'s figures were expected by {since} "
+              "and the publication calendar says figures up to {expected} should be out; fetch or import them").format(
+            latest=latest, next=nxt, since=latest_expected_release(nxt, region, on_file).isoformat(),
+            expected=report.expected_latest)
         report.warnings.append(w)
         log.warning(w)
     return _run_due(roster, roster.sha256, home, ledger, report, scheme, store, standards, since, latest, redo,

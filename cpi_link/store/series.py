@@ -171,6 +171,46 @@ class SeriesStore:
             months = ms if months is None else months & ms
         return max(months) if months else None
 
+    def release_dates(self) -> dict[tuple[str, str], tuple]:
+        """(region, index month) -> (publication date, source) the office imported with its figures
+        (a figures file's `published` / `发布日期`); the bundled dates are the calendar's own."""
+        from datetime import date
+
+        t = self._read_table(self.dir / "releases.parquet")
+        if t is None:
+            return {}
+        return {(r["region_code"], r["index_month"]): (date.fromisoformat(r["published"]), r["source_ref"] or r["source"])
+                for r in t.to_pylist()}
+
+    def upsert_releases(self, rows: list[dict]) -> int:
+        """Keep each (region, index month)'s publication date with its source, like a figure: a
+        new date replaces the old one. Rows: region_code, index_month, published (YYYY-MM-DD),
+        source, source_ref. Returns how many were new or changed. Written whole or not at all."""
+        import pyarrow as pa
+        from filelock import FileLock
+
+        if not rows:
+            return 0
+        path = self.dir / "releases.parquet"
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with FileLock(str(self.dir / ".store.lock"), timeout=60):
+            t = self._read_table(path)
+            current = {(r["region_code"], r["index_month"]): r for r in (t.to_pylist() if t is not None else [])}
+            stamp = now_utc()
+            n = 0
+            for r in rows:
+                key = (r["region_code"], r["index_month"])
+                if key in current and current[key]["published"] == r["published"]:
+                    continue
+                current[key] = {**{k: r.get(k) for k in ("region_code", "index_month", "published", "source", "source_ref")},
+                                "fetched_at": stamp}
+                n += 1
+            if n:
+                schema = pa.schema([(k, pa.string()) for k in ("region_code", "index_month", "published", "source",
+                                                                 "source_ref", "fetched_at")])
+                self._replace(path, pa.Table.from_pylist([current[k] for k in sorted(current)], schema=schema))
+        return n
+
     def revisions(self) -> list[dict]:
         t = self._read_table(self.rev_path)
         return [] if t is None else t.to_pylist()

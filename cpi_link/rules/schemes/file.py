@@ -389,7 +389,7 @@ def _parse_rules(path: Path, where: str, t: dict) -> dict:
         if not out["categories"]:
             raise ConfigError(_("{path}: {where} key categories: names no category").format(path=path, where=where))
     if "payment_timing" in t:
-        out["payment_timing"] = req_str(path, where, t, "payment_timing")
+        out["payment_timing"] = _payment_timing(path, where, t["payment_timing"])
     if "amounts" in t:
         out["amounts"] = _parse_amounts(path, where, t["amounts"])
     if "funding" in t:
@@ -530,6 +530,21 @@ def no_unknown(path: Path, where: str, t: dict, allowed: tuple[str, ...], place:
                 _("{path}: {loc}unknown key {k}{place}; allowed: {allowed}").format(
                     path=path, loc=loc, k=k, place=(' ' + place) if place else '', allowed=', '.join(allowed))
             )
+
+
+def _payment_timing(path: Path, where: str, v: Any) -> str:
+    """The coded payment rule (SPEC 4.5), as its canonical text: `working_days_after_release = N`
+    (`{ working_days_after_release = 20 }`) or `end_of_release_month`. Free wording is refused: a
+    deadline is computed from the code, never guessed from prose."""
+    if isinstance(v, dict) and set(v) == {"working_days_after_release"}:
+        n = v["working_days_after_release"]
+        if isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 366:
+            return f"working_days_after_release = {n}"
+    elif v == "end_of_release_month" or v == {"end_of_release_month": True}:
+        return "end_of_release_month"
+    loc = f"{where} " if where else ""
+    raise ConfigError(_("{path}: {loc}key payment_timing: must be {{ working_days_after_release = N }} (N working "
+                        "days, 1 to 366) or \"end_of_release_month\", not {value!r}").format(path=path, loc=loc, value=v))
 
 
 def req_str(path: Path, where: str, t: dict, key: str) -> str:
