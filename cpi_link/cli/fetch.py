@@ -102,9 +102,15 @@ def fetch(
         from cpi_link.sources.file import read_figures_file
 
         blank: list[int] = []
-        obs = read_figures_file(file, regions=region, since=since_m, until=until_m, skipped=blank, sheet=sheet)
+        releases: list[dict] = []
+        obs = read_figures_file(file, regions=region, since=since_m, until=until_m, skipped=blank, sheet=sheet,
+                                releases=releases)
+        dated = store.upsert_releases(releases)  # first: a date without its figure misleads nobody
         result = store.upsert(obs)
         report.update(file=str(file), rows=len(obs), **result.as_dict())
+        if releases:
+            report["release_dates"] = len(releases)
+            report["release_dates_changed"] = dated
         if blank:
             report["blank_rows_skipped"] = len(blank)
     elif offline:
@@ -132,7 +138,7 @@ def fetch(
                          "revised {revised}, unchanged {unchanged}").format(rows=report['rows'], added=report.get('added', 0), revised=report.get('revised', 0), unchanged=report.get('unchanged', 0))
             )
         for k, label in (("not_yet_published", _("not yet published")), ("note", _("note")),
-                         ("blank_rows_skipped", _("blank rows skipped"))):
+                         ("blank_rows_skipped", _("blank rows skipped")), ("release_dates", _("release dates read"))):
             if report.get(k):
                 lines.append(f"  {label}: {translate(report[k]) if k == 'note' else report[k]}")
         lines.append("  " + _("store holds {n} observations; latest month per region:").format(n=report['store_observations']))

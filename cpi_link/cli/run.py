@@ -146,12 +146,12 @@ def _say(report, sch, home, fmt, quiet, logfile) -> None:
                 print_roster_entry(con, report.roster)
             con.print(_("run folders: {path}/MONTH/RUN").format(path=home.runs_dir))
         if report.next_expected:
-            con.print(_("latest month with figures: {month}; {expected}; {deadline}").format(month=report.latest_published, expected=report.next_expected, deadline=_deadline_note(sch, report.latest_published, store)))
+            con.print(_("latest month with figures: {month}; {expected}; {deadline}").format(month=report.latest_published, expected=report.next_expected, deadline=_deadline_note(sch, report.latest_published, report.release_dates)))
         con.print(_("log: {path}").format(path=logfile))
 
 
 
-def _deadline_note(sch, latest: str | None, store=None) -> str:
+def _deadline_note(sch, latest: str | None, on_file: dict | None = None) -> str:
     """The payment deadline for the next index month under the version in force (cpi_link.calendar)."""
     from cpi_link.rules.calendar import deadline_sentence
     from cpi_link.core.months import add_months
@@ -164,7 +164,7 @@ def _deadline_note(sch, latest: str | None, store=None) -> str:
     except Exception:
         return ""
     return deadline_sentence(nxt, rules.label, rules.payment_timing, show_overdue=False, region=rules.index_region,
-                             on_file=store.release_dates() if store is not None else None) + _(" if it triggers")
+                             on_file=on_file) + _(" if it triggers")
 
 
 def _stamp() -> str:

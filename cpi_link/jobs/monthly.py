@@ -74,6 +74,7 @@ class RunReport:
     fetch: dict | None = None
     stale_figures: bool = False
     expected_latest: str | None = None
+    release_dates: dict = field(default_factory=dict)  # (region, month) -> (date, source) the office imported
     warnings: list[str] = field(default_factory=list)
     unverified: dict = field(default_factory=dict)  # rules label -> months paid under it (warned once per command)
     roster: dict | None = None  # how the roster was read (the manifest's roster entry), once a month was computed
@@ -221,7 +222,7 @@ def run_months(home, scheme, store, roster: RosterHandle, standards, since: str 
     report.latest_published = latest
     report.next_expected = next_release_note(latest)
     region = _index_region(scheme, latest)
-    on_file = store.release_dates()
+    on_file = report.release_dates = store.release_dates()
     report.expected_latest = expected_latest_month(today, region, on_file)
     if latest is not None and latest < report.expected_latest:
         from cpi_link.rules.calendar import latest_expected_release

@@ -21,6 +21,7 @@ FIGURE_COLUMNS = {
     "month": ("month", "月份", "统计月份"),
     "indicator": ("indicator", "指标", "指标名称"),
     "value": ("value", "指数", "index", "数值"),
+    "published": ("published", "发布日期", "公布日期", "发布时间"),  # optional: the day the index was released
 }
 
 # An index 上年同月=100 outside this band is a typing error (YoY of -50% or +100%).
@@ -52,20 +53,23 @@ def read_figures_file(
     until: str | None = None,
     skipped: list[int] | None = None,
     sheet: str | int | None = None,
+    releases: list[dict] | None = None,
 ) -> list[Observation]:
     """Parse a figures file; any bad row is an InputError naming file, row and field. A row whose
     value is blank (a month not filled in on the `fetch template` form) or whose first field
-    starts with '#' (the form's instructions) is skipped; its data-row number is added to `skipped`."""
+    starts with '#' (the form's instructions) is skipped; its data-row number is added to `skipped`.
+    A `published`/`发布日期` column gives the day each month's index was released: one dict per
+    (region, month) is added to `releases` (store.series.SeriesStore.upsert_releases)."""
     path = Path(path)
     header, rows = read_table(path, sheet=sheet, aliases=FIGURE_COLUMNS)  # the header row found by these names
-    cols = find_columns(header, FIGURE_COLUMNS, tuple(FIGURE_COLUMNS), path)
+    cols = find_columns(header, FIGURE_COLUMNS, ("region_code", "month", "indicator", "value"), path)
     ref = f"{path.name} sha256:{sha256_file(path)}"
     stamp = now_utc()
     out: list[Observation] = []
     seen: dict[tuple[str, str, str], int] = {}
     for n, row in enumerate(rows, start=1):
         def cell(key: str) -> str:
-            i = cols[key]
+            i = cols.get(key, len(row))
             return row[i].strip() if i < len(row) else ""
 
         where = _("{file}: data row {row}").format(file=path.name, row=n)
@@ -118,4 +122,44 @@ def read_figures_file(
         if (since and month < since) or (until and month > until):
             continue
         out.append(Observation(region, indicator, month, value, "file", ref, stamp))
+        if cell("published") and releases is not None:
+            _add_release(releases, _("{where}, field published").format(where=where), region, month, cell("published"), ref)
     return out
+
+
+def parse_release_day(raw: str):
+    """A release day as officers type it: 2019-12-16, 2019/12/16, 2019年12月16日, 20191216 (a date
+    cell read as text may carry a time of 00:00:00). None when it is not a date."""
+    import re
+    from datetime import date
+
+    t = unicodedata.normalize("NFKC", raw).strip()
+    t = re.sub(r"[ T]00:00(:00)?$", "", t)
+    m = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", t) or re.fullmatch(r"(\d{4})(\d{2})(\d{2})", t)
+    if not m:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def _add_release(releases: list[dict], where: str, region: str, month: str, raw: str, ref: str) -> None:
+    from datetime import date
+
+    from cpi_link.core.months import add_months
+
+    day = parse_release_day(raw)
+    if day is None:
+        raise InputError(_("{where}: {value!r} is not a date (type it as 2019-12-16)").format(where=where, value=raw))
+    if day.strftime("%Y-%m") < add_months(month, 1) or day > date.today():
+        raise InputError(_("{where}: {day} cannot be the release of {month}'s index (it is published from the month "
+                           "after, and not in the future)").format(where=where, day=day.isoformat(), month=month))
+    for r in releases:
+        if (r["region_code"], r["index_month"]) == (region, month):
+            if r["published"] != day.isoformat():
+                raise InputError(_("{where}: {region} {month} was released on {other} on an earlier row, not {day}").format(
+                    where=where, region=region, month=month, other=r["published"], day=day.isoformat()))
+            return
+    releases.append({"region_code": region, "index_month": month, "published": day.isoformat(), "source": "file",
+                     "source_ref": ref})

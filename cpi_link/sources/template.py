@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cpi_link.core.errors import UsageError
 
-HEADER = ["地区代码", "月份", "指标", "指数", "备注"]  # read back by sources.file (the 备注 column is ignored)
+HEADER = ["地区代码", "月份", "指标", "指数", "发布日期", "备注"]  # read back by sources.file (备注 is ignored)
 INDICATOR_LABELS = {"cpi": "居民消费价格指数", "food": "食品价格", "scpi": "城镇低收入居民基本生活费用价格指数"}
 
 # who publishes each region's monthly figures (a province's are released by its NBS survey team)
@@ -29,12 +29,13 @@ def instructions(regions: list[str]) -> list[str]:
     return [
         "说明: 在“指数”列填写官方发布的指数（上年同月=100，如 103.5，保留一位小数），不要填涨幅。",
         f"数据来源: {where}。",
+        "“发布日期”可选：填写该月指数的官方发布日期（如 2019-12-16），付款期限从这一天起算；不填则按国家统计局的发布日期或惯例（次月 9 日至 12 日）。",
         "未填写指数的行在导入时跳过。填好后导入: cpi-link fetch --source file --file 本文件",
     ]
 
 
 def rows(regions: list[str], months: list[str], indicators: list[str]) -> list[list[str]]:
-    return [[r, m, INDICATOR_LABELS[i], "", ""] for r in regions for m in months for i in indicators]
+    return [[r, m, INDICATOR_LABELS[i], "", "", ""] for r in regions for m in months for i in indicators]
 
 
 def write_template(path: Path, regions: list[str], months: list[str], indicators: list[str]) -> int:
@@ -56,10 +57,10 @@ def write_template(path: Path, regions: list[str], months: list[str], indicators
             c.font = Font(bold=True)
         for r in body:
             ws.append(r)
-        for row in ws.iter_rows(min_row=2, max_col=2):
-            for c in row:
-                c.number_format = "@"  # codes and months stay text (000000 keeps its zeros)
-        for col, width in zip("ABCDE", (10, 10, 34, 10, 40)):
+        for row in ws.iter_rows(min_row=2, max_col=5):
+            for c in row[:2] + row[4:5]:
+                c.number_format = "@"  # codes, months and dates stay text (000000 keeps its zeros)
+        for col, width in zip("ABCDEF", (10, 10, 34, 10, 12, 40)):
             ws.column_dimensions[col].width = width
         info = wb.create_sheet("说明")
         for line in instructions(regions):
@@ -72,7 +73,7 @@ def write_template(path: Path, regions: list[str], months: list[str], indicators
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\r\n")
         w.writerow(HEADER)
-        w.writerow(["# " + " ".join(instructions(regions)), "", "", "", ""])
+        w.writerow(["# " + " ".join(instructions(regions)), "", "", "", "", ""])
         w.writerows(body)
         data = buf.getvalue().encode("utf-8-sig")
     else:

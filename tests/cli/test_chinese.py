@@ -199,8 +199,8 @@ def test_chinese_reasons_from_the_decision_fields():
 
 
 def test_trigger_in_chinese(cli):
-    # national 2016: "within 20 working days after the index is published"; 2019-11's figures taken as
-    # published 2019-12-10 (Tue). Working days after it: Dec 11-13 (3), 16-20 (8), 23-27 (13), 30-31 (15);
+    # national 2016: 20 working days after the release; 2019-11's figures were published 2019-12-10
+    # (Tue; the date on file). Working days after it: Dec 11-13 (3), 16-20 (8), 23-27 (13), 30-31 (15);
     # 2020-01-01 (Wed) is New Year's Day, skipped (no make-up day that year); Jan 2-3 (17), 6-8 (20) -> 2020-01-08
     # (weekends only would give 2020-01-07). Overdue: the deadline is long past.
     want = ["000000 全国", REASON_2019_11, "2020-01-08 前发放 已逾期", "19.1%（食品价格）"]
@@ -214,8 +214,8 @@ def test_trigger_in_chinese(cli):
         for w in want:
             assert w in r.stdout, (args, env, w, r.stdout)
         assert "national：全国社会救助和保障标准与物价上涨挂钩联动机制（全国指数）——1 个月中 1 个月启动" in r.stdout
-        assert ("2019-11 按 national-2016-1835 的发放期限：2020-01-08——已逾期：发放期限已过（数据发布（按 2019-12-10 计）后 20 个工作日；"
-                "已跳过法定节假日：2020-01-01（元旦））") in r.stdout
+        assert ("2019-11 按 national-2016-1835 的发放期限：2020-01-08——已逾期：发放期限已过（数据发布后 20 个工作日；"
+                "发布于 2019-12-10；已跳过法定节假日：2020-01-01（元旦））") in r.stdout
 
 
 def test_json_is_the_same_in_both_languages(cli):

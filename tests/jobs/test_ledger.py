@@ -76,10 +76,14 @@ def test_two_months_arriving_at_once_are_both_paid_in_order(cli, job):
 def test_stale_figures_by_the_publication_calendar():
     from cpi_link.jobs.monthly import expected_latest_month
 
-    # November's figures are published 9th-12th December: on 1 December October's are the latest due
+    # no date on file for November 2026: national releases fall on the 9th-16th, so its figures are
+    # overdue only after 16 December (issue 33: a warning before the release teaches people to ignore it)
     assert expected_latest_month(date(2026, 12, 1)) == "2026-10"
-    assert expected_latest_month(date(2026, 12, 12)) == "2026-10"
-    assert expected_latest_month(date(2026, 12, 13)) == "2026-11"
+    assert expected_latest_month(date(2026, 12, 16)) == "2026-10"
+    assert expected_latest_month(date(2026, 12, 17)) == "2026-11"
+    # a date on file decides: 2019-09 was released on 2019-10-15, a Tuesday
+    assert expected_latest_month(date(2019, 10, 15)) == "2019-08"
+    assert expected_latest_month(date(2019, 10, 16)) == "2019-09"
 
 
 def test_stale_run_warns_on_stderr(cli, job):

@@ -192,14 +192,14 @@ def test_calendar_rules():
     # 2019-12-10 is a Tuesday: 15 working days to 2019-12-31, then (1 January a holiday) Jan 2, 3,
     # 6, 7, 8 -> 2020-01-08
     assert add_working_days(date(2019, 12, 10), 20) == date(2020, 1, 8)
-    dl = payment_deadline("2019-11", "within 20 working days after the index is published")
+    dl = payment_deadline("2019-11", "working_days_after_release = 20")
     assert dl.rule == "working_days" and dl.deadline == date(2020, 1, 8) and "2020-01-01" in dl.note
     # 2021 rules: the month of publication
-    dl = payment_deadline("2022-09", "paid in the month the index is published")
+    dl = payment_deadline("2022-09", "end_of_release_month")
     assert dl.rule == "publication_month" and dl.deadline == date(2022, 10, 31)
-    assert payment_deadline("2024-01", "paid in the month the index is published").deadline == date(2024, 2, 29)
+    assert payment_deadline("2024-01", "end_of_release_month").deadline == date(2024, 2, 29)
     assert classify(None) == ("unspecified", None) and payment_deadline("2024-01", None).deadline is None
-    assert classify("公布后20个工作日内") == ("working_days", 20)
+    assert classify("working_days_after_release = 20") == ("working_days", 20) and classify("公布后20个工作日内") == ("unspecified", None)
 
 
 def test_trigger_shows_calendar(cli):
@@ -207,7 +207,7 @@ def test_trigger_shows_calendar(cli):
     assert d["payment_deadline"] == "2020-01-08" and d["next_figures_expected"] == "2020-01-09..2020-01-12"
     assert d["figures_published_expected"] == "2019-12-09..2019-12-12"
     [d] = cli.json("trigger", "--scheme", "national", "--month", "2022-09", "--format", "json")
-    assert d["payment_deadline"] == "2022-10-31" and "month the index is published" in d["payment_timing"]
+    assert d["payment_deadline"] == "2022-10-31" and d["payment_timing"] == "end_of_release_month"
     [d] = cli.json("trigger", "--scheme", "national", "--month", "2022-11", "--format", "json")
     assert d["triggered"] is False and d["payment_deadline"] is None
     r = cli("trigger", "--scheme", "national", "--month", "2022-09")

@@ -9,19 +9,19 @@ import pytest
 
 from cpi_link.rules import calendar as cal
 
-TWENTY = "within 20 working days after the index is published"
+TWENTY = "working_days_after_release = 20"  # the coded rule (rules.schemes.file)
 
 
 def test_national_2019_12_deadline_after_the_spring_festival():
-    # published (nominally) 2020-01-10, a Friday. Working days: Jan 13-17 (5), Sun 19 make-up (6),
-    # Jan 20-23 (10); Jan 24 - Jan 31 Spring Festival, extended (skipped); Feb 3-7 (15), Feb 10-14 (20)
+    # published 2020-01-09 (a Thursday; the date on file). Working days: Jan 10 (1), 13-17 (6), Sun 19
+    # make-up (7), Jan 20-23 (11); Jan 24 - Jan 31 Spring Festival, extended (skipped); Feb 3-7 (16), Feb 10-13 (20)
     dl = cal.payment_deadline("2019-12", TWENTY)
-    assert dl.deadline == date(2020, 2, 14)
+    assert dl.deadline == date(2020, 2, 13)
     assert "2020-01-24..2020-01-31" in dl.note and "Spring Festival" in dl.note and "2020-01-19" in dl.note
 
 
 def test_national_day_and_make_up_days():
-    # 2020-09-10 + 20: Sep 11 (1), 14-18 (6), 21-25 (11), Sun 27 make-up (12), 28-30 (15),
+    # no date on file for 2020-08: the rule of thumb, the 10th. 2020-09-10 + 20: Sep 11 (1), 14-18 (6), 21-25 (11), Sun 27 make-up (12), 28-30 (15),
     # Oct 1-8 holiday, Oct 9 (16), Sat 10 make-up (17), 12-14 (20) -> 2020-10-14
     assert cal.payment_deadline("2020-08", TWENTY).deadline == date(2020, 10, 14)
 
@@ -60,6 +60,6 @@ def test_trigger_shows_the_deadline_and_reason(cli):
     r = cli("trigger", "--scheme", "national", "--month", "2019-12")
     assert r.exit_code == 0, r.stderr
     text = " ".join(r.stdout.split())
-    assert "2020-02-14" in text and "Spring Festival" in text
+    assert "2020-02-13" in text and "Spring Festival" in text
     [j] = cli.json("trigger", "--scheme", "national", "--month", "2019-12", "--format", "json")
-    assert j["payment_deadline"] == "2020-02-14" and j["overdue"] is True and "2020-01-19" in j["payment_deadline_note"]
+    assert j["payment_deadline"] == "2020-02-13" and j["overdue"] is True and "2020-01-19" in j["payment_deadline_note"]

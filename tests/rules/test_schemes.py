@@ -64,7 +64,7 @@ def test_version_changes_at_2021_11(shanxi):
     assert before.version == "shanxi-2016-174" and before.categories == NATIONAL_2016
     assert after.version == "shanxi-2021" and after.categories == NATIONAL_2021
     assert "发改价格〔2021〕1553号" in after.documents and "晋政办发电〔2021〕3号" in after.documents
-    assert after.payment_timing == "paid in the month the index is published"
+    assert after.payment_timing == "end_of_release_month"
 
 
 @pytest.mark.parametrize(

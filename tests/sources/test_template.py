@@ -41,7 +41,7 @@ def test_csv_template_round_trip(tmp_path, cli):
     text = out.read_text(encoding="utf-8-sig")
     lines = list(csv.reader(text.splitlines()))
     assert lines[0][:4] == ["地区代码", "月份", "指标", "指数"] and lines[1][0].startswith("# 说明") and "国家统计局" in lines[1][0]
-    assert lines[2] == ["000000", "2024-05", "居民消费价格指数", "", ""]
+    assert lines[2] == ["000000", "2024-05", "居民消费价格指数", "", "", ""]  # 指数, 发布日期, 备注 left blank
     lines[2][3] = "100.3"
     with open(out, "w", encoding="utf-8-sig", newline="") as fh:
         csv.writer(fh).writerows(lines)
