@@ -48,10 +48,12 @@ def estimate(
     std = None if rules.method == "fixed" and standards is None else load_standards_option(standards, standards_sheet)
     warn_unverified(rules)
     res = run_estimate(m, rows, sch, SeriesStore(st.home), std, assumed)
-    for r in res["rejected"]:
+    for r in res["rejected"][:20]:  # the first rows; --format json lists every one
         warn(_("{file}: row {row} ({persons} persons of {category} in {region}) not costed: {reason}: {detail}").format(
             file=counts, row=r["file_row"], persons=f"{r['persons']:,}", category=r["category"], region=r["region_code"],
             reason=reason_text(r["reason"]), detail=detail_text(r["detail"])))
+    if len(res["rejected"]) > 20:
+        warn(_("... and {n} more rows not costed (--format json lists every one)").format(n=f"{len(res['rejected']) - 20:,}"))
     if fmt is Format.json:
         emit_json(res)
         return
