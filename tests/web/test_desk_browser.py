@@ -74,6 +74,7 @@ def test_monthly_work_in_the_browser(browser, tmp_path, home):
     desk = start_desk(home)
     try:
         ctx = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+        ctx.set_default_timeout(120_000)  # a shared CI box under load answers slowly; nothing here is timed
         page = ctx.new_page()
         page.goto(desk.url)
         assert page.locator("h1").inner_text() == "价格数据"  # Chinese by default
