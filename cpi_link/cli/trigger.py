@@ -131,20 +131,24 @@ def trigger(
 
     on_file = store.release_dates()  # publication dates the office imported with its figures
     if missing:
-        if fmt is Format.table and decisions:
-            _print_table(decisions, sch, on_file)
+        if decisions:  # the decided months in every format, then exit 3 naming the gaps
+            _emit(decisions, fmt, sch, on_file, provenance)
         shown = missing if len(missing) <= 12 else missing[:12] + [_("... and {n} more months").format(n=len(missing) - 12)]
         raise MissingFigures(
             _("{n} of {total} months cannot be decided for lack of figures "
               "(import them with cpi-link fetch --source file):").format(n=len(missing), total=len(months)) + "\n  " + "\n  ".join(shown)
         )
 
+    _emit(decisions, fmt, sch, on_file, provenance, table_on_file=False)
+
+
+def _emit(decisions: list, fmt, sch, on_file: dict, provenance: bool, table_on_file: bool = True) -> None:
     if fmt is Format.json:
         emit_json([_with_calendar(d, d.to_json(provenance=provenance), on_file) for d in decisions])
     elif fmt is Format.csv:
         emit_csv([_csv_row(d) for d in decisions], TRIGGER_COLUMNS)
     else:
-        _print_table(decisions, sch)
+        _print_table(decisions, sch, on_file if table_on_file else None)
 
 
 def _with_calendar(d, j: dict, on_file: dict | None = None) -> dict:

@@ -1,0 +1,26 @@
+"""Issue 34: `trigger` over a range with a gap prints the decided months in every format, then exits 3 naming the gap."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from calc_helpers import put_figures, write_scheme
+
+
+def test_a_gap_in_the_range_still_prints_the_decided_months(tmp_path, cli, home):
+    cfg = tmp_path / "cfg"
+    (cfg / "schemes").mkdir(parents=True)
+    write_scheme(cfg / "schemes")
+    put_figures(home, "2024-01", cpi="103.6", food="101.0")  # 3.6% >= 3.5: starts
+    put_figures(home, "2024-03", cpi="102.0", food="101.0")  # 2024-02 has no figures
+    args = ("--config", cfg, "trigger", "--scheme", "t", "--since", "2024-01", "--until", "2024-03")
+    r = cli(*args, "--format", "json")
+    assert r.exit_code == 3 and "2024-02" in r.stderr
+    assert [(d["month"], d["triggered"]) for d in json.loads(r.stdout)] == [("2024-01", True), ("2024-03", False)]
+    r = cli(*args, "--format", "csv")
+    assert r.exit_code == 3
+    assert [(x["month"], x["triggered"]) for x in csv.DictReader(io.StringIO(r.stdout))] == [("2024-01", "true"), ("2024-03", "false")]
+    r = cli(*args)
+    assert r.exit_code == 3 and "2024-01" in r.stdout and "2024-03" in r.stdout
