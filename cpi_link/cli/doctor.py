@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cpi_link.cli.common import FORMAT_HELP, Format, emit_json, handle_errors, state, stderr_console, stdout_console
+from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stderr_console, stdout_console
 from cpi_link.core.i18n import _, shown
 
 
@@ -19,6 +19,7 @@ def doctor(
                                 "the damaged file is kept as NAME.damaged-STAMP), and rebuild a deleted ledger record "
                                 "from the journal when its payment files prove it.")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
     """Check the series store, revisions, ledger records and payment files, and run folders (sha256). Exit 2 on problems."""
     from rich.markup import escape
@@ -35,6 +36,8 @@ def doctor(
         rep = check(home, repair=False)
     if fmt is Format.json:
         emit_json(rep.as_dict())
+    elif fmt is Format.csv:  # one row per problem found (none: the header alone)
+        emit_csv([p.as_dict() for p in rep.problems], ["area", "path", "problem", "repaired"])
     else:
         out = stdout_console()
         c = rep.checked

@@ -175,7 +175,8 @@ def plot(
     region: Optional[str] = typer.Option(None, "--region", help=_("Whose figures to draw (6-digit code, e.g. 000000, 140000). Default: the scheme's deciding region.")),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
     english: bool = typer.Option(False, "--english", help=_("English title and legend even when a CJK font is installed.")),
-    fmt: Format = typer.Option(Format.table, "--format", help=_("'table': one line for people; 'json': the file, font and triggered spans for scripts.")),
+    fmt: Format = typer.Option(Format.table, "--format", help=_("'table': one line for people; 'json': the file, font and triggered spans for scripts; 'csv': the same as one row.")),
+    encoding: EncodingOption = None,
 ):
     """Draw CPI and food YoY for a region against the scheme's thresholds (steps: versions and
     overlays change them), with triggered months shaded, to a PNG."""
@@ -201,9 +202,13 @@ def plot(
         raise MissingFigures(_("no CPI or food figures for region {region} in {since}..{until}").format(region=region_label(data.region), since=a, until=b))
     res = render(data, out, cjk_font=None if english else "auto")
     spans = [{"from": x, "until": y} for x, y in data.spans(True)]
+    out = {**res, "region": data.region, "scheme": sch.name, "since": a, "until": b, "triggered_spans": spans,
+           "undecided_spans": [{"from": x, "until": y} for x, y in undecided]}
     if fmt is Format.json:
-        emit_json({**res, "region": data.region, "scheme": sch.name, "since": a, "until": b, "triggered_spans": spans,
-                   "undecided_spans": [{"from": x, "until": y} for x, y in undecided]})
+        emit_json(out)
+    elif fmt is Format.csv:
+        emit_csv([{**out, **{k: ";".join(f"{s['from']}..{s['until']}" for s in out[k]) for k in ("triggered_spans", "undecided_spans")}}],
+                 list(out))
     else:
         if res["cjk_font"] is None and not english:
             info(_("no CJK font found: title and legend are in English (install e.g. fonts-noto-cjk for Chinese)"))

@@ -194,6 +194,7 @@ def scheme_check(
     ctx: typer.Context,
     names: Optional[list[str]] = typer.Argument(None, help=_("Scheme names or paths. Default: every scheme in CONFIG/schemes.")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    encoding: EncodingOption = None,
 ):
     """Run the scheme file's [[example]] worked cases through the trigger and the amount chain, as
     calc would. Exit 0 when every example holds, 2 naming each one that does not."""

@@ -1,4 +1,4 @@
-"""Issue 34: `trigger` over a range with a gap prints the decided months in every format, then exits 3 naming the gap."""
+"""Issue 34: script outputs in every format: `trigger` over a range with a gap prints the decided months, then exits 3; --format csv is CSV."""
 
 from __future__ import annotations
 
@@ -24,3 +24,9 @@ def test_a_gap_in_the_range_still_prints_the_decided_months(tmp_path, cli, home)
     assert [(x["month"], x["triggered"]) for x in csv.DictReader(io.StringIO(r.stdout))] == [("2024-01", "true"), ("2024-03", "false")]
     r = cli(*args)
     assert r.exit_code == 3 and "2024-01" in r.stdout and "2024-03" in r.stdout
+
+
+def test_format_csv_is_csv_on_doctor(cli):
+    """Issue 34: --format csv means CSV (here: doctor's problems, none in a new home: the header)."""
+    r = cli("doctor", "--format", "csv", "--encoding", "utf-8-sig")
+    assert r.exit_code == 0 and r.stdout_bytes.startswith(b"\xef\xbb\xbfarea,path,problem,repaired")
