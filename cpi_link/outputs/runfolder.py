@@ -44,7 +44,9 @@ def clean_leftovers(folder: Path) -> list[Path]:
         if not p.name.startswith(TEMP_PREFIXES) or not p.is_dir() or p.is_symlink():
             continue
         m = _PID.search(p.name)
-        if m and _alive(int(m.group(1))) and int(m.group(1)) != os.getpid():
+        if m and int(m.group(1)) == os.getpid():
+            continue  # this process's own, in use: the roster handle's work folder beside the run's
+        if m and _alive(int(m.group(1))):
             continue  # a concurrent calc is still writing it
         if m is None and p.name.startswith(".tmp-"):
             legacy = p.name.rsplit("-", 1)[-1]  # older names ended in -PID

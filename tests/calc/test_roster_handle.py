@@ -103,3 +103,23 @@ def test_calc_supplement_and_oneoff_hash_the_roster_once(cli, job, counted, tmp_
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["total_amount"] == "180.00"
     assert _of(counted, job["roster"]) == 3
+
+
+def test_a_run_written_beside_the_handle_leaves_its_work_folder_alone(tmp_path):
+    """oneoff (and calc without --out) write their run into the folder that holds the handle's work
+    folder; the run's start removes dead writers' leftovers there, never this process's own."""
+    from cpi_link.calc.handle import open_roster
+    from cpi_link.outputs.runfolder import clean_leftovers
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    base = tmp_path / "runs" / "programme-p1"
+    with open_roster(roster, base) as handle:
+        handle.first_pass.result()
+        keys = handle.first_pass._folder()  # where a large roster's key files go
+        assert keys.parent == handle.work
+        dead = base / ".work-roster-p999999999"  # a killed writer's (no such pid)
+        dead.mkdir()
+        clean_leftovers(base)
+        assert keys.is_dir() and not dead.exists()
+    assert not handle.work.exists()
