@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 # the helpers of calc's neighbours (run, oneoff, report, estimate) live in cli/common.py
-from cpi_link.cli.common import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP,  # noqa: F401
+from cpi_link.cli.common import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_MAX_HELP, STANDARDS_SHEET_HELP,  # noqa: F401
                                  EncodingOption, FORMAT_HELP, Format, default_scheme, emit_csv, emit_json, emit_result,
                                  handle_errors, header_cells_text, load_standards_option, print_result, print_roster_read,
                                  print_tables,
@@ -37,6 +37,7 @@ def calc(
     encoding: EncodingOption = None,
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
+    standards_max: Optional[str] = typer.Option(None, "--standards-max", help=STANDARDS_MAX_HELP),
 ):
     """Compute one index month's subsidies for a roster and write the audited run folder."""
     from cpi_link.core.months import parse_month
@@ -55,7 +56,7 @@ def calc(
 
         sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
         rules = sch.rules_for(m)
-        std = load_standards_option(standards, standards_sheet)
+        std = load_standards_option(standards, standards_sheet, standards_max)
         store = SeriesStore(home)
         if handle is None:
             from cpi_link.core.errors import InputError
@@ -91,6 +92,7 @@ def validate(
     show: int = typer.Option(5, "--show", help=_("How many example rows to list per reason.")),
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
+    standards_max: Optional[str] = typer.Option(None, "--standards-max", help=STANDARDS_MAX_HELP),
 ):
     """Check a roster without paying: the rows calc would reject, by reason, with the first rows of each."""
     from cpi_link.calc.validate import validate_roster
@@ -114,7 +116,7 @@ def validate(
         m = parse_month(month, "--month")
         sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
         sch.rules_for(m)
-        std = load_standards_option(standards, standards_sheet)
+        std = load_standards_option(standards, standards_sheet, standards_max)
         store = SeriesStore(home)
     rep = validate_roster(roster, month=m, scheme=sch, store=store, standards=std, examples=show,
                           work_dir=home.runs_dir if m else None, sheet=sheet)

@@ -411,10 +411,11 @@ ROSTER_HELP = _("Roster file: CSV (UTF-8/BOM/GB18030), XLSX/XLSM, XLS, ODS or Pa
                 "found among the first 30 rows.")
 SHEET_HELP = _("Worksheet of a spreadsheet roster: its name or number from 1 (hidden sheets only this way). Default: the "
                "visible sheet that looks like a roster (several: an error listing them), else the active one.")
+STANDARDS_MAX_HELP = _("The highest plausible monthly standard, yuan (default 3000): a standard above it is refused as a typing error.")
 STANDARDS_SHEET_HELP = _("Worksheet of a spreadsheet standards file: name or number from 1 (default as for --sheet).")
 
 
-def load_standards_option(standards: Optional[Path], sheet: Optional[str] = None):
+def load_standards_option(standards: Optional[Path], sheet: Optional[str] = None, most: Optional[str] = None):
     from cpi_link.core.paths import bundled_data_dir
     from cpi_link.rules.standards import load_standards
 
@@ -425,7 +426,16 @@ def load_standards_option(standards: Optional[Path], sheet: Optional[str] = None
               "Its amounts are invented for the demo; pass your region's official standards file.").format(path=sample)
         )
         return load_standards(sample, sample=True)
-    return load_standards(standards, sheet=sheet)
+    if most is not None:
+        from cpi_link.core.decimals import plain_decimal
+
+        try:
+            most = plain_decimal(most, "--standards-max")
+        except ValueError:
+            from cpi_link.core.errors import UsageError
+
+            raise UsageError(_("--standards-max {value!r} is not a number of yuan").format(value=most)) from None
+    return load_standards(standards, sheet=sheet, most=most)
 
 
 def default_scheme(config_dir: Path) -> str:

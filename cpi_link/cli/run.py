@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.common import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP, EncodingOption,
+from cpi_link.cli.common import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_MAX_HELP, STANDARDS_SHEET_HELP, EncodingOption,
                                  FORMAT_HELP, Format, default_scheme, emit_csv, emit_json, handle_errors, load_standards_option,
                                  state, stdout_console, warn)
 from cpi_link.core.i18n import _
@@ -38,6 +38,7 @@ def run(
     encoding: EncodingOption = None,
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
+    standards_max: Optional[str] = typer.Option(None, "--standards-max", help=STANDARDS_MAX_HELP),
 ):
     """Fetch, then compute every due index month in order; months already completed are skipped.
 
@@ -66,7 +67,7 @@ def run(
 
         log = logging.getLogger("cpi_link.run")
         log.info("run started: scheme=%s since=%s offline=%s redo=%s", sch.name, since_m, offline, redo_m)
-        std = load_standards_option(standards, standards_sheet)
+        std = load_standards_option(standards, standards_sheet, standards_max)
         store = SeriesStore(home)
         fetch_report = None
         if not offline:

@@ -21,7 +21,7 @@ from cpi_link.core.i18n import _
 from cpi_link.core.months import number_month, number_month_message, parse_month
 from cpi_link.core.privacy import mask_digits
 from cpi_link.core.regions import clean_code, is_valid
-from cpi_link.core.tabular import find_columns, read_table
+from cpi_link.core.tabular import find_columns, read_table_with_rows
 
 COLUMNS = {
     "region_code": ("region_code", "行政区划代码", "地区代码"),
@@ -30,6 +30,16 @@ COLUMNS = {
     "rural_monthly": ("rural_monthly", "农村低保标准", "农村月标准", "农村低保标准(月)", "农村低保标准（月）"),
     "rural_annual": ("rural_annual", "农村年标准", "农村低保年标准", "农村低保标准(年)", "农村低保标准（年）"),
 }
+
+# Units a header may carry in brackets (SPEC 5.3): (元) and (元/月) monthly, (元/年) annual; 农村低保标准（元/年）
+# is the annual column. Another unit (城市低保标准（元/年）: no annual urban column) is exit 2 naming the cell.
+UNITS = {"urban_monthly": ("元", "元/月", "月", "元/人/月", "元/人·月"), "rural_monthly": ("元", "元/月", "月", "元/人/月", "元/人·月"),
+         "rural_annual": ("元", "元/年", "年", "元/人/年", "元/人·年")}
+UNIT_KEYS = {("rural_monthly", "元/年"): "rural_annual", ("rural_monthly", "年"): "rural_annual",
+             ("rural_monthly", "元/人/年"): "rural_annual", ("rural_monthly", "元/人·年"): "rural_annual"}
+# A monthly standard outside these (yuan) is a typing error or an annual figure in a monthly column
+# (5220 under 农村低保标准); --standards-max raises the upper bound for places that need more.
+MONTHLY_LEAST, MONTHLY_MOST = Decimal(100), Decimal(3000)
 
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*\d{1,2}\s*日?(?:[ T]00:00(?::00)?)?")
 
@@ -108,10 +118,16 @@ class NoStandards:
         return Standard(region_code, "", 0, 0, 0, "monthly")
 
 
-def load_standards(path: Path | str, sample: bool = False, sheet: str | int | None = None) -> Standards:
+def load_standards(path: Path | str, sample: bool = False, sheet: str | int | None = None,
+                   most: Decimal | None = None) -> Standards:
+    """most: the highest plausible monthly standard (default MONTHLY_MOST, --standards-max)."""
     path = Path(path)
-    header, rows = read_table(path, sheet=sheet, aliases=COLUMNS)  # the header row found by these names
-    cols = find_columns(header, COLUMNS, ("region_code", "effective_from", "urban_monthly"), path)
+    # the header row found by these names; rows keep the row number the officer sees
+    header, rows, file_rows, place = read_table_with_rows(path, sheet, COLUMNS, UNITS)
+    most = MONTHLY_MOST if most is None else most
+    line = "line" if place == str(path) else "row"
+    cols = find_columns(header, COLUMNS, ("region_code", "effective_from", "urban_monthly"), place, UNITS,
+                        unit_keys=UNIT_KEYS)
     if "rural_monthly" not in cols and "rural_annual" not in cols:
         raise InputError(_("{path}: needs a rural_monthly or rural_annual column (农村低保标准 or 农村低保标准(年))").format(path=path))
     out: list[Standard] = []
@@ -122,17 +138,22 @@ def load_standards(path: Path | str, sample: bool = False, sheet: str | int | No
             return unicodedata.normalize("NFKC", row[i]).strip() if i is not None and i < len(row) else ""
 
         def where(k: str | None = None) -> str:
+            seen = (_("line {row} (data row {n})") if line == "line" else _("sheet row {row} (data row {n})")).format(
+                row=file_rows[n - 1], n=n)
             if k is None:
-                return _("{file}: data row {row}").format(file=path.name, row=n)
+                return f"{path.name}: {seen}"
             title = header[cols[k]]
             if title.lower() == k:
-                return _("{file}: data row {row}, field {field}").format(file=path.name, row=n, field=k)
-            return _("{file}: data row {row}, field {field} (column {column!r})").format(file=path.name, row=n, field=k, column=title)
+                return _("{file}: {seen}, field {field}").format(file=path.name, seen=seen, field=k)
+            return _("{file}: {seen}, field {field} (column {column!r})").format(file=path.name, seen=seen, field=k, column=title)
 
         region = clean_code(cell("region_code"))
         if not (region.isascii() and region.isdigit() and len(region) == 6):
             raise InputError(_("{where}: {region!r} is not a 6-digit region code").format(
                 where=where('region_code'), region=mask_digits(region)))
+        if not sample and not is_valid(region):  # a typo (140015 for 140105) would leave its people on the province's standard
+            raise InputError(_("{where}: {region} is not a code of the administrative-division list (GB/T 2260); fix the "
+                               "code").format(where=where("region_code"), region=region))
         eff_text = cell("effective_from")
         if cols["effective_from"] < len(row) and number_month(row[cols["effective_from"]]):
             raise InputError(number_month_message(where("effective_from"), row[cols["effective_from"]]))
@@ -153,6 +174,17 @@ def load_standards(path: Path | str, sample: bool = False, sheet: str | int | No
                         where=where(k), value=mask_digits(cell(k)))) from None
         if "urban_monthly" not in values:
             raise InputError(_("{where}: empty").format(where=where('urban_monthly')))
+        for k, v in values.items():
+            monthly = v / 12 if k == "rural_annual" else v
+            if v < 0:
+                continue  # _fen says so
+            if monthly < MONTHLY_LEAST or monthly > most:
+                msg = (_("{where}: {value} a year is {monthly} a month, outside {least}-{most} yuan a month (a typing error?); "
+                         "fix the cell, or pass --standards-max for a higher standard") if k == "rural_annual" else
+                       _("{where}: {value} yuan a month is outside {least}-{most} (an annual figure in a monthly column, or a "
+                         "typing error?); fix the cell, or pass --standards-max for a higher standard"))
+                raise InputError(msg.format(where=where(k), value=v, monthly=(v / 12).quantize(Decimal("0.01")),
+                                            least=MONTHLY_LEAST, most=most))
         urban12 = _fen(values["urban_monthly"], where("urban_monthly")) * 12
         if "rural_monthly" in values:
             rural12, basis = _fen(values["rural_monthly"], where("rural_monthly")) * 12, "monthly"

@@ -415,7 +415,7 @@ def test_errors_of_scheme_standards_and_figure_files_in_chinese(cli, tmp_path):
     args = ("calc", "--scheme", "national", "--month", "2019-11", "--roster", SAMPLE / "roster.csv", "--standards", std)
     r = cli("--lang", "zh", *args)
     assert r.exit_code == 2, r.output
-    assert "std.csv：第 1 行数据，字段 urban_monthly：保障标准不能为负数（-5）" in " ".join(r.stderr.split())
+    assert "std.csv：第 2 行（第 1 行数据），字段 urban_monthly：保障标准不能为负数（-5）" in " ".join(r.stderr.split())
     r = cli(*args)
     assert "std.csv: data row 1, field urban_monthly: a standard cannot be negative (-5)" in " ".join(r.stderr.split())
 
