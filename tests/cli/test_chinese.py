@@ -417,7 +417,7 @@ def test_errors_of_scheme_standards_and_figure_files_in_chinese(cli, tmp_path):
     assert r.exit_code == 2, r.output
     assert "std.csv：第 2 行（第 1 行数据），字段 urban_monthly：保障标准不能为负数（-5）" in " ".join(r.stderr.split())
     r = cli(*args)
-    assert "std.csv: data row 1, field urban_monthly: a standard cannot be negative (-5)" in " ".join(r.stderr.split())
+    assert "std.csv: line 2 (data row 1), field urban_monthly: a standard cannot be negative (-5)" in " ".join(r.stderr.split())
 
 
 def test_estimate_reason_in_chinese(cli, tmp_path):

@@ -92,7 +92,7 @@ def test_number_month_in_standards_is_exit_2(tmp_path, cli, setup):
     r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "t",
             "--out", tmp_path / "out")
     assert r.exit_code == 2, r.output
-    assert "std.xlsx: data row 2, field effective_from (column '执行日期')" in r.stderr and "October" in r.stderr
+    assert "(data row 2), field effective_from (column '执行日期')" in r.stderr and "October" in r.stderr
     assert not (tmp_path / "out").exists()
 
 
