@@ -563,7 +563,9 @@ def header_cells_text(cells: list[dict]) -> str:
             return _("not used")
         return f"{HEADER_ALIASES[key][1]}（{key}）" if is_zh() and key in HEADER_ALIASES else key
 
-    return ("；" if is_zh() else "; ").join(f"{c['cell']} {c['text']} → {gives(c['column'])}" for c in cells)
+    hidden = _(" (hidden column)")
+    return ("；" if is_zh() else "; ").join(f"{c['cell']} {c['text']}{hidden if c.get('hidden') else ''} → {gives(c['column'])}"
+                                           for c in cells)
 
 
 def print_tables(con, res, title: str) -> None:

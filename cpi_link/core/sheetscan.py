@@ -379,3 +379,29 @@ def _walk_ods(events, index: int, out: dict) -> None:
             col += span
         row += repeat
         el.clear()
+
+
+def hidden_columns(path: Path, kind: str, index: int) -> set[int]:
+    """The 0-based columns an XLSX sheet hides (`<col hidden="1">`, read from the part's head, before
+    its rows); empty for other formats (calamine does not say)."""
+    if kind != "xlsx":
+        return set()
+    try:
+        with zipfile.ZipFile(path) as z:
+            part = sheet_part(z, index)
+            if part is None:
+                return set()
+            with z.open(part) as fh:
+                head = fh.read(1 << 20)
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return set()
+    head = head.split(b"<sheetData", 1)[0] if b"<sheetData" in head else head
+    out: set[int] = set()
+    for m in re.finditer(rb"<(?:\w+:)?col\b([^>]*)>", head):
+        attrs = m.group(1)
+        if not re.search(rb'\bhidden="(?:1|true)"', attrs):
+            continue
+        lo, hi = re.search(rb'\bmin="(\d+)"', attrs), re.search(rb'\bmax="(\d+)"', attrs)
+        if lo and hi:
+            out.update(range(int(lo.group(1)) - 1, min(int(hi.group(1)), 16384)))
+    return out

@@ -483,8 +483,22 @@ def _open_spreadsheet(path: Path, fmt: str, sheet, opened=None) -> RosterFile:
              _("{where} (header on rows {first}-{last})").format(where=sh.label, first=first + 1, last=last + 1))
     refs = [f"{col_letters(sh.first_col + i)}{r + 1}" for i, r in enumerate(named)]
     mapping = map_header(header, path, where, refs)
+    cells = header_cells(header, refs)
+    from cpi_link.core.sheetscan import hidden_columns
+
+    hidden = hidden_columns(path, sh.kind, sh.index)  # read and reported like hidden rows
+    for c in cells:
+        if col_index_of(c["cell"]) in hidden:
+            c["hidden"] = True
     return RosterFile(path, fmt, header, mapping, first + 1, sheet=sh.name, header_end=last + 1, _sheet=sh,
-                      _special=special, cells=header_cells(header, refs))
+                      _special=special, cells=cells)
+
+
+def col_index_of(ref: str) -> int:
+    """The 0-based column of a cell reference (`D4` -> 3)."""
+    from cpi_link.core.sheetscan import col_index
+
+    return col_index(ref.rstrip("0123456789").encode())
 
 
 def xlsx_header(path: Path) -> list[str]:

@@ -248,3 +248,38 @@ def test_two_row_header_in_a_csv(tmp_path, cli, setup):
     r = calc(cli, setup, f, out)
     assert r.exit_code == 0, r.stderr
     assert paid(out)["甲"] == ("114.00", 2, "6222000000000001")
+
+
+def test_hidden_columns_are_read_and_reported(tmp_path, cli, setup):
+    """openpyxl: column F (保障人数) hidden in Excel: read and paid as the sheet holds it, and said."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["序号", "身份证号", "姓名", "类别", "行政区划代码", "保障人数"])
+    ws.append([1, IDS[0], "甲", "城市低保", "140105", 2])
+    ws.column_dimensions["F"].hidden = True
+    wb.save(tmp_path / "h.xlsx")
+    out = tmp_path / "o"
+    r = calc(cli, setup, tmp_path / "h.xlsx", out)
+    assert r.exit_code == 0, r.stderr
+    assert paid(out)["甲"][:2] == ("114.00", 2)  # 2 x 57
+    cells = {c["cell"]: c for c in roster_entry(out)["header_cells"]}
+    assert cells["F1"].get("hidden") is True and not cells["E1"].get("hidden")
+    t = calc(cli, setup, tmp_path / "h.xlsx", tmp_path / "o2", fmt="table")
+    assert "F1 保障人数 (hidden column) → persons" in t.stdout
+
+
+def test_a_hidden_and_a_visible_column_for_the_same_field_is_exit_2_naming_both(tmp_path, cli, setup):
+    """A hidden 银行账号 (last year's accounts) and a visible 银行卡号 beside it."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["身份证号", "姓名", "类别", "行政区划代码", "银行账号", "银行卡号"])
+    ws.append([IDS[0], "甲", "城市低保", "140105", "6222000000000001", "6222000000000009"])
+    ws.column_dimensions["E"].hidden = True
+    wb.save(tmp_path / "h.xlsx")
+    r = calc(cli, setup, tmp_path / "h.xlsx", tmp_path / "o")
+    assert r.exit_code == 2
+    assert "E1" in r.stderr and "F1" in r.stderr and "bank_account" in r.stderr
