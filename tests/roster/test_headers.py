@@ -283,3 +283,23 @@ def test_a_hidden_and_a_visible_column_for_the_same_field_is_exit_2_naming_both(
     r = calc(cli, setup, tmp_path / "h.xlsx", tmp_path / "o")
     assert r.exit_code == 2
     assert "E1" in r.stderr and "F1" in r.stderr and "bank_account" in r.stderr
+
+
+@pytest.mark.parametrize("fmt", ["ods", "xls"])
+def test_two_row_header_after_a_libreoffice_resave(tmp_path, cli, setup, fmt):
+    """The officers' two-row layout (openpyxl), re-saved by LibreOffice as ODS and as XLS: the same
+    342.00 (6 persons x 57), every account kept."""
+    import shutil
+    import subprocess
+
+    if shutil.which("soffice") is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    book = _officers_two_row_header_openpyxl(tmp_path / "two.xlsx")
+    conv = tmp_path / "conv"
+    subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path}/lo", "--headless", "--norestore",
+                    "--convert-to", fmt, "--outdir", str(conv), str(book)], check=True, capture_output=True, timeout=180)
+    out = tmp_path / "o"
+    r = calc(cli, setup, conv / f"two.{fmt}", out)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "342.00"
+    assert paid(out)["乙"] == ("114.00", 2, "6222000000000002")
