@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stderr_console, stdout_console
+from cpi_link.cli.run import ANCHOR_HELP
 from cpi_link.core.i18n import _, shown
 
 
@@ -17,9 +21,11 @@ def doctor(
     ctx: typer.Context,
     repair: bool = typer.Option(False, "--repair", help=_("Restore a damaged series store file from its last good copy (.bak; "
                                 "the damaged file is kept as NAME.damaged-STAMP), and rebuild a deleted ledger record "
-                                "from the journal when its payment files prove it.")),
+                                "from the journal when its payment files prove it; roll back a torn journal line; put back journal entries "
+                                "the paid run folders hold sealed.")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
+    anchor: Optional[Path] = typer.Option(None, "--anchor", envvar="CPI_LINK_ANCHOR", help=ANCHOR_HELP),
 ):
     """Check the series store, revisions, ledger records and payment files, and run folders (sha256). Exit 2 on problems."""
     from rich.markup import escape
@@ -31,9 +37,9 @@ def doctor(
         from cpi_link.jobs.ledger import RunLock
 
         with RunLock(home):  # a repair never races a run (exit 4 while one holds the lock)
-            rep = check(home, repair=True)
+            rep = check(home, repair=True, anchor=anchor)
     else:
-        rep = check(home, repair=False)
+        rep = check(home, repair=False, anchor=anchor)
     if fmt is Format.json:
         emit_json(rep.as_dict())
     elif fmt is Format.csv:  # one row per problem found (none: the header alone)

@@ -51,6 +51,9 @@ def report(
 
         tpl = load_template(find_template(bank, state(ctx).config_dir))
     run = load_run(run_dir)
+    from cpi_link.jobs.ledger import check_paid_folder
+
+    check_paid_folder(state(ctx).home, run.path, run.manifest)  # a paid folder is read only as the ledger recorded it
     rep = report_json(run)
     if not run.verified:
         warn(_("run {run} used rules marked verified = false ({citation}): check them before paying").format(run=run.run_id, citation=rep['citation']))

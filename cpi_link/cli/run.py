@@ -12,6 +12,9 @@ from cpi_link.cli.common import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS
                                  state, stdout_console, warn)
 from cpi_link.core.i18n import _
 
+ANCHOR_HELP = _("A file kept outside the home (another disk, a USB stick) where each ledger entry's hash is copied: a "
+                "journal cut, rewritten or restored from an older backup no longer matches it (exit 2).")
+
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
@@ -39,6 +42,7 @@ def run(
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
     standards_max: Optional[str] = typer.Option(None, "--standards-max", help=STANDARDS_MAX_HELP),
+    anchor: Optional[Path] = typer.Option(None, "--anchor", envvar="CPI_LINK_ANCHOR", help=ANCHOR_HELP),
 ):
     """Fetch, then compute every due index month in order; months already completed are skipped.
 
@@ -85,7 +89,7 @@ def run(
         stopped = None
         try:
             report = run_months(home, sch, store, handle, std, since_m, redo=redo_m, reason=reason, topup=topup,
-                                supplement=supplement)
+                                supplement=supplement, anchor=anchor)
         except RunStopped as exc:  # months done before the stop are said, then the error (its exit code)
             stopped, report = exc.cause, exc.report
             log.error("run stopped: %s", exc.message)

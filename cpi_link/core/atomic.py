@@ -132,3 +132,83 @@ def crashpoint(name: str) -> None:
             import signal
 
             os.kill(os.getpid(), getattr(signal, sig))
+
+
+def append_whole(path: Path, data: bytes) -> None:
+    """Append data to a file whole or not at all: a write cut short (full disk, file-size limit) is
+    truncated back to the length before it, then the error is raised. Never through a symlink."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        except BaseException as exc:
+            try:
+                os.ftruncate(fd, start)
+                os.fsync(fd)
+            except OSError:
+                pass  # left torn: the next start rolls the torn line back
+            if isinstance(exc, OSError) and exc.filename is None:
+                raise OSError(exc.errno, exc.strerror, str(path)) from None  # the message names the file
+            raise
+    finally:
+        os.close(fd)
+
+
+def read_nofollow(path: Path) -> bytes:
+    """A file's bytes, refusing a symlink in its last component (ELOOP)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
+def unique_name(folder: Path, stem: str) -> Path:
+    """A new name in folder that no clock (frozen or stepped back) or other process can repeat."""
+    import secrets
+    from datetime import datetime, timezone
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path(folder) / f"{stem}-{stamp}-p{os.getpid()}-{secrets.token_hex(4)}"
+
+
+_SCRATCH = "tmp-write-"
+
+
+@contextmanager
+def scratch_for(dest: Path) -> Iterator[Path]:
+    """A private (0700) folder beside dest for a writer's temp files (the file being written and a
+    library's own scratch files, which may hold full IDs): removed on exit, whatever the exit; one a
+    killed writer left is removed by the next writer's start there."""
+    import re
+    import secrets
+    import shutil
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    pattern = re.compile(r"^\." + _SCRATCH + r".*-p(\d+)-[0-9a-f]{6}$")
+    try:
+        leftovers = [p for p in dest.parent.iterdir() if pattern.match(p.name)]
+    except OSError:
+        leftovers = []
+    for p in leftovers:
+        pid = int(pattern.match(p.name).group(1))
+        try:
+            os.kill(pid, 0)
+            continue  # its writer is still at work
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+    d = dest.parent / f".{_SCRATCH}{dest.name}-p{os.getpid()}-{secrets.token_hex(3)}"
+    os.mkdir(d, 0o700)
+    os.chmod(d, 0o700)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

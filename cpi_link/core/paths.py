@@ -102,10 +102,6 @@ class Home:
     def logs_dir(self) -> Path:
         return self.root / "logs"
 
-    @property
-    def lock_path(self) -> Path:
-        return self.root / "run.lock"
-
     def ensure(self) -> "Home":
         private_dir(self.root)
         return self

@@ -62,23 +62,37 @@ def _stamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
-def check(home: Home, repair: bool = False) -> Report:
+def check(home: Home, repair: bool = False, anchor=None) -> Report:
     rep = Report()
+    _check_links(home, rep)
     _check_store(home, rep, repair)
     _check_ledger(home, rep)
-    _check_chain(home, rep, repair)
+    _check_chain(home, rep, repair, anchor)
     _check_runs(home, rep)
     return rep
 
 
-def _check_chain(home: Home, rep: Report, repair: bool) -> None:
-    """The ledger's hash chain (jobs.ledger): deleted or edited records and payment files, a missing
-    journal or ledger folder beside paid runs. --repair rebuilds a deleted record the journal proves."""
+def _check_links(home: Home, rep: Report) -> None:
+    from cpi_link.core.errors import StoreCorrupt
+    from cpi_link.jobs.ledger import check_no_links
+
+    try:
+        check_no_links(home)
+    except StoreCorrupt as exc:
+        rep.problems.append(Problem("home", str(home.root), exc.message))
+
+
+def _check_chain(home: Home, rep: Report, repair: bool, anchor=None) -> None:
+    """The ledger's hash chain (jobs.ledger) and its second witness, the sealed run folders: deleted or
+    edited records and payment files, a missing journal or ledger folder beside paid runs, a torn last
+    line, entries the folders hold but the journal lacks, folders swapped or replaced. --repair rolls
+    back a torn line, puts back entries the sealed folders prove, rebuilds deleted records and seals
+    folders whose entry was written; it never makes a paid folder unpaid."""
     from cpi_link.jobs.ledger import Ledger
     from cpi_link.outputs.runfolder import run_folders
 
-    led = Ledger(home)
-    paid = [d for d, m in run_folders(home.runs_dir) if m.get("paid_by") == "run"]
+    led = Ledger(home, anchor=anchor)
+    paid = [d for d, m in run_folders(home.runs_dir) if m.get("paid_by") == "run" or "ledger_seal" in m]
     if not led.dir.exists():
         if paid:
             rep.problems.append(Problem("ledger", str(led.dir), message(N_(
@@ -91,14 +105,42 @@ def _check_chain(home: Home, rep: Report, repair: bool) -> None:
             "from a backup; run refuses to pay again"), count=len(paid))))
         return
     st = led.chain()
+    if st.torn is not None:
+        text = message(N_("the journal ends in a line cut short ({n} bytes: a full disk or a stop during an append); nothing "
+                          "it began was completed"), n=len(st.torn[1]))
+        if repair:
+            st = led.roll_back_torn(st)
+            rep.problems.append(Problem("ledger", str(led.journal_path), text, message(N_(
+                "rolled back (the cut bytes are kept beside it as journal.torn-*)"))))
+        else:
+            rep.notes.append(join(text, message(N_("the next run or cpi-link doctor --repair rolls it back"))))
+    if repair and not st.problems:
+        st, restored = led.restore_from_seals(st)
+        for seq in restored:
+            rep.problems.append(Problem("ledger", str(led.journal_path), message(N_(
+                "journal entry {seq} was missing (a journal restored from an older backup or cut)"), seq=seq), message(N_(
+                "put back from the run folder sealed with it"))))
+    if repair and not st.problems:
+        for rel in sorted(st.payment_files):
+            if not (led.dir / rel).exists():
+                led._rebuild_payments(st, rel)
+                if (led.dir / rel).exists():
+                    rep.problems.append(Problem("ledger", str(led.dir / rel), message(N_(
+                        "payment file named in the journal is missing (deleted?)")), message(N_(
+                        "written again from its run folder (the file the journal proves)"))))
     rep.checked["journal_entries"] = len(st.entries)
     if st.legacy and not st.problems:
         rep.notes.append(message(N_("{path}: no journal yet (a ledger from before it): the next run starts the chain "
                                     "from the records as they are"), path=led.journal_path))
     problems, pending = led.verify(st)
+    cross, unsealed = led.cross_check(st)
     if pending is not None:
-        rep.notes.append(message(N_("ledger record {key} was written just before a stop; the next run completes its "
-                                    "journal entry"), key=pending["key"]))
+        why = led.pending_unproven(st, pending)
+        if why:
+            problems.append((str(led.months_dir / f"{pending['key']}.json"), why))
+        else:
+            rep.notes.append(message(N_("ledger record {key} was written just before a stop; the next run completes its "
+                                        "journal entry"), key=pending["key"]))
     recorded = set(st.run_ids)
     seen = {p.path for p in rep.problems}
     for path, text in problems:
@@ -114,10 +156,27 @@ def _check_chain(home: Home, rep: Report, repair: bool) -> None:
             else:
                 prob.problem = join(prob.problem, message(N_("the journal cannot prove it (its payment files differ or are "
                                                                  "gone): restore it from a backup")))
+    for path, text in cross:
+        rep.problems.append(Problem("run", path, text))
+    for rid in unsealed:
+        e, info = st.runs[rid]
+        if repair:
+            led._seal(e, only=rid)
+            rep.problems.append(Problem("run", str(led.folder(info["dir"])), message(N_(
+                "not yet sealed with its journal entry {seq} (a stop between the two)"), seq=e["seq"]), message(N_("sealed"))))
+        else:
+            rep.notes.append(message(N_("{path}: not yet sealed with its journal entry {seq} (a stop between the two); the "
+                                        "next run or cpi-link doctor --repair seals it"), path=led.folder(info["dir"]), seq=e["seq"]))
     for d, m in run_folders(home.runs_dir):
-        if m.get("paid_by") == "run" and m.get("run_id") not in recorded and not st.legacy:
+        if (m.get("paid_by") == "run" and m.get("run_id") not in recorded and not st.legacy and "ledger_seal" not in m
+                and not (pending and m.get("run_id") in _pending_runs(pending))):
             rep.notes.append(message(N_("{path}: a run folder the ledger never recorded (a run stopped before its record): "
                                         "nothing in it was paid; the next run moves it aside"), path=d))
+
+
+def _pending_runs(pending: dict) -> set:
+    rec = pending["record"]
+    return {rec.get("run_id")} | {s.get("run_id") for s in rec.get("supplements", [])}
 
 
 def _check_store(home: Home, rep: Report, repair: bool) -> None:
@@ -156,7 +215,7 @@ def _restore(p: Path, bak: Path, damaged_name: str | None, prob: Problem) -> Non
 
     from cpi_link.core.atomic import atomic_path
 
-    with FileLock(str(p.parent / ".store.lock"), timeout=60):
+    with FileLock(str(p.parent / ".store.lock"), timeout=60, mode=0o600):
         kept = None
         if damaged_name is not None:
             damaged = p.with_name(damaged_name)

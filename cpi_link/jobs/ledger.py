@@ -8,7 +8,12 @@ Commit order for one month, so a crash at any point leaves it completed or untou
      chained by hash to the entry before it.
 A month without a record is not done: the next run computes it again. A record written (3) whose
 journal entry (4) is missing is completed by the next run when it was written against the current
-head of the chain (its `chain_prev`). Everything else the journal names and the disk does not hold
+head of the chain (its `chain_prev`) and its run folder proves it;
+  5. the run folder's manifest is sealed with the entry (`ledger_seal`: its seq, hash and body).
+Every payment so has two witnesses, the journal and the paid folder: a folder sealed by an entry
+the journal lacks (a journal restored from an older backup, truncated or rewritten), an entry whose
+folder is gone, swapped or holds other outputs, stops `run` (exit 2). A journal line cut short (a
+full disk, a kill) is rolled back at the next start; its record is then completed as above. Everything else the journal names and the disk does not hold
 (a deleted record, an edited record or payment file, a missing journal) is a damaged ledger: `run`
 stops (exit 2) and `cpi-link doctor` says what is wrong. A ledger from before the journal is
 accepted as "legacy": its records as they are start the chain.
@@ -23,7 +28,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from cpi_link.core.atomic import atomic_path, crashpoint, sha256_bytes, sha256_file, write_text
+from cpi_link.core.atomic import (append_whole, atomic_path, crashpoint, read_nofollow, sha256_bytes, sha256_file, unique_name,
+                                  write_bytes, write_text)
 from cpi_link.core.errors import LockHeld, StoreCorrupt, UsageError
 from cpi_link.core.i18n import N_, _, message, shown
 from cpi_link.core.months import now_utc as _now
@@ -35,33 +41,42 @@ GENESIS = "0" * 64
 
 
 class RunLock:
-    """One run at a time per home. flock-based (filelock), so a killed holder's lock is freed by the OS."""
+    """One run at a time per home: flock on the home folder itself, which a run never removes, so
+    deleting a lock file cannot let a second run in; the OS frees it when the holder dies."""
 
     def __init__(self, home: Home):
         self.home = home
         self.info_path = home.root / "run.lock.json"
 
     def __enter__(self):
-        from filelock import FileLock, Timeout
+        import fcntl
 
         self.home.ensure()
-        self._lock = FileLock(str(self.home.lock_path), timeout=0)
+        self._fd = os.open(self.home.root, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            self._lock.acquire()
-        except Timeout:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._fd)
             holder = "unknown holder"
             try:
                 h = json.loads(self.info_path.read_text())
                 holder = f"pid {h['pid']} on {h['host']}, started {h['started']}"
             except Exception:
                 pass
-            raise LockHeld(f"another cpi-link run holds the lock {self.home.lock_path} ({holder}); not starting") from None
-        write_text(self.info_path, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}))
+            raise LockHeld(f"another cpi-link run holds the lock {self.home.root} ({holder}); not starting") from None
+        try:
+            check_no_links(self.home)  # before the log or anything else is written under home
+            write_text(self.info_path, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}))
+        except BaseException:
+            os.close(self._fd)
+            raise
         return self
 
     def __exit__(self, *exc):
-        self.info_path.unlink(missing_ok=True)
-        self._lock.release()
+        try:
+            self.info_path.unlink(missing_ok=True)
+        finally:
+            os.close(self._fd)  # closing the descriptor releases the flock
         return False
 
 
@@ -85,11 +100,14 @@ class ChainState:
     run_ids: set
     legacy: bool
     problems: list  # (path, problem) of the journal itself
+    torn: tuple | None = None  # (byte offset, bytes) of a last line cut short by a full disk or a kill
+    runs: dict | None = None  # run_id -> (entry, what the entry says of the run folder)
 
 
 class Ledger:
-    def __init__(self, home: Home):
+    def __init__(self, home: Home, anchor: Path | None = None):
         self.home = home
+        self.anchor = Path(anchor) if anchor is not None else None  # a copy of the chain's head kept outside home
         self.dir = home.ledger_dir
         self.months_dir = self.dir / "months"
         self.pay_dir = self.dir / "payments"
@@ -156,14 +174,22 @@ class Ledger:
 
     # -- the journal ---------------------------------------------------------------------------
     def chain(self) -> ChainState:
-        st = ChainState([], GENESIS, {}, {}, set(), False, [])
+        st = ChainState([], GENESIS, {}, {}, set(), False, [], None, {})
         if not self.journal_path.exists():
             st.legacy = True
             return st
         prev = GENESIS
         try:
-            lines = self.journal_path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
+            data = read_nofollow(self.journal_path)
+        except OSError as exc:
+            st.problems.append((str(self.journal_path), message(N_("journal not readable ({error})"), error=type(exc).__name__)))
+            return st
+        end = data.rfind(b"\n") + 1
+        if end < len(data):  # every append ends in a newline: bytes after the last one are a write cut short
+            st.torn = (end, data[end:])
+        try:
+            lines = data[:end].decode("utf-8").splitlines()
+        except UnicodeDecodeError as exc:
             st.problems.append((str(self.journal_path), message(N_("journal not readable ({error})"), error=type(exc).__name__)))
             return st
         for n, line in enumerate(lines, 1):
@@ -182,26 +208,88 @@ class Ledger:
                 st.latest[key] = {"record_sha256": rec_sha, "entry": e, "record": (e.get("record") if e.get("key") == key else None)}
             st.payment_files.update(e.get("payment_files") or {})
             st.run_ids.update(e.get("run_ids") or [])
+            for rid, info in (e.get("runs") or {}).items():
+                st.runs[rid] = (e, info)
         st.head = prev
         return st
 
-    def _append(self, st: ChainState, entry: dict) -> ChainState:
-        entry = dict(entry, seq=len(st.entries) + 1, at=_now(), prev=st.head)
-        entry["hash"] = entry_hash(entry)
-        private_dir(self.dir)
-        # key order kept (not sorted): a deleted record is rebuilt from its entry byte for byte
-        line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    def roll_back_torn(self, st: ChainState) -> ChainState:
+        """Cut a torn last line off the journal (kept beside it for inspection): the append it began never completed."""
+        if st.torn is None:
+            return st
+        end, tail = st.torn
+        keep = unique_name(self.dir, "journal.torn")
+        write_bytes(keep, tail)
+        fd = os.open(self.journal_path, os.O_WRONLY | os.O_NOFOLLOW)
         try:
-            os.write(fd, line)
+            os.ftruncate(fd, end)
             os.fsync(fd)
         finally:
             os.close(fd)
         return self.chain()
 
-    def start_chain(self) -> ChainState:
-        """Begin the journal: a legacy ledger's records as they are now (or nothing) start the chain."""
+    def _append(self, st: ChainState, entry: dict) -> ChainState:
+        if st.torn is not None:
+            st = self.roll_back_torn(st)
+        entry = dict(entry, seq=len(st.entries) + 1, at=_now(), prev=st.head)
+        entry["hash"] = entry_hash(entry)
+        private_dir(self.dir)
+        # key order kept (not sorted): a deleted record is rebuilt from its entry byte for byte
+        line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        append_whole(self.journal_path, line)
+        crashpoint("after_journal")
         st = self.chain()
+        self._write_anchor(st)
+        self._seal(entry)
+        return st
+
+    def _write_anchor(self, st: ChainState) -> None:
+        if self.anchor is not None and st.entries:
+            write_text(self.anchor, json.dumps({"seq": len(st.entries), "hash": st.head, "journal": str(self.journal_path)}) + "\n")
+
+    def _seal(self, entry: dict, only: str | None = None) -> None:
+        """Witness two: each run folder the entry records carries the entry (seq, hash, body) in its manifest."""
+        for rid, info in (entry.get("runs") or {}).items():
+            if only is not None and rid != only:
+                continue
+            m = self.folder(info["dir"]) / "manifest.json"
+            try:
+                man = json.loads(read_nofollow(m))
+            except (OSError, ValueError):
+                continue  # reported by cross_check
+            if man.get("run_id") != rid:
+                continue
+            man["ledger_seal"] = {"seq": entry["seq"], "hash": entry["hash"], "entry": entry}
+            write_text(m, json.dumps(man, ensure_ascii=False, indent=2, default=str) + "\n")
+            crashpoint("after_seal")
+
+    def folder(self, ref: str) -> Path:
+        p = Path(ref)
+        return p if p.is_absolute() else self.home.root / p
+
+    def _rel(self, path) -> str:
+        p = Path(path)
+        try:
+            return str(p.resolve().relative_to(self.home.root.resolve()))
+        except ValueError:
+            return str(p.resolve())
+
+    def run_info(self, run_id: str, run_dir) -> dict:
+        """What the journal says of a run folder: where, its month, its payments file's sha256 and its totals."""
+        d = Path(run_dir)
+        try:
+            man = json.loads(read_nofollow(d / "manifest.json"))
+        except (OSError, ValueError):
+            man = {}
+        counts = man.get("counts") or {}
+        return {"dir": self._rel(d), "month": man.get("index_month"),
+                "payments_sha256": ((man.get("outputs") or {}).get("payments.parquet") or {}).get("sha256"),
+                "paid_rows": counts.get("paid_rows"), "persons": counts.get("persons"),
+                "total_amount": counts.get("total_amount")}
+
+    def start_chain(self, st: ChainState | None = None) -> ChainState:
+        """Begin the journal: a legacy ledger's records as they are now (or nothing) start the chain."""
+        st = st or self.chain()
         if not st.legacy:
             return st
         recs, pays, runs = {}, {}, []
@@ -264,11 +352,13 @@ class Ledger:
             return None
 
     def check_or_refuse(self) -> ChainState:
-        """Before paying: a damaged ledger stops the job (exit 2); a record pending its journal entry is completed."""
+        """Before paying: a damaged ledger, or one its paid folders disagree with, stops the job (exit 2);
+        a torn journal line is rolled back, a record pending its entry completed, a missing seal written."""
         from cpi_link.outputs.runfolder import run_folders
 
+        check_no_links(self.home)
         if not self.journal_path.exists():  # every run that wrote a paid_by folder wrote the journal first
-            paid = [d for d, m in run_folders(self.home.runs_dir) if m.get("paid_by") == "run"]
+            paid = [d for d, m in run_folders(self.home.runs_dir) if m.get("paid_by") == "run" or "ledger_seal" in m]
             if paid:
                 msg = (_("the ledger folder {path} is missing, but {count} run folder(s) under {runs} were paid by cpi-link "
                          "run; not paying again: see cpi-link doctor") if not self.dir.exists() else
@@ -276,22 +366,134 @@ class Ledger:
                          "cpi-link run; not paying again: see cpi-link doctor"))
                 raise StoreCorrupt(msg.format(path=self.dir if not self.dir.exists() else self.journal_path, count=len(paid),
                                               runs=self.home.runs_dir))
-        st = self.start_chain()
+        st = self.chain()
+        if st.torn is not None:
+            import logging
+
+            logging.getLogger("cpi_link.run").warning("journal %s ended in a torn line (%d bytes): rolled back",
+                                                      self.journal_path, len(st.torn[1]))
+            st = self.roll_back_torn(st)
+        st = self.start_chain(st)
         problems, pending = self.verify(st)
+        cross, unsealed = self.cross_check(st)
+        problems += cross
+        if pending is not None and not problems:
+            why = self.pending_unproven(st, pending)
+            if why:
+                problems.append((str(self.months_dir / f"{pending['key']}.json"), why))
         if problems:
-            path, text = problems[0]
-            more = _(" (and {n} more)").format(n=len(problems) - 1) if len(problems) > 1 else ""
-            raise StoreCorrupt(_("the ledger is damaged: {path}: {text}{more}; not paying until it is resolved: run "
-                                 "cpi-link doctor").format(path=path, text=shown(text), more=more))
+            _refuse(problems)
         if pending is not None:
             st = self._journal_record(st, pending["key"], pending["record"], pending["sha256"], "completed after a crash")
+        for rid in unsealed:  # the entry was written, the seal not yet (a stop between the two)
+            e, info = st.runs[rid]
+            self._seal(e, only=rid)
         return st
+
+    def cross_check(self, st: ChainState, hash_files: bool = True) -> tuple[list, list]:
+        """The two witnesses compared: every run folder the journal records (where, which month and run,
+        its payments file's sha256 and totals, the seal), and every paid or sealed folder under runs/
+        against the journal (an entry it lacks: a journal restored from an older backup, cut or rewritten).
+        Returns (problems as (path, text), run ids whose folders agree but are not sealed yet)."""
+        from cpi_link.outputs.runfolder import run_folders
+
+        problems, unsealed = [], []
+        if st.problems:
+            return problems, unsealed
+        for rid, (e, info) in st.runs.items():
+            d = self.folder(info["dir"])
+            try:
+                man = json.loads(read_nofollow(d / "manifest.json"))
+            except (OSError, ValueError):
+                problems.append((str(d), message(N_("the run folder of journal entry {seq} ({month}) is missing or its manifest is "
+                                                    "unreadable (deleted or moved?)"), seq=e["seq"], month=info.get("month"))))
+                continue
+            if man.get("run_id") != rid or man.get("index_month") != info.get("month"):
+                problems.append((str(d), message(N_("holds run {found} of {found_month}, not run {run} of {month} that journal entry "
+                                                    "{seq} records (folders swapped or replaced?)"),
+                                                 found=man.get("run_id"), found_month=man.get("index_month"), run=rid,
+                                                 month=info.get("month"), seq=e["seq"])))
+                continue
+            out = ((man.get("outputs") or {}).get("payments.parquet") or {}).get("sha256")
+            counts = man.get("counts") or {}
+            bad = out != info.get("payments_sha256") or any(
+                counts.get(k) != info.get(k) for k in ("paid_rows", "persons", "total_amount"))
+            if not bad and hash_files:
+                try:
+                    bad = sha256_file(d / "payments.parquet") != out
+                except OSError:
+                    bad = True
+            if bad:
+                problems.append((str(d), message(N_("its payments or totals differ from what journal entry {seq} records "
+                                                    "(outputs replaced or edited?)"), seq=e["seq"])))
+                continue
+            seal = man.get("ledger_seal")
+            if seal is None:
+                unsealed.append(rid)
+            elif seal.get("seq") != e["seq"] or seal.get("hash") != e["hash"]:
+                problems.append((str(d), message(N_("sealed by journal entry {seal}, but the journal's entry {seq} for it differs "
+                                                    "(journal rewritten?)"), seal=seal.get("seq"), seq=e["seq"])))
+        n = len(st.entries)
+        for d, man in run_folders(self.home.runs_dir):
+            seal = man.get("ledger_seal")
+            if not isinstance(seal, dict):
+                continue
+            seq, h = seal.get("seq"), seal.get("hash")
+            if not isinstance(seq, int) or seq < 1 or seq > n:
+                problems.append((str(d), message(N_("this paid folder is sealed by journal entry {seq}, but the journal holds {n} "
+                                                    "entries: the journal was restored from an older backup, cut or emptied; "
+                                                    "not paying again (cpi-link doctor --repair restores what the folders prove)"),
+                                                 seq=seq, n=n)))
+            elif st.entries[seq - 1]["hash"] != h:
+                problems.append((str(d), message(N_("this paid folder is sealed by journal entry {seq}, which the journal now holds "
+                                                    "otherwise (rewritten?)"), seq=seq)))
+        problems += self.anchor_problems(st)
+        return problems, unsealed
+
+    def anchor_problems(self, st: ChainState) -> list:
+        if self.anchor is None or not self.anchor.exists():
+            return []
+        try:
+            a = json.loads(self.anchor.read_text(encoding="utf-8"))
+            seq, h = int(a["seq"]), str(a["hash"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return [(str(self.anchor), message(N_("the anchor file is not the one cpi-link writes")))]
+        if seq > len(st.entries) or st.entries[seq - 1]["hash"] != h:
+            return [(str(self.journal_path), message(N_("the journal does not hold the head kept in the anchor {anchor} (entry {seq}): "
+                                                        "it was cut, rewritten or restored from an older backup"),
+                                                     anchor=self.anchor, seq=seq))]
+        return []
+
+    def pending_unproven(self, st: ChainState, pending: dict) -> str | None:
+        """Why a record written before a stop cannot be completed (None: its new run folder proves it)."""
+        rec = pending["record"]
+        runs = [(rec["run_id"], rec.get("run_dir"), rec)] + [(s["run_id"], s.get("run_dir"), s) for s in rec.get("supplements", [])]
+        new = [(rid, d, part) for rid, d, part in runs if rid not in st.run_ids]
+        if len(new) > 1:
+            return message(N_("month record {key} names {n} runs the journal does not know (written outside cpi-link?)"),
+                           key=pending["key"], n=len(new))
+        for rid, d, part in new:
+            folder = self.folder(d) if d else None
+            try:
+                man = json.loads(read_nofollow(folder / "manifest.json"))
+                counts = man["counts"]
+                ok = (man.get("run_id") == rid and man.get("index_month") == rec.get("month")
+                      and counts.get("paid_rows") == part.get("paid_rows")
+                      and counts.get("total_amount") == _yuan(part.get("total_fen"))
+                      and sha256_file(folder / "payments.parquet") == man["outputs"]["payments.parquet"]["sha256"])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                ok = False
+            if not ok:
+                return message(N_("month record {key} is not in the journal and no run folder proves it (written outside "
+                                  "cpi-link?)"), key=pending["key"])
+        return None
 
     def _journal_record(self, st: ChainState, key: str, rec: dict, rec_sha: str, note: str = "") -> ChainState:
         pays = {rel: sha256_file(self.dir / rel) for rel in rec["payment_files"]}
-        runs = [rec["run_id"]] + [s["run_id"] for s in rec.get("supplements", [])]
+        runs = [(rec["run_id"], rec.get("run_dir"))] + [(s["run_id"], s.get("run_dir")) for s in rec.get("supplements", [])]
+        new = {rid: self.run_info(rid, d) for rid, d in runs if rid not in st.run_ids and d}
         return self._append(st, {"event": "record", "key": key, "records": {key: rec_sha}, "record": rec,
-                                 "payment_files": pays, "run_ids": runs, "note": note})
+                                 "payment_files": pays, "run_ids": [rid for rid, _d in runs], "runs": new, "note": note})
 
     def rebuild_record(self, key: str) -> str | None:
         """doctor --repair: write a missing record back from the journal when its payment files prove it."""
@@ -306,12 +508,55 @@ class Ledger:
             return None
         for rel in rec["payment_files"]:
             f = self.dir / rel
+            if not f.exists():
+                self._rebuild_payments(st, rel)
             if not f.exists() or sha256_file(f) != st.payment_files.get(rel):
                 return None
         private_dir(self.months_dir)
         with atomic_path(p) as tmp:
             tmp.write_bytes(data)
         return message(N_("rebuilt from journal entry {seq} (its payment files match)"), seq=known["entry"]["seq"])
+
+    def _rebuild_payments(self, st: ChainState, rel: str) -> None:
+        """A ledger payment file written again from its run folder, kept only when it is the file the journal proves."""
+        rid = Path(rel).stem
+        if rid not in st.runs:
+            return
+        _e, info = st.runs[rid]
+        d = self.folder(info["dir"])
+        try:
+            if sha256_file(d / "payments.parquet") != info.get("payments_sha256"):
+                return
+            key = Path(rel).parent.name
+            got = self._write_payments(key, rid, d)
+        except OSError:
+            return
+        if sha256_file(self.dir / got) != st.payment_files.get(rel):
+            (self.dir / got).unlink(missing_ok=True)
+
+    def restore_from_seals(self, st: ChainState) -> tuple[ChainState, list]:
+        """doctor --repair: journal entries missing at its end (an older backup, a cut) put back from the run
+        folders sealed with them, in order, each only when it chains onto the head and its hash holds."""
+        from cpi_link.outputs.runfolder import run_folders
+
+        if st.problems or st.torn is not None:
+            return st, []
+        sealed = {}
+        for _d, man in run_folders(self.home.runs_dir):
+            seal = man.get("ledger_seal")
+            e = seal.get("entry") if isinstance(seal, dict) else None
+            if isinstance(e, dict) and e.get("seq") == seal.get("seq") and e.get("hash") == seal.get("hash") == entry_hash(e):
+                sealed[e["seq"]] = e
+        done = []
+        while (nxt := len(st.entries) + 1) in sealed and sealed[nxt].get("prev") == st.head:
+            line = (json.dumps(sealed[nxt], ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+            private_dir(self.dir)
+            append_whole(self.journal_path, line)
+            st = self.chain()
+            done.append(nxt)
+        if done:
+            self._write_anchor(st)
+        return st, done
 
     # -- writing -------------------------------------------------------------------------------
     def _write_payments(self, key: str, run_id: str, run_dir: Path, table=None) -> str:
@@ -410,6 +655,61 @@ class Ledger:
         return rec
 
 
+def _yuan(fen) -> str | None:
+    from cpi_link.core.money import fen_to_yuan_str
+
+    return fen_to_yuan_str(int(fen)) if isinstance(fen, int) else None
+
+
+def _refuse(problems: list):
+    path, text = problems[0]
+    more = _(" (and {n} more)").format(n=len(problems) - 1) if len(problems) > 1 else ""
+    raise StoreCorrupt(_("the ledger is damaged: {path}: {text}{more}; not paying until it is resolved: run "
+                         "cpi-link doctor").format(path=path, text=shown(text), more=more))
+
+
+def check_paid_folder(home: Home, run_dir: Path, manifest: dict) -> None:
+    """report: a folder `run` paid is read only when the journal records it with these outputs (exit 2 otherwise)."""
+    if manifest.get("paid_by") != "run" and "ledger_seal" not in manifest:
+        return  # a trial or --out preview: not a payment, nothing to check against
+    led = Ledger(home)
+    st = led.chain()
+    rid = manifest.get("run_id")
+    if st.problems:
+        _refuse(st.problems)
+    if rid in st.runs:
+        e, info = st.runs[rid]
+        out = ((manifest.get("outputs") or {}).get("payments.parquet") or {}).get("sha256")
+        counts = manifest.get("counts") or {}
+        seal = manifest.get("ledger_seal")
+        if (out != info.get("payments_sha256") or manifest.get("index_month") != info.get("month")
+                or any(counts.get(k) != info.get(k) for k in ("paid_rows", "persons", "total_amount"))
+                or (seal is not None and seal.get("hash") != e["hash"])):
+            raise StoreCorrupt(_("{path}: this run folder's payments or totals differ from what the ledger's journal entry "
+                                 "{seq} records for run {run} (replaced or edited?); not reporting it: run cpi-link "
+                                 "doctor").format(path=run_dir, seq=e["seq"], run=rid))
+        return
+    if rid not in st.run_ids:
+        raise StoreCorrupt(_("{path}: a run folder cpi-link run wrote, but the ledger does not record run {run} (the run "
+                             "stopped before its record, or the ledger is damaged): nothing in it counts as paid; run "
+                             "cpi-link doctor").format(path=run_dir, run=rid))
+
+
+def check_no_links(home: Home) -> None:
+    """Nothing under home is followed through a symlink: one found stops the job (exit 2) naming it."""
+    root = home.root
+    if not root.exists():
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if p.is_symlink():
+                raise StoreCorrupt(_("{path} is a symbolic link (to {target}); cpi-link follows no link inside its home: "
+                                     "replace it with the folder or file itself").format(path=p, target=os.readlink(p)))
+
+
+def export_table(ledger: Ledger):
+    """Every paid row of every completed month, its supplements and top-ups: one table for analysts."""
 def export_schema():
     """The columns of `ledger export` (SPEC 4.6, 6): who was paid, how much, and under what."""
     import pyarrow as pa

@@ -202,7 +202,7 @@ def _short(d) -> dict | None:
 
 def run_months(home, scheme, store, roster: RosterHandle, standards, since: str | None, redo: str | None = None,
                reason: str | None = None, progress=None, topup: bool = False, today: date | None = None,
-               supplement: bool = False, until: str | None = None) -> RunReport:
+               supplement: bool = False, until: str | None = None, anchor=None) -> RunReport:
     """Compute every due month from `since` to the latest month with complete figures (or `until`, when
     earlier). Caller holds the lock. roster: the command's (calc.handle.open_roster), hashed once for every month.
 
@@ -213,7 +213,7 @@ def run_months(home, scheme, store, roster: RosterHandle, standards, since: str 
 
     from cpi_link.outputs.runfolder import clean_leftovers
 
-    ledger = Ledger(home)
+    ledger = Ledger(home, anchor=anchor)
     chain = ledger.check_or_refuse()  # a damaged ledger is never a reason to pay again (exit 2)
     clean_leftovers(home.root / "tmp")  # scratch folders of a killed --redo/--topup
     _set_aside_unrecorded(home, ledger, chain)
@@ -328,7 +328,7 @@ def _set_aside_unrecorded(home, ledger, chain) -> None:
         recorded.add(rec["run_id"])
         recorded.update(s["run_id"] for s in rec.get("supplements", []))
     for d, man in list(run_folders(home.runs_dir)):
-        if man.get("paid_by") == "run" and man.get("run_id") not in recorded:
+        if man.get("paid_by") == "run" and man.get("run_id") not in recorded and "ledger_seal" not in man:
             dest = move_aside(d, home.runs_dir, "a run folder the ledger never recorded (the run was stopped before its "
                               "ledger record); nothing in it was paid")
             log.warning("unrecorded run folder %s moved aside to %s", d, dest)
@@ -553,6 +553,13 @@ class _MaskingFormatter(logging.Formatter):
         return mask_digits(super().format(record))
 
 
+class _QuietFileHandler(logging.FileHandler):
+    """A log line that cannot be written (a full disk) is lost, never a traceback on stderr or a stop."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
 def setup_log(home, quiet: bool) -> Path:
     """One log file per run under HOME/logs. Nothing logged carries a resident ID."""
     from datetime import datetime, timezone
@@ -561,7 +568,7 @@ def setup_log(home, quiet: bool) -> Path:
 
     private_dir(home.logs_dir)
     path = home.logs_dir / f"run-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{__import__('os').getpid()}.log"
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = _QuietFileHandler(path, encoding="utf-8")
     handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger("cpi_link")
     root.handlers = [handler]

@@ -96,14 +96,14 @@ def run_folders(runs_dir: Path):
 
 def move_aside(run_dir: Path, runs_dir: Path, why: str) -> Path:
     """Move an unrecorded run folder out of runs/MONTH/ into HOME/unrecorded/ beside runs/ (kept for
-    inspection; outside any runs/** glob an analyst writes)."""
-    from datetime import datetime, timezone
+    inspection; outside any runs/** glob an analyst writes), under a name no clock can repeat, with a
+    note (0600) saying why."""
+    from cpi_link.core.atomic import unique_name, write_text
 
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     aside = private_dir(Path(runs_dir).parent / "unrecorded")
-    dest = aside / f"{run_dir.parent.name}-{run_dir.name}-{stamp}"
+    dest = unique_name(aside, f"{run_dir.parent.name}-{run_dir.name}")
     os.replace(run_dir, dest)
-    (dest.parent / f"{dest.name}.why.txt").write_text(why + "\n", encoding="utf-8")
+    write_text(dest.parent / f"{dest.name}.why.txt", why + "\n")
     return dest
 
 
@@ -170,6 +170,9 @@ def _same_run(folder: Path, manifest: dict) -> bool:
     try:
         old = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return False
+    # a paid folder is never adopted, nor a preview's adopted by run: each writes its own
+    if old.get("paid_by") or manifest.get("paid_by") or "ledger_seal" in old:
         return False
     return old.get("run_id") == manifest.get("run_id") and old.get("outputs") == manifest.get("outputs")
 

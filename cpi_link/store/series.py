@@ -223,7 +223,7 @@ class SeriesStore:
 
         result = UpsertResult()
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with FileLock(str(self.dir / ".store.lock"), timeout=60):
+        with FileLock(str(self.dir / ".store.lock"), timeout=60, mode=0o600):
             current = self._read_obs()  # re-read under the lock
             revisions = self.revisions()
             stamp = now_utc()
