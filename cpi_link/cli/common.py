@@ -383,20 +383,9 @@ def _csv_cell(v: Any) -> Any:
         return json.dumps(v, ensure_ascii=False, default=str)
     if v is None:
         return ""
-    s = str(v)
-    # neutralise spreadsheet formula injection in anything we write as CSV
-    if s[:1] in ("=", "+", "@") or (s[:1] == "-" and not _is_number(s)):
-        return "'" + s
-    return s
+    from cpi_link.core.cells import neutral
 
-
-def _is_number(s: str) -> bool:
-    from decimal import Decimal, InvalidOperation
-
-    try:
-        return Decimal(s).is_finite()
-    except InvalidOperation:
-        return False
+    return neutral(str(v))  # spreadsheet formula injection neutralised in anything written as CSV
 
 
 # -- what the commands that read rosters and write runs share (calc, validate, run, oneoff, report, estimate)

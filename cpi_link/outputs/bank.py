@@ -11,6 +11,7 @@ must equal the run's total, or the file is removed and the command fails.
 from __future__ import annotations
 
 import csv
+from contextlib import ExitStack
 import io
 import os
 import tomllib
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from cpi_link.core.atomic import scratch_for
+from cpi_link.core.cells import formula_like, neutral
 from cpi_link.core.errors import UsageError
 from cpi_link.core.i18n import _
 from cpi_link.outputs.report import Run, check_totals
@@ -33,7 +36,6 @@ COLUMN_KEYS = {"title", "field", "text", "format", "decimals", "thousands", "as"
 XLSX_MAX_ROWS = 1_048_576
 # fields that lose digits or zeros as numbers: always written as text
 TEXT_ONLY = {"bank_account", "person_id", "name", "region_code", "run_id", "standard_region"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 @dataclass
@@ -231,9 +233,9 @@ def _yuan_str(fen: int) -> str:
     return fen_to_yuan_str(int(fen))
 
 
-def _tmp_for(dest: Path) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.stem}.tmp-{os.getpid()}{dest.suffix}"  # the suffix kept: openpyxl reads it back
+def _tmp_for(dest: Path, scratch: Path) -> Path:
+    """The temp file for dest inside the writer's private scratch folder beside it (core.atomic.scratch_for)."""
+    tmp = scratch / dest.name  # the suffix kept: openpyxl reads it back
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
     return tmp
 
@@ -342,13 +344,15 @@ def write_bank_file(run: Run, tpl: Template, dest: Path) -> FileResult:
     names = _part_names(dest, len(bounds))
     tmps: list[Path] = []
     parts: list[tuple[Path, int, int]] = []
+    stack = ExitStack()  # the temp files and xlsxwriter's row files (full accounts) in a private folder, removed whatever the exit
+    scratch = stack.enter_context(scratch_for(dest))
     try:
         for k, ((a, b), name) in enumerate(zip(bounds, names), 1):
             part_cols = [[str(i) for i in range(1, b - a + 1)] if col is None else col[a:b] for col in cols]
             part_fen = int(sum(fen_all[a:b]))
             batch = [x.format(count=b - a, total=_yuan_str(part_fen), total_fen=part_fen, part=k, parts=len(bounds), month=run.month)
                      for x in tpl.batch_header]
-            tmp = _tmp_for(name)
+            tmp = _tmp_for(name, scratch)
             tmps.append(tmp)
             if tpl.format == "xlsx":
                 _write_bank_xlsx(tmp, tpl, part_cols, b - a, batch, part_fen)
@@ -370,7 +374,7 @@ def write_bank_file(run: Run, tpl: Template, dest: Path) -> FileResult:
             for name, rows, fen in parts:
                 w.writerow([name.name, rows, _yuan_str(fen)])
             w.writerow(["合计", n, _yuan_str(expected)])
-            tmp = _tmp_for(manifest)
+            tmp = _tmp_for(manifest, scratch)
             tmps.append(tmp)
             tmp.write_bytes(buf.getvalue().encode("utf-8-sig"))
             names = names + [manifest]
@@ -380,6 +384,8 @@ def write_bank_file(run: Run, tpl: Template, dest: Path) -> FileResult:
         for tmp in tmps:
             tmp.unlink(missing_ok=True)
         raise
+    finally:
+        stack.close()
     return FileResult(path=dest if len(parts) == 1 else names[0], rows=n, total_fen=expected, left_out=left,
                       left_out_fen=left_fen, parts=parts, manifest=manifest)
 
@@ -389,7 +395,7 @@ def _cell_text(c: Column, v) -> str:
         return str(int(v))
     if c.format == "yuan":
         return _yuan_str(v) if c.decimals == 2 else str(int(v) // 100)
-    return str(v)
+    return neutral(str(v))  # a name "=HYPERLINK(...)" or an account "=1+1" reaches the bank as text
 
 
 def _totals_row(tpl: Template, count: int, fen: int) -> list[str]:
@@ -448,6 +454,7 @@ def _write_bank_xlsx(path: Path, tpl: Template, cols: list, n: int, batch: list[
     wb = open_workbook(path)
     ws = wb.add_worksheet(tpl.sheet)
     text = wb.add_format({"num_format": "@"})
+    quoted = wb.add_format({"num_format": "@", "quote_prefix": True})  # formula-like text shown as text, as in the workbook
     yuan = wb.add_format({"num_format": "0.00"})
     whole = wb.add_format({"num_format": "0"})
     for j, c in enumerate(tpl.columns):
@@ -485,7 +492,8 @@ def _write_bank_xlsx(path: Path, tpl: Template, cols: list, n: int, batch: list[
             elif not c.as_text:
                 ws.write_number(r, j, int(v), whole)
             else:
-                ws.write_string(r, j, str(v), text)  # accounts and IDs stay text
+                s = str(v)
+                ws.write_string(r, j, s, quoted if formula_like(s) else text)  # accounts and IDs stay text
         r += 1
     if tpl.totals:
         for j, c in enumerate(tpl.columns):
@@ -607,7 +615,8 @@ def write_public_list(run: Run, dest: Path, encoding: str | None = None, office:
     total = int(sum(fen))
     if total != run.total_fen:
         raise RuntimeError("the public list does not add up to the run's total")
-    tmp = _tmp_for(dest)
+    stack = ExitStack()
+    tmp = _tmp_for(dest, stack.enter_context(scratch_for(dest)))
     try:
         if dest.suffix.lower() == ".xlsx":
             _public_xlsx(tmp, run, names, ids, regions, region_names, cats, persons, fen, office)
@@ -617,7 +626,7 @@ def write_public_list(run: Run, dest: Path, encoding: str | None = None, office:
             w = csv.writer(buf, lineterminator="\r\n")
             w.writerow([h for h, _w in PUBLIC_HEADERS])
             for i in range(n):
-                nm = "'" + names[i] if names[i][:1] in _FORMULA_START else names[i]
+                nm = neutral(names[i])
                 w.writerow([i + 1, nm, ids[i], regions[i], region_names[i], cats[i], persons[i], _yuan_str(fen[i])])
             w.writerow(["合计", "", "", "", "", "", sum(persons), _yuan_str(total)])
             for line in office.lines():
@@ -631,6 +640,8 @@ def write_public_list(run: Run, dest: Path, encoding: str | None = None, office:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        stack.close()
     return FileResult(path=dest, rows=n, total_fen=total)
 
 

@@ -272,6 +272,7 @@ def write_rejected_list(run: Run, dest: Path) -> int:
     import io
 
     from cpi_link.core.atomic import write_bytes
+    from cpi_link.core.cells import neutral
     from cpi_link.core.i18n import _
     from cpi_link.core.privacy import mask_id
     from cpi_link.roster.reasons import detail_text, reason_text
@@ -284,6 +285,6 @@ def write_rejected_list(run: Run, dest: Path) -> int:
                 _("name"), _("resident ID")])
     for r in rej.itertuples(index=False):
         cells = [r.row, *[getattr(r, c) for c in extra], reason_text(r.reason), detail_text(r.detail), r.name, mask_id(r.person_id)]
-        w.writerow(["'" + s if s[:1] in ("=", "+", "-", "@") else s for s in (str(c) for c in cells)])  # no formula injection
+        w.writerow([neutral(str(c)) for c in cells])  # no formula injection
     write_bytes(Path(dest), buf.getvalue().encode("utf-8-sig"))
     return len(rej)

@@ -31,6 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from cpi_link.core.categories import CATEGORIES
+from cpi_link.core.cells import FORMULA_START as _FORMULA_START
 from cpi_link.outputs.report import Run, check_totals, load_rejected, prefecture_of, summarise
 
 HEADERS = [
@@ -47,7 +48,6 @@ FUNDER_ZH = {"central": "中央财政", "province": "省级财政", "provincial"
              "city": "市级财政", "county": "县级财政", "local": "地方财政"}
 INDICATOR_ZH = {"cpi": "居民消费价格指数（CPI）", "food": "食品价格指数", "scpi": "城镇低收入居民基本生活费用价格指数"}
 MONEY_FMT = "#,##0.00"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 _CATEGORY_CODE = re.compile(r"(?<![A-Za-z_])(?:" + "|".join(sorted(CATEGORIES, key=len, reverse=True)) + r")(?![A-Za-z_])")
 
 # Page geometry (A4 landscape, margins in inches): the columns above fit the width at 100 %, so
@@ -566,7 +566,12 @@ def write_workbook(run: Run, dest: Path, mask_ids: bool = False) -> Path:
         raise UsageError(f"--xlsx {dest} is a folder; give a file name ending .xlsx")
     rej = load_rejected(run)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
+    from contextlib import ExitStack
+
+    from cpi_link.core.atomic import scratch_for
+
+    stack = ExitStack()  # the workbook and xlsxwriter's row files (full IDs) in a private folder, removed whatever the exit
+    tmp = stack.enter_context(scratch_for(dest)) / dest.name
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.close(fd)
@@ -588,4 +593,6 @@ def write_workbook(run: Run, dest: Path, mask_ids: bool = False) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        stack.close()
     return dest
