@@ -13,7 +13,8 @@ from cpi_link.sources.nbs.config import (
     LegacySeries,
     Sources,
 )
-from cpi_link.sources.nbs.portal import classify_missing, checked_value, covering, month_runs, month_span, refuse_conflicts
+from cpi_link.sources.nbs.portal import (checked_month, checked_value, classify_missing, covering, month_runs, month_span,
+                                        refuse_conflicts)
 from cpi_link.sources.nbs.transport import FetchOutcome, SourceFailure, Transport
 from cpi_link.sources.observation import Observation, now_utc
 
@@ -89,7 +90,7 @@ class Legacy:
             sj_code = wd.get("sj", "")
             if not re.match(r"^\d{6}$", sj_code):
                 raise SourceFailure(f"legacy returned period {sj_code!r}, not YYYYMM", self.url, 1)
-            month = f"{sj_code[:4]}-{sj_code[4:]}"
+            month = checked_month(f"{sj_code[:4]}-{sj_code[4:]}", f"legacy {region}", self.url)
             if month not in wanted:
                 continue
             d = node.get("data") or {}

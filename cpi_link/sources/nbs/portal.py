@@ -76,6 +76,15 @@ def checked_value(text: str, what: str, url: str) -> Decimal:
     return dec
 
 
+def checked_month(month: str, what: str, url: str) -> str:
+    """A month the portal answers for: never after the current month (a figure not yet published
+    cannot be a figure; file import refuses it too). Refuses the whole answer (Refused)."""
+    if month > current_month():
+        raise Refused(f"{what}: the answer holds a value for {month}, after the current month {current_month()}; "
+                      "the whole answer is refused", url, 1)
+    return month
+
+
 def refuse_conflicts(observations: list[Observation], url: str) -> list[Observation]:
     """Two different values for one (region, indicator, month) refuse the whole fetch; exact repeats collapse."""
     seen: dict[tuple[str, str, str], Observation] = {}
@@ -327,6 +336,7 @@ class Portal:
             month = month_of_period(row.get("code"))
             if month is None:
                 raise SourceFailure(f"stream/esData: period code {row.get('code')!r} is not monthly (YYYYMMMM)", url, 1)
+            checked_month(month, f"stream/esData {region}", url)
             if month not in wanted:
                 continue
             for item in row.get("values") or []:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlparse
 
 from cpi_link.core.atomic import sha256_bytes, write_bytes
 from cpi_link.core.errors import ConfigError
@@ -413,7 +413,11 @@ class Transport:
             loc = ans.headers.get("Location")
             if ans.status not in (301, 302, 303, 307, 308) or not loc:
                 return ans
-            url, params = urljoin(ans.url or url, loc), None
+            nxt = urljoin(ans.url or url, loc)
+            if urlparse(nxt).netloc.lower() != urlparse(url).netloc.lower():  # its value would be stored as the portal's
+                raise Refused(f"the portal redirected (HTTP {ans.status}) to another host: {nxt}; not followed, nothing stored",
+                              url, 1)
+            url, params = nxt, None
             if ans.status in (301, 302, 303) and method == "POST":
                 method, body = "GET", None
         raise _Retry("redirect loop (WAF 307 cookie challenge not passed)")
