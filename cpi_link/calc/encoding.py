@@ -152,9 +152,8 @@ def rejected_schema():
 
 # -- how the files are written ---------------------------------------------------------------
 
-PAYMENTS_COMPRESSION = "snappy"  # the Parquet default; zstd level 1 cost a third more CPU here (for half the bytes)
-# Bank account numbers are random digits: snappy took a sixth of the writer's time on them for a
-# third fewer bytes. Written uncompressed (a 5M-row payments file: about 20% larger).
+PAYMENTS_COMPRESSION = "snappy"  # the Parquet default: zstd cost more CPU than its bytes saved (benchmarks/README.md)
+# Bank account numbers are random digits: compressing them costs more than it saves (benchmarks/README.md)
 PAYMENTS_UNCOMPRESSED = ["bank_account"]
 # Dictionary encoding only for the few-valued columns (for IDs, names and accounts it is built and
 # then abandoned per page); min/max statistics and delta encoding only for source_row (row

@@ -15,8 +15,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-# rows per batch for calc's passes. Measured: smaller batches stay in cache
-# (5M rows: 1M -> 250k, 13.6 -> 8.8 s, 2.3 -> 1.1 GB)
+# rows per batch for calc's passes: small enough to stay in cache (benchmarks/README.md)
 BATCH_ROWS = 250_000
 # The ID checks of up to this many rows are kept for the second pass (ids.CheckedIds, 9 bytes a
 # row): it then skips checking them again. Past it (a national roster) it checks them itself.

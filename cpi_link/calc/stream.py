@@ -42,12 +42,10 @@ if TYPE_CHECKING:
     from cpi_link.calc.handle import RosterHandle
 
 SPILL_BYTES = 256 << 20
-# a spreadsheet's parsed grid (calamine) stays in memory while its rows are read: its payable rows
-# go to disk sooner (1M-row XLSX: peak 1165 -> about 1000 MiB, for no measurable time)
-SHEET_SPILL_BYTES = 32 << 20
-# payable batches kept in memory while the first pass still runs: past them the second pass waits
-# for it (5M CSV: 5 -> 8 -> 12 batches, 3.96 -> 3.86 -> 3.80 s wall; peak about 950 MB; 50M: 2.9 GB)
-PENDING_BATCHES = 12
+# a spreadsheet's parsed grid stays in memory while its rows are read, so its payable rows spill sooner
+SHEET_SPILL_BYTES = 32 << 20  # measured: benchmarks/README.md, "Where calc's constants come from"
+# payable batches held while the first pass still runs; past them the second pass waits for it
+PENDING_BATCHES = 12  # measured: benchmarks/README.md
 # payments tables waiting for the writer thread: when the first pass ends, the pending batches go
 # to it at once and the second pass reads on instead of waiting for each to be encoded (5M CSV,
 # 10 interleaved runs: 3.61 -> 3.44 s median wall at 3, the peak about 50 MB higher)
