@@ -71,3 +71,15 @@ def calc_month(month: str, roster, scheme, store, standards, home, out_dir=None,
     work = Path(out_dir).parent if out_dir is not None else home.runs_dir
     with open_roster(roster, work, batch_rows=batch_rows or BATCH_ROWS, early=False) as handle:
         return calculate_month(month, handle, scheme, store, standards, home, out_dir=out_dir, **kw)
+
+
+def make_job(tmp_path, home, roster_text: str) -> dict:
+    """The monthly-job set-up the ledger tests share: scheme "t", 2024-01 figures (CPI 3.6%), the
+    roster text and STANDARDS written beside it."""
+    cfg = tmp_path / "cfg"
+    (cfg / "schemes").mkdir(parents=True)
+    write_scheme(cfg / "schemes", name="t")
+    put_figures(home, "2024-01", cpi="103.6", food="101.0")
+    (tmp_path / "roster.csv").write_text(roster_text, encoding="utf-8")
+    (tmp_path / "std.csv").write_text(STANDARDS, encoding="utf-8")
+    return {"cfg": cfg, "roster": tmp_path / "roster.csv", "std": tmp_path / "std.csv", "home": home, "tmp": tmp_path}

@@ -159,7 +159,7 @@ def create_app(desk: Desk) -> Flask:
     def too_large(exc):
         set_language(request.cookies.get(LANG_COOKIE) or "zh")
         return _refuse(413, _("the upload is larger than this page accepts ({mb} MB; [web] upload_max_mb in sources.toml)").format(
-            mb=round(desk.upload_max / 1048576)))
+            mb=desk.upload_max // 1048576))
 
     @app.errorhandler(404)
     def not_found(exc):

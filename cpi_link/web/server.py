@@ -41,12 +41,12 @@ def upload_max(config_dir: Path) -> int:
             pass
     mb = os.environ.get("CPI_LINK_WEB_UPLOAD_MAX_MB") or mb
     try:
-        value = float(mb)
+        value = int(str(mb).strip())  # whole megabytes: a size, never a float
     except (TypeError, ValueError):
         raise UsageError(_("[web] upload_max_mb = {value!r}: give a number of megabytes").format(value=mb)) from None
     if not 0 < value <= 4096:
         raise UsageError(_("[web] upload_max_mb = {value!r}: give a number of megabytes").format(value=mb))
-    return int(value * 1048576)
+    return value * 1048576
 
 
 def _log_to(home: Home) -> Path:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
+from calc_helpers import make_id, make_job
 
 A = make_id("140105", "19500101", "001")
 B = make_id("140802", "19500101", "002")
@@ -22,12 +22,8 @@ JAN = "45.00"  # 2024-01 at 3.6%: A 870x3.6%=31.32->31, B 400x3.6%=14.4->14
 
 @pytest.fixture
 def job(tmp_path, home):
-    cfg = tmp_path / "cfg"
-    (cfg / "schemes").mkdir(parents=True)
-    write_scheme(cfg / "schemes", name="t")
-    put_figures(home, "2024-01", cpi="103.6", food="101.0")
-    (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
-    (tmp_path / "std.csv").write_text(STANDARDS, encoding="utf-8")
+    job = make_job(tmp_path, home, ROSTER)
+    cfg = job["cfg"]
     env = dict(os.environ, CPI_LINK_HOME=str(home))
     for k in ("CPI_LINK_CRASH_AT", "CPI_LINK_SIGTERM_AT", "CPI_LINK_SIGINT_AT"):
         env.pop(k, None)

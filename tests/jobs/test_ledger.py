@@ -12,7 +12,7 @@ from datetime import date
 import pyarrow.parquet as pq
 import pytest
 
-from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
+from calc_helpers import STANDARDS, make_id, make_job, put_figures
 
 A = make_id("140105", "19500101", "001")
 B = make_id("140802", "19500101", "002")
@@ -25,13 +25,7 @@ JAN = "73.00"  # 2024-01 at 3.6: 870x3.6%=31.32->31, 400x3.6%=14.4->14, 770x3.6%
 
 @pytest.fixture
 def job(tmp_path, home):
-    cfg = tmp_path / "cfg"
-    (cfg / "schemes").mkdir(parents=True)
-    write_scheme(cfg / "schemes", name="t")
-    put_figures(home, "2024-01", cpi="103.6", food="101.0")
-    (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
-    (tmp_path / "std.csv").write_text(STANDARDS, encoding="utf-8")
-    return {"cfg": cfg, "roster": tmp_path / "roster.csv", "std": tmp_path / "std.csv", "home": home, "tmp": tmp_path}
+    return make_job(tmp_path, home, ROSTER)
 
 
 def run_args(job, *extra):

@@ -16,7 +16,7 @@ import pytest
 from decimal import Decimal
 from pathlib import Path
 
-from calc_helpers import STANDARDS, make_id, put_figures, write_scheme
+from calc_helpers import STANDARDS, make_id, make_job, put_figures
 
 A = make_id("140105", "19500101", "001")
 B = make_id("140802", "19500101", "002")
@@ -31,13 +31,7 @@ MAR = "124.00"  # 2024-03 at 6.0% (food): 900x6%=54, 400x6%=24, 770x6%=46.2->46
 
 @pytest.fixture
 def job(tmp_path, home):
-    cfg = tmp_path / "cfg"
-    (cfg / "schemes").mkdir(parents=True)
-    write_scheme(cfg / "schemes", name="t")
-    put_figures(home, "2024-01", cpi="103.6", food="101.0")
-    (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
-    (tmp_path / "std.csv").write_text(STANDARDS, encoding="utf-8")
-    return {"cfg": cfg, "roster": tmp_path / "roster.csv", "std": tmp_path / "std.csv", "home": home, "tmp": tmp_path}
+    return make_job(tmp_path, home, ROSTER)
 
 
 def cpi(job, *args, preexec=None):
