@@ -256,10 +256,9 @@ _XLS_ERRORS = {0x00: "#NULL!", 0x07: "#DIV/0!", 0x0F: "#VALUE!", 0x17: "#REF!", 
 _BOUNDSHEET, _EOF, _ROW, _BOOLERR, _FORMULA_REC = 0x0085, 0x000A, 0x0208, 0x0205, 0x0006
 
 
-def _scan_xls(path: Path, index: int, publish) -> None:
-    """Error cells (BOOLERR records, and formulas whose stored result is an error) and hidden rows
-    (ROW records with fDyZero) of the index-th sheet. A formula's stored result is always there in
-    BIFF8 (an unevaluated one reads as an empty string, as calamine gives it)."""
+def _xls_sheet(path: Path, index: int) -> tuple[bytes, int | None]:
+    """(the workbook stream, the offset of the index-th sheet's BOF or None): BOUNDSHEET records
+    of the workbook globals give where each sheet starts."""
     import olefile
 
     with olefile.OleFileIO(str(path)) as ole:
@@ -267,18 +266,28 @@ def _scan_xls(path: Path, index: int, publish) -> None:
         data = ole.openstream(stream).read()
     unpack = struct.unpack_from
     n, pos, sheets = len(data), 0, []
-    while pos + 4 <= n:  # the workbook globals: where each sheet starts
+    while pos + 4 <= n:
         rt, ln = unpack("<HH", data, pos)
         if rt == _BOUNDSHEET and ln >= 4:
             sheets.append(unpack("<I", data, pos + 4)[0])
         elif rt == _EOF:
             break
         pos += 4 + ln
-    if index >= len(sheets):
+    return data, (sheets[index] if index < len(sheets) else None)
+
+
+def _scan_xls(path: Path, index: int, publish) -> None:
+    """Error cells (BOOLERR records, and formulas whose stored result is an error) and hidden rows
+    (ROW records with fDyZero) of the index-th sheet. A formula's stored result is always there in
+    BIFF8 (an unevaluated one reads as an empty string, as calamine gives it)."""
+    data, start = _xls_sheet(path, index)
+    unpack = struct.unpack_from
+    n = len(data)
+    if start is None:
         publish(0, {})
         return
     out: dict = {}
-    pos = sheets[index]
+    pos = start
     first = True
     while pos + 4 <= n:
         rt, ln = unpack("<HH", data, pos)
@@ -382,19 +391,32 @@ def _walk_ods(events, index: int, out: dict) -> None:
 
 
 def hidden_columns(path: Path, kind: str, index: int) -> set[int]:
-    """The 0-based columns an XLSX sheet hides (`<col hidden="1">`, read from the part's head, before
-    its rows); empty for other formats (calamine does not say)."""
-    if kind != "xlsx":
-        return set()
+    """The 0-based columns a sheet hides: XLSX `<col hidden="1">` (from the part's head, before its
+    rows), XLS COLINFO records with fHidden, ODS `table:table-column table:visibility="collapse"`
+    (streamed up to the table's first row). calamine does not say; a file this cannot read hides none."""
     try:
-        with zipfile.ZipFile(path) as z:
-            part = sheet_part(z, index)
-            if part is None:
-                return set()
-            with z.open(part) as fh:
-                head = fh.read(1 << 20)
-    except (zipfile.BadZipFile, OSError, KeyError):
-        return set()
+        if kind == "xlsx":
+            return _hidden_xlsx(path, index)
+        if kind == "xls":
+            return _hidden_xls(path, index)
+        if kind == "ods":
+            return _hidden_ods(path, index)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, struct.error):
+        pass
+    return set()
+
+
+# the most columns a sheet has (XLSX, LibreOffice): a repeat count past it is bounded here
+_MAX_COLS = 16384
+
+
+def _hidden_xlsx(path: Path, index: int) -> set[int]:
+    with zipfile.ZipFile(path) as z:
+        part = sheet_part(z, index)
+        if part is None:
+            return set()
+        with z.open(part) as fh:
+            head = fh.read(1 << 20)
     head = head.split(b"<sheetData", 1)[0] if b"<sheetData" in head else head
     out: set[int] = set()
     for m in re.finditer(rb"<(?:\w+:)?col\b([^>]*)>", head):
@@ -403,5 +425,71 @@ def hidden_columns(path: Path, kind: str, index: int) -> set[int]:
             continue
         lo, hi = re.search(rb'\bmin="(\d+)"', attrs), re.search(rb'\bmax="(\d+)"', attrs)
         if lo and hi:
-            out.update(range(int(lo.group(1)) - 1, min(int(hi.group(1)), 16384)))
+            out.update(range(int(lo.group(1)) - 1, min(int(hi.group(1)), _MAX_COLS)))
+    return out
+
+
+_COLINFO, _BOF = 0x007D, 0x0809
+
+
+def _hidden_xls(path: Path, index: int) -> set[int]:
+    """COLINFO (colFirst, colLast, coldx, ixfe, grbit: bit 0 hidden) records of the sheet, which
+    come before its cells."""
+    data, pos = _xls_sheet(path, index)
+    out: set[int] = set()
+    if pos is None:
+        return out
+    unpack = struct.unpack_from
+    n, first = len(data), True
+    while pos + 4 <= n:
+        rt, ln = unpack("<HH", data, pos)
+        if rt == _COLINFO and ln >= 10:
+            lo, hi, _dx, _xf, grbit = unpack("<HHHHH", data, pos + 4)
+            if grbit & 1:
+                out.update(range(lo, min(hi, _MAX_COLS - 1) + 1))
+        elif not first and rt in (_ROW, _EOF, _BOF):  # the cells begin
+            break
+        first = False
+        pos += 4 + ln
+    return out
+
+
+class _OdsColumnsRead(Exception):
+    """The table's columns were read (its first row started): stop parsing."""
+
+
+def _hidden_ods(path: Path, index: int) -> set[int]:
+    """The index-th table's collapsed columns, number-columns-repeated counted (bounded), read with
+    expat as a stream that stops at the table's first row."""
+    from xml.parsers import expat
+
+    t = "urn:oasis:names:tc:opendocument:xmlns:table:1.0 "
+    st = {"table": -1, "col": 0}
+    out: set[int] = set()
+
+    def start(name, attrs):
+        if name == t + "table":
+            st["table"] += 1
+            st["col"] = 0
+        elif st["table"] == index:
+            if name == t + "table-column":
+                repeat = min(int(attrs.get(t + "number-columns-repeated", "1")), _MAX_COLS)
+                if attrs.get(t + "visibility", "visible") == "collapse":
+                    out.update(range(st["col"], min(st["col"] + repeat, _MAX_COLS)))
+                st["col"] = min(st["col"] + repeat, _MAX_COLS)
+            elif name == t + "table-row":
+                raise _OdsColumnsRead
+        elif st["table"] > index:
+            raise _OdsColumnsRead
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = start
+    with zipfile.ZipFile(path) as z, z.open("content.xml") as fh:
+        try:
+            while chunk := fh.read(1 << 20):
+                parser.Parse(chunk, False)
+        except _OdsColumnsRead:
+            pass
+        except expat.ExpatError:
+            return set()  # calamine says what is wrong with the file
     return out

@@ -482,11 +482,13 @@ def _open_spreadsheet(path: Path, fmt: str, sheet, opened=None) -> RosterFile:
     where = (_("{where} (header on row {row})").format(where=sh.label, row=first + 1) if first == last else
              _("{where} (header on rows {first}-{last})").format(where=sh.label, first=first + 1, last=last + 1))
     refs = [f"{col_letters(sh.first_col + i)}{r + 1}" for i, r in enumerate(named)]
-    mapping = map_header(header, path, where, refs)
-    cells = header_cells(header, refs)
     from cpi_link.core.sheetscan import hidden_columns
 
     hidden = hidden_columns(path, sh.kind, sh.index)  # read and reported like hidden rows
+    # a hidden and a visible column for one field: the column-twice error names both, the hidden one said
+    mapping = map_header(header, path, where, [ref + (_(" (hidden column)") if sh.first_col + i in hidden else "")
+                                                for i, ref in enumerate(refs)])
+    cells = header_cells(header, refs)
     for c in cells:
         if col_index_of(c["cell"]) in hidden:
             c["hidden"] = True

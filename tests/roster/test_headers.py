@@ -285,6 +285,81 @@ def test_a_hidden_and_a_visible_column_for_the_same_field_is_exit_2_naming_both(
     assert "E1" in r.stderr and "F1" in r.stderr and "bank_account" in r.stderr
 
 
+def _book_with_hidden_column(path: Path, data: list[list], hidden: int) -> Path:
+    """An XLS (xlwt: the column's COLINFO hidden) or an ODS (odfpy: table-column visibility
+    collapse, the columns before it one repeated element) whose 0-based column `hidden` is hidden."""
+    if path.suffix == ".xls":
+        import xlwt
+
+        wb = xlwt.Workbook()
+        ws = wb.add_sheet("花名册")
+        for r, row in enumerate(data):
+            for c, v in enumerate(row):
+                ws.write(r, c, v)
+        ws.col(hidden).hidden = True
+        wb.save(str(path))
+        return path
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableColumn, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="花名册")
+    table.addElement(TableColumn(numbercolumnsrepeated=hidden))
+    table.addElement(TableColumn(visibility="collapse"))
+    table.addElement(TableColumn(numbercolumnsrepeated=len(data[0]) - hidden - 1))
+    for row in data:
+        tr = TableRow()
+        for v in row:
+            cell = TableCell(valuetype="float", value=v) if isinstance(v, int) else TableCell(valuetype="string")
+            cell.addElement(P(text=str(v)))
+            tr.addElement(cell)
+        table.addElement(tr)
+    doc.spreadsheet.addElement(table)
+    doc.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".xls", ".ods"])
+def test_hidden_columns_of_xls_and_ods_are_reported(tmp_path, cli, setup, suffix):
+    """Issue 27: calamine does not say which columns are hidden; the XLS COLINFO records and the
+    ODS table-column visibility do. Column F (保障人数) hidden: paid as the sheet holds it, and said."""
+    book = _book_with_hidden_column(tmp_path / f"h{suffix}", [["序号", "身份证号", "姓名", "类别", "行政区划代码", "保障人数"],
+                                                               [1, IDS[0], "甲", "城市低保", "140105", 2]], hidden=5)
+    out = tmp_path / "o"
+    r = calc(cli, setup, book, out)
+    assert r.exit_code == 0, r.stderr
+    assert paid(out)["甲"][:2] == ("114.00", 2)  # 2 x 57
+    cells = {c["cell"]: c for c in roster_entry(out)["header_cells"]}
+    assert cells["F1"].get("hidden") is True
+    assert [c for c, v in cells.items() if v.get("hidden")] == ["F1"]
+    t = calc(cli, setup, book, tmp_path / "o2", fmt="table")
+    assert "F1 保障人数 (hidden column) → persons" in t.stdout
+
+
+@pytest.mark.parametrize("suffix", [".xls", ".xlsx", ".ods"])
+def test_a_hidden_and_a_visible_account_column_name_the_hidden_one(tmp_path, cli, setup, suffix):
+    """A hidden 银行账号 (E, last year's accounts) beside a visible 银行卡号 (F): exit 2, both cells
+    named and the hidden one said, in every spreadsheet format."""
+    data = [["身份证号", "姓名", "类别", "行政区划代码", "银行账号", "银行卡号"],
+            [IDS[0], "甲", "城市低保", "140105", "6222000000000001", "6222000000000009"]]
+    if suffix == ".xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        for row in data:
+            wb.active.append(row)
+        wb.active.column_dimensions["E"].hidden = True
+        book = tmp_path / "h.xlsx"
+        wb.save(book)
+    else:
+        book = _book_with_hidden_column(tmp_path / f"h{suffix}", data, hidden=4)
+    r = calc(cli, setup, book, tmp_path / "o")
+    assert r.exit_code == 2, r.stderr
+    assert "cell E1 (hidden column) '银行账号' and cell F1 '银行卡号' both give the column bank_account" in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("fmt", ["ods", "xls"])
 def test_two_row_header_after_a_libreoffice_resave(tmp_path, cli, setup, fmt):
     """The officers' two-row layout (openpyxl), re-saved by LibreOffice as ODS and as XLS: the same
