@@ -76,6 +76,7 @@ class RosterFile:
     line_scan: object = None  # a Future of core.atomic.sha256_and_line_breaks of this CSV, when it was hashed
     cells: list = field(default_factory=list)  # how each header cell was read (schema.header_cells)
     tables: list = field(default_factory=list)  # later tables on the sheet: their header rows and cells
+    csv_gaps: list = field(default_factory=list)  # CSV: the records (1-based, after the header) that were a later table's header
     _sheet: object = field(default=None, repr=False)
     _special: object = field(default=None, repr=False)
 
@@ -237,11 +238,16 @@ def csv_header(path: Path) -> tuple[str, str, list[str]]:
 
 
 def _csv_batches(r: RosterFile, batch_rows: int, only: tuple[str, ...] | None = None):
+    """The CSV's data rows in batches, read by pyarrow with only the columns wanted. A line repeating
+    a header in the ID column (another table: _tables_at, as for sheets) switches the read, from
+    that batch on, to every column, so each table is read by its own header."""
     import pyarrow.csv as pacsv
 
     path, encoding, delimiter, header, mapping = r.path, r.encoding, r.delimiter, r.header, r.mapping
     names = [f"c{i}" for i in range(len(header))]
-    wanted = {f"c{i}": key for key, i in mapping.items() if only is None or key in only}
+    keys = [k for k in mapping if only is None or k in only]
+    state = {"pos": [mapping[k] for k in keys], "id_col": mapping["person_id"], "words": _header_words(r)}
+    words = pa.array(sorted(state["words"]), pa.string())
     bad_rows: list[tuple[int | None, int, int]] = []
     # file_row as if each data row were one line after the header: exact_file_rows corrects the
     # rows that need it (rejected ones) when the file has blank lines or quoted line breaks
@@ -253,7 +259,8 @@ def _csv_batches(r: RosterFile, batch_rows: int, only: tuple[str, ...] | None = 
         bad_rows.append((row.number, row.expected_columns, row.actual_columns, row.text))
         return "error"
 
-    try:
+    def read(every: bool):
+        wanted = names if every else [f"c{mapping[k]}" for k in keys]
         reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(
@@ -265,28 +272,69 @@ def _csv_batches(r: RosterFile, batch_rows: int, only: tuple[str, ...] | None = 
             parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 # few-valued columns as dictionaries: check_batch checks each distinct value once
-                column_types={c: pa.dictionary(pa.int32(), pa.string()) if wanted.get(c) in FEW_VALUED else pa.string()
-                              for c in names},
-                include_columns=list(wanted),
+                column_types={c: pa.dictionary(pa.int32(), pa.string())
+                              if not every and keys[wanted.index(c)] in FEW_VALUED else pa.string() for c in wanted},
+                include_columns=wanted,
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
+        return (b if every else b.rename_columns(keys) for b in reader)
 
-        def batches():
-            for b in reader:
-                yield b.rename_columns([wanted[c] for c in b.schema.names])
+    def tables_of(t: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+        """(the data rows of t, every column read, each table's columns as keys; their indices in t)."""
+        hit = np.flatnonzero(pc.fill_null(pc.is_in(t.column(f"c{state['id_col']}"), value_set=words), False)
+                             .to_numpy(zero_copy_only=False))
+        if len(hit):  # the lines a person sees of the rows that may be a header (blank lines counted)
+            near = np.unique(np.minimum((hit[:, None] + np.arange(3)).ravel(), t.num_rows - 1))
+            lines = lines.copy()
+            lines[near] = _record_lines(path, r, records + 1 + near)
+        segs = _tables_at(hit, t.num_rows, lambda k: [t.column(c)[k].as_py() for c in names], lines, r, keys, state,
+                          lambda at: _("{path} (header on line {line})").format(path=path, line=at))
+        empty = pa.array([""] * t.num_rows, pa.string())
+        parts = [pa.table({k: t.column(f"c{p}").slice(lo, hi - lo) if p < len(names) else empty.slice(lo, hi - lo)
+                           for k, p in zip(keys, pos)}) for lo, hi, pos in segs]
+        kept = np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi, _p in segs])
+        return pa.concat_tables(parts), kept
 
-        done = 0
-        for t in _rebatch(batches(), batch_rows):
-            _refuse_swallowed_rows(r, t, done)
-            if only is None:
-                t = t.append_column("file_row", pa.array(np.arange(first_line + done, first_line + done + t.num_rows,
-                                                                   dtype=np.int64)))
-            done += t.num_rows
-            if only is None:
-                r.rows_read = done
-            yield t, None
+    every = False  # every column read: from the first batch holding a repeated header on
+    done = 0  # data rows given
+    records = 0  # CSV records after the header read (data rows and later tables' header rows)
+    gaps: list[int] = []  # the records (1-based) that were a later table's header
+    try:
+        while True:
+            restart = False
+            skip = records
+            for t in _rebatch(read(every), batch_rows):
+                if skip:  # read again with every column: the records already given are passed over
+                    if t.num_rows <= skip:
+                        skip -= t.num_rows
+                        continue
+                    t, skip = t.slice(skip), 0
+                if not every:
+                    if pc.any(pc.is_in(t.column("person_id"), value_set=words)).as_py():
+                        every = restart = True
+                        break
+                    kept = None
+                else:
+                    lines = first_line + records + np.arange(t.num_rows, dtype=np.int64)
+                    t, kept = tables_of(t, lines)
+                    dropped = np.setdiff1d(np.arange(len(lines)), kept, assume_unique=True)
+                    gaps += (records + 1 + dropped).tolist()
+                    if only is None:
+                        r.csv_gaps = gaps
+                _refuse_swallowed_rows(r, t, done)
+                if only is None:
+                    rows = np.arange(t.num_rows, dtype=np.int64) if kept is None else kept
+                    t = t.append_column("file_row", pa.array(first_line + records + rows))
+                records += t.num_rows if kept is None else len(lines)
+                done += t.num_rows
+                if only is None:
+                    r.rows_read = done
+                if t.num_rows:
+                    yield t.combine_chunks() if kept is not None else t, None
+            if not restart:
+                break
     except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError) as exc:
         raise InputError(_csv_error(path, encoding, exc, bad_rows, delimiter, header)) from None
 
@@ -388,6 +436,8 @@ def csv_lines_of_rows(path: Path, r: "RosterFile", source_rows: np.ndarray) -> n
     row after the header (its line breaks counted: one pass at memory speed), that is the answer;
     otherwise (rare) the records are counted with the csv module."""
     want = np.asarray(source_rows, dtype=np.int64)
+    for g in r.csv_gaps:  # a later table's header lines are records but not data rows (sorted)
+        want = want + (want >= g)
     simple = want + r.header_end
     if not len(want):
         return simple
@@ -401,9 +451,15 @@ def csv_lines_of_rows(path: Path, r: "RosterFile", source_rows: np.ndarray) -> n
     stripped = tail.rstrip(b" \t\r\n")
     breaks -= tail[len(stripped):].count(b"\n")
     # every line break before the last row's end separates two lines: header_end - 1 + rows of them
-    if r.rows_read and breaks == r.header_end - 1 + r.rows_read:
+    if r.rows_read and breaks == r.header_end - 1 + r.rows_read + len(r.csv_gaps):
         return simple
-    # the rare file: records counted with the csv module up to the last row asked for
+    return _record_lines(path, r, want)
+
+
+def _record_lines(path: Path, r: "RosterFile", want: np.ndarray) -> np.ndarray:
+    """The line on which each CSV record after the header (1-based) starts: records counted with
+    the csv module up to the last one asked for (the rare file: blank lines, quoted line breaks)."""
+    simple = want + r.header_end
     last = int(want.max())
     starts = np.zeros(last + 1, dtype=np.int64)
     enc = "utf-8-sig" if r.encoding == "utf-8-sig" else r.encoding
@@ -599,27 +655,35 @@ def _header_words(r: RosterFile) -> set:
 
 
 def _tables_in(cells: np.ndarray, file_rows: np.ndarray, r: RosterFile, keys: list, state: dict):
-    """[(first, end, column positions)] of the data rows of a chunk: a row repeating a header (a
-    second table pasted below, a 城市 block then a 农村 block, columns in another order) starts a
-    new table read by its own header; its header rows are not data rows (SPEC 5.1)."""
+    """[(first, end, column positions)] of the data rows of a chunk of a sheet (see _tables_at)."""
     col = cells[:, state["id_col"]]
-    words = state["words"]
-    hit = np.flatnonzero(np.fromiter(map(words.__contains__, col), bool, count=len(col)))  # exact text: no per-row Python
+    hit = np.flatnonzero(np.fromiter(map(state["words"].__contains__, col), bool, count=len(col)))  # exact text: no per-row Python
+    sh = r._sheet
+    return _tables_at(hit, len(cells), lambda k: list(cells[k]), file_rows, r, keys, state,
+                      lambda at: _("{where} (header on row {row})").format(where=sh.label, row=at), sh.first_col)
+
+
+def _tables_at(hit: np.ndarray, n: int, row_at, file_rows, r: RosterFile, keys: list, state: dict, where_of,
+               first_col: int = 0):
+    """[(first, end, column positions)] of the data rows among n rows, whose ID cells at `hit` are
+    header words: a row repeating a header (a second table pasted below, a 城市 block then a 农村
+    block, columns in another order) starts a new table read by its own header; its header rows
+    are not data rows (SPEC 5.1). The same for sheets and CSV files: row_at(k) gives row k's cells,
+    file_rows the row (line) a person sees; state holds the table being read (pos, id_col, words)."""
     if not len(hit):
-        return [(0, len(cells), state["pos"])]
+        return [(0, n, state["pos"])]
     from cpi_link.core.sheetscan import col_letters
 
     matcher = header_matcher()
-    sh = r._sheet
     out, lo = [], 0
     for j in hit.tolist():
-        if j < lo or matcher.score(list(cells[j])) < 2:
+        if j < lo or matcher.score(row_at(j)) < 2:
             continue  # inside a header already taken, or one cell only that reads like a header
-        rows = [list(cells[k]) for k in range(j, min(j + 3, len(cells)))]
+        rows = [row_at(k) for k in range(j, min(j + 3, n))]
         first, last, header, named = locate_header(rows, 1)
-        refs = [f"{col_letters(sh.first_col + i)}{file_rows[j + k]}" for i, k in enumerate(named)]
+        refs = [f"{col_letters(first_col + i)}{file_rows[j + k]}" for i, k in enumerate(named)]
         at = int(file_rows[j])
-        where = _("{where} (header on row {row})").format(where=sh.label, row=at)
+        where = where_of(at)
         mapping = map_header(header, r.path, where, refs)
         extra = [k for k in mapping if k not in r.mapping]
         if extra:
@@ -630,10 +694,11 @@ def _tables_in(cells: np.ndarray, file_rows: np.ndarray, r: RosterFile, keys: li
         state["pos"] = [mapping.get(k, 1 << 30) for k in keys]  # a column this table lacks reads as empty
         state["id_col"] = mapping["person_id"]
         state["words"] = state["words"] | {h for h in header if h}
-        r.tables.append({"header_row": at, "header_end": int(file_rows[j + last]),
-                         "header_cells": header_cells(header, refs)})
+        if all(t["header_row"] != at for t in r.tables):
+            r.tables.append({"header_row": at, "header_end": int(file_rows[j + last]),
+                             "header_cells": header_cells(header, refs)})
         lo = j + last + 1
-    out.append((lo, len(cells), state["pos"]))
+    out.append((lo, n, state["pos"]))
     return out
 
 

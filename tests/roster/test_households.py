@@ -204,6 +204,69 @@ def test_a_second_table_in_another_column_order_is_read_by_its_own_header(tmp_pa
     assert "another table, header on row 6: A6 姓名 → name" in t.stdout
 
 
+def _two_tables_csv(path: Path) -> Path:
+    """The city block, its 合计 line, a blank line, a page title, then the rural block with its own
+    header in another order; every line has all six fields, as Excel and WPS save a CSV."""
+    path.write_text("序号,身份证号,姓名,类别,行政区划代码,保障人数\n"
+                    f"1,{IDS[0]},甲,城市低保,140105,2\n"
+                    f"2,{IDS[1]},乙,城市低保,140105,1\n"
+                    "合计,,,,,3\n"
+                    "\n"
+                    "2024年1月农村低保花名册,,,,,\n"
+                    "姓名,保障人数,序号,行政区划代码,类别,身份证号\n"
+                    f"丙,3,1,140105,农村低保,{IDS[2]}\n"
+                    f"丁,1,12,140105,农村低保,{IDS[3]}\n"
+                    f"戊,x,13,140105,农村低保,{IDS[4]}\n", encoding="utf-8")
+    return path
+
+
+def test_a_csv_line_repeating_a_header_starts_a_new_table(tmp_path, cli, setup):
+    """Issue 27: a CSV read as a sheet is: the second header line (another column order) starts a
+    table read by its own header, the 合计 line is total_row, the title title_row; rejected rows
+    name the line a person sees (the blank line and the second header counted)."""
+    f = _two_tables_csv(tmp_path / "two.csv")
+    out = tmp_path / "o"
+    r = calc(cli, setup, f, out)
+    assert r.exit_code == 0, r.stderr
+    # 甲 2 x 57 = 114, 乙 57; 丙 3 x 40 = 120, 丁 1 x 40 = 40 (序号 12 is not persons): 331.00
+    assert paid(out) == {"甲": ("114.00", 2), "乙": ("57.00", 1), "丙": ("120.00", 3), "丁": ("40.00", 1)}
+    j = json.loads(r.stdout)
+    assert j["total_amount"] == "331.00"
+    got = rejected(out)
+    assert {k: v[0] for k, v in got.items()} == {4: "total_row", 6: "title_row", 10: "bad_persons"}
+    assert j["input_rows"] == 7 == j["paid_rows"] + j["rejected_rows"]  # the second header is not a data row
+    man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    entry = next(i for i in man["inputs"] if i["role"] == "roster")
+    assert entry["tables"][0]["header_row"] == 7
+    assert {c["cell"]: c["column"] for c in entry["tables"][0]["header_cells"]}["B7"] == "persons"
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2, 3, 1000])
+def test_csv_tables_whatever_the_batch_size(tmp_path, batch_rows):
+    """The switch to reading every column happens in the batch holding the second header: rows
+    given before it are not given again, and each row keeps its line, whatever the batch size."""
+    from cpi_link.roster.read import open_roster
+
+    r = open_roster(_two_tables_csv(tmp_path / "two.csv"))
+    got = [(row["name"], row["persons"]) for t, _n in r.batches(batch_rows) for row in t.to_pylist()]
+    assert got == [("甲", "2"), ("乙", "1"), ("", "3"), ("", ""), ("丙", "3"), ("丁", "1"), ("戊", "x")]
+    assert r.rows_read == 7 and r.csv_gaps == [5]  # the fifth record after the header: line 7
+    # the lines of data rows 1..7: the blank line 5 and the second header on line 7 skipped
+    assert r.exact_file_rows(list(range(1, 8)), None).tolist() == [2, 3, 4, 6, 8, 9, 10]
+
+
+def test_a_csv_repeating_its_header_in_the_same_order(tmp_path, cli, setup):
+    """A 城市 block then a 农村 block pasted below it with the same header line: 40 + 57."""
+    f = tmp_path / "same.csv"
+    head = "身份证号,姓名,类别,行政区划代码\n"
+    f.write_text(head + f"{IDS[0]},甲,城市低保,140105\n" + head + f"{IDS[1]},乙,农村低保,140105\n", encoding="utf-8")
+    out = tmp_path / "o"
+    r = calc(cli, setup, f, out)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "97.00"
+    assert json.loads(r.stdout)["rejected_rows"] == 0
+
+
 def test_a_second_table_with_a_column_the_first_lacks_is_exit_2(tmp_path, cli, setup):
     import xlsxwriter
 
