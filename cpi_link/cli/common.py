@@ -501,7 +501,7 @@ def print_result(res) -> None:
     decisions = res.decision if isinstance(res.decision, list) else [res.decision]
     for d in decisions:
         mark = _("[bold green]TRIGGERED[/]") if d["triggered"] else _("[bold]not triggered[/]")
-        con.print(f"[bold]{res.month}[/] {region_label(d['region_code'])} " + _("{mark}: {reason}").format(mark=mark, reason=decision_reason(d)))
+        con.print(f"[bold]{res.month}[/] {region_label(d['region_code'])} " + _("{mark}: {reason}").format(mark=mark, reason=decision_reason(d, (getattr(res, "manifest", None) or {}).get("rules"))))
     print_roster_read(con, res)
     print_tables(con, res, _("Payments for index month {month}").format(month=res.month))
 

@@ -93,7 +93,7 @@ def report(
             r["name"] = r.get("category_zh") if r["level"] == "category" else (region_name(str(r["code"]), rep["month"]) or "") if r["code"] else ""
         emit_csv(rows, ["level", "code", "category", "rows", "persons", "amount", "name"])
     else:
-        _print_report(rep)
+        _print_report(rep, run.rules)
 
 
 def _yuan(fen: int) -> str:
@@ -129,7 +129,7 @@ def _bank_file(run, tpl, dest: Path) -> None:
         rows=f"{res.rows:,}", total=_yuan(res.total_fen), left_out=_yuan(res.left_out_fen), run_total=_yuan(run.total_fen)))
 
 
-def _print_report(rep: dict) -> None:
+def _print_report(rep: dict, rules: dict | None = None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -141,7 +141,7 @@ def _print_report(rep: dict) -> None:
     for d in decisions:
         if d:
             mark = _("[bold green]TRIGGERED[/]") if d.get("triggered") else _("[bold]not triggered[/]")
-            con.print(f"{region_label(d.get('region_code', ''))} " + _("{mark}: {reason}").format(mark=mark, reason=escape(decision_reason(d) if 'thresholds' in d else d.get('reason', ''))))
+            con.print(f"{region_label(d.get('region_code', ''))} " + _("{mark}: {reason}").format(mark=mark, reason=escape(decision_reason(d, rules) if 'thresholds' in d else d.get('reason', ''))))
     con.print(_("scheme: {citation}").format(citation=escape(rep['citation'])))
     if not rep["verified"]:
         con.print(_("[bold white on red] UNVERIFIED RULES [/] [bold red]values not checked against the document text[/]"))

@@ -184,10 +184,12 @@ def _csv_row(d) -> dict:
 
 def _rate_cell(d) -> str:
     from cpi_link.core.decimals import fmt_pct
-    from cpi_link.rules.trigger import indicator_label
+    from cpi_link.rules.trigger import flat_amounts, indicator_label
 
     cal = _with_calendar(d, {})
     late = " " + _("[bold red]OVERDUE[/]") if cal.get("overdue") else ""
+    if flat_amounts(d.rules):  # paid as flat amounts: the rise sets no amount (the reason names them)
+        return _("flat amounts\nby {deadline}").format(deadline=cal['payment_deadline'] or '?') + late
     return _("{rate}% ({indicator})\nby {deadline}").format(rate=fmt_pct(d.rate_pct), indicator=indicator_label(d.indicator),
                                                             deadline=cal['payment_deadline'] or '?') + late
 

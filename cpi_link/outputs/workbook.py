@@ -33,6 +33,7 @@ from pathlib import Path
 from cpi_link.core.categories import CATEGORIES
 from cpi_link.core.cells import FORMULA_START as _FORMULA_START
 from cpi_link.outputs.report import Run, check_totals, load_rejected, prefecture_of, summarise
+from cpi_link.rules.trigger import INDICATOR_ZH, paid_how_zh
 
 HEADERS = [
     ("序号", 5), ("身份证号", 20), ("姓名", 9), ("保障类别", 13), ("行政区划代码", 8), ("城乡", 5),
@@ -46,7 +47,6 @@ REJECTED_HEADERS = [("序号", 6), ("名册行号", 9), ("姓名", 12), ("身份
 AREA_ZH = {"urban": "城市", "rural": "农村"}
 FUNDER_ZH = {"central": "中央财政", "province": "省级财政", "provincial": "省级财政", "prefecture": "市级财政",
              "city": "市级财政", "county": "县级财政", "local": "地方财政"}
-INDICATOR_ZH = {"cpi": "居民消费价格指数（CPI）", "food": "食品价格指数", "scpi": "城镇低收入居民基本生活费用价格指数"}
 MONEY_FMT = "#,##0.00"
 _CATEGORY_CODE = re.compile(r"(?<![A-Za-z_])(?:" + "|".join(sorted(CATEGORIES, key=len, reverse=True)) + r")(?![A-Za-z_])")
 
@@ -117,45 +117,6 @@ def _est_lines(text: str, width_chars: float) -> int:
     return max(1, -(-units // max(1, int(width_chars * 0.95))))
 
 
-def flat_words(rules: dict) -> str:
-    """A fixed-amount scheme's amounts as the decision states them: "城市低保 30 元、农村低保 20 元、
-    特困人员 30 元" (urban and rural 特困 named once when they are paid alike)."""
-    from cpi_link.core.categories import CATEGORY_LABELS
-
-    amounts = dict(rules.get("amounts") or {})
-    covered = rules.get("categories") or {}
-    if covered:
-        amounts = {c: v for c, v in amounts.items() if c in covered}
-
-    def yuan(v) -> str:
-        return format(Decimal(str(v)).normalize(), "f")
-
-    parts = []
-    tekun = amounts.get("urban_tekun"), amounts.get("rural_tekun")
-    for c, v in amounts.items():
-        if c in ("urban_tekun", "rural_tekun") and tekun[0] is not None and tekun[0] == tekun[1]:
-            if c == "urban_tekun":
-                parts.append(f"特困人员 {yuan(v)} 元")
-            continue
-        label = CATEGORY_LABELS.get(c, c)
-        if isinstance(v, dict):
-            parts.append(f"{label}（" + "、".join(f"{AREA_ZH.get(k, k)} {yuan(x)} 元" for k, x in v.items()) + "）")
-        else:
-            parts.append(f"{label} {yuan(v)} 元")
-    return "、".join(parts)
-
-
-def paid_how(rules: dict, d: dict) -> str:
-    """How the amounts were computed, in the decision's words."""
-    if rules.get("method") == "fixed" and rules.get("amounts"):
-        text = f"按每人每月 {flat_words(rules)}发放"
-    else:
-        text = f"按 {d.get('rate_pct')}%（{INDICATOR_ZH.get(d.get('indicator'), d.get('indicator'))}）计发"
-    if str(d.get("multiplier", rules.get("multiplier", "1"))) not in ("1", "None"):
-        text += f"，本月金额乘以 {d.get('multiplier', rules.get('multiplier'))}"
-    return text
-
-
 def _decision_zh(d: dict, rules: dict | None = None) -> str:
     from cpi_link.core.regions import region_label
 
@@ -173,7 +134,7 @@ def _decision_zh(d: dict, rules: dict | None = None) -> str:
     who = f"（{region_label(d['region_code'])}）" if d.get("region_code") else ""
     text = "，".join(parts) + who
     if d.get("triggered"):
-        text += f"，达到启动条件（{cond}），启动联动机制，{paid_how(rules or {}, d)}价格临时补贴。"
+        text += f"，达到启动条件（{cond}），启动联动机制，{paid_how_zh(rules or {}, d)}价格临时补贴。"
     else:
         text += f"，未达到启动条件（{cond}），本月不启动。" if cond else "，本月不启动。"
     return text.lstrip("，")
@@ -280,7 +241,7 @@ def _cover(wb, F: _Formats, run: Run, mask_ids: bool, rejected_rows: int) -> Non
     kv("统计月份", run.month)
     kv("是否启动", "启动" if run.triggered else "未启动")
     if run.flat:
-        kv("补贴标准", f"按每人每月 {flat_words(rules)}发放（定额，不按低保标准和上涨幅度计算）" if run.triggered else "—")
+        kv("补贴标准", f"{paid_how_zh(rules, first)}（定额，不按低保标准和上涨幅度计算）" if run.triggered else "—")
     else:
         rate = f"{first.get('rate_pct')}%（{INDICATOR_ZH.get(first.get('indicator'), first.get('indicator'))}）" if first.get("triggered") else "—"
         kv("补贴比例（上涨幅度）", rate if len(dec) <= 1 else "按设区市分别确定，见各行")

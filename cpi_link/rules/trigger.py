@@ -225,14 +225,114 @@ def _region(code: str) -> str:
     return f"{code}（{name}）" if name else code
 
 
-def decision_reason(d) -> str:
-    """The one-line reason in the current language. `d` is a Decision or its to_json() dict.
-    English is the reason kept in outputs (Decision.reason); Chinese is written from the
+def decision_reason(d, rules=None) -> str:
+    """The one-line reason in the current language. `d` is a Decision or its to_json() dict;
+    `rules` the rules it was taken under (a Rules, or a run manifest's "rules" dict; a Decision's
+    own by default). English is the reason kept in outputs (Decision.reason), except that a
+    flat-amount scheme's line says the amounts paid, not the rate; Chinese is written from the
     decision's fields the way officers write it."""
     j = d.to_json() if isinstance(d, Decision) else d
+    if rules is None and isinstance(d, Decision):
+        rules = d.rules
+    amounts = flat_amounts(rules)
     if not is_zh():
+        if amounts and j.get("triggered") and j.get("reached"):
+            return _reason_flat_en(j, amounts)
         return j["reason"]
-    return reason_zh(j)
+    return reason_zh(j, amounts)
+
+
+# -- a flat-amount scheme's decision: the amounts paid, never the rate (SPEC 6.1) ----------------
+
+
+def _rules_get(rules, key: str, default=None):
+    if rules is None:
+        return default
+    if isinstance(rules, dict):
+        return rules.get(key, default)
+    return getattr(rules, key, default)
+
+
+def flat_amounts(rules) -> dict | None:
+    """A fixed-amount scheme's amounts per person per month ({category: yuan, or {area: yuan}}),
+    the covered categories only; None for a scheme paid by rate. `rules`: a Rules, or a run
+    manifest's "rules" dict."""
+    if _rules_get(rules, "method") != "fixed":
+        return None
+    amounts = dict(_rules_get(rules, "amounts") or {})
+    covered = _rules_get(rules, "categories") or {}
+    if covered:
+        amounts = {c: v for c, v in amounts.items() if c in covered}
+    return amounts or None
+
+
+def _yuan_words(v) -> str:
+    return format(Decimal(str(v)).normalize(), "f")
+
+
+def flat_words_zh(amounts: dict) -> str:
+    """"城市低保 30 元、农村低保 20 元、特困人员 30 元" (urban and rural 特困 named once when paid alike)."""
+    from cpi_link.core.categories import CATEGORY_LABELS
+
+    areas = {"urban": "城市", "rural": "农村"}
+    parts = []
+    tekun = amounts.get("urban_tekun"), amounts.get("rural_tekun")
+    for c, v in amounts.items():
+        if c in ("urban_tekun", "rural_tekun") and tekun[0] is not None and tekun[0] == tekun[1]:
+            if c == "urban_tekun":
+                parts.append(f"特困人员 {_yuan_words(v)} 元")
+            continue
+        label = CATEGORY_LABELS.get(c, c)
+        if isinstance(v, dict):
+            parts.append(f"{label}（" + "、".join(f"{areas.get(k, k)} {_yuan_words(x)} 元" for k, x in v.items()) + "）")
+        else:
+            parts.append(f"{label} {_yuan_words(v)} 元")
+    return "、".join(parts)
+
+
+def flat_words_en(amounts: dict) -> str:
+    """"urban_dibao 30 yuan, rural_dibao 20 yuan, urban_tekun 30 yuan, ..." (category codes)."""
+    parts = []
+    for c, v in amounts.items():
+        if isinstance(v, dict):
+            parts.append(f"{c} (" + ", ".join(f"{k} {_yuan_words(x)}" for k, x in v.items()) + " yuan)")
+        else:
+            parts.append(f"{c} {_yuan_words(v)} yuan")
+    return ", ".join(parts)
+
+
+def paid_how_zh(rules, d: dict) -> str:
+    """How the amounts were computed, in the decision's Chinese words: "按每人每月 城市低保 30 元、…发放"
+    for a flat scheme, "按 19.4%（食品价格指数）计发" for a proportional one (the workbook's cover)."""
+    amounts = flat_amounts(rules)
+    if amounts:
+        text = f"按每人每月 {flat_words_zh(amounts)}发放"
+    else:
+        ind = d.get("indicator")
+        text = f"按 {d.get('rate_pct')}%（{INDICATOR_ZH.get(ind, ind)}）计发"
+    mult = str(d.get("multiplier", _rules_get(rules, "multiplier", "1")))
+    if mult not in ("1", "None"):
+        text += f"，本月金额乘以 {d.get('multiplier', _rules_get(rules, 'multiplier'))}"
+    return text
+
+
+# the indices as the workbook and the officers' papers name them
+INDICATOR_ZH = {"cpi": "居民消费价格指数（CPI）", "food": "食品价格指数", "scpi": "城镇低收入居民基本生活费用价格指数"}
+
+
+def _reason_flat_en(j: dict, amounts: dict) -> str:
+    """The English one-line reason of a triggered flat-amount decision (from its to_json() fields)."""
+    reached = list(j["reached"])
+    thr = {i: Decimal(v) for i, v in j["thresholds"].items()}
+    moved = _join([_moved(i, Decimal(j[f"{i}_yoy_pct"])) for i in reached])
+    thresholds = _join([f"{fmt_pct(thr[i])}%" for i in reached])
+    plural = _("thresholds") if len(reached) > 1 else _("threshold")
+    s = _("{moved} year on year, reaching the {thresholds} {plural}; paid as flat amounts per person per month: "
+          "{amounts}.").format(moved=moved, thresholds=thresholds, plural=plural, amounts=flat_words_en(amounts))
+    multiplier = Decimal(j.get("multiplier") or 1)
+    if multiplier != 1:
+        s = s[:-1] + _("; amounts multiplied by {m} this month.").format(m=format(multiplier.normalize(), "f"))
+    return _cap(s)
 
 
 def _zh_moved(ind: str, v: Decimal) -> str:
@@ -247,9 +347,10 @@ def _zh_join(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else "、".join(parts[:-1]) + "和" + parts[-1]
 
 
-def reason_zh(j: dict) -> str:
+def reason_zh(j: dict, amounts: dict | None = None) -> str:
     """E.g. 2019年11月全国居民消费价格同比上涨4.5%，食品价格同比上涨19.1%，达到3.5%和6.0%的启动条件，
-    按较高的食品价格涨幅19.1%计发 (from a decision's to_json() fields)."""
+    按较高的食品价格涨幅19.1%计发 (from a decision's to_json() fields); with a flat scheme's
+    `amounts` (flat_amounts): ...的启动条件，按每人每月 城市低保 30 元、…发放."""
     year, mon = j["month"].split("-")
     where = region_name(j["region_code"]) or j["region_code"]
     head = f"{year}年{int(mon)}月{where}"
@@ -263,7 +364,9 @@ def reason_zh(j: dict) -> str:
     moved = "，".join(_zh_moved(i, yoy[i]) for i in reached)
     s = f"{head}{moved}，达到{_zh_join([f'{fmt_pct(thr[i])}%' for i in reached])}的启动条件，"
     ind, rate = j["indicator"], Decimal(j["rate_pct"])
-    if ind in reached and len(reached) > 1 and rate == max(yoy[i] for i in reached):
+    if amounts:
+        s += f"按每人每月 {flat_words_zh(amounts)}发放"
+    elif ind in reached and len(reached) > 1 and rate == max(yoy[i] for i in reached):
         s += f"按较高的{_ZH_NAMES[ind]}涨幅{fmt_pct(rate)}%计发"
     elif ind in reached:
         s += f"按{_ZH_NAMES[ind]}涨幅{fmt_pct(rate)}%计发"

@@ -525,7 +525,7 @@ def _category_label(code: str) -> str:
     return CATEGORY_LABELS.get(code, "")
 
 
-def _decision_reason(d: dict) -> str:
+def _decision_reason(d: dict, rules=None) -> str:
     from cpi_link.rules.trigger import decision_reason
 
-    return decision_reason(d)
+    return decision_reason(d, rules)
