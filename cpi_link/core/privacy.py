@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 # what people put between an ID's digit groups: spaces, dashes, dots (140105 19611021 1015)
@@ -78,3 +79,10 @@ def mask_id_array(ids):
     if len(ids) and pc.min(pc.utf8_length(pc.fill_null(ids, "00000000000"))).as_py() < 11:
         return pa.array([None if v is None else mask_id(v) for v in ids.to_pylist()], pa.string())
     return pc.binary_join_element_wise(pc.utf8_slice_codeunits(ids, 0, 6), pc.utf8_slice_codeunits(ids, -4), "*" * 8)
+
+
+class MaskingFormatter(logging.Formatter):
+    """Log lines with runs of 15+ digits masked (mask_digits): a logged message that quotes a cell stays safe."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_digits(super().format(record))

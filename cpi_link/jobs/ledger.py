@@ -778,3 +778,27 @@ def export_table(ledger: Ledger):
     import pyarrow as pa
 
     return pa.Table.from_batches(list(export_batches(ledger)), schema=export_schema())
+
+
+def paid_row(ledger: Ledger, month: str, run_id: str, person_id: str) -> dict | None:
+    """One person's row as a completed month's run (or its supplement or top-up) paid it, in full:
+    the resident ID and bank account the officer asked to see (the page's per-row 显示). None when
+    that run paid nobody with that ID."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    rec = ledger.record(month)
+    if rec is None:
+        return None
+    runs = {rec["run_id"]: rec["run_dir"]} | {s["run_id"]: s.get("run_dir") for s in rec.get("supplements", [])}
+    run_dir = runs.get(run_id)
+    if not run_dir:
+        return None
+    f = pq.ParquetFile(Path(run_dir) / "payments.parquet")
+    cols = [c for c in ("person_id", "name", "bank_account") if c in f.schema_arrow.names]
+    t = f.read(columns=cols)
+    t = t.filter(pc.equal(t.column("person_id"), person_id))
+    if t.num_rows == 0:
+        return None
+    row = t.slice(0, 1).to_pylist()[0]
+    return {"person_id": row["person_id"], "name": row.get("name"), "bank_account": row.get("bank_account")}

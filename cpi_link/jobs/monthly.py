@@ -20,6 +20,7 @@ from cpi_link.core.errors import CpiLinkError, MissingFigures, UsageError
 from cpi_link.core.i18n import _
 from cpi_link.core.money import fen_to_yuan_str
 from cpi_link.core.months import add_months, month_range
+from cpi_link.core.privacy import MaskingFormatter
 from cpi_link.jobs.ledger import RunLock
 from cpi_link.jobs.pipeline import calculate_month
 
@@ -544,15 +545,6 @@ def _write_difference_run(ledger, m, rec, full, t, diff, kind, reason, extra):
                        input_rows=t.num_rows)
 
 
-class _MaskingFormatter(logging.Formatter):
-    """Log lines with runs of 15+ digits masked (privacy.mask_digits): a logged message that quotes a cell stays safe."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        from cpi_link.core.privacy import mask_digits
-
-        return mask_digits(super().format(record))
-
-
 class _QuietFileHandler(logging.FileHandler):
     """A log line that cannot be written (a full disk) is lost, never a traceback on stderr or a stop."""
 
@@ -569,7 +561,7 @@ def setup_log(home, quiet: bool) -> Path:
     private_dir(home.logs_dir)
     path = home.logs_dir / f"run-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{__import__('os').getpid()}.log"
     handler = _QuietFileHandler(path, encoding="utf-8")
-    handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger("cpi_link")
     root.handlers = [handler]
     root.setLevel(logging.INFO)
@@ -577,17 +569,30 @@ def setup_log(home, quiet: bool) -> Path:
     return path
 
 
-def pay_month(home, scheme, roster: Path, standards, month: str, progress=None, sheet=None) -> RunReport:
+def pay_month(home, scheme, roster: Path, standards, month: str, progress=None, sheet=None, supplement: bool = False,
+              topup: bool = False, expect_sha256: str | None = None, expect_standards_sha256: str | None = None) -> RunReport:
     """One index month paid as `run --offline --since MONTH` pays it, stopping at that month (the
-    officer's page): under the run lock, logged, the ledger deciding whether it is already done."""
+    officer's page): under the run lock, logged, the ledger deciding whether it is already done.
+
+    For a completed month it reports what `run` reports (roster_changed, standards_changed), and pays
+    them as `run --supplement` / `run --topup` do when asked. expect_sha256, expect_standards_sha256:
+    the hashes of the roster and standards when they were checked; a file changed since is refused
+    (exit 2), nothing paid."""
     from cpi_link.calc.handle import open_roster
     from cpi_link.store.series import SeriesStore
 
     with RunLock(home), open_roster(roster, home.runs_dir, sheet=sheet) as handle:
+        if expect_sha256 is not None and handle.sha256 != expect_sha256:
+            raise UsageError(_("{file}: the roster changed since it was checked; nothing paid: check it again").format(
+                file=Path(roster).name))
+        if expect_standards_sha256 is not None and standards.sha256 != expect_standards_sha256:
+            raise UsageError(_("{file}: the standards changed since they were checked; nothing paid: check again").format(
+                file=Path(standards.path).name))
         setup_log(home, True)
-        log.info("pay started: scheme=%s month=%s", scheme.name, month)
+        log.info("pay started: scheme=%s month=%s supplement=%s topup=%s", scheme.name, month, supplement, topup)
         try:
-            report = run_months(home, scheme, SeriesStore(home), handle, standards, month, progress=progress, until=month)
+            report = run_months(home, scheme, SeriesStore(home), handle, standards, month, progress=progress, until=month,
+                                supplement=supplement, topup=topup)
         except BaseException as exc:
             log.error("pay stopped: %s", getattr(exc, "message", None) or type(exc).__name__)
             raise

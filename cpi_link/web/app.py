@@ -26,6 +26,7 @@ from cpi_link.core.i18n import _, current_language, pgettext, set_language, tran
 from cpi_link.core.times import beijing as beijing_time
 from cpi_link.core.paths import Home, private_dir
 from cpi_link.core.privacy import mask_digits, mask_id
+from cpi_link.web import checks
 from cpi_link.web.tasks import Task, Tasks
 
 log = logging.getLogger("cpi_link.web")
@@ -45,7 +46,8 @@ class Desk:
     port: int
     upload_max: int
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    checks: dict = field(default_factory=dict)  # month -> the last roster check: uploads and its trial folder
+    reveal_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))  # signs the rows a page may reveal
+    checks: dict = field(default_factory=dict)  # month -> the check under way (its task); finished ones are on disk (web.checks)
     notes: dict = field(default_factory=dict)  # page -> the outcome of its last form (shown once)
     tasks: Tasks | None = None
 
@@ -282,9 +284,8 @@ def create_app(desk: Desk) -> Flask:
             decision = decide(rules, SeriesStore(desk.home)).to_json(provenance=True)
         except Exception as exc:
             problem = describe_error(exc)[0]
-        check = desk.checks.get(m)
-        task = desk.tasks.get(check["task"]) if check else None
-        shown = _check_view(check, task) if task and task.state == "done" else None
+        check, task = _check_for(m)
+        shown = _check_view(check) if check else None
         return render_template("month.html", page="month", month=m, scheme=sch, rules=rules, decision=decision, problem=problem,
                                check=check, task=task, shown=shown, note=desk.notes.pop("month", None))
 
@@ -311,16 +312,41 @@ def create_app(desk: Desk) -> Flask:
 
         def work(t: Task):
             from cpi_link.calc.handle import open_roster
+            from cpi_link.core.months import now_utc
+            from cpi_link.jobs.ledger import Ledger
+            from cpi_link.jobs.monthly import pay_month
 
             sch = _scheme(desk)
+            std = _standards(spath)
             with open_roster(rpath, private_dir(out.parent), sheet=sheet) as handle:  # as calc opens it
-                return calculate_month(m, handle, sch, SeriesStore(desk.home), _standards(spath), desk.home, out_dir=out,
-                                       progress=t.advance)
+                res = calculate_month(m, handle, sch, SeriesStore(desk.home), std, desk.home, out_dir=out, progress=t.advance)
+                read_sheet = handle.sheet  # the sheet as the ledger records it (the first one when none was named)
+            rec = {"month": m, "roster": str(rpath), "roster_name": rname, "roster_sha256": res.roster_sha256, "sheet": sheet,
+                   "roster_sheet": read_sheet,
+                   "standards": str(spath) if spath else None, "standards_name": sname, "standards_sha256": std.sha256,
+                   "scheme": sch.name, "run_dir": str(res.run_dir), "input_rows": res.input_rows, "checked_at": now_utc(),
+                   "later": []}
+            paid = Ledger(desk.home).record(m)
+            if paid is not None and paid.get("kind", "month") == "month":
+                # a completed month: what `run` would report for this roster and these standards, nothing paid
+                report = pay_month(desk.home, sch, rpath, std, m, sheet=sheet, expect_sha256=res.roster_sha256)
+                rec["later"] = [o.to_json() for o in report.months
+                                if o.month == m and o.status in ("roster_changed", "standards_changed", "revised_after_payment")]
+            checks.save(desk.home, rec)
+            return rec
 
         task, _started = desk.tasks.start("check", m, work)
-        desk.checks[m] = {"task": task.id, "roster": rpath, "roster_name": rname, "standards": spath, "standards_name": sname,
-                          "sheet": sheet, "trial": out}
+        desk.checks[m] = {"task": task.id}
         return redirect(url_for("month", month=m), code=303)
+
+    def _check_for(m: str) -> tuple[dict | None, Task | None]:
+        """(the month's finished check, the check task under way or failed): a check started since this
+        start is its task's; otherwise the one saved under home by an earlier start (web.checks)."""
+        pending = desk.checks.get(m)
+        task = desk.tasks.get(pending["task"]) if pending else None
+        if task is not None and task.state != "done":
+            return None, task
+        return (task.result if task is not None else checks.load(desk.home, m)), task
 
     # -- 3. 发放 -------------------------------------------------------------------------------
     @app.get("/pay")
@@ -329,33 +355,51 @@ def create_app(desk: Desk) -> Flask:
 
         m = _month_arg()
         rec = Ledger(desk.home).record(m)
-        check = desk.checks.get(m)
-        ctask = desk.tasks.get(check["task"]) if check else None
-        shown = _check_view(check, ctask) if ctask and ctask.state == "done" else None
+        check, _ctask = _check_for(m)
+        shown = _check_view(check) if check else None
         task = desk.tasks.latest("pay", m)
+        later = {w: desk.tasks.latest(w, m) for w in LATER}
         banks = sorted(p.stem for p in (desk.config_dir / "banks").glob("*.toml")) if (desk.config_dir / "banks").is_dir() else []
         banks.sort(key=lambda b: b != "generic-csv")  # the bundled CSV first: most banks take it
         return render_template("pay.html", page="pay", month=m, rec=rec, check=check, shown=shown, task=task, banks=banks,
-                               note=desk.notes.pop("pay", None))
+                               offers=_offers(rec, check), later=later, note=desk.notes.pop("pay", None))
+
+    def _pay_work(m: str, check: dict, **flags):
+        def work(t: Task):
+            from cpi_link.jobs.monthly import pay_month
+
+            return pay_month(desk.home, _scheme(desk), Path(check["roster"]), _standards(_path_or_none(check["standards"])), m,
+                             progress=t.advance, sheet=check["sheet"], expect_sha256=check["roster_sha256"],
+                             expect_standards_sha256=check["standards_sha256"], **flags)
+
+        return work
 
     @app.post("/pay")
     def pay_post():
         from cpi_link.jobs.ledger import Ledger
-        from cpi_link.jobs.monthly import pay_month
 
         m = _month_arg()
-        check = desk.checks.get(m)
+        check, _ctask = _check_for(m)
         if Ledger(desk.home).record(m) is not None:  # a reload or second tab after the payment: the ledger says it is done
             return redirect(url_for("pay", month=m), code=303)
         if check is None:
             desk.notes["pay"] = {"ok": False, "error": _("check the month's roster first (本月测算): it is paid as checked")}
             return redirect(url_for("pay", month=m), code=303)
+        desk.tasks.start("pay", m, _pay_work(m, check))  # a second click joins the payment under way
+        return redirect(url_for("pay", month=m), code=303)
 
-        def work(t: Task):
-            return pay_month(desk.home, _scheme(desk), check["roster"], _standards(check["standards"]), m, progress=t.advance,
-                             sheet=check["sheet"])
+    @app.post("/pay/<what>")
+    def pay_later(what: str):
+        """A supplement (补充发放) or a top-up (补发) of a completed month, as `run --supplement` /
+        `run --topup` pays it: the run lock and the ledger decide, so a second click pays nothing more."""
+        from cpi_link.jobs.ledger import Ledger
 
-        desk.tasks.start("pay", m, work)  # a second click joins the payment under way
+        if what not in LATER:
+            abort(404)
+        m = _month_arg()
+        check, _ctask = _check_for(m)
+        if check is not None and what in _offers(Ledger(desk.home).record(m), check):
+            desk.tasks.start(what, m, _pay_work(m, check, **{what: True}))  # a second click joins the one under way
         return redirect(url_for("pay", month=m), code=303)
 
     @app.get("/download/<what>")
@@ -417,10 +461,33 @@ def create_app(desk: Desk) -> Flask:
             masked = ids.map(mask_id)
             hit = t["name"].astype(str).str.contains(q, regex=False) | (masked == q) | (ids.str[-4:] == q[-4:]) & masked.str.startswith(q[:6])
             for r in t[hit].head(200).itertuples(index=False):
-                found.append({"month": r.index_month, "kind": r.kind, "name": r.name, "id": mask_id(r.person_id),
+                found.append({"month": r.index_month, "run_id": r.run_id, "ref": _row_ref(desk, r.run_id, r.person_id),
+                              "kind": r.kind, "name": r.name, "id": mask_id(r.person_id),
                               "region": r.region_code, "category": r.category, "amount": str(r.amount), "paid_at": r.paid_at})
         doctor = check(desk.home, repair=False)
         return render_template("history.html", page="history", records=records, revised=revised, q=q, found=found, doctor=doctor)
+
+    @app.post("/reveal")
+    def reveal():
+        """One paid row's full resident ID and bank account, on the officer's explicit request: only in
+        this answer (never cached), logged without them."""
+        import pyarrow.compute as pc
+
+        from cpi_link.jobs.ledger import Ledger, export_table, paid_row
+
+        m, run_id, ref = (request.form.get(k) or "" for k in ("month", "run_id", "ref"))
+        ledger = Ledger(desk.home)
+        t = export_table(ledger)
+        t = t.filter(pc.and_(pc.equal(t.column("index_month"), m), pc.equal(t.column("run_id"), run_id)))
+        pid = next((p for p in t.column("person_id").to_pylist() if _same(ref, _row_ref(desk, run_id, p))), None)
+        row = paid_row(ledger, m, run_id, pid) if pid is not None else None
+        if row is None:
+            abort(404)
+        log.info("revealed one paid row's ID and account: month %s, run %s", m, run_id)
+        resp = app.make_response(render_template("_revealed.html", row=row))
+        resp.headers["Cache-Control"] = "no-store, max-age=0"
+        resp.headers["Pragma"] = "no-cache"
+        return resp
 
     # -- progress of long work -------------------------------------------------------------------
     @app.get("/task/<task_id>")
@@ -441,17 +508,49 @@ def create_app(desk: Desk) -> Flask:
     return app
 
 
-def _check_view(check: dict, task: Task) -> dict:
+LATER = ("supplement", "topup")  # what a completed month may still pay: run --supplement, run --topup
+
+
+def _path_or_none(p: str | None) -> Path | None:
+    return Path(p) if p else None
+
+
+def _row_ref(desk: Desk, run_id: str, person_id: str) -> str:
+    """A paid row's reference on the page: signed with this start's key, so the page names a row to
+    reveal without carrying its ID."""
+    return hmac.new(desk.reveal_key, f"{run_id}\x1f{person_id}".encode(), "sha256").hexdigest()[:32]
+
+
+def _offers(rec: dict | None, check: dict | None) -> dict:
+    """What the month's last check says a completed month may still pay, while the ledger has not
+    paid it: {"supplement": counts} for a roster with people not yet paid, {"topup": counts} for
+    standards raising amounts already paid. Each as `run` reports it (roster_changed, standards_changed)."""
+    from cpi_link.jobs.monthly import paid_rosters
+
+    if rec is None or check is None or rec.get("status") != "paid":
+        return {}
+    out = {}
+    for o in check.get("later", []):
+        if (o["status"] == "roster_changed" and o.get("not_yet_paid")
+                and (check["roster_sha256"], check.get("roster_sheet")) not in paid_rosters(rec)):
+            out["supplement"] = o
+        if (o["status"] == "standards_changed" and o.get("difference_rows")
+                and rec.get("standards_sha256") != check["standards_sha256"]):
+            out["topup"] = o
+    return out
+
+
+def _check_view(check: dict) -> dict:
     """What the page shows of a finished check: the roster as read, totals by county and category, rejected rows."""
     from cpi_link.outputs.report import load_rejected, load_run, report_json
 
-    run = load_run(task.result.run_dir)
+    run = load_run(check["run_dir"])
     rep = report_json(run)
     rej = load_rejected(run)
     entry = next((i for i in run.manifest.get("inputs", []) if i.get("role") == "roster"), {})
     rows = [{"row": int(r.row), "reason": r.reason, "detail": r.detail, "name": r.name, "id": mask_id(r.person_id),
              "file": getattr(r, "file", None), "sheet": getattr(r, "sheet", None)} for r in rej.head(500).itertuples(index=False)]
-    return {"report": rep, "roster": entry, "rejected": rows, "rejected_total": len(rej), "result": task.result}
+    return {"report": rep, "roster": entry, "rejected": rows, "rejected_total": len(rej), "input_rows": check["input_rows"]}
 
 
 def _send_made(desk: Desk, name: str, make):

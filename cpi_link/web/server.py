@@ -50,14 +50,14 @@ def upload_max(config_dir: Path) -> int:
 
 
 def _log_to(home: Home) -> Path:
-    from cpi_link.jobs.monthly import _MaskingFormatter
+    from cpi_link.core.privacy import MaskingFormatter
 
     private_dir(home.logs_dir)
     path = home.logs_dir / "web.log"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.close(fd)
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(message)s"))
     log = logging.getLogger("cpi_link.web")
     log.handlers = [handler]
     log.setLevel(logging.INFO)
