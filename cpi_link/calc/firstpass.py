@@ -50,7 +50,7 @@ class Handover:
 
 def repeated_keys(roster_path, batch_rows: int, folder, stop=None, checked: Handover | None = None):
     """Sorted uint32 hashes (dedup.hash32) of the keys (ids.key17) of valid IDs that occur more
-    than once in the roster, or None when the roster is not read twice (XLSX: then every payable
+    than once in the roster (a path, or a list of the paths of several read as one), or None when the roster is not read twice (XLSX: then every payable
     row is held for the dedup). Each ID column is checked as the second pass would (ids.normalise_ids);
     `checked` gets those checks by first data row (ids.CheckedIds), for the first KEEP_ROWS rows."""
     from cpi_link.core.threads import prefetch
@@ -58,9 +58,12 @@ def repeated_keys(roster_path, batch_rows: int, folder, stop=None, checked: Hand
     from cpi_link.roster.ids import CheckedIds, today_int, candidate_keys, normalise_ids
     from cpi_link.roster.read import iter_id_column
 
-    columns = iter_id_column(roster_path, batch_rows=batch_rows)
-    if columns is None:
+    paths = roster_path if isinstance(roster_path, (list, tuple)) else [roster_path]
+    each = [iter_id_column(p, batch_rows=batch_rows) for p in paths]
+    if any(c is None for c in each):  # a spreadsheet among them: every payable row is held
         return None
+    # several sources: their ID columns one after another, data rows numbered on as the second pass does
+    columns = (col for c in each for col in c)
     counter = RepeatedKeys(folder)
     first_row, today = 1, today_int()
     # the next ID column is read while this one is checked: the first pass is on calc's critical
@@ -105,7 +108,8 @@ class FirstPass:
     `close()` stops the thread and removes the folder. result() re-raises the thread's error."""
 
     def __init__(self, roster_path, batch_rows: int, parent: Path):
-        self.roster_path = Path(roster_path)
+        # one path, or the paths of several sources read as one roster
+        self.roster_path = [Path(p) for p in roster_path] if isinstance(roster_path, (list, tuple)) else Path(roster_path)
         self.batch_rows = batch_rows
         self.parent = Path(parent)
         self._made = None

@@ -185,7 +185,7 @@ def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir
     from cpi_link.calc import encoding
     from cpi_link.calc.dedup import HashBitmap, PayableKeys
     from cpi_link.roster.check import check_batches, mark_born_after
-    from cpi_link.roster.read import SPREADSHEETS
+    from cpi_link.roster.read import SPREADSHEETS, file_format
 
     month, rules, batch_rows = plan.month, plan.rules, handle.batch_rows
     # header problems: exit 2 before anything is computed (a spreadsheet may have been parsed early)
@@ -194,11 +194,13 @@ def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir
     # PENDING_BATCHES of them) until it knows which keys repeat
     first = None
     if compute:
-        first = handle.take_first_pass() or _first_pass(handle.path, batch_rows, spill_dir)
+        first = handle.take_first_pass() or _first_pass(handle.paths if handle.several else handle.path, batch_rows,
+                                                        spill_dir)
     runner = first
     repeated = None
     pending: list = []
-    held = _Spill(spill_dir, SHEET_SPILL_BYTES if roster.format in SPREADSHEETS else SPILL_BYTES)
+    sheets = any(file_format(p) in SPREADSHEETS for p in handle.paths)
+    held = _Spill(spill_dir, SHEET_SPILL_BYTES if sheets else SPILL_BYTES)
     keys = PayableKeys(spill_dir)
     totals = Totals()
     rej_parts = []
@@ -294,9 +296,7 @@ def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir
                 hit = (pos < len(drop_rows)) & (drop_rows[np.minimum(pos, len(drop_rows) - 1)] == rows)
                 if hit.any():
                     gone = t.filter(pa.array(hit))
-                    detail = pc.binary_join_element_wise(
-                        "the same person is paid on data row ", pa.array(kept_rows[pos[hit]]).cast(pa.string()),
-                        " (the highest amount)", "")
+                    detail = _kept_detail(kept_rows[pos[hit]], roster)
                     rej_parts.append(rejected_rows(gone.column("source_row"), pa.repeat("duplicate_person", gone.num_rows),
                                                 detail, gone))
                     t = t.filter(pa.array(~hit))
@@ -363,13 +363,37 @@ def _write_and_hash(table, path, metadata: dict | None = None, roster=None) -> s
 
 def exact_file_rows(table, roster):
     """file_row as the officer sees it, exact for a CSV with blank lines or quoted line breaks
-    (read.RosterFile knows them)."""
+    (read.RosterFile knows them); for a roster of several sources, each row's `file` and `sheet`."""
     import pyarrow as pa
 
     if not table.num_rows:
-        return table
+        return _with_places(table, roster)
     exact = roster.exact_file_rows(table.column("source_row").to_numpy(), table.column("file_row").to_numpy())
-    return table.set_column(1, "file_row", pa.array(exact, pa.int64()))
+    return _with_places(table.set_column(1, "file_row", pa.array(exact, pa.int64())), roster)
+
+
+def _with_places(table, roster):
+    """The rejected rows of a roster of several sources (handle.SeveralRosters) with the file and
+    sheet each came from (SPEC 6)."""
+    import pyarrow as pa
+
+    if getattr(roster, "format", None) != "several":
+        return table
+    files, sheets, _rows = roster.places(table.column("source_row").to_numpy())
+    return table.append_column("file", pa.array(files, pa.string())).append_column("sheet", pa.array(sheets, pa.string()))
+
+
+def _kept_detail(kept, roster):
+    """duplicate_person's detail: the data row paid instead (within its file and sheet, for several sources)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if getattr(roster, "format", None) != "several":
+        return pc.binary_join_element_wise("the same person is paid on data row ", pa.array(kept).cast(pa.string()),
+                                           " (the highest amount)", "")
+    files, sheets, rows = roster.places(kept)
+    return pa.array([f"the same person is paid on data row {r} of {f}" + (f", sheet {s}" if s is not None else "")
+                     + " (the highest amount)" for f, s, r in zip(files, sheets, rows.tolist())], pa.string())
 
 
 def _hidden_paid(roster, rejected) -> int:

@@ -17,21 +17,25 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
                     work_dir: Path | None = None, sheet=None) -> dict:
     """{roster, month, rows, ok_rows, problems, warnings}: per reason its rows, example_rows (data
     rows), example_file_rows (the row a person sees: spreadsheet row or CSV line) and example_details."""
-    if month is None:
-        rej, rows, assumed, info = _roster_only(Path(path), sheet)
-    else:
-        from cpi_link.calc.handle import open_roster
-        from cpi_link.calc.month import month_plan
-        from cpi_link.calc.stream import stream_month
-        from cpi_link.core.paths import private_dir
+    from cpi_link.calc.handle import open_roster
 
-        with open_roster(path, work_dir, sheet=sheet, early=False) as handle:
+    paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
+    # early=False: no first pass, so without a month nothing is made under the work folder
+    with open_roster(paths, work_dir if work_dir is not None else paths[0].parent, sheet=sheet, early=False) as handle:
+        if month is None:
+            rej, rows, assumed, info = _roster_only(handle.reader())
+        else:
+            from cpi_link.calc.month import month_plan
+            from cpi_link.calc.stream import stream_month
+            from cpi_link.core.paths import private_dir
+
             private_dir(Path(work_dir))
             plan, primary = month_plan(month, scheme, store, standards, assume_triggered=True)
             compute = primary is None or primary.triggered
             with tempfile.TemporaryDirectory(prefix=".validate-", dir=work_dir) as spill:
                 r = stream_month(handle, plan, compute, Path(spill), payments=False)
-        rej, rows, assumed, info = r.rejected, r.input_rows, list(plan.assumed), r.roster
+            rej, rows, assumed, info = r.rejected, r.input_rows, list(plan.assumed), r.roster
+        sources = [(s.path, s.sheet) for s in handle.sources]
     problems: dict[str, dict] = {}
     bad = 0
     if rej is not None and rej.num_rows:
@@ -43,17 +47,39 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
         srows = rej.column("source_row").to_pylist()
         frows = rej.column("file_row").to_pylist()
         details = rej.column("detail").to_pylist()
-        for reason, srow, frow, detail in zip(reasons, srows, frows, details):
+        several = "file" in rej.column_names
+        places = ([_place(f, s) for f, s in zip(rej.column("file").to_pylist(), rej.column("sheet").to_pylist())]
+                  if several else [None] * rej.num_rows)
+        for reason, srow, frow, detail, place in zip(reasons, srows, frows, details, places):
             p = problems.setdefault(reason, {"rows": 0, "example_rows": [], "example_file_rows": [], "example_details": []})
             p["rows"] += 1
             if len(p["example_rows"]) < examples:
                 p["example_rows"].append(int(srow))
                 p["example_file_rows"].append(int(frow) if frow is not None else None)
                 p["example_details"].append(str(detail))
-    out = {"roster": str(path), "month": month, "sheet": info.get("sheet"), "header_row": info.get("header_row"),
+                if several:  # the file (and sheet) each example row is in
+                    p.setdefault("example_places", []).append(place)
+    warnings: dict = {}
+    for p, sh in sources:  # each source's own rows (data rows within it)
+        for reason, w in _warnings(p, month is None, examples, sh).items():
+            if len(sources) > 1:
+                w["example_places"] = [_place(p, sh)] * len(w["example_rows"])
+            if reason in warnings:
+                have = warnings[reason]
+                have["rows"] += w["rows"]
+                room = examples - len(have["example_rows"])
+                for k in ("example_rows", "example_file_rows", "example_details", "example_places"):
+                    have[k] = have.get(k, []) + w.get(k, [])[:room]
+            else:
+                warnings[reason] = w
+    out = {"roster": str(paths[0]) if len(paths) == 1 else [str(p) for p in paths], "month": month,
+           "sheet": info.get("sheet"), "header_row": info.get("header_row"),
            "header_end": info.get("header_end"), "header_cells": info.get("header_cells", []),
-           "rows": rows, "ok_rows": rows - bad, "problems": problems,
-           "warnings": _warnings(Path(path), month is None, examples, sheet)}
+           "rows": rows, "ok_rows": rows - bad, "problems": problems, "warnings": dict(sorted(warnings.items()))}
+    if info.get("format") == "several":  # every file and sheet, and the sheets `--sheet all` skipped
+        out["sources"] = [{k: i.get(k) for k in ("path", "sheet", "rows", "header_row", "header_end", "header_cells")}
+                          for i in info["sources"]]
+        out["skipped_sheets"] = info.get("skipped_sheets", [])
     if assumed:
         out["figures_missing_for"] = sorted(assumed)  # taken as triggered: only the amounts' order may differ
     return out
@@ -181,8 +207,17 @@ def _listed_twice(ok):
     return dup.append_column("detail", pa.array(details, pa.string()))
 
 
-def _roster_only(path: Path, sheet=None):
-    """The roster's own checks, plus people listed twice among the rows without problems."""
+def _place(file, sheet) -> str:
+    """'rural.xlsx, sheet 农村低保' (or the file alone): where a row of a roster of several sources is."""
+    from cpi_link.core.i18n import _
+
+    name = Path(file).name
+    return name if sheet is None else _("{file}, sheet {sheet}").format(file=name, sheet=sheet)
+
+
+def _roster_only(reader):
+    """The roster's own checks, plus people listed twice among the rows without problems (reader:
+    the handle's, of one source or several)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -190,10 +225,8 @@ def _roster_only(path: Path, sheet=None):
     from cpi_link.calc.encoding import rejected_schema
     from cpi_link.calc.stream import exact_file_rows
     from cpi_link.roster.check import check_batches
-    from cpi_link.roster.read import open_roster
     from cpi_link.roster.schema import ROSTER_SCHEMA
 
-    reader = open_roster(path, sheet)
     orig = ["orig_" + c for c in REJECT_ORIG]
     names = ["source_row", "file_row", "reason", "detail", *REJECT_ORIG]
     parts, good, rows = [], [], 0

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
 # the helpers of calc's neighbours (run, oneoff, report, estimate) live in cli/common.py
 from cpi_link.cli.common import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_MAX_HELP, STANDARDS_SHEET_HELP,  # noqa: F401
                                  EncodingOption, FORMAT_HELP, Format, default_scheme, emit_csv, emit_json, emit_result,
-                                 handle_errors, header_cells_text, load_standards_option, print_result, print_roster_read,
+                                 handle_errors, header_cells_text, load_standards_option, print_result, print_roster_entry,
+                                 print_roster_read,
                                  print_tables,
                                  progress_for, progress_ticker, result_json, roster_read_text, state, stdout_console, warn,
                                  warn_unverified)
@@ -27,7 +28,7 @@ def register(app: typer.Typer) -> None:
 def calc(
     ctx: typer.Context,
     month: str = typer.Option(..., "--month", help=_("Index month YYYY-MM (the month the price figures describe).")),
-    roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
+    roster: List[Path] = typer.Option(..., "--roster", help=ROSTER_HELP),
     standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
     out: Optional[Path] = typer.Option(None, "--out", help=_("New or empty folder for the outputs. Default: a trial folder under HOME/trials/MONTH/ (paid = false: "
@@ -50,7 +51,8 @@ def calc(
     with contextlib.ExitStack() as stack:
         # opened first: the roster's hash and first pass run while the scheme, figures and standards
         # load (a spreadsheet's sheet is parsed then); their temp files go under home, never beside --out
-        handle = stack.enter_context(open_roster(roster, (home.runs_dir if supplement else home.trials_dir) / m, sheet=sheet)) if roster.is_file() else None
+        files = all(p.is_file() for p in roster)
+        handle = stack.enter_context(open_roster(roster, (home.runs_dir if supplement else home.trials_dir) / m, sheet=sheet)) if files else None
         from cpi_link.rules.schemes import load_scheme
         from cpi_link.store.series import SeriesStore
 
@@ -61,8 +63,9 @@ def calc(
         if handle is None:
             from cpi_link.core.errors import InputError
 
-            if not roster.exists():
-                raise InputError(_("{path}: no such file").format(path=roster))
+            for p in roster:
+                if not p.exists():
+                    raise InputError(_("{path}: no such file").format(path=p))
             handle = stack.enter_context(open_roster(roster, home.runs_dir / m, sheet=sheet))  # refused: not a file
         warn_unverified(rules)
         home.ensure()
@@ -82,7 +85,7 @@ def calc(
 @handle_errors
 def validate(
     ctx: typer.Context,
-    roster: Optional[Path] = typer.Option(None, "--roster", help=ROSTER_HELP),
+    roster: Optional[List[Path]] = typer.Option(None, "--roster", help=ROSTER_HELP),
     columns: bool = typer.Option(False, "--columns", help=_("Print the accepted header names of every roster column (the synonym table) and stop.")),
     month: Optional[str] = typer.Option(None, "--month", help=_("Also run the month's checks (categories, standards, duplicates at their amounts) exactly as calc would.")),
     standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP + " " + _("Used with --month.")),
@@ -100,7 +103,7 @@ def validate(
     if columns:
         print_synonyms(fmt)
         return
-    if roster is None:
+    if not roster:
         from cpi_link.core.errors import UsageError
 
         raise UsageError(_("validate needs --roster PATH (or --columns for the accepted header names)"))
@@ -118,7 +121,7 @@ def validate(
         sch.rules_for(m)
         std = load_standards_option(standards, standards_sheet, standards_max)
         store = SeriesStore(home)
-    rep = validate_roster(roster, month=m, scheme=sch, store=store, standards=std, examples=show,
+    rep = validate_roster(list(roster), month=m, scheme=sch, store=store, standards=std, examples=show,
                           work_dir=home.runs_dir if m else None, sheet=sheet)
     if rep.get("figures_missing_for"):
         warn(_("no figures yet for {month} ({missing}): the month's checks assume the mechanism starts; which row of a "
@@ -140,10 +143,16 @@ def validate(
 
         from cpi_link.roster.reasons import detail_text, reason_text
 
-        read = roster_read_text({"sheet": rep["sheet"], "header_row": rep["header_row"], "header_end": rep.get("header_end"),
-                                 "format": "csv" if rep["sheet"] is None else "sheet"})
-        con.print(_("[bold]{path}[/]: {rows:,} data rows, {ok:,} without problems").format(
-            path=escape(str(roster)) + (" (" + escape(read) + ")" if read else ""), rows=rep["rows"], ok=rep["ok_rows"]))
+        read = None if rep.get("sources") else roster_read_text(
+            {"sheet": rep["sheet"], "header_row": rep["header_row"], "header_end": rep.get("header_end"),
+             "format": "csv" if rep["sheet"] is None else "sheet"})
+        if rep.get("sources"):  # several files or sheets read as one roster
+            con.print(_("[bold]{n} rosters read as one[/]: {rows:,} data rows, {ok:,} without problems").format(
+                n=len(rep["sources"]), rows=rep["rows"], ok=rep["ok_rows"]))
+            print_roster_entry(con, {"sources": rep["sources"], "skipped_sheets": rep.get("skipped_sheets")})
+        else:
+            con.print(_("[bold]{path}[/]: {rows:,} data rows, {ok:,} without problems").format(
+                path=escape(str(roster[0])) + (" (" + escape(read) + ")" if read else ""), rows=rep["rows"], ok=rep["ok_rows"]))
         if rep.get("header_cells"):
             con.print(_("columns read: {cells}").format(cells=escape(header_cells_text(rep["header_cells"]))))
         if rep["problems"]:
@@ -152,8 +161,10 @@ def validate(
             t.add_column(_("rows"), justify="right")
             t.add_column(_("first rows (row in the file / data row: detail)"))
             for k, v in rep["problems"].items():
-                t.add_row(reason_text(k), f"{v['rows']:,}", "\n".join(f"{f} / {r}: {escape(detail_text(d))}" for f, r, d in
-                                                                     zip(v["example_file_rows"], v["example_rows"], v["example_details"])))
+                places = v.get("example_places") or [None] * len(v["example_rows"])
+                t.add_row(reason_text(k), f"{v['rows']:,}", "\n".join(
+                    (escape(p) + ": " if p else "") + f"{f} / {r}: {escape(detail_text(d))}"
+                    for f, r, d, p in zip(v["example_file_rows"], v["example_rows"], v["example_details"], places)))
             con.print(t)
         else:
             con.print(_("[green]no problems found[/]"))
@@ -163,7 +174,9 @@ def validate(
             t.add_column(_("rows"), justify="right")
             t.add_column(_("first rows (data row: detail)"))
             for k, v in rep["warnings"].items():
-                t.add_row(k, f"{v['rows']:,}", "\n".join(f"{r}: {escape(d)}" for r, d in zip(v["example_rows"], v["example_details"])))
+                places = v.get("example_places") or [None] * len(v["example_rows"])
+                t.add_row(k, f"{v['rows']:,}", "\n".join((escape(p) + ": " if p else "") + f"{r}: {escape(d)}"
+                                                          for r, d, p in zip(v["example_rows"], v["example_details"], places)))
             con.print(t)
 
 

@@ -397,9 +397,11 @@ SCHEME_HELP = _(
 STANDARDS_HELP = _("Standards file: CSV or a spreadsheet (XLSX, XLS, ODS) with region_code, effective_from, urban_monthly, "
                    "rural_monthly|rural_annual (Chinese headers too). Default: the bundled SAMPLE, with a warning.")
 ROSTER_HELP = _("Roster file: CSV (UTF-8/BOM/GB18030), XLSX/XLSM, XLS, ODS or Parquet; English or Chinese headers, "
-                "found among the first 30 rows.")
-SHEET_HELP = _("Worksheet of a spreadsheet roster: its name or number from 1 (hidden sheets only this way). Default: the "
-               "visible sheet that looks like a roster (several: an error listing them), else the active one.")
+                "found among the first 30 rows. Give it more than once for several files read as one roster "
+                "(one person paid once across them).")
+SHEET_HELP = _("Worksheet of a spreadsheet roster: its name or number from 1 (hidden sheets only this way), or all: every "
+               "visible sheet that looks like a roster, read as one roster. Default: the visible sheet that looks like "
+               "a roster (several: an error listing them), else the active one.")
 STANDARDS_MAX_HELP = _("The highest plausible monthly standard, yuan (default 3000): a standard above it is refused as a typing error.")
 STANDARDS_SHEET_HELP = _("Worksheet of a spreadsheet standards file: name or number from 1 (default as for --sheet).")
 
@@ -442,10 +444,15 @@ def warn_unverified(rules) -> None:
         )
 
 
-def progress_for(roster: Path, fmt: Format, quiet: bool = False):
-    """A rich progress bar on stderr for people, for rosters worth waiting for."""
+def roster_paths(roster) -> list[Path]:
+    """--roster given once or more: the files, in order."""
+    return [Path(p) for p in roster] if isinstance(roster, (list, tuple)) else [Path(roster)]
 
-    if quiet or fmt is not Format.table or roster.stat().st_size < 20_000_000:
+
+def progress_for(roster, fmt: Format, quiet: bool = False):
+    """A rich progress bar on stderr for people, for rosters worth waiting for (one file or several)."""
+
+    if quiet or fmt is not Format.table or sum(p.stat().st_size for p in roster_paths(roster)) < 20_000_000:
         return contextlib.nullcontext(None)
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -454,7 +461,7 @@ def progress_for(roster: Path, fmt: Format, quiet: bool = False):
 
 
 @contextlib.contextmanager
-def progress_ticker(roster: Path, fmt: Format, label: str):
+def progress_ticker(roster, fmt: Format, label: str):
     """Yield a callable to advance a progress bar by n rows (or None when no bar is shown)."""
     with progress_for(roster, fmt) as bar:
         if bar is None:
@@ -528,9 +535,22 @@ def print_roster_read(con, res) -> None:
 
 
 def print_roster_entry(con, entry: dict) -> None:
-    """Where the header was and how each header cell was read (SPEC 5.1: every cell accounted for)."""
+    """Where the header was and how each header cell was read (SPEC 5.1: every cell accounted for);
+    for a roster of several sources, each file and sheet with its rows, and the sheets skipped."""
     from rich.markup import escape
 
+    if entry.get("sources"):
+        from cpi_link.calc.handle import skip_text
+
+        for i, src in enumerate(entry["sources"], 1):
+            where = Path(src["path"]).name + ("" if src.get("sheet") is None else _(", sheet {name}").format(name=repr(src["sheet"])))
+            con.print(_("roster {i} of {n}: {where}, {rows} rows").format(
+                i=i, n=len(entry["sources"]), where=escape(where), rows=f"{src.get('rows', 0):,}"))
+            print_roster_entry(con, {k: v for k, v in src.items() if k != "sheet"})
+        for s in entry.get("skipped_sheets") or []:
+            con.print(_("sheet {name} of {file} not read: {why}").format(
+                name=escape(repr(s["sheet"])), file=escape(Path(s["path"]).name), why=skip_text(s["reason"])))
+        return
     text = roster_read_text(entry)
     if text:
         con.print(_("roster: {text}").format(text=escape(text)))

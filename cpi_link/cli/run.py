@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def run(
     ctx: typer.Context,
-    roster: Path = typer.Option(..., "--roster", help=ROSTER_HELP),
+    roster: List[Path] = typer.Option(..., "--roster", help=ROSTER_HELP),
     standards: Optional[Path] = typer.Option(None, "--standards", help=STANDARDS_HELP),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=SCHEME_HELP),
     since: Optional[str] = typer.Option(None, "--since", help=_("First index month to compute, YYYY-MM. Default: the month after the "
@@ -59,8 +59,9 @@ def run(
     home = st.home
     since_m = parse_month(since, "--since") if since else None
     redo_m = parse_month(redo, "--redo") if redo else None
-    if not roster.exists():
-        raise InputError(_("{path}: no such file").format(path=roster))
+    for p in roster:
+        if not p.exists():
+            raise InputError(_("{path}: no such file").format(path=p))
     sch = load_scheme(scheme or default_scheme(st.config_dir), st.config_dir)
     from cpi_link.calc.handle import open_roster
 

@@ -134,9 +134,9 @@ class Sheet:
         return self._scan
 
 
-def open_sheet(path: Path, sheet: str | int | None = None,
-               looks_like: Callable[[list[list]], bool] | None = None, what: str = "table") -> Sheet:
-    """The worksheet to read (see the module doc). InputError (exit 2) naming the file otherwise."""
+def _worksheets(path: Path):
+    """(calamine book, kind, [(index, name, visible)] of its worksheets); InputError (exit 2) for an
+    unreadable workbook or one without worksheets."""
     import python_calamine as cal
 
     kind = spreadsheet_kind(path) or "xlsx"
@@ -154,6 +154,47 @@ def open_sheet(path: Path, sheet: str | int | None = None,
               if m.typ == cal.SheetTypeEnum.WorkSheet]
     if not sheets:
         raise InputError(_("{path}: the workbook has no worksheets").format(path=path))
+    return book, kind, sheets
+
+
+def _head(s: "Sheet") -> list[list]:
+    """A sheet's first HEADER_SCAN_ROWS rows (where a header is looked for)."""
+    head = []
+    for row in s.rows():
+        head.append(row)
+        if len(head) >= HEADER_SCAN_ROWS:
+            break
+    return head
+
+
+# `--sheet all`: every visible sheet that looks like the table asked for
+ALL_SHEETS = "all"
+
+
+def sheets_like(path: Path, looks_like: Callable[[list[list]], bool]) -> tuple[list[str], list[dict]]:
+    """`--sheet all`: (the names of the visible sheets that look like the table, in workbook order;
+    the other sheets as {sheet, reason}: hidden, empty, or no header among the first rows)."""
+    book, kind, sheets = _worksheets(path)
+    found, skipped = [], []
+    for i, n, v in sheets:
+        if not v:
+            skipped.append({"sheet": n, "reason": "hidden"})
+            continue
+        s = Sheet(path, n, i, kind, None, book)
+        head = _head(s)
+        s.release()
+        if looks_like(head):
+            found.append(n)
+        else:
+            empty = not any(str(c).strip() for r in head for c in r)
+            skipped.append({"sheet": n, "reason": "empty" if empty else "no_header"})
+    return found, skipped
+
+
+def open_sheet(path: Path, sheet: str | int | None = None,
+               looks_like: Callable[[list[list]], bool] | None = None, what: str = "table") -> Sheet:
+    """The worksheet to read (see the module doc). InputError (exit 2) naming the file otherwise."""
+    book, kind, sheets = _worksheets(path)
 
     def load(i: int, name: str) -> Sheet:
         return Sheet(path, name, i, kind, None, book)
@@ -176,12 +217,7 @@ def open_sheet(path: Path, sheet: str | int | None = None,
         found = []
         for i, n in visible:
             s = load(i, n)
-            head = []
-            for row in s.rows():
-                head.append(row)
-                if len(head) >= HEADER_SCAN_ROWS:
-                    break
-            if looks_like(head):
+            if looks_like(_head(s)):
                 found.append(s)
         if len(found) == 1:
             return found[0]

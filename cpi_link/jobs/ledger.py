@@ -588,7 +588,7 @@ class Ledger:
         return self._journal_record(st, key, rec, sha256_bytes(data))
 
     def commit(self, res, roster_sha256: str, key: str | None = None, redo_reason: str | None = None, kind: str = "month",
-               roster_sheet: str | None = None) -> dict:
+               roster_sheet: str | None = None, roster_sources: list | None = None) -> dict:
         """Record a finished run as the month's (or programme's) completed payment."""
         key = key or res.month
         st = self.start_chain()
@@ -603,6 +603,8 @@ class Ledger:
             "run_dir": str(res.run_dir),
             "roster_sha256": roster_sha256,
             "roster_sheet": roster_sheet,  # two sheets of one workbook are two rosters
+            # every file and sheet the month was paid from, with its sha256 (several read as one: SPEC 5.1)
+            **({"roster_sources": roster_sources} if roster_sources is not None else {}),
             "completed_at": _now(),
             "paid_rows": res.paid_rows,
             "persons": res.persons,

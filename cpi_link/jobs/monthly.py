@@ -297,7 +297,8 @@ def _run_due(roster, roster_sha, home, ledger, report, scheme, store, standards,
                     "fetch --source file) and run again").format(month=m, missing=", ".join(missing), later=latest))
             res = calculate_month(m, roster, scheme, store, standards, home, progress=progress,
                                   extra_manifest={"paid_by": "run"})
-            ledger.commit(res, roster_sha, redo_reason=reason if redo else None, roster_sheet=roster.sheet)
+            ledger.commit(res, roster_sha, redo_reason=reason if redo else None, roster_sheet=roster.sheet,
+                          roster_sources=roster.sources_json())
             report.roster = next((i for i in (res.manifest or {}).get("inputs", []) if i.get("role") == "roster"), None)
             status = "paid" if res.triggered else "not_triggered"
             if res.triggered:
@@ -487,7 +488,8 @@ def _pay_differences(ledger, m, roster, scheme, store, standards, roster_sha, ki
         update = {"standards_sha256": standards.sha256}
         if kind == "supplement":
             update["decision"] = full.decision  # the month is now paid under the revised figures
-        ledger.add_supplement(m, res, roster_sha, kind=kind, extra={"reason": reason, "standards_sha256": standards.sha256},
+        ledger.add_supplement(m, res, roster_sha, kind=kind, extra={"reason": reason, "standards_sha256": standards.sha256,
+                                                                    "roster_sources": roster.sources_json()},
                               update=update)
         status = "topup_paid" if kind == "topup" else "paid"
         log.info("%s %s run=%s rows=%d total=%s yuan (decreases listed, not clawed back: %s yuan)", m, status, res.run_id,
@@ -623,5 +625,6 @@ def pay_supplement(ledger, month: str, roster: RosterHandle, scheme, store, stan
                           exclude_paid=exclude, extra_manifest={"supplement_to": rec["run_id"], "paid_by": "run",
                                                                 "kind": "supplement", "label": "补充发放"},
                           run_tag=f"supplement-{len(rec['supplements']) + 1}")
-    ledger.add_supplement(month, res, res.roster_sha256, extra={"roster_sheet": roster.sheet})
+    ledger.add_supplement(month, res, res.roster_sha256, extra={"roster_sheet": roster.sheet,
+                                                                "roster_sources": roster.sources_json()})
     return res

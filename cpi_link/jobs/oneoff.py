@@ -107,7 +107,9 @@ def compute_programme(programme, roster: RosterHandle, store, standards, home, o
         roster.check_unchanged()
         payments = _programme_payments(pq.read_table(r.payments_path), programme, figure)
         run_counts = runs.counts(r)
-        inputs = [{"role": "roster", "path": str(roster.path.resolve()), "sha256": roster.sha256, "rows": r.input_rows}]
+        from cpi_link.jobs.pipeline import roster_entry
+
+        inputs = [roster_entry(roster, r)]
         if not fixed:
             inputs.append({"role": "standards", "path": str(Path(standards.path).resolve()), "sha256": standards.sha256,
                            "rows": len(standards), "sample": bool(standards.sample)})

@@ -60,11 +60,11 @@ def calculate_month(
         r = stream_month(roster, plan, compute, ws.spill, exclude_paid=exclude_paid, progress=progress)
         roster.check_unchanged()
         crashpoint("calc_after_read")  # crash tests: roster read, nothing written
-        return _finish_month(r, plan, primary, roster.path, roster.sha256, standards, ws.dest(plan.run_id), compute,
+        return _finish_month(r, plan, primary, roster_entry(roster, r), roster.sha256, standards, ws.dest(plan.run_id), compute,
                              extra_manifest, inside=ws.inside)
 
 
-def _finish_month(r: StreamResult, plan: MonthPlan, primary, roster_path, roster_sha: str, standards, dest,
+def _finish_month(r: StreamResult, plan: MonthPlan, primary, roster_input: dict, roster_sha: str, standards, dest,
                   compute: bool, extra_manifest: dict | None, inside: bool = False) -> CalcResult:
     """The manifest and the run folder, from stream_month's results (payments already written)."""
     from cpi_link.calc import encoding
@@ -98,8 +98,7 @@ def _finish_month(r: StreamResult, plan: MonthPlan, primary, roster_path, roster
             **({"funding": {k: str(v) for k, v in rules.funding.items()}} if rules.funding else {}),
         },
         "inputs": [
-            {"role": "roster", "path": str(roster_path.resolve()), "sha256": roster_sha, "rows": r.input_rows,
-             **_roster_read(r.roster)},
+            roster_input,
             {"role": "standards", "path": str(Path(standards.path).resolve()), "sha256": standards.sha256,
              "rows": len(standards), "sample": bool(standards.sample)},
         ],
@@ -107,6 +106,27 @@ def _finish_month(r: StreamResult, plan: MonthPlan, primary, roster_path, roster
     manifest = runs.manifest(run_id, month, triggered, decision_json, sections, run_counts, extra=extra_manifest)
     tables = runs.stream_tables(r, encoding.file_metadata(run_id, month, rules.scheme, rules.version, paid=plan.paid))
     return runs.finish(dest, tables, manifest, inside, r.total_fen, r.by_category, roster_sha)
+
+
+def roster_entry(handle: RosterHandle, r: StreamResult) -> dict:
+    """The manifest's roster entry: its file, sha256 and rows, and how it was read; for several
+    sources (SPEC 5.1) every file and sheet with its sha256, rows and header, and the sheets
+    `--sheet all` skipped, with the reason."""
+    entry = {"role": "roster"}
+    if not handle.several:
+        entry["path"] = str(handle.path.resolve())
+    entry.update({"sha256": handle.sha256, "rows": r.input_rows})
+    info = r.roster or {}
+    if info.get("format") != "several":
+        return {**entry, **_roster_read(info)}
+    entry["sources"] = [{"path": str(Path(i["path"]).resolve()), "sheet": i.get("sheet"), "sha256": i["sha256"],
+                         "rows": i["rows"], **_roster_read(i)} for i in info["sources"]]
+    if info.get("skipped_sheets"):
+        entry["skipped_sheets"] = info["skipped_sheets"]
+    if info.get("hidden_rows"):
+        entry["hidden_rows"] = info["hidden_rows"]
+        entry["hidden_paid_rows"] = info.get("hidden_paid_rows", 0)
+    return entry
 
 
 def _roster_read(info: dict | None) -> dict:

@@ -62,6 +62,9 @@ DETAIL_TEMPLATES = (
     N_("the mechanism did not start for this region in {month}"),
     N_("already paid for {month} in an earlier run"),
     N_("already paid under programme {programme} in an earlier run"),
+    # several rosters read as one (the specific forms first: the plain one would match them too)
+    N_("the same person is paid on data row {row} of {file}, sheet {sheet} (the highest amount)"),
+    N_("the same person is paid on data row {row} of {file} (the highest amount)"),
     N_("the same person is paid on data row {row} (the highest amount)"),
     N_("region_code {code} is not on the administrative-division list (GB/T 2260)"),
     N_("region_code {code} ({name}) was abolished in {year}, replaced by {successor}; not valid in {month}"),
