@@ -125,7 +125,8 @@ def _say(report, sch, home, fmt, quiet, logfile) -> None:
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:
-        emit_csv(rows, ["month", "status", "run_id", "run_dir", "paid_rows", "persons", "total_amount", "reason", "stale_figures"])
+        emit_csv(rows, ["month", "status", "run_id", "run_dir", "paid_rows", "persons", "total_amount", "reason", "stale_figures",
+                        "exit_code"])
     elif not quiet:
         from rich.table import Table
 
@@ -142,8 +143,8 @@ def _say(report, sch, home, fmt, quiet, logfile) -> None:
             for r in rows:
                 style = {"paid": "green", "topup_paid": "green", "already_done": "dim",
                          "revised_after_payment": "yellow", "standards_changed": "yellow", "roster_changed": "yellow",
-                         "missing_figures": "red", "stopped": "red"}.get(r["status"], "")
-                t.add_row(r["month"], status_text(r["status"], r.get("kind")), f"{r['paid_rows']:,}", f"{r['persons']:,}", r["total_amount"],
+                         "missing_figures": "red", None: "red"}.get(r["status"], "")
+                t.add_row(r["month"], status_text(r["status"], r.get("kind"), r.get("exit_code")), f"{r['paid_rows']:,}", f"{r['persons']:,}", r["total_amount"],
                           Path(r["run_dir"]).name if r["run_dir"] else "", style=style)
             con.print(t)
             if report.roster:

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cpi_link.core.errors import CpiLinkError, MissingFigures, UsageError
+from cpi_link.core.errors import CpiLinkError, ExitStatus, MissingFigures, UsageError
 from cpi_link.core.i18n import _
 from cpi_link.core.money import fen_to_yuan_str
 from cpi_link.core.months import add_months, month_range
@@ -33,7 +33,10 @@ log = logging.getLogger("cpi_link.run")
 @dataclass
 class MonthOutcome:
     month: str
-    status: str  # paid | not_triggered | already_done | revised_after_payment | standards_changed | topup_paid | roster_changed | missing_figures | stopped
+    # paid | not_triggered | already_done | revised_after_payment | standards_changed | topup_paid | roster_changed |
+    # missing_figures (SPEC 4.5); None for a month that stopped the job for another cause: no status word fits, its
+    # exit_code (SPEC 7: 2, bad input, a damaged ledger or store, a full disk) and reason say why
+    status: str | None
     run_dir: str | None
     paid_rows: int = 0
     persons: int = 0
@@ -48,14 +51,18 @@ class MonthOutcome:
                 "reason": self.reason} | self.extra
 
 
-def status_text(status: str, kind: str | None = None) -> str:
-    """A month's status for people: the word scripts read, with its meaning in Chinese (the CLI's and the page's)."""
+def status_text(status: str | None, kind: str | None = None, exit_code: int | None = None) -> str:
+    """A month's status for people: the word scripts read, with its meaning in Chinese (the CLI's and the page's);
+    a month that stopped the job without a status word: "not done" with the exit code."""
     from cpi_link.core.i18n import is_zh
+
+    if status is None:
+        return _("not done (exit {code})").format(code=exit_code) if exit_code is not None else _("not done")
 
     words = {"paid": _("paid"), "not_triggered": _("not triggered"), "already_done": _("already done"),
              "revised_after_payment": _("figures revised after payment"), "standards_changed": _("standards changed after payment"),
              "topup_paid": _("top-up paid"), "missing_figures": _("figures missing"),
-             "roster_changed": _("roster differs from the one paid"), "stopped": _("stopped")}.get(status)
+             "roster_changed": _("roster differs from the one paid")}.get(status)
     if status == "paid" and kind == "supplement":
         return _("supplement paid (补充发放)") + (" (paid)" if is_zh() else "")
     return f"{words} ({status})" if words and is_zh() else status
@@ -310,8 +317,11 @@ def _run_due(roster, roster_sha, home, ledger, report, scheme, store, standards,
                      res.persons, fen_to_yuan_str(res.total_fen))
     except CpiLinkError as exc:
         # the months done so far stay done; the stopping month is listed with its status and reason
-        status = "missing_figures" if isinstance(exc, MissingFigures) else "stopped"
-        report.months.append(MonthOutcome(current or "", status, None, reason=exc.message))
+        # SPEC 4.5's word when there is one (exit 3: figures missing, a failed fetch that leaves them missing);
+        # otherwise no status word, the exit code of SPEC 7 and the reason
+        code = int(exc.exit_status)
+        status = "missing_figures" if code == ExitStatus.MISSING_FIGURES else None
+        report.months.append(MonthOutcome(current or "", status, None, reason=exc.message, extra={"exit_code": code}))
         report.sort()
         log.error("%s %s: %s", current, status, exc.message)
         raise RunStopped(exc, report) from None

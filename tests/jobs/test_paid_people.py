@@ -183,3 +183,41 @@ def test_run_warns_once_about_unverified_rules(office):
     assert [m["status"] for m in json.loads(r.stdout)] == ["paid", "paid"]
     assert r.stderr.count("verified = false") == 1
     assert "t-v1: 2024-01, 2024-02" in r.stderr
+
+
+def test_a_month_stopped_by_bad_input_has_no_status_word_but_its_exit_code(office, cli, monkeypatch):
+    """SPEC 4.5 has no status word for a month stopped by bad input (a roster file changed while read,
+    a damaged ledger, a full disk): the month done before it is listed, then the stopping month with
+    status null, exit_code 2 and the reason; the command exits 2 (SPEC 7). In process: the second
+    month's calc is made to fail as a roster rewritten meanwhile would."""
+    from cpi_link.core.errors import InputError
+    from cpi_link.jobs import monthly
+
+    for m in ("2024-01", "2024-02"):
+        put_figures(office["home"], m, cpi="103.6", food="101.0")
+    roster = office["tmp"] / "roster.csv"
+    roster.write_text(f"person_id,name,category,region_code\n{A},甲,urban_dibao,140105\n", encoding="utf-8")
+    real = monthly.calculate_month
+
+    def second_fails(month, *a, **kw):
+        if month == "2024-02":
+            raise InputError(f"{roster}: the file changed while it was being read; nothing was written, run again")
+        return real(month, *a, **kw)
+
+    monkeypatch.setattr(monthly, "calculate_month", second_fails)
+    args = ["--config", office["cfg"], "run", "--roster", roster, "--standards", office["std"], "--scheme", "t",
+            "--offline", "--since", "2024-01"]
+    r = cli(*args, "--format", "json")
+    assert r.exit_code == 2, r.stderr
+    got = [(m["month"], m["status"], m["total_amount"], m.get("exit_code")) for m in json.loads(r.stdout)]
+    assert got == [("2024-01", "paid", "31.00", None), ("2024-02", None, "0.00", 2)]
+    assert "the file changed while it was being read" in json.loads(r.stdout)[1]["reason"]
+    r = cli(*args)  # the table says it in words
+    assert r.exit_code == 2
+    assert "already_done" in r.stdout and "not done (exit 2)" in r.stdout and "changed while it was being read" in r.stderr
+    # the month paid stays paid: the next run goes on from 2024-02
+    monkeypatch.setattr(monthly, "calculate_month", real)
+    r = cli(*args[:-2], "--format", "csv")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].endswith(",stale_figures,exit_code") and lines[1].startswith("2024-02,paid,")
