@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from cpi_link.core.money import decimal128_from_fen, small_decimal_from_fen, small_decimal_type
+from cpi_link.core.parquetmeta import columns_json, described, stored_schema, with_descriptions
 
 
 def _schemas():
@@ -43,7 +44,7 @@ def _schemas():
     summary = pa.schema(
         [("region_code", pa.string()), ("category", pa.string()), ("rows", pa.int64()), ("persons", pa.int64()), ("amount", money)]
     )
-    return payments, rejected, summary
+    return tuple(described(s, COLUMNS, PERSONAL) for s in (payments, rejected, summary))
 
 
 # Few-valued string columns of the payments file, written from dictionary arrays (see below).
@@ -71,7 +72,15 @@ def payments_write_schema():
         schema = schema.set(i, pa.field(name, pa.dictionary(pa.int32(), schema.field(name).type)))
     # every paid row has these: declared required, the writer skips their null bookkeeping (a
     # seventh of its time at 5M rows), and a null that slipped through fails the run, not the file
-    return pa.schema([f.with_nullable(f.name in PAYMENTS_NULLABLE) for f in schema])
+    return pa.schema([f.with_nullable(f.name in PAYMENTS_NULLABLE).remove_metadata() for f in schema])
+
+
+def payments_read_schema():
+    """The payments schema as every reader sees the file (plain strings, decimal128, the required
+    columns not null) with each column's description: stored in the file as its Arrow schema."""
+    import pyarrow as pa
+
+    return pa.schema([f.with_nullable(f.name in PAYMENTS_NULLABLE) for f in _schemas()[0]])
 
 
 def payments_from_arrow(t, month: str, scheme: str, version: str, run_id: str):
@@ -131,8 +140,19 @@ def with_run_columns(table, metadata: dict | None):
         return table
     for name in ("index_month", "run_id"):
         if name in metadata and name not in table.schema.names:
-            table = table.append_column(pa.field(name, pa.string()), pa.array([metadata[name]] * table.num_rows, pa.string()))
-    return table.replace_schema_metadata(metadata)
+            field = described(pa.schema([pa.field(name, pa.string())]), COLUMNS)[0]
+            table = table.append_column(field, pa.array([metadata[name]] * table.num_rows, pa.string()))
+    return table.replace_schema_metadata(own_columns(metadata, table.schema.names))
+
+
+def own_columns(metadata, names) -> dict[str, str]:
+    """A file's key-value metadata (str or bytes keys, as pyarrow gives it) with its `columns`
+    entry describing only the columns it has (the entry is repeated in the stored Arrow schema)."""
+    meta = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in (metadata or {}).items()}
+    if "columns" in meta:
+        meta["columns"] = columns_json([n for n in names if n in COLUMNS], COLUMNS, PERSONAL)
+    return meta
 
 
 def _fen_array(values) -> np.ndarray:
@@ -185,6 +205,8 @@ COLUMNS = {
     "run_id": "the run", "bank_account": "bank account as given", "id_flag": "converted_from_15 where converted, id_reformatted where written with separators",
     "reason": "reject reason code", "detail": "why, in words",
     "rows": "roster rows", "programme": "one-off programme id",
+    "kind": "month (the month's run), supplement (补充发放) or topup (补发)",
+    "paid_at": "when the ledger recorded the payment, ISO UTC",
 }
 PERSONAL = {"person_id", "name", "bank_account"}
 
@@ -192,14 +214,11 @@ PERSONAL = {"person_id", "name", "bank_account"}
 def file_metadata(run_id: str, index_month: str, scheme: str, version: str, paid: bool | None = None) -> dict[str, str]:
     """The key-value metadata every Parquet file of a run carries (SPEC 6); paid: "true" for a run
     written for the ledger, "false" for a trial (calc) that pays nobody."""
-    import json
-
     from cpi_link import __version__
 
     meta = {"run_id": run_id, "index_month": index_month, "scheme": scheme, "version": version,
             "cpi_link_version": __version__, "schema_version": SCHEMA_VERSION,
-            "columns": json.dumps({c: {"description": d, "personal_data": c in PERSONAL} for c, d in COLUMNS.items()},
-                                  ensure_ascii=False, sort_keys=True)}
+            "columns": columns_json(COLUMNS, COLUMNS, PERSONAL)}
     if paid is not None:
         meta["paid"] = "true" if paid else "false"
     return meta
@@ -207,19 +226,23 @@ def file_metadata(run_id: str, index_month: str, scheme: str, version: str, paid
 
 def payments_writer(sink, metadata_of=None):
     """The streaming payments writer (fed payments_write_schema tables) on an open binary file;
-    metadata_of() gives the file's key-value metadata when it is closed (the run id is known late)."""
+    metadata_of() gives the file's key-value metadata when it is closed (the run id is known late).
+    The file stores payments_read_schema as its Arrow schema, so readers get the column
+    descriptions and plain types, never the writer's dictionaries and decimal64."""
     import pyarrow.parquet as pq
 
     class Writer(pq.ParquetWriter):
         def close(self):
-            if metadata_of is not None and self.is_open:
-                self.add_key_value_metadata(metadata_of())
+            if self.is_open:
+                meta = metadata_of() if metadata_of is not None else {}
+                schema = payments_read_schema()
+                self.add_key_value_metadata(stored_schema(schema, own_columns(meta, schema.names)))
             super().close()
 
     schema = payments_write_schema()
     codecs = {f.name: "none" if f.name in PAYMENTS_UNCOMPRESSED else PAYMENTS_COMPRESSION for f in schema}
     return Writer(sink, schema, compression=codecs,
-                            store_schema=False,  # the dictionary types are an encoding detail: read back as strings
+                            store_schema=False,  # not the types it is fed: payments_read_schema is stored at close
                             store_decimal_as_integer=True, use_dictionary=PAYMENTS_DICTIONARY,
                             write_statistics=PAYMENTS_STATS, column_encoding=PAYMENTS_ENCODING)
 
@@ -228,6 +251,6 @@ def write_rejected(table, sink, metadata: dict | None = None) -> None:
     """The rejected rows (rejected_schema, sorted by source_row) as one Parquet file."""
     import pyarrow.parquet as pq
 
-    table = with_run_columns(table, metadata)
+    table = with_descriptions(with_run_columns(table, metadata), COLUMNS, PERSONAL)
     pq.write_table(table, sink, compression="zstd", use_dictionary=REJECTED_DICTIONARY,
                    write_statistics=["source_row"], column_encoding={"source_row": "DELTA_BINARY_PACKED"})

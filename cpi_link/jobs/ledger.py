@@ -33,6 +33,7 @@ from cpi_link.core.atomic import (append_whole, atomic_path, crashpoint, read_no
 from cpi_link.core.errors import LockHeld, StoreCorrupt, UsageError
 from cpi_link.core.i18n import N_, _, message, shown
 from cpi_link.core.months import now_utc as _now
+from cpi_link.core.parquetmeta import columns_json, described, with_descriptions
 from cpi_link.core.paths import Home, private_dir
 
 MONTH_KEY = re.compile(r"^\d{4}-\d{2}$")
@@ -562,6 +563,8 @@ class Ledger:
     def _write_payments(self, key: str, run_id: str, run_dir: Path, table=None) -> str:
         import pyarrow.parquet as pq
 
+        from cpi_link.calc import encoding
+
         for d in (self.dir, self.pay_dir, self.pay_dir / key):  # each level 0700, not only the last
             private_dir(d)
         # who was paid, how much, and under what (SPEC 6 ledger export: persons, per person, rate, standard, rules)
@@ -571,7 +574,9 @@ class Ledger:
             src = Path(run_dir) / "payments.parquet"
             names = pq.read_schema(src).names
             table = pq.read_table(src, columns=[c for c in cols if c in names])
-        t = table.select([c for c in cols if c in table.schema.names])
+        t = with_descriptions(table.select([c for c in cols if c in table.schema.names]), encoding.COLUMNS,
+                              encoding.PERSONAL)
+        t = t.replace_schema_metadata(encoding.own_columns(t.schema.metadata, t.schema.names))
         rel = f"payments/{key}/{run_id}.parquet"
         with atomic_path(self.dir / rel) as tmp:
             pq.write_table(t, tmp)
@@ -716,13 +721,18 @@ def export_schema():
     """The columns of `ledger export` (SPEC 4.6, 6): who was paid, how much, and under what."""
     import pyarrow as pa
 
+    from cpi_link.calc import encoding
+
     money = pa.decimal128(18, 2)
-    return pa.schema([("index_month", pa.string()), ("run_id", pa.string()), ("kind", pa.string()),
-                      ("person_id", pa.string()), ("name", pa.string()), ("region_code", pa.string()),
-                      ("category", pa.string()), ("persons", pa.int64()), ("amount_per_person", money),
-                      ("amount", money), ("rate_pct", pa.decimal128(7, 2)), ("standard", money),
-                      ("scheme", pa.string()), ("version", pa.string()), ("paid_at", pa.string())],
-                     metadata={"cpi_link_export": "ledger", "schema_version": "2"})
+    schema = pa.schema([("index_month", pa.string()), ("run_id", pa.string()), ("kind", pa.string()),
+                        ("person_id", pa.string()), ("name", pa.string()), ("region_code", pa.string()),
+                        ("category", pa.string()), ("persons", pa.int64()), ("amount_per_person", money),
+                        ("amount", money), ("rate_pct", pa.decimal128(7, 2)), ("standard", money),
+                        ("scheme", pa.string()), ("version", pa.string()), ("paid_at", pa.string())])
+    # each column described twice: as field metadata (pyarrow) and in the file's `columns` key (DuckDB, polars)
+    return described(schema, encoding.COLUMNS, encoding.PERSONAL).with_metadata(
+        {"cpi_link_export": "ledger", "schema_version": "2",
+         "columns": columns_json(schema.names, encoding.COLUMNS, encoding.PERSONAL)})
 
 
 def export_batches(ledger: Ledger, batch_rows: int = 262_144):

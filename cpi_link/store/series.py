@@ -33,10 +33,32 @@ class UpsertResult:
         return {"added": self.added, "revised": self.revised, "unchanged": self.unchanged}
 
 
+# what each column of the store's files holds (field metadata and the files' `columns` key)
+COLUMNS = {
+    "region_code": "6-digit division code the figure is for (a province, city or county)",
+    "indicator": "the index: cpi, food or scpi",
+    "month": "the month the figure describes, YYYY-MM",
+    "value": "the index, previous year's same month = 100",
+    "source": "where the figure came from (nbs, nbs-legacy, file, bundled)",
+    "source_ref": "the file, release or page the figure was read from",
+    "fetched_at": "when the figure was stored, ISO UTC",
+    "old_value": "the value before the revision", "new_value": "the value after it",
+    "old_source": "where the old value came from", "old_source_ref": "its file, release or page",
+    "new_source": "where the new value came from", "new_source_ref": "its file, release or page",
+    "revised_at": "when the revision was stored, ISO UTC",
+}
+
+
+def _described(schema):
+    from cpi_link.core.parquetmeta import columns_json, described
+
+    return described(schema, COLUMNS).with_metadata({"columns": columns_json(schema.names, COLUMNS)})
+
+
 def _obs_schema():
     import pyarrow as pa
 
-    return pa.schema(
+    return _described(pa.schema(
         [
             ("region_code", pa.string()),
             ("indicator", pa.string()),
@@ -46,13 +68,13 @@ def _obs_schema():
             ("source_ref", pa.string()),
             ("fetched_at", pa.string()),
         ]
-    )
+    ))
 
 
 def _rev_schema():
     import pyarrow as pa
 
-    return pa.schema(
+    return _described(pa.schema(
         [
             ("region_code", pa.string()),
             ("indicator", pa.string()),
@@ -65,7 +87,7 @@ def _rev_schema():
             ("new_source_ref", pa.string()),
             ("revised_at", pa.string()),
         ]
-    )
+    ))
 
 
 def load_bundled(data_dir: Path | None = None) -> dict[tuple[str, str, str], Observation]:

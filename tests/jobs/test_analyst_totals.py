@@ -1,7 +1,9 @@
 """An analyst's glob over HOME/runs gives the ledger's totals (issue 29): trial calcs go to
 HOME/trials with paid = false in the manifest and every Parquet file's metadata; summary and
-rejected carry index_month and run_id; the pyarrow block of docs/analysts.md is run as written.
-Every command is a real subprocess."""
+rejected carry index_month and run_id; every Python and SQL block of docs/analysts.md is run as
+written (DuckDB and polars where installed) and gives the ledger's totals. Issue 34: every Parquet
+file cpi-link writes describes each column as field metadata and in its `columns` key. Every
+command is a real subprocess."""
 
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ def cpi_link(home, cfg, *args):
     return json.loads(r.stdout) if r.stdout.lstrip().startswith(("[", "{")) else r.stdout
 
 
-def test_a_glob_over_runs_equals_the_ledger(tmp_path, home):
+def test_a_glob_over_runs_equals_the_ledger(tmp_path, home, monkeypatch):
     cfg = tmp_path / "cfg"
     (cfg / "schemes").mkdir(parents=True)
     write_scheme(cfg / "schemes", name="t")
@@ -80,14 +82,8 @@ def test_a_glob_over_runs_equals_the_ledger(tmp_path, home):
     rej = pq.read_table(next(iter(sorted((home / "runs" / "2024-01").glob("*/rejected.parquet")))))
     assert rej.num_rows >= 1 and rej.column("index_month").to_pylist()[0] == "2024-01"
 
-    # the analysts' doc's pyarrow block, as written
-    block = re.search(r"```python\n(.*?)```", (REPO / "docs" / "analysts.md").read_text(encoding="utf-8"), re.S).group(1)
-    scope = {"HOME": str(home)}
-    exec(block, scope)
-    totals = scope["totals"]
-    assert totals == {"2024-01": (3, Decimal("76.00")), "2024-02": (2, Decimal("85.00"))}
-
     # ... equal to the ledger's records and its export
+    totals = {"2024-01": (3, Decimal("76.00")), "2024-02": (2, Decimal("85.00"))}
     for m, (rows, yuan) in totals.items():
         rec = json.loads((home / "ledger" / "months" / f"{m}.json").read_text())
         assert (rec["paid_rows"], Decimal(rec["total_fen"]) / 100) == (rows, yuan)
@@ -95,3 +91,79 @@ def test_a_glob_over_runs_equals_the_ledger(tmp_path, home):
     cpi_link(home, cfg, "ledger", "export", "--out", out)
     exp = pq.read_table(out).group_by("index_month").aggregate([([], "count_all"), ("amount", "sum")]).to_pylist()
     assert {r["index_month"]: (r["count_all"], r["amount_sum"]) for r in exp} == totals
+
+    check_docs_blocks(home, tmp_path, monkeypatch, totals)
+    check_descriptions(home, tmp_path)
+
+
+def doc_blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", (REPO / "docs" / "analysts.md").read_text(encoding="utf-8"), re.S)
+
+
+def check_docs_blocks(home, here, monkeypatch, totals):
+    """Every Python block of docs/analysts.md, as written, from the folder holding paid.parquet;
+    each that computes `totals` gets the ledger's. Every SQL block in DuckDB (HOME replaced)."""
+    monkeypatch.chdir(here)
+    ran = []
+    for block in doc_blocks("python"):
+        scope = {"HOME": str(home)}
+        try:
+            exec(block, scope)
+        except ModuleNotFoundError as e:
+            assert e.name in ("duckdb", "polars"), e  # optional: the rest still run
+            continue
+        ran.append(block)
+        if "totals" in scope:
+            assert scope["totals"] == totals, block
+        if "described" in scope:  # pyarrow's field metadata
+            assert set(scope["described"]) == set(pq.read_schema("paid.parquet").names)
+            assert scope["described"]["amount"].startswith("yuan for the row")
+        if "columns" in scope:  # polars: the file's `columns` entry
+            assert scope["columns"]["person_id"]["personal_data"] is True
+    assert sum("totals" in b for b in ran) >= 2  # pyarrow and pandas at least
+    try:
+        import duckdb
+    except ModuleNotFoundError:
+        return
+    con = duckdb.connect()
+    sql = doc_blocks("sql")
+    assert len(sql) >= 6
+    for block in sql:
+        r = con.execute(block.replace("'HOME/", f"'{home}/"))
+        names = [d[0] for d in r.description]
+        rows = [dict(zip(names, row)) for row in r.fetchall()]
+        assert rows, block
+        if "yuan" in names and "index_month" in names:  # the officer's totals, however grouped
+            by_month = {}
+            for row in rows:
+                by_month[row["index_month"]] = by_month.get(row["index_month"], 0) + row["yuan"]
+            assert by_month == {m: yuan for m, (_n, yuan) in totals.items()}, block
+        if "description" in names:  # DESCRIBE beside the `columns` entry: every column described
+            assert all(row["description"] for row in rows), rows
+            assert {row["column_name"]: row["personal_data"] for row in rows}["name"] == "true"
+
+
+def check_descriptions(home, here):
+    """Issue 34: every Parquet file under HOME (run folders, trials, the ledger, the figures store)
+    and the export: each field has a description and personal_data as field metadata, read back
+    by pyarrow, and the file's `columns` entry describes every column. The payments file keeps
+    its types (plain strings, decimal128, the required columns not null)."""
+    import pyarrow as pa
+
+    files = [p for p in home.rglob("*.parquet")] + [here / "paid.parquet"]
+    kinds = {p.name if "ledger" not in p.parts else "ledger" for p in files}
+    assert {"payments.parquet", "rejected.parquet", "summary.parquet", "ledger", "paid.parquet",
+            "observations.parquet"} <= kinds, kinds
+    for p in files:
+        schema = pq.read_schema(p)
+        columns = json.loads(schema.metadata[b"columns"])
+        for f in schema:
+            assert f.metadata and f.metadata[b"description"], (p, f.name)
+            personal = f.name in ("person_id", "name", "bank_account")
+            assert f.metadata[b"personal_data"] == (b"true" if personal else b"false"), (p, f.name)
+            assert columns[f.name]["description"] == f.metadata[b"description"].decode(), (p, f.name)
+    pay = pq.read_schema(next(iter(sorted((home / "runs" / "2024-01").glob("*/payments.parquet")))))
+    assert pay.field("amount").type == pa.decimal128(18, 2) and not pay.field("amount").nullable
+    assert pay.field("category").type == pa.string() and pay.field("rate_pct").type == pa.decimal128(7, 2)
+    assert pay.field("bank_account").nullable and not pay.field("person_id").nullable
+    assert pay.metadata[b"paid"] == b"true" and pay.metadata[b"index_month"] == b"2024-01"

@@ -55,5 +55,8 @@ def test_every_parquet_file_carries_the_runs_metadata(tmp_path, cli, cli_setup):
         assert {k: meta[k] for k in ("run_id", "index_month", "scheme", "version", "schema_version")} == {
             "run_id": res["run_id"], "index_month": "2024-01", "scheme": "t", "version": "t-v1", "schema_version": "1"}, name
         assert meta["cpi_link_version"]
-        columns = json.loads(meta["columns"])
-        assert columns["person_id"]["personal_data"] and not columns["amount"]["personal_data"]
+        columns = json.loads(meta["columns"])  # the file's own columns, each described (issue 34)
+        assert set(columns) == set(pq.read_schema(tmp_path / "out" / name).names), name
+        assert all(c["description"] for c in columns.values()), name
+        assert columns.get("person_id", {"personal_data": True})["personal_data"], name
+        assert not columns.get("amount", {"personal_data": False})["personal_data"], name
