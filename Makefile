@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.deps-stamp
 
-.PHONY: run test install bench bench-analyst bench-workbook print-check fuzz clean messages
+.PHONY: run test install bench bench-analyst bench-workbook bench-serve print-check fuzz clean messages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ bench-analyst: install
 
 bench-workbook: install
 	$(PY) benchmarks/bench_workbook.py $(BENCH_ARGS)
+
+# `cpi-link serve`: from the process start to the first page answered, median of 7 starts.
+bench-serve: install
+	$(PY) benchmarks/bench_serve.py $(BENCH_ARGS)
 
 fuzz: install
 	cd tests && FUZZ_SECONDS=$${FUZZ_SECONDS:-120} ../$(VENV)/bin/python -m pytest -p no:cacheprovider -q -s calc/test_fuzz.py
