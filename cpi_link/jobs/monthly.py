@@ -581,10 +581,11 @@ def setup_log(home, quiet: bool) -> Path:
     return path
 
 
-def pay_month(home, scheme, roster: Path, standards, month: str, progress=None, sheet=None, supplement: bool = False,
+def pay_month(home, scheme, roster, standards, month: str, progress=None, sheet=None, supplement: bool = False,
               topup: bool = False, expect_sha256: str | None = None, expect_standards_sha256: str | None = None) -> RunReport:
     """One index month paid as `run --offline --since MONTH` pays it, stopping at that month (the
     officer's page): under the run lock, logged, the ledger deciding whether it is already done.
+    roster: a path, or several read as one (calc.handle.open_roster), with sheet (a name or "all").
 
     For a completed month it reports what `run` reports (roster_changed, standards_changed), and pays
     them as `run --supplement` / `run --topup` do when asked. expect_sha256, expect_standards_sha256:
@@ -595,8 +596,9 @@ def pay_month(home, scheme, roster: Path, standards, month: str, progress=None, 
 
     with RunLock(home), open_roster(roster, home.runs_dir, sheet=sheet) as handle:
         if expect_sha256 is not None and handle.sha256 != expect_sha256:
+            names = ", ".join(p.name for p in handle.paths)
             raise UsageError(_("{file}: the roster changed since it was checked; nothing paid: check it again").format(
-                file=Path(roster).name))
+                file=names))
         if expect_standards_sha256 is not None and standards.sha256 != expect_standards_sha256:
             raise UsageError(_("{file}: the standards changed since they were checked; nothing paid: check again").format(
                 file=Path(standards.path).name))

@@ -296,15 +296,18 @@ def create_app(desk: Desk) -> Flask:
 
         m = _month_arg()
         try:
-            roster = request.files.get("roster")
-            if roster is None or not roster.filename:
+            rosters = [f for f in request.files.getlist("roster") if f.filename]  # several files: one roster
+            if not rosters:
                 raise UsageError(_("choose the roster file first"))
             if desk.tasks.running("check", m):
                 return redirect(url_for("month", month=m), code=303)
-            rpath, rname = save_upload(desk, roster, _("roster"))
+            saved = [save_upload(desk, f, _("roster")) for f in rosters]
+            rpaths, rname = [p for p, _n in saved], ", ".join(n for _p, n in saved)
             std = request.files.get("standards")
             spath, sname = save_upload(desk, std, _("standards")) if std is not None and std.filename else (None, None)
-            sheet = request.form.get("sheet") or None
+            from cpi_link.core.sheets import ALL_SHEETS
+
+            sheet = ALL_SHEETS if request.form.get("all_sheets") else (request.form.get("sheet") or "").strip() or None
         except Exception as exc:
             desk.notes["month"] = {"ok": False, "error": describe_error(exc)[0]}
             return redirect(url_for("month", month=m), code=303)
@@ -318,10 +321,10 @@ def create_app(desk: Desk) -> Flask:
 
             sch = _scheme(desk)
             std = _standards(spath)
-            with open_roster(rpath, private_dir(out.parent), sheet=sheet) as handle:  # as calc opens it
+            with open_roster(rpaths, private_dir(out.parent), sheet=sheet) as handle:  # as calc opens it
                 res = calculate_month(m, handle, sch, SeriesStore(desk.home), std, desk.home, out_dir=out, progress=t.advance)
                 read_sheet = handle.sheet  # the sheet as the ledger records it (the first one when none was named)
-            rec = {"month": m, "roster": str(rpath), "roster_name": rname, "roster_sha256": res.roster_sha256, "sheet": sheet,
+            rec = {"month": m, "roster": [str(p) for p in rpaths], "roster_name": rname, "roster_sha256": res.roster_sha256, "sheet": sheet,
                    "roster_sheet": read_sheet,
                    "standards": str(spath) if spath else None, "standards_name": sname, "standards_sha256": std.sha256,
                    "scheme": sch.name, "run_dir": str(res.run_dir), "input_rows": res.input_rows, "checked_at": now_utc(),
@@ -329,7 +332,7 @@ def create_app(desk: Desk) -> Flask:
             paid = Ledger(desk.home).record(m)
             if paid is not None and paid.get("kind", "month") == "month":
                 # a completed month: what `run` would report for this roster and these standards, nothing paid
-                report = pay_month(desk.home, sch, rpath, std, m, sheet=sheet, expect_sha256=res.roster_sha256)
+                report = pay_month(desk.home, sch, rpaths, std, m, sheet=sheet, expect_sha256=res.roster_sha256)
                 rec["later"] = [o.to_json() for o in report.months
                                 if o.month == m and o.status in ("roster_changed", "standards_changed", "revised_after_payment")]
             checks.save(desk.home, rec)
@@ -368,7 +371,7 @@ def create_app(desk: Desk) -> Flask:
         def work(t: Task):
             from cpi_link.jobs.monthly import pay_month
 
-            return pay_month(desk.home, _scheme(desk), Path(check["roster"]), _standards(_path_or_none(check["standards"])), m,
+            return pay_month(desk.home, _scheme(desk), [Path(p) for p in check["roster"]], _standards(_path_or_none(check["standards"])), m,
                              progress=t.advance, sheet=check["sheet"], expect_sha256=check["roster_sha256"],
                              expect_standards_sha256=check["standards_sha256"], **flags)
 
@@ -550,7 +553,16 @@ def _check_view(check: dict) -> dict:
     entry = next((i for i in run.manifest.get("inputs", []) if i.get("role") == "roster"), {})
     rows = [{"row": int(r.row), "reason": r.reason, "detail": r.detail, "name": r.name, "id": mask_id(r.person_id),
              "file": getattr(r, "file", None), "sheet": getattr(r, "sheet", None)} for r in rej.head(500).itertuples(index=False)]
-    return {"report": rep, "roster": entry, "rejected": rows, "rejected_total": len(rej), "input_rows": check["input_rows"]}
+    # each file and sheet as read (several files or every sheet: one entry each), and the sheets skipped
+    sources = ([{**src, "name": Path(src["path"]).name} for src in entry["sources"]] if entry.get("sources")
+               else [{**entry, "name": check["roster_name"], "rows": entry.get("rows") or check["input_rows"]}])
+    skipped = []
+    if entry.get("skipped_sheets"):
+        from cpi_link.calc.handle import skip_text
+
+        skipped = [{"file": Path(s["path"]).name, "sheet": s["sheet"], "why": skip_text(s["reason"])} for s in entry["skipped_sheets"]]
+    return {"report": rep, "roster": entry, "sources": sources, "skipped": skipped, "rejected": rows,
+            "rejected_total": len(rej), "input_rows": check["input_rows"]}
 
 
 def _send_made(desk: Desk, name: str, make):

@@ -37,7 +37,7 @@ def save(home: Home, rec: dict) -> None:
 
 def load(home: Home, month: str) -> dict | None:
     """The month's last check as saved, or None: absent, unreadable, its key not its inputs', or its
-    files no longer under home (the officer checks again)."""
+    files (the roster's, one or several) no longer under home (the officer checks again)."""
     try:
         rec = json.loads(read_nofollow(_path(home, month)))
         key = check_key(rec["month"], rec["roster_sha256"], rec.get("sheet"), rec.get("standards_sha256"), rec["scheme"])
@@ -45,10 +45,12 @@ def load(home: Home, month: str) -> dict | None:
         return None
     if rec.get("month") != month or rec.get("key") != key:
         return None
+    if not isinstance(rec.get("roster"), list) or not rec["roster"]:
+        return None
     root = home.root.resolve()
-    for name in ("roster", "standards", "run_dir"):
-        if rec.get(name) is not None and not Path(rec[name]).resolve().is_relative_to(root):
-            return None
-    if not Path(rec["roster"]).is_file() or not Path(rec["run_dir"]).is_dir():
+    files = [*rec["roster"], rec.get("standards"), rec.get("run_dir")]
+    if not all(p is None or (isinstance(p, str) and Path(p).resolve().is_relative_to(root)) for p in files):
+        return None
+    if not all(Path(p).is_file() for p in rec["roster"]) or not Path(rec["run_dir"]).is_dir():
         return None
     return rec

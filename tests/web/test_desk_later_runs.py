@@ -253,7 +253,7 @@ def test_a_roster_changed_after_its_check_is_not_paid(office, tmp_path, home):
     finally:
         desk.stop()
     saved = json.loads((home / "web" / "checks" / "2025-06.json").read_text(encoding="utf-8"))
-    _roster_with_newcomer(Path(saved["roster"]))  # the file under home changed after it was checked
+    _roster_with_newcomer(Path(saved["roster"][0]))  # the file under home changed after it was checked
 
     desk = start_desk(home, env)
     try:

@@ -1,0 +1,124 @@
+"""Issue 32 (with issue 29's one roster of several sources): the page checks and pays several roster
+files, and every sheet of a workbook that looks like a roster, as one roster, through
+calc.handle.open_roster as `run --roster A --roster B --sheet all` does; `run` with the same files
+then finds the month done.
+
+Amounts (shanxi-2021, fixed: 城市低保 30 yuan a person, 农村低保 20):
+  张建国 1 x 30 + 李秀英 3 x 30 (sheet 城区) + 王桂兰 2 x 20 (sheet 农村) + 陈新来 2 x 30 (the CSV)
+  = 30 + 90 + 40 + 60 = 220.00 yuan, 8 persons; 张建国 again in the CSV is paid once (a duplicate).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from desk_helpers import CHROMIUM, CHROMIUM_ARGS, IDS, cli_run, copy_sample_standards, need_chromium, start_desk
+
+pytestmark = pytest.mark.slow
+
+NEW_ID = "140105198003150317"  # valid GB 11643 check digit (calc_helpers.make_id("140105", "19800315", "031"))
+HEAD = ["身份证号", "姓名", "保障类别", "行政区划代码", "城乡", "保障人数", "银行账号"]
+
+
+def _workbook(path: Path) -> None:
+    """Two roster sheets and a notes sheet that is not a roster."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    city = wb.active
+    city.title = "城区"
+    city.append(HEAD)
+    city.append([IDS[0], "张建国", "城市低保", "140105", "城市", 1, "6200000000000000001"])
+    city.append([IDS[1], "李秀英", "城市低保", "140105", "城市", 3, "6200000000000000002"])
+    rural = wb.create_sheet("农村")
+    rural.append(HEAD)
+    rural.append([IDS[2], "王桂兰", "农村低保", "140105", "农村", 2, "6200000000000000003"])
+    notes = wb.create_sheet("说明")
+    notes.append(["本表由小店区民政局填报"])
+    for ws in (city, rural):
+        for row in ws.iter_rows(min_row=2, max_col=1):
+            for c in row:
+                c.number_format = "@"
+    wb.save(path)
+
+
+def _csv(path: Path) -> None:
+    path.write_text(",".join(HEAD) + "\n"
+                    f"{NEW_ID},陈新来,城市低保,140105,城市,2,6200000000000000005\n"
+                    f"{IDS[0]},张建国,城市低保,140105,城市,1,6200000000000000001\n", encoding="utf-8")
+
+
+@pytest.fixture
+def browser():
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def test_several_files_and_every_sheet_checked_and_paid_as_one_roster(browser, tmp_path, home):
+    figs = tmp_path / "山西.csv"
+    figs.write_text("地区代码,月份,指标,指数\n140000,2025-06,居民消费价格指数,103.6\n140000,2025-06,食品,101.0\n", encoding="utf-8")
+    assert cli_run(home, "fetch", "--source", "file", "--file", str(figs)).returncode == 0
+    book, extra = tmp_path / "小店区.xlsx", tmp_path / "补报.csv"
+    _workbook(book)
+    _csv(extra)
+    standards = copy_sample_standards(tmp_path / "standards.csv")
+    desk = start_desk(home)
+    try:
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        ctx.set_default_timeout(120_000)  # a loaded CI box answers slowly; nothing here is timed
+        page = ctx.new_page()
+        page.goto(desk.url)
+        page.goto(f"{desk.base}/month?month=2025-06")
+        page.set_input_files("#roster-file", [str(book), str(extra)])
+        page.set_input_files("#standards-file", str(standards))
+        page.check("#all-sheets")
+        page.click("#check-button")
+        page.wait_for_selector("#check-result")
+        read = page.locator("#check-result ul").first.inner_text()
+        for where in ("小店区.xlsx", "城区", "农村", "补报.csv"):
+            assert where in read, read
+        assert "说明" in page.locator("li.skipped").inner_text()  # the notes sheet, said not read
+        assert page.locator("li.source").count() == 3
+        assert page.locator("#check-total").inner_text() == "220.00"
+        rejected = page.locator("#rejected").inner_text()
+        assert "补报.csv" in rejected and IDS[0] not in rejected  # the duplicate, named by its file, ID masked
+        _shot(page, "month-several")
+        page.click("#to-pay")
+        page.dblclick("#pay-button")
+        page.wait_for_selector("#paid")
+        assert page.locator("#paid-total").inner_text() == "220.00"
+        ctx.close()
+    finally:
+        log = desk.stop()
+    assert "Traceback" not in log
+    out = tmp_path / "ledger.parquet"
+    assert cli_run(home, "ledger", "export", "--out", str(out)).returncode == 0
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(out).to_pylist()
+    assert sorted(r["person_id"] for r in rows) == sorted(IDS + [NEW_ID])
+    assert sum(Decimal(r["amount"]) for r in rows) == Decimal("220.00")
+    # the CLI with the same files in the other order: the same roster, the month already done
+    again = cli_run(home, "run", "--offline", "--since", "2025-06", "--roster", str(extra), "--roster", str(book),
+                    "--sheet", "all", "--standards", str(standards), "--format", "json")
+    assert again.returncode == 0, again.stderr
+    assert {m["status"] for m in json.loads(again.stdout)} == {"already_done"}
+
+
+def _shot(page, name: str) -> None:
+    import os
+
+    folder = os.environ.get("CPI_LINK_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"web-{name}.png"), full_page=True)
