@@ -17,10 +17,10 @@ import typer
 from cpi_link import __version__
 from cpi_link.cli import procenv
 from cpi_link.cli.common import State, handle_errors, state
-from cpi_link.cli.lang import LangGroup
+from cpi_link.cli.lang import LangGroup, LangTyper
 from cpi_link.core.i18n import _
 
-app = typer.Typer(
+app = LangTyper(
     name="cpi-link",
     help=_(
         "Run the price-subsidy linkage mechanism (社会救助和保障标准与物价上涨挂钩联动机制): "

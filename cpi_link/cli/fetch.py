@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
+from cpi_link.cli.lang import LangTyper
 from cpi_link.core.i18n import N_, _, translate
 from cpi_link.core.regions import region_label
 
@@ -23,7 +24,7 @@ SERIES_COLUMNS = ["region_code", "month", "indicator", "value", "yoy_pct", "sour
 
 def register(app: typer.Typer) -> None:
     # a group so that `fetch template` is its subcommand; plain `fetch [options]` runs the callback
-    fetch_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+    fetch_app = LangTyper(invoke_without_command=True, no_args_is_help=False)
     fetch_app.callback(invoke_without_command=True)(fetch)
     fetch_app.command("template")(template)
     app.add_typer(fetch_app, name="fetch")

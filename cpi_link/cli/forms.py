@@ -7,13 +7,14 @@ from pathlib import Path
 import typer
 
 from cpi_link.cli.common import handle_errors, stdout_console
+from cpi_link.cli.lang import LangTyper
 from cpi_link.core.i18n import _
 
 OUT_HELP = _("The form to write: PATH.xlsx (with a 说明 sheet) or PATH.csv (the header row only).")
 
 
 def register(app: typer.Typer) -> None:
-    forms = typer.Typer(no_args_is_help=True, help=_("Write the officer's blank forms: the roster and the standards."))
+    forms = LangTyper(no_args_is_help=True, help=_("Write the officer's blank forms: the roster and the standards."))
     forms.command("roster")(roster)
     forms.command("standards")(standards)
     app.add_typer(forms, name="template")

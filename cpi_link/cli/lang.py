@@ -1,17 +1,19 @@
 """The command line in the chosen language: `--lang` (and the other global options) wherever they
 stand, help rendered in that language, and typer's own strings (Usage, Options, errors) from the
-"messages" catalog."""
+"messages" catalog: typer asks stdlib gettext for them (i18n.toolkit_language), and the few that
+its copy of click writes in plain English are made by overridden public methods (format_usage,
+get_help_option) or raised again translated (ctx.fail). Nothing of typer or click is patched."""
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
+import contextlib
+import importlib
 import inspect
 import re
 import sys
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from cpi_link.core import i18n
 
@@ -68,20 +70,6 @@ def _localise(cmd) -> None:
         _localise(sub)
 
 
-# typer.rich_utils computes these with gettext when it is first imported
-_RICH_CONSTANTS = {
-    "DEPRECATED_STRING": "(deprecated) ",
-    "DEFAULT_STRING": "[default: {}]",
-    "ENVVAR_STRING": "[env var: {}]",
-    "REQUIRED_LONG_STRING": "[required]",
-    "ARGUMENTS_PANEL_TITLE": "Arguments",
-    "OPTIONS_PANEL_TITLE": "Options",
-    "COMMANDS_PANEL_TITLE": "Commands",
-    "ERRORS_PANEL_TITLE": "Error",
-    "ABORTED_TEXT": "Aborted.",
-    "RICH_HELP": "Try [blue]'{command_path} {help_option}'[/] for help.",
-}
-
 # The command-line parser's messages that are plain English in typer's copy of click: translated
 # when they are shown, by matching these templates (msgids of the "messages" catalog).
 _PARSER_MESSAGES = [
@@ -94,6 +82,7 @@ _PARSER_MESSAGES = [
     "Invalid value: {message}",
     "Option '{name}' requires an argument.",
     "Got unexpected extra argument ({args})",
+    "Got unexpected extra argument(s) ({args})",
     "Got unexpected extra arguments ({args})",
     "No such command {name}.",
     "Missing command.",
@@ -107,110 +96,105 @@ def toolkit_text(text: str) -> str:
     """A parser message in the current language (unchanged when it matches no template)."""
     first, sep, tail = text.partition("\n")
     m = re.match(r"Invalid value for (.+?): (.*)\Z", first, re.S)
-    if m:  # the reason inside is a parser message too
-        first = f"Invalid value for {m.group(1)}: " + (i18n.translate_template(m.group(2), _PARSER_MESSAGES, i18n.TOOLKIT_DOMAIN) or m.group(2))
+    if m:  # the reason inside is a parser message too; typer 0.29 passes pydantic's "Value error, " on
+        reason = i18n.translate_template(m.group(2).removeprefix("Value error, "), _PARSER_MESSAGES, i18n.TOOLKIT_DOMAIN)
+        first = f"Invalid value for {m.group(1)}: " + (reason or m.group(2))
     out = i18n.translate_template(first, _PARSER_MESSAGES, i18n.TOOLKIT_DOMAIN)
     return text if out is None else out + sep + tail
 
 
-_patched = False
+@contextlib.contextmanager
+def _parser_errors_translated():
+    """The parser's errors (plain English f-strings in typer's copy of click) raised again in the
+    current language, through the public `ctx.fail`; anything else passes unchanged."""
+    try:
+        yield
+    except typer.TyperException as exc:
+        ctx = getattr(exc, "ctx", None)
+        text = exc.format_message()
+        shown = toolkit_text(text)
+        if ctx is None or shown == text or type(exc).__name__ == "NoArgsIsHelpError":
+            raise
+        ctx.fail(shown)
 
 
-def install_toolkit() -> None:
-    """Point typer's gettext at the "messages" catalog of the current language."""
-    global _patched
-    tr = i18n.translations(i18n.TOOLKIT_DOMAIN)
-    import typer.core
+class _LocalHelp:
+    """The usage line's "Usage: " and the help option's text in the current language: click
+    writes both in English, so the commands override the two public methods that make them."""
 
-    if "typer.rich_utils" in sys.modules:
-        _set_rich(sys.modules["typer.rich_utils"])
-    elif _RichUtilsHook not in sys.meta_path:
-        sys.meta_path.insert(0, _RichUtilsHook)
-    from typer._click import core as cc
-    from typer._click import exceptions as cx
-    from typer._click import formatting as fm
-
-    typer.core._ = tr.gettext
-    if _patched:
-        return
-    _patched = True
-    write_usage = fm.HelpFormatter.write_usage
-
-    def _write_usage(self, prog, args="", prefix=None):
+    def format_usage(self, ctx, formatter) -> None:
         usage = i18n.translations(i18n.TOOLKIT_DOMAIN).gettext("Usage: ")
-        return write_usage(self, prog, args, usage if prefix in (None, "Usage: ") else prefix)
+        formatter.write_usage(ctx.command_path, " ".join(self.collect_usage_pieces(ctx)), prefix=usage)
 
-    fm.HelpFormatter.write_usage = _write_usage
-    get_help_option = cc.Command.get_help_option
-
-    def _get_help_option(self, ctx):
-        opt = get_help_option(self, ctx)
+    def get_help_option(self, ctx):
+        opt = super().get_help_option(ctx)
         if opt is not None:
             opt.help = i18n.translations(i18n.TOOLKIT_DOMAIN).gettext("Show this message and exit.")
         return opt
 
-    cc.Command.get_help_option = _get_help_option
-    format_message = cx.ClickException.format_message
 
-    def _format_message(self):
-        return toolkit_text(format_message(self))
-
-    cx.ClickException.format_message = _format_message
-    for cls in vars(cx).values():  # subclasses that override it
-        if isinstance(cls, type) and issubclass(cls, cx.ClickException) and "format_message" in vars(cls):
-            original = vars(cls)["format_message"]
-            cls.format_message = (lambda f: lambda self: toolkit_text(f(self)))(original)
+class LangCommand(_LocalHelp, TyperCommand):
+    """A command whose usage line and help option are in the current language."""
 
 
-def _set_rich(ru) -> None:
-    tr = i18n.translations(i18n.TOOLKIT_DOMAIN)
-    ru._ = tr.gettext
-    for name, msgid in _RICH_CONSTANTS.items():
-        setattr(ru, name, tr.gettext(msgid))
+class LangSubGroup(_LocalHelp, TyperGroup):
+    """A command group (scheme, fetch, ...) whose usage line and help option are in the current language."""
 
 
-class _RichUtilsHook:
-    """Translates typer.rich_utils' constants as soon as typer imports it, which it does only to
-    print help or an error: importing it up front cost every Chinese command 40 ms."""
+class LangTyper(typer.Typer):
+    """typer.Typer whose commands and groups are the classes above: every module of the command line
+    makes its apps with it, so no command shows English "Usage:" in a Chinese session."""
 
-    @classmethod
-    def find_spec(cls, name, path=None, target=None):
-        if name != "typer.rich_utils":
-            return None
-        sys.meta_path.remove(cls)  # once: then the module is in sys.modules
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            return spec
-        spec.loader = _AfterExec(spec.loader)
-        return spec
+    def __init__(self, *args, cls=None, **kwargs):
+        super().__init__(*args, cls=cls or LangSubGroup, **kwargs)
+
+    def command(self, *args, cls=None, **kwargs):
+        return super().command(*args, cls=cls or LangCommand, **kwargs)
 
 
-class _AfterExec(importlib.abc.Loader):
-    def __init__(self, loader):
-        self.loader = loader
-
-    def create_module(self, spec):
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module):
-        self.loader.exec_module(module)
-        _set_rich(module)
+# The language typer.rich_utils was loaded in: it computes its panel titles and "[default: ...]"
+# when imported (which typer does only to print help or an error); None: not loaded, or unknown
+_rich_language: str | None = None
 
 
-class LangGroup(TyperGroup):
+def _rich_strings_in(lang: str) -> None:
+    """A process that already printed help in another language (the tests, which call main() in
+    turn in both) has typer load rich_utils again, so its strings come from gettext in `lang`."""
+    global _rich_language
+    rich_utils = sys.modules.get("typer.rich_utils")
+    if rich_utils is not None and _rich_language != lang:
+        importlib.reload(rich_utils)
+        _rich_language = lang
+
+
+class LangGroup(LangSubGroup):
     """The root command: global options anywhere, the language set before anything is printed."""
 
     def main(self, args=None, *rest, **kwargs):
+        global _rich_language
         args = list(sys.argv[1:] if args is None else args)
         args, lang = split_globals(args)
         if lang is not None and re.split(r"[-_.]", lang.strip().lower())[0] not in i18n.LANGUAGES:
             typer.echo(f"error: --lang {lang!r}: use zh or en / 请用 zh 或 en", err=True)  # both languages: none chosen
             raise SystemExit(2)
         previous = i18n.set_language(lang or i18n.language_from_env())
+        chosen = i18n.current_language()
         try:
-            install_toolkit()
-            _localise(self)
-            return super().main(args, *rest, **kwargs)
+            with i18n.toolkit_language(chosen):
+                _rich_strings_in(chosen)
+                _localise(self)
+                try:
+                    return super().main(args, *rest, **kwargs)
+                finally:
+                    if _rich_language is None and "typer.rich_utils" in sys.modules:
+                        _rich_language = chosen  # loaded during this command, in this language
         finally:
             i18n.set_language(previous)
-            install_toolkit()
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        with _parser_errors_translated():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx):
+        with _parser_errors_translated():
+            return super().invoke(ctx)

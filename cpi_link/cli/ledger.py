@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console
+from cpi_link.cli.lang import LangTyper
 from cpi_link.core.i18n import _
 
-ledger_app = typer.Typer(help=_("The ledger of what was paid: export it for analysis."), no_args_is_help=True)
+ledger_app = LangTyper(help=_("The ledger of what was paid: export it for analysis."), no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:

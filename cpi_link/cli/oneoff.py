@@ -10,11 +10,12 @@ import typer
 from cpi_link.cli.common import result_json as calc_result_json
 from cpi_link.cli.common import ROSTER_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP, emit_result, load_standards_option, print_tables, progress_ticker
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, heading, state, stdout_console, warn
+from cpi_link.cli.lang import LangTyper
 from cpi_link.core.i18n import N_, _, is_zh, translate_template
 
 PROGRAMME_HELP = _("Programme id in the config's programmes/ folder (e.g. shanxi-2021-spring-festival) or a path to a programme TOML file.")
 
-programme_app = typer.Typer(
+programme_app = LangTyper(
     help=_("Inspect one-off programmes (节日补助 / 临时生活补助) in config/programmes."),
     no_args_is_help=True,
 )

@@ -8,10 +8,11 @@ from typing import Optional
 import typer
 
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
+from cpi_link.cli.lang import LangTyper
 from cpi_link.core.i18n import _, pgettext
 from cpi_link.core.regions import region_label
 
-scheme_app = typer.Typer(
+scheme_app = LangTyper(
     help=_("Inspect policy schemes: the dated versions and temporary overlays in config/schemes."),
     no_args_is_help=True,
 )

@@ -7,9 +7,10 @@ from typing import Optional
 import typer
 
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, heading, state, stdout_console
+from cpi_link.cli.lang import LangTyper
 from cpi_link.core.i18n import _
 
-sources_app = typer.Typer(
+sources_app = LangTyper(
     help=_("NBS data sources: show the configured series (config/sources.toml) or browse the portal's catalogue."),
     no_args_is_help=True,
 )

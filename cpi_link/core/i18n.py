@@ -91,6 +91,24 @@ def translations(domain: str = DOMAIN, lang: str | None = None) -> _gettext.Null
     return tr
 
 
+@contextlib.contextmanager
+def toolkit_language(lang: str):
+    """`lang` for the libraries that call stdlib gettext.gettext (typer: Usage, Options, its errors),
+    the supported way: their default domain ("messages") bound to our catalog, and the catalog's
+    language in LANGUAGE, the variable stdlib gettext reads first. Put back after the block."""
+    _gettext.textdomain(TOOLKIT_DOMAIN)
+    _gettext.bindtextdomain(TOOLKIT_DOMAIN, str(LOCALE_DIR))
+    saved = os.environ.get("LANGUAGE")
+    os.environ["LANGUAGE"] = _CATALOG_LANG.get(lang, lang)  # "en": no catalog, the English msgids
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("LANGUAGE", None)
+        else:
+            os.environ["LANGUAGE"] = saved
+
+
 def _(message: str) -> str:
     """The message in the current language (the English msgid when not translated)."""
     out = Text(translations().gettext(message))

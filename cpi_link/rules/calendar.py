@@ -125,7 +125,9 @@ def _calendar() -> _Calendar:
         try:
             import holidays
 
-            cn = holidays.country_holidays("CN", years=range(2001, date.today().year + 3))
+            # names in English whatever the locale (the package reads LANGUAGE, LC_ALL...): the
+            # deadline's note is for scripts, and note_text() translates it for people
+            cn = holidays.country_holidays("CN", years=range(2001, date.today().year + 3), language="en_US")
             # a year is covered when the library lists its make-up working days or substituted days
             # off: the arrangement announced for it, not only rule-derived festival dates
             covered = {d.year for d in getattr(cn, "weekend_workdays", ())}

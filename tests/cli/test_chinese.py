@@ -273,6 +273,50 @@ def test_an_error_in_chinese(cli):
     assert r.exit_code == 2 and "缺少选项 '--roster'。" in r.stderr
 
 
+def test_the_toolkit_in_chinese_in_a_real_process(tmp_path):
+    """Issue 26: typer's strings through stdlib gettext (no patched typer or click), --lang after
+    the command, in a real process as an officer runs it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE", "CPI_LINK_LANG")}
+    env.update(CPI_LINK_HOME=str(tmp_path / "home"), COLUMNS="200", NO_COLOR="1")
+    r = subprocess.run([sys.executable, "-m", "cpi_link", "scheme", "show", "--bogus", "--lang", "zh"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2
+    assert r.stderr.startswith("用法：cpi-link scheme show [OPTIONS] {name}\n用 'cpi-link scheme show -h' 查看帮助。")
+    assert "╭─ 错误" in r.stderr and "没有选项：--bogus" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "cpi_link", "trigger", "2019-11", "--lang", "zh"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "多余的参数（2019-11）" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "cpi_link", "template", "--help"], capture_output=True, text=True,
+                       env={**env, "LANG": "zh_CN.UTF-8"})
+    assert r.returncode == 0 and "用法：cpi-link template [OPTIONS] COMMAND [ARGS]..." in r.stdout
+    assert "显示本帮助并退出。" in r.stdout and "╭─ 命令" in r.stdout and "Usage" not in r.stdout
+
+
+def test_every_command_is_made_to_speak_the_language():
+    """A command made with plain typer.Typer would show English "Usage:" in a Chinese session;
+    and the language comes from no patch of typer or click (issue 26)."""
+    import typer.main
+
+    from cpi_link.cli import app
+    from cpi_link.cli.lang import LangCommand, LangSubGroup
+
+    def walk(cmd, path):
+        yield path, cmd
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, f"{path} {name}")
+
+    commands = list(walk(typer.main.get_command(app), "cpi-link"))
+    assert len(commands) > 20
+    wrong = [path for path, cmd in commands if not isinstance(cmd, (LangCommand, LangSubGroup))]
+    assert not wrong, wrong
+    for path in sorted((ROOT / "cpi_link").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert "typer._click" not in text and "meta_path" not in text, path
+
+
 def test_bad_lang_value(cli):
     r = cli("--lang", "fr", "trigger")
     assert r.exit_code == 2 and "--lang" in r.stderr
@@ -293,8 +337,13 @@ def test_help_in_chinese(cli):
 def test_english_stays_the_default_and_nothing_leaks_between_runs(cli):
     zh = cli("--lang", "zh", "trigger", "--help")
     en = cli("trigger", "--help")
-    assert "用法" in zh.stdout
+    assert "用法" in zh.stdout and "[默认：table]" in zh.stdout and "╭─ 选项" in zh.stdout
     assert "Usage:" in en.stdout and "Show this message and exit." in en.stdout and "用法" not in en.stdout
+    # typer computes its panel titles and "[default: ...]" once, when it loads them: in the same
+    # process, English help after Chinese help has them in English again
+    assert "[default: table]" in en.stdout and "╭─ Options" in en.stdout and "默认" not in en.stdout
+    zh_error, en_error = cli("--lang", "zh", "trigger", "--bogus"), cli("trigger", "--bogus")
+    assert "╭─ 错误" in zh_error.stderr and "╭─ Error" in en_error.stderr and "No such option: --bogus" in en_error.stderr
     assert "Index month to decide, YYYY-MM" in en.stdout
     cli.env.update(WIDE)
     r = cli("trigger", "--scheme", "national", "--month", "2019-11")
