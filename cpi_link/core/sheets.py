@@ -223,8 +223,11 @@ def open_sheet(path: Path, sheet: str | int | None = None,
             return found[0]
         if len(found) > 1:
             listed = ", ".join(repr(s.name) for s in found)
-            raise InputError(_("{path}: {n} visible sheets each look like a {what} ({listed}); name the one to read "
-                               "with --sheet NAME (or its number from 1)").format(path=path, n=len(found), what=_(what), listed=listed))
+            msg = _("{path}: {n} visible sheets each look like a {what} ({listed}); name the one to read "
+                    "with --sheet NAME (or its number from 1)").format(path=path, n=len(found), what=_(what), listed=listed)
+            if what == "roster":  # rosters may be read together (calc.handle)
+                msg += _("; --sheet all reads them all as one roster")
+            raise InputError(msg)
     active = _active_sheet(path, kind, [n for _i, n, _v in sheets])
     for i, n in visible:
         if n == active:

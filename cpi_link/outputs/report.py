@@ -161,7 +161,8 @@ def load_run(path: Path | str, verify: bool = True) -> Run:
 
 def load_rejected(run: Run):
     """rejected.parquet as a DataFrame with `row` = the row number the officer sees (`file_row`
-    when the run has it, else `source_row`), sorted by it; an empty frame when there is none."""
+    when the run has it, else `source_row`), sorted by it (several rosters: by file, then row); an
+    empty frame when there is none."""
     import pandas as pd
     import pyarrow.parquet as pq
 
@@ -180,6 +181,8 @@ def load_rejected(run: Run):
         if c not in df.columns:
             df[c] = ""
         df[c] = df[c].fillna("")
+    if "file" in df.columns and "source_row" in df.columns:  # several rosters read as one: in their order, each by row
+        return df.sort_values("source_row", kind="stable").reset_index(drop=True)
     return df.sort_values("row", kind="stable").reset_index(drop=True)
 
 

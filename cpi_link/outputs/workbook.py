@@ -485,17 +485,22 @@ def _rejected_sheet(wb, F: _Formats, run: Run, rej) -> None:
     ws.set_start_page(1)
     ws.set_footer("&C未发放名单　第 &P 页", {"margin": 0.25})
     ws.set_default_row(20)
-    for j, (_, w) in enumerate(REJECTED_HEADERS):
+    # several rosters read as one: which file (and sheet) each row is in, the 说明 column narrower by as much
+    several = "file" in rej.columns
+    headers = (REJECTED_HEADERS[:1] + [("名册文件（工作表）", 18)] + REJECTED_HEADERS[1:5]
+               + [(REJECTED_HEADERS[5][0], REJECTED_HEADERS[5][1] - 18)]) if several else REJECTED_HEADERS
+    k = 1 if several else 0  # the columns after 序号 move right by one
+    for j, (_, w) in enumerate(headers):
         ws.set_column(j, j, w)
     has_file_row = "file_row" in rej.columns
     ws.set_row(0, TITLE_PT)
     ws.write_string(0, 0, f"未发放名单　统计月份 {run.month}　共 {len(rej)} 行　"
                     + ("（名册行号 = 在 Excel 中看到的行号）" if has_file_row else "（名册行号 = 数据行序号，不含表头）"), F.title)
-    for j, (h, _) in enumerate(REJECTED_HEADERS):
+    for j, (h, _) in enumerate(headers):
         ws.write_string(1, j, h, F.head)
     ws.freeze_panes(2, 0)
     if not len(rej):
-        ws.merge_range(2, 0, 2, len(REJECTED_HEADERS) - 1, "无（名册中每一行均已发放）", F.text)
+        ws.merge_range(2, 0, 2, len(headers) - 1, "无（名册中每一行均已发放）", F.text)
         return
     rows = rej["row"].tolist()
     from cpi_link.core.privacy import mask_digits
@@ -504,17 +509,22 @@ def _rejected_sheet(wb, F: _Formats, run: Run, rej) -> None:
     ids = _mask_series(rej["person_id"]).tolist()
     reasons = [reason_words(x) for x in rej["reason"].astype(str).tolist()]
     details = [mask_digits(d) for d in detail_words(rej["detail"].astype(str).tolist())]
+    places = ([f + ("" if s is None or s != s else f"（{s}）") for f, s in zip(rej["file"].tolist(), rej["sheet"].tolist())]
+              if several else None)
     r = 2
     for i in range(len(rows)):
-        lines = max(_est_lines(reasons[i], REJECTED_HEADERS[4][1]), _est_lines(details[i], REJECTED_HEADERS[5][1]))
+        lines = max(_est_lines(reasons[i], headers[4 + k][1]), _est_lines(details[i], headers[5 + k][1]),
+                    _est_lines(places[i], headers[1][1]) if several else 1)
         if lines > 1:  # wrapped text: a taller row, or the second line is cut off
             ws.set_row(r, 13 * lines + 5)
         ws.write_number(r, 0, i + 1, F.int)
-        ws.write_number(r, 1, int(rows[i]), F.int)
-        _put_text(ws, r, 2, names[i], F.text, F.text_q)
-        ws.write_string(r, 3, ids[i], F.text)
-        ws.write_string(r, 4, reasons[i], F.text_wrap)
-        _put_text(ws, r, 5, details[i], F.text_wrap, F.text_q)
+        if several:
+            _put_text(ws, r, 1, places[i], F.text_wrap, F.text_q)
+        ws.write_number(r, 1 + k, int(rows[i]), F.int)
+        _put_text(ws, r, 2 + k, names[i], F.text, F.text_q)
+        ws.write_string(r, 3 + k, ids[i], F.text)
+        ws.write_string(r, 4 + k, reasons[i], F.text_wrap)
+        _put_text(ws, r, 5 + k, details[i], F.text_wrap, F.text_q)
         r += 1
 
 

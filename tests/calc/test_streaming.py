@@ -455,3 +455,39 @@ def test_the_handover_drops_checks_the_second_pass_has_passed():
     h.put(5, "late too")
     h.put(7, "early")
     assert h.items == {7: "early"} and h.take(7) == "early"
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2, 1000])
+def test_three_files_read_as_one_roster_pay_as_the_one_file(world, batch_rows):
+    """Several sources (issue 29): ROWS cut into three CSV files, given together, pay exactly as the
+    one file does, at any batch size (the first pass and the dedup run over all three, data rows
+    numbered on across them); each rejected row names its file and its line there, a blank line
+    in the third file counted."""
+    from cpi_link.calc.handle import open_roster
+
+    one = _csv(world["tmp"] / "roster.csv")
+    head, *lines = one.read_text(encoding="utf-8").splitlines()
+    parts = []
+    for i, (lo, hi) in enumerate(((0, 3), (3, 6), (6, 9)), 1):
+        body = lines[lo:hi]
+        if i == 3:
+            body = body[:1] + [""] + body[1:]  # a blank line before rows 8 and 9
+        p = world["tmp"] / f"part{i}.csv"
+        p.write_text("\n".join([head, *body]) + "\n", encoding="utf-8")
+        parts.append(p)
+    _run(world, one, world["tmp"] / "one", batch_rows=batch_rows)
+    with open_roster(parts, world["tmp"], batch_rows=batch_rows) as handle:
+        assert handle.first_pass is not None  # the early first pass covers all three
+        res = _run(world, handle, world["tmp"] / "three", batch_rows=batch_rows)
+    assert res.total_fen == TOTAL_FEN and res.paid_rows == 5 and res.input_rows == 9
+    a = pq.read_table(world["tmp"] / "one" / "payments.parquet").sort_by("source_row").drop_columns(["run_id"])
+    b = pq.read_table(world["tmp"] / "three" / "payments.parquet").sort_by("source_row").drop_columns(["run_id"])
+    assert a.equals(b)
+    rej = {r["source_row"]: r for r in pq.read_table(world["tmp"] / "three" / "rejected.parquet").to_pylist()}
+    # row 2 (part1 line 3) is paid on row 5 (part2's 2nd data row); row 4 on row 1; row 7 on row 3
+    assert {r: (x["file"], x["sheet"], x["file_row"], x["reason"]) for r, x in rej.items()} == {
+        2: ("part1.csv", None, 3, "duplicate_person"), 4: ("part2.csv", None, 2, "duplicate_person"),
+        7: ("part3.csv", None, 2, "duplicate_person"), 9: ("part3.csv", None, 5, "unknown_category")}
+    assert rej[2]["detail"] == "the same person is paid on data row 2 of part2.csv (the highest amount)"
+    assert rej[4]["detail"] == "the same person is paid on data row 1 of part1.csv (the highest amount)"
+    assert rej[7]["detail"] == "the same person is paid on data row 3 of part1.csv (the highest amount)"

@@ -65,6 +65,14 @@ def test_one_person_on_two_rosters_is_paid_once_at_the_higher_amount(office):
         ("第二批.xlsx", "补报", 2, hashlib.sha256(other.read_bytes()).hexdigest())]
     assert entry["rows"] == 5 and entry["sources"][1]["header_row"] == 2
     assert man["counts"]["input_rows"] == man["counts"]["paid_rows"] + man["counts"]["rejected_rows"] == 5
+    # the officer's workbook lists each rejected row with its file (and sheet) and its row there
+    book = office["tmp"] / "发放表.xlsx"
+    r = cpi_link(office, "report", out, "--xlsx", book)
+    assert r.returncode == 0, r.stderr
+    ws = openpyxl.load_workbook(book)["未发放名单"]
+    assert [c.value for c in ws[2]][:3] == ["序号", "名册文件（工作表）", "名册行号"]
+    assert [(row[1].value, row[2].value) for row in ws.iter_rows(min_row=3)] == [("城市.csv", 2), ("城市.csv", 4)]
+    assert "第二批.xlsx" in ws["G3"].value and "补报" in ws["G3"].value  # the row paid instead, in Chinese
     # validate finds the same rows, naming the file of each
     r = cpi_link(office, "validate", "--roster", city, "--roster", other, "--month", "2024-01", "--standards",
                  office["std"], "--scheme", "t", "--format", "json")
