@@ -150,7 +150,8 @@ class RosterHandle:
     """A roster of one or several sources for one command (see the module docstring). Use as a
     context manager."""
 
-    def __init__(self, paths, work_parent: Path, sheet=None, batch_rows: int = BATCH_ROWS, early: bool = True):
+    def __init__(self, paths, work_parent: Path, sheet=None, batch_rows: int = BATCH_ROWS, early: bool = True,
+                 remark_check: bool = True):
         from cpi_link.core.paths import temp_name
 
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
@@ -165,6 +166,7 @@ class RosterHandle:
         # the worksheet of a one-source roster (--sheet); None for several (each source names its own)
         self.sheet = None if self.several else self.sources[0].sheet
         self.batch_rows = batch_rows
+        self.remark_check = remark_check  # False: --no-remark-check (a scheme's remark_check = false also turns it off)
         # the first pass's key files (large rosters only) go under here: a folder of this process
         self.work = Path(work_parent) / temp_name(".work-", "roster")
         self._first: FirstPass | None = (firstpass.FirstPass([s.path for s in self.sources], batch_rows, self.work)
@@ -307,9 +309,11 @@ class SeveralRosters:
         return out
 
 
-def open_roster(paths, work_parent: Path, sheet=None, batch_rows: int = BATCH_ROWS, early: bool = True) -> RosterHandle:
+def open_roster(paths, work_parent: Path, sheet=None, batch_rows: int = BATCH_ROWS, early: bool = True,
+                remark_check: bool = True) -> RosterHandle:
     """Open a roster for one command (RosterHandle): one path, or several read as one roster.
     sheet: a worksheet name or number for each workbook, or "all" (every visible sheet that looks
     like a roster). work_parent: a folder under home or --out for the first pass's temp files.
-    early=False: nothing overlaps the caller's loading (the hashes still start now)."""
-    return RosterHandle(paths, work_parent, sheet=sheet, batch_rows=batch_rows, early=early)
+    early=False: nothing overlaps the caller's loading (the hashes still start now).
+    remark_check=False: --no-remark-check."""
+    return RosterHandle(paths, work_parent, sheet=sheet, batch_rows=batch_rows, early=early, remark_check=remark_check)

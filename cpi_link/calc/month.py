@@ -59,6 +59,7 @@ class MonthPlan:
     # region code -> why it is outside the paying jurisdiction (unknown_region), or None (programmes)
     outside: Callable[[str], str | None] | None = None
     paid: bool | None = None  # written for the ledger (run) or a trial (calc): every Parquet file says which
+    remark_check: bool = True  # the scheme's remark_check (false: a 备注 saying 停保 is not looked at)
     _std_cache: dict = field(default_factory=dict)
     _run_id: str | None = None
 
@@ -108,7 +109,7 @@ def month_plan(month: str, scheme, store, standards, assume_triggered: bool = Fa
 
     primary = decision_for(rules.index_region) if rules.index_region != "prefecture" else None
     plan = MonthPlan(month=month, rules=rules, decision_for=decision_for, standards=standards, run_id_of=lambda: "",
-                     decisions=decisions, assumed=assumed)
+                     decisions=decisions, assumed=assumed, remark_check=getattr(scheme, "remark_check", True))
     return plan, primary
 
 

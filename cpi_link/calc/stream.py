@@ -184,12 +184,16 @@ def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir
 
     from cpi_link.calc import encoding
     from cpi_link.calc.dedup import HashBitmap, PayableKeys
-    from cpi_link.roster.check import check_batches, mark_born_after
+    from cpi_link.roster.check import HouseholdSizes, check_batches, mark_born_after
     from cpi_link.roster.read import SPREADSHEETS, file_format
 
     month, rules, batch_rows = plan.month, plan.rules, handle.batch_rows
     # header problems: exit 2 before anything is computed (a spreadsheet may have been parsed early)
     roster = handle.reader()
+    # the 备注 check off by the command (--no-remark-check) or the scheme (remark_check = false)
+    remark_check = handle.remark_check and plan.remark_check
+    # one row per family member: a head's 保障人数 against the members listed (the warning validate gives)
+    households = HouseholdSizes()
     # the first pass runs in its own thread while the second starts; payable batches wait (at most
     # PENDING_BATCHES of them) until it knows which keys repeat
     first = None
@@ -257,7 +261,8 @@ def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir
         try:
             # the first pass's ID checks, taken (and freed) as the second pass reaches their rows
             known = runner.checked.take if runner is not None else None
-            for batch in prefetch(check_batches(roster.batches(batch_rows), known_ids=known)):
+            for batch in prefetch(check_batches(roster.batches(batch_rows), known_ids=known, remark_check=remark_check,
+                                                households=households)):
                 input_rows += batch.num_rows
                 batch = mark_born_after(batch, month)
                 if compute:
@@ -317,6 +322,11 @@ def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir
                 rej_file = in_thread(_write_and_hash, rej_all, spill_dir / "rejected.parquet", metadata(), roster)
 
     info = {**roster.info(), "hidden_paid_rows": _hidden_paid(roster, rej_all) if compute else 0}
+    if not remark_check:
+        info["remark_check"] = False
+    found = households.found()
+    if found is not None:
+        info["warnings"] = {"household_size": found}
     if not payments:  # validate: the rejected rows are all it needs
         if rej_all is not None:
             rej_all = exact_file_rows(rej_all, roster)

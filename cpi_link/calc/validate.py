@@ -14,16 +14,17 @@ from pathlib import Path
 
 
 def validate_roster(path: Path, month: str | None = None, scheme=None, store=None, standards=None, examples: int = 5,
-                    work_dir: Path | None = None, sheet=None) -> dict:
+                    work_dir: Path | None = None, sheet=None, remark_check: bool = True) -> dict:
     """{roster, month, rows, ok_rows, problems, warnings}: per reason its rows, example_rows (data
     rows), example_file_rows (the row a person sees: spreadsheet row or CSV line) and example_details."""
     from cpi_link.calc.handle import open_roster
 
     paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
     # early=False: no first pass, so without a month nothing is made under the work folder
-    with open_roster(paths, work_dir if work_dir is not None else paths[0].parent, sheet=sheet, early=False) as handle:
+    with open_roster(paths, work_dir if work_dir is not None else paths[0].parent, sheet=sheet, early=False,
+                     remark_check=remark_check) as handle:
         if month is None:
-            rej, rows, assumed, info = _roster_only(handle.reader())
+            rej, rows, assumed, info = _roster_only(handle.reader(), remark_check)
         else:
             from cpi_link.calc.month import month_plan
             from cpi_link.calc.stream import stream_month
@@ -80,6 +81,8 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
         out["sources"] = [{k: i.get(k) for k in ("path", "sheet", "rows", "header_row", "header_end", "header_cells")}
                           for i in info["sources"]]
         out["skipped_sheets"] = info.get("skipped_sheets", [])
+    if not remark_check or info.get("remark_check") is False:
+        out["remark_check"] = False  # the remark_says_stopped check was off (command or scheme)
     if assumed:
         out["figures_missing_for"] = sorted(assumed)  # taken as triggered: only the amounts' order may differ
     return out
@@ -128,47 +131,19 @@ def _warnings(path: Path, regions_too: bool, examples: int, sheet=None) -> dict:
 
 def _household_sizes(path: Path, examples: int, sheet=None) -> dict | None:
     """With one row per family member: each household whose head's 保障人数 differs from the members
-    listed (each listed member is paid as one person), named by its head."""
-    import re
-
+    listed (roster.check.HouseholdSizes, as calc and run find it while they stream)."""
+    from cpi_link.roster.check import HouseholdSizes
     from cpi_link.roster.read import open_roster
 
     r = open_roster(path, sheet)
-    if "relationship" not in r.mapping and "head_name" not in r.mapping:
+    if not HouseholdSizes.wanted(r.mapping):
         return None
-    out = {"rows": 0, "example_rows": [], "example_file_rows": [], "example_details": []}
-    head = None  # [source_row, file_row, name, 保障人数 or None, members listed]
-
-    def close() -> None:
-        if head is not None and head[3] is not None and head[4] > 1 and head[3] != head[4]:
-            out["rows"] += 1
-            if len(out["example_rows"]) < examples:
-                out["example_rows"].append(head[0])
-                out["example_file_rows"].append(head[1])
-                out["example_details"].append(
-                    f"household of {head[2]} (户主): 保障人数 says {head[3]} but {head[4]} members are listed; "
-                    f"each listed member is paid as one person")
-
-    n = 0
+    tally = HouseholdSizes(examples)
+    first = 1
     for t, _numeric in r.batches(100_000):
-        d = t.to_pydict()
-        for i in range(t.num_rows):
-            n += 1
-            name = (d["name"][i] or "").strip()
-            if "relationship" in d:
-                is_head = (d["relationship"][i] or "").strip() in ("户主", "本人", "申请人", "")
-            else:
-                hn = (d["head_name"][i] or "").strip()
-                is_head = hn in ("", name)
-            if is_head:
-                close()
-                p = (d.get("persons") or [""] * t.num_rows)[i] or ""
-                persons = int(p.strip().split(".")[0]) if re.fullmatch(r"\s*\d+(\.0*)?\s*", p) else None
-                head = [n, (d.get("file_row") or [None] * t.num_rows)[i], name, persons, 1]
-            elif head is not None:
-                head[4] += 1
-    close()
-    return out if out["rows"] else None
+        tally.add(t, first)
+        first += t.num_rows
+    return tally.found()
 
 
 def _bank_note(account: str) -> str:
@@ -215,7 +190,7 @@ def _place(file, sheet) -> str:
     return name if sheet is None else _("{file}, sheet {sheet}").format(file=name, sheet=sheet)
 
 
-def _roster_only(reader):
+def _roster_only(reader, remark_check: bool = True):
     """The roster's own checks, plus people listed twice among the rows without problems (reader:
     the handle's, of one source or several)."""
     import pyarrow as pa
@@ -230,7 +205,7 @@ def _roster_only(reader):
     orig = ["orig_" + c for c in REJECT_ORIG]
     names = ["source_row", "file_row", "reason", "detail", *REJECT_ORIG]
     parts, good, rows = [], [], 0
-    for t in check_batches(reader.batches(1_000_000)):
+    for t in check_batches(reader.batches(1_000_000), remark_check=remark_check):
         t = t.cast(ROSTER_SCHEMA)
         rows += t.num_rows
         bad = pc.is_valid(t.column("reason"))

@@ -9,13 +9,13 @@ from typing import List, Optional
 import typer
 
 # the helpers of calc's neighbours (run, oneoff, report, estimate) live in cli/common.py
-from cpi_link.cli.common import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_MAX_HELP, STANDARDS_SHEET_HELP,  # noqa: F401
+from cpi_link.cli.common import (REMARK_CHECK_HELP, ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_MAX_HELP, STANDARDS_SHEET_HELP,  # noqa: F401
                                  EncodingOption, FORMAT_HELP, Format, default_scheme, emit_csv, emit_json, emit_result,
                                  handle_errors, header_cells_text, load_standards_option, print_result, print_roster_entry,
                                  print_roster_read,
                                  print_tables,
                                  progress_for, progress_ticker, result_json, roster_read_text, state, stdout_console, warn,
-                                 warn_unverified)
+                                 warn_roster, warn_unverified, roster_entry)
 from cpi_link.core.i18n import _
 
 
@@ -39,6 +39,7 @@ def calc(
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
     standards_max: Optional[str] = typer.Option(None, "--standards-max", help=STANDARDS_MAX_HELP),
+    no_remark_check: bool = typer.Option(False, "--no-remark-check", help=REMARK_CHECK_HELP),
 ):
     """Compute one index month's subsidies for a roster and write the audited run folder."""
     from cpi_link.core.months import parse_month
@@ -52,7 +53,8 @@ def calc(
         # opened first: the roster's hash and first pass run while the scheme, figures and standards
         # load (a spreadsheet's sheet is parsed then); their temp files go under home, never beside --out
         files = all(p.is_file() for p in roster)
-        handle = stack.enter_context(open_roster(roster, (home.runs_dir if supplement else home.trials_dir) / m, sheet=sheet)) if files else None
+        handle = stack.enter_context(open_roster(roster, (home.runs_dir if supplement else home.trials_dir) / m, sheet=sheet,
+                                                 remark_check=not no_remark_check)) if files else None
         from cpi_link.rules.schemes import load_scheme
         from cpi_link.store.series import SeriesStore
 
@@ -66,7 +68,8 @@ def calc(
             for p in roster:
                 if not p.exists():
                     raise InputError(_("{path}: no such file").format(path=p))
-            handle = stack.enter_context(open_roster(roster, home.runs_dir / m, sheet=sheet))  # refused: not a file
+            handle = stack.enter_context(open_roster(roster, home.runs_dir / m, sheet=sheet,
+                                                     remark_check=not no_remark_check))  # refused: not a file
         warn_unverified(rules)
         home.ensure()
         with progress_ticker(roster, fmt, f"calc {m}") as tick:
@@ -80,6 +83,7 @@ def calc(
 
                 res = calculate_month(m, handle, sch, store, std, home, out_dir=out, progress=tick)
     emit_result(fmt, result_json(res), print_result, res)
+    warn_roster(roster_entry(res))
 
 
 @handle_errors
@@ -96,6 +100,7 @@ def validate(
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
     standards_max: Optional[str] = typer.Option(None, "--standards-max", help=STANDARDS_MAX_HELP),
+    no_remark_check: bool = typer.Option(False, "--no-remark-check", help=REMARK_CHECK_HELP),
 ):
     """Check a roster without paying: the rows calc would reject, by reason, with the first rows of each."""
     from cpi_link.calc.validate import validate_roster
@@ -121,8 +126,13 @@ def validate(
         sch.rules_for(m)
         std = load_standards_option(standards, standards_sheet, standards_max)
         store = SeriesStore(home)
+    elif scheme:  # without a month, the scheme named says only whether the remark check is on
+        from cpi_link.rules.schemes import load_scheme
+
+        sch = load_scheme(scheme, st.config_dir)
+    remark_check = not no_remark_check and (sch is None or sch.remark_check)
     rep = validate_roster(list(roster), month=m, scheme=sch, store=store, standards=std, examples=show,
-                          work_dir=home.runs_dir if m else None, sheet=sheet)
+                          work_dir=home.runs_dir if m else None, sheet=sheet, remark_check=remark_check)
     if rep.get("figures_missing_for"):
         warn(_("no figures yet for {month} ({missing}): the month's checks assume the mechanism starts; which row of a "
                "person listed twice is kept may change once the figures are in").format(
@@ -155,6 +165,8 @@ def validate(
                 path=escape(str(roster[0])) + (" (" + escape(read) + ")" if read else ""), rows=rep["rows"], ok=rep["ok_rows"]))
         if rep.get("header_cells"):
             con.print(_("columns read: {cells}").format(cells=escape(header_cells_text(rep["header_cells"]))))
+        if rep.get("remark_check") is False:
+            con.print(_("remark check off: rows whose 备注 says 停保, 死亡… were not rejected for it"))
         if rep["problems"]:
             t = Table(title=_("Problems by reason"))
             t.add_column(_("reason"))

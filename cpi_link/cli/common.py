@@ -403,6 +403,8 @@ SHEET_HELP = _("Worksheet of a spreadsheet roster: its name or number from 1 (hi
                "visible sheet that looks like a roster, read as one roster. Default: the visible sheet that looks like "
                "a roster (several: an error listing them), else the active one.")
 STANDARDS_MAX_HELP = _("The highest plausible monthly standard, yuan (default 3000): a standard above it is refused as a typing error.")
+REMARK_CHECK_HELP = _("Do not reject rows whose 备注 says 死亡, 去世, 停保, 注销, 迁出 or 暂停 (remark_says_stopped); a scheme's "
+                      "remark_check = false does the same. The manifest records it.")
 STANDARDS_SHEET_HELP = _("Worksheet of a spreadsheet standards file: name or number from 1 (default as for --sheet).")
 
 
@@ -417,16 +419,21 @@ def load_standards_option(standards: Optional[Path], sheet: Optional[str] = None
               "Its amounts are invented for the demo; pass your region's official standards file.").format(path=sample)
         )
         return load_standards(sample, sample=True)
-    if most is not None:
-        from cpi_link.core.decimals import plain_decimal
+    return load_standards(standards, sheet=sheet, most=standards_max(most))
 
-        try:
-            most = plain_decimal(most, "--standards-max")
-        except ValueError:
-            from cpi_link.core.errors import UsageError
 
-            raise UsageError(_("--standards-max {value!r} is not a number of yuan").format(value=most)) from None
-    return load_standards(standards, sheet=sheet, most=most)
+def standards_max(most: Optional[str]):
+    """--standards-max as a Decimal (None: the default bound); UsageError when it is no number of yuan."""
+    if most is None:
+        return None
+    from cpi_link.core.decimals import plain_decimal
+
+    try:
+        return plain_decimal(most, "--standards-max")
+    except ValueError:
+        from cpi_link.core.errors import UsageError
+
+        raise UsageError(_("--standards-max {value!r} is not a number of yuan").format(value=most)) from None
 
 
 def default_scheme(config_dir: Path) -> str:
@@ -529,9 +536,13 @@ def roster_read_text(entry: dict) -> str | None:
     return ", ".join(parts) or None
 
 
+def roster_entry(res) -> dict:
+    """The roster's entry of a run's manifest ({} without one)."""
+    return next((i for i in (res.manifest or {}).get("inputs", []) if i.get("role") == "roster"), {})
+
+
 def print_roster_read(con, res) -> None:
-    entry = next((i for i in (res.manifest or {}).get("inputs", []) if i.get("role") == "roster"), {})
-    print_roster_entry(con, entry)
+    print_roster_entry(con, roster_entry(res))
 
 
 def print_roster_entry(con, entry: dict) -> None:
@@ -560,6 +571,21 @@ def print_roster_entry(con, entry: dict) -> None:
     for t in entry.get("tables") or []:
         con.print(_("another table, header on row {row}: {cells}").format(
             row=t["header_row"], cells=escape(header_cells_text(t["header_cells"]))))
+    if entry.get("remark_check") is False:
+        con.print(_("remark check off: rows whose 备注 says 停保, 死亡… were not rejected for it"))
+
+
+def warn_roster(entry: dict) -> None:
+    """The roster's warnings on stderr, as validate lists them: a household whose head's 保障人数
+    differs from the members listed (calc and run; the manifest's roster entry keeps them)."""
+    from cpi_link.roster.reasons import detail_text
+
+    for k, w in (entry.get("warnings") or {}).items():
+        for f, d in zip(w["example_file_rows"], w["example_details"]):
+            warn(_("roster row {row}: {detail}").format(row=f, detail=detail_text(d)))
+        more = w["rows"] - len(w["example_details"])
+        if more > 0:
+            warn(_("roster: {n} more rows with the warning {warning} (cpi-link validate lists them)").format(n=more, warning=k))
 
 
 def header_cells_text(cells: list[dict]) -> str:

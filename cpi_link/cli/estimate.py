@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.common import SCHEME_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP
+from cpi_link.cli.common import SCHEME_HELP, STANDARDS_HELP, STANDARDS_MAX_HELP, STANDARDS_SHEET_HELP
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 from cpi_link.core.i18n import _, shown
 from cpi_link.core.regions import region_label
@@ -30,6 +30,7 @@ def estimate(
     encoding: EncodingOption = None,
     sheet: Optional[str] = typer.Option(None, "--sheet", help=_("Worksheet of a spreadsheet headcounts file: its name or number from 1 (hidden sheets only this way).")),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
+    standards_max: Optional[str] = typer.Option(None, "--standards-max", help=STANDARDS_MAX_HELP),
 ):
     """资金测算: what a month costs from headcounts by region and category, before a roster exists;
     totals by category, region and funder (when the scheme names funding shares)."""
@@ -45,7 +46,7 @@ def estimate(
     rules = sch.rules_for(m)
     assumed = parse_rate(rate) if rate is not None else None
     rows = read_counts(counts, sheet)
-    std = None if rules.method == "fixed" and standards is None else load_standards_option(standards, standards_sheet)
+    std = None if rules.method == "fixed" and standards is None else load_standards_option(standards, standards_sheet, standards_max)
     warn_unverified(rules)
     res = run_estimate(m, rows, sch, SeriesStore(st.home), std, assumed)
     for r in res["rejected"][:20]:  # the first rows; --format json lists every one

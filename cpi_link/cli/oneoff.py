@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from cpi_link.cli.common import result_json as calc_result_json
-from cpi_link.cli.common import ROSTER_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP, emit_result, load_standards_option, print_tables, progress_ticker
+from cpi_link.cli.common import ROSTER_HELP, SHEET_HELP, REMARK_CHECK_HELP, STANDARDS_HELP, STANDARDS_MAX_HELP, STANDARDS_SHEET_HELP, emit_result, load_standards_option, print_tables, progress_ticker, roster_entry, warn_roster
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, heading, state, stdout_console, warn
 from cpi_link.cli.lang import LangTyper
 from cpi_link.core.i18n import N_, _, is_zh, translate_template
@@ -89,6 +89,8 @@ def oneoff(
     encoding: EncodingOption = None,
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
+    standards_max: Optional[str] = typer.Option(None, "--standards-max", help=STANDARDS_MAX_HELP),
+    no_remark_check: bool = typer.Option(False, "--no-remark-check", help=REMARK_CHECK_HELP),
 ):
     """Pay a one-off or festival subsidy (节日补助 / 临时生活补助) on a roster, once per person per programme.
 
@@ -106,7 +108,7 @@ def oneoff(
     store = SeriesStore(home)
     if prog.method == "proportional_index":
         index_figure(prog, store)  # exit 3 before any other message
-        std = load_standards_option(standards, standards_sheet)
+        std = load_standards_option(standards, standards_sheet, standards_max)
     else:
         if standards is not None:
             warn(_("--standards is not used: programme {id} pays fixed amounts per category.").format(id=prog.id))
@@ -117,10 +119,11 @@ def oneoff(
     home.ensure()
     from cpi_link.calc.handle import open_roster
 
-    with open_roster(roster, home.runs_dir / prog.ledger_key, sheet=sheet) as handle, \
+    with open_roster(roster, home.runs_dir / prog.ledger_key, sheet=sheet, remark_check=not no_remark_check) as handle, \
             progress_ticker(roster, fmt, f"oneoff {prog.id}") as tick:
         res = pay_programme(prog, handle, store, std, home, out_dir=out, supplement=supplement, progress=tick)
     emit_result(fmt, result_json(res), print_result, res)
+    warn_roster(roster_entry(res))
 
 
 @handle_errors

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.common import ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_SHEET_HELP
+from cpi_link.cli.common import ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_MAX_HELP, STANDARDS_SHEET_HELP
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_csv_batches, emit_json, handle_errors, heading, info, state, stderr_console, stdout_console, warn
 from cpi_link.core.i18n import _, translate
 from cpi_link.core.regions import region_label, region_name
@@ -241,6 +241,7 @@ def simulate(
     encoding: EncodingOption = None,
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
+    standards_max: Optional[str] = typer.Option(None, "--standards-max", help=STANDARDS_MAX_HELP),
     totals: bool = typer.Option(False, "--totals", help=_("With --format csv: one row of totals instead of the months (the months' CSV has no total row).")),
 ):
     """Cost an alternative scheme month by month against a baseline: triggered or not, rate and
@@ -260,7 +261,7 @@ def simulate(
     alt = load_scheme(scheme, st.config_dir)
     if not roster.exists():
         raise InputError(_("{path}: no such file").format(path=roster))
-    std = load_standards_option(standards, standards_sheet)
+    std = load_standards_option(standards, standards_sheet, standards_max)
     for label, sch in ((_("baseline"), base), (_("alternative"), alt)):
         bad = []
         for m in months:

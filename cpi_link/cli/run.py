@@ -7,9 +7,9 @@ from typing import List, Optional
 
 import typer
 
-from cpi_link.cli.common import (ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_MAX_HELP, STANDARDS_SHEET_HELP, EncodingOption,
+from cpi_link.cli.common import (REMARK_CHECK_HELP, ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_MAX_HELP, STANDARDS_SHEET_HELP, EncodingOption,
                                  FORMAT_HELP, Format, default_scheme, emit_csv, emit_json, handle_errors, load_standards_option,
-                                 state, stdout_console, warn)
+                                 state, stdout_console, warn, warn_roster)
 from cpi_link.core.i18n import _
 
 ANCHOR_HELP = _("A file kept outside the home (another disk, a USB stick) where each ledger entry's hash is copied: a "
@@ -43,6 +43,7 @@ def run(
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
     standards_max: Optional[str] = typer.Option(None, "--standards-max", help=STANDARDS_MAX_HELP),
     anchor: Optional[Path] = typer.Option(None, "--anchor", envvar="CPI_LINK_ANCHOR", help=ANCHOR_HELP),
+    no_remark_check: bool = typer.Option(False, "--no-remark-check", help=REMARK_CHECK_HELP),
 ):
     """Fetch, then compute every due index month in order; months already completed are skipped.
 
@@ -66,7 +67,8 @@ def run(
     from cpi_link.calc.handle import open_roster
 
     # opened once the lock is held: its hash and first pass run while the standards load and the figures are fetched
-    with RunLock(home), open_roster(roster, home.runs_dir, sheet=sheet) as handle:
+    with RunLock(home), open_roster(roster, home.runs_dir, sheet=sheet,
+                                                 remark_check=not no_remark_check) as handle:
         logfile = setup_log(home, quiet)
         import logging
 
@@ -112,6 +114,7 @@ def _say(report, sch, home, fmt, quiet, logfile) -> None:
     for o in report.months:
         if o.status in ("revised_after_payment", "standards_changed", "roster_changed"):
             warn(f"{stamp} {o.reason}")
+    warn_roster(report.roster or {})
     if report.unverified:
         warn(_("the rules some months were paid under ({rules}) are marked verified = false: their values have not been "
                "checked against the document text. Check them (cpi-link scheme show).").format(

@@ -582,7 +582,8 @@ def setup_log(home, quiet: bool) -> Path:
 
 
 def pay_month(home, scheme, roster, standards, month: str, progress=None, sheet=None, supplement: bool = False,
-              topup: bool = False, expect_sha256: str | None = None, expect_standards_sha256: str | None = None) -> RunReport:
+              topup: bool = False, expect_sha256: str | None = None, expect_standards_sha256: str | None = None,
+              remark_check: bool = True) -> RunReport:
     """One index month paid as `run --offline --since MONTH` pays it, stopping at that month (the
     officer's page): under the run lock, logged, the ledger deciding whether it is already done.
     roster: a path, or several read as one (calc.handle.open_roster), with sheet (a name or "all").
@@ -594,7 +595,7 @@ def pay_month(home, scheme, roster, standards, month: str, progress=None, sheet=
     from cpi_link.calc.handle import open_roster
     from cpi_link.store.series import SeriesStore
 
-    with RunLock(home), open_roster(roster, home.runs_dir, sheet=sheet) as handle:
+    with RunLock(home), open_roster(roster, home.runs_dir, sheet=sheet, remark_check=remark_check) as handle:
         if expect_sha256 is not None and handle.sha256 != expect_sha256:
             names = ", ".join(p.name for p in handle.paths)
             raise UsageError(_("{file}: the roster changed since it was checked; nothing paid: check it again").format(

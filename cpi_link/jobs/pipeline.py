@@ -117,6 +117,10 @@ def roster_entry(handle: RosterHandle, r: StreamResult) -> dict:
         entry["path"] = str(handle.path.resolve())
     entry.update({"sha256": handle.sha256, "rows": r.input_rows})
     info = r.roster or {}
+    if info.get("remark_check") is False:  # --no-remark-check or the scheme's remark_check = false
+        entry["remark_check"] = False
+    if info.get("warnings"):  # paid as given, worth a look: a household whose 保障人数 differs from its members
+        entry["warnings"] = info["warnings"]
     if info.get("format") != "several":
         return {**entry, **_roster_read(info)}
     entry["sources"] = [{"path": str(Path(i["path"]).resolve()), "sheet": i.get("sheet"), "sha256": i["sha256"],

@@ -61,16 +61,22 @@ def iter_roster(path: Path | str, batch_rows: int = 1_000_000, sheet: str | int 
     return (t.cast(ROSTER_SCHEMA) for t in check_batches(raw_batches(path, batch_rows, sheet=sheet)))
 
 
-def check_batches(raw: Iterator[tuple[pa.Table, np.ndarray | None]], known_ids=None) -> Iterator[pa.Table]:
+def check_batches(raw: Iterator[tuple[pa.Table, np.ndarray | None]], known_ids=None, remark_check: bool = True,
+                  households: "HouseholdSizes | None" = None) -> Iterator[pa.Table]:
     """check_batch over raw batches (CHECKED_SCHEMA), numbering data rows from 1; one empty table for no rows.
 
-    known_ids: optional first data row -> ids.CheckedIds or None (calc's first pass checked the IDs)."""
+    known_ids: optional first data row -> ids.CheckedIds or None (calc's first pass checked the IDs).
+    remark_check: False when a scheme or command turned the remark_says_stopped check off.
+    households: a HouseholdSizes that sees every raw batch (one row per family member)."""
     first_row = 1
     yielded = False
     for table, numeric_id in raw:
         if table.num_rows == 0:
             continue
-        checked = check_batch(table, first_row, numeric_id, known_ids(first_row) if known_ids else None)
+        if households is not None:
+            households.add(table, first_row)
+        checked = check_batch(table, first_row, numeric_id, known_ids(first_row) if known_ids else None,
+                              remark_check=remark_check)
         first_row += table.num_rows
         checked = _drop_blank_rows(checked)
         if checked.num_rows == 0:
@@ -129,9 +135,10 @@ def read_roster(path: Path | str) -> pa.Table:
 # Checking one batch of raw text columns
 
 
-def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = None, known=None) -> pa.Table:
+def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = None, known=None,
+                remark_check: bool = True) -> pa.Table:
     """Check a batch whose columns are the ROSTER_COLUMNS present, as strings (nulls allowed);
-    a CHECKED_SCHEMA table.
+    a CHECKED_SCHEMA table. remark_check=False: a 备注 saying the person stopped is not looked at.
 
     `numeric_id`: optional bool mask of rows whose ID cell was a number (XLSX/Parquet float).
     `known`: the ids.CheckedIds of these same IDs (checked by calc's first pass), or None.
@@ -299,7 +306,7 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
     bank = nonempty_or_null(bank)
 
     # a remark saying the person stopped (死亡, 去世, 停保, 注销, 迁出, 暂停): not paid, the remark shown
-    for c in raw.column_names:
+    for c in raw.column_names if remark_check else ():
         if c == "remark" or c.startswith("remark_"):
             text = _plain(raw.column(c))
             hit = pc.fill_null(pc.match_substring_regex(text, STOPPED_WORDS), False).to_numpy(zero_copy_only=False)
@@ -377,16 +384,80 @@ def _alone_heads(raw: pa.Table, name: pa.Array) -> np.ndarray:
     """Bool per row: a household head (与户主关系 户主/本人, or 姓名 = 户主姓名; a row saying nothing
     counts as one) with no member row after it in the batch: its 保障人数 is the household's."""
     n = raw.num_rows
-    if "relationship" in raw.column_names:
-        rel = pc.utf8_trim_whitespace(_plain(raw.column("relationship")))
-        head = pc.is_in(rel, value_set=pa.array(["户主", "本人", "申请人", ""])).to_numpy(zero_copy_only=False)
-    else:
-        nm = pc.utf8_trim_whitespace(_plain(name))
-        hn = pc.utf8_trim_whitespace(_plain(raw.column("head_name")))
-        head = pc.or_(pc.equal(nm, hn), pc.equal(hn, "")).to_numpy(zero_copy_only=False)
+    head = _head_rows(raw, name)
     follows = np.zeros(n, bool)
     follows[:-1] = ~head[1:]
     return head & ~follows
+
+
+HEADS = ("户主", "本人", "申请人", "")  # 与户主关系 of a household's head (a row saying nothing counts as one)
+
+
+def _head_rows(raw: pa.Table, name) -> np.ndarray:
+    """Bool per row: a household head (与户主关系 in HEADS, or 姓名 = 户主姓名 or 户主姓名 empty)."""
+    if "relationship" in raw.column_names:
+        rel = pc.utf8_trim_whitespace(_plain(raw.column("relationship")))
+        return pc.is_in(rel, value_set=pa.array(HEADS)).to_numpy(zero_copy_only=False)
+    nm = pc.utf8_trim_whitespace(_plain(name))
+    hn = pc.utf8_trim_whitespace(_plain(raw.column("head_name")))
+    return pc.or_(pc.equal(nm, hn), pc.equal(hn, "")).to_numpy(zero_copy_only=False)
+
+
+HOUSEHOLD_SIZE = ("household of {name} (户主): 保障人数 says {said} but {listed} members are listed; "
+                  "each listed member is paid as one person")
+
+
+class HouseholdSizes:
+    """With one row per family member (a 与户主关系 or 户主姓名 column): each household whose head's
+    保障人数 differs from the members listed (each listed member is paid as one person), named by
+    its head (digits masked). Fed every raw batch in order (check_batches); `found()` gives the
+    warning as validate lists it ({rows, example_rows, example_file_rows, example_details}) or None."""
+
+    def __init__(self, examples: int = 5):
+        self.examples = examples
+        self.out = {"rows": 0, "example_rows": [], "example_file_rows": [], "example_details": []}
+        self.head = None  # [source_row, file_row, name, 保障人数 or None, members listed]
+
+    @staticmethod
+    def wanted(columns) -> bool:
+        return "relationship" in columns or "head_name" in columns
+
+    def add(self, raw: pa.Table, first_row: int) -> None:
+        if not self.wanted(raw.column_names):  # no household columns (in this source of several): nothing to tally
+            return
+        n = raw.num_rows
+        name = _plain(raw.column("name")) if "name" in raw.column_names else pa.array([""] * n)
+        heads = np.flatnonzero(_head_rows(raw, name))
+        if self.head is not None:  # rows before this batch's first head belong to the household carried over
+            self.head[4] += int(heads[0]) if len(heads) else n
+        if not len(heads):
+            return
+        at = pa.array(heads)
+        names = pc.utf8_trim_whitespace(name.take(at)).to_pylist()
+        persons = (_plain(raw.column("persons")).take(at).to_pylist() if "persons" in raw.column_names
+                   else [""] * len(heads))
+        file_rows = (_array(raw.column("file_row")).take(at).to_pylist() if "file_row" in raw.column_names
+                     else [None] * len(heads))
+        listed = np.diff(np.append(heads, n)).tolist()
+        for k, row in enumerate(heads.tolist()):
+            self._close()
+            p = persons[k].strip()
+            said = int(p.split(".")[0]) if re.fullmatch(r"\d+(\.0*)?", p) else None
+            self.head = [first_row + row, file_rows[k], names[k], said, listed[k]]
+
+    def _close(self) -> None:
+        h, self.head = self.head, None
+        if h is None or h[3] is None or h[4] < 2 or h[3] == h[4]:
+            return
+        self.out["rows"] += 1
+        if len(self.out["example_rows"]) < self.examples:
+            self.out["example_rows"].append(h[0])
+            self.out["example_file_rows"].append(h[1])
+            self.out["example_details"].append(HOUSEHOLD_SIZE.format(name=short(mask_digits(h[2])), said=h[3], listed=h[4]))
+
+    def found(self) -> dict | None:
+        self._close()
+        return self.out if self.out["rows"] else None
 
 
 def _totals_and_titles(raw: pa.Table, orig: dict, rows: np.ndarray):

@@ -56,6 +56,7 @@ DETAIL_TEMPLATES = (
     N_("area (城乡) is needed for this category and is empty"),
     N_("area (城乡) is empty: category '{value}' is {urban} or {rural} by it"),
     N_("the remark says the person stopped: '{value}'"),
+    N_("household of {name} (户主): 保障人数 says {said} but {listed} members are listed; each listed member is paid as one person"),
     N_("a total row ('{value}'): not a person"),
     N_("a page title between tables ('{value}'): not a person"),
     N_("no standard for region {region} (or its prefecture/province) in force in {month}"),

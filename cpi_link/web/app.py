@@ -50,6 +50,8 @@ class Desk:
     checks: dict = field(default_factory=dict)  # month -> the check under way (its task); finished ones are on disk (web.checks)
     notes: dict = field(default_factory=dict)  # page -> the outcome of its last form (shown once)
     tasks: Tasks | None = None
+    standards_max: object = None  # serve --standards-max (a Decimal), for the check and the payment
+    remark_check: bool = True  # serve --no-remark-check: False
 
     @property
     def cookie(self) -> str:
@@ -101,13 +103,13 @@ def _scheme(desk: Desk):
     return load_scheme(default_scheme(desk.config_dir), desk.config_dir)
 
 
-def _standards(path: Path | None):
+def _standards(desk: Desk, path: Path | None):
     from cpi_link.core.paths import bundled_data_dir
     from cpi_link.rules.standards import load_standards
 
     if path is None:  # as calc without --standards: the bundled SAMPLE, said on the page
         return load_standards(bundled_data_dir() / "sample" / "standards.csv", sample=True)
-    return load_standards(path)
+    return load_standards(path, most=desk.standards_max)
 
 
 def create_app(desk: Desk) -> Flask:
@@ -320,8 +322,8 @@ def create_app(desk: Desk) -> Flask:
             from cpi_link.jobs.monthly import pay_month
 
             sch = _scheme(desk)
-            std = _standards(spath)
-            with open_roster(rpaths, private_dir(out.parent), sheet=sheet) as handle:  # as calc opens it
+            std = _standards(desk, spath)
+            with open_roster(rpaths, private_dir(out.parent), sheet=sheet, remark_check=desk.remark_check) as handle:  # as calc opens it
                 res = calculate_month(m, handle, sch, SeriesStore(desk.home), std, desk.home, out_dir=out, progress=t.advance)
                 read_sheet = handle.sheet  # the sheet as the ledger records it (the first one when none was named)
             rec = {"month": m, "roster": [str(p) for p in rpaths], "roster_name": rname, "roster_sha256": res.roster_sha256, "sheet": sheet,
@@ -332,7 +334,8 @@ def create_app(desk: Desk) -> Flask:
             paid = Ledger(desk.home).record(m)
             if paid is not None and paid.get("kind", "month") == "month":
                 # a completed month: what `run` would report for this roster and these standards, nothing paid
-                report = pay_month(desk.home, sch, rpaths, std, m, sheet=sheet, expect_sha256=res.roster_sha256)
+                report = pay_month(desk.home, sch, rpaths, std, m, sheet=sheet, expect_sha256=res.roster_sha256,
+                                   remark_check=desk.remark_check)
                 rec["later"] = [o.to_json() for o in report.months
                                 if o.month == m and o.status in ("roster_changed", "standards_changed", "revised_after_payment")]
             checks.save(desk.home, rec)
@@ -371,9 +374,9 @@ def create_app(desk: Desk) -> Flask:
         def work(t: Task):
             from cpi_link.jobs.monthly import pay_month
 
-            return pay_month(desk.home, _scheme(desk), [Path(p) for p in check["roster"]], _standards(_path_or_none(check["standards"])), m,
+            return pay_month(desk.home, _scheme(desk), [Path(p) for p in check["roster"]], _standards(desk, _path_or_none(check["standards"])), m,
                              progress=t.advance, sheet=check["sheet"], expect_sha256=check["roster_sha256"],
-                             expect_standards_sha256=check["standards_sha256"], **flags)
+                             expect_standards_sha256=check["standards_sha256"], remark_check=desk.remark_check, **flags)
 
         return work
 

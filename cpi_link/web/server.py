@@ -66,7 +66,7 @@ def _log_to(home: Home) -> Path:
 
 
 def serve(home: Home, config_dir: Path, host: str = "127.0.0.1", port: int = 8730, open_browser: bool = True,
-          say: Callable[[str], None] = print) -> None:
+          say: Callable[[str], None] = print, standards_max=None, remark_check: bool = True) -> None:
     check_host(host)
     from waitress import create_server
 
@@ -77,7 +77,8 @@ def serve(home: Home, config_dir: Path, host: str = "127.0.0.1", port: int = 873
     # request bodies and form files spill to disk under home, never to the system's temp folder
     tempfile.tempdir = str(private_dir(home.root / "tmp"))
     logfile = _log_to(home)
-    desk = Desk(home=home, config_dir=Path(config_dir), token=secrets.token_urlsafe(24), port=port, upload_max=cap)
+    desk = Desk(home=home, config_dir=Path(config_dir), token=secrets.token_urlsafe(24), port=port, upload_max=cap,
+                standards_max=standards_max, remark_check=remark_check)
     app = create_app(desk)
     try:
         server = create_server(app, host="127.0.0.1", port=port, threads=6, ident="cpi-link",

@@ -32,6 +32,11 @@ def paid(out: Path) -> dict:
     return {r["name"]: (str(r["amount"]), r["persons"]) for r in pq.read_table(out / "payments.parquet").to_pylist()}
 
 
+def roster_entry(out: Path) -> dict:
+    man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    return next(i for i in man["inputs"] if i["role"] == "roster")
+
+
 def rejected(out: Path) -> dict:
     return {r["file_row"]: (r["reason"], r["detail"]) for r in pq.read_table(out / "rejected.parquet").to_pylist()}
 
@@ -170,6 +175,97 @@ def test_validate_warns_of_a_household_whose_size_differs(tmp_path, cli):
     assert "household of 甲" in w["example_details"][0] and "says 4 but 2 members" in w["example_details"][0]
 
 
+def _stopped_roster(path: Path) -> Path:
+    path.write_text("身份证号,姓名,类别,行政区划代码,保障人数,备注\n"
+                    f"{IDS[0]},甲,城市低保,140105,2,\n{IDS[1]},戊,城市低保,140105,1,已死亡，停保\n", encoding="utf-8")
+    return path
+
+
+def test_the_remark_check_is_turned_off_by_the_option_or_the_scheme(tmp_path, cli, setup):
+    """SPEC 5.1: a scheme or command option may turn the remark_says_stopped check off. 甲 2 x 57 =
+    114; with the check on 戊 is rejected (114.00), off he is paid 57 (171.00), and the manifest says so."""
+    cfg, std = setup
+    f = _stopped_roster(tmp_path / "r.csv")
+    on = calc(cli, setup, f, tmp_path / "on")
+    assert on.exit_code == 0, on.stderr
+    assert json.loads(on.stdout)["total_amount"] == "114.00"
+    assert rejected(tmp_path / "on")[3][0] == "remark_says_stopped"
+    assert "remark_check" not in roster_entry(tmp_path / "on")
+
+    off = calc(cli, setup, f, tmp_path / "off", "--no-remark-check")
+    assert off.exit_code == 0, off.stderr
+    assert json.loads(off.stdout)["total_amount"] == "171.00"
+    assert paid(tmp_path / "off")["戊"] == ("57.00", 1)
+    assert roster_entry(tmp_path / "off")["remark_check"] is False
+
+    text = (cfg / "schemes" / "t.toml").read_text(encoding="utf-8")
+    (cfg / "schemes" / "nr.toml").write_text(text.replace('scheme = "t"', 'scheme = "nr"\nremark_check = false', 1),
+                                             encoding="utf-8")
+    by_scheme = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", f, "--standards", std, "--scheme", "nr",
+                    "--out", tmp_path / "nr")
+    assert by_scheme.exit_code == 0, by_scheme.stderr
+    assert "remark check off" in by_scheme.stdout
+    assert roster_entry(tmp_path / "nr")["remark_check"] is False
+    assert paid(tmp_path / "nr")["戊"] == ("57.00", 1)
+
+    v = cli("validate", "--roster", f, "--format", "json", "--no-remark-check")
+    assert v.exit_code == 0, v.stderr
+    assert json.loads(v.stdout)["problems"] == {} and json.loads(v.stdout)["remark_check"] is False
+    v = cli("--config", cfg, "validate", "--roster", f, "--format", "json", "--scheme", "nr")
+    assert json.loads(v.stdout)["problems"] == {}
+    v = cli("validate", "--roster", f, "--format", "json")
+    assert json.loads(v.stdout)["problems"]["remark_says_stopped"]["example_file_rows"] == [3]
+
+
+def test_a_scheme_remark_check_must_be_true_or_false(tmp_path, cli, setup):
+    cfg, std = setup
+    text = (cfg / "schemes" / "t.toml").read_text(encoding="utf-8")
+    (cfg / "schemes" / "bad.toml").write_text(text.replace('scheme = "t"', 'scheme = "bad"\nremark_check = "no"', 1),
+                                              encoding="utf-8")
+    r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", _stopped_roster(tmp_path / "r.csv"),
+            "--standards", std, "--scheme", "bad", "--out", tmp_path / "o")
+    assert r.exit_code == 2 and "remark_check" in r.stderr
+
+
+def _household_roster(path: Path) -> Path:
+    """甲's household: 保障人数 4 but 甲 and 乙 listed; 丙's: 2, 丙 and 丁 listed (agrees)."""
+    path.write_text("身份证号,姓名,与户主关系,类别,行政区划代码,保障人数\n"
+                    f"{IDS[0]},甲,户主,城市低保,140105,4\n{IDS[1]},乙,妻子,城市低保,140105,\n"
+                    f"{IDS[2]},丙,户主,城市低保,140105,2\n{IDS[3]},丁,儿子,城市低保,140105,\n", encoding="utf-8")
+    return path
+
+
+def test_calc_and_run_warn_of_a_household_whose_size_differs(tmp_path, cli, setup):
+    """Issue 27: calc and run print the warning validate gives, naming the household's head and the
+    line, and the manifest's roster entry keeps it. Each listed member is paid: 4 x 57 = 228.00."""
+    cfg, std = setup
+    f = _household_roster(tmp_path / "h.csv")
+    r = calc(cli, setup, f, tmp_path / "o")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "228.00"
+    said = "roster row 2: household of 甲 (户主): 保障人数 says 4 but 2 members are listed"
+    assert said in r.stderr
+    w = roster_entry(tmp_path / "o")["warnings"]["household_size"]
+    assert w["rows"] == 1 and w["example_file_rows"] == [2] and w["example_rows"] == [1]
+    run = cli("--config", cfg, "run", "--roster", f, "--standards", std, "--scheme", "t", "--offline", "--since", "2024-01")
+    assert run.exit_code == 0, run.stderr
+    assert said in run.stderr
+    zh = cli("--lang", "zh", "--config", cfg, "calc", "--month", "2024-01", "--roster", f, "--standards", std, "--scheme", "t",
+             "--out", tmp_path / "zh")
+    assert zh.exit_code == 0, zh.stderr
+    assert "甲" in zh.stderr and "members are listed" not in zh.stderr
+
+
+def test_a_household_head_name_is_masked_in_the_warning(tmp_path, cli, setup):
+    """A head whose 姓名 cell holds an ID (columns swapped): the warning never shows its digits."""
+    f = tmp_path / "h.csv"
+    f.write_text("身份证号,姓名,与户主关系,类别,行政区划代码,保障人数\n"
+                 f"{IDS[0]},{IDS[5]},户主,城市低保,140105,3\n{IDS[1]},乙,妻子,城市低保,140105,\n", encoding="utf-8")
+    r = calc(cli, setup, f, tmp_path / "o")
+    assert r.exit_code == 0, r.stderr
+    assert "says 3 but 2 members" in r.stderr and IDS[5] not in r.stderr
+
+
 def test_a_second_table_in_another_column_order_is_read_by_its_own_header(tmp_path, cli, setup):
     """openpyxl: a 城市 block (序号, 身份证号, 姓名, 类别, 行政区划代码, 保障人数), a 合计 row, a
     title, then a 农村 block with its own header in another order (保障人数 before 序号)."""
@@ -235,8 +331,7 @@ def test_a_csv_line_repeating_a_header_starts_a_new_table(tmp_path, cli, setup):
     got = rejected(out)
     assert {k: v[0] for k, v in got.items()} == {4: "total_row", 6: "title_row", 10: "bad_persons"}
     assert j["input_rows"] == 7 == j["paid_rows"] + j["rejected_rows"]  # the second header is not a data row
-    man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    entry = next(i for i in man["inputs"] if i["role"] == "roster")
+    entry = roster_entry(out)
     assert entry["tables"][0]["header_row"] == 7
     assert {c["cell"]: c["column"] for c in entry["tables"][0]["header_cells"]}["B7"] == "persons"
 

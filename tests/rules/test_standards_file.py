@@ -88,3 +88,35 @@ def test_an_urban_annual_header_is_a_look_alike(tmp_path, cli, setup):
     f.write_text("行政区划代码,执行日期,城市低保标准（元/年）,农村低保标准\n140105,2023-07,10800,700\n", encoding="utf-8")
     r = calc(cli, setup, tmp_path, f)
     assert r.exit_code == 2 and "cell C " in r.stderr and "urban_monthly" in r.stderr
+
+
+@pytest.mark.parametrize("command", ["calc", "validate", "run", "simulate", "estimate", "oneoff"])
+def test_standards_max_on_every_command_that_takes_standards(tmp_path, cli, setup, home, command):
+    """Issue 27: an urban standard of 3500 a month is refused by every command that reads a standards
+    file, and `--standards-max 4000` lets each of them read it."""
+    cfg, _std = setup
+    std = tmp_path / "s.csv"
+    std.write_text("region_code,effective_from,urban_monthly,rural_monthly\n140105,2023-07,3500,700\n", encoding="utf-8")
+    r = roster(tmp_path)
+    if command == "oneoff":
+        from calc_helpers import put_figures
+
+        put_figures(home, "2023-12", food="106.5")
+        (cfg / "programmes").mkdir()
+        (cfg / "programmes" / "fest.toml").write_text(
+            'programme = "fest"\nname = "测试节日补助"\ndocument = "测试文件"\nverified = true\npayment_month = "2024-01"\n'
+            'categories = { urban_dibao = "urban", rural_dibao = "rural" }\nmethod = "proportional_index"\n'
+            'index = { region = "140000", indicator = "food", month = "2023-12" }\nrounding = "yuan_half_up"\n',
+            encoding="utf-8")
+    counts = tmp_path / "c.csv"
+    counts.write_text("region_code,category,area,persons\n140105,urban_dibao,,1\n", encoding="utf-8")
+    args = {"calc": ["calc", "--month", "2024-01", "--roster", r, "--scheme", "t", "--out", tmp_path / "o"],
+            "validate": ["validate", "--month", "2024-01", "--roster", r, "--scheme", "t"],
+            "run": ["run", "--roster", r, "--scheme", "t", "--offline", "--since", "2024-01"],
+            "simulate": ["simulate", "--scheme", "t", "--baseline", "t", "--since", "2024-01", "--until", "2024-01", "--roster", r],
+            "estimate": ["estimate", "--counts", counts, "--month", "2024-01", "--scheme", "t"],
+            "oneoff": ["oneoff", "--programme", "fest", "--roster", r, "--out", tmp_path / "o"]}[command]
+    refused = cli("--config", cfg, *args, "--standards", std)
+    assert refused.exit_code == 2 and "3500" in refused.stderr and "--standards-max" in refused.stderr
+    ok = cli("--config", cfg, *args, "--standards", std, "--standards-max", "4000")
+    assert ok.exit_code == 0, ok.stderr

@@ -23,7 +23,8 @@ from cpi_link.rules.schemes.model import INDICATORS, METHODS, Example, Overlay, 
 
 # `example` is the [[example]] worked cases (SPEC 5.4); `example = true` (the older spelling of
 # example_only) still marks a file that only illustrates the format
-_TOP_KEYS = ("scheme", "name", "example_only", "example", "note", "version", "overlay")
+# `remark_check = false` turns off the roster's remark_says_stopped check (SPEC 5.1) for every month
+_TOP_KEYS = ("scheme", "name", "example_only", "example", "note", "remark_check", "version", "overlay")
 # keys that carry rules, allowed in a version; an overlay may name any of them except categories
 _RULE_KEYS = (
     "index_region",
@@ -144,6 +145,7 @@ def _build(path: Path, data: dict, sha: str) -> Scheme:
         example = opt_bool(path, "", data, "example_only", False)
     examples = parse_examples(path, raw_examples)
     note = opt_str(path, "", data, "note")
+    remark_check = opt_bool(path, "", data, "remark_check", True)
 
     raw_versions = data.get("version")
     if not isinstance(raw_versions, list) or not raw_versions:
@@ -172,7 +174,7 @@ def _build(path: Path, data: dict, sha: str) -> Scheme:
 
     _no_clashing_overlays(path, overlays)
     scheme = Scheme(name=name, title=title, path=path, sha256=sha, versions=versions, overlays=overlays, example=example, note=note,
-                    examples=examples)
+                    examples=examples, remark_check=remark_check)
     # Every overlay must combine into a complete rule set with every version it lands on.
     for o in overlays:
         for i, v in enumerate(versions):

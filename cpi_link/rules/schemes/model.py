@@ -135,6 +135,7 @@ class Scheme:
     example: bool = False
     note: str | None = None
     examples: list = field(default_factory=list)  # [[example]] tables (rules.examples.Example)
+    remark_check: bool = True  # false: a roster's 备注 saying 停保, 死亡… is not looked at (SPEC 5.1)
     # month -> its Rules: resolved once per month however many stages ask (Rules are frozen)
     _resolved: dict = field(default_factory=dict, repr=False, compare=False)
 
