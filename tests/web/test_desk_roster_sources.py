@@ -122,3 +122,57 @@ def _shot(page, name: str) -> None:
     folder = os.environ.get("CPI_LINK_SCREENSHOTS")
     if folder:
         page.screenshot(path=str(Path(folder) / f"web-{name}.png"), full_page=True)
+
+
+def _check_by_post(desk, roster: Path, standards: Path) -> str:
+    """The month's check posted as the form posts it; the month page once the check is done (or failed)."""
+    import re
+    import time
+
+    import requests
+
+    s = requests.Session()
+    r = s.get(desk.url)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
+    with roster.open("rb") as rf, standards.open("rb") as sf:
+        s.post(desk.base + "/month/check", data={"csrf": csrf, "month": "2025-06"},
+               files={"roster": (roster.name, rf), "standards": (standards.name, sf)})
+    for _ in range(240):
+        page = s.get(desk.base + "/month?month=2025-06").text
+        if 'id="check-result"' in page or 'class="task failed"' in page:
+            return page
+        time.sleep(0.5)
+    raise AssertionError("the check did not finish")
+
+
+def test_serve_options_standards_max_and_no_remark_check_reach_the_check(tmp_path, home):
+    """Issue 27: `serve --standards-max` and `--no-remark-check` apply to the page's check as to calc,
+    and a household whose head's 保障人数 differs from its members is a warning on the page.
+    shanxi-2021 (fixed, 城市低保 30 a person): 张建国's household, 保障人数 3 but 2 members listed, pays
+    2 x 30; 王桂兰, whose 备注 says 已死亡，停保, is paid 30 with the check off: 90.00."""
+    figs = tmp_path / "山西.csv"
+    figs.write_text("地区代码,月份,指标,指数\n140000,2025-06,居民消费价格指数,103.6\n140000,2025-06,食品,101.0\n", encoding="utf-8")
+    assert cli_run(home, "fetch", "--source", "file", "--file", str(figs)).returncode == 0
+    roster = tmp_path / "户.csv"
+    roster.write_text("身份证号,姓名,与户主关系,保障类别,行政区划代码,城乡,保障人数,备注\n"
+                      f"{IDS[0]},张建国,户主,城市低保,140105,城市,3,\n"
+                      f"{IDS[1]},李秀英,妻子,城市低保,140105,城市,,\n"
+                      f"{IDS[2]},王桂兰,户主,城市低保,140105,城市,1,已死亡，停保\n", encoding="utf-8")
+    standards = copy_sample_standards(tmp_path / "standards.csv")
+    with standards.open("a", encoding="utf-8") as fh:
+        fh.write('140105,2025-03,3500,,7260,"SAMPLE urban standard above 3000"\n')
+    plain = start_desk(home)
+    try:
+        page = _check_by_post(plain, roster, standards)
+    finally:
+        plain.stop()
+    assert 'class="task failed"' in page and "3500" in page and "--standards-max" in page
+    desk = start_desk(home, args=("--standards-max", "4000", "--no-remark-check"))
+    try:
+        page = _check_by_post(desk, roster, standards)
+    finally:
+        log = desk.stop()
+    assert "Traceback" not in log
+    assert 'id="check-total">90.00<' in page, page
+    assert "备注检查已关闭" in page  # remark check off
+    assert "花名册第 2 行：张建国（户主）一户：保障人数写的是 3，但列出了 2 名成员" in page
