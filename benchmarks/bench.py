@@ -173,6 +173,35 @@ def make_roster(rows: int, fmt: str, out: Path) -> Path:
     return path
 
 
+def split_roster(roster: Path, rows: int, fmt: str, parts: int) -> list[Path]:
+    """The roster cut into `parts` files of consecutive rows, each with the header (or reused):
+    `calc --roster` given once per part reads them as one roster."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    paths = [roster.with_name(f"{roster.stem}-part{i + 1}of{parts}{roster.suffix}") for i in range(parts)]
+    if all(p.exists() for p in paths):
+        return paths
+    per = -(-rows // parts)
+    if fmt == "parquet":
+        src = pq.ParquetFile(roster)
+        batches = src.iter_batches(batch_size=per)
+        for p, b in zip(paths, batches):
+            pq.write_table(pa.Table.from_batches([b]), p, compression="snappy")
+        return paths
+    with open(roster, "rb") as fh:
+        header = fh.readline()
+        for i, p in enumerate(paths):
+            with open(p, "wb") as out:
+                out.write(header if i == 0 else header.removeprefix("\ufeff".encode()))
+                for _ in range(per):
+                    line = fh.readline()
+                    if not line:
+                        break
+                    out.write(line)
+    return paths
+
+
 def _write_xlsx(rows: int, path: Path) -> None:
     """The roster as an officer's workbook: text cells, persons as numbers, written by a streaming
     writer (xlsxwriter's constant_memory mode, as EasyExcel/POI write big exports)."""
@@ -255,11 +284,13 @@ def run_floor(roster: Path, fmt: str, work: Path) -> dict:
     return r
 
 
-def run_calc(roster: Path, work: Path) -> dict:
+def run_calc(roster, work: Path) -> dict:
+    """calc on the roster (a path, or a list of paths given as --roster each: one roster)."""
     home = work / "home"
     out = work / "run"
     env = dict(os.environ, CPI_LINK_HOME=str(home))
-    cmd = [str(CLI), "--home", str(home), "calc", "--scheme", SCHEME, "--month", MONTH, "--roster", str(roster),
+    given = [a for p in (roster if isinstance(roster, list) else [roster]) for a in ("--roster", str(p))]
+    cmd = [str(CLI), "--home", str(home), "calc", "--scheme", SCHEME, "--month", MONTH, *given,
            "--standards", str(STANDARDS), "--out", str(out), "--format", "json"]
     r = measure(cmd, env=env)
     res = json.loads(r.pop("stdout"))
@@ -328,6 +359,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="measure each calc/floor this many times, keep the best wall")
     ap.add_argument("--results", type=Path, default=None, help="results JSON (default: OUT/results.json)")
     ap.add_argument("--skip-floor-for", default="", help="sizes whose floor is skipped (e.g. 50000000)")
+    ap.add_argument("--split", type=int, default=0, help="also calc each CSV/Parquet roster cut into this many files, "
+                    "given as --roster each (several rosters read as one)")
     args = ap.parse_args(argv)
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -353,16 +386,27 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory(dir=args.out, prefix="work-") as w:
             work = Path(w)
             # floor and calc runs alternate, so a slow spell of this shared machine hits both
-            floors, calcs = [], []
+            floors, calcs, splits = [], [], []
+            parts = split_roster(roster, size, fmt, args.split) if args.split > 1 and fmt != "xlsx" else None
             for _ in range(args.repeat):
                 if size not in skip_floor:
                     floors.append(run_floor(roster, fmt, work))
                 calcs.append(run_calc(roster, work))
+                if parts:
+                    splits.append(run_calc(parts, work))
             floor = min(floors, key=lambda r: r["wall_s"]) if floors else None
             if floor:
                 floor.pop("stdout", None)
             calc = min(calcs, key=lambda r: r["wall_s"])
         entry = {"rows": size, "format": fmt, "roster_mib": roster.stat().st_size / 2**20, "floor": floor, "calc": calc}
+        if splits:
+            split = min(splits, key=lambda r: r["wall_s"])
+            entry["split"] = {"files": args.split, **split}
+            same = (split["paid_rows"], split["total_amount"]) == (calc["paid_rows"], calc["total_amount"])
+            print(f"  {size:,} {fmt} in {args.split} files: calc {split['wall_s']:.2f} s wall, {split['cpu_s']:.2f} s CPU, "
+                  f"{split['peak_rss_mib']:.0f} MiB (one file: {calc['wall_s']:.2f} s, {calc['cpu_s']:.2f} s CPU, "
+                  f"{calc['peak_rss_mib']:.0f} MiB); paid {split['paid_rows']:,}, {split['total_amount']} yuan"
+                  + ("" if same else " DIFFERENT FROM ONE FILE"), flush=True)
         if floor:
             entry["time_ratio"] = calc["wall_s"] / floor["wall_s"]
             entry["memory_ratio"] = calc["peak_rss_mib"] / floor["peak_rss_mib"]

@@ -37,6 +37,7 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
                 r = stream_month(handle, plan, compute, Path(spill), payments=False)
             rej, rows, assumed, info = r.rejected, r.input_rows, list(plan.assumed), r.roster
         sources = [(s.path, s.sheet) for s in handle.sources]
+        skipped = list(handle.skipped)
     problems: dict[str, dict] = {}
     bad = 0
     if rej is not None and rej.num_rows:
@@ -80,7 +81,8 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
     if info.get("format") == "several":  # every file and sheet, and the sheets `--sheet all` skipped
         out["sources"] = [{k: i.get(k) for k in ("path", "sheet", "rows", "header_row", "header_end", "header_cells")}
                           for i in info["sources"]]
-        out["skipped_sheets"] = info.get("skipped_sheets", [])
+    if skipped:  # the sheets `--sheet all` did not read, with the reason
+        out["skipped_sheets"] = skipped
     if not remark_check or info.get("remark_check") is False:
         out["remark_check"] = False  # the remark_says_stopped check was off (command or scheme)
     if assumed:

@@ -163,6 +163,7 @@ def validate(
         else:
             con.print(_("[bold]{path}[/]: {rows:,} data rows, {ok:,} without problems").format(
                 path=escape(str(roster[0])) + (" (" + escape(read) + ")" if read else ""), rows=rep["rows"], ok=rep["ok_rows"]))
+            print_roster_entry(con, {"skipped_sheets": rep.get("skipped_sheets")})
         if rep.get("header_cells"):
             con.print(_("columns read: {cells}").format(cells=escape(header_cells_text(rep["header_cells"]))))
         if rep.get("remark_check") is False:

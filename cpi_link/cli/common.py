@@ -551,17 +551,14 @@ def print_roster_entry(con, entry: dict) -> None:
     from rich.markup import escape
 
     if entry.get("sources"):
-        from cpi_link.calc.handle import skip_text
-
         for i, src in enumerate(entry["sources"], 1):
             where = Path(src["path"]).name + ("" if src.get("sheet") is None else _(", sheet {name}").format(name=repr(src["sheet"])))
             con.print(_("roster {i} of {n}: {where}, {rows} rows").format(
                 i=i, n=len(entry["sources"]), where=escape(where), rows=f"{src.get('rows', 0):,}"))
             print_roster_entry(con, {k: v for k, v in src.items() if k != "sheet"})
-        for s in entry.get("skipped_sheets") or []:
-            con.print(_("sheet {name} of {file} not read: {why}").format(
-                name=escape(repr(s["sheet"])), file=escape(Path(s["path"]).name), why=skip_text(s["reason"])))
+        _print_skipped(con, entry)
         return
+    _print_skipped(con, entry)
     text = roster_read_text(entry)
     if text:
         con.print(_("roster: {text}").format(text=escape(text)))
@@ -586,6 +583,17 @@ def warn_roster(entry: dict) -> None:
         more = w["rows"] - len(w["example_details"])
         if more > 0:
             warn(_("roster: {n} more rows with the warning {warning} (cpi-link validate lists them)").format(n=more, warning=k))
+
+
+def _print_skipped(con, entry: dict) -> None:
+    """The sheets `--sheet all` did not read, each with the reason."""
+    from rich.markup import escape
+
+    from cpi_link.calc.handle import skip_text
+
+    for s in entry.get("skipped_sheets") or []:
+        con.print(_("sheet {name} of {file} not read: {why}").format(
+            name=escape(repr(s["sheet"])), file=escape(Path(s["path"]).name), why=skip_text(s["reason"])))
 
 
 def header_cells_text(cells: list[dict]) -> str:

@@ -121,8 +121,8 @@ def roster_entry(handle: RosterHandle, r: StreamResult) -> dict:
         entry["remark_check"] = False
     if info.get("warnings"):  # paid as given, worth a look: a household whose 保障人数 differs from its members
         entry["warnings"] = info["warnings"]
-    if info.get("format") != "several":
-        return {**entry, **_roster_read(info)}
+    if info.get("format") != "several":  # one source (`--sheet all` may have found one sheet among others)
+        return {**entry, **_roster_read(info), **({"skipped_sheets": handle.skipped} if handle.skipped else {})}
     entry["sources"] = [{"path": str(Path(i["path"]).resolve()), "sheet": i.get("sheet"), "sha256": i["sha256"],
                          "rows": i["rows"], **_roster_read(i)} for i in info["sources"]]
     if info.get("skipped_sheets"):

@@ -117,6 +117,15 @@ def test_sheet_all_reads_the_city_and_rural_sheets_and_skips_the_notes(office):
     r = cpi_link(office, "--lang", "zh", "validate", "--roster", book, "--sheet", "all", "--scheme", "t")
     assert r.returncode == 0, r.stderr
     assert "非名单" in r.stdout and "农村低保" in r.stdout
+    # one roster sheet among notes: read alone, the notes still said
+    del wb["农村低保"]
+    one = office["tmp"] / "城市.xlsx"
+    wb.save(one)
+    r = cpi_link(office, "validate", "--roster", one, "--sheet", "all", "--scheme", "t", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert (rep["sheet"], rep["rows"], rep["skipped_sheets"]) == (
+        "城市低保", 2, [{"path": str(one), "sheet": "非名单", "reason": "no_header"}])
     # a workbook with no roster sheet: exit 2 naming each sheet and why
     empty = office["tmp"] / "说明.xlsx"
     wb = openpyxl.Workbook()
