@@ -170,3 +170,5 @@ def test_run_with_two_rosters_then_supplement_pays_everyone_once(office):
         assert [m["status"] for m in json.loads(r.stdout)] == ["already_done"]
     assert paid_people(office["home"], "2024-01") == everyone
     assert json.loads((office["home"] / "ledger" / "months" / "2024-01.json").read_text())["total_fen"] == 5900 + 3600
+    r = cpi_link(office, "doctor")  # the records naming their sources are whole and witnessed
+    assert r.returncode == 0, r.stdout + r.stderr
