@@ -417,7 +417,15 @@ def create_app(desk: Desk) -> Flask:
         rec = Ledger(desk.home).record(m)
         if rec is None:
             raise UsageError(_("{month} has no completed run yet: run it first (cpi-link run or calc), then supplement").format(month=m))
-        run = load_run(rec["run_dir"])
+        run_dir, label = rec["run_dir"], ""
+        wanted = request.args.get("run")
+        if wanted and wanted != rec["run_id"]:  # a supplement's or top-up's own files: what that run paid
+            s = next((s for s in rec.get("supplements", []) if s["run_id"] == wanted), None)
+            if s is None:
+                abort(404)
+            run_dir, label = s["run_dir"], ("补发" if s.get("kind") == "topup" else "补充发放")
+        run = load_run(run_dir)
+        m = f"{m}-{label}" if label else m
         if what == "workbook":
             from cpi_link.outputs.workbook import write_workbook
 
@@ -555,7 +563,8 @@ def _check_view(check: dict) -> dict:
     rej = load_rejected(run)
     entry = next((i for i in run.manifest.get("inputs", []) if i.get("role") == "roster"), {})
     rows = [{"row": int(r.row), "reason": r.reason, "detail": r.detail, "name": r.name, "id": mask_id(r.person_id),
-             "file": getattr(r, "file", None), "sheet": getattr(r, "sheet", None)} for r in rej.head(500).itertuples(index=False)]
+             "file": _text_or_none(getattr(r, "file", None)), "sheet": _text_or_none(getattr(r, "sheet", None))}
+            for r in rej.head(500).itertuples(index=False)]
     # each file and sheet as read (several files or every sheet: one entry each), and the sheets skipped
     sources = ([{**src, "name": Path(src["path"]).name} for src in entry["sources"]] if entry.get("sources")
                else [{**entry, "name": check["roster_name"], "rows": entry.get("rows") or check["input_rows"]}])
@@ -565,7 +574,13 @@ def _check_view(check: dict) -> dict:
 
         skipped = [{"file": Path(s["path"]).name, "sheet": s["sheet"], "why": skip_text(s["reason"])} for s in entry["skipped_sheets"]]
     return {"report": rep, "roster": entry, "sources": sources, "skipped": skipped, "rejected": rows,
+            "by_file": any(r["file"] for r in rows),
             "rejected_total": len(rej), "input_rows": check["input_rows"]}
+
+
+def _text_or_none(value) -> str | None:
+    """A rejected row's file or sheet: a name, or None where the column is empty (a CSV has no sheet)."""
+    return value if isinstance(value, str) and value else None
 
 
 def _send_made(desk: Desk, name: str, make):

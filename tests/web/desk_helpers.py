@@ -73,6 +73,27 @@ def need_chromium() -> None:
     pytest.importorskip("playwright.sync_api")
 
 
+@pytest.fixture
+def browser():
+    """Debian's headless Chromium driven by Playwright (tests import this fixture from here)."""
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def shot(page, name: str) -> None:
+    """With CPI_LINK_SCREENSHOTS=DIR, the page's screenshot as DIR/web-NAME.png (docs/ holds them)."""
+    folder = os.environ.get("CPI_LINK_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"web-{name}.png"), full_page=True)
+
+
 def write_roster(path: Path, month_title: str) -> None:
     """An officer's roster as Excel makes it: a title row, the header on row 2, three people, a
     mistyped ID (row 6) and a 合计 row (row 7)."""

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from desk_helpers import CHROMIUM, CHROMIUM_ARGS, IDS, cli_run, copy_sample_standards, need_chromium, start_desk, write_roster
+from desk_helpers import IDS, browser, cli_run, copy_sample_standards, shot, start_desk, write_roster  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -79,17 +79,6 @@ def _ledger(home: Path, config: Path, tmp_path: Path) -> list[dict]:
     return pq.read_table(out).to_pylist()
 
 
-@pytest.fixture
-def browser():
-    need_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def test_a_supplement_and_a_top_up_offered_and_paid_once_in_the_browser(browser, office, tmp_path, home):
@@ -101,7 +90,7 @@ def test_a_supplement_and_a_top_up_offered_and_paid_once_in_the_browser(browser,
     raised = _raised_standards(standards, tmp_path / "standards-2025.csv")
     desk = start_desk(home, {"CPI_LINK_CONFIG": str(office)})
     try:
-        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        ctx = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
         ctx.set_default_timeout(120_000)  # a loaded CI box answers slowly; nothing here is timed
         page = ctx.new_page()
         page.goto(desk.url)
@@ -126,8 +115,7 @@ def test_a_supplement_and_a_top_up_offered_and_paid_once_in_the_browser(browser,
         assert "1 " in counts and "56.00" in counts, counts
         assert page.locator("#topup-form").count() == 0
         csrf = page.locator("input[name=csrf]").first.get_attribute("value")
-        page.screenshot(path=str(tmp_path / "supplement.png"))
-        _shot(page, "pay-supplement")
+        shot(page, "pay-supplement")
         page.dblclick("#supplement-button")
         page.wait_for_selector("#supplement-form", state="detached")
         for _ in range(3):  # a third click, a second tab: the ledger has the roster's people, nothing more is paid
@@ -137,13 +125,14 @@ def test_a_supplement_and_a_top_up_offered_and_paid_once_in_the_browser(browser,
         rows = _ledger(home, office, tmp_path)
         assert sorted(r["person_id"] for r in rows) == sorted(IDS + [NEW_ID])
         assert sum(Decimal(r["amount"]) for r in rows) == Decimal("212.00")  # 156.00 + 56.00
+        assert _bank_file(page, "#dl-bank-1", tmp_path / "supplement-bank.csv") == [("陈新来", Decimal("56.00"))]
 
         # back-dated standards: offered as `run` reports standards_changed, the increases paid once
         check(roster2, raised)
         counts = page.locator("#topup-counts").inner_text()
         assert "6.00" in counts and "3 " in counts, counts  # +6.00 yuan over 3 rows (张, 李, 陈)
         assert page.locator("#supplement-form").count() == 0
-        _shot(page, "pay-topup")
+        shot(page, "pay-topup")
         page.dblclick("#topup-button")
         page.wait_for_selector("#topup-form", state="detached")
         for _ in range(3):
@@ -152,6 +141,8 @@ def test_a_supplement_and_a_top_up_offered_and_paid_once_in_the_browser(browser,
         assert page.locator("#topup-form").count() == 0
         rows = _ledger(home, office, tmp_path)
         assert sum(Decimal(r["amount"]) for r in rows) == Decimal("218.00")  # 212.00 + 6.00
+        assert sorted(_bank_file(page, "#dl-bank-2", tmp_path / "topup-bank.csv")) == sorted(
+            [("张建国", Decimal("1.00")), ("李秀英", Decimal("3.00")), ("陈新来", Decimal("2.00"))])
         top = sorted((r["person_id"], r["amount"]) for r in rows if r["kind"] == "topup")
         assert top == sorted([(IDS[0], Decimal("1.00")), (IDS[1], Decimal("3.00")), (NEW_ID, Decimal("2.00"))])
         # `run` with the same files finds nothing left to pay
@@ -165,22 +156,38 @@ def test_a_supplement_and_a_top_up_offered_and_paid_once_in_the_browser(browser,
     assert "Traceback" not in log
 
 
+def _bank_file(page, button: str, dest: Path) -> list[tuple[str, Decimal]]:
+    """The generic-csv bank file of one later run, downloaded from the pay page: (name, yuan) per line."""
+    import csv
+    import io
+
+    with page.expect_download() as dl:
+        page.click(button)
+    dl.value.save_as(dest)
+    return [(r["户名"], Decimal(r["金额"])) for r in csv.DictReader(io.StringIO(dest.read_bytes().decode("gb18030")))]
+
+
 def _wait_idle(page, desk, what: str) -> None:
-    """Reload until the page shows no work under way (the task's own poll reloads it too)."""
-    for _ in range(120):
-        page.goto(f"{desk.base}/pay?month=2025-06")
-        if not page.locator(".task.running").count():
+    """Wait (over HTTP, not in the tab) until the payment under way is done, then load the pay page in
+    the tab; the tab's own poll may be reloading it at that moment, so a navigation it cut is tried again."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for _ in range(240):
+        if 'class="task running"' not in page.context.request.get(f"{desk.base}/pay?month=2025-06").text():
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"the {what} did not finish")
+    for attempt in range(5):
+        try:
+            page.goto(f"{desk.base}/pay?month=2025-06")
+            page.wait_for_selector("#paid")
             return
-        page.wait_for_timeout(1000)
-    raise AssertionError(f"the {what} did not finish")
+        except PlaywrightError:
+            if attempt == 4:
+                raise
+            page.wait_for_timeout(1000)
 
-
-def _shot(page, name: str) -> None:
-    import os
-
-    folder = os.environ.get("CPI_LINK_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / f"web-{name}.png"), full_page=True)
 
 
 def _session(desk) -> tuple[requests.Session, str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from desk_helpers import CHROMIUM, CHROMIUM_ARGS, IDS, cli_run, copy_sample_standards, need_chromium, start_desk
+from desk_helpers import IDS, browser, cli_run, copy_sample_standards, shot, start_desk  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -52,17 +52,6 @@ def _csv(path: Path) -> None:
                     f"{IDS[0]},张建国,城市低保,140105,城市,1,6200000000000000001\n", encoding="utf-8")
 
 
-@pytest.fixture
-def browser():
-    need_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def test_several_files_and_every_sheet_checked_and_paid_as_one_roster(browser, tmp_path, home):
@@ -93,7 +82,8 @@ def test_several_files_and_every_sheet_checked_and_paid_as_one_roster(browser, t
         assert page.locator("#check-total").inner_text() == "220.00"
         rejected = page.locator("#rejected").inner_text()
         assert "补报.csv" in rejected and IDS[0] not in rejected  # the duplicate, named by its file, ID masked
-        _shot(page, "month-several")
+        assert "nan" not in rejected  # a CSV row has no sheet: an empty cell
+        shot(page, "month-several")
         page.click("#to-pay")
         page.dblclick("#pay-button")
         page.wait_for_selector("#paid")
@@ -114,14 +104,6 @@ def test_several_files_and_every_sheet_checked_and_paid_as_one_roster(browser, t
                     "--sheet", "all", "--standards", str(standards), "--format", "json")
     assert again.returncode == 0, again.stderr
     assert {m["status"] for m in json.loads(again.stdout)} == {"already_done"}
-
-
-def _shot(page, name: str) -> None:
-    import os
-
-    folder = os.environ.get("CPI_LINK_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / f"web-{name}.png"), full_page=True)
 
 
 def _check_by_post(desk, roster: Path, standards: Path) -> str:
