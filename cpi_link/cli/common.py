@@ -555,10 +555,19 @@ def print_roster_entry(con, entry: dict) -> None:
             where = Path(src["path"]).name + ("" if src.get("sheet") is None else _(", sheet {name}").format(name=repr(src["sheet"])))
             con.print(_("roster {i} of {n}: {where}, {rows} rows").format(
                 i=i, n=len(entry["sources"]), where=escape(where), rows=f"{src.get('rows', 0):,}"))
-            print_roster_entry(con, {k: v for k, v in src.items() if k != "sheet"})
+            _print_one_source(con, {k: v for k, v in src.items() if k != "sheet"})
         _print_skipped(con, entry)
-        return
-    _print_skipped(con, entry)
+    else:
+        _print_skipped(con, entry)
+        _print_one_source(con, entry)
+    if entry.get("remark_check") is False:
+        con.print(_("remark check off: rows whose 备注 says 停保, 死亡… were not rejected for it"))
+
+
+def _print_one_source(con, entry: dict) -> None:
+    """How one file (and sheet) was read: where its header was, each header cell, later tables."""
+    from rich.markup import escape
+
     text = roster_read_text(entry)
     if text:
         con.print(_("roster: {text}").format(text=escape(text)))
@@ -566,10 +575,9 @@ def print_roster_entry(con, entry: dict) -> None:
     if cells:
         con.print(_("columns read: {cells}").format(cells=escape(cells)))
     for t in entry.get("tables") or []:
-        con.print(_("another table, header on row {row}: {cells}").format(
-            row=t["header_row"], cells=escape(header_cells_text(t["header_cells"]))))
-    if entry.get("remark_check") is False:
-        con.print(_("remark check off: rows whose 备注 says 停保, 死亡… were not rejected for it"))
+        said = _("another table, header on line {row}: {cells}") if entry.get("format") == "csv" else \
+            _("another table, header on row {row}: {cells}")
+        con.print(said.format(row=t["header_row"], cells=escape(header_cells_text(t["header_cells"]))))
 
 
 def warn_roster(entry: dict) -> None:

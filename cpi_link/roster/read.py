@@ -285,7 +285,7 @@ def _csv_batches(r: RosterFile, batch_rows: int, only: tuple[str, ...] | None = 
         """(the data rows of t, every column read, each table's columns as keys; their indices in t)."""
         hit = np.flatnonzero(pc.fill_null(pc.is_in(t.column(f"c{state['id_col']}"), value_set=words), False)
                              .to_numpy(zero_copy_only=False))
-        if len(hit):  # the lines a person sees of the rows that may be a header (blank lines counted)
+        if len(hit) and only is None:  # the lines a person sees of the rows that may be a header (blank lines counted)
             near = np.unique(np.minimum((hit[:, None] + np.arange(3)).ravel(), t.num_rows - 1))
             lines = lines.copy()
             lines[near] = _record_lines(path, r, records + 1 + near)
@@ -651,7 +651,8 @@ def _header_words(r: RosterFile) -> set:
     from cpi_link.roster.schema import HEADER_ALIASES
 
     words = {a for names in HEADER_ALIASES.values() for a in names if not a.isascii()}
-    return words | {h for h in r.header if h} | {c["text"] for c in r.cells}
+    words |= {h for h in r.header if h} | {c["text"] for c in r.cells}
+    return words | {"\ufeff" + w for w in words}  # two CSV exports joined end to end: the second's BOM mid-file
 
 
 def _tables_in(cells: np.ndarray, file_rows: np.ndarray, r: RosterFile, keys: list, state: dict):

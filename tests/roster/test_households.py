@@ -109,20 +109,22 @@ def test_titles_and_totals_between_two_blocks_are_rejected_rows(tmp_path, cli, s
 
 
 ROW_KINDS = st.sampled_from(["ok", "ok_household_head", "member", "bad_id", "no_name", "unknown_cat", "stopped",
-                             "total", "blank", "title", "bad_region", "persons_0"])
+                             "total", "blank", "title", "bad_region", "persons_0", "header"])
+COLUMNS = ["序号", "身份证号", "姓名", "类别", "行政区划代码", "保障人数", "与户主关系", "备注"]
 
 
 def _write(path: Path, kinds: list[str]) -> int:
-    """An XLSX of these rows under a title and a header; returns the data rows counted here
-    (every non-blank row below the header), independently of the reader."""
-    import xlsxwriter
-
-    wb = xlsxwriter.Workbook(str(path))
-    ws = wb.add_worksheet("花名册")
-    ws.write_row(0, 0, ["2024年1月城市低保花名册"])
-    ws.write_row(1, 0, ["序号", "身份证号", "姓名", "类别", "行政区划代码", "保障人数", "与户主关系", "备注"])
+    """An XLSX or CSV of these rows under a title and a header ("header": the header again, its
+    columns in the other order from there on, as a second table pasted below); returns the data
+    rows counted here (every non-blank row that is not a header), independently of the reader."""
+    lines = [["2024年1月城市低保花名册"] + [""] * (len(COLUMNS) - 1), COLUMNS]
+    order = COLUMNS
     counted = 0
     for i, kind in enumerate(kinds):
+        if kind == "header":
+            order = order[::-1]
+            lines.append(order)
+            continue
         pid = IDS[i]
         row = {
             "ok": [i, pid, f"人{i}", "城市低保", "140105", 1, "户主", ""],
@@ -138,19 +140,36 @@ def _write(path: Path, kinds: list[str]) -> int:
             "bad_region": [i, pid, f"人{i}", "城市低保", "14010", 1, "户主", ""],
             "persons_0": [i, pid, f"人{i}", "城市低保", "140105", 0, "户主", ""],
         }[kind]
-        ws.write_row(2 + i, 0, row)
+        if kind in ("total", "title", "blank"):
+            lines.append(row)  # a page's text in its first cell, whatever the columns below
+        else:
+            by_name = dict(zip(COLUMNS, row))
+            lines.append([by_name[c] for c in order])
         counted += kind != "blank"
+    if path.suffix == ".csv":
+        import csv
+
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh).writerows(lines)
+        return counted
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("花名册")
+    for r, row in enumerate(lines):
+        ws.write_row(r, 0, row)
     wb.close()
     return counted
 
 
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kinds=st.lists(ROW_KINDS, min_size=1, max_size=25))
-def test_input_rows_are_paid_plus_rejected(tmp_path_factory, cli, setup, kinds):
+def test_input_rows_are_paid_plus_rejected(tmp_path_factory, cli, setup, suffix, kinds):
     d = tmp_path_factory.mktemp("p")
-    counted = _write(d / "r.xlsx", kinds)
+    counted = _write(d / f"r{suffix}", kinds)
     out = d / "o"
-    r = calc(cli, setup, d / "r.xlsx", out)
+    r = calc(cli, setup, d / f"r{suffix}", out)
     assert r.exit_code == 0, r.stderr
     j = json.loads(r.stdout)
     assert j["input_rows"] == counted
@@ -161,6 +180,8 @@ def test_input_rows_are_paid_plus_rejected(tmp_path_factory, cli, setup, kinds):
     assert reasons.count("total_row") == kinds.count("total")
     assert reasons.count("title_row") == kinds.count("title")
     assert reasons.count("remark_says_stopped") == kinds.count("stopped")
+    tables = roster_entry(out).get("tables", [])
+    assert len(tables) == kinds.count("header")  # each repeated header read as a table of its own
 
 
 def test_validate_warns_of_a_household_whose_size_differs(tmp_path, cli):
@@ -334,6 +355,9 @@ def test_a_csv_line_repeating_a_header_starts_a_new_table(tmp_path, cli, setup):
     entry = roster_entry(out)
     assert entry["tables"][0]["header_row"] == 7
     assert {c["cell"]: c["column"] for c in entry["tables"][0]["header_cells"]}["B7"] == "persons"
+    t = cli("--config", setup[0], "calc", "--month", "2024-01", "--roster", f, "--standards", setup[1], "--scheme", "t",
+            "--out", tmp_path / "o2")
+    assert "another table, header on line 7: A7 姓名 → name; B7 保障人数 → persons" in t.stdout
 
 
 @pytest.mark.parametrize("batch_rows", [1, 2, 3, 1000])
@@ -348,6 +372,20 @@ def test_csv_tables_whatever_the_batch_size(tmp_path, batch_rows):
     assert r.rows_read == 7 and r.csv_gaps == [5]  # the fifth record after the header: line 7
     # the lines of data rows 1..7: the blank line 5 and the second header on line 7 skipped
     assert r.exact_file_rows(list(range(1, 8)), None).tolist() == [2, 3, 4, 6, 8, 9, 10]
+
+
+def test_two_csv_exports_joined_end_to_end(tmp_path, cli, setup):
+    """`copy /b 城市.csv + 农村.csv`: Excel's "CSV UTF-8" files each start with a BOM, so the second
+    header starts with one in the middle of the file: still a table of its own. 57 + 2 x 40 = 137."""
+    city = ("\ufeff身份证号,姓名,类别,行政区划代码,保障人数\n" + f"{IDS[0]},甲,城市低保,140105,1\n").encode("utf-8")
+    rural = ("\ufeff姓名,身份证号,保障人数,类别,行政区划代码\n" + f"乙,{IDS[1]},2,农村低保,140105\n").encode("utf-8")
+    f = tmp_path / "joined.csv"
+    f.write_bytes(city + rural)
+    out = tmp_path / "o"
+    r = calc(cli, setup, f, out)
+    assert r.exit_code == 0, r.stderr
+    assert paid(out) == {"甲": ("57.00", 1), "乙": ("80.00", 2)}
+    assert json.loads(r.stdout)["rejected_rows"] == 0
 
 
 def test_a_csv_repeating_its_header_in_the_same_order(tmp_path, cli, setup):
