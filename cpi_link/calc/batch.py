@@ -19,7 +19,8 @@ REJECT_ORIG = ["person_id", "name", "category", "region_code", "area", "persons"
 
 _NEW_REASONS = (None, "category_not_covered", "missing_field", "unknown_region", "not_triggered", "unknown_region",
                 "unknown_region")
-_PAID_KEEP = ["source_row", "person_id", "name", "persons", "bank_account", "id_flag", "person_key"]
+_PAID_KEEP = ["source_row", "person_id", "name", "persons", "bank_account", "id_flag", "person_key",
+              "township", "village", "remark", "region_code_full"]  # the last four: roster.schema.CARRIED_COLUMNS
 ORIG_COLUMNS = ["orig_" + c for c in REJECT_ORIG] + ["file_row"]  # what a rejected row keeps of its batch
 
 

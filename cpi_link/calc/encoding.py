@@ -35,6 +35,11 @@ def _schemas():
             ("run_id", pa.string()),
             ("bank_account", pa.string()),
             ("id_flag", pa.string()),
+            # carried from the roster when it has them (SPEC 6.1: 乡镇/村 and 备注, the full 12-digit code)
+            ("township", pa.string()),
+            ("village", pa.string()),
+            ("remark", pa.string()),
+            ("region_code_full", pa.string()),
         ]
     )
     rejected = pa.schema(
@@ -49,9 +54,9 @@ def _schemas():
 
 # Few-valued string columns of the payments file, written from dictionary arrays (see below).
 PAYMENTS_DICT_STRINGS = ("category", "region_code", "area", "index_month", "indicator", "standard_region",
-                         "scheme", "version", "run_id")
+                         "scheme", "version", "run_id", "township", "village", "region_code_full")
 # The only payments columns that may be null (a monthly standard, no bank account, a normal ID).
-PAYMENTS_NULLABLE = ("standard_annual", "bank_account", "id_flag")
+PAYMENTS_NULLABLE = ("standard_annual", "bank_account", "id_flag", "township", "village", "remark", "region_code_full")
 
 
 def payments_write_schema():
@@ -180,7 +185,7 @@ PAYMENTS_UNCOMPRESSED = ["bank_account"]
 # lookups); statistics on the other columns cost a sixth of the writer's time (measured at 1M rows).
 PAYMENTS_DICTIONARY = ["category", "region_code", "area", "index_month", "indicator", "rate_pct", "standard",
                        "standard_annual", "standard_region", "amount_per_person", "scheme", "version", "run_id",
-                       "id_flag"]
+                       "id_flag", "township", "village", "region_code_full"]
 PAYMENTS_STATS = ["source_row"]
 PAYMENTS_ENCODING = {"source_row": "DELTA_BINARY_PACKED"}
 
@@ -203,12 +208,15 @@ COLUMNS = {
     "standard_region": "the standards row matched", "amount_per_person": "yuan per person",
     "amount": "yuan for the row (amount_per_person x persons)", "scheme": "scheme name", "version": "rules version",
     "run_id": "the run", "bank_account": "bank account as given", "id_flag": "converted_from_15 where converted, id_reformatted where written with separators",
+    "township": "乡镇 (township or street) as in the roster", "village": "村 (village or community) as in the roster",
+    "remark": "备注 as in the roster (several joined with ；)",
+    "region_code_full": "the 12-digit 统计用区划代码 when the roster gave one (region_code is its county)",
     "reason": "reject reason code", "detail": "why, in words",
     "rows": "roster rows", "programme": "one-off programme id",
     "kind": "month (the month's run), supplement (补充发放) or topup (补发)",
     "paid_at": "when the ledger recorded the payment, ISO UTC",
 }
-PERSONAL = {"person_id", "name", "bank_account"}
+PERSONAL = {"person_id", "name", "bank_account", "remark"}
 
 
 def file_metadata(run_id: str, index_month: str, scheme: str, version: str, paid: bool | None = None) -> dict[str, str]:

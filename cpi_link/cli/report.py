@@ -88,10 +88,12 @@ def report(
         rows += [{"level": "county", "code": r["region_code"], **r} for r in rep["by_county"]]
         rows += [{"level": "category", "code": r["category"], **r} for r in rep["by_category"]]
         rows += [{"level": "county_category", "code": r["region_code"], **r} for r in rep["by_county_category"]]
+        rows += [{"level": "township", "code": r["region_code"], **r} for r in rep.get("by_township", [])]
+        rows += [{"level": "village", "code": r["region_code"], **r} for r in rep.get("by_village", [])]
         rows.append({"level": "total", "code": "", **rep["totals"]})
         for r in rows:  # the name beside every code: a region's, a category's
             r["name"] = r.get("category_zh") if r["level"] == "category" else (region_name(str(r["code"]), rep["month"]) or "") if r["code"] else ""
-        emit_csv(rows, ["level", "code", "category", "rows", "persons", "amount", "name"])
+        emit_csv(rows, ["level", "code", "category", "rows", "persons", "amount", "name", "township", "village"])
     else:
         _print_report(rep, run.rules)
 

@@ -29,7 +29,8 @@ FORMATS = ("csv", "txt", "xlsx")
 ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
 MONEY_FIELDS = {"amount": "amount_fen", "amount_per_person": "amount_per_person_fen", "standard": "standard_fen"}
 TEXT_FIELDS = ("source_row", "person_id", "name", "category", "region_code", "area", "persons", "index_month",
-               "indicator", "standard_region", "scheme", "version", "run_id", "bank_account", "seq")
+               "indicator", "standard_region", "scheme", "version", "run_id", "bank_account", "seq",
+               "township", "village", "remark", "region_code_full")
 TEMPLATE_KEYS = {"name", "format", "delimiter", "encoding", "header", "column", "sheet", "line_ending",
                  "document", "totals", "row_limit", "batch_header"}
 COLUMN_KEYS = {"title", "field", "text", "format", "decimals", "thousands", "as"}
@@ -520,7 +521,9 @@ def _sum_xlsx(path: Path, tpl: Template, col: int) -> int:
 
 PUBLIC_HEADERS = [("序号", 6), ("姓名", 9), ("身份证号", 20), ("行政区划代码", 11), ("地区", 14), ("保障类别", 16),
                   ("保障人数", 8), ("补贴金额（元）", 12)]
-AMOUNT_COL = 7
+# 乡镇/村 from the roster, after 地区, when the run's rows have them; never 备注 (a remark may say
+# why a family is helped: not for a notice board)
+PUBLIC_PLACES = (("township", "乡镇（街道）", 10), ("village", "村（社区）", 10))
 OFFICE_KEYS = {"office", "phone", "posting_days", "posting_from"}
 
 
@@ -588,9 +591,9 @@ def load_office(home: Path | None, config_dir: Path | None) -> Office:
 
 
 def write_public_list(run: Run, dest: Path, encoding: str | None = None, office: Office | None = None) -> FileResult:
-    """The 公示 list: masked name and ID, region code and name, category, persons, amount, with
-    the posting period, the office's phone and name; XLSX (print-ready) when dest ends .xlsx, else
-    CSV (utf-8-sig unless an encoding is given, so Excel opens it)."""
+    """The 公示 list: masked name and ID, region code and name, 乡镇/村 when the roster gave them,
+    category, persons, amount, with the posting period, the office's phone and name; XLSX
+    (print-ready) when dest ends .xlsx, else CSV (utf-8-sig unless an encoding is given, so Excel opens it)."""
     import numpy as np
 
     from cpi_link.core.categories import CATEGORY_LABELS
@@ -615,25 +618,29 @@ def write_public_list(run: Run, dest: Path, encoding: str | None = None, office:
     total = int(sum(fen))
     if total != run.total_fen:
         raise RuntimeError("the public list does not add up to the run's total")
+    places = [(title, w, [v if isinstance(v, str) else "" for v in pay[c].tolist()])
+              for c, title, w in PUBLIC_PLACES if n and c in pay.columns and pay[c].notna().any()]
+    headers = PUBLIC_HEADERS[:5] + [(title, w) for title, w, _v in places] + PUBLIC_HEADERS[5:]
+    texts = [names, ids, regions, region_names] + [v for _t, _w, v in places] + [cats]  # columns 1.. as text
+    amount_col = len(headers) - 1
     stack = ExitStack()
     tmp = _tmp_for(dest, stack.enter_context(scratch_for(dest)))
     try:
         if dest.suffix.lower() == ".xlsx":
-            _public_xlsx(tmp, run, names, ids, regions, region_names, cats, persons, fen, office)
-            got = _sum_xlsx_col(tmp, AMOUNT_COL, first_row=4)
+            _public_xlsx(tmp, run, headers, texts, persons, fen, office)
+            got = _sum_xlsx_col(tmp, amount_col, first_row=4)
         else:
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\r\n")
-            w.writerow([h for h, _w in PUBLIC_HEADERS])
+            w.writerow([h for h, _w in headers])
             for i in range(n):
-                nm = neutral(names[i])
-                w.writerow([i + 1, nm, ids[i], regions[i], region_names[i], cats[i], persons[i], _yuan_str(fen[i])])
-            w.writerow(["合计", "", "", "", "", "", sum(persons), _yuan_str(total)])
+                w.writerow([i + 1, *[neutral(t[i]) for t in texts], persons[i], _yuan_str(fen[i])])  # no formula injection
+            w.writerow(["合计", *[""] * len(texts), sum(persons), _yuan_str(total)])
             for line in office.lines():
                 w.writerow([line])
             tmp.write_bytes(buf.getvalue().encode(encoding or "utf-8-sig"))
             rows = list(csv.reader(io.StringIO(tmp.read_bytes().decode(encoding or "utf-8-sig"), newline="")))
-            got = sum(_to_fen(r[AMOUNT_COL], "yuan") for r in rows[1:n + 1])
+            got = sum(_to_fen(r[amount_col], "yuan") for r in rows[1:n + 1])
         if got != total:
             raise RuntimeError(f"the public list sums to {_yuan_str(got)}, not the run's {_yuan_str(total)}")
         _finish(tmp, dest)
@@ -645,7 +652,9 @@ def write_public_list(run: Run, dest: Path, encoding: str | None = None, office:
     return FileResult(path=dest, rows=n, total_fen=total)
 
 
-def _public_xlsx(path: Path, run: Run, names, ids, regions, region_names, cats, persons, fen, office: Office) -> None:
+def _public_xlsx(path: Path, run: Run, headers: list, texts: list, persons, fen, office: Office) -> None:
+    """The 公示 list as a print-ready sheet: `texts` the text columns after 序号 (name first), then
+    persons and the amount."""
     from cpi_link.outputs.xlsx import open_workbook
 
     wb = open_workbook(path)
@@ -664,35 +673,33 @@ def _public_xlsx(path: Path, run: Run, names, ids, regions, region_names, cats, 
     text = wb.add_format({**border, "num_format": "@"})
     num = wb.add_format({**border, "num_format": "0"})
     money = wb.add_format({**border, "num_format": "#,##0.00"})
-    for j, (_h, w) in enumerate(PUBLIC_HEADERS):
+    for j, (_h, w) in enumerate(headers):
         ws.set_column(j, j, w)
     ws.set_default_row(18)
     ws.set_row(0, 24)
     ws.write_string(0, 0, f"价格临时补贴发放公示名单（统计月份 {run.month}）", title)
     lines = office.lines()
     ws.write_string(1, 0, "　".join(lines[:2]), sub)
-    for j, (h, _w) in enumerate(PUBLIC_HEADERS):
+    for j, (h, _w) in enumerate(headers):
         ws.write_string(2, j, h, head)
     cache: dict[int, Decimal] = {}
-    for i in range(len(names)):
+    c_persons = len(texts) + 1
+    for i in range(len(persons)):
         r = i + 3
         ws.write_number(r, 0, i + 1, num)
-        ws.write_string(r, 1, names[i], text)
-        ws.write_string(r, 2, ids[i], text)
-        ws.write_string(r, 3, regions[i], text)
-        ws.write_string(r, 4, region_names[i], text)
-        ws.write_string(r, 5, cats[i], text)
-        ws.write_number(r, 6, persons[i], num)
+        for j, col in enumerate(texts, 1):
+            ws.write_string(r, j, col[i], text)
+        ws.write_number(r, c_persons, persons[i], num)
         d = cache.get(fen[i])
         if d is None:
             d = cache[fen[i]] = Decimal(int(fen[i])).scaleb(-2)
-        ws.write_number(r, 7, d, money)
-    r = len(names) + 3
+        ws.write_number(r, c_persons + 1, d, money)
+    r = len(persons) + 3
     ws.write_string(r, 0, "合计", text)
-    for j in (1, 2, 3, 4, 5):
+    for j in range(1, c_persons):
         ws.write_blank(r, j, None, text)
-    ws.write_number(r, 6, int(sum(persons)), num)
-    ws.write_number(r, 7, Decimal(int(sum(fen))).scaleb(-2), money)
+    ws.write_number(r, c_persons, int(sum(persons)), num)
+    ws.write_number(r, c_persons + 1, Decimal(int(sum(fen))).scaleb(-2), money)
     ws.write_string(r + 2, 0, lines[2], sub)
     ws.write_string(r + 3, 0, "日期：　　　　年　　月　　日", sub)
     wb.close()

@@ -232,6 +232,25 @@ def summarise(run: Run) -> dict:
     return out
 
 
+def by_place(run: Run) -> dict:
+    """Rows, persons and fen per 乡镇 and per 村 within each county, from the paid rows' roster
+    text (payments township, village): {"by_township": [...], "by_village": [...]}, each empty when
+    the roster had no such column. Rows without a township (village) are grouped under ""."""
+    pay = run.payments
+    out: dict = {"by_township": [], "by_village": []}
+    for level, keys in (("by_township", ["region_code", "township"]), ("by_village", ["region_code", "township", "village"])):
+        if not len(pay) or keys[-1] not in pay.columns or not pay[keys[-1]].notna().any():
+            continue
+        frame = pay[keys + ["persons", "amount_fen"]].copy()
+        for k in keys[1:]:
+            frame[k] = frame[k].fillna("").astype(str)
+        frame["region_code"] = frame["region_code"].astype(str)
+        g = frame.groupby(keys, sort=True).agg(rows=("persons", "size"), persons=("persons", "sum"), amount_fen=("amount_fen", "sum"))
+        out[level] = [{**dict(zip(keys, idx)), "rows": int(r.rows), "persons": int(r.persons), "amount_fen": int(r.amount_fen)}
+                      for idx, r in g.iterrows()]
+    return out
+
+
 def citation(run: Run) -> str:
     """'national (national-2016-1835 + overlays; 发改价格规〔2016〕1835号)'."""
     sch = run.scheme
@@ -244,6 +263,7 @@ def report_json(run: Run) -> dict:
     from cpi_link.core.money import fen_to_yuan_str
 
     summ = summarise(run)
+    places = by_place(run)
 
     def money(rows):
         return [{**{k: v for k, v in r.items() if k != "amount_fen"}, "amount": fen_to_yuan_str(r["amount_fen"])} for r in rows]
@@ -264,6 +284,8 @@ def report_json(run: Run) -> dict:
         "by_county": money(summ["by_county"]),
         "by_category": money(summ["by_category"]),
         "by_county_category": money(summ["by_county_category"]),
+        # 乡镇/村 as the roster wrote them (present when it had those columns)
+        **{k: money(v) for k, v in places.items() if v},
         "consistency_problems": check_totals(run),
     }
 

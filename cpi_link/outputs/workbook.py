@@ -43,6 +43,11 @@ HEADERS = [
 # a flat-amount scheme pays by category whatever the standard and the rise: those columns would
 # only make a reviewer ask how 650 x 19.4% makes 30
 PROPORTIONAL_ONLY = ("低保标准（元/月）", "标准适用地区", "上涨幅度（%）")
+# carried from the roster when a county's rows have them (payments township, village, remark):
+# 乡镇/村 after 城乡; 备注 before the signature where the sheet has room (a flat scheme's, without
+# the three columns above: a proportional sheet would print too small to sign)
+PLACE_HEADERS = (("township", "乡镇（街道）", 10), ("village", "村（社区）", 10))
+REMARK_HEADER = ("备注", 14)
 REJECTED_HEADERS = [("序号", 6), ("名册行号", 9), ("姓名", 12), ("身份证号（已遮蔽）", 21), ("未发放原因", 44), ("说明", 60)]
 AREA_ZH = {"urban": "城市", "rural": "农村"}
 FUNDER_ZH = {"central": "中央财政", "province": "省级财政", "provincial": "省级财政", "prefecture": "市级财政",
@@ -366,7 +371,16 @@ def _county_sheet(wb, F: _Formats, run: Run, code: str, rows, title: str, mask_i
     from cpi_link.core.money import rmb_upper
     from cpi_link.core.regions import region_name
 
-    headers = [h for h in HEADERS if not (run.flat and h[0] in PROPORTIONAL_ONLY)]
+    def given(c: str) -> bool:
+        return c in rows.columns and bool(rows[c].notna().any())
+
+    full_codes = given("region_code_full")  # the 12-digit 统计用区划代码 in the code column
+    headers = [h if h[0] != "行政区划代码" or not full_codes else (h[0], 13)
+               for h in HEADERS if not (run.flat and h[0] in PROPORTIONAL_ONLY)]
+    at = [h[0] for h in headers].index("城乡") + 1
+    headers[at:at] = [(title, w) for c, title, w in PLACE_HEADERS if given(c)]
+    if run.flat and given("remark"):
+        headers.insert(len(headers) - 1, REMARK_HEADER)
     col = {h: j for j, (h, _) in enumerate(headers)}
     ncols = len(headers)
     ws = wb.add_worksheet(title)
@@ -396,7 +410,10 @@ def _county_sheet(wb, F: _Formats, run: Run, code: str, rows, title: str, mask_i
     names = names_s.tolist()
     inj = names_s.str[:1].isin(_FORMULA_START).to_numpy()
     cats = rows["category"].map(lambda c: CATEGORY_LABELS.get(c, c)).tolist()
-    regions = rows["region_code"].astype(str).tolist()
+    regions_s = rows["region_code"].astype(str)
+    if full_codes:
+        regions_s = rows["region_code_full"].where(rows["region_code_full"].notna(), regions_s).astype(str)
+    regions = regions_s.tolist()
     areas = rows["area"].map(lambda a: AREA_ZH.get(a, a or "")).tolist()
     persons = rows["persons"].to_numpy(dtype=np.int64).tolist()
     std = _yuan_cache(rows["standard_fen"].to_numpy(dtype=np.int64).tolist())
@@ -406,10 +423,18 @@ def _county_sheet(wb, F: _Formats, run: Run, code: str, rows, title: str, mask_i
     per = _yuan_cache(rows["amount_per_person_fen"].to_numpy(dtype=np.int64).tolist())
     amt = _yuan_cache(rows["amount_fen"].to_numpy(dtype=np.int64).tolist())
     bank = rows["bank_account"].tolist() if "bank_account" in rows.columns else [None] * n
+    # the roster's own text (乡镇, 村, 备注): (column, values as written, None where empty)
+    texts = [(col[title], rows[c].tolist()) for c, title, _w in PLACE_HEADERS if title in col]
+    if REMARK_HEADER[0] in col:
+        from cpi_link.core.privacy import mask_digits
+
+        remarks = rows["remark"].tolist()  # a copy that leaves the office (--mask-ids): IDs in a remark masked
+        texts.append((col[REMARK_HEADER[0]], [mask_digits(x) if mask_ids and isinstance(x, str) else x for x in remarks]))
 
     ws_str, ws_num, ws_blank = ws.write_string, ws.write_number, ws.write_blank
     t, tq, fi, fm, fb = F.text, F.text_q, F.int, F.money, F.blank
     c_std = col.get("低保标准（元/月）")
+    c_code, c_area, c_persons = col["行政区划代码"], col["城乡"], col["保障人数"]
     c_per, c_amt, c_bank, c_sign = col["人均补贴（元）"], col["补贴金额（元）"], col["银行账号"], col["领取人签字"]
     r = 2
     for i in range(n):
@@ -417,13 +442,19 @@ def _county_sheet(wb, F: _Formats, run: Run, code: str, rows, title: str, mask_i
         ws_str(r, 1, ids[i], t)
         ws_str(r, 2, names[i], tq if inj[i] else t)
         ws_str(r, 3, cats[i], t)
-        ws_str(r, 4, regions[i], t)
-        ws_str(r, 5, areas[i], t)
-        ws_num(r, 6, persons[i], fi)
+        ws_str(r, c_code, regions[i], t)
+        ws_str(r, c_area, areas[i], t)
+        for j, values in texts:
+            v = values[i]
+            if isinstance(v, str) and v:
+                ws_str(r, j, v, tq if v[:1] in _FORMULA_START else t)
+            else:
+                ws_blank(r, j, None, fb)
+        ws_num(r, c_persons, persons[i], fi)
         if c_std is not None:
-            ws_num(r, 7, std[i], fm)
-            ws_str(r, 8, std_region[i], t)
-            ws_str(r, 9, rates[i], t)
+            ws_num(r, c_std, std[i], fm)
+            ws_str(r, c_std + 1, std_region[i], t)
+            ws_str(r, c_std + 2, rates[i], t)
         ws_num(r, c_per, per[i], fm)
         ws_num(r, c_amt, amt[i], fm)
         b = bank[i]
@@ -436,9 +467,9 @@ def _county_sheet(wb, F: _Formats, run: Run, code: str, rows, title: str, mask_i
     total = int(rows["amount_fen"].sum())
     ws.write_string(r, 0, "合计", F.bold_text)
     ws.write_string(r, 1, f"{n} 行", F.bold_text)
-    ws.merge_range(r, 2, r, 5, f"大写：{rmb_upper(total)}", F.words)
-    ws.write_number(r, 6, int(rows["persons"].sum()), F.bold_int)
-    for j in range(7, c_amt):
+    ws.merge_range(r, 2, r, c_persons - 1, f"大写：{rmb_upper(total)}", F.words)
+    ws.write_number(r, c_persons, int(rows["persons"].sum()), F.bold_int)
+    for j in range(c_persons + 1, c_amt):
         ws.write_blank(r, j, None, F.blank)
     ws.write_number(r, c_amt, _yuan(total), F.bold_money)
     for j in range(c_amt + 1, ncols):

@@ -232,8 +232,14 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
                 & pc.ascii_is_decimal(reg.values).to_numpy(zero_copy_only=False))
 
     ok_v = six_digits()
+    full_code = pa.nulls(n, DICT_TYPE)  # the 12-digit 统计用区划代码 as given, kept for the outputs
     if (~ok_v & reg.used).any():  # per distinct value: inner spaces, a spreadsheet's 140105.0, a 12-digit code
-        reg.values = pa.array([v if ok else _six(clean_code(v)) for v, ok in zip(reg.values.to_pylist(), ok_v)], pa.string())
+        cleaned = [v if ok else clean_code(v) for v, ok in zip(reg.values.to_pylist(), ok_v)]
+        full = np.array([len(c) == 12 and c.isascii() and c.isdigit() for c in cleaned])
+        if (full & reg.used).any():
+            full_code = reg.dictionary(np.where(full, np.arange(len(full)), -1),
+                                       pa.array([c if f else "" for c, f in zip(cleaned, full)], pa.string()))
+        reg.values = pa.array([_six(c) for c in cleaned], pa.string())
         ok_v = six_digits()
     reg_empty_v = empty(reg.values)
     mark(reg.rows(reg_empty_v), R_MISSING, "region_code is empty")
@@ -353,8 +359,45 @@ def check_batch(raw: pa.Table, first_row: int, numeric_id: np.ndarray | None = N
         flag,
         reason_arr,
         detail_arr,
-    ] + [orig[c] for c in ROSTER_COLUMNS] + [pa.array(key)]
+    ] + [orig[c] for c in ROSTER_COLUMNS] + [pa.array(key)] + [
+        _carried(raw, "township", n), _carried(raw, "village", n), _remarks(raw, n), full_code]
     return pa.Table.from_arrays(columns, schema=CHECKED_SCHEMA)
+
+
+def _trimmed_or_null(col) -> pa.Array:
+    """A text column trimmed, an empty cell null (vectorised; no string per row in Python)."""
+    col = _plain(col)
+    t = pc.utf8_trim_whitespace(col)
+    return pc.if_else(pc.equal(t, ""), pa.scalar(None, pa.string()), t)
+
+
+def _carried(raw: pa.Table, name: str, n: int) -> pa.Array:
+    """乡镇 or 村 as written (trimmed, empty -> null), as a dictionary (few values); null when absent."""
+    if name not in raw.column_names:
+        return pa.nulls(n, DICT_TYPE)
+    col = _array(raw.column(name))
+    if pa.types.is_dictionary(col.type):  # trimmed once per distinct value
+        values = _trimmed_or_null(col.dictionary)
+        return _dict_of(pc.take(values, col.indices))
+    return _dict_of(_trimmed_or_null(col))
+
+
+def _dict_of(a: pa.Array) -> pa.Array:
+    d = pc.dictionary_encode(a)
+    return d if d.type == DICT_TYPE else d.cast(DICT_TYPE)
+
+
+def _remarks(raw: pa.Table, n: int) -> pa.Array:
+    """The row's 备注 as written; several 备注 columns joined with "；"; null when none says anything."""
+    cols = [_trimmed_or_null(raw.column(c)) for c in raw.column_names if c == "remark" or c.startswith("remark_")]
+    if not cols:
+        return pa.nulls(n, pa.string())
+    if len(cols) == 1:
+        return cols[0]
+    # (null_handling="skip" gave an empty array for all-null input: empties joined, then the extra separators dropped)
+    joined = pc.binary_join_element_wise(*[pc.fill_null(c, "") for c in cols], "；")
+    joined = pc.utf8_trim(pc.replace_substring_regex(joined, "；{2,}", "；"), "；")
+    return pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), joined)
 
 
 

@@ -29,11 +29,19 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "head_name": ("head_name", "户主姓名"),
     "remark": ("remark", "备注"),
     "seq": ("seq", "序号", "编号"),
+    # carried to the outputs as written (the workbook's county sheets, the 公示 list, the report CSV)
+    "township": ("township", "乡镇", "乡镇(街道)", "乡(镇)", "乡镇街道", "乡镇/街道", "街道", "街道(乡镇)", "所在乡镇",
+                 "所在乡镇(街道)", "乡镇名称", "乡镇(街道)名称"),
+    "village": ("village", "村", "村(社区)", "社区", "村(居)", "村(居)委会", "村居委会", "村/社区", "社区(村)", "所在村",
+                "所在村(社区)", "村委会", "居委会", "村名", "村(社区)名称"),
 }
 # Columns that may appear more than once (each read: remark, remark_2, ...).
 REPEATABLE = ("remark",)
-# The columns read besides ROSTER_COLUMNS (household, remarks, the row number column).
-CHECK_COLUMNS = ("relationship", "head_name", "remark", "seq")
+# The columns read besides ROSTER_COLUMNS (household, remarks, the row number column, where the person lives).
+CHECK_COLUMNS = ("relationship", "head_name", "remark", "seq", "township", "village")
+# Roster text carried to the payments (nullable; absent columns are null): 乡镇/村 and 备注 as
+# written, and the full 12-digit 统计用区划代码 when the roster gave one (region_code is its county).
+CARRIED_COLUMNS = ("township", "village", "remark", "region_code_full")
 
 # Words that point to a column: a header cell holding one, and none of the column's names, is a
 # look-alike (exit 2 naming the cell), never silently "not used".
@@ -49,7 +57,7 @@ HEADER_HINTS: dict[str, tuple[str, ...]] = {
 
 # Columns officers' rosters carry that are known and not read (shown as "not used").
 OTHER_COLUMNS = (
-    "乡镇", "乡镇(街道)", "街道", "村", "村(社区)", "社区", "村(居)委会", "地址", "家庭住址", "住址",
+    "地址", "家庭住址", "住址",
     "联系电话", "电话", "手机", "手机号", "性别", "年龄", "民族", "出生日期", "户主身份证号", "户主身份证号码", "开户行", "开户银行", "户名", "持卡人", "持卡人姓名", "金额", "补贴金额", "发放金额",
     "保障金额", "月保障金", "签字", "签名", "领取人签字", "残疾类别", "残疾等级",
 )
@@ -73,6 +81,7 @@ ROSTER_SCHEMA = pa.schema(
     ]
     + [(f"orig_{c}", pa.string()) for c in ROSTER_COLUMNS]
     + [("person_key", pa.int64())]  # ids.key17 of person_id (0 where it is null): finding the same person twice
+    + [(c, pa.string()) for c in CARRIED_COLUMNS]
 )
 
 # What check_batch gives (check_batches, calc's pipeline): ROSTER_SCHEMA with the few-valued
@@ -80,7 +89,7 @@ ROSTER_SCHEMA = pa.schema(
 # iter_roster casts to ROSTER_SCHEMA (plain strings) for its pandas users.
 DICT_TYPE = pa.dictionary(pa.int32(), pa.string())
 _DICT_COLUMNS = ("category", "region_code", "area", "reason", "detail",
-                 "orig_category", "orig_region_code", "orig_area", "orig_persons")
+                 "orig_category", "orig_region_code", "orig_area", "orig_persons", "township", "village", "region_code_full")
 CHECKED_SCHEMA = pa.schema([pa.field(f.name, DICT_TYPE) if f.name in _DICT_COLUMNS else f for f in ROSTER_SCHEMA])
 
 
@@ -129,7 +138,7 @@ def header_cells(header: list[str], refs: list[str] | None = None) -> list[dict]
 
 # Columns with few distinct values: read as dictionaries where the format allows, and checked
 # once per distinct value instead of once per row.
-FEW_VALUED = ("category", "region_code", "area", "persons")
+FEW_VALUED = ("category", "region_code", "area", "persons", "township", "village")
 
 
 def short(text: str | None, limit: int = 40) -> str:

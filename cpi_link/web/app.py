@@ -457,10 +457,16 @@ def create_app(desk: Desk) -> Flask:
         ledger = Ledger(desk.home)
         sch = _scheme(desk)
         store = SeriesStore(desk.home)
-        records, revised = [], {}
+        records, revised, rules_of = [], {}, {}
         for key in reversed(ledger.keys()):
             rec = ledger.record(key)
             records.append(rec)
+            d = rec.get("decision")
+            if isinstance(d, dict) and d.get("scheme") == sch.name:  # the rules it was paid under: a flat scheme's amounts
+                try:
+                    rules_of[rec["month"]] = sch.rules_for(rec["month"])
+                except Exception:
+                    pass
             try:
                 out = revised_after_payment(key, rec, sch, store)
             except Exception:
@@ -479,7 +485,8 @@ def create_app(desk: Desk) -> Flask:
                               "kind": r.kind, "name": r.name, "id": mask_id(r.person_id),
                               "region": r.region_code, "category": r.category, "amount": str(r.amount), "paid_at": r.paid_at})
         doctor = check(desk.home, repair=False)
-        return render_template("history.html", page="history", records=records, revised=revised, q=q, found=found, doctor=doctor)
+        return render_template("history.html", page="history", records=records, revised=revised, q=q, found=found, doctor=doctor,
+                               rules_of=rules_of)
 
     @app.post("/reveal")
     def reveal():
