@@ -376,6 +376,11 @@ def _csv_error(path: Path, encoding: str, exc: Exception, bad_rows, delimiter: s
         if number is None:
             number = _find_line(path, encoding, text)
         where = _("line {line}").format(line=number) if number is not None else _("a line")
+        if text and header_matcher().score(next(csv.reader([text], delimiter=delimiter), [])) >= 2:
+            # another table's header (an export of other columns joined below): not a stray separator
+            return _("{path}: {where} repeats the header with {actual} fields where the first table's header has "
+                     "{expected}; give every table the same columns and run again").format(
+                path=path, where=where, actual=actual, expected=expected)
         return _("{path}: {where} has {actual} fields but the header has {expected}; fix the row (a stray separator "
                  "or quote?) and run again").format(path=path, where=where, actual=actual, expected=expected)
     text = str(exc)

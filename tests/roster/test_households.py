@@ -388,6 +388,19 @@ def test_two_csv_exports_joined_end_to_end(tmp_path, cli, setup):
     assert json.loads(r.stdout)["rejected_rows"] == 0
 
 
+def test_a_csv_table_with_other_columns_is_exit_2_naming_its_header_line(tmp_path, cli, setup):
+    """A second export with one more column (银行账号) joined below: its header line has 5 fields where
+    the first table's has 4; exit 2 says so, not "a stray separator"."""
+    f = tmp_path / "wider.csv"
+    f.write_text("身份证号,姓名,类别,行政区划代码\n" + f"{IDS[0]},甲,城市低保,140105\n"
+                 "身份证号,姓名,类别,行政区划代码,银行账号\n" + f"{IDS[1]},乙,农村低保,140105,6222000000000001\n",
+                 encoding="utf-8")
+    r = calc(cli, setup, f, tmp_path / "o")
+    assert r.exit_code == 2
+    assert "line 3 repeats the header with 5 fields where the first table's header has 4" in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_csv_repeating_its_header_in_the_same_order(tmp_path, cli, setup):
     """A 城市 block then a 农村 block pasted below it with the same header line: 40 + 57."""
     f = tmp_path / "same.csv"
