@@ -59,13 +59,14 @@ def _first_of(fut: Future) -> Future:
 class _Source:
     """One file (and sheet) of a roster: checked, hashed, and (early) parsed from now."""
 
-    def __init__(self, path, sheet, early: bool, hashes: dict):
+    def __init__(self, path, sheet, early: bool, hashes: dict, parsed=None):
         from cpi_link.core.atomic import sha256_and_line_breaks, sha256_file
         from cpi_link.core.threads import in_thread
         from cpi_link.roster.read import check_path, open_roster as read_roster
 
-        # a spreadsheet's parse starts first of all, before the imports below (numpy, pyarrow)
-        parsing = open_early(path, sheet) if early else None
+        # a spreadsheet's parse starts first of all, before the imports below (numpy, pyarrow);
+        # parsed: the core.sheets.Sheet `--sheet all` already parsed to see its header
+        parsing = (_ready(parsed) if parsed is not None else open_early(path, sheet)) if early else None
         self.path = check_path(path)  # a folder or unreadable file is exit 2, before hashing
         self.state = file_state(self.path)  # the file must be the same after every read
         self.sheet = sheet
@@ -107,10 +108,19 @@ class _Source:
         return r
 
 
-def _expand(paths, sheet) -> tuple[list[tuple[Path, object]], list[dict]]:
-    """(file, sheet) of every source and the sheets skipped: `--sheet all` is every visible sheet of
-    each workbook that looks like a roster (CSV and Parquet files are read whole); another --sheet
-    is the sheet of each workbook."""
+def _ready(sheet) -> Future:
+    """A parsed core.sheets.Sheet as the Future open_early gives (its scan of special cells started)."""
+    sheet.scan()
+    out: Future = Future()
+    out.set_result(sheet)
+    return out
+
+
+def _expand(paths, sheet) -> tuple[list[tuple[Path, object]], list[dict], object]:
+    """(file, sheet) of every source, the sheets skipped, and the first source's parsed Sheet when
+    `--sheet all` parsed it (else None): `--sheet all` is every visible sheet of each workbook that
+    looks like a roster (CSV and Parquet files are read whole); another --sheet is the sheet of
+    each workbook."""
     from cpi_link.core.errors import InputError
     from cpi_link.core.i18n import _
     from cpi_link.core.sheets import ALL_SHEETS, sheets_like, spreadsheet_kind
@@ -118,7 +128,7 @@ def _expand(paths, sheet) -> tuple[list[tuple[Path, object]], list[dict]]:
 
     several = len(paths) > 1
     every = sheet is not None and str(sheet).strip().lower() == ALL_SHEETS
-    out, skipped = [], []
+    out, skipped, first = [], [], None
     for p in map(Path, paths):
         if not (p.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods") or (p.is_file() and spreadsheet_kind(p))):
             # a CSV or Parquet file is read whole (--sheet NAME on a lone one is refused by the reader)
@@ -128,14 +138,16 @@ def _expand(paths, sheet) -> tuple[list[tuple[Path, object]], list[dict]]:
         else:
             from cpi_link.roster.schema import looks_like_roster
 
-            found, skip = sheets_like(check_path(p), looks_like_roster)
+            # the first source's sheet stays parsed, for its early read (later ones are parsed again when reached)
+            found, skip, kept = sheets_like(check_path(p), looks_like_roster, keep_first=not out)
+            first = kept if not out else first
             skipped += [{"path": str(p), **s} for s in skip]
             if not found:
                 raise InputError(_("{path}: no visible sheet looks like a roster (a header naming its columns among the "
                                    "first 30 rows): {sheets}").format(
                     path=p, sheets=", ".join(f"{s['sheet']!r} ({skip_text(s['reason'])})" for s in skip)))
             out += [(p, n) for n in found]
-    return out, skipped
+    return out, skipped, first
 
 
 def skip_text(reason: str) -> str:
@@ -157,10 +169,11 @@ class RosterHandle:
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         if not paths:
             raise ValueError("open_roster needs at least one path")
-        listed, self.skipped = _expand(paths, sheet)
+        listed, self.skipped, parsed = _expand(paths, sheet)
         hashes: dict = {}
         # only the first source is parsed early: a later one is opened when the stream reaches it
-        self.sources = [_Source(p, s, early and i == 0, hashes) for i, (p, s) in enumerate(listed)]
+        self.sources = [_Source(p, s, early and i == 0, hashes, parsed if i == 0 else None)
+                        for i, (p, s) in enumerate(listed)]
         self.several = len(self.sources) > 1
         self.path = self.sources[0].path  # the first file (the only one unless `several`)
         # the worksheet of a one-source roster (--sheet); None for several (each source names its own)

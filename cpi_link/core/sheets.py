@@ -171,24 +171,31 @@ def _head(s: "Sheet") -> list[list]:
 ALL_SHEETS = "all"
 
 
-def sheets_like(path: Path, looks_like: Callable[[list[list]], bool]) -> tuple[list[str], list[dict]]:
+def sheets_like(path: Path, looks_like: Callable[[list[list]], bool],
+                keep_first: bool = False) -> tuple[list[str], list[dict], Sheet | None]:
     """`--sheet all`: (the names of the visible sheets that look like the table, in workbook order;
-    the other sheets as {sheet, reason}: hidden, empty, or no header among the first rows)."""
+    the other sheets as {sheet, reason}: hidden, empty, or no header among the first rows; with
+    keep_first, the first of them still parsed, to be read without parsing it again, else None).
+    calamine parses a whole sheet to give its first rows: the others are released once looked at."""
     book, kind, sheets = _worksheets(path)
-    found, skipped = [], []
+    found, skipped, kept = [], [], None
     for i, n, v in sheets:
         if not v:
             skipped.append({"sheet": n, "reason": "hidden"})
             continue
         s = Sheet(path, n, i, kind, None, book)
         head = _head(s)
-        s.release()
         if looks_like(head):
             found.append(n)
+            if keep_first and kept is None:
+                kept = s
+            else:
+                s.release()
         else:
+            s.release()
             empty = not any(str(c).strip() for r in head for c in r)
             skipped.append({"sheet": n, "reason": "empty" if empty else "no_header"})
-    return found, skipped
+    return found, skipped, kept
 
 
 def open_sheet(path: Path, sheet: str | int | None = None,
