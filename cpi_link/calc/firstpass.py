@@ -50,8 +50,8 @@ class Handover:
 
 def repeated_keys(roster_path, batch_rows: int, folder, stop=None, checked: Handover | None = None):
     """Sorted uint32 hashes (dedup.hash32) of the keys (ids.key17) of valid IDs that occur more
-    than once in the roster (a path, or a list of the paths of several read as one), or None when the roster is not read twice (XLSX: then every payable
-    row is held for the dedup). Each ID column is checked as the second pass would (ids.normalise_ids);
+    than once in the roster (a path, or the paths of several read as one), or None when the roster
+    is not read twice (XLSX: then every payable row is held for the dedup). Each ID column is checked as the second pass would (ids.normalise_ids);
     `checked` gets those checks by first data row (ids.CheckedIds), for the first KEEP_ROWS rows."""
     from cpi_link.core.threads import prefetch
     from cpi_link.calc.dedup import RepeatedKeys
