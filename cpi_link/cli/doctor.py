@@ -22,7 +22,8 @@ def doctor(
     repair: bool = typer.Option(False, "--repair", help=_("Restore a damaged series store file from its last good copy (.bak; "
                                 "the damaged file is kept as NAME.damaged-STAMP), and rebuild a deleted ledger record "
                                 "from the journal when its payment files prove it; roll back a torn journal line; put back journal entries "
-                                "the paid run folders hold sealed.")),
+                                "the paid run folders hold sealed; record the files of a series store without an index as they are; remove "
+                                "leftover temp folders of stopped writers (set-aside run folders are kept).")),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
     encoding: EncodingOption = None,
     anchor: Optional[Path] = typer.Option(None, "--anchor", envvar="CPI_LINK_ANCHOR", help=ANCHOR_HELP),

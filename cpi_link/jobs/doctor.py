@@ -13,6 +13,7 @@ folders have no automatic repair; each problem says what to do. Messages never h
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,6 +39,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     checked: dict = field(default_factory=dict)
+    leftovers: list[dict] = field(default_factory=list)  # temp and set-aside folders that may hold personal data
 
     @property
     def unrepaired(self) -> list[Problem]:
@@ -45,7 +47,7 @@ class Report:
 
     def as_dict(self) -> dict:
         return {"ok": not self.unrepaired, "checked": self.checked, "problems": [p.as_dict() for p in self.problems],
-                "notes": self.notes}
+                "notes": self.notes, "leftovers": self.leftovers}
 
 
 def _parquet_ok(path: Path) -> str | None:
@@ -69,6 +71,7 @@ def check(home: Home, repair: bool = False, anchor=None) -> Report:
     _check_ledger(home, rep)
     _check_chain(home, rep, repair, anchor)
     _check_runs(home, rep)
+    _check_leftovers(home, rep, repair)
     return rep
 
 
@@ -180,34 +183,74 @@ def _pending_runs(pending: dict) -> set:
 
 
 def _check_store(home: Home, rep: Report, repair: bool) -> None:
+    """Each store file against the store's own index (store.series.inspect_file, as every command
+    opens it). --repair puts back a last good copy (.bak) only when the index records it (or, without
+    an index, when it has the store's columns), keeping what stood there; it records in a new index
+    the files of a store that has none, saying so."""
+    from cpi_link.store.series import INDEX_NAME, STORE_FILES, index_state, inspect_file, record_files, store_files_present
+
     store = home.store_dir
+    index, index_problem = index_state(store)
+    present = store_files_present(store)
+    if index_problem is not None:
+        rep.problems.append(Problem("store", str(store / INDEX_NAME), join(index_problem, message(N_(
+            "cpi-link doctor --repair records the store files as they are in a new index, after you check the figures "
+            "(cpi-link series)")) if not repair else index_problem)))
     n = 0
-    for name in ("observations.parquet", "revisions.parquet"):
+    to_record, unindexed = [], []
+    for name in STORE_FILES:
         p = store / name
-        bak = p.with_name(name + ".bak")
-        if not p.exists():
-            if bak.exists():
-                prob = Problem("store", str(p), message(N_("missing, but its last good copy {name} exists"), name=bak.name))
-                rep.problems.append(prob)
-                if repair and _parquet_ok(bak) is None:
-                    _restore(p, bak, None, prob)
+        table, problem, kind = inspect_file(store, name, index, present)
+        n += os.path.lexists(p)
+        if kind == "no_index":
+            unindexed.append(name)
+            if index_problem is not None:
+                continue  # the index's own problem says it
+        if problem is None:
             continue
-        n += 1
-        err = _parquet_ok(p)
-        if err is None:
-            continue
-        prob = Problem("store", str(p), message(N_("damaged: {error}"), error=err))
+        prob = Problem("store", str(p), problem)
         rep.problems.append(prob)
-        if not bak.exists():
-            prob.problem = join(prob.problem, message(N_("no last good copy (.bak) to restore: re-import the figures (cpi-link fetch)")))
-        elif _parquet_ok(bak) is not None:
-            prob.problem = join(prob.problem, message(N_("its last good copy {name} is damaged too: re-import the figures "
-                                                        "(cpi-link fetch)"), name=bak.name))
+        if kind == "no_index":
+            continue
+        bak = p.with_name(name + ".bak")
+        why = _bak_unusable(store, name, bak, index)
+        if why is not None:
+            prob.problem = join(prob.problem, why)
         elif repair:
-            _restore(p, bak, f"{name}.damaged-{_stamp()}", prob)
+            _restore(p, bak, f"{name}.damaged-{_stamp()}" if os.path.lexists(p) else None, prob)
+            to_record.append(name)
         else:
             prob.problem = join(prob.problem, message(N_("cpi-link doctor --repair restores the last good copy {name}"), name=bak.name))
+    if repair and (to_record or unindexed or index_problem is not None):
+        if index_problem is not None:
+            (store / INDEX_NAME).rename(store / f"{INDEX_NAME}.damaged-{_stamp()}")  # kept, never overwritten
+        record_files(store, to_record + unindexed, fresh=index is None)
+        done = message(N_("recorded in a new index.json as it is: check the figures (cpi-link series)"))
+        for prob in rep.problems:
+            if prob.area == "store" and prob.repaired is None and (Path(prob.path).name in unindexed or prob.path.endswith(INDEX_NAME)):
+                prob.repaired = done
     rep.checked["store_files"] = n
+
+
+def _bak_unusable(store: Path, name: str, bak: Path, index: dict | None):
+    """Why the last good copy cannot be put back (None: it can)."""
+    from cpi_link.core.atomic import sha256_file
+    from cpi_link.store.series import STORE_FILES, accepted_sha256
+
+    if not bak.is_file() or bak.is_symlink():
+        return message(N_("no last good copy (.bak) to restore: re-import the figures (cpi-link fetch)"))
+    try:
+        import pyarrow.parquet as pq
+
+        ok = pq.read_schema(bak).equals(STORE_FILES[name](), check_metadata=False)
+    except Exception:
+        ok = False
+    if not ok:
+        return message(N_("its last good copy {name} is damaged too: re-import the figures (cpi-link fetch)"), name=bak.name)
+    if index is not None and sha256_file(bak) not in accepted_sha256(index, name):
+        return message(N_("its last good copy {name} is not the file the store's index records either: re-import the figures "
+                          "(cpi-link fetch)"), name=bak.name)
+    return None
 
 
 def _restore(p: Path, bak: Path, damaged_name: str | None, prob: Problem) -> None:
@@ -219,7 +262,7 @@ def _restore(p: Path, bak: Path, damaged_name: str | None, prob: Problem) -> Non
         kept = None
         if damaged_name is not None:
             damaged = p.with_name(damaged_name)
-            p.rename(damaged)  # kept for inspection, never overwritten
+            p.rename(damaged)  # kept for inspection, never overwritten (a folder in the file's place too)
             kept = message(N_("the damaged file is kept as {name}"), name=damaged.name)
         with atomic_path(p) as tmp:
             shutil.copy2(bak, tmp)
@@ -264,13 +307,11 @@ def _check_runs(home: Home, rep: Report) -> None:
     if not runs.exists():
         rep.checked["run_folders"] = 0
         return
-    temp = (".tmp-", ".spill-", ".first-pass-", ".work-")  # a killed calc's working folders
+    from cpi_link.outputs.runfolder import TEMP_PREFIXES
+
     for d in sorted(p for p in runs.rglob("*") if p.is_dir()):
-        if d.name.startswith(temp):
-            rep.notes.append(message(N_("{path}: leftover temp folder of an interrupted run (not a run; safe to delete)"), path=d))
-            continue
-        if any(part.startswith(temp) for part in d.relative_to(runs).parts):
-            continue
+        if any(part.startswith(TEMP_PREFIXES) for part in d.relative_to(runs).parts):
+            continue  # a killed calc's working folder: _check_leftovers lists it
         m = d / "manifest.json"
         if not m.exists():
             continue
@@ -288,3 +329,61 @@ def _check_runs(home: Home, rep: Report) -> None:
             elif sha256_file(p) != meta.get("sha256"):
                 rep.problems.append(Problem("run", str(p), message(N_("sha256 differs from manifest.json: the file was changed after the run"))))
     rep.checked["run_folders"] = n
+
+
+def _size(path: Path) -> int:
+    n = 0
+    for root, dirs, files in os.walk(path, followlinks=False):
+        for f in files:
+            try:
+                n += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return n
+
+
+def _human(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _check_leftovers(home: Home, rep: Report, repair: bool) -> None:
+    """Temp folders a killed writer left anywhere under home (calc's temp and spill folders, the
+    writers' private scratch folders, --redo/--topup work folders) and run folders set aside under
+    unrecorded/: each may hold full IDs and accounts, so each is listed with its size (in JSON under
+    "leftovers"). --repair removes the temp folders whose writer is no longer running (as the next
+    writer there would, outputs.runfolder.clean_leftovers); set-aside folders are kept for inspection."""
+    from cpi_link.outputs.runfolder import TEMP_PREFIXES, clean_leftovers
+
+    root = home.root
+    temps = []
+    if root.is_dir():
+        for dirpath, dirs, _files in os.walk(root, followlinks=False):
+            found = [d for d in dirs if d.startswith(TEMP_PREFIXES + (".web-",))]
+            temps += [Path(dirpath) / d for d in found]
+            dirs[:] = [d for d in dirs if d not in found and not os.path.islink(os.path.join(dirpath, d))]
+    removed = set()
+    if repair:
+        for parent in sorted({t.parent for t in temps}):
+            removed.update(clean_leftovers(parent))
+    items = []
+    for t in sorted(temps):
+        size = _size(t) if t not in removed else None
+        item = {"path": str(t), "kind": "temp", "bytes": size, "removed": t in removed}
+        items.append(item)
+        if t in removed:
+            rep.notes.append(message(N_("{path}: leftover temp folder of an interrupted run removed"), path=t))
+        else:
+            rep.notes.append(join(message(N_("{path}: leftover temp folder of an interrupted run (not a run; safe to delete)"), path=t),
+                                  message(N_("{size}, may hold full IDs and accounts; cpi-link doctor --repair removes it once "
+                                             "its writer has stopped"), size=_human(size))))
+    aside = home.unrecorded_dir
+    for d in sorted(p for p in aside.iterdir() if p.is_dir() and not p.is_symlink()) if aside.is_dir() else []:
+        size = _size(d)
+        items.append({"path": str(d), "kind": "set_aside", "bytes": size, "removed": False})
+        rep.notes.append(message(N_("{path}: run folder set aside (never recorded as paid; its note {note} says why): {size}, "
+                                    "holds full IDs and accounts; delete it when nobody needs to inspect it"),
+                                 path=d, note=d.name + ".why.txt", size=_human(size)))
+    rep.leftovers = items

@@ -3,20 +3,30 @@
 Two layers: the figures bundled in data/figures (read-only, so an empty home works offline) and
 the home store (Parquet under HOME/store), which wins where both have a value. Values are the
 published indices (上年同月=100) as exact decimals; YoY = value - 100.
+
+The store is its own witness: `index.json` records each store file's sha256, size and rows, written
+with every store write (the new file's record first as `pending`, then the file, then the record
+made final, so a stop between them leaves either file accepted). Opening checks each file against
+it: a folder or link in a file's place, a missing file the index records, another Parquet file (other
+columns, or the store's columns with other content), a cut file, store files without an index: each
+is StoreCorrupt (exit 2) naming the path and `cpi-link doctor`, never a silent fall-back to the
+bundled figures.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
-import shutil
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from cpi_link.core.atomic import atomic_path, sha256_file
+from cpi_link.core.atomic import sha256_file
 from cpi_link.core.decimals import parse_decimal
 from cpi_link.core.errors import StoreCorrupt
+from cpi_link.core.i18n import N_, _, message, shown
 from cpi_link.sources.observation import Observation, now_utc
 from cpi_link.core.paths import Home, bundled_data_dir
 
@@ -90,6 +100,123 @@ def _rev_schema():
     ))
 
 
+def _releases_schema():
+    import pyarrow as pa
+
+    return pa.schema([(k, pa.string()) for k in ("region_code", "index_month", "published", "source", "source_ref",
+                                                  "fetched_at")])
+
+
+INDEX_NAME = "index.json"
+STORE_FILES = {"observations.parquet": _obs_schema, "revisions.parquet": _rev_schema, "releases.parquet": _releases_schema}
+
+
+def index_state(store_dir: Path) -> tuple[dict | None, object]:
+    """(the store's own record of its files, or None: no index or a damaged one; the problem, or None)."""
+    p = Path(store_dir) / INDEX_NAME
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        return None, None
+    bad = message(N_("the series store's index is damaged (not the file cpi-link writes): the store cannot prove its files"))
+    if not stat.S_ISREG(st.st_mode):
+        return None, bad
+    try:
+        idx = json.loads(p.read_bytes())
+        for part in ("files", "pending"):
+            for name, rec in idx.setdefault(part, {}).items():
+                if name not in STORE_FILES or not isinstance(rec.get("sha256"), str) or not isinstance(rec.get("size"), int):
+                    raise ValueError(name)
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None, bad
+    return idx, None
+
+
+def read_index(store_dir: Path) -> dict | None:
+    """The store's own record of its files (None: no index, a new or a pre-index store); a damaged
+    index is StoreCorrupt."""
+    idx, problem = index_state(store_dir)
+    if problem is not None:
+        raise StoreCorrupt(_("{path}: {problem}; not using the store: see cpi-link doctor").format(
+            path=Path(store_dir) / INDEX_NAME, problem=shown(problem)))
+    return idx
+
+
+def record_files(store_dir: Path, names, fresh: bool = False) -> None:
+    """Record store files as they are now in the index (doctor --repair, after a restore or for a
+    store without an index); `fresh`: start a new index (the old one is missing or damaged)."""
+    from filelock import FileLock
+
+    from cpi_link.core.atomic import write_text
+
+    store_dir = Path(store_dir)
+    with FileLock(str(store_dir / ".store.lock"), timeout=60, mode=0o600):
+        index = {"files": {}, "pending": {}} if fresh else (read_index(store_dir) or {"files": {}, "pending": {}})
+        index["format"] = 1
+        for name in names:
+            import pyarrow.parquet as pq
+
+            path = store_dir / name
+            index["files"][name] = file_fingerprint(path, pq.ParquetFile(path).metadata.num_rows)
+            index["pending"].pop(name, None)
+        write_text(store_dir / INDEX_NAME, json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+
+def file_fingerprint(path: Path, rows: int | None = None) -> dict:
+    rec = {"sha256": sha256_file(path), "size": path.stat().st_size}
+    if rows is not None:
+        rec["rows"] = rows
+    return rec
+
+
+def accepted_sha256(index: dict, name: str) -> list[str]:
+    return [r["sha256"] for r in (index["files"].get(name), index["pending"].get(name)) if r]
+
+
+def inspect_file(store_dir: Path, name: str, index: dict | None, files_present: bool):
+    """(table or None, problem or None, kind) for one store file against the index. kind: None (fine
+    or absent), "missing", "not_file", "damaged", "schema", "differs", "unrecorded" or "no_index".
+    `files_present`: some store file exists (so a missing index is a problem, not a new store)."""
+    import pyarrow.parquet as pq
+
+    path = Path(store_dir) / name
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if index is not None and name in index["files"]:
+            return None, message(N_("missing, but the store's index records it (deleted?)")), "missing"
+        if path.with_name(name + ".bak").exists():  # the file was lost, not never written
+            return None, message(N_("missing, but its last good copy {name} exists"), name=name + ".bak"), "missing"
+        return None, None, None
+    if not stat.S_ISREG(st.st_mode):
+        what = N_("a folder") if stat.S_ISDIR(st.st_mode) else N_("a link") if stat.S_ISLNK(st.st_mode) else N_("not a file")
+        return None, message(N_("{what} stands where the store's file should be: the figures it held are not read (never "
+                                "the bundled ones instead)"), what=message(what)), "not_file"
+    try:
+        t = pq.read_table(path)
+    except Exception as exc:  # truncated or not Parquet at all
+        return None, message(N_("damaged: {error}"), error=message(N_("not readable Parquet ({error})"), error=type(exc).__name__)), "damaged"
+    if not t.schema.equals(STORE_FILES[name](), check_metadata=False):
+        return None, message(N_("another Parquet file, not the store's (its columns are {columns})"),
+                             columns=", ".join(t.schema.names) or "-"), "schema"
+    if index is None:
+        if files_present:
+            return t, message(N_("the store has no index.json recording its files (deleted, or a store from before it): "
+                                 "cpi-link doctor --repair records them as they are, after you check the figures "
+                                 "(cpi-link series)")), "no_index"
+        return t, None, None
+    accepted = accepted_sha256(index, name)
+    if not accepted:
+        return None, message(N_("not recorded in the store's index.json (put there outside cpi-link?)")), "unrecorded"
+    if sha256_file(path) not in accepted:
+        return None, message(N_("differs from the store's own record in index.json (replaced or edited outside cpi-link?)")), "differs"
+    return t, None, None
+
+
+def store_files_present(store_dir: Path) -> bool:
+    return any(os.path.lexists(Path(store_dir) / n) for n in STORE_FILES)
+
+
 def load_bundled(data_dir: Path | None = None) -> dict[tuple[str, str, str], Observation]:
     """Read the bundled figures listed in data/figures/figures.toml."""
     base = (data_dir or bundled_data_dir()) / "figures"
@@ -131,20 +258,16 @@ class SeriesStore:
 
     # -- reading -------------------------------------------------------------------------------
     def _read_table(self, path: Path):
-        import pyarrow.parquet as pq
-
-        if not path.exists():
-            bak = path.with_name(path.name + ".bak")
-            if bak.exists():  # the file was lost, not never written: never fall back to the bundled figures
-                raise StoreCorrupt(f"series store file {path} is missing but its last good copy {bak.name} exists: "
-                                   "the store is damaged; cpi-link doctor --repair restores it")
-            return None
-        try:
-            return pq.read_table(path)
-        except Exception as exc:  # truncated or not Parquet at all
-            bak = path.with_name(path.name + ".bak")
-            hint = f"; the last good copy is {bak} (cpi-link doctor --repair restores it)" if bak.exists() else ""
-            raise StoreCorrupt(f"series store file {path} is damaged ({type(exc).__name__}){hint}") from None
+        """The store file's table (None: never written), checked against the store's index."""
+        index = read_index(self.dir)
+        t, problem, kind = inspect_file(self.dir, path.name, index, index is not None or store_files_present(self.dir))
+        if problem is None:
+            return t
+        bak = path.with_name(path.name + ".bak")
+        hint = (_("cpi-link doctor --repair restores its last good copy {name}").format(name=bak.name)
+                if bak.is_file() and kind != "no_index" else _("see cpi-link doctor"))
+        raise StoreCorrupt(_("series store file {path}: {problem}; not using the store: {hint}").format(
+            path=path, problem=shown(problem), hint=hint))
 
     def _read_obs(self) -> dict[tuple[str, str, str], Observation]:
         t = self._read_table(self.obs_path)
@@ -215,7 +338,7 @@ class SeriesStore:
             return 0
         path = self.dir / "releases.parquet"
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with FileLock(str(self.dir / ".store.lock"), timeout=60):
+        with FileLock(str(self.dir / ".store.lock"), timeout=60, mode=0o600):
             t = self._read_table(path)
             current = {(r["region_code"], r["index_month"]): r for r in (t.to_pylist() if t is not None else [])}
             stamp = now_utc()
@@ -228,9 +351,7 @@ class SeriesStore:
                                 "fetched_at": stamp}
                 n += 1
             if n:
-                schema = pa.schema([(k, pa.string()) for k in ("region_code", "index_month", "published", "source",
-                                                                 "source_ref", "fetched_at")])
-                self._replace(path, pa.Table.from_pylist([current[k] for k in sorted(current)], schema=schema))
+                self._replace(path, pa.Table.from_pylist([current[k] for k in sorted(current)], schema=_releases_schema()))
         return n
 
     def revisions(self) -> list[dict]:
@@ -290,14 +411,28 @@ class SeriesStore:
         return result
 
     def _replace(self, path: Path, table) -> None:
+        """Write a store file whole, and its record in the index: the record first as pending, so a stop
+        at any point leaves the old or the new file, each accepted. Called under the store lock."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        with atomic_path(path) as tmp:
-            pq.write_table(table, tmp)
+        from cpi_link.core.atomic import sha256_bytes, write_bytes, write_text
+
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        data = sink.getvalue().to_pybytes()
+        rec = {"sha256": sha256_bytes(data), "size": len(data), "rows": table.num_rows}
+        index = read_index(self.dir) or {"files": {}, "pending": {}}
+        index["format"] = 1
+        index["pending"][path.name] = rec
+        write_text(self.dir / INDEX_NAME, json.dumps(index, indent=2, sort_keys=True) + "\n")
+        write_bytes(path, data)
         # keep the last good copy for `doctor --repair`
         bak = path.with_name(path.name + ".bak")
         try:
-            shutil.copy2(path, bak)
-            os.chmod(bak, 0o600)
+            write_bytes(bak, data)
         except OSError:
             pass
+        index["files"][path.name] = rec
+        del index["pending"][path.name]
+        write_text(self.dir / INDEX_NAME, json.dumps(index, indent=2, sort_keys=True) + "\n")

@@ -414,7 +414,9 @@ def _damaged_home(home: Path) -> dict:
     store = home / "store"
     store.mkdir(parents=True)
     obs = store / "observations.parquet"
-    pq.write_table(pa.table({"x": [1]}), store / "observations.parquet.bak")
+    from cpi_link.store.series import STORE_FILES
+
+    pq.write_table(STORE_FILES["observations.parquet"]().empty_table(), store / "observations.parquet.bak")  # the store's columns
     obs.write_bytes(b"PAR1 cut short")
     run = home / "runs" / "2024-01" / "2024-01.1"
     run.mkdir(parents=True)
