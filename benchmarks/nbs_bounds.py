@@ -33,7 +33,7 @@ WRAP = (
 
 def run(base: str, **env) -> tuple[int, float, int, str]:
     with tempfile.TemporaryDirectory() as home:
-        e = {**os.environ, "CPI_LINK_NBS_URL": base + PREFIX, "CPI_LINK_HOME": home, "CPI_LINK_NBS_MIN_GAP": "0",
+        e = {**os.environ, "CPI_LINK_NBS_URL": base + PREFIX, "CPI_LINK_NBS_ALLOW_HTTP": "1", "CPI_LINK_HOME": home, "CPI_LINK_NBS_MIN_GAP": "0",
              "CPI_LINK_NBS_BACKOFF": "0", "NO_COLOR": "1", "COLUMNS": "400", **env}
         e.pop("CPI_LINK_CONFIG", None)
         t0 = time.monotonic()

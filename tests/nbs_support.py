@@ -47,6 +47,7 @@ def answer(cid: str, iid: str, rows: list[tuple[str, str]]) -> Response:
 def point_env(monkeypatch, tmp_path, base: str, *, warm_up: bool = True) -> Home:
     """The client at `base` (a local server), no pacing or backoff, no fallback."""
     monkeypatch.setenv("CPI_LINK_NBS_URL", base + PREFIX)
+    monkeypatch.setenv("CPI_LINK_NBS_ALLOW_HTTP", "1")  # the local server is plain http: the explicit setting it needs
     monkeypatch.setenv("CPI_LINK_NBS_FALLBACK", "none")
     monkeypatch.setenv("CPI_LINK_NBS_MIN_GAP", "0")
     monkeypatch.setenv("CPI_LINK_NBS_BACKOFF", "0")

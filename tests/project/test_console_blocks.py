@@ -99,7 +99,7 @@ def _run_page(page: Path, tmp: Path) -> int:
     (work / ".venv").symlink_to(BIN.parent)  # the virtualenv `make install` made
     demo = tmp / "cpi-demo"
     env = {**os.environ, "CPI_LINK_HOME": str(tmp / "home"), "COLUMNS": "80", "NO_COLOR": "1",
-           "CPI_LINK_NBS_URL": "http://127.0.0.1:9/", "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+           "CPI_LINK_NBS_URL": "http://127.0.0.1:9/", "CPI_LINK_NBS_ALLOW_HTTP": "1", "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
     env.pop("CPI_LINK_LANG", None)
     env.pop("CPI_LINK_CONFIG", None)
     ran, last = 0, 0

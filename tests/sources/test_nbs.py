@@ -82,6 +82,7 @@ NATIONAL_FIXTURES = {C16: "esdata_cpi_2016-2020.json", C21: "esdata_cpi_2021-202
 def nbs_home(tmp_path, monkeypatch, httpserver) -> Home:
     """Point the client at the local server, no pacing or backoff, no fallback unless a test asks."""
     monkeypatch.setenv("CPI_LINK_NBS_URL", httpserver.url_for(PREFIX))
+    monkeypatch.setenv("CPI_LINK_NBS_ALLOW_HTTP", "1")  # the local server is plain http
     monkeypatch.setenv("CPI_LINK_NBS_LEGACY_URL", httpserver.url_for("/easyquery.htm"))
     monkeypatch.setenv("CPI_LINK_NBS_FALLBACK", "none")
     monkeypatch.setenv("CPI_LINK_NBS_MIN_GAP", "0")
@@ -407,6 +408,7 @@ def _serve_legacy(httpserver, calls: list):
 
 def test_portal_down_falls_back_to_legacy(nbs_home, httpserver, monkeypatch):
     monkeypatch.setenv("CPI_LINK_NBS_URL", closed_port_url(PREFIX))
+    monkeypatch.setenv("CPI_LINK_NBS_ALLOW_HTTP", "1")
     monkeypatch.setenv("CPI_LINK_NBS_FALLBACK", "legacy")
     calls: list = []
     _serve_legacy(httpserver, calls)
@@ -423,6 +425,7 @@ def test_portal_down_falls_back_to_legacy(nbs_home, httpserver, monkeypatch):
 
 def test_portal_down_and_legacy_blocked_403_urlacl(nbs_home, httpserver, monkeypatch):
     monkeypatch.setenv("CPI_LINK_NBS_URL", closed_port_url(PREFIX))
+    monkeypatch.setenv("CPI_LINK_NBS_ALLOW_HTTP", "1")
     monkeypatch.setenv("CPI_LINK_NBS_FALLBACK", "legacy")
     httpserver.expect_request("/easyquery.htm").respond_with_response(html_resp("legacy_urlacl_403.html", status=403))
     with pytest.raises(SourceUnavailable) as ei:
@@ -435,6 +438,7 @@ def test_portal_down_and_legacy_blocked_403_urlacl(nbs_home, httpserver, monkeyp
 
 def test_legacy_not_found_is_named(nbs_home, httpserver, monkeypatch):
     monkeypatch.setenv("CPI_LINK_NBS_URL", closed_port_url(PREFIX))
+    monkeypatch.setenv("CPI_LINK_NBS_ALLOW_HTTP", "1")
     monkeypatch.setenv("CPI_LINK_NBS_FALLBACK", "legacy")
     monkeypatch.setenv("CPI_LINK_NBS_TRIES", "1")
     httpserver.expect_request("/easyquery.htm").respond_with_response(json_resp("legacy_notfound.json"))
@@ -490,7 +494,7 @@ def _run(args: list[str], env: dict[str, str]):
 
 
 def _env(home: Home, httpserver) -> dict[str, str]:
-    return {"CPI_LINK_HOME": str(home.root), "CPI_LINK_NBS_URL": httpserver.url_for(PREFIX), "COLUMNS": "200", "NO_COLOR": "1"}
+    return {"CPI_LINK_HOME": str(home.root), "CPI_LINK_NBS_URL": httpserver.url_for(PREFIX), "CPI_LINK_NBS_ALLOW_HTTP": "1", "COLUMNS": "200", "NO_COLOR": "1"}
 
 
 def test_cli_fetch_then_series_shows_the_fetched_values(nbs_home, httpserver):

@@ -100,7 +100,7 @@ def test_a_gzip_bomb_through_the_command_line_stays_under_500_mb(tmp_path, https
         Response(bomb, headers={"Content-Encoding": "gzip"}, content_type="application/json")
     )
     env = {
-        **os.environ, "CPI_LINK_NBS_URL": httpserver.url_for(PREFIX), "CPI_LINK_HOME": str(tmp_path / "home"),
+        **os.environ, "CPI_LINK_NBS_URL": httpserver.url_for(PREFIX), "CPI_LINK_NBS_ALLOW_HTTP": "1", "CPI_LINK_HOME": str(tmp_path / "home"),
         "CPI_LINK_NBS_MIN_GAP": "0", "CPI_LINK_NBS_BACKOFF": "0", "CPI_LINK_NBS_WARM_UP": "0", "NO_COLOR": "1",
     }
     env.pop("CPI_LINK_CONFIG", None)

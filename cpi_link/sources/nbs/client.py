@@ -20,7 +20,7 @@ from pathlib import Path
 from cpi_link.core.errors import SourceUnavailable
 from cpi_link.core.months import add_months, month_range
 from cpi_link.core.paths import Home
-from cpi_link.sources.nbs.config import Sources, load_sources
+from cpi_link.sources.nbs.config import Sources, load_sources, refuse_plain_http
 from cpi_link.sources.nbs.legacy import Legacy
 from cpi_link.sources.nbs.portal import Portal, current_month, refuse_conflicts
 from cpi_link.sources.nbs.transport import Blocked, FetchOutcome, Refused, SourceFailure, Transport
@@ -43,6 +43,7 @@ def _describe(f: SourceFailure) -> str:
 def fetch(config_dir: Path, home: Home, regions: list[str] | None, since: str | None, until: str | None) -> FetchOutcome:
     """Fetch index figures from NBS (portal first, legacy as configured fallback). Stores nothing."""
     sources = load_sources(config_dir)
+    refuse_plain_http(sources)
     regions = list(dict.fromkeys(regions or sources.default_regions))
     for r in regions:
         sources.scope_of(r)  # bad region: UsageError before any request
@@ -82,6 +83,7 @@ def discover(
 ) -> list[dict]:
     """Catalogue children of `pid` (root when empty) in a dataset, or the indicators of leaf `cid`."""
     sources = load_sources(config_dir)
+    refuse_plain_http(sources)
     transport = Transport(sources.http, home.raw_dir if home else None, page_url=sources.page_url)
     portal = Portal(sources, transport)
     try:

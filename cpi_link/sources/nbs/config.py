@@ -28,6 +28,7 @@ ENV_HTTP = {
     "on_challenge": "CPI_LINK_NBS_ON_CHALLENGE",
     "challenge_wait_seconds": "CPI_LINK_NBS_CHALLENGE_WAIT",
     "transport": "CPI_LINK_NBS_TRANSPORT",
+    "allow_http": "CPI_LINK_NBS_ALLOW_HTTP",
 }
 # Keys whose value is one of a few words.
 _CHOICES = {
@@ -72,6 +73,7 @@ class HttpSettings:
     accept_language: str = "zh-CN,zh;q=0.9,en;q=0.8"
     referer: str = ""
     origin: str = ""
+    allow_http: bool = False  # a plain-http (not https) portal or legacy address: only when set (a local mirror, tests)
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,23 @@ class Sources:
                 f"(XX0000) only; {region} is not a province listed in {self.path}"
             )
         return "province"
+
+
+def refuse_plain_http(sources: "Sources") -> None:
+    """An address the fetch would use that is plain http (its answers could be changed on the way)
+    needs [http] allow_http = true (or CPI_LINK_NBS_ALLOW_HTTP=1): ConfigError naming it, before any request."""
+    from urllib.parse import urlsplit
+
+    from cpi_link.core.i18n import _
+
+    if sources.http.allow_http:
+        return
+    urls = [sources.portal_url, sources.page_url] + ([sources.legacy_url] if sources.fallback == "legacy" else [])
+    for url in urls:
+        if url and urlsplit(url).scheme.lower() == "http":
+            raise ConfigError(_("{url} is a plain-http (not https) NBS address: its answers could be changed on the way; "
+                                "to use it anyway set allow_http = true under [http] in {path} (or "
+                                "CPI_LINK_NBS_ALLOW_HTTP=1)").format(url=url, path=sources.path))
 
 
 _TOP_KEYS = {"nbs", "http", "portal", "legacy", "regions", "web"}  # web: cpi-link serve (cpi_link.web.server)

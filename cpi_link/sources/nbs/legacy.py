@@ -98,7 +98,7 @@ class Legacy:
             if not d.get("hasdata") or s is None or str(s).strip() in EMPTY_VALUES:
                 continue
             dec = checked_value(str(s), f"legacy {region} {e.indicator} {month}", self.url)
-            ref = f"GET {self.url} dbcode={e.dbcode} zb={e.code}" + (f" reg={region}" if wds else "") + f" sha256={raw.sha256}"
+            ref = f"GET {raw.answered} dbcode={e.dbcode} zb={e.code}" + (f" reg={region}" if wds else "") + f" sha256={raw.sha256}"
             out.append(Observation(region, e.indicator, month, dec, "nbs-legacy", ref, fetched_at))
         if other and not out and len(nodes) == other:
             raise SourceFailure(f"legacy answered for other indicators than {e.code}", self.url, 1)

@@ -360,7 +360,7 @@ class Portal:
                 if not isinstance(value, str):
                     raise SourceFailure(f"stream/esData: value for {month} arrived as {type(value).__name__} {value!r}, not as the published text", url, 1)
                 dec = checked_value(value, f"stream/esData {region} {indicator} {month}", url)
-                ref = f"POST {url} cid={cid} indicator={iid} region={region12(region)} sha256={raw.sha256}"
+                ref = f"POST {raw.answered} cid={cid} indicator={iid} region={region12(region)} sha256={raw.sha256}"
                 out.append(Observation(region, indicator, month, dec, "nbs", ref, fetched_at))
         return refuse_conflicts(out, url)
 

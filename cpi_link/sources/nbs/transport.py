@@ -67,6 +67,13 @@ class RawResponse:
     path: Path | None
     payload: Any
 
+    @property
+    def answered(self) -> str:
+        """The address that answered (after same-host redirects), without its query: the figures' source_ref."""
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url)._replace(query="", fragment="").geturl()
+
 
 @dataclass
 class _Answer:
@@ -417,6 +424,9 @@ class Transport:
             if urlparse(nxt).netloc.lower() != urlparse(url).netloc.lower():  # its value would be stored as the portal's
                 raise Refused(f"the portal redirected (HTTP {ans.status}) to another host: {nxt}; not followed, nothing stored",
                               url, 1)
+            if urlparse(nxt).scheme.lower() != "https" and urlparse(url).scheme.lower() == "https" and not self.http.allow_http:
+                raise Refused(f"the portal redirected (HTTP {ans.status}) from https to plain http: {nxt}; not followed, "
+                              "nothing stored", url, 1)
             url, params = nxt, None
             if ans.status in (301, 302, 303) and method == "POST":
                 method, body = "GET", None
