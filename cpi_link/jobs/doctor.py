@@ -361,7 +361,7 @@ def _check_leftovers(home: Home, rep: Report, repair: bool) -> None:
     temps = []
     if root.is_dir():
         for dirpath, dirs, _files in os.walk(root, followlinks=False):
-            found = [d for d in dirs if d.startswith(TEMP_PREFIXES + (".web-",))]
+            found = [d for d in dirs if d.startswith(TEMP_PREFIXES)]
             temps += [Path(dirpath) / d for d in found]
             dirs[:] = [d for d in dirs if d not in found and not os.path.islink(os.path.join(dirpath, d))]
     removed = set()
