@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.deps-stamp
 
-.PHONY: run test install bench bench-analyst bench-workbook bench-serve print-check fuzz clean messages
+.PHONY: run test install bench bench-analyst bench-workbook bench-serve bench-witness print-check fuzz clean messages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,10 @@ bench-workbook: install
 # `cpi-link serve`: from the process start to the first page answered, median of 7 starts.
 bench-serve: install
 	$(PY) benchmarks/bench_serve.py $(BENCH_ARGS)
+
+# What the two witnesses of every payment cost each run: 18 paid months of a 1M-row roster.
+bench-witness: install
+	$(PY) benchmarks/bench_witness.py $(BENCH_ARGS)
 
 fuzz: install
 	cd tests && FUZZ_SECONDS=$${FUZZ_SECONDS:-120} ../$(VENV)/bin/python -m pytest -p no:cacheprovider -q -s calc/test_fuzz.py

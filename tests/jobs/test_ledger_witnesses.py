@@ -430,3 +430,27 @@ def test_symlink_inside_home_is_refused_naming_it(job, link):
     assert d.returncode == 2 and "symbolic link" in d.stderr
     assert sorted(p.name for p in outside.iterdir()) == sorted(p.name for p in outside.iterdir())
     assert not list(outside.glob("run-*.log"))[1:]  # nothing more written through the link
+
+
+def test_payments_edited_in_place_with_size_and_mtime_kept_are_caught_after_the_runs_shortcut(job):
+    """run takes a payment file hashed whole before as unchanged while its inode, size, mtime and ctime
+    are the same (so 18 paid months are not hashed again at every run): an edit keeping the size and
+    setting the mtime back still changes the ctime, and the next run and doctor refuse it."""
+    two_months(job)  # the second run hashed 2024-01's files whole and kept their stamps
+    assert "paid" not in [m["status"] for m in paid(job)]  # a run with nothing due: the shortcut taken
+    assert (job["home"] / "ledger" / ".verified.json").exists()
+    jan = runs_of(job["home"], "2024-01")[0]
+    for f in (job["home"] / "ledger" / "payments" / "2024-01" / f"{manifest(jan)['run_id']}.parquet", jan / "payments.parquet"):
+        st = f.stat()
+        data = bytearray(f.read_bytes())
+        data[len(data) // 2] ^= 0xFF  # one byte flipped, same size
+        with open(f, "r+b") as fh:
+            fh.write(data)
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert f.stat().st_size == st.st_size and f.stat().st_mtime_ns == st.st_mtime_ns
+        refused(run(job), str(f.parent))
+        assert cpi(job, "doctor").returncode == 2
+        data[len(data) // 2] ^= 0xFF  # put back: the next file
+        with open(f, "r+b") as fh:
+            fh.write(data)
+    assert "paid" not in [m["status"] for m in paid(job)]  # both put back: whole again
