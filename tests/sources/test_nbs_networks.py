@@ -233,3 +233,36 @@ def test_sources_show_prints_the_network_settings_without_a_proxy_password(tmp_p
     net = json.loads(r.stdout)["network"]
     assert net["https_proxy"] == "http://***@proxy.example:8080" and "s3cret" not in r.stdout
     assert net["transport"] == "requests" and net["on_challenge"] == "stop" and net["max_body_bytes"] == 4194304
+
+
+def test_a_redirect_from_https_to_plain_http_is_refused_without_the_setting(tmp_path, monkeypatch, ca):
+    """Issue 30: the https portal answering 307 to the same host over plain http: not followed (exit 3,
+    the target named, nothing stored) unless [http] allow_http is set."""
+    from werkzeug import Response
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(HOST).configure_cert(ctx)
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=ctx)
+    server.start()
+    target = f"http://{HOST}{PREFIX}/stream/esData"
+    server.expect_request(PAGE).respond_with_data("<html>portal</html>", content_type="text/html")
+    server.expect_request(f"{PREFIX}/stream/esData", method="POST").respond_with_response(
+        Response(status=307, headers={"Location": target}))
+    proxy = Proxy(server.port)
+    try:
+        home = point_env(monkeypatch, tmp_path, f"https://{HOST}")
+        monkeypatch.delenv("CPI_LINK_NBS_ALLOW_HTTP")  # an https portal needs no setting; its redirect to http does
+        _via_proxy(monkeypatch, proxy, "https")
+        bundle = tmp_path / "ca.pem"
+        ca.cert_pem.write_to_path(str(bundle))
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+        with pytest.raises(SourceUnavailable) as ei:
+            fetch(CONFIG, home)
+    finally:
+        proxy.close()
+        server.clear()
+        server.stop()
+    assert ei.value.exit_status == 3
+    assert "from https to plain http" in ei.value.message and target in ei.value.message
+    assert not [m for m, p in proxy.seen if m != "CONNECT"]  # nothing asked over plain http
+    assert not (home.store_dir / "observations.parquet").exists()
