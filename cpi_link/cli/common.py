@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -99,36 +100,85 @@ def stdout_console():
     return _Console(highlight=False)
 
 
+# a number as a table shows it: yuan, counts, rates, months, dates, division codes (never split)
+_WHOLE = re.compile(r"[-+−]?\(?\d[\d,.:%/×\-−]*\)?[;,]?")
+_SIGNS = {"/", "—", "-", "->", "→", "×", "+", "="}
+
+
 def keep_numbers_whole(table):
-    """A rich Table whose number (right-justified) columns never wrap or crop: at a narrow width
-    (cron mail's 80 columns) the text columns wrap instead. Anything else is returned as it is."""
+    """A rich Table that never splits a number: at a narrow width (cron mail's 80 columns) the
+    columns of numbers keep their width and the text columns wrap (at spaces, else anywhere),
+    each no narrower than the longest number in it (a yuan amount, a month, a rate). Anything
+    else is returned as it is."""
     from rich.table import Table
 
     if not isinstance(table, Table):
         return table
-    import re
-
     from rich.cells import cell_len
-    from rich.text import Text
 
-    def width(cell) -> int:
+    def lines(cell) -> list[str]:
+        from rich.text import Text
+
         if isinstance(cell, Text):
-            return max((cell_len(line) for line in cell.plain.splitlines()), default=0)
+            return cell.plain.splitlines()
         if isinstance(cell, str):
-            return max((cell_len(line) for line in Text.from_markup(cell).plain.splitlines()), default=0)
-        return 0
-
-    def month_like(cells) -> bool:
-        texts = [c.plain if isinstance(c, Text) else Text.from_markup(c).plain for c in cells if isinstance(c, (str, Text))]
-        return any(texts) and all(re.fullmatch(r"\d{4}-\d{2}(-\d{2})?|", t.strip()) for t in texts)
+            return Text.from_markup(cell).plain.splitlines()
+        return []
 
     for col in table.columns:
-        if col.justify == "right" or month_like(col._cells):
-            col.no_wrap = True
-            col.min_width = max([width(c) for c in col._cells] + [min(width(col.header), 12)])
+        cells = [line for c in col._cells for line in lines(c)]
+        words = [w for line in cells for w in line.split()]
+        numbers = [w for w in words if _WHOLE.fullmatch(w)]
+        only_numbers = words and all(w in numbers or w in _SIGNS for w in words)
+        heading = [min(cell_len(w), 12) for line in lines(col.header) for w in line.split()]
+        col.no_wrap, col.overflow = False, "fold"  # a heading wraps; a number never gets narrower than itself
+        if only_numbers or (col.justify == "right" and not words):
+            col.min_width = max((cell_len(line) for line in cells), default=None)
         else:
-            col.no_wrap, col.overflow, col.min_width = False, "fold", None
+            col.min_width = max((cell_len(w) for w in numbers), default=None)
+        # how narrow it gets while the table fits without: no word of the heading or a cell cut
+        col._soft_floor = max([min(cell_len(w), 10) for w in words] + heading + [col.min_width or 0])
+    table.__class__ = _whole_numbers_table()
     return table
+
+
+@functools.cache
+def _whole_numbers_table():
+    from rich.table import Table
+
+    class WholeNumbersTable(Table):
+        """rich's Table, except that when it is too wide it narrows the widest text columns first
+        and none below its min_width (rich's own narrowing may go below it and crop a number)."""
+
+        def _calculate_column_widths(self, console, options):
+            widths = super()._calculate_column_widths(console, options)
+            if sum(widths) <= options.max_width:
+                return widths
+            natural = [self._measure_column(console, options, c).maximum for c in self.columns]
+            floor = [self._measure_column(console, options.update_width(1), c).maximum for c in self.columns]
+            soft = [max(f, getattr(c, "_soft_floor", 0) + self._get_padding_width(c._index))
+                    for f, c in zip(floor, self.columns)]
+            for floors in (soft, floor):
+                fitted = _narrow(natural, floors, options.max_width)
+                if fitted is not None:
+                    return fitted
+            return widths
+
+    return WholeNumbersTable
+
+
+def _narrow(widths: list[int], floors: list[int], total: int) -> list[int] | None:
+    """widths narrowed, the widest above its floor first, to sum to at most total; None if the
+    floors alone are wider."""
+    if sum(floors) > total:
+        return None
+    widths = [max(w, f) for w, f in zip(widths, floors)]
+    while sum(widths) > total:
+        room = [(w, i) for i, (w, f) in enumerate(zip(widths, floors)) if w > f]
+        if not room:
+            return None
+        widths[max(room)[1]] -= 1
+    return widths
 
 
 # Table headings for people, by the key they show (keys stay English in JSON and CSV)

@@ -213,7 +213,11 @@ def _print_table(decisions, sch, on_file: dict | None = None) -> None:
         t.add_column(_("SCPI %\nYoY / thr"), justify="right", no_wrap=True)
     t.add_column(_("start"), no_wrap=True)
     t.add_column(_("rate"), justify="right", no_wrap=True)
-    t.add_column(_("reason"), min_width=30, ratio=1)
+    con = stdout_console()
+    # under 120 columns (cron mail) the reasons, whole sentences, go under the table, one a line
+    reasons_below = con.width < 120
+    if not reasons_below:
+        t.add_column(_("reason"), min_width=30, ratio=1)
 
     def cell(d, ind):
         if ind not in d.yoy:
@@ -232,11 +236,14 @@ def _print_table(decisions, sch, on_file: dict | None = None) -> None:
         row += [
             _("[bold]YES[/]") if d.triggered else _("no"),
             _rate_cell(d) if d.triggered else "—",
-            escape(decision_reason(d)),
         ]
+        if not reasons_below:
+            row.append(escape(decision_reason(d)))
         t.add_row(*row, style="bold green" if d.triggered else None)
-    con = stdout_console()
     con.print(t)
+    if reasons_below:
+        for d in decisions:
+            con.print(_("{month}: {reason}").format(month=d.month, reason=escape(decision_reason(d))))
     from cpi_link.rules.calendar import deadline_sentence, next_figures_sentence
 
     last = decisions[-1]
