@@ -150,6 +150,8 @@ def check_descriptions(home, here):
     its types (plain strings, decimal128, the required columns not null)."""
     import pyarrow as pa
 
+    from cpi_link.calc.encoding import PERSONAL
+
     files = [p for p in home.rglob("*.parquet")] + [here / "paid.parquet"]
     kinds = {p.name if "ledger" not in p.parts else "ledger" for p in files}
     assert {"payments.parquet", "rejected.parquet", "summary.parquet", "ledger", "paid.parquet",
@@ -159,7 +161,7 @@ def check_descriptions(home, here):
         columns = json.loads(schema.metadata[b"columns"])
         for f in schema:
             assert f.metadata and f.metadata[b"description"], (p, f.name)
-            personal = f.name in ("person_id", "name", "bank_account")
+            personal = f.name in PERSONAL  # IDs, names, bank accounts, remarks
             assert f.metadata[b"personal_data"] == (b"true" if personal else b"false"), (p, f.name)
             assert columns[f.name]["description"] == f.metadata[b"description"].decode(), (p, f.name)
     pay = pq.read_schema(next(iter(sorted((home / "runs" / "2024-01").glob("*/payments.parquet")))))
