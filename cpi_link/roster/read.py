@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -247,7 +248,6 @@ def _csv_batches(r: RosterFile, batch_rows: int, only: tuple[str, ...] | None = 
     names = [f"c{i}" for i in range(len(header))]
     keys = [k for k in mapping if only is None or k in only]
     state = {"pos": [mapping[k] for k in keys], "id_col": mapping["person_id"], "words": _header_words(r)}
-    words = pa.array(sorted(state["words"]), pa.string())
     bad_rows: list[tuple[int | None, int, int]] = []
     # file_row as if each data row were one line after the header: exact_file_rows corrects the
     # rows that need it (rejected ones) when the file has blank lines or quoted line breaks
@@ -283,8 +283,7 @@ def _csv_batches(r: RosterFile, batch_rows: int, only: tuple[str, ...] | None = 
 
     def tables_of(t: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray]:
         """(the data rows of t, every column read, each table's columns as keys; their indices in t)."""
-        hit = np.flatnonzero(pc.fill_null(pc.is_in(t.column(f"c{state['id_col']}"), value_set=words), False)
-                             .to_numpy(zero_copy_only=False))
+        hit = state["words"].rows(t.column(f"c{state['id_col']}"))
         if len(hit) and only is None:  # the lines a person sees of the rows that may be a header (blank lines counted)
             near = np.unique(np.minimum((hit[:, None] + np.arange(3)).ravel(), t.num_rows - 1))
             lines = lines.copy()
@@ -312,7 +311,7 @@ def _csv_batches(r: RosterFile, batch_rows: int, only: tuple[str, ...] | None = 
                         continue
                     t, skip = t.slice(skip), 0
                 if not every:
-                    if pc.any(pc.is_in(t.column("person_id"), value_set=words)).as_py():
+                    if len(state["words"].rows(t.column("person_id"))):
                         every = restart = True
                         break
                     kept = None
@@ -651,19 +650,65 @@ def _sheet_batches(r: RosterFile, batch_rows: int):
             gc.enable()
 
 
-def _header_words(r: RosterFile) -> set:
+def _header_words(r: RosterFile) -> "_HeaderWords":
     """Texts that, in the ID column's place, mark a row repeating a header (another table)."""
     from cpi_link.roster.schema import HEADER_ALIASES
 
     words = {a for names in HEADER_ALIASES.values() for a in names if not a.isascii()}
-    words |= {h for h in r.header if h} | {c["text"] for c in r.cells}
-    return words | {"\ufeff" + w for w in words}  # two CSV exports joined end to end: the second's BOM mid-file
+    return _HeaderWords(words | {h for h in r.header if h} | {c["text"] for c in r.cells})
+
+
+_ID_SHAPED = r"^[0-9]*[Xx]?$"  # an ID, a number or empty: header_name leaves it as it is, but for the case of X
+
+
+class _HeaderWords:
+    """The header words of a roster, and which ID cells of a batch are one of them as the first
+    header's cells are compared (core.tabular.header_name: NFKC, no spaces, full-width spaces or line
+    breaks anywhere, no BOM, lower case): ` 身份证号 `, `身份证　号`, `身份\n证号` (an Alt+Enter in the
+    cell) and a second CSV export's BOM mid-file all start another table. One function for sheets
+    (a column of Python cells) and CSV (an Arrow column): only cells that are not ID-shaped are
+    normalised one by one; an ID-shaped cell is compared as it is."""
+
+    def __init__(self, words):
+        from cpi_link.core.tabular import header_name
+
+        self.names = frozenset(n for n in map(header_name, words) if n)
+        shaped = re.compile(_ID_SHAPED)
+        self.exact = self.names | {n.upper() for n in self.names if shaped.match(n)}
+        # header_name of an ASCII cell is ASCII: with no ASCII name, only cells with other characters may be one
+        self.ascii = any(n.isascii() for n in self.names)
+        self._arrow = pa.array(sorted(self.exact), pa.string())
+        self._not_id = re.compile(r"[^0-9Xx]").search
+
+    def __or__(self, more) -> "_HeaderWords":
+        return _HeaderWords(self.names | set(more))
+
+    def rows(self, col) -> np.ndarray:
+        """Indices of the cells of `col` (numpy object array, or Arrow array) that are header words."""
+        from cpi_link.core.tabular import header_name
+
+        if isinstance(col, (pa.Array, pa.ChunkedArray)):
+            hit = pc.fill_null(pc.is_in(col, value_set=self._arrow), False)
+            maybe = (pc.match_substring_regex(col, _ID_SHAPED) if self.ascii else pc.string_is_ascii(col))
+            idx = np.flatnonzero(pc.invert(pc.fill_null(maybe, True)).to_numpy(zero_copy_only=False))
+            cells = col.take(pa.array(idx)).to_pylist() if len(idx) else []
+            exact = hit.to_numpy(zero_copy_only=False)
+        else:
+            exact = np.fromiter(map(self.exact.__contains__, col), bool, count=len(col))  # no per-row Python
+            try:
+                maybe = (np.fromiter(map(bool, map(self._not_id, col)), bool, count=len(col)) if self.ascii
+                         else ~np.fromiter(map(str.isascii, col), bool, count=len(col)))
+                idx = np.flatnonzero(maybe)
+            except TypeError:  # a cell that is not text (a number, a date): none is a header word
+                idx = np.flatnonzero([isinstance(c, str) and (self._not_id(c) if self.ascii else not c.isascii()) for c in col])
+            cells = col[idx].tolist()
+        found = idx[[header_name(c) in self.names for c in cells]] if len(idx) else idx
+        return np.union1d(np.flatnonzero(exact), found).astype(np.int64)
 
 
 def _tables_in(cells: np.ndarray, file_rows: np.ndarray, r: RosterFile, keys: list, state: dict):
     """[(first, end, column positions)] of the data rows of a chunk of a sheet (see _tables_at)."""
-    col = cells[:, state["id_col"]]
-    hit = np.flatnonzero(np.fromiter(map(state["words"].__contains__, col), bool, count=len(col)))  # exact text: no per-row Python
+    hit = state["words"].rows(cells[:, state["id_col"]])
     sh = r._sheet
     return _tables_at(hit, len(cells), lambda k: list(cells[k]), file_rows, r, keys, state,
                       lambda at: _("{where} (header on row {row})").format(where=sh.label, row=at), sh.first_col)

@@ -426,3 +426,74 @@ def test_a_second_table_with_a_column_the_first_lacks_is_exit_2(tmp_path, cli, s
     r = calc(cli, setup, path, tmp_path / "o")
     assert r.exit_code == 2
     assert "header on row 3" in r.stderr and "bank_account" in r.stderr
+
+
+# A repeated header's ID cell as officers type it: spaces around, a full-width space inside, an
+# Alt+Enter line break inside; the first header's matcher reads each as 身份证号 (core.tabular.header_name).
+SPACED_ID_CELLS = [" 身份证号 ", "身份证\u3000号", "身份\n证号", "\u3000公民身份号码\u3000"]
+
+
+@pytest.mark.parametrize("cell", SPACED_ID_CELLS)
+def test_a_repeated_header_with_spaces_in_its_id_cell_starts_a_table_on_a_sheet(tmp_path, cli, setup, cell):
+    """openpyxl: a 城市 block, then a 农村 block whose header (persons before name) has its ID cell,
+    in the ID column, typed with spaces or a line break: read as a header, as the first one is, not
+    a rejected row (it was bad_id, and 乙 was read with the first table's columns).
+    甲 2 x 57 = 114, 乙 3 x 40 = 120: 234.00."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["身份证号", "姓名", "类别", "行政区划代码", "保障人数"])
+    ws.append([IDS[0], "甲", "城市低保", "140105", 2])
+    ws.append([cell, " 保障人数", "姓名", "类别 ", "行政区划代码"])  # the ID column's cell as typed
+    ws.append([IDS[1], 3, "乙", "农村低保", "140105"])
+    wb.save(tmp_path / "two.xlsx")
+    out = tmp_path / "o"
+    r = calc(cli, setup, tmp_path / "two.xlsx", out)
+    assert r.exit_code == 0, r.stderr
+    assert paid(out) == {"甲": ("114.00", 2), "乙": ("120.00", 3)}
+    j = json.loads(r.stdout)
+    assert (j["input_rows"], j["rejected_rows"]) == (2, 0)
+    assert roster_entry(out)["tables"][0]["header_row"] == 3
+
+
+@pytest.mark.parametrize("cell", SPACED_ID_CELLS)
+def test_a_repeated_header_with_spaces_in_its_id_cell_starts_a_table_in_a_csv(tmp_path, cli, setup, cell):
+    """The same in a CSV (the cell quoted, as Excel saves one with a line break): 234.00, and the
+    second header is no data row."""
+    quoted = '"' + cell + '"'
+    f = tmp_path / "two.csv"
+    f.write_text("身份证号,姓名,类别,行政区划代码,保障人数\n"
+                 f"{IDS[0]},甲,城市低保,140105,2\n"
+                 f"{quoted}, 保障人数,姓名,类别 ,行政区划代码\n"  # the ID column's cell as typed
+                 f"{IDS[1]},3,乙,农村低保,140105\n", encoding="utf-8")
+    out = tmp_path / "o"
+    r = calc(cli, setup, f, out)
+    assert r.exit_code == 0, r.stderr
+    assert paid(out) == {"甲": ("114.00", 2), "乙": ("120.00", 3)}
+    j = json.loads(r.stdout)
+    assert (j["input_rows"], j["rejected_rows"]) == (2, 0)
+    assert roster_entry(out)["tables"][0]["header_row"] == 3
+
+
+def test_header_words_are_found_as_the_first_header_reads_them():
+    """One function for sheets (Python cells) and CSV (an Arrow column): the same rows found; IDs,
+    numbers, empty cells and a name are not header words."""
+    import numpy as np
+    import pyarrow as pa
+
+    from cpi_link.roster.read import _HeaderWords
+
+    words = _HeaderWords({"身份证号", "姓名"})
+    cells = [IDS[0], " 身份证号 ", "", "身份\n证号", "张三", "\ufeff身份证号", "身份证　号", IDS[1][:-1] + "x", "姓 名"]
+    want = [1, 3, 5, 6, 8]
+    col = np.empty(len(cells), object)
+    col[:] = cells
+    assert words.rows(col).tolist() == want
+    assert words.rows(pa.chunked_array([pa.array(cells[:4]), pa.array(cells[4:])])).tolist() == want
+    mixed = col.copy()
+    mixed[0] = 140105.0  # a number cell (calamine gives a float): not a header word, no error
+    assert words.rows(mixed).tolist() == want
+    ascii_words = _HeaderWords({"身份证号", "ID"})  # an English header cell: ASCII cells are compared too
+    assert ascii_words.rows(np.array([" id ", IDS[0], "Id"], object)).tolist() == [0, 2]
+    assert ascii_words.rows(pa.array([" id ", IDS[0], "Id"])).tolist() == [0, 2]
