@@ -249,6 +249,7 @@ def simulate(
     """Cost an alternative scheme month by month against a baseline: triggered or not, rate and
     total yuan under each, side by side with the difference, plus totals. Computed by the same
     engine as calc (nothing is kept on disk). Exit 3 naming the months whose figures are missing."""
+    from cpi_link.calc.handle import open_roster
     from cpi_link.cli.common import default_scheme, load_standards_option
     from cpi_link.core.errors import InputError
     from cpi_link.core.months import month_range, parse_month
@@ -259,10 +260,13 @@ def simulate(
 
     st = state(ctx)
     months = month_range(parse_month(since, "--since"), parse_month(until, "--until"))
-    base = load_scheme(baseline or default_scheme(st.config_dir), st.config_dir)
-    alt = load_scheme(scheme, st.config_dir)
     if not roster.exists():
         raise InputError(_("{path}: no such file").format(path=roster))
+    # opened first, as calc opens it: its IDs are checked in a thread while the schemes and standards load
+    handle = open_roster(roster, st.home.trials_dir / "simulate", sheet=sheet)
+    ctx.call_on_close(handle.close)  # whatever the exit: the first pass stopped, its temp files removed
+    base = load_scheme(baseline or default_scheme(st.config_dir), st.config_dir)
+    alt = load_scheme(scheme, st.config_dir)
     std = load_standards_option(standards, standards_sheet, standards_max)
     for label, sch in ((_("baseline"), base), (_("alternative"), alt)):
         bad = []
@@ -274,7 +278,8 @@ def simulate(
             bad += [x for x in r.unverified if x not in bad]
         if bad:
             warn(_("{label} {scheme}: {ids} marked verified = false (values not checked against the document text)").format(label=label, scheme=sch.name, ids=', '.join(bad)))
-    results = run_sim(months, {"baseline": base, "alternative": alt}, roster, std, SeriesStore(st.home), st.home, sheet=sheet)
+    results = run_sim(months, {"baseline": base, "alternative": alt}, handle, std, SeriesStore(st.home))
+    handle.close()
     data = simulate_json(results, base, alt)
     if fmt is Format.json:
         emit_json(data)

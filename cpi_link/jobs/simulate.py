@@ -15,7 +15,6 @@ month: missing is not "not triggered".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -33,42 +32,71 @@ class SchemeMonth:
 
 @dataclass
 class Groups:
-    """A roster's payable rows as group rows (CHECKED_SCHEMA) with how many rows each stands for;
-    `key` is the person of a row listed twice (0: a group)."""
+    """A roster's payable rows grouped by what an amount depends on: `checked` holds one row per
+    distinct (category, region, area, persons, born) as CHECKED_SCHEMA for the batch engine, with
+    `weight` rows of people listed once; `dup_key`/`dup_group` are the rows of people listed more
+    than once (their person key and group), kept apart for calc's dedup, in roster order. `born` is
+    the birth month (YYYYMM) of people born after the first month simulated, else 0."""
 
     checked: object
     weight: np.ndarray
-    key: np.ndarray
+    born: np.ndarray
+    persons: np.ndarray  # int64 per group
+    dup_key: np.ndarray
+    dup_group: np.ndarray
 
 
-def roster_groups(roster: Path, sheet=None) -> Groups:
-    """The roster read and checked once (roster.check), its rows without a problem grouped."""
+_BY = ("category", "region_code", "area", "persons", "born")
+_NULL = "\0"
+
+
+def roster_groups(handle, first_month: str = "0000-00") -> Groups:
+    """The roster of `handle` (calc.handle.open_roster) read and checked once, as calc's second pass
+    reads it (the IDs checked by the handle's first pass are not checked again), its rows without
+    a problem grouped by what an amount depends on."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from cpi_link.calc.grouped import group_rows
+    from cpi_link.core.threads import prefetch
     from cpi_link.roster.check import check_batches
-    from cpi_link.roster.read import raw_batches
 
+    since = int(first_month.replace("-", ""))
+    roster = handle.reader()
+    first = handle.take_first_pass()
     parts = []
-    for t in check_batches(raw_batches(roster, sheet=sheet)):
-        ok = t.filter(pc.is_null(t.column("reason")))
-        parts.append(pa.table({c: ok.column(c).cast(pa.string()) if c != "persons" else ok.column(c)
-                               for c in ("category", "region_code", "area", "persons")} | {"key": ok.column("person_key")}))
-    rows = pa.concat_tables(parts) if parts else pa.table({"category": [], "region_code": [], "area": [], "persons": [], "key": []})
+    try:
+        known = first.checked.take if first is not None else None
+        for t in prefetch(check_batches(roster.batches(handle.batch_rows), known_ids=known)):
+            ok = t.filter(pc.is_null(t.column("reason")))
+            # a person born after a month is not paid for it (calc: mark_born_after): kept apart by birth month
+            born = pc.cast(pc.utf8_slice_codeunits(ok.column("person_id"), 6, 12), pa.int64())
+            born = pc.if_else(pc.greater(born, since), born, 0)
+            # as text, a missing value as "\0" (a join matches no null): put back before the groups are checked
+            parts.append(pa.table({c: pc.fill_null(ok.column(c).cast(pa.string()), _NULL) for c in _BY[:4]}
+                                  | {"born": born, "key": ok.column("person_key")}))
+    finally:
+        if first is not None:
+            first.close()
+    handle.check_unchanged()
+    empty = pa.table({c: pa.array([], pa.string()) for c in _BY[:4]} | {"born": pa.array([], pa.int64()),
+                                                                         "key": pa.array([], pa.int64())})
+    rows = pa.concat_tables(parts).combine_chunks() if parts else empty
     key = rows.column("key").to_numpy()
-    uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    _uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     twice = (counts[inverse] > 1) & (key != 0)
-    once = rows.filter(pa.array(~twice))
-    grouped = once.group_by(["category", "region_code", "area", "persons"], use_threads=False).aggregate([("key", "count")])
-    dup = rows.filter(pa.array(twice))
-    n_g = grouped.num_rows
-    cols = {c: pa.concat_arrays([grouped.column(c).combine_chunks().cast(pa.string()), dup.column(c).combine_chunks().cast(pa.string())])
-            for c in ("category", "region_code", "area", "persons")}
-    checked = group_rows(cols["category"], cols["region_code"], cols["area"], cols["persons"])
-    weight = np.concatenate([grouped.column("key_count").to_numpy().astype(np.int64), np.ones(dup.num_rows, np.int64)])
-    keys = np.concatenate([np.zeros(n_g, np.int64), dup.column("key").to_numpy().astype(np.int64)])
-    return Groups(checked, weight, keys)
+    # one group per distinct combination; a row's group found by joining on the combination
+    rows = rows.append_column("once", pa.array((~twice).astype(np.int64))).append_column("at", pa.array(np.arange(len(key))))
+    grouped = rows.group_by(list(_BY), use_threads=False).aggregate([("once", "sum")])
+    grouped = grouped.append_column("group", pa.array(np.arange(grouped.num_rows)))
+    dup = rows.filter(pa.array(twice)).join(grouped.select(list(_BY) + ["group"]), list(_BY), use_threads=False)
+    dup = dup.sort_by("at")  # roster order: calc keeps a person's first row among equal amounts
+    checked = group_rows(*(pc.if_else(pc.equal(grouped.column(c), _NULL), pa.scalar(None, pa.string()), grouped.column(c)).combine_chunks()
+                           for c in _BY[:4]))
+    return Groups(checked, grouped.column("once_sum").to_numpy().astype(np.int64),
+                  grouped.column("born").to_numpy().astype(np.int64),
+                  checked.column("persons").to_numpy(zero_copy_only=False).astype(np.int64),
+                  dup.column("key").to_numpy().astype(np.int64), dup.column("group").to_numpy().astype(np.int64))
 
 
 def cost(groups: Groups, plan) -> tuple[int, int, int]:
@@ -77,16 +105,17 @@ def cost(groups: Groups, plan) -> tuple[int, int, int]:
     from cpi_link.calc.grouped import price
 
     p = price(groups.checked, plan)
-    persons = groups.checked.column("persons").to_numpy(zero_copy_only=False).astype(np.int64)
-    single = groups.key == 0
-    w = np.where(p.paid & single, groups.weight, 0)
+    persons = groups.persons
+    paid = p.paid & (groups.born <= int(plan.month.replace("-", "")))
+    w = np.where(paid, groups.weight, 0)
     rows, people, fen = int(w.sum()), int((w * persons).sum()), int((w * p.amount_fen).sum())
-    dup = np.flatnonzero(p.paid & ~single)
+    dup = np.flatnonzero(paid[groups.dup_group])
     if len(dup):
-        order = dup[np.lexsort((dup, -p.amount_fen[dup], groups.key[dup]))]  # per person: highest amount, first row
+        g, key = groups.dup_group[dup], groups.dup_key[dup]
+        order = np.lexsort((dup, -p.amount_fen[g], key))  # per person: highest amount, first row
         first = np.ones(len(order), bool)
-        first[1:] = groups.key[order][1:] != groups.key[order][:-1]
-        kept = order[first]
+        first[1:] = key[order][1:] != key[order][:-1]
+        kept = g[order[first]]
         rows, people, fen = rows + len(kept), people + int(persons[kept].sum()), fen + int(p.amount_fen[kept].sum())
     return rows, people, fen
 
@@ -104,13 +133,13 @@ def _month(groups: Groups, month: str, scheme, store, standards) -> SchemeMonth:
     return SchemeMonth(bool(primary.triggered), d.get("indicator"), d.get("rate_pct"), d.get("version", ""), rows, persons, fen)
 
 
-def simulate(months: list[str], schemes: dict[str, object], roster: Path, standards, store, home=None, sheet=None) -> dict:
-    """schemes: label ('baseline'/'alternative') -> Scheme. Returns {month: {label: SchemeMonth}}.
-    sheet: the worksheet of a spreadsheet roster (--sheet).
+def simulate(months: list[str], schemes: dict[str, object], handle, standards, store) -> dict:
+    """schemes: label ('baseline'/'alternative') -> Scheme; handle: the roster (calc.handle.open_roster).
+    Returns {month: {label: SchemeMonth}}.
     Raises MissingFigures naming every month that cannot be decided under any of the schemes."""
     from cpi_link.core.errors import MissingFigures
 
-    groups = roster_groups(roster, sheet)
+    groups = roster_groups(handle, min(months) if months else "0000-00")
     results: dict[str, dict[str, SchemeMonth]] = {}
     missing: list[str] = []
     for m in months:

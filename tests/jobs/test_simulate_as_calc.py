@@ -30,3 +30,23 @@ def test_simulate_costs_what_calc_pays(tmp_path, cli, cli_setup):
     assert jan["baseline_persons"] == 5 and jan["baseline_rate_pct"] == "3.6"
     assert (feb["baseline_triggered"], feb["baseline_amount"]) == (False, "0.00")
     assert sim["totals"]["baseline_amount"] == "107.00" and sim["totals"]["difference"] == "0.00"
+
+
+def test_simulate_does_not_pay_people_before_their_birth(tmp_path, cli, cli_setup):
+    """calc rejects a person born after the index month (invalid_id); simulate groups such people
+    by birth month and leaves them out of the months before it.
+    P5 born 2024-02-03: not paid for 2024-01; P6 born 2024-01-05: paid, urban_dibao 140105: 31.
+    2024-01: 107 (as above) + 31 = 138.00 for 4 rows, 6 persons."""
+    cfg, std = cli_setup
+    p5, p6 = make_id("140105", "20240203", "005"), make_id("140105", "20240105", "006")
+    rows = ROSTER + [(p5, "urban_dibao", "140105", "1"), (p6, "urban_dibao", "140105", "1")]
+    roster = tmp_path / "r.csv"
+    roster.write_text("身份证号,姓名,类别,行政区划代码,城乡,保障人数\n"
+                      + "".join(f"{p},某{i},{c},{r},,{n}\n" for i, (p, c, r, n) in enumerate(rows)), encoding="utf-8")
+    paid = cli.json("--config", cfg, "calc", "--roster", roster, "--month", "2024-01", "--scheme", "t", "--standards", std,
+                    "--out", tmp_path / "run", "--format", "json")
+    sim = cli.json("--config", cfg, "simulate", "--scheme", "t", "--baseline", "t", "--since", "2024-01", "--until", "2024-02",
+                   "--roster", roster, "--standards", std, "--format", "json")
+    jan = sim["months"][0]
+    assert paid["total_amount"] == jan["baseline_amount"] == "138.00"
+    assert (paid["paid_rows"], jan["baseline_persons"]) == (4, 6)
