@@ -103,13 +103,29 @@ def read_side(path: Path | str) -> Side:
     return Side(p, manifest, pa.table(cols))
 
 
-def _names(side: Side):
-    """The payments' name column, read when rows are shown."""
+def _names(side: Side, idx: np.ndarray):
+    """The payments' names of rows idx (-1: null), read when rows are shown: only the row groups
+    that hold them (a table shows a few rows), the whole column once for more."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if getattr(side, "_name", None) is None:
-        side._name = pq.read_table(side.path / "payments.parquet", columns=["name"]).column("name").combine_chunks()
-    return side._name
+    missing = idx < 0
+    at = pa.array(np.where(missing, 0, idx), mask=missing)
+    if getattr(side, "_name", None) is not None:
+        return side._name.take(at)
+    f = pq.ParquetFile(side.path / "payments.parquet")
+    md = f.metadata
+    starts = np.cumsum([0] + [md.row_group(i).num_rows for i in range(md.num_row_groups)])
+    groups = np.unique(np.searchsorted(starts, idx[~missing], side="right") - 1)
+    if len(groups) * 2 > md.num_row_groups:
+        side._name = f.read(columns=["name"]).column("name").combine_chunks()
+        return side._name.take(at)
+    names = f.read_row_groups(groups.tolist(), columns=["name"]).column("name").combine_chunks()
+    sizes = starts[groups + 1] - starts[groups]
+    shift = np.zeros(len(starts), np.int64)  # a row group's first row among those read
+    shift[groups] = starts[groups] - np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    g = np.searchsorted(starts, np.where(missing, 0, idx), side="right") - 1
+    return names.take(pa.array(np.where(missing, 0, idx) - shift[g], mask=missing))
 
 
 @dataclass
@@ -144,12 +160,12 @@ def diff_runs(path_a: Path | str, path_b: Path | str) -> Diff:
 
     a, b = read_side(path_a), read_side(path_b)
     ta, tb = a.table, b.table
-    at = pc.index_in(tb.column("person_id"), value_set=ta.column("person_id"))
-    ib_m = np.flatnonzero(_np(at.is_valid()))
-    ia_m = _np(at.fill_null(0))[ib_m].astype(np.int64)
+    ia_m, ib_m = _match(ta.column("person_id"), tb.column("person_id"))
+    in_a = np.zeros(tb.num_rows, bool)
+    in_a[ib_m] = True
     in_b = np.zeros(ta.num_rows, bool)
     in_b[ia_m] = True
-    added = np.flatnonzero(~_np(at.is_valid()))
+    added = np.flatnonzero(~in_a)
     removed = np.flatnonzero(~in_b)
     col = {c: (_np(ta.column(c)), _np(tb.column(c))) for c in _MONEY + ["persons"]}
     for c in _FEW:
@@ -188,6 +204,26 @@ def diff_runs(path_a: Path | str, path_b: Path | str) -> Diff:
         "changed_by_reason": {w: n for w, n in sorted(by_reason.items()) if n},
     }
     return Diff(a, b, (sa, sb), totals, rows)
+
+
+def _match(ida, idb) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of A, rows of B) of the people in both runs, by person_id (a run pays a person at
+    most once). Rows at the same place with the same ID match at once (two months of one roster
+    list their people in the same order); only the others are looked up by hash."""
+    import pyarrow.compute as pc
+
+    n = min(len(ida), len(idb))
+    same = _np(pc.fill_null(pc.equal(ida[:n], idb[:n]), False)) if n else np.zeros(0, bool)
+    pos = np.flatnonzero(same)
+    if len(pos) == len(ida) == len(idb):
+        return pos, pos
+    rest_a = np.concatenate([np.flatnonzero(~same), np.arange(n, len(ida))])
+    rest_b = np.concatenate([np.flatnonzero(~same), np.arange(n, len(idb))])
+    at = pc.index_in(idb.take(rest_b), value_set=ida.take(rest_a))
+    hit = _np(at.is_valid())
+    ia = np.concatenate([pos, rest_a[_np(at.fill_null(0))[hit].astype(np.int64)]])
+    ib = np.concatenate([pos, rest_b[hit]])
+    return ia, ib
 
 
 def _np(a) -> np.ndarray:
@@ -239,8 +275,9 @@ def _pair(d: Diff, rows: dict, c: str):
     import pyarrow as pa
 
     def take(side: Side, idx: np.ndarray):
-        col = _names(side) if c == "name" else side.table.column(c)
-        return col.take(pa.array(np.where(idx < 0, 0, idx), mask=idx < 0))
+        if c == "name":
+            return _names(side, idx)
+        return side.table.column(c).take(pa.array(np.where(idx < 0, 0, idx), mask=idx < 0))
 
     return take(d.a, rows["ia"]), take(d.b, rows["ib"])
 
