@@ -105,27 +105,33 @@ def read_side(path: Path | str) -> Side:
 
 def _names(side: Side, idx: np.ndarray):
     """The payments' names of rows idx (-1: null), read when rows are shown: only the row groups
-    that hold them (a table shows a few rows), the whole column once for more."""
+    that hold them (a table shows a few rows), each read once."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if getattr(side, "_name_groups", None) is None:
+        f = pq.ParquetFile(side.path / "payments.parquet")
+        md = f.metadata
+        side._name_file, side._name_groups = f, {}
+        side._name_starts = np.cumsum([0] + [md.row_group(i).num_rows for i in range(md.num_row_groups)])
+    cache, starts = side._name_groups, side._name_starts
     missing = idx < 0
-    at = pa.array(np.where(missing, 0, idx), mask=missing)
-    if getattr(side, "_name", None) is not None:
-        return side._name.take(at)
-    f = pq.ParquetFile(side.path / "payments.parquet")
-    md = f.metadata
-    starts = np.cumsum([0] + [md.row_group(i).num_rows for i in range(md.num_row_groups)])
-    groups = np.unique(np.searchsorted(starts, idx[~missing], side="right") - 1)
-    if len(groups) * 2 > md.num_row_groups:
-        side._name = f.read(columns=["name"]).column("name").combine_chunks()
-        return side._name.take(at)
-    names = f.read_row_groups(groups.tolist(), columns=["name"]).column("name").combine_chunks()
-    sizes = starts[groups + 1] - starts[groups]
-    shift = np.zeros(len(starts), np.int64)  # a row group's first row among those read
+    at = np.where(missing, 0, idx)
+    g = np.searchsorted(starts, at, side="right") - 1
+    groups = np.unique(g[~missing]).tolist()
+    new = [x for x in groups if x not in cache]
+    if new:
+        got = side._name_file.read_row_groups(new, columns=["name"]).column("name")
+        for x in new:
+            n = int(starts[x + 1] - starts[x])
+            cache[x], got = got.slice(0, n), got.slice(n)
+    if not groups:
+        return pa.nulls(len(idx), pa.string())
+    shift = np.zeros(len(starts), np.int64)  # a row group's first row among those taken from
+    sizes = np.array([starts[x + 1] - starts[x] for x in groups], np.int64)
     shift[groups] = starts[groups] - np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    g = np.searchsorted(starts, np.where(missing, 0, idx), side="right") - 1
-    return names.take(pa.array(np.where(missing, 0, idx) - shift[g], mask=missing))
+    names = pa.chunked_array([c for x in groups for c in cache[x].chunks], pa.string())
+    return names.take(pa.array(at - shift[g], mask=missing)).combine_chunks()
 
 
 @dataclass
