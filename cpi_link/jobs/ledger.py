@@ -820,8 +820,8 @@ def export_batches(ledger: Ledger, batch_rows: int = 262_144):
                 const = {"index_month": rec["month"], "run_id": run_id, "kind": kind, "paid_at": paid_at}
                 cols = []
                 for fld in schema:
-                    if fld.name in const:
-                        cols.append(pa.array([const[fld.name]] * n, fld.type))
+                    if fld.name in const:  # one value repeated, not a list of n Python strings
+                        cols.append(pa.repeat(pa.scalar(const[fld.name], fld.type), n))
                     elif fld.name in b.schema.names:
                         cols.append(b.column(fld.name).cast(fld.type))
                     else:  # a column this payment file never had
