@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""`make bench-analyst`: the analyst's commands (diff, simulate, estimate) against DuckDB in the same run.
+"""`make bench-analyst`: the analyst's commands (diff, simulate, estimate, ledger export) against DuckDB in the same run.
 
 * The 1M-row Parquet roster of `make bench` is generated in its own child process first (so no
   child's peak memory includes the parent's), then calc pays it for two months (2019-11, 2020-02)
@@ -10,7 +10,12 @@
     same change classes (COPY ... TO CSV for the CSV);
   - simulate 2016-07..2025-12, national against national, against DuckDB reading the roster once
     and grouping it by (category, region, area, persons): a floor, not the same result;
-  - estimate of the headcounts, alone (its DuckDB twin needs the standards' fallback and rounding).
+  - estimate of the headcounts for 2019-11 against the same costing in SQL (category words, the
+    standard of the county, else its prefecture, else its province, in force that month; yuan
+    rounded half up per person); both totals are checked equal to the fen first;
+  - ledger export of a ledger paid by `run --since 2019-04 --offline` (every triggered month from
+    there on: 23 months of about 950k rows, built once under --out and reused) against DuckDB's
+    `COPY (SELECT * FROM 'ledger/payments/*/*.parquet')`; the row counts are checked equal first.
 DuckDB is a bench-only dependency (`pip install duckdb`); never imported by cpi-link.
 """
 
@@ -82,6 +87,42 @@ from pathlib import Path
 print(bench.make_roster(int(sys.argv[2]), "parquet", Path(sys.argv[3])))
 """
 
+DUCK_ESTIMATE = r'''
+import sys, duckdb
+counts, std, out = sys.argv[1:4]
+RATE_H = 1910  # 2019-11's decision under national (food YoY 19.1%), as `cpi-link trigger` gives it
+WORDS = {"城市低保": "urban_dibao", "农村低保": "rural_dibao", "城市特困": "urban_tekun", "农村特困": "rural_tekun",
+         "领取失业保险金人员": "unemployment_insurance", "优抚对象": "special_care", "孤儿": "orphan", "低保边缘人口": "dibao_edge"}
+# national-2016-1835: the categories covered and the standard each is paid on (special_care: the row's area)
+COVERED = {"urban_dibao": "urban", "rural_dibao": "rural", "urban_tekun": "urban", "rural_tekun": "rural",
+           "unemployment_insurance": "urban", "special_care": None}
+words = ", ".join(f"('{w}', '{c}')" for w, c in WORDS.items())
+covered = ", ".join(f"('{c}', {'NULL' if a is None else repr(a)})" for c, a in COVERED.items())
+q = f"""
+WITH w(word, code) AS (VALUES {words}), cov(code, paid_area) AS (VALUES {covered}),
+s AS (SELECT region_code, urban_monthly, rural_annual FROM read_csv('{std}', all_varchar=true)
+      WHERE effective_from <= '2019-11' QUALIFY row_number() OVER (PARTITION BY region_code ORDER BY effective_from DESC) = 1),
+c AS (SELECT c.region_code, c.persons,
+        coalesce(cov.paid_area, CASE WHEN c.area IN ('urban', '城市') THEN 'urban' WHEN c.area IN ('rural', '农村') THEN 'rural' END) AS area
+      FROM read_csv('{counts}', all_varchar=true) c LEFT JOIN w ON w.word = c.category JOIN cov ON cov.code = coalesce(w.code, c.category)),
+p AS (SELECT c.*, coalesce(s1.urban_monthly, s2.urban_monthly, s3.urban_monthly)::DECIMAL(12, 2) AS um,
+        coalesce(s1.rural_annual, s2.rural_annual, s3.rural_annual)::DECIMAL(12, 2) AS ra
+      FROM c LEFT JOIN s s1 ON s1.region_code = c.region_code LEFT JOIN s s2 ON s2.region_code = left(c.region_code, 4) || '00'
+        LEFT JOIN s s3 ON s3.region_code = left(c.region_code, 2) || '0000' WHERE c.area IS NOT NULL),
+a AS (SELECT *, (CASE area WHEN 'urban' THEN um * 1200 ELSE ra * 100 END)::BIGINT AS std12 FROM p)
+SELECT sum(persons::BIGINT), sum(((2 * std12 * {RATE_H} + 12000000) // 24000000) * 100 * persons::BIGINT)
+FROM a WHERE std12 IS NOT NULL  -- a code on no standard row (not on the division list) is not costed
+"""
+persons, fen = duckdb.connect().execute(q).fetchone()
+open(out, "w").write(f"{fen // 100}.{fen % 100:02d} {persons}")
+'''
+
+DUCK_EXPORT = r"""
+import sys, duckdb
+home, out = sys.argv[1:3]
+duckdb.connect().execute(f"COPY (SELECT * FROM '{home}/ledger/payments/*/*.parquet') TO '{out}' (FORMAT parquet)")
+"""
+
 COUNTS = r"""
 import sys, duckdb
 duckdb.connect().execute(f'''COPY (SELECT 行政区划代码 AS region_code, 保障类别 AS category, 城乡 AS area, sum(coalesce(TRY_CAST(保障人数 AS INTEGER), 1)) AS persons
@@ -94,7 +135,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", type=Path, default=bench.ROOT / "bench-out")
-    ap.add_argument("--only", default="diff,diff-csv,simulate,estimate")
+    ap.add_argument("--only", default="diff,diff-csv,simulate,estimate,ledger-export")
     a = ap.parse_args(argv)
     py = sys.executable
     roster = Path(subprocess.run([py, "-c", GEN, str(Path(__file__).parent), str(a.rows), str(a.out)],
@@ -110,6 +151,32 @@ def main(argv=None) -> int:
         runs.append(str(run))
     counts = work / "counts.csv"
     measure([py, "-c", COUNTS, str(roster), str(counts)])
+    only = a.only.split(",")
+    if "estimate" in only:  # the twin gives the same result, or there is nothing to compare
+        est = json.loads(subprocess.run([CLI, "--home", str(home), "estimate", "--counts", str(counts), "--month", "2019-11",
+                                         "--scheme", "national", "--standards", STD, "--format", "json"], env=env, check=True,
+                                        capture_output=True, text=True).stdout)
+        measure([py, "-c", DUCK_ESTIMATE, str(counts), STD, str(work / "duck-estimate.txt")])
+        twin = (work / "duck-estimate.txt").read_text().split()
+        if twin != [est["total_amount"], str(est["persons"])]:
+            raise RuntimeError(f"estimate: {est['total_amount']} yuan for {est['persons']} persons; DuckDB {twin}")
+    # a ledger of every triggered month from 2019-04 on, paid by run once and kept (minutes to build)
+    ledger_home = a.out / f"ledger-home-{a.rows}"
+    if "ledger-export" in only:
+        if not (ledger_home / "ledger-built").exists():
+            subprocess.run([CLI, "--home", str(ledger_home), "run", "--roster", str(roster), "--standards", STD, "--scheme",
+                            "national", "--since", "2019-04", "--offline", "--quiet"], check=True,
+                           env=dict(env, CPI_LINK_HOME=str(ledger_home)), stdout=subprocess.DEVNULL)
+            (ledger_home / "ledger-built").write_text("")
+        (work / "export").mkdir()
+        ours = json.loads(subprocess.run([CLI, "--home", str(ledger_home), "ledger", "export", "--out",
+                                          str(work / "export" / "a.parquet"), "--format", "json"],
+                                         check=True, capture_output=True, text=True).stdout)
+        theirs = subprocess.run([py, "-c", "import sys, duckdb; print(duckdb.connect().execute(f\"SELECT count(*) FROM '{sys.argv[1]}/ledger/payments/*/*.parquet'\").fetchone()[0])",
+                                 str(ledger_home)], check=True, capture_output=True, text=True).stdout.strip()
+        if str(ours["rows"]) != theirs:
+            raise RuntimeError(f"ledger export wrote {ours['rows']} rows; the payment files hold {theirs}")
+        print(f"ledger: {ours['months']} paid months, {ours['rows']:,} rows", flush=True)
     pairs = {
         "diff": ([CLI, "--home", str(home), "diff", *runs, "--show", "5"], [py, "-c", DUCK_DIFF, *runs, "table"]),
         "diff-csv": ([CLI, "--home", str(home), "diff", *runs, "--format", "csv"], [py, "-c", DUCK_DIFF, *runs, str(work / "d.csv")]),
@@ -117,10 +184,12 @@ def main(argv=None) -> int:
                       "--until", "2025-12", "--roster", str(roster), "--standards", STD, "--format", "json"],
                      [py, "-c", DUCK_GROUP, str(roster)]),
         "estimate": ([CLI, "--home", str(home), "estimate", "--counts", str(counts), "--month", "2019-11", "--scheme", "national",
-                      "--standards", STD, "--format", "json"], None),
+                      "--standards", STD, "--format", "json"], [py, "-c", DUCK_ESTIMATE, str(counts), STD, str(work / "duck-estimate.txt")]),
+        "ledger-export": ([CLI, "--home", str(ledger_home), "ledger", "export", "--out", str(work / "export" / "a.parquet")],
+                          [py, "-c", DUCK_EXPORT, str(ledger_home), str(work / "export" / "d.parquet")]),
     }
     results = {}
-    for name in a.only.split(","):
+    for name in only:
         ours, duck = pairs[name]
         m = {"cpi-link": [], "duckdb": []}
         for _ in range(a.repeat):
