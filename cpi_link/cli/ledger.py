@@ -34,6 +34,7 @@ def export(
     from cpi_link.core.atomic import atomic_path
     from cpi_link.core.errors import UsageError
     from cpi_link.core.money import fen_from_decimal128, fen_to_yuan_str
+    from cpi_link.core.threads import prefetch
     from cpi_link.jobs.ledger import Ledger, export_batches, export_schema
 
     if out.suffix.lower() != ".parquet":
@@ -44,7 +45,8 @@ def export(
     months: set[str] = set()
     with atomic_path(out) as tmp:
         with pq.ParquetWriter(tmp, export_schema(), compression="zstd") as w:
-            for b in export_batches(Ledger(state(ctx).home)):
+            # the next batch read (and checked) in a thread while this one is encoded: both release the GIL
+            for b in prefetch(export_batches(Ledger(state(ctx).home)), name="ledger-export-read"):
                 w.write_batch(b)
                 rows += b.num_rows
                 fen += int(fen_from_decimal128(b.column("amount")).sum())
