@@ -36,17 +36,19 @@ class Groups:
     distinct (category, region, area, persons, born) as CHECKED_SCHEMA for the batch engine, with
     `weight` rows of people listed once; `dup_key`/`dup_group` are the rows of people listed more
     than once (their person key and group), kept apart for calc's dedup, in roster order. `born` is
-    the birth month (YYYYMM) of people born after the first month simulated, else 0."""
+    the birth month (YYYYMM) of people born after the first month simulated, else 0; `stopped`
+    marks rows whose 备注 says the person stopped (paid only under a scheme with remark_check = false)."""
 
     checked: object
     weight: np.ndarray
     born: np.ndarray
     persons: np.ndarray  # int64 per group
+    stopped: np.ndarray  # bool per group
     dup_key: np.ndarray
     dup_group: np.ndarray
 
 
-_BY = ("category", "region_code", "area", "persons", "born")
+_BY = ("category", "region_code", "area", "persons", "born", "stopped")
 _NULL = "\0"
 
 
@@ -67,19 +69,24 @@ def roster_groups(handle, first_month: str = "0000-00") -> Groups:
     parts = []
     try:
         known = first.checked.take if first is not None else None
-        for t in prefetch(check_batches(roster.batches(handle.batch_rows), known_ids=known)):
-            ok = t.filter(pc.is_null(t.column("reason")))
+        for t in prefetch(check_batches(roster.batches(handle.batch_rows), known_ids=known, remark_check=handle.remark_check)):
+            # rows without a problem, and those whose only problem is a 备注 saying the person stopped
+            # (checked last: under a scheme that does not look at remarks they are paid)
+            stopped = pc.fill_null(pc.equal(t.column("reason").cast(pa.string()), "remark_says_stopped"), False)
+            keep = pc.or_(pc.is_null(t.column("reason")), stopped)
+            ok, stopped = t.filter(keep), stopped.filter(keep)
             # a person born after a month is not paid for it (calc: mark_born_after): kept apart by birth month
             born = pc.cast(pc.utf8_slice_codeunits(ok.column("person_id"), 6, 12), pa.int64())
             born = pc.if_else(pc.greater(born, since), born, 0)
             # as text, a missing value as "\0" (a join matches no null): put back before the groups are checked
             parts.append(pa.table({c: pc.fill_null(ok.column(c).cast(pa.string()), _NULL) for c in _BY[:4]}
-                                  | {"born": born, "key": ok.column("person_key")}))
+                                  | {"born": born, "stopped": stopped.cast(pa.int8()), "key": ok.column("person_key")}))
     finally:
         if first is not None:
             first.close()
     handle.check_unchanged()
     empty = pa.table({c: pa.array([], pa.string()) for c in _BY[:4]} | {"born": pa.array([], pa.int64()),
+                                                                         "stopped": pa.array([], pa.int8()),
                                                                          "key": pa.array([], pa.int64())})
     rows = pa.concat_tables(parts).combine_chunks() if parts else empty
     key = rows.column("key").to_numpy()
@@ -96,6 +103,7 @@ def roster_groups(handle, first_month: str = "0000-00") -> Groups:
     return Groups(checked, grouped.column("once_sum").to_numpy().astype(np.int64),
                   grouped.column("born").to_numpy().astype(np.int64),
                   checked.column("persons").to_numpy(zero_copy_only=False).astype(np.int64),
+                  grouped.column("stopped").to_numpy().astype(bool),
                   dup.column("key").to_numpy().astype(np.int64), dup.column("group").to_numpy().astype(np.int64))
 
 
@@ -107,6 +115,8 @@ def cost(groups: Groups, plan) -> tuple[int, int, int]:
     p = price(groups.checked, plan)
     persons = groups.persons
     paid = p.paid & (groups.born <= int(plan.month.replace("-", "")))
+    if plan.remark_check:
+        paid &= ~groups.stopped
     w = np.where(paid, groups.weight, 0)
     rows, people, fen = int(w.sum()), int((w * persons).sum()), int((w * p.amount_fen).sum())
     dup = np.flatnonzero(paid[groups.dup_group])

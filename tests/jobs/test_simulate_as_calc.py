@@ -50,3 +50,28 @@ def test_simulate_does_not_pay_people_before_their_birth(tmp_path, cli, cli_setu
     jan = sim["months"][0]
     assert paid["total_amount"] == jan["baseline_amount"] == "138.00"
     assert (paid["paid_rows"], jan["baseline_persons"]) == (4, 6)
+
+
+def test_simulate_remark_check_as_the_scheme_says(tmp_path, cli, cli_setup):
+    """A 备注 saying the person stopped: calc does not pay the row under scheme t, and pays it under
+    a scheme with remark_check = false; simulate with t as baseline and that scheme as alternative
+    costs both months as calc pays them.
+    P5 urban_dibao 140105 with 备注 停保: 31 when paid. t: 107.00 (as above); nr: 107 + 31 = 138.00."""
+    cfg, std = cli_setup
+    text = (cfg / "schemes" / "t.toml").read_text(encoding="utf-8")
+    (cfg / "schemes" / "nr.toml").write_text(text.replace('scheme = "t"', 'scheme = "nr"\nremark_check = false', 1),
+                                             encoding="utf-8")
+    p5 = make_id("140105", "19600101", "005")
+    rows = [r + ("",) for r in ROSTER] + [(p5, "urban_dibao", "140105", "1", "停保")]
+    roster = tmp_path / "r.csv"
+    roster.write_text("身份证号,姓名,类别,行政区划代码,城乡,保障人数,备注\n"
+                      + "".join(f"{p},某{i},{c},{r},,{n},{m}\n" for i, (p, c, r, n, m) in enumerate(rows)), encoding="utf-8")
+    totals = {}
+    for name in ("t", "nr"):
+        totals[name] = cli.json("--config", cfg, "calc", "--roster", roster, "--month", "2024-01", "--scheme", name,
+                                "--standards", std, "--out", tmp_path / name, "--format", "json")["total_amount"]
+    sim = cli.json("--config", cfg, "simulate", "--scheme", "nr", "--baseline", "t", "--since", "2024-01", "--until", "2024-01",
+                   "--roster", roster, "--standards", std, "--format", "json")
+    jan = sim["months"][0]
+    assert (totals["t"], totals["nr"]) == (jan["baseline_amount"], jan["alternative_amount"]) == ("107.00", "138.00")
+    assert sim["totals"]["difference"] == "31.00"
