@@ -376,9 +376,13 @@ def _carried(raw: pa.Table, name: str, n: int) -> pa.Array:
     if name not in raw.column_names:
         return pa.nulls(n, DICT_TYPE)
     col = _array(raw.column(name))
-    if pa.types.is_dictionary(col.type):  # trimmed once per distinct value
-        values = _trimmed_or_null(col.dictionary)
-        return _dict_of(pc.take(values, col.indices))
+    if pa.types.is_dictionary(col.type):  # as read (CSV, Parquet): trimmed once per distinct value, rows not copied
+        values = pc.utf8_trim_whitespace(_plain(col.dictionary))
+        empty = np.append(pc.equal(values, "").to_numpy(zero_copy_only=False), True)  # the last: a null row
+        idx = col.indices.cast(pa.int32())
+        null = empty[_np_filled(idx, len(values))]
+        indices = pa.array(_np_filled(idx, 0), pa.int32(), mask=null) if null.any() else idx
+        return pa.DictionaryArray.from_arrays(indices, values)
     return _dict_of(_trimmed_or_null(col))
 
 
