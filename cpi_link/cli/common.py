@@ -100,8 +100,9 @@ def stdout_console():
     return _Console(highlight=False)
 
 
-# a number as a table shows it: yuan, counts, rates, months, dates, division codes (never split)
-_WHOLE = re.compile(r"[-+−]?\(?\d[\d,.:%/×\-−]*\)?[;,]?")
+# a number as a table shows it: yuan, counts, rates, months, dates, division codes, resident IDs
+# as shown (masked 140105********123X) -- never split
+_WHOLE = re.compile(r"[-+−]?\(?\d[\d,.:%/×\-−]*\)?[;,]?|\d{6}[\d*]{11}[\dX]")
 _SIGNS = {"/", "—", "-", "->", "→", "×", "+", "="}
 
 
@@ -156,10 +157,9 @@ def _whole_numbers_table():
                 return widths
             natural = [self._measure_column(console, options, c).maximum for c in self.columns]
             floor = [self._measure_column(console, options.update_width(1), c).maximum for c in self.columns]
-            soft = [max(f, getattr(c, "_soft_floor", 0) + self._get_padding_width(c._index))
-                    for f, c in zip(floor, self.columns)]
-            for floors in (soft, floor):
-                fitted = _narrow(natural, floors, options.max_width)
+            soft = [getattr(c, "_soft_floor", 0) + self._get_padding_width(c._index) for c in self.columns]
+            for cut in range(max(soft, default=0), 0, -1):  # words whole if they fit, else as few cut as can be
+                fitted = _narrow(natural, [max(f, min(s, cut)) for f, s in zip(floor, soft)], options.max_width)
                 if fitted is not None:
                     return fitted
             return widths
