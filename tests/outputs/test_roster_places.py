@@ -172,3 +172,23 @@ def test_proportional_sheet_shows_places_but_leaves_the_remark_out(cli, home, tm
     head = [c.value for c in openpyxl.load_workbook(wb_path)["140105"][2]]
     assert head[6:8] == ["乡镇（街道）", "村（社区）"] and "低保标准（元/月）" in head and "备注" not in head
     assert problems(wb_path) == []
+
+
+def test_a_bank_template_may_carry_the_township(cli, home, tmp_path):
+    """A template naming field = "township" (e.g. as 摘要): text cells, the rows with an account,
+    60 + 20 + 30 = 110.00 yuan in the file."""
+    out, _ = _shanxi_run(cli, home, tmp_path, _roster(tmp_path / "花名册.xlsx"))
+    tpl = tmp_path / "town.toml"
+    tpl.write_text('name = "乡镇摘要"\nformat = "xlsx"\nheader = true\n'
+                   '[[column]]\ntitle = "账号"\nfield = "bank_account"\n[[column]]\ntitle = "户名"\nfield = "name"\n'
+                   '[[column]]\ntitle = "金额"\nfield = "amount"\n[[column]]\ntitle = "摘要"\nfield = "township"\n',
+                   encoding="utf-8")
+    bank = tmp_path / "代发.xlsx"
+    r = cli("report", out, "--bank", tpl, "--bank-out", bank)
+    assert r.exit_code == 0, r.output
+    assert problems(bank) == []
+    rows = list(openpyxl.load_workbook(bank).active.iter_rows(values_only=True))
+    assert rows[0] == ("账号", "户名", "金额", "摘要")
+    got = sorted((r[0], r[3], Decimal(str(r[2]))) for r in rows[1:])
+    assert got == [("6217000000000000001", "坞城街道", Decimal(60)), ("6217000000000000002", "北格镇", Decimal(20)),
+                   ("6217000000000000003", "坞城街道", Decimal(30))]
