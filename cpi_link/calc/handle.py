@@ -252,6 +252,14 @@ class RosterHandle:
         self.close()
 
 
+def place_text(file, sheet) -> str:
+    """'rural.xlsx, sheet 农村低保' (or the file alone): where a row of a roster of several sources is."""
+    from cpi_link.core.i18n import _
+
+    name = Path(file).name
+    return name if sheet is None else _("{file}, sheet {sheet}").format(file=name, sheet=sheet)
+
+
 class SeveralRosters:
     """The sources of a roster read as one (RosterHandle.reader): their batches one after another,
     data rows numbered on across them; after the batches, which source each data row came from."""
@@ -307,6 +315,11 @@ class SeveralRosters:
         names = [s.path.name for s in self.handle.sources]
         sheets = [s.sheet if s.sheet is not None else info.get("sheet") for s, info in zip(self.handle.sources, self.infos)]
         return [names[i] for i in at], [sheets[i] for i in at], rows - np.asarray(self.starts, np.int64)[at]
+
+    def place_texts(self, source_rows) -> list[str]:
+        """place_text of each data row: the file (and sheet) it is in."""
+        files, sheets, _rows = self.places(source_rows)
+        return [place_text(f, s) for f, s in zip(files, sheets)]
 
     def exact_file_rows(self, source_rows, file_rows):
         """file_row exactly, each CSV source asked about its own rows (read.RosterFile.exact_file_rows)."""

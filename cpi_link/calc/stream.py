@@ -326,7 +326,7 @@ def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir
         info["remark_check"] = False
     found = households.found()
     if found is not None:
-        info["warnings"] = {"household_size": found}
+        info["warnings"] = {"household_size": _warning_places(found, roster)}
     if not payments:  # validate: the rejected rows are all it needs
         if rej_all is not None:
             rej_all = exact_file_rows(rej_all, roster)
@@ -380,6 +380,18 @@ def exact_file_rows(table, roster):
         return _with_places(table, roster)
     exact = roster.exact_file_rows(table.column("source_row").to_numpy(), table.column("file_row").to_numpy())
     return _with_places(table.set_column(1, "file_row", pa.array(exact, pa.int64())), roster)
+
+
+def _warning_places(found: dict, roster) -> dict:
+    """A warning's example rows as the rejected ones are named: the line a person sees (exact for a
+    CSV), and with several sources the file and sheet of each (validate's example_places)."""
+    rows = found["example_rows"]
+    frows = found["example_file_rows"]
+    if rows and None not in frows:
+        found["example_file_rows"] = [int(x) for x in roster.exact_file_rows(np.asarray(rows, np.int64), np.asarray(frows, np.int64))]
+    if getattr(roster, "format", None) == "several":
+        found["example_places"] = roster.place_texts(rows)
+    return found
 
 
 def _with_places(table, roster):

@@ -17,7 +17,7 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
                     work_dir: Path | None = None, sheet=None, remark_check: bool = True) -> dict:
     """{roster, month, rows, ok_rows, problems, warnings}: per reason its rows, example_rows (data
     rows), example_file_rows (the row a person sees: spreadsheet row or CSV line) and example_details."""
-    from cpi_link.calc.handle import open_roster
+    from cpi_link.calc.handle import open_roster, place_text
 
     paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
     # early=False: no first pass, so without a month nothing is made under the work folder
@@ -36,7 +36,9 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
             with tempfile.TemporaryDirectory(prefix=".validate-", dir=work_dir) as spill:
                 r = stream_month(handle, plan, compute, Path(spill), payments=False)
             rej, rows, assumed, info = r.rejected, r.input_rows, list(plan.assumed), r.roster
-        sources = [(s.path, s.sheet) for s in handle.sources]
+        # each source with the sheet read (the one found when none was named), as its rejected rows name it
+        read = info.get("sources") or [info]
+        sources = [(s.path, s.sheet if s.sheet is not None else i.get("sheet")) for s, i in zip(handle.sources, read)]
         skipped = list(handle.skipped)
     problems: dict[str, dict] = {}
     bad = 0
@@ -50,7 +52,7 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
         frows = rej.column("file_row").to_pylist()
         details = rej.column("detail").to_pylist()
         several = "file" in rej.column_names
-        places = ([_place(f, s) for f, s in zip(rej.column("file").to_pylist(), rej.column("sheet").to_pylist())]
+        places = ([place_text(f, s) for f, s in zip(rej.column("file").to_pylist(), rej.column("sheet").to_pylist())]
                   if several else [None] * rej.num_rows)
         for reason, srow, frow, detail, place in zip(reasons, srows, frows, details, places):
             p = problems.setdefault(reason, {"rows": 0, "example_rows": [], "example_file_rows": [], "example_details": []})
@@ -65,7 +67,7 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
     for p, sh in sources:  # each source's own rows (data rows within it)
         for reason, w in _warnings(p, month is None, examples, sh).items():
             if len(sources) > 1:
-                w["example_places"] = [_place(p, sh)] * len(w["example_rows"])
+                w["example_places"] = [place_text(p, sh)] * len(w["example_rows"])
             if reason in warnings:
                 have = warnings[reason]
                 have["rows"] += w["rows"]
@@ -182,14 +184,6 @@ def _listed_twice(ok):
             details.append(hit[1])
     dup = ok.take(pa.array(take, pa.int64()))
     return dup.append_column("detail", pa.array(details, pa.string()))
-
-
-def _place(file, sheet) -> str:
-    """'rural.xlsx, sheet 农村低保' (or the file alone): where a row of a roster of several sources is."""
-    from cpi_link.core.i18n import _
-
-    name = Path(file).name
-    return name if sheet is None else _("{file}, sheet {sheet}").format(file=name, sheet=sheet)
 
 
 def _roster_only(reader, remark_check: bool = True):

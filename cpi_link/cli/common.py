@@ -636,8 +636,10 @@ def warn_roster(entry: dict) -> None:
     from cpi_link.roster.reasons import detail_text
 
     for k, w in (entry.get("warnings") or {}).items():
-        for f, d in zip(w["example_file_rows"], w["example_details"]):
-            warn(_("roster row {row}: {detail}").format(row=f, detail=detail_text(d)))
+        places = w.get("example_places") or [None] * len(w["example_details"])  # several files: each row's file and sheet
+        for f, d, p in zip(w["example_file_rows"], w["example_details"], places):
+            warn((_("roster {place}, row {row}: {detail}").format(place=p, row=f, detail=detail_text(d)) if p else
+                  _("roster row {row}: {detail}").format(row=f, detail=detail_text(d))))
         more = w["rows"] - len(w["example_details"])
         if more > 0:
             warn(_("roster: {n} more rows with the warning {warning} (cpi-link validate lists them)").format(n=more, warning=k))

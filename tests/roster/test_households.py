@@ -497,3 +497,54 @@ def test_header_words_are_found_as_the_first_header_reads_them():
     ascii_words = _HeaderWords({"身份证号", "ID"})  # an English header cell: ASCII cells are compared too
     assert ascii_words.rows(np.array([" id ", IDS[0], "Id"], object)).tolist() == [0, 2]
     assert ascii_words.rows(pa.array([" id ", IDS[0], "Id"])).tolist() == [0, 2]
+
+
+def test_the_household_warning_names_the_file_and_sheet_of_several_rosters(tmp_path, cli, setup):
+    """Issue 27: `--roster` twice, a city CSV (its households agree; a blank line) and a rural
+    workbook (openpyxl, sheet 农村低保) whose head 丁 says 保障人数 3 with 2 members listed: the
+    warning names the workbook, its sheet and the row a person sees (row 3), as the rejected rows
+    are named, on stderr and in the manifest; validate names the same place.
+    Each listed member is one person: 甲 57 + 乙 57 = 114; 丙 40, 丁 40, 戊 40 = 120; 234.00."""
+    from openpyxl import Workbook
+
+    city = tmp_path / "城市.csv"
+    city.write_text("身份证号,姓名,与户主关系,类别,行政区划代码,保障人数\n"
+                    f"{IDS[0]},甲,户主,城市低保,140105,2\n\n{IDS[1]},乙,妻子,城市低保,140105,\n", encoding="utf-8")
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "农村低保"
+    ws.append(["身份证号", "姓名", "与户主关系", "类别", "行政区划代码", "保障人数"])
+    ws.append([IDS[2], "丙", "户主", "农村低保", "140105", 1])
+    ws.append([IDS[3], "丁", "户主", "农村低保", "140105", 3])
+    ws.append([IDS[4], "戊", "儿子", "农村低保", "140105", None])
+    rural = tmp_path / "农村.xlsx"
+    wb.save(rural)
+    cfg, std = setup
+    out = tmp_path / "o"
+    r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", city, "--roster", rural, "--standards", std,
+            "--scheme", "t", "--out", out, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "234.00"
+    said = "roster 农村.xlsx, sheet 农村低保, row 3: household of 丁 (户主): 保障人数 says 3 but 2 members are listed"
+    assert said in r.stderr
+    assert "roster row" not in r.stderr
+    w = roster_entry(out)["warnings"]["household_size"]
+    assert (w["rows"], w["example_file_rows"], w["example_places"]) == (1, [3], ["农村.xlsx, sheet 农村低保"])
+    assert w["example_rows"] == [4]  # data rows numbered on across the files: 2 in the CSV, then 丙, 丁
+    v = cli("validate", "--roster", city, "--roster", rural, "--format", "json")
+    assert v.exit_code == 0, v.stderr
+    vw = json.loads(v.stdout)["warnings"]["household_size"]
+    assert (vw["example_file_rows"], vw["example_places"]) == ([3], ["农村.xlsx, sheet 农村低保"])
+
+
+def test_the_household_warning_names_the_csv_line_a_person_sees(tmp_path, cli, setup):
+    """A blank line above the household's head: the warning names line 4, the line the head is on
+    (as the rejected rows are named), not the third line after the header. 2 x 57 = 114.00."""
+    f = tmp_path / "h.csv"
+    f.write_text("身份证号,姓名,与户主关系,类别,行政区划代码,保障人数\n"
+                 f"{IDS[0]},甲,户主,城市低保,140105,1\n\n{IDS[1]},乙,户主,城市低保,140105,3\n{IDS[2]},丙,妻子,城市低保,140105,\n",
+                 encoding="utf-8")
+    r = calc(cli, setup, f, tmp_path / "o")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "171.00"
+    assert "roster row 4: household of 乙 (户主): 保障人数 says 3 but 2 members are listed" in r.stderr
