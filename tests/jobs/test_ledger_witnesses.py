@@ -297,10 +297,12 @@ def _fsize(limit):
 
 
 def test_file_size_limit_at_the_journal_append_is_never_a_permanent_stop(job):
-    for m in ("2024-02", "2024-03", "2024-04", "2024-05", "2024-06", "2024-07"):
+    # enough paid months that the journal outgrows every other file (payments files carry their
+    # columns' descriptions: about 15 KB each)
+    for m in [f"2024-{i:02d}" for i in range(2, 13)]:
         put_figures(job["home"], m, cpi="103.6", food="101.0")
-    assert [s for _m, s, _t in months(paid(job, "--since", "2024-01"))] == ["paid"] * 7
-    put_figures(job["home"], "2024-08", cpi="103.6", food="101.0")
+    assert [s for _m, s, _t in months(paid(job, "--since", "2024-01"))] == ["paid"] * 12
+    put_figures(job["home"], "2025-01", cpi="103.6", food="101.0")
     j = job["home"] / "ledger" / "journal.jsonl"
     biggest_other = max(p.stat().st_size for p in job["home"].rglob("*") if p.is_file() and p != j)
     size = j.stat().st_size
@@ -308,10 +310,10 @@ def test_file_size_limit_at_the_journal_append_is_never_a_permanent_stop(job):
     r = run(job, preexec=_fsize(size + 100))
     assert r.returncode == 2 and "journal.jsonl" in r.stderr and "bug" not in r.stderr, r.stderr
     assert j.stat().st_size == size  # the cut line was taken back at once
-    out = paid(job, "--since", "2024-08")
-    assert months(out) == [("2024-08", "already_done", FEB)]  # completed from its record, paid once
+    out = paid(job, "--since", "2025-01")
+    assert months(out) == [("2025-01", "already_done", FEB)]  # completed from its record, paid once
     assert cpi(job, "doctor").returncode == 0
-    assert len(runs_of(job["home"], "2024-08")) == 1
+    assert len(runs_of(job["home"], "2025-01")) == 1
 
 
 # free bytes left: the run folder's writes fail up to about 44 KiB, the ledger's steps (payment file, record,
