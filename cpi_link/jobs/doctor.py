@@ -161,6 +161,8 @@ def _check_chain(home: Home, rep: Report, repair: bool, anchor=None) -> None:
                                                                  "gone): restore it from a backup")))
     for path, text in cross:
         rep.problems.append(Problem("run", path, text))
+    for path, text in led.store_problems(st):
+        rep.problems.append(Problem("store", path, text))
     for rid in unsealed:
         e, info = st.runs[rid]
         if repair:

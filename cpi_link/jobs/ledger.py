@@ -35,6 +35,7 @@ from cpi_link.core.i18n import N_, _, message, shown
 from cpi_link.core.months import now_utc as _now
 from cpi_link.core.parquetmeta import columns_json, described, with_descriptions
 from cpi_link.core.paths import Home, private_dir
+from cpi_link.store.series import INDEX_NAME as STORE_INDEX
 
 MONTH_KEY = re.compile(r"^\d{4}-\d{2}$")
 RECORD_KEYS = ("month", "run_id", "payment_files", "paid_rows", "persons", "total_fen")
@@ -279,6 +280,9 @@ class Ledger:
         if st.torn is not None:
             st = self.roll_back_torn(st)
         entry = dict(entry, seq=len(st.entries) + 1, at=_now(), prev=st.head)
+        # the series store had its own index (figures the office imported) when this was paid: a store
+        # deleted whole later would otherwise leave the bundled figures to decide, unseen (store_problems)
+        entry["store_indexed"] = os.path.lexists(self.home.store_dir / STORE_INDEX)
         entry["hash"] = entry_hash(entry)
         private_dir(self.dir)
         # key order kept (not sorted): a deleted record is rebuilt from its entry byte for byte
@@ -423,7 +427,7 @@ class Ledger:
         st = self.start_chain(st)
         problems, pending = self.verify(st)
         cross, unsealed = self.cross_check(st)
-        problems += cross
+        problems += cross + self.store_problems(st)
         if pending is not None and not problems:
             why = self.pending_unproven(st, pending)
             if why:
@@ -494,6 +498,18 @@ class Ledger:
                                                     "otherwise (rewritten?)"), seq=seq)))
         problems += self.anchor_problems(st)
         return problems, unsealed
+
+    def store_problems(self, st: ChainState) -> list:
+        """A series store whose index is gone although the journal was written beside one: the store was
+        deleted (or replaced) whole, and the figures the office imported with it are gone."""
+        seqs = [e["seq"] for e in st.entries if e.get("store_indexed")]
+        idx = self.home.store_dir / STORE_INDEX
+        if st.problems or not seqs or os.path.lexists(idx):
+            return []
+        return [(str(idx), message(N_("the series store's index is missing, but journal entry {seq} was written beside it: "
+                                      "the store was deleted or replaced, and the figures the office imported went with it; "
+                                      "not deciding on the bundled figures: restore store/ from a backup, or import the "
+                                      "figures again (cpi-link fetch)"), seq=max(seqs)))]
 
     def anchor_problems(self, st: ChainState) -> list:
         if self.anchor is None or not self.anchor.exists():

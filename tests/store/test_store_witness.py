@@ -171,3 +171,28 @@ def test_store_forged_with_its_index_after_payment_is_a_revision_run_sees(tmp_pa
     out = json.loads(r.stdout)
     assert [m["status"] for m in out] == ["revised_after_payment"] and out[0]["paid_rows"] == 0
     assert "figures revised after payment" in r.stderr
+
+
+def test_store_deleted_whole_after_a_payment_stops_run_until_the_figures_are_back(tmp_path, home):
+    """The journal notes that the store had its index when a month was paid: a store/ folder deleted
+    whole later (the office's imported figures with it) stops run instead of deciding the next month
+    on the bundled figures; importing the figures again (or restoring store/) lets it go on."""
+    job = make_job(tmp_path, home, ROSTER)  # 2024-01 at CPI 103.6, imported
+    r = sub(job, *commands(job)["run"])
+    assert [m["status"] for m in json.loads(r.stdout)] == ["paid"], r.stderr
+    journal = [json.loads(line) for line in (home / "ledger" / "journal.jsonl").read_text().splitlines()]
+    assert journal[-1]["store_indexed"] is True
+    shutil.rmtree(home / "store")
+    r = sub(job, *commands(job)["run"])
+    index = home / "store" / "index.json"
+    err = " ".join(r.stderr.split())
+    assert r.returncode == 2 and str(index) in err and "cpi-link doctor" in err, r.stderr
+    assert "the store was deleted or replaced" in err
+    r = sub(job, "doctor", "--format", "json")
+    assert r.returncode == 2 and any(p["area"] == "store" and p["path"] == str(index) for p in json.loads(r.stdout)["problems"])
+    figs = tmp_path / "figs.csv"
+    figs.write_text("region_code,month,indicator,value\n140000,2024-01,cpi,103.6\n140000,2024-01,food,101.0\n")
+    assert sub(job, "--config", job["cfg"], "fetch", "--source", "file", "--file", figs).returncode == 0
+    r = sub(job, *commands(job)["run"])
+    assert r.returncode == 0 and [m["status"] for m in json.loads(r.stdout)] == ["already_done"], r.stderr
+    assert sub(job, "doctor").returncode == 0
