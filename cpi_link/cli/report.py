@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli.common import ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_MAX_HELP, STANDARDS_SHEET_HELP
+from cpi_link.cli.common import REMARK_CHECK_HELP, ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_MAX_HELP, STANDARDS_SHEET_HELP
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_csv_batches, emit_json, handle_errors, heading, info, state, stderr_console, stdout_console, warn
 from cpi_link.core.i18n import _, translate
 from cpi_link.core.regions import region_label, region_name
@@ -244,6 +244,7 @@ def simulate(
     sheet: Optional[str] = typer.Option(None, "--sheet", help=SHEET_HELP),
     standards_sheet: Optional[str] = typer.Option(None, "--standards-sheet", help=STANDARDS_SHEET_HELP),
     standards_max: Optional[str] = typer.Option(None, "--standards-max", help=STANDARDS_MAX_HELP),
+    no_remark_check: bool = typer.Option(False, "--no-remark-check", help=REMARK_CHECK_HELP),
     totals: bool = typer.Option(False, "--totals", help=_("With --format csv: one row of totals instead of the months (the months' CSV has no total row).")),
 ):
     """Cost an alternative scheme month by month against a baseline: triggered or not, rate and
@@ -263,7 +264,8 @@ def simulate(
     if not roster.exists():
         raise InputError(_("{path}: no such file").format(path=roster))
     # opened first, as calc opens it: its IDs are checked in a thread while the schemes and standards load
-    handle = open_roster(roster, st.home.trials_dir / "simulate", sheet=sheet)
+    # --no-remark-check: as calc opens it (a scheme's remark_check = false turns it off for that scheme's costs)
+    handle = open_roster(roster, st.home.trials_dir / "simulate", sheet=sheet, remark_check=not no_remark_check)
     ctx.call_on_close(handle.close)  # whatever the exit: the first pass stopped, its temp files removed
     base = load_scheme(baseline or default_scheme(st.config_dir), st.config_dir)
     alt = load_scheme(scheme, st.config_dir)
@@ -281,6 +283,9 @@ def simulate(
     results = run_sim(months, {"baseline": base, "alternative": alt}, handle, std, SeriesStore(st.home))
     handle.close()
     data = simulate_json(results, base, alt)
+    off = [label for label, sch in (("baseline", base), ("alternative", alt)) if no_remark_check or not sch.remark_check]
+    for label in off:  # that scheme's costs pay rows whose 备注 says the person stopped
+        data[label]["remark_check"] = False
     if fmt is Format.json:
         emit_json(data)
     elif fmt is Format.csv:
@@ -312,6 +317,11 @@ def simulate(
         con = stdout_console()
         con.print(t)
         con.print(_("the same roster and standards are used for every month; difference = alternative - baseline"))
+        if no_remark_check:
+            con.print(_("remark check off: rows whose 备注 says 停保, 死亡… were not rejected for it"))
+        for label in off if not no_remark_check else ():
+            con.print(_("remark check off under {scheme} (remark_check = false): rows whose 备注 says 停保, 死亡… are costed as paid")
+                      .format(scheme=(base if label == "baseline" else alt).name))
 
 
 # -- diff ------------------------------------------------------------------------------------

@@ -75,3 +75,33 @@ def test_simulate_remark_check_as_the_scheme_says(tmp_path, cli, cli_setup):
     jan = sim["months"][0]
     assert (totals["t"], totals["nr"]) == (jan["baseline_amount"], jan["alternative_amount"]) == ("107.00", "138.00")
     assert sim["totals"]["difference"] == "31.00"
+
+
+def test_simulate_no_remark_check_as_calc(tmp_path, cli, cli_setup):
+    """Issue 27: `simulate --no-remark-check` opens the roster as `calc --no-remark-check` does: the
+    row whose 备注 says 停保 (P5, 31) is costed under both schemes, 107 + 31 = 138.00, as calc pays
+    it; the JSON says remark_check false under each scheme. Without the option, the table names the
+    scheme whose remark_check = false."""
+    cfg, std = cli_setup
+    text = (cfg / "schemes" / "t.toml").read_text(encoding="utf-8")
+    (cfg / "schemes" / "nr.toml").write_text(text.replace('scheme = "t"', 'scheme = "nr"\nremark_check = false', 1),
+                                             encoding="utf-8")
+    p5 = make_id("140105", "19600101", "005")
+    rows = [r + ("",) for r in ROSTER] + [(p5, "urban_dibao", "140105", "1", "停保")]
+    roster = tmp_path / "r.csv"
+    roster.write_text("身份证号,姓名,类别,行政区划代码,城乡,保障人数,备注\n"
+                      + "".join(f"{p},某{i},{c},{r},,{n},{m}\n" for i, (p, c, r, n, m) in enumerate(rows)), encoding="utf-8")
+    paid = cli.json("--config", cfg, "calc", "--roster", roster, "--month", "2024-01", "--scheme", "t", "--standards", std,
+                    "--out", tmp_path / "run", "--format", "json", "--no-remark-check")
+    sim = cli.json("--config", cfg, "simulate", "--scheme", "t", "--baseline", "t", "--since", "2024-01", "--until", "2024-01",
+                   "--roster", roster, "--standards", std, "--format", "json", "--no-remark-check")
+    jan = sim["months"][0]
+    assert paid["total_amount"] == jan["baseline_amount"] == jan["alternative_amount"] == "138.00"
+    assert sim["baseline"]["remark_check"] is False and sim["alternative"]["remark_check"] is False
+    on = cli.json("--config", cfg, "simulate", "--scheme", "nr", "--baseline", "t", "--since", "2024-01", "--until", "2024-01",
+                  "--roster", roster, "--standards", std, "--format", "json")
+    assert "remark_check" not in on["baseline"] and on["alternative"]["remark_check"] is False
+    t = cli("--config", cfg, "simulate", "--scheme", "nr", "--baseline", "t", "--since", "2024-01", "--until", "2024-01",
+            "--roster", roster, "--standards", std)
+    assert t.exit_code == 0, t.stderr
+    assert "remark check off under nr (remark_check = false)" in " ".join(t.stdout.split())
