@@ -91,22 +91,26 @@ def _drop_blank_rows(t: pa.Table) -> pa.Table:
     """Without the rows that hold no text in any roster column: a CSV line of separators only
     (",,,,,": Excel's CSV of formatted empty rows) is a blank row, like a blank line, neither paid
     nor rejected. Their data-row numbers stay unused, so row numbers keep matching the file."""
-    def empty(name: str):
-        col = t.column(name)
+    reason = t.column("reason")
+    if reason.null_count == t.num_rows:  # the usual batch: no row failed a check
+        return t
+    # a blank row always failed a check (its empty ID is missing_field): only the rejected rows are
+    # looked at, column by column, each column on the rows still blank (a few, not the batch)
+    at = np.flatnonzero(pc.is_valid(reason).to_numpy(zero_copy_only=False))
+    for c in ROSTER_COLUMNS:
+        col = t.column("orig_" + c).take(pa.array(at))
         col = col.cast(pa.string()) if not pa.types.is_string(col.type) else col
-        return pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(pc.fill_null(col, ""))), 0)
-
-    if t.column("reason").null_count == t.num_rows:  # the usual batch: no row failed a check
-        return t
-    blank = empty("orig_person_id")
-    if not pc.any(blank).as_py():  # every row has an ID
-        return t
-    for c in ROSTER_COLUMNS[1:]:
-        blank = pc.and_(blank, empty("orig_" + c))
+        at = at[pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(pc.fill_null(col, ""))), 0).to_numpy(zero_copy_only=False)]
+        if not len(at):  # the usual rejected rows: each has an ID or other text
+            return t
     # a 合计 or title row whose text is in a column not kept (序号, 备注) is a rejected row, not blank
-    marked = pc.is_in(t.column("reason").cast(pa.string()), value_set=pa.array(["total_row", "title_row"]))
-    blank = pc.and_(blank, pc.invert(pc.fill_null(marked, False)))
-    return t.filter(pc.invert(blank)) if pc.any(blank).as_py() else t
+    marked = pc.is_in(reason.take(pa.array(at)).cast(pa.string()), value_set=pa.array(["total_row", "title_row"]))
+    at = at[~pc.fill_null(marked, False).to_numpy(zero_copy_only=False)]
+    if not len(at):
+        return t
+    keep = np.ones(t.num_rows, dtype=bool)
+    keep[at] = False
+    return t.filter(pa.array(keep))
 
 
 BORN_AFTER = "born after the index month {month} (birth date in characters 7-14 of the ID)"

@@ -344,6 +344,9 @@ def _refuse_swallowed_rows(r: RosterFile, t: pa.Table, done: int) -> None:
     from cpi_link.core.tabular import swallowed_message, swallowed_row
 
     for name, col in zip(t.column_names, t.columns):
+        chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+        if not any(_holds_line_break(c) for c in chunks):
+            continue  # the usual column: no value holds a line break
         col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
         if isinstance(col, pa.DictionaryArray):
             values = col.dictionary
@@ -366,6 +369,24 @@ def _refuse_swallowed_rows(r: RosterFile, t: pa.Table, done: int) -> None:
                 line = int(csv_lines_of_rows(r.path, r, np.array([done + i + 1]))[0])
                 title = r.header[r.mapping[name]] if name in r.mapping else name
                 raise InputError(swallowed_message(r.path, line, f"{name} ({title})" if title != name else name))
+
+
+def _holds_line_break(a: pa.Array) -> bool:
+    """Whether a value of a string (or dictionary) array may hold a line break: one memchr over the
+    array's own bytes of its data buffer rather than a kernel call per value; a false alarm (an
+    unused dictionary value) only costs the exact look that follows."""
+    if isinstance(a, pa.DictionaryArray):
+        a = a.dictionary
+    if len(a) == 0:
+        return False
+    if not (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)):
+        return True  # not text as the CSV reader gives it: left to the exact look
+    offsets, data = a.buffers()[1:3]
+    if data is None:
+        return False
+    wide = pa.types.is_large_string(a.type)
+    ends = np.frombuffer(offsets, np.int64 if wide else np.int32, count=len(a) + 1, offset=a.offset * (8 if wide else 4))
+    return memoryview(data)[int(ends[0]):int(ends[-1])].tobytes().find(b"\n") >= 0
 
 
 def _csv_error(path: Path, encoding: str, exc: Exception, bad_rows, delimiter: str, header=()) -> str:
