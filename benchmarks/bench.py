@@ -6,7 +6,7 @@ rosters of 100k and 1M rows (--xlsx-sizes; officers' spreadsheets are smaller):
 
 * generates a deterministic synthetic roster (valid GB 11643 IDs, Chinese headers and category
   names, about 1% duplicate persons spread over the whole file, a few bad rows of every kind),
-  cached under bench-out/rosters/;
+  cached under bench-out/rosters/, in a child process of its own (roster_in_child);
 * the floor: a child process in which pyarrow reads the same roster (pyarrow.csv for CSV,
   pyarrow.parquet for Parquet) and writes one Parquet file of the same rows; for XLSX,
   python-calamine reading the sheet into rows (Python lists), as the roster reader starts;
@@ -14,7 +14,8 @@ rosters of 100k and 1M rows (--xlsx-sizes; officers' spreadsheets are smaller):
   with the sample standards and --home in a temp folder.
 
 Each measurement runs in its own child process; wall seconds come from a monotonic clock around
-it and peak memory from that child's own rusage (os.wait4 -> ru_maxrss). With --repeat N, floor
+it and peak memory from that child's own rusage (os.wait4 -> ru_maxrss; Linux starts a child's
+peak at its parent's, so this process stays small: rosters are made in children). With --repeat N, floor
 and calc runs alternate N times and the best wall of each is kept. Prints a table per
 size and format with the ratios calc/floor, and writes everything to bench-out/results.json.
 
@@ -27,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -250,6 +252,35 @@ def _write_xlsx(rows: int, path: Path) -> None:
     wb.close()
 
 
+GENERATE_CODE = r"""
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import bench
+rows, fmt, out, parts, places = int(sys.argv[2]), sys.argv[3], Path(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
+roster = bench.make_roster(rows, fmt, out)
+split = [str(p) for p in bench.split_roster(roster, rows, fmt, parts)] if parts > 1 and fmt != "xlsx" else None
+placed = str(bench.places_roster(roster, fmt)) if places and fmt != "xlsx" else None
+print(json.dumps({"roster": str(roster), "parts": split, "places": placed}))
+"""
+
+
+def roster_in_child(rows: int, fmt: str, out: Path, parts: int = 0,
+                    places: bool = False) -> tuple[Path, list[Path] | None, Path | None]:
+    """make_roster (split_roster when parts > 1, places_roster when places) in a child process of
+    its own: a child's peak memory as the kernel reports it (ru_maxrss) is at least its parent's
+    peak, so the measuring process never holds a roster. Returns the roster, its parts (or None)
+    and its copy with 乡镇/村/备注 (or None)."""
+    p = subprocess.run([sys.executable, "-c", GENERATE_CODE, str(Path(__file__).resolve().parent), str(rows), fmt,
+                        str(out), str(parts), "1" if places else "0"], check=True, stdout=subprocess.PIPE, text=True)
+    *said, last = p.stdout.rstrip().splitlines()
+    for line in said:  # the child's 'generated ...' lines
+        print(line, flush=True)
+    made = json.loads(last)
+    return (Path(made["roster"]), [Path(x) for x in made["parts"]] if made["parts"] else None,
+            Path(made["places"]) if made["places"] else None)
+
+
 # --------------------------------------------------------------------------------------------
 # Measuring one child process
 
@@ -412,13 +443,11 @@ def main(argv=None) -> int:
     if "xlsx" in formats:
         runs += [(int(s), "xlsx") for s in args.xlsx_sizes.split(",") if s]
     for size, fmt in runs:
-        roster = make_roster(size, fmt, args.out)
+        roster, parts, with_places = roster_in_child(size, fmt, args.out, args.split, args.places)
         with tempfile.TemporaryDirectory(dir=args.out, prefix="work-") as w:
             work = Path(w)
             # floor and calc runs alternate, so a slow spell of this shared machine hits both
             floors, calcs, splits, placed = [], [], [], []
-            parts = split_roster(roster, size, fmt, args.split) if args.split > 1 and fmt != "xlsx" else None
-            with_places = places_roster(roster, fmt) if args.places and fmt != "xlsx" else None
             for _ in range(args.repeat):
                 if size not in skip_floor:
                     floors.append(run_floor(roster, fmt, work))
@@ -457,8 +486,12 @@ def main(argv=None) -> int:
         print(f"  {size:,} {fmt}: floor {floor and round(floor['wall_s'], 2)} s / {floor and round(floor['peak_rss_mib'])} MiB; "
               f"calc {calc['wall_s']:.2f} s / {calc['peak_rss_mib']:.0f} MiB; paid {calc['paid_rows']:,}", flush=True)
         results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    # every child's peak is at least this (the kernel carries a parent's peak into the child it starts)
+    results["bench_process_peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print_table(rows)
     print(markdown(rows))
+    print(f"this process's own peak: {results['bench_process_peak_mib']:.0f} MiB (the floor of every peak above)")
     print(f"results: {results_path}")
     return 0
 

@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402  (the roster generator and measure())
+import bench  # noqa: E402  (the roster generator in its own child, and measure())
 
 CLI = str(bench.CLI)
 
@@ -77,14 +77,6 @@ else:
 DUCK_GROUP = r"""
 import sys, duckdb
 duckdb.connect().execute(f"SELECT 保障类别, 行政区划代码, 城乡, 保障人数, count(*) FROM '{sys.argv[1]}' GROUP BY ALL").fetchall()
-"""
-
-GEN = r"""
-import sys
-sys.path.insert(0, sys.argv[1])
-import bench
-from pathlib import Path
-print(bench.make_roster(int(sys.argv[2]), "parquet", Path(sys.argv[3])))
 """
 
 DUCK_ESTIMATE = r'''
@@ -138,8 +130,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="diff,diff-csv,simulate,estimate,ledger-export")
     a = ap.parse_args(argv)
     py = sys.executable
-    roster = Path(subprocess.run([py, "-c", GEN, str(Path(__file__).parent), str(a.rows), str(a.out)],
-                                 check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    roster, _parts, _places = bench.roster_in_child(a.rows, "parquet", a.out)
     work = Path(tempfile.mkdtemp(prefix="cpi-link-bench-analyst-"))
     home = work / "home"
     env = dict(os.environ, CPI_LINK_HOME=str(home))
