@@ -82,3 +82,48 @@ def test_small_tables_ctrl_z_and_swallowed_rows(tmp_path):
                  '140100,2021-01,600",500\n', encoding="utf-8")
     with pytest.raises(InputError, match="line 2: the column 3 field opens a quote"):
         load_standards(s)
+
+
+def _many_rows(n: int) -> list[str]:
+    """n data lines of valid, distinct IDs (about 60 bytes each: 80k of them span several of the
+    reader's 2 MiB blocks, so later rows sit in later chunks and slices of the batch)."""
+    from datetime import date, timedelta
+
+    day0 = date(1960, 1, 1)
+    return [f"{make_id('140105', (day0 + timedelta(days=i // 900)).strftime('%Y%m%d'), f'{i % 900 + 100:03d}')},"
+            f"名{i},城市低保,140105,城市,1\n" for i in range(n)]
+
+
+def test_a_swallowed_row_deep_in_a_large_file_is_found(tmp_path, cli, setup):
+    """The line-break look reads each column chunk's own bytes: a quote far past the first block,
+    in a dictionary column (保障类别) and in a text column (姓名), is still exit 2 naming its line."""
+    rows = _many_rows(80_000)
+    for k, (at, field) in enumerate(((70_000, 2), (75_000, 1))):
+        lines = list(rows)
+        cells = lines[at].split(",")
+        cells[field] = '"' + cells[field]  # data row at + 1, line at + 2: the quote opens here
+        nxt = lines[at + 1].split(",")
+        nxt[field] = nxt[field] + '"'  # ... and closes on the next line
+        lines[at], lines[at + 1] = ",".join(cells), ",".join(nxt)
+        roster = tmp_path / f"r{k}.csv"
+        roster.write_text(HEAD + "".join(lines), encoding="utf-8")
+        r = _calc(cli, setup, roster, tmp_path / f"out{k}")
+        assert r.exit_code == 2, r.output
+        name = ("category (保障类别)", "name (姓名)")[k]
+        assert f"r{k}.csv: line {at + 2}: the {name} field opens a quote" in " ".join(r.stderr.split())
+
+
+def test_separator_rows_deep_in_a_large_file_are_blank_rows(tmp_path, cli, setup):
+    """The blank-row look reads only the rejected rows of a batch: separator rows among 80k
+    others, next to a rejected row, are dropped and the rejected row keeps its line."""
+    rows = _many_rows(80_000)
+    rows[60_000] = rows[60_000].replace(",城市低保,", ",,")  # rejected: category empty (line 60,002)
+    lines = rows[:50_000] + [",,,,,\n"] * 2 + rows[50_000:79_000] + [",,,,,\r\n"] + rows[79_000:]
+    roster = tmp_path / "r.csv"
+    roster.write_text(HEAD + "".join(lines), encoding="utf-8")
+    r = _calc(cli, setup, roster, tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    rej = pq.read_table(tmp_path / "out" / "rejected.parquet").to_pandas()
+    assert list(rej["reason"]) == ["missing_field"]
+    assert int(rej["file_row"][0]) == 60_000 + 2 + 2  # two separator lines above it
+    assert pq.read_table(tmp_path / "out" / "payments.parquet").num_rows == 79_999
