@@ -193,7 +193,7 @@ def stream_month(handle: RosterHandle, plan: MonthPlan, compute: bool, spill_dir
     # the 备注 check off by the command (--no-remark-check) or the scheme (remark_check = false)
     remark_check = handle.remark_check and plan.remark_check
     # one row per family member: a head's 保障人数 against the members listed (the warning validate gives)
-    households = HouseholdSizes()
+    households = HouseholdSizes(starts=getattr(roster, "starts", None))
     # the first pass runs in its own thread while the second starts; payable batches wait (at most
     # PENDING_BATCHES of them) until it knows which keys repeat
     first = None

@@ -464,8 +464,11 @@ class HouseholdSizes:
     its head (digits masked). Fed every raw batch in order (check_batches); `found()` gives the
     warning as validate lists it ({rows, example_rows, example_file_rows, example_details}) or None."""
 
-    def __init__(self, examples: int = 5):
+    def __init__(self, examples: int = 5, starts: list | None = None):
         self.examples = examples
+        # a roster of several files (calc.handle.SeveralRosters.starts, filled as each is reached):
+        # the data rows before each file; a household never runs on into the next file
+        self.starts = starts
         self.out = {"rows": 0, "example_rows": [], "example_file_rows": [], "example_details": []}
         self.head = None  # [source_row, file_row, name, 保障人数 or None, members listed]
 
@@ -474,6 +477,8 @@ class HouseholdSizes:
         return "relationship" in columns or "head_name" in columns
 
     def add(self, raw: pa.Table, first_row: int) -> None:
+        if self.starts and first_row - 1 in self.starts:  # a new file's first batch
+            self._close()
         if not self.wanted(raw.column_names):  # no household columns (in this source of several): nothing to tally
             return
         n = raw.num_rows

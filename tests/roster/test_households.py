@@ -548,3 +548,23 @@ def test_the_household_warning_names_the_csv_line_a_person_sees(tmp_path, cli, s
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["total_amount"] == "171.00"
     assert "roster row 4: household of 乙 (户主): 保障人数 says 3 but 2 members are listed" in r.stderr
+
+
+def test_a_household_does_not_run_on_into_the_next_roster_file(tmp_path, cli, setup):
+    """`--roster` twice: the first file ends with 甲's household (保障人数 2: 甲 and 乙 listed); the
+    second starts with a member row (丙, 儿子) before its first head 丁 (保障人数 1). 丙 is not a
+    member of 甲's household (no 'says 2 but 3' warning). Each row one person: 57 x 2 + 40 x 2 = 194.00."""
+    first = tmp_path / "a.csv"
+    first.write_text("身份证号,姓名,与户主关系,类别,行政区划代码,保障人数\n"
+                     f"{IDS[0]},甲,户主,城市低保,140105,2\n{IDS[1]},乙,妻子,城市低保,140105,\n", encoding="utf-8")
+    second = tmp_path / "b.csv"
+    second.write_text("身份证号,姓名,与户主关系,类别,行政区划代码,保障人数\n"
+                      f"{IDS[2]},丙,儿子,农村低保,140105,\n{IDS[3]},丁,户主,农村低保,140105,1\n", encoding="utf-8")
+    cfg, std = setup
+    out = tmp_path / "o"
+    r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", first, "--roster", second, "--standards", std,
+            "--scheme", "t", "--out", out, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total_amount"] == "194.00"
+    assert "household of" not in r.stderr
+    assert "warnings" not in roster_entry(out)
