@@ -46,7 +46,7 @@ def _remember_encoding(value):
     # the option's callback runs on every invocation (also with the default), so it never leaks
     raw = value.value if isinstance(value, CsvEncoding) else value
     _CSV_ENCODING.set(raw)
-    return raw  # the plain text: typer converts the callback's result to the enum once more
+    return CsvEncoding(raw) if raw else None  # the enum: typer 0.29 passes a callback's result on as it is
 
 
 # The one --encoding option: add `encoding: EncodingOption = None` to a command that has --format
