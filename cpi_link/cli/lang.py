@@ -87,6 +87,10 @@ _PARSER_MESSAGES = [
     "No such command {name}.",
     "Missing command.",
     "{value!r} is not one of {choices}.",
+    # a whole-number option (--show, --port) given something else: typer 0.29 words it as pydantic
+    # does, 0.28 as its copy of click
+    "Input should be a valid integer, unable to parse string as an integer",
+    "{value!r} is not a valid int.",
     "'{value}' is not one of {choices}.",
     "Show this message and exit.",
 ]

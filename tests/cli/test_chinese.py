@@ -512,3 +512,19 @@ def test_a_damaged_ledger_stops_a_job_in_chinese(tmp_path):
         led.record("2024-01")
     assert exc.value.message.startswith(f"ledger record {led.months_dir / '2024-01.json'} is damaged; restore it")
 
+
+def test_a_number_option_given_a_word_is_refused_in_chinese(tmp_path):
+    """A whole-number option given a word (validate --show abc) is exit 2 with the reason in Chinese:
+    typer 0.29 words it as pydantic does ("Input should be a valid integer, ..."), 0.28 as click
+    ("'abc' is not a valid int."); neither reached the officer in English."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE", "CPI_LINK_LANG")}
+    env.update(CPI_LINK_HOME=str(tmp_path / "home"), COLUMNS="200", NO_COLOR="1")
+    for args in (["validate", "--columns", "--show", "abc"], ["diff", "a", "b", "--show", "1.5"]):
+        r = subprocess.run([sys.executable, "-m", "cpi_link", *args, "--lang", "zh"], capture_output=True, text=True, env=env)
+        assert r.returncode == 2, r.stderr
+        assert "'--show' 的值无效：" in r.stderr and "不是整数" in r.stderr, r.stderr
+        assert "valid int" not in r.stderr, r.stderr
