@@ -231,8 +231,10 @@ class RosterHandle:
         for s in self.sources:
             if file_state(s.path) != s.state:
                 from cpi_link.core.errors import InputError
+                from cpi_link.core.i18n import _
 
-                raise InputError(f"{s.path}: the file changed while it was being read; nothing was written, run again")
+                raise InputError(_("{path}: the file changed while it was being read; nothing was written, run again").format(
+                    path=s.path))
 
     def close(self) -> None:
         for fp in self._passes:

@@ -123,3 +123,25 @@ def test_a_run_written_beside_the_handle_leaves_its_work_folder_alone(tmp_path):
         clean_leftovers(base)
         assert keys.is_dir() and not dead.exists()
     assert not handle.work.exists()
+
+
+def test_a_roster_changed_while_read_is_said_in_the_officers_language(tmp_path):
+    """check_unchanged's exit-2 message goes through gettext: a Chinese officer reads it in Chinese,
+    naming the file (not an English line among Chinese ones)."""
+    import os
+
+    from cpi_link.calc.handle import open_roster
+    from cpi_link.core.errors import InputError
+    from cpi_link.core.i18n import language
+
+    roster = tmp_path / "名册.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    with open_roster(roster, tmp_path, early=False) as handle:
+        handle.sha256  # hashed as the command reads it
+        st = os.stat(roster)
+        os.utime(roster, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # saved again meanwhile
+        with language("zh"), pytest.raises(InputError) as err:
+            handle.check_unchanged()
+    text = err.value.message
+    assert str(roster) in text
+    assert "changed while it was being read" not in text and "读取" in text, text
