@@ -28,6 +28,10 @@ def serve(
     from cpi_link.web.server import check_host, serve as run_server
 
     check_host(host)  # before anything else: a wrong address is refused at once
+    if not 0 <= port <= 65535:  # else the socket takes the number modulo 65536: another port, said nowhere
+        from cpi_link.core.errors import UsageError
+
+        raise UsageError(_("--port {port}: a port is a number from 0 to 65535").format(port=port))
     most = standards_max(standards_max_)
     st = state(ctx)
 

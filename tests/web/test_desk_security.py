@@ -96,6 +96,24 @@ def test_a_non_loopback_bind_is_exit_2(cli):
         assert "127.0.0.1" in r.stderr
 
 
+def test_a_port_out_of_range_is_exit_2(home):
+    """--port 70000 was taken modulo 65536 by the socket: the page started on port 4464, said as if asked for."""
+    import os
+    import subprocess
+
+    from desk_helpers import CPI_LINK
+
+    env = {**os.environ, "CPI_LINK_HOME": str(home)}
+    for port in ("70000", "-1"):
+        try:
+            r = subprocess.run([CPI_LINK, "serve", "--port", port, "--no-browser"], env=env, capture_output=True, text=True,
+                               timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"--port {port}: the page started")
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert f"--port {port}" in r.stderr and "65535" in r.stderr and "http://" not in r.stdout
+
+
 def test_chinese_by_default_with_an_english_switch(desk):
     s, _csrf = _session(desk)
     assert "<h1>价格数据</h1>" in s.get(desk.base + "/figures").text
