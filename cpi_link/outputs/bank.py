@@ -609,9 +609,16 @@ def write_public_list(run: Run, dest: Path, encoding: str | None = None, office:
     n = len(pay)
     names = [mask_name(x) for x in pay["name"].tolist()] if n else []
     ids = [mask_id(x) for x in pay["person_id"].tolist()] if n else []
-    regions = pay["region_code"].astype(str).tolist() if n else []
+    counties = pay["region_code"].astype(str).tolist() if n else []
     place: dict[str, str] = {}
-    region_names = [place.setdefault(r, region_name(r, run.month) or "") if r not in place else place[r] for r in regions]
+    region_names = [place.setdefault(r, region_name(r, run.month) or "") if r not in place else place[r] for r in counties]
+    # the 12-digit 统计用区划代码 where the roster gave one (as the workbook's county sheets show it)
+    full_codes = n > 0 and "region_code_full" in pay.columns and bool(pay["region_code_full"].notna().any())
+    if full_codes:
+        full = pay["region_code_full"].astype(object)
+        regions = full.where(full.notna(), pay["region_code"].astype(str)).astype(str).tolist()
+    else:
+        regions = counties
     cats = [CATEGORY_LABELS.get(c, c) for c in pay["category"].tolist()] if n else []
     persons = pay["persons"].to_numpy(dtype=np.int64).tolist() if n else []
     fen = pay["amount_fen"].to_numpy(dtype=np.int64).tolist() if n else []
@@ -620,7 +627,8 @@ def write_public_list(run: Run, dest: Path, encoding: str | None = None, office:
         raise RuntimeError("the public list does not add up to the run's total")
     places = [(title, w, [v if isinstance(v, str) else "" for v in pay[c].tolist()])
               for c, title, w in PUBLIC_PLACES if n and c in pay.columns and pay[c].notna().any()]
-    headers = PUBLIC_HEADERS[:5] + [(title, w) for title, w, _v in places] + PUBLIC_HEADERS[5:]
+    head = [h if h[0] != "行政区划代码" or not full_codes else (h[0], 14) for h in PUBLIC_HEADERS]
+    headers = head[:5] + [(title, w) for title, w, _v in places] + head[5:]
     texts = [names, ids, regions, region_names] + [v for _t, _w, v in places] + [cats]  # columns 1.. as text
     amount_col = len(headers) - 1
     stack = ExitStack()
