@@ -58,9 +58,9 @@ bench: install
 # The workbook through LibreOffice to PDF: page count, one page wide, header on every page, 合计
 # with the signatures (needs soffice and poppler-utils: apt-get install -y libreoffice-calc poppler-utils).
 print-check: install
-	@command -v soffice >/dev/null && command -v pdftotext >/dev/null || \
-	  { echo "installing LibreOffice Calc and poppler-utils with apt-get (a few minutes)"; \
-	    apt-get install -y --no-install-recommends libreoffice-calc poppler-utils fonts-noto-cjk; }
+	@command -v soffice >/dev/null && command -v pdftotext >/dev/null && fc-match Calibri | grep -q Carlito || \
+	  { echo "installing LibreOffice Calc, poppler-utils and fonts (Carlito: Calibri's widths) with apt-get (a few minutes)"; \
+	    apt-get install -y --no-install-recommends libreoffice-calc poppler-utils fonts-noto-cjk fonts-crosextra-carlito; }
 	$(PY) tests/print_check.py $(PRINT_ARGS)
 
 # The workbook for 200k paid rows against a plain xlsxwriter constant-memory write of the same cells.

@@ -36,18 +36,18 @@ from cpi_link.outputs.report import Run, check_totals, load_rejected, prefecture
 from cpi_link.rules.trigger import INDICATOR_ZH, paid_how_zh
 
 HEADERS = [
-    ("序号", 5), ("身份证号", 20), ("姓名", 9), ("保障类别", 13), ("行政区划代码", 8), ("城乡", 5),
-    ("保障人数", 5), ("低保标准（元/月）", 9), ("标准适用地区", 8), ("上涨幅度（%）", 7),
-    ("人均补贴（元）", 8), ("补贴金额（元）", 10), ("银行账号", 21), ("领取人签字", 12),
+    ("序号", 5), ("身份证号", 19), ("姓名", 9), ("保障类别", 10), ("行政区划代码", 8), ("城乡", 5),
+    ("保障人数", 5), ("低保标准（元/月）", 9), ("标准适用地区", 7), ("上涨幅度（%）", 7),
+    ("人均补贴（元）", 8), ("补贴金额（元）", 9), ("银行账号", 20), ("领取人签字", 12),
 ]
 # a flat-amount scheme pays by category whatever the standard and the rise: those columns would
 # only make a reviewer ask how 650 x 19.4% makes 30
 PROPORTIONAL_ONLY = ("低保标准（元/月）", "标准适用地区", "上涨幅度（%）")
 # carried from the roster when a county's rows have them (payments township, village, remark):
-# 乡镇/村 after 城乡; 备注 before the signature where the sheet has room (a flat scheme's, without
-# the three columns above: a proportional sheet would print too small to sign)
-PLACE_HEADERS = (("township", "乡镇（街道）", 10), ("village", "村（社区）", 10))
-REMARK_HEADER = ("备注", 14)
+# 乡镇/村 after 城乡, 备注 before the signature, narrow and wrapped (9 pt, two lines in a row) so
+# that a proportional sheet with all of them still prints at 80 % or more (`make print-check`)
+PLACE_HEADERS = (("township", "乡镇（街道）", 8), ("village", "村（社区）", 8))
+REMARK_HEADER = ("备注", 12)
 REJECTED_HEADERS = [("序号", 6), ("名册行号", 9), ("姓名", 12), ("身份证号（已遮蔽）", 21), ("未发放原因", 44), ("说明", 60)]
 AREA_ZH = {"urban": "城市", "rural": "农村"}
 FUNDER_ZH = {"central": "中央财政", "province": "省级财政", "provincial": "省级财政", "prefecture": "市级财政",
@@ -58,6 +58,9 @@ _CATEGORY_CODE = re.compile(r"(?<![A-Za-z_])(?:" + "|".join(sorted(CATEGORIES, k
 # Page geometry (A4 landscape, margins in inches): the columns above fit the width at 100 %, so
 # a page holds the 2 title rows plus ~16 rows of ROW_PT; breaks every 15 rows leave a margin.
 ROW_PT, TITLE_PT, HEADER_PT, SIGN_PT = 27, 22, 32, 40
+# the cover's three signature rows (11 mm each): a tall cover fitted to one page by LibreOffice
+# loses its last row when taller (make print-check, a 150-row county's cover)
+COVER_SIGN_PT = 32
 ROWS_PER_PAGE = 15
 MAX_BREAKS = 1023  # Excel's limit of manual page breaks per sheet
 FOOTER = "&C第 &P 页 共 &N 页"
@@ -152,6 +155,13 @@ class _Formats:
         self.head = wb.add_format({**base, "bold": True, "bg_color": "#DDEBF7", "text_wrap": True, "align": "center"})
         self.text = wb.add_format({**base, "num_format": "@"})
         self.text_wrap = wb.add_format({**base, "num_format": "@", "text_wrap": True})
+        # the roster's own words (乡镇, 村, 备注): wrapped at 9 pt, a longer one at 7.5 pt, so it
+        # stays inside its cell and never runs into the signature column
+        roster = {**base, "num_format": "@", "text_wrap": True, "font_size": 9}
+        self.roster = wb.add_format(roster)
+        self.roster_q = wb.add_format({**roster, "quote_prefix": True})
+        self.roster_long = wb.add_format({**roster, "font_size": 7.5})
+        self.roster_long_q = wb.add_format({**roster, "font_size": 7.5, "quote_prefix": True})
         self.text_q = wb.add_format({**base, "num_format": "@", "quote_prefix": True})
         self.int = wb.add_format({**base, "num_format": "0"})
         self.money = wb.add_format({**base, "num_format": MONEY_FMT})
@@ -176,7 +186,7 @@ def _print_setup(ws, landscape: bool, title_rows: int | None, fit_height: int = 
         ws.set_landscape()
     else:
         ws.set_portrait()
-    ws.set_margins(left=0.4, right=0.4, top=0.55, bottom=0.6)
+    ws.set_margins(left=0.3, right=0.3, top=0.55, bottom=0.6)  # 7.6 mm at the sides: within what printers reach
     ws.fit_to_pages(1, fit_height)
     ws.center_horizontally()
     if title_rows:
@@ -263,7 +273,9 @@ def _cover(wb, F: _Formats, run: Run, mask_ids: bool, rejected_rows: int) -> Non
     r += 1
     ws.write_string(r, 0, "价格指数及来源", F.title)
     r += 1
-    for j, h in enumerate(["指标", "地区 / 月份", "指数（上年同月=100）", "同比（%）", "来源", "获取时间（北京时间）"]):
+    fig_heads = ["指标", "地区 / 月份", "指数（上年同月=100）", "同比（%）", "来源", "获取时间（北京时间）"]
+    ws.set_row(r, 15 * max(_est_lines(h, w) for h, w in zip(fig_heads, widths)) + 3)  # a header that wraps stays inside
+    for j, h in enumerate(fig_heads):
         ws.write_string(r, j, h, F.head)
     r += 1
     if not figs:
@@ -348,7 +360,7 @@ def _cover(wb, F: _Formats, run: Run, mask_ids: bool, rejected_rows: int) -> Non
     # the signature block: who prepared, checked and approved the paper, and when
     r += 1
     for who in ("经办人（签字）：", "审核人（签字）：", "负责人（签字）："):
-        ws.set_row(r, SIGN_PT)
+        ws.set_row(r, COVER_SIGN_PT)
         ws.write_string(r, 0, who, F.sign)
         ws.write_string(r, 3, "日期：　　　　年　　月　　日", F.sign)
         r += 1
@@ -375,11 +387,11 @@ def _county_sheet(wb, F: _Formats, run: Run, code: str, rows, title: str, mask_i
         return c in rows.columns and bool(rows[c].notna().any())
 
     full_codes = given("region_code_full")  # the 12-digit 统计用区划代码 in the code column
-    headers = [h if h[0] != "行政区划代码" or not full_codes else (h[0], 13)
+    headers = [h if h[0] != "行政区划代码" or not full_codes else (h[0], 12)
                for h in HEADERS if not (run.flat and h[0] in PROPORTIONAL_ONLY)]
     at = [h[0] for h in headers].index("城乡") + 1
     headers[at:at] = [(title, w) for c, title, w in PLACE_HEADERS if given(c)]
-    if run.flat and given("remark"):
+    if given("remark"):
         headers.insert(len(headers) - 1, REMARK_HEADER)
     col = {h: j for j, (h, _) in enumerate(headers)}
     ncols = len(headers)
@@ -424,15 +436,17 @@ def _county_sheet(wb, F: _Formats, run: Run, code: str, rows, title: str, mask_i
     amt = _yuan_cache(rows["amount_fen"].to_numpy(dtype=np.int64).tolist())
     bank = rows["bank_account"].tolist() if "bank_account" in rows.columns else [None] * n
     # the roster's own text (乡镇, 村, 备注): (column, values as written, None where empty)
-    texts = [(col[title], rows[c].tolist()) for c, title, _w in PLACE_HEADERS if title in col]
+    texts = [(col[title], w, rows[c].tolist()) for c, title, w in PLACE_HEADERS if title in col]
     if REMARK_HEADER[0] in col:
         from cpi_link.core.privacy import mask_digits
 
         remarks = rows["remark"].tolist()  # a copy that leaves the office (--mask-ids): IDs in a remark masked
-        texts.append((col[REMARK_HEADER[0]], [mask_digits(x) if mask_ids and isinstance(x, str) else x for x in remarks]))
+        texts.append((col[REMARK_HEADER[0]], REMARK_HEADER[1],
+                      [mask_digits(x) if mask_ids and isinstance(x, str) else x for x in remarks]))
+    long_text: dict[tuple[str, int], bool] = {}  # (text, width) -> more than two lines at 9 pt
 
     ws_str, ws_num, ws_blank = ws.write_string, ws.write_number, ws.write_blank
-    t, tq, fi, fm, fb = F.text, F.text_q, F.int, F.money, F.blank
+    t, tq, tw, fi, fm, fb = F.text, F.text_q, F.text_wrap, F.int, F.money, F.blank
     c_std = col.get("低保标准（元/月）")
     c_code, c_area, c_persons = col["行政区划代码"], col["城乡"], col["保障人数"]
     c_per, c_amt, c_bank, c_sign = col["人均补贴（元）"], col["补贴金额（元）"], col["银行账号"], col["领取人签字"]
@@ -441,13 +455,17 @@ def _county_sheet(wb, F: _Formats, run: Run, code: str, rows, title: str, mask_i
         ws_num(r, 0, i + 1, fi)
         ws_str(r, 1, ids[i], t)
         ws_str(r, 2, names[i], tq if inj[i] else t)
-        ws_str(r, 3, cats[i], t)
+        ws_str(r, 3, cats[i], tw)
         ws_str(r, c_code, regions[i], t)
         ws_str(r, c_area, areas[i], t)
-        for j, values in texts:
+        for j, w, values in texts:
             v = values[i]
             if isinstance(v, str) and v:
-                ws_str(r, j, v, tq if v[:1] in _FORMULA_START else t)
+                long = long_text.get((v, w))
+                if long is None:
+                    long = long_text[(v, w)] = _est_lines(v, w * 10 / 9) > 2
+                q = v[:1] in _FORMULA_START
+                ws_str(r, j, v, (F.roster_long_q if q else F.roster_long) if long else (F.roster_q if q else F.roster))
             else:
                 ws_blank(r, j, None, fb)
         ws_num(r, c_persons, persons[i], fi)

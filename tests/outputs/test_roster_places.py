@@ -1,6 +1,6 @@
 """乡镇/村, 备注 and the 12-digit 统计用区划代码 carried from the roster to the outputs (issue 31
 item 1, SPEC 6.1): payments.parquet keeps them as written, the workbook's county sheets and the
-公示 list show 乡镇/村 (备注 on a flat scheme's county sheet, never on the 公示 list), the report
+公示 list show 乡镇/村 (备注 on the county sheets, never on the 公示 list), the report
 CSV sums by 乡镇 and 村, and the header-cell report says these cells are read. Rosters are made
 with openpyxl; amounts worked by hand:
 
@@ -111,10 +111,13 @@ def test_flat_workbook_county_sheet_and_public_list_show_them(cli, home, tmp_pat
     body = [[c.value for c in r] for r in pub.iter_rows(min_row=4, max_row=6)]
     assert sorted((r[5], r[6] or "", Decimal(str(r[9]))) for r in body) == [
         ("北格镇", "张花村", Decimal(20)), ("坞城街道", "", Decimal(30)), ("坞城街道", "许西社区", Decimal(60))]
+    # the 12-digit code where the roster gave one, else the county's (issue 31)
+    assert sorted((r[3], r[4]) for r in body) == [("140105", "小店区"), ("140105", "小店区"), ("140105001002", "小店区")]
     assert not any("新增" in str(c.value) or "低保边缘" in str(c.value) for row in pub.iter_rows() for c in row)
     assert cli("report", out, "--public", pub_csv).exit_code == 0
     lines = list(csv.reader(io.StringIO(pub_csv.read_text(encoding="utf-8-sig"))))
     assert lines[0][5:7] == ["乡镇（街道）", "村（社区）"] and lines[4][0] == "合计" and lines[4][-1] == "110.00"
+    assert sorted(x[3] for x in lines[1:4]) == ["140105", "140105", "140105001002"]
 
 
 def test_report_csv_sums_by_township_and_village(cli, home, tmp_path):
@@ -152,10 +155,11 @@ def test_without_those_columns_nothing_changes(cli, home, tmp_path):
     assert "乡镇（街道）" not in head and "备注" not in head and problems(wb_path) == []
 
 
-def test_proportional_sheet_shows_places_but_leaves_the_remark_out(cli, home, tmp_path):
+def test_proportional_sheet_shows_places_and_the_remark(cli, home, tmp_path):
     """Scheme t (standard x rise, 2024-01 food 6.5%): 140105 takes 140100's 2023-01 standards,
     urban 870 x 6.5% = 56.55 -> 57 yuan, rural 620 x 6.5% = 40.30 -> 40 yuan (yuan_half_up);
-    the sheet keeps the standard and rise, so 备注 finds no room."""
+    the sheet keeps the standard and rise and shows 备注 too, wrapped (9 pt) in a narrow column
+    before the signature (issue 31: `make print-check` prints a 150-row county of it at 80 % or more)."""
     sch = write_scheme(tmp_path)
     put_figures(home, "2024-01", cpi="103.6", food="106.5")
     std = tmp_path / "standards.csv"
@@ -169,8 +173,12 @@ def test_proportional_sheet_shows_places_but_leaves_the_remark_out(cli, home, tm
     assert [str(x) for x in t["amount_per_person"]] == ["57.00", "40.00"] and [str(x) for x in t["amount"]] == ["114.00", "40.00"]
     wb_path = tmp_path / "w.xlsx"
     assert cli("report", out, "--xlsx", wb_path).exit_code == 0
-    head = [c.value for c in openpyxl.load_workbook(wb_path)["140105"][2]]
-    assert head[6:8] == ["乡镇（街道）", "村（社区）"] and "低保标准（元/月）" in head and "备注" not in head
+    ws = openpyxl.load_workbook(wb_path)["140105"]
+    head = [c.value for c in ws[2]]
+    assert head[6:8] == ["乡镇（街道）", "村（社区）"] and "低保标准（元/月）" in head and head[-2:] == ["备注", "领取人签字"]
+    remark = [ws.cell(r, len(head) - 1) for r in (3, 4)]
+    assert [c.value for c in remark] == ["新增", "新增"]
+    assert all(c.alignment.wrap_text and c.font.sz == 9 for c in remark)  # stays in its cell, off the signature
     assert problems(wb_path) == []
 
 
