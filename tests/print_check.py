@@ -16,7 +16,7 @@ pdf`) and checks, page by page with pdfinfo / pdftotext:
   经办人/审核人/负责人 line; every page has its "第 N 页" footer;
 * the 未发放名单 sheet lists every rejected row.
 
-With --png DIR, renders the cover and the first county page of the flat sample to
+With --png DIR, renders the cover and county 140105's first page of the flat sample to
 DIR/workbook-cover-flat.png and DIR/workbook-county-page-flat.png, and of the proportional 150-row
 county to DIR/workbook-cover.png and DIR/workbook-county-page.png.
 Not a test (LibreOffice is not needed by `make test`); exit 0 when every check holds.
@@ -118,7 +118,7 @@ def check_workbook(xlsx: Path, run_dir: Path, out: Path) -> tuple[list[str], Pat
         want = len(page_breaks(n)) + 1
         heads = headers.get(code, [])
         pitch = row_pitch(pdf, mine[0][0] + 1) if mine and n > 1 else None
-        stats["counties"][code] = {"rows": n, "pages": len(mine), "columns": heads,
+        stats["counties"][code] = {"rows": n, "pages": len(mine), "first_page": mine[0][0] + 1 if mine else None, "columns": heads,
                                    "row_pt": round(pitch, 1) if pitch else None}
         if len(mine) != want:
             problems.append(f"{xlsx.name} {code}: {len(mine)} pages, expected {want} for {n} rows")
@@ -216,8 +216,9 @@ def main(argv=None) -> int:
             report[name] = stats
             if args.png and name in pictures:
                 args.png.mkdir(parents=True, exist_ok=True)
-                # page 1 is the cover, page 2 the first page of the first county (140105)
-                sh("pdftoppm", "-png", "-r", "70", "-f", "2", "-l", "2", "-singlefile", pdf,
+                # page 1 is the cover; county 140105's first page (Taiyuan's 小店区, in both rosters)
+                first = str(stats["counties"]["140105"]["first_page"])
+                sh("pdftoppm", "-png", "-r", "70", "-f", first, "-l", first, "-singlefile", pdf,
                    args.png / f"workbook-county-page{pictures[name]}")
                 sh("pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile", pdf,
                    args.png / f"workbook-cover{pictures[name]}")

@@ -208,7 +208,7 @@ def _cover(wb, F: _Formats, run: Run, mask_ids: bool, rejected_rows: int) -> Non
     _print_setup(ws, landscape=False, title_rows=None, fit_height=1)
     ws.set_start_page(1)
     ws.set_footer("&C第 &P 页 共 1 页", {"margin": 0.25})
-    widths = [20, 16, 16, 14, 14, 22]
+    widths = [18, 15, 12, 10, 30, 17]  # 来源 (col 4) wide: a source with its address wraps to few lines
     for j, w in enumerate(widths):
         ws.set_column(j, j, w)
     span = sum(widths[1:])
