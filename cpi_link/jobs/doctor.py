@@ -189,9 +189,15 @@ def _check_store(home: Home, rep: Report, repair: bool) -> None:
     opens it). --repair puts back a last good copy (.bak) only when the index records it (or, without
     an index, when it has the store's columns), keeping what stood there; it records in a new index
     the files of a store that has none, saying so."""
-    from cpi_link.store.series import INDEX_NAME, STORE_FILES, index_state, inspect_file, record_files, store_files_present
+    from cpi_link.store.series import (INDEX_NAME, STORE_FILES, folder_problem, index_state, inspect_file, record_files,
+                                       store_files_present)
 
     store = home.store_dir
+    problem = folder_problem(store)
+    if problem is not None:  # no file of it can be looked at, nor repaired from a .bak inside it
+        rep.problems.append(Problem("store", str(store), problem))
+        rep.checked["store_files"] = 0
+        return
     index, index_problem = index_state(store)
     present = store_files_present(store)
     if index_problem is not None:

@@ -132,9 +132,29 @@ def index_state(store_dir: Path) -> tuple[dict | None, object]:
     return idx, None
 
 
+def folder_problem(store_dir: Path):
+    """Something other than a folder where the store's folder should be (a file, a dangling link):
+    the problem, else None. Its figures cannot be read, so nothing may decide without them."""
+    d = Path(store_dir)
+    if os.path.lexists(d) and not d.is_dir():
+        return message(N_("not a folder: something else stands where the series store's folder should be, so the "
+                          "figures imported into it cannot be read (never the bundled ones instead); move it aside, then "
+                          "restore store/ from a backup or import the figures again (cpi-link fetch)"))
+    return None
+
+
+def check_folder(store_dir: Path) -> None:
+    """StoreCorrupt (exit 2) naming the store's folder when it is not a folder (folder_problem)."""
+    problem = folder_problem(store_dir)
+    if problem is not None:
+        raise StoreCorrupt(_("{path}: {problem}; not using the store: see cpi-link doctor").format(
+            path=Path(store_dir), problem=shown(problem)))
+
+
 def read_index(store_dir: Path) -> dict | None:
     """The store's own record of its files (None: no index, a new or a pre-index store); a damaged
-    index is StoreCorrupt."""
+    index, or a file in the store folder's place, is StoreCorrupt."""
+    check_folder(store_dir)
     idx, problem = index_state(store_dir)
     if problem is not None:
         raise StoreCorrupt(_("{path}: {problem}; not using the store: see cpi-link doctor").format(
@@ -337,6 +357,7 @@ class SeriesStore:
         if not rows:
             return 0
         path = self.dir / "releases.parquet"
+        check_folder(self.dir)  # a file in its place: exit 2 naming it, not a failed mkdir
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with FileLock(str(self.dir / ".store.lock"), timeout=60, mode=0o600):
             t = self._read_table(path)
@@ -365,6 +386,7 @@ class SeriesStore:
         from filelock import FileLock
 
         result = UpsertResult()
+        check_folder(self.dir)  # a file in its place: exit 2 naming it, not a failed mkdir
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with FileLock(str(self.dir / ".store.lock"), timeout=60, mode=0o600):
             current = self._read_obs()  # re-read under the lock

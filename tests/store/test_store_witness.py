@@ -79,6 +79,22 @@ def test_store_file_replaced_by_an_empty_folder(job):
     assert_repaired_pays_the_revision(job, "observations.parquet.damaged-*")
 
 
+def test_store_folder_replaced_by_a_file(job):
+    """A file where the store's folder should be: exit 2 naming it (and doctor), never an unexpected
+    fault from the folder's files being looked up, nor the bundled figures; fetch --source file too."""
+    store = job["obs"].parent
+    shutil.rmtree(store)
+    store.write_bytes(b"not a folder")
+    assert_refused(job, store, "not a folder")
+    r = sub(job, "doctor", "--repair")
+    assert r.returncode == 2 and "not a folder" in " ".join((r.stdout + r.stderr).split()) and "Traceback" not in r.stderr
+    csv_in = job["roster"].parent / "figures.csv"
+    csv_in.write_text("region_code,indicator,month,value\n140000,cpi,2024-02,102.0\n", encoding="utf-8")
+    r = sub(job, "--config", job["cfg"], "fetch", "--source", "file", "--file", csv_in)
+    assert r.returncode == 2 and "not a folder" in " ".join(r.stderr.split()), r.stderr
+    assert store.read_bytes() == b"not a folder"
+
+
 def test_store_file_replaced_by_another_valid_parquet_with_other_columns(job):
     pq.write_table(pa.table({"region": ["140000"], "cpi": [103.6]}), job["obs"])
     assert_refused(job, job["obs"], "another Parquet file, not the store's (its columns are region, cpi)")
