@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cpi_link.core.i18n import N_
+from cpi_link.core.i18n import N_, _
 
 REASON_TEXT = {
     "standard": N_("the monthly standard changed"),
@@ -80,7 +80,8 @@ def read_side(path: Path | str) -> Side:
         have = set(f.schema_arrow.names)
         t = f.read(columns=[c for c in _TEXT + _MONEY + ["persons", "source_row"] if c in have and c != "name"])
     except Exception as exc:  # pyarrow raises several kinds
-        raise UsageError(f"{p}: cannot read the run's Parquet files ({type(exc).__name__}: {exc})") from None
+        raise UsageError(_("{path}: cannot read the run's Parquet files ({error})").format(
+            path=p, error=f"{type(exc).__name__}: {exc}")) from None
     cols = {}
     for c in _TEXT:
         if c == "name":

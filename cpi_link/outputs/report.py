@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cpi_link.core.errors import UsageError
+from cpi_link.core.i18n import _
 
 RUN_FILES = ("manifest.json", "payments.parquet", "summary.parquet")
 
@@ -91,21 +92,21 @@ def verify_outputs(p: Path, manifest: dict) -> None:
 
     outputs = manifest.get("outputs")
     if not isinstance(outputs, dict) or not outputs:
-        raise UsageError(f"{p / 'manifest.json'}: lists no outputs with their sha256, so the run folder cannot be checked; "
-                         "refusing to use it (re-run the month)")
+        raise UsageError(_("{path}: lists no outputs with their sha256, so the run folder cannot be checked; "
+                           "refusing to use it (re-run the month)").format(path=p / "manifest.json"))
     bad = []
     for name in sorted(set(outputs) | {f for f in RUN_FILES if f != "manifest.json"}):
         meta = outputs.get(name)
         f = p / name
         if not isinstance(meta, dict) or not meta.get("sha256"):
-            bad.append(f"{name} is not listed in the manifest")
+            bad.append(_("{name} is not listed in the manifest").format(name=name))
         elif not f.is_file():
-            bad.append(f"{name} is missing")
+            bad.append(_("{name} is missing").format(name=name))
         elif sha256_file(f) != meta["sha256"]:
-            bad.append(f"{name} was changed after the run (sha256 differs from manifest.json)")
+            bad.append(_("{name} was changed after the run (sha256 differs from manifest.json)").format(name=name))
     if bad:
-        raise UsageError(f"{p}: the run folder does not match its manifest: {'; '.join(bad)}. Refusing to use it; "
-                         "check it with `cpi-link doctor` and re-run the month")
+        raise UsageError(_("{path}: the run folder does not match its manifest: {problems}. Refusing to use it; "
+                           "check it with `cpi-link doctor` and re-run the month").format(path=p, problems="; ".join(bad)))
 
 
 def read_manifest(path: Path | str, verify: bool = True) -> dict:
@@ -113,18 +114,19 @@ def read_manifest(path: Path | str, verify: bool = True) -> dict:
     or (verify) any output differs from the sha256 its manifest records."""
     p = Path(path)
     if not p.exists():
-        raise UsageError(f"{p}: no such run folder")
+        raise UsageError(_("{path}: no such run folder").format(path=p))
     if not p.is_dir():
-        raise UsageError(f"{p}: not a folder; give a run folder (it holds manifest.json and payments.parquet)")
+        raise UsageError(_("{path}: not a folder; give a run folder (it holds manifest.json and payments.parquet)").format(path=p))
     missing = [f for f in RUN_FILES if not (p / f).is_file()]
     if missing:
-        raise UsageError(f"{p}: not a run folder (no {', '.join(missing)}); run folders are under HOME/runs/MONTH/")
+        raise UsageError(_("{path}: not a run folder (no {missing}); run folders are under HOME/runs/MONTH/").format(
+            path=p, missing=", ".join(missing)))
     try:
         manifest = json.loads((p / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UsageError(f"{p / 'manifest.json'}: cannot read the manifest ({exc})") from None
+        raise UsageError(_("{path}: cannot read the manifest ({error})").format(path=p / "manifest.json", error=exc)) from None
     if not isinstance(manifest, dict) or "run_id" not in manifest or "index_month" not in manifest:
-        raise UsageError(f"{p / 'manifest.json'}: not a cpi-link run manifest (no run_id / index_month)")
+        raise UsageError(_("{path}: not a cpi-link run manifest (no run_id / index_month)").format(path=p / "manifest.json"))
     if verify:
         verify_outputs(p, manifest)
     return manifest
@@ -140,19 +142,20 @@ def load_run(path: Path | str, verify: bool = True) -> Run:
         pay_t = pq.read_table(p / "payments.parquet")
         sum_t = pq.read_table(p / "summary.parquet")
     except Exception as exc:  # pyarrow raises several kinds
-        raise UsageError(f"{p}: cannot read the run's Parquet files ({type(exc).__name__}: {exc})") from None
+        raise UsageError(_("{path}: cannot read the run's Parquet files ({error})").format(
+            path=p, error=f"{type(exc).__name__}: {exc}")) from None
 
     pay = pay_t.drop_columns([c for c in ("standard", "standard_annual", "amount_per_person", "amount", "rate_pct")
                               if c in pay_t.column_names]).to_pandas()
     for name in ("standard", "amount_per_person", "amount"):
-        fen, _ = _money_to_fen(pay_t, name)
+        fen, _nulls = _money_to_fen(pay_t, name)
         pay[name + "_fen"] = fen
     if "standard_annual" in pay_t.column_names:
         fen, nulls = _money_to_fen(pay_t, "standard_annual")
         pay["standard_annual_fen"] = fen
         if nulls is not None:
             pay.loc[nulls, "standard_annual_fen"] = -1
-    rate, _ = _money_to_fen(pay_t, "rate_pct")  # hundredths of a percent
+    rate, _nulls = _money_to_fen(pay_t, "rate_pct")  # hundredths of a percent
     pay["rate_h"] = rate
     summ = sum_t.drop_columns(["amount"]).to_pandas()
     summ["amount_fen"] = _money_to_fen(sum_t, "amount")[0]
@@ -172,7 +175,7 @@ def load_rejected(run: Run):
     try:
         df = pq.read_table(f).to_pandas()
     except Exception as exc:  # pyarrow raises several kinds
-        raise UsageError(f"{f}: cannot read ({type(exc).__name__}: {exc})") from None
+        raise UsageError(_("{path}: cannot read ({error})").format(path=f, error=f"{type(exc).__name__}: {exc}")) from None
     row = df["file_row"] if "file_row" in df.columns else df["source_row"]
     if "file_row" in df.columns and "source_row" in df.columns:
         row = row.fillna(df["source_row"])

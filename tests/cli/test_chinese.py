@@ -528,3 +528,24 @@ def test_a_number_option_given_a_word_is_refused_in_chinese(tmp_path):
         assert r.returncode == 2, r.stderr
         assert "'--show' 的值无效：" in r.stderr and "不是整数" in r.stderr, r.stderr
         assert "valid int" not in r.stderr, r.stderr
+
+
+def test_a_run_folder_refused_in_chinese(cli, tmp_path):
+    """report and diff refusing a folder (missing, not a run folder, edited after the run) say so in
+    Chinese, as every other error: these were English in a Chinese session and on the page."""
+    r = cli("--lang", "zh", "report", tmp_path / "nothere")
+    assert r.exit_code == 2 and f"错误：{tmp_path / 'nothere'}：没有这个计算文件夹" in r.stderr, r.stderr
+    r = cli("--lang", "zh", "diff", tmp_path, tmp_path)
+    assert r.exit_code == 2 and f"{tmp_path}：不是计算文件夹（没有 manifest.json" in r.stderr, r.stderr
+    run = tmp_path / "run"
+    run.mkdir()
+    for f in ("manifest.json", "payments.parquet", "summary.parquet"):
+        (run / f).write_text("{}" if f == "manifest.json" else "x", encoding="utf-8")
+    (run / "manifest.json").write_text(json.dumps({"run_id": "2019-11.1", "index_month": "2019-11",
+                                                   "outputs": {"payments.parquet": {"sha256": "0" * 64}}}), encoding="utf-8")
+    r = cli("--lang", "zh", "report", run)
+    assert r.exit_code == 2, r.stderr
+    assert "计算文件夹与其 manifest 不符" in r.stderr and "payments.parquet 在计算后被修改" in r.stderr, r.stderr
+    assert "缺少 summary.parquet" not in r.stderr and "summary.parquet 未列在 manifest.json 中" in r.stderr, r.stderr
+    en = cli("report", run)
+    assert en.exit_code == 2 and "payments.parquet was changed after the run" in en.stderr
