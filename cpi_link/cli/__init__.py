@@ -108,7 +108,6 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
 def console() -> None:
     """The `cpi-link` program: process settings first, one command, then a quick exit."""
     procenv.tune()  # before numpy/pyarrow load: allocator and thread settings (speed only)
-    procenv.command_line = True
     procenv.leave(main())
 
 

@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli import procenv
 from cpi_link.cli.common import SCHEME_HELP, STANDARDS_HELP, STANDARDS_MAX_HELP, STANDARDS_SHEET_HELP
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_json, handle_errors, state, stdout_console, warn
 from cpi_link.core.i18n import _, shown
@@ -35,7 +34,6 @@ def estimate(
 ):
     """资金测算: what a month costs from headcounts by region and category, before a roster exists;
     totals by category, region and funder (when the scheme names funding shares)."""
-    procenv.without_pandas()  # its path uses none: pyarrow then skips importing it
     from cpi_link.cli.common import load_standards_option, warn_unverified
     from cpi_link.core.months import parse_month
     from cpi_link.jobs.estimate import estimate as run_estimate, parse_rate, read_counts

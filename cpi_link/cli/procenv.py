@@ -20,31 +20,6 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MALLOPT = {_M_MMAP_THRESHOLD: 64 << 20, _M_TRIM_THRESHOLD: 256 << 20}
 
 _done = False
-# set by cli.console: this process is the command line and ends with its one command; only then may
-# a command change what the process can import (tests run commands in-process)
-command_line = False
-
-
-class _NoPandas:
-    """An import finder that answers `import pandas` (and its submodules) as if pandas were not installed."""
-
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        if name == "pandas" or name.startswith("pandas."):
-            raise ModuleNotFoundError(f"No module named {name!r} (this cpi-link command runs without pandas)", name=name)
-        return None
-
-
-def without_pandas() -> bool:
-    """For the rest of a command-line process that has not imported pandas, make it unimportable
-    (True if done). pyarrow imports pandas at its first conversion (0.2 s of a core: a third of
-    `estimate`'s time, a sixth of `diff`'s; benchmarks/README.md, issue 34) only to check for pandas
-    objects, and skips those checks where pandas is absent. For commands whose path uses no pandas."""
-    if not command_line or "pandas" in sys.modules:
-        return False
-    if _NoPandas not in sys.meta_path:
-        sys.meta_path.insert(0, _NoPandas)
-    return True
 
 
 def tune() -> None:

@@ -8,7 +8,6 @@ from typing import Optional
 
 import typer
 
-from cpi_link.cli import procenv
 from cpi_link.cli.common import REMARK_CHECK_HELP, ROSTER_HELP, SCHEME_HELP, SHEET_HELP, STANDARDS_HELP, STANDARDS_MAX_HELP, STANDARDS_SHEET_HELP
 from cpi_link.cli.common import EncodingOption, FORMAT_HELP, Format, emit_csv, emit_csv_batches, emit_json, handle_errors, heading, info, state, stderr_console, stdout_console, warn
 from cpi_link.core.i18n import _, translate
@@ -251,7 +250,6 @@ def simulate(
     """Cost an alternative scheme month by month against a baseline: triggered or not, rate and
     total yuan under each, side by side with the difference, plus totals. Computed by the same
     engine as calc (nothing is kept on disk). Exit 3 naming the months whose figures are missing."""
-    procenv.without_pandas()  # its path uses none: pyarrow then skips importing it
     from cpi_link.calc.handle import open_roster
     from cpi_link.cli.common import default_scheme, load_standards_option
     from cpi_link.core.errors import InputError
@@ -343,7 +341,6 @@ def diff(
 ):
     """What changed between two runs: people added and removed, amounts changed and why (standard,
     rate, category, persons...), and the totals."""
-    procenv.without_pandas()  # its path uses none: pyarrow then skips importing it
     from cpi_link.outputs.diff import CHANGES, CSV_COLUMNS, REASON_TEXT, columns, diff_runs, records, selected
 
     d = diff_runs(run_a, run_b)

@@ -1,13 +1,6 @@
-"""procenv: the CLI's allocator/thread settings respect what the user set and never fail; estimate,
-diff and simulate run as the command line without pandas (issue 34: pyarrow imports it at its first
-conversion only to look for pandas objects, 0.2 s of a core, a third of estimate's time) and print
-what they print in-process, where pandas is importable."""
+"""procenv: the CLI's allocator/thread settings respect what the user set and never fail."""
 
 import os
-import subprocess
-import sys
-
-from calc_helpers import make_id
 
 from cpi_link.cli import procenv
 
@@ -96,34 +89,3 @@ def test_calc_as_a_program_writes_the_same_files(tmp_path, home, cli, cli_setup)
     assert p.returncode == 0 and p.stdout.strip(), p.stderr[-2000:]
     p = run("calc", "--month", "2024-01", "--roster", tmp_path / "nowhere.csv", *month, "--out", tmp_path / "x")
     assert p.returncode == 2 and "nowhere.csv" in p.stderr
-
-
-def _imported(stderr: str) -> set[str]:
-    return {line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
-
-
-def test_estimate_diff_simulate_without_pandas(tmp_path, cli, cli_setup):
-    cfg, std = cli_setup
-    ids = [make_id("140105", "19600101", f"{i:03d}") for i in range(1, 4)]
-    for name, rows in (("a", ids[:2]), ("b", ids[1:])):
-        (tmp_path / f"{name}.csv").write_text("身份证号,姓名,类别,行政区划代码,城乡,保障人数\n"
-                                              + "".join(f"{p},某{i},城市低保,140105,,1\n" for i, p in enumerate(rows)), encoding="utf-8")
-        cli.json("--config", cfg, "calc", "--roster", tmp_path / f"{name}.csv", "--month", "2024-01", "--scheme", "t",
-                 "--standards", std, "--out", tmp_path / f"run-{name}", "--format", "json")
-    (tmp_path / "counts.csv").write_text("region_code,category,area,persons\n140105,城市低保,,3\n", encoding="utf-8")
-    commands = [
-        ["--config", cfg, "estimate", "--counts", tmp_path / "counts.csv", "--month", "2024-01", "--scheme", "t",
-         "--standards", std, "--format", "json"],
-        ["diff", tmp_path / "run-a", tmp_path / "run-b", "--format", "json"],
-        ["diff", tmp_path / "run-a", tmp_path / "run-b"],
-        ["--config", cfg, "simulate", "--scheme", "t", "--baseline", "t", "--since", "2024-01", "--until", "2024-02",
-         "--roster", tmp_path / "a.csv", "--standards", std, "--format", "json"],
-    ]
-    for args in commands:
-        p = subprocess.run([sys.executable, "-X", "importtime", "-m", "cpi_link", *map(str, args)],
-                           env={**os.environ, **cli.env}, capture_output=True, text=True)
-        assert p.returncode == 0, p.stderr[-2000:]
-        imported = _imported(p.stderr)
-        # pyarrow's one attempt at pandas is listed (a few microseconds); a real import loads its submodules
-        assert "pyarrow" in imported and not {m for m in imported if m.startswith("pandas.")}
-        assert p.stdout == cli(*args).stdout
