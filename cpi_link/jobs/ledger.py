@@ -135,10 +135,11 @@ class Ledger:
         stamp = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, sha]
         if self._verified is None:
             try:
-                self._verified = json.loads(read_nofollow(self.verified_path))
-                assert isinstance(self._verified, dict)
-            except (OSError, ValueError, AssertionError):
-                self._verified = {}
+                loaded = json.loads(read_nofollow(self.verified_path))
+            except (OSError, ValueError):
+                loaded = None
+            # anything but the dict written (a damaged or foreign file) is no shortcut: every file hashed
+            self._verified = loaded if isinstance(loaded, dict) else {}
         key = str(path)
         if not self.hash_all and self._verified.get(key) == stamp:
             return True

@@ -457,3 +457,17 @@ def test_payments_edited_in_place_with_size_and_mtime_kept_are_caught_after_the_
         with open(f, "r+b") as fh:
             fh.write(data)
     assert "paid" not in [m["status"] for m in paid(job)]  # both put back: whole again
+
+
+@pytest.mark.parametrize("cache", ["[]", "null", "{not json"])
+def test_a_damaged_cache_of_verified_files_only_costs_hashing_again(job, monkeypatch, cache):
+    """ledger/.verified.json that is not the dict run writes (a damaged or foreign file) is no
+    shortcut: the next run hashes every payment file whole and goes on, under python -O too (where
+    an assert checking its type is skipped), never an unexpected fault."""
+    two_months(job)
+    (job["home"] / "ledger" / ".verified.json").write_text(cache)
+    monkeypatch.setenv("PYTHONOPTIMIZE", "1")
+    r = run(job)
+    assert r.returncode == 0, r.stderr
+    assert "paid" not in [m["status"] for m in json.loads(r.stdout)]
+    assert isinstance(json.loads((job["home"] / "ledger" / ".verified.json").read_text()), dict)  # written again
