@@ -88,14 +88,15 @@ def find_template(spec: str, config_dir: Path | None) -> Path:
 
             check_input(p, "config")  # a FIFO or a device: said so, never opened
         if not p.is_file():
-            raise UsageError(f"--bank {spec}: no such template file")
+            raise UsageError(_("--bank {spec}: no such template file").format(spec=spec))
         return p
     dirs = [d / "banks" for d in (config_dir, bundled_config_dir()) if d is not None]
     for d in dirs:
         if (d / f"{spec}.toml").is_file():
             return d / f"{spec}.toml"
     names = sorted({f.stem for d in dirs if d.is_dir() for f in d.glob("*.toml")})
-    raise UsageError(f"--bank {spec}: no such template (bundled: {', '.join(names) or 'none'}; or give a path to a .toml file)")
+    raise UsageError(_("--bank {spec}: no such template (bundled: {names}; or give a path to a .toml file)").format(
+        spec=spec, names=", ".join(names) or _("none")))
 
 
 def load_template(path: Path) -> Template:
@@ -105,11 +106,11 @@ def load_template(path: Path) -> Template:
     try:
         d = tomllib.loads(read_input(path, "config").decode("utf-8-sig"))  # Notepad saves with a BOM
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read the bank template ({exc.strerror or exc})") from None
+        raise UsageError(_("{path}: cannot read the bank template ({error})").format(path=path, error=exc.strerror or exc)) from None
     except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text; save the bank template as UTF-8") from None
+        raise UsageError(_("{path}: not UTF-8 text; save the bank template as UTF-8").format(path=path)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+        raise UsageError(_("{path}: not valid TOML ({error})").format(path=path, error=exc)) from None
 
     def bad(msg: str):
         return UsageError(f"{path}: {msg}")
@@ -251,7 +252,7 @@ def _finish(tmp: Path, dest: Path) -> None:
 def _check_dest(dest: Path, option: str) -> Path:
     dest = Path(dest)
     if dest.is_dir():
-        raise UsageError(f"{option} {dest} is a folder; give a file name")
+        raise UsageError(_("{option} {path} is a folder; give a file name").format(option=option, path=dest))
     return dest
 
 
@@ -304,7 +305,7 @@ def write_bank_file(run: Run, tpl: Template, dest: Path) -> FileResult:
     dest = _check_dest(dest, "--bank-out")
     problems = check_totals(run)
     if problems:
-        raise UsageError(f"{run.path}: totals disagree ({'; '.join(problems)}): no bank file written")
+        raise UsageError(_("{path}: totals disagree ({problems}): no bank file written").format(path=run.path, problems="; ".join(problems)))
     pay = _ordered(run)
     if len(pay) and "bank_account" in pay.columns:
         acct = pay["bank_account"].fillna("").astype(str).str.strip()
@@ -435,8 +436,9 @@ def _write_bank_text(path: Path, tpl: Template, cols: list, n: int, batch: list[
             vals = [_cell_text(c, col[i]) for c, col in zip(tpl.columns, cols)]
             for c, v in zip(tpl.columns, vals):
                 if tpl.delimiter in v or "\n" in v or "\r" in v:
-                    raise UsageError(f"{tpl.path}: a {c.title} value contains the delimiter {tpl.delimiter!r} or a line break; "
-                                     "this text format cannot carry it (use a csv template)")
+                    raise UsageError(_("{path}: a {column} value contains the delimiter {delimiter} or a line break; "
+                                       "this text format cannot carry it (use a csv template)").format(
+                                         path=tpl.path, column=c.title, delimiter=repr(tpl.delimiter)))
             lines.append(tpl.delimiter.join(vals))
         if tpl.totals:
             lines.append(tpl.delimiter.join(_totals_row(tpl, n, fen)))
@@ -444,7 +446,8 @@ def _write_bank_text(path: Path, tpl: Template, cols: list, n: int, batch: list[
     try:
         data = text.encode(tpl.encoding)
     except UnicodeEncodeError as exc:
-        raise UsageError(f"{tpl.path}: a value cannot be written in {tpl.encoding} ({exc.reason})") from None
+        raise UsageError(_("{path}: a value cannot be written in {encoding} ({error})").format(
+            path=tpl.path, encoding=tpl.encoding, error=exc.reason)) from None
     with open(path, "wb") as fh:
         fh.write(data)
 
@@ -604,7 +607,7 @@ def write_public_list(run: Run, dest: Path, encoding: str | None = None, office:
     dest = _check_dest(dest, "--public")
     problems = check_totals(run)
     if problems:
-        raise UsageError(f"{run.path}: totals disagree ({'; '.join(problems)}): no public list written")
+        raise UsageError(_("{path}: totals disagree ({problems}): no public list written").format(path=run.path, problems="; ".join(problems)))
     pay = _ordered(run)
     n = len(pay)
     names = [mask_name(x) for x in pay["name"].tolist()] if n else []

@@ -67,7 +67,7 @@ def chart_data(scheme, store, region: str | None, since: str, until: str) -> Cha
         if last_rules is None or last_rules.index_region == "prefecture":
             from cpi_link.core.errors import UsageError
 
-            raise UsageError(f"scheme {scheme.name} does not name one deciding region: give --region CODE")
+            raise UsageError(_("scheme {scheme} does not name one deciding region: give --region CODE").format(scheme=scheme.name))
         region = last_rules.index_region
     cpi, food, cthr, fthr, trig, vers = [], [], [], [], [], []
     deciding = None

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cpi_link.core.atomic import crashpoint, sha256_file
 from cpi_link.core.errors import UsageError
+from cpi_link.core.i18n import _
 from cpi_link.core.paths import private_dir, temp_name
 
 TEMP_PREFIXES = (".tmp-", ".spill-", ".first-pass-", ".work-")
@@ -64,14 +65,14 @@ def prepare_out_dir(out: Path) -> Path:
     if out.is_symlink():
         target = out.resolve()
         if not target.is_dir():
-            raise UsageError(f"--out {out} is a symlink to {target}, which is not a folder; give a folder")
+            raise UsageError(_("--out {path} is a symlink to {target}, which is not a folder; give a folder").format(path=out, target=target))
         out = target
     if out.exists():
         if not out.is_dir():
-            raise UsageError(f"--out {out} exists and is not an empty folder; give a new folder")
+            raise UsageError(_("--out {path} exists and is not an empty folder; give a new folder").format(path=out))
         clean_leftovers(out)
         if any(out.iterdir()):
-            raise UsageError(f"--out {out} exists and is not an empty folder; give a new folder")
+            raise UsageError(_("--out {path} exists and is not an empty folder; give a new folder").format(path=out))
     else:
         private_dir(out)
     return out

@@ -579,11 +579,12 @@ def _rejected_sheet(wb, F: _Formats, run: Run, rej) -> None:
 
 def write_workbook(run: Run, dest: Path, mask_ids: bool = False) -> Path:
     from cpi_link.core.errors import UsageError
+    from cpi_link.core.i18n import _
     from cpi_link.outputs.xlsx import open_workbook
 
     dest = Path(dest)
     if dest.exists() and dest.is_dir():
-        raise UsageError(f"--xlsx {dest} is a folder; give a file name ending .xlsx")
+        raise UsageError(_("--xlsx {path} is a folder; give a file name ending .xlsx").format(path=dest))
     rej = load_rejected(run)
     dest.parent.mkdir(parents=True, exist_ok=True)
     from contextlib import ExitStack

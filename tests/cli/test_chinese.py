@@ -546,3 +546,23 @@ def test_a_run_folder_refused_in_chinese(cli, tmp_path):
     assert "缺少 summary.parquet" not in r.stderr and "summary.parquet 未列在 manifest.json 中" in r.stderr, r.stderr
     en = cli("report", run)
     assert en.exit_code == 2 and "payments.parquet was changed after the run" in en.stderr
+
+
+def test_output_file_errors_in_chinese(cli, tmp_path):
+    """--out not empty, --xlsx and --bank-out onto a folder, an unknown --bank template: said in
+    Chinese in a Chinese session (they were English f-strings in outputs/)."""
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "a.txt").write_text("x", encoding="utf-8")
+    args = ("calc", "--scheme", "national", "--month", "2019-11", "--roster", SAMPLE / "roster.csv",
+            "--standards", SAMPLE / "standards.csv")
+    r = cli("--lang", "zh", *args, "--out", busy)
+    assert r.exit_code == 2 and f"--out {busy} 已存在且不是空文件夹" in r.stderr, r.stderr
+    out = tmp_path / "run"
+    assert cli(*args, "--out", out).exit_code == 0
+    r = cli("--lang", "zh", "report", out, "--xlsx", busy)
+    assert r.exit_code == 2 and f"--xlsx {busy} 是文件夹" in r.stderr, r.stderr
+    r = cli("--lang", "zh", "report", out, "--bank", "no-such-bank", "--bank-out", tmp_path / "b.csv")
+    assert r.exit_code == 2 and "--bank no-such-bank：没有这个模板" in r.stderr, r.stderr
+    r = cli("--lang", "zh", "report", out, "--bank", "generic-csv", "--bank-out", busy)
+    assert r.exit_code == 2 and f"--bank-out {busy} 是文件夹" in r.stderr, r.stderr
