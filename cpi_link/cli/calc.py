@@ -15,7 +15,7 @@ from cpi_link.cli.common import (REMARK_CHECK_HELP, ROSTER_HELP, SCHEME_HELP, SH
                                  print_roster_read,
                                  print_tables,
                                  progress_for, progress_ticker, result_json, roster_read_text, state, stdout_console, warn,
-                                 warn_roster, warn_unverified, roster_entry)
+                                 warn_roster, warn_unverified, warning_text, roster_entry)
 from cpi_link.core.i18n import _
 
 
@@ -188,7 +188,7 @@ def validate(
             t.add_column(_("first rows (data row: detail)"))
             for k, v in rep["warnings"].items():
                 places = v.get("example_places") or [None] * len(v["example_rows"])
-                t.add_row(k, f"{v['rows']:,}", "\n".join((escape(p) + ": " if p else "") + f"{r}: {escape(d)}"
+                t.add_row(warning_text(k), f"{v['rows']:,}", "\n".join((escape(p) + ": " if p else "") + f"{r}: {escape(detail_text(d))}"
                                                           for r, d, p in zip(v["example_rows"], v["example_details"], places)))
             con.print(t)
 

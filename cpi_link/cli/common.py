@@ -20,7 +20,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from cpi_link.core.errors import CpiLinkError, ExitStatus, error_text as _error_text, system_error
-from cpi_link.core.i18n import _, pgettext
+from cpi_link.core.i18n import N_, _, pgettext
 from cpi_link.core.regions import region_label
 
 
@@ -630,6 +630,18 @@ def _print_one_source(con, entry: dict) -> None:
         con.print(said.format(row=t["header_row"], cells=escape(header_cells_text(t["header_cells"]))))
 
 
+# a roster warning's name (the manifest's and the JSON's key) in words
+_WARNING_WORDS = {"household_size": N_("household size differs from the members listed")}
+
+
+def warning_text(key: str) -> str:
+    """A roster warning as reason_text gives a reason: in Chinese its words and the key, in English
+    the key (scripts and people share it)."""
+    from cpi_link.core.i18n import is_zh
+
+    return f"{_(_WARNING_WORDS[key])} ({key})" if key in _WARNING_WORDS and is_zh() else key
+
+
 def warn_roster(entry: dict) -> None:
     """The roster's warnings on stderr, as validate lists them: a household whose head's 保障人数
     differs from the members listed (calc and run; the manifest's roster entry keeps them)."""
@@ -642,7 +654,8 @@ def warn_roster(entry: dict) -> None:
                   _("roster row {row}: {detail}").format(row=f, detail=detail_text(d))))
         more = w["rows"] - len(w["example_details"])
         if more > 0:
-            warn(_("roster: {n} more rows with the warning {warning} (cpi-link validate lists them)").format(n=more, warning=k))
+            warn(_("roster: {n} more rows with the warning {warning} (cpi-link validate lists them)").format(
+                n=more, warning=warning_text(k)))
 
 
 def _print_skipped(con, entry: dict) -> None:

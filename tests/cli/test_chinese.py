@@ -566,3 +566,26 @@ def test_output_file_errors_in_chinese(cli, tmp_path):
     assert r.exit_code == 2 and "--bank no-such-bank：没有这个模板" in r.stderr, r.stderr
     r = cli("--lang", "zh", "report", out, "--bank", "generic-csv", "--bank-out", busy)
     assert r.exit_code == 2 and f"--bank-out {busy} 是文件夹" in r.stderr, r.stderr
+
+
+def test_household_warnings_in_chinese(cli, setup, tmp_path):
+    """The household-size warning in a Chinese session: validate's table gave only its key
+    (household_size) and the English detail, calc's 'N more rows with the warning household_size'
+    only the key; now their words beside the key, as for reasons. Seven heads each say 保障人数 3 with one more member listed: five examples and 2 more."""
+    from calc_helpers import make_id
+
+    cfg, std = setup
+    ids = [make_id("140105", f"19{50 + i}0101", f"{i + 1:03d}") for i in range(14)]
+    f = tmp_path / "h.csv"
+    f.write_text("身份证号,姓名,与户主关系,类别,行政区划代码,保障人数\n"
+                 + "".join(f"{ids[2 * i]},户{i},户主,城市低保,140105,3\n{ids[2 * i + 1]},妻{i},妻子,城市低保,140105,\n"
+                           for i in range(7)), encoding="utf-8")
+    cli.env["COLUMNS"] = "400"  # the table's cells unwrapped
+    v = cli("--lang", "zh", "--config", cfg, "validate", "--roster", f)
+    assert v.exit_code == 0, v.stderr
+    assert "members are listed" not in v.stdout and "保障人数写的是 3，但列出了 2 名成员" in v.stdout, v.stdout
+    assert "保障人数与所列成员数不符 (household_size)" in v.stdout, v.stdout
+    r = cli("--lang", "zh", "--config", cfg, "calc", "--month", "2024-01", "--roster", f, "--standards", std,
+            "--scheme", "t", "--out", tmp_path / "o")
+    assert r.exit_code == 0, r.stderr
+    assert "另有 2 行有警告 保障人数与所列成员数不符 (household_size)" in r.stderr, r.stderr
