@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cpi_link.core.errors import UsageError
+from cpi_link.core.i18n import _
 
 ROWS_FORMATTED = 2000  # rows made text-formatted and validated below the header
 
@@ -76,8 +77,8 @@ def write_form(path: Path, form: Form) -> None:
         csv.writer(buf, lineterminator="\r\n").writerow([c.title for c in form.columns])
         data = buf.getvalue().encode("utf-8-sig")
     else:
-        raise UsageError(f"--out {path}: write .xlsx or .csv")
-    write_bytes(path, data, mode=0o644)
+        raise UsageError(_("--out {path}: write .xlsx or .csv").format(path=path))
+    write_bytes(path, data)  # 0600: the officer fills IDs and accounts into it
 
 
 def _xlsx(form: Form) -> bytes:

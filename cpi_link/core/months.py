@@ -59,7 +59,7 @@ def add_months(month: str, n: int) -> str:
 def month_range(since: str, until: str) -> list[str]:
     a, b = month_index(since), month_index(until)
     if b < a:
-        raise UsageError(f"--until {until} is before --since {since}")
+        raise UsageError(_("--until {until} is before --since {since}").format(until=until, since=since))
     return [from_index(i) for i in range(a, b + 1)]
 
 

@@ -245,7 +245,7 @@ def _csv_lines(path: Path) -> list[tuple[int, list[str]]]:
                 out.append((start, [c.strip() for c in r]))
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise InputError(f"{path}: line {reader.line_num}: not readable as CSV ({exc})") from None
+        raise InputError(_("{path}: line {line}: not readable as CSV ({error})").format(path=path, line=reader.line_num, error=exc)) from None
     if not out:
         raise InputError(_("{path}: the file is empty").format(path=path))
     return out

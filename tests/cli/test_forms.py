@@ -56,3 +56,19 @@ def test_filled_forms_are_read_by_validate_and_calc(cli, home, tmp_path):
                    "--out", tmp_path / "run", "--format", "json")
     # rate 6.5 (food): 870 x 6.5% = 56.55 -> 57 x 2 persons = 114; 620 x 6.5% = 40.30 -> 40
     assert res["paid_rows"] == 2 and Decimal(res["total_amount"]) == Decimal("154.00")
+
+
+def test_a_blank_form_is_private_and_its_errors_speak_chinese(cli, tmp_path):
+    """The blank roster form is where the officer types IDs and accounts (Excel and WPS keep a file's
+    mode when saving): 0600 as every file cpi-link writes, not 0644. A wrong suffix, an unreadable
+    CSV and --until before --since are said in Chinese in a Chinese session."""
+    import stat
+
+    for name in ("r.xlsx", "r.csv"):
+        assert cli("template", "roster", "--out", tmp_path / name).exit_code == 0
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    r = cli("--lang", "zh", "template", "roster", "--out", tmp_path / "x.txt")
+    assert r.exit_code == 2 and f"--out {tmp_path / 'x.txt'}：请写成 .xlsx 或 .csv" in r.stderr, r.stderr
+    r = cli("--lang", "zh", "simulate", "--scheme", "national", "--since", "2020-05", "--until", "2020-01",
+            "--roster", tmp_path / "r.csv")
+    assert r.exit_code == 2 and "--until 2020-01 早于 --since 2020-05" in r.stderr, r.stderr
