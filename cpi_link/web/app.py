@@ -461,12 +461,8 @@ def create_app(desk: Desk) -> Flask:
         for key in reversed(ledger.keys()):
             rec = ledger.record(key)
             records.append(rec)
-            d = rec.get("decision")
-            if isinstance(d, dict) and d.get("scheme") == sch.name:  # the rules it was paid under: a flat scheme's amounts
-                try:
-                    rules_of[rec["month"]] = sch.rules_for(rec["month"])
-                except Exception:
-                    pass
+            if isinstance(rec.get("decision"), dict):  # the rules it was paid under (a flat scheme's amounts), not today's file
+                rules_of[rec["month"]] = _paid_rules(rec)
             try:
                 out = revised_after_payment(key, rec, sch, store)
             except Exception:
@@ -583,6 +579,17 @@ def _check_view(check: dict) -> dict:
     return {"report": rep, "roster": entry, "sources": sources, "skipped": skipped, "rejected": rows,
             "by_file": any(r["file"] for r in rows),
             "rejected_total": len(rej), "input_rows": check["input_rows"]}
+
+
+def _paid_rules(rec: dict) -> dict | None:
+    """The rules a ledger record's run was paid under, as its manifest keeps them; None when its run
+    folder cannot be read (doctor, on the same page, says why)."""
+    from cpi_link.outputs.report import read_manifest
+
+    try:
+        return read_manifest(rec["run_dir"], verify=False).get("rules")
+    except (UsageError, KeyError, TypeError):
+        return None
 
 
 def _text_or_none(value) -> str | None:
