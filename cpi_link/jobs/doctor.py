@@ -94,7 +94,7 @@ def _check_chain(home: Home, rep: Report, repair: bool, anchor=None) -> None:
     from cpi_link.jobs.ledger import Ledger
     from cpi_link.outputs.runfolder import run_folders
 
-    led = Ledger(home, anchor=anchor, hash_all=True)  # every payment file hashed whole, never the run's shortcut
+    led = Ledger(home, anchor=anchor)
     paid = [d for d, m in run_folders(home.runs_dir) if m.get("paid_by") == "run" or "ledger_seal" in m]
     if not led.dir.exists():
         if paid:

@@ -107,60 +107,13 @@ class ChainState:
 
 
 class Ledger:
-    def __init__(self, home: Home, anchor: Path | None = None, hash_all: bool = False):
+    def __init__(self, home: Home, anchor: Path | None = None):
         self.home = home
         self.anchor = Path(anchor) if anchor is not None else None  # a copy of the chain's head kept outside home
         self.dir = home.ledger_dir
         self.months_dir = self.dir / "months"
         self.pay_dir = self.dir / "payments"
         self.journal_path = self.dir / "journal.jsonl"
-        self.hash_all = hash_all  # doctor: every payment file hashed whole, whatever the cache of verified files says
-        self._verified: dict | None = None
-        self._verified_dirty = False
-
-    # -- payment files proved by their sha256 --------------------------------------------------
-    @property
-    def verified_path(self) -> Path:
-        return self.dir / ".verified.json"
-
-    def matches(self, path: Path, sha: str) -> bool:
-        """The file at `path` has the sha256 `sha`. A file hashed whole and found equal before is taken as
-        unchanged while its inode, size, mtime and ctime are the same (a write, a copy or a rename sets
-        the ctime anew, and no user can set it back), so `run` does not hash every paid month's payments
-        again (benchmarks/README.md, the two witnesses); `doctor` (hash_all) hashes each file whole."""
-        try:
-            st = os.stat(path, follow_symlinks=False)
-        except OSError:
-            return False
-        stamp = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, sha]
-        if self._verified is None:
-            try:
-                loaded = json.loads(read_nofollow(self.verified_path))
-            except (OSError, ValueError):
-                loaded = None
-            # anything but the dict written (a damaged or foreign file) is no shortcut: every file hashed
-            self._verified = loaded if isinstance(loaded, dict) else {}
-        key = str(path)
-        if not self.hash_all and self._verified.get(key) == stamp:
-            return True
-        try:
-            ok = sha256_file(path) == sha
-        except OSError:
-            return False
-        if ok and self._verified.get(key) != stamp:
-            self._verified[key] = stamp
-            self._verified_dirty = True
-        return ok
-
-    def save_verified(self) -> None:
-        """Keep the stamps of the files hashed whole (best effort: without it the next run hashes again)."""
-        if not self._verified_dirty or not self.dir.is_dir():
-            return
-        try:
-            write_text(self.verified_path, json.dumps(self._verified, sort_keys=True))
-            self._verified_dirty = False
-        except OSError:
-            pass
 
     # -- reading -------------------------------------------------------------------------------
     def record(self, month: str, key: str | None = None) -> dict | None:
@@ -393,7 +346,7 @@ class Ledger:
             p = self.dir / rel
             if not p.exists():
                 problems.append((str(p), message(N_("payment file named in the journal is missing (deleted?)"))))
-            elif not self.matches(p, sha):
+            elif not _hash_is(p, sha):
                 problems.append((str(p), message(N_("payment file differs from the one the journal proves (edited?)"))))
         return problems, pending
 
@@ -435,7 +388,7 @@ class Ledger:
                 problems.append((str(self.months_dir / f"{pending['key']}.json"), why))
         if problems:
             _refuse(problems)
-        self.save_verified()
+        _drop_stamp_cache(self.dir)
         if pending is not None:
             st = self._journal_record(st, pending["key"], pending["record"], pending["sha256"], "completed after a crash")
         for rid in unsealed:  # the entry was written, the seal not yet (a stop between the two)
@@ -472,7 +425,7 @@ class Ledger:
             bad = out != info.get("payments_sha256") or any(
                 counts.get(k) != info.get(k) for k in ("paid_rows", "persons", "total_amount"))
             if not bad and hash_files:
-                bad = not self.matches(d / "payments.parquet", out)
+                bad = not _hash_is(d / "payments.parquet", out)
             if bad:
                 problems.append((str(d), message(N_("its payments or totals differ from what journal entry {seq} records "
                                                     "(outputs replaced or edited?)"), seq=e["seq"])))
@@ -727,6 +680,23 @@ def _yuan(fen) -> str | None:
     from cpi_link.core.money import fen_to_yuan_str
 
     return fen_to_yuan_str(int(fen)) if isinstance(fen, int) else None
+
+
+def _hash_is(path: Path, sha: str | None) -> bool:
+    """The file at `path` has the sha256 `sha`, hashed whole every time: a cache kept in home would be
+    trusted against a writer of home (benchmarks/README.md, the two witnesses)."""
+    try:
+        return sha256_file(path) == sha
+    except OSError:
+        return False
+
+
+def _drop_stamp_cache(ledger_dir: Path) -> None:
+    """Remove ledger/.verified.json, the stamp cache of an earlier version: it is never read."""
+    try:
+        (ledger_dir / ".verified.json").unlink()
+    except OSError:
+        pass  # absent, or not removable: unread either way
 
 
 def _refuse(problems: list):
