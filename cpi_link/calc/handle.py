@@ -254,11 +254,20 @@ class RosterHandle:
         self.close()
 
 
-def place_text(file, sheet) -> str:
-    """'rural.xlsx, sheet 农村低保' (or the file alone): where a row of a roster of several sources is."""
+def place_of(file, sheet) -> dict:
+    """Where a row of a roster of several sources is, as stored (manifest, validate's JSON): English
+    keys, the file's name and the sheet (None for CSV or Parquet); shown through place_text."""
+    return {"file": Path(file).name, "sheet": sheet}
+
+
+def place_text(place) -> str:
+    """'rural.xlsx, sheet 农村低保' (or the file alone) in the reader's language, from place_of's dict
+    (a run folder written before places were stored as data holds the text itself)."""
     from cpi_link.core.i18n import _
 
-    name = Path(file).name
+    if isinstance(place, str):
+        return place
+    name, sheet = place.get("file"), place.get("sheet")
     return name if sheet is None else _("{file}, sheet {sheet}").format(file=name, sheet=sheet)
 
 
@@ -318,10 +327,10 @@ class SeveralRosters:
         sheets = [s.sheet if s.sheet is not None else info.get("sheet") for s, info in zip(self.handle.sources, self.infos)]
         return [names[i] for i in at], [sheets[i] for i in at], rows - np.asarray(self.starts, np.int64)[at]
 
-    def place_texts(self, source_rows) -> list[str]:
-        """place_text of each data row: the file (and sheet) it is in."""
+    def place_data(self, source_rows) -> list[dict]:
+        """place_of each data row: the file (and sheet) it is in."""
         files, sheets, _rows = self.places(source_rows)
-        return [place_text(f, s) for f, s in zip(files, sheets)]
+        return [place_of(f, s) for f, s in zip(files, sheets)]
 
     def exact_file_rows(self, source_rows, file_rows):
         """file_row exactly, each CSV source asked about its own rows (read.RosterFile.exact_file_rows)."""

@@ -390,7 +390,7 @@ def _warning_places(found: dict, roster) -> dict:
     if rows and None not in frows:
         found["example_file_rows"] = [int(x) for x in roster.exact_file_rows(np.asarray(rows, np.int64), np.asarray(frows, np.int64))]
     if getattr(roster, "format", None) == "several":
-        found["example_places"] = roster.place_texts(rows)
+        found["example_places"] = roster.place_data(rows)
     return found
 
 

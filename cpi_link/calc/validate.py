@@ -17,7 +17,7 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
                     work_dir: Path | None = None, sheet=None, remark_check: bool = True) -> dict:
     """{roster, month, rows, ok_rows, problems, warnings}: per reason its rows, example_rows (data
     rows), example_file_rows (the row a person sees: spreadsheet row or CSV line) and example_details."""
-    from cpi_link.calc.handle import open_roster, place_text
+    from cpi_link.calc.handle import open_roster, place_of
 
     paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
     # early=False: no first pass, so without a month nothing is made under the work folder
@@ -52,7 +52,7 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
         frows = rej.column("file_row").to_pylist()
         details = rej.column("detail").to_pylist()
         several = "file" in rej.column_names
-        places = ([place_text(f, s) for f, s in zip(rej.column("file").to_pylist(), rej.column("sheet").to_pylist())]
+        places = ([place_of(f, s) for f, s in zip(rej.column("file").to_pylist(), rej.column("sheet").to_pylist())]
                   if several else [None] * rej.num_rows)
         for reason, srow, frow, detail, place in zip(reasons, srows, frows, details, places):
             p = problems.setdefault(reason, {"rows": 0, "example_rows": [], "example_file_rows": [], "example_details": []})
@@ -67,7 +67,7 @@ def validate_roster(path: Path, month: str | None = None, scheme=None, store=Non
     for p, sh in sources:  # each source's own rows (data rows within it)
         for reason, w in _warnings(p, month is None, examples, sh).items():
             if len(sources) > 1:
-                w["example_places"] = [place_text(p, sh)] * len(w["example_rows"])
+                w["example_places"] = [place_of(p, sh)] * len(w["example_rows"])
             if reason in warnings:
                 have = warnings[reason]
                 have["rows"] += w["rows"]

@@ -151,6 +151,7 @@ def validate(
         con = stdout_console()
         from rich.markup import escape
 
+        from cpi_link.calc.handle import place_text
         from cpi_link.roster.reasons import detail_text, reason_text
 
         read = None if rep.get("sources") else roster_read_text(
@@ -176,7 +177,7 @@ def validate(
             for k, v in rep["problems"].items():
                 places = v.get("example_places") or [None] * len(v["example_rows"])
                 t.add_row(reason_text(k), f"{v['rows']:,}", "\n".join(
-                    (escape(p) + ": " if p else "") + f"{f} / {r}: {escape(detail_text(d))}"
+                    (escape(place_text(p)) + ": " if p else "") + f"{f} / {r}: {escape(detail_text(d))}"
                     for f, r, d, p in zip(v["example_file_rows"], v["example_rows"], v["example_details"], places)))
             con.print(t)
         else:
@@ -188,7 +189,7 @@ def validate(
             t.add_column(_("first rows (data row: detail)"))
             for k, v in rep["warnings"].items():
                 places = v.get("example_places") or [None] * len(v["example_rows"])
-                t.add_row(warning_text(k), f"{v['rows']:,}", "\n".join((escape(p) + ": " if p else "") + f"{r}: {escape(detail_text(d))}"
+                t.add_row(warning_text(k), f"{v['rows']:,}", "\n".join((escape(place_text(p)) + ": " if p else "") + f"{r}: {escape(detail_text(d))}"
                                                           for r, d, p in zip(v["example_rows"], v["example_details"], places)))
             con.print(t)
 

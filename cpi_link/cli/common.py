@@ -645,12 +645,13 @@ def warning_text(key: str) -> str:
 def warn_roster(entry: dict) -> None:
     """The roster's warnings on stderr, as validate lists them: a household whose head's 保障人数
     differs from the members listed (calc and run; the manifest's roster entry keeps them)."""
+    from cpi_link.calc.handle import place_text
     from cpi_link.roster.reasons import detail_text
 
     for k, w in (entry.get("warnings") or {}).items():
         places = w.get("example_places") or [None] * len(w["example_details"])  # several files: each row's file and sheet
         for f, d, p in zip(w["example_file_rows"], w["example_details"], places):
-            warn((_("roster {place}, row {row}: {detail}").format(place=p, row=f, detail=detail_text(d)) if p else
+            warn((_("roster {place}, row {row}: {detail}").format(place=place_text(p), row=f, detail=detail_text(d)) if p else
                   _("roster row {row}: {detail}").format(row=f, detail=detail_text(d))))
         more = w["rows"] - len(w["example_details"])
         if more > 0:

@@ -122,7 +122,7 @@ def create_app(desk: Desk) -> Flask:
     env.filters["region"] = lambda code: _region(code)
     env.globals.update(status_text=_status_text, reason_text=_reason_text, detail_text=_detail_text, kind_text=_kind_text,
                        category_label=_category_label, decision_reason=_decision_reason, indicator_label=_indicator_label,
-                       pgettext=pgettext)
+                       pgettext=pgettext, place_text=_place_text)
 
     @app.before_request
     def guard():
@@ -654,6 +654,12 @@ def _reason_text(code: str) -> str:
     from cpi_link.roster.reasons import reason_text
 
     return reason_text(code)
+
+
+def _place_text(place) -> str:
+    from cpi_link.calc.handle import place_text
+
+    return place_text(place)
 
 
 def _detail_text(detail: str) -> str:

@@ -79,7 +79,8 @@ def test_one_person_on_two_rosters_is_paid_once_at_the_higher_amount(office):
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
     assert {k: (v["rows"], v["example_file_rows"], v["example_places"]) for k, v in rep["problems"].items()} == {
-        "duplicate_person": (1, [2], ["城市.csv"]), "invalid_id": (1, [4], ["城市.csv"])}
+        "duplicate_person": (1, [2], [{"file": "城市.csv", "sheet": None}]),
+        "invalid_id": (1, [4], [{"file": "城市.csv", "sheet": None}])}
     r = cpi_link(office, "validate", "--roster", city, "--roster", other, "--scheme", "t")
     assert r.returncode == 0, r.stderr
     assert "2 rosters read as one" in r.stdout and "城市.csv" in r.stdout and "补报" in r.stdout

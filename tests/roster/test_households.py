@@ -529,12 +529,20 @@ def test_the_household_warning_names_the_file_and_sheet_of_several_rosters(tmp_p
     assert said in r.stderr
     assert "roster row" not in r.stderr
     w = roster_entry(out)["warnings"]["household_size"]
-    assert (w["rows"], w["example_file_rows"], w["example_places"]) == (1, [3], ["农村.xlsx, sheet 农村低保"])
+    assert (w["rows"], w["example_file_rows"], w["example_places"]) == (1, [3], [{"file": "农村.xlsx", "sheet": "农村低保"}])
     assert w["example_rows"] == [4]  # data rows numbered on across the files: 2 in the CSV, then 丙, 丁
     v = cli("validate", "--roster", city, "--roster", rural, "--format", "json")
     assert v.exit_code == 0, v.stderr
     vw = json.loads(v.stdout)["warnings"]["household_size"]
-    assert (vw["example_file_rows"], vw["example_places"]) == ([3], ["农村.xlsx, sheet 农村低保"])
+    assert (vw["example_file_rows"], vw["example_places"]) == ([3], [{"file": "农村.xlsx", "sheet": "农村低保"}])
+    # stored as data, whoever ran it: a Chinese session stores the same place and is shown it in Chinese
+    zh = cli("--lang", "zh", "--config", cfg, "calc", "--month", "2024-01", "--roster", city, "--roster", rural,
+             "--standards", std, "--scheme", "t", "--out", tmp_path / "zh", "--format", "json")
+    assert zh.exit_code == 0, zh.stderr
+    assert roster_entry(tmp_path / "zh")["warnings"]["household_size"]["example_places"] == w["example_places"]
+    assert "农村.xlsx，工作表 农村低保" in zh.stderr
+    zv = cli("--lang", "zh", "validate", "--roster", city, "--roster", rural, "--format", "json")
+    assert json.loads(zv.stdout)["warnings"]["household_size"]["example_places"] == vw["example_places"]
 
 
 def test_the_household_warning_names_the_csv_line_a_person_sees(tmp_path, cli, setup):

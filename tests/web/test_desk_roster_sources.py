@@ -158,3 +158,50 @@ def test_serve_options_standards_max_and_no_remark_check_reach_the_check(tmp_pat
     assert 'id="check-total">90.00<' in page, page
     assert "备注检查已关闭" in page  # remark check off
     assert "花名册第 2 行：张建国（户主）一户：保障人数写的是 3，但列出了 2 名成员" in page
+
+
+def test_a_household_warning_of_several_files_names_file_and_sheet_in_the_pages_language(tmp_path, home):
+    """The manifest keeps where a warned row is as data ({"file", "sheet"}); the page words it in
+    Chinese. shanxi-2021 (城市低保 30 a person): 陈新来 2 x 30 (CSV) + 丙's household, 保障人数 3 but
+    2 members listed (sheet 城区), 2 x 30 = 120.00."""
+    import openpyxl
+    import requests
+
+    figs = tmp_path / "山西.csv"
+    figs.write_text("地区代码,月份,指标,指数\n140000,2025-06,居民消费价格指数,103.6\n140000,2025-06,食品,101.0\n", encoding="utf-8")
+    assert cli_run(home, "fetch", "--source", "file", "--file", str(figs)).returncode == 0
+    csv = tmp_path / "城市.csv"
+    csv.write_text("身份证号,姓名,与户主关系,保障类别,行政区划代码,城乡,保障人数\n"
+                   f"{NEW_ID},陈新来,户主,城市低保,140105,城市,2\n", encoding="utf-8")
+    book = tmp_path / "花名册.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "城区"
+    ws.append(["身份证号", "姓名", "与户主关系", "保障类别", "行政区划代码", "城乡", "保障人数"])
+    ws.append([IDS[0], "张建国", "户主", "城市低保", "140105", "城市", 3])
+    ws.append([IDS[1], "李秀英", "妻子", "城市低保", "140105", "城市", None])
+    for row in ws.iter_rows(min_row=2, max_col=1):
+        for c in row:
+            c.number_format = "@"
+    wb.save(book)
+    standards = copy_sample_standards(tmp_path / "standards.csv")
+    desk = start_desk(home)
+    try:
+        import re
+        import time
+
+        s = requests.Session()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', s.get(desk.url).text).group(1)
+        with csv.open("rb") as a, book.open("rb") as b, standards.open("rb") as sf:
+            s.post(desk.base + "/month/check", data={"csrf": csrf, "month": "2025-06"},
+                   files=[("roster", (csv.name, a)), ("roster", (book.name, b)), ("standards", (standards.name, sf))])
+        for _ in range(240):
+            page = s.get(desk.base + "/month?month=2025-06").text
+            if 'id="check-result"' in page or 'class="task failed"' in page:
+                break
+            time.sleep(0.5)
+    finally:
+        log = desk.stop()
+    assert "Traceback" not in log
+    assert 'id="check-total">120.00<' in page, page
+    assert "花名册 花名册.xlsx，工作表 城区 第 2 行：张建国（户主）一户：保障人数写的是 3，但列出了 2 名成员" in page, page
