@@ -342,11 +342,12 @@ class Ledger:
                 problems.append((str(p), message(N_("month record {key} differs from the one the journal proves (edited?)"), key=key)))
             else:
                 problems.append((str(p), message(N_("month record {key} is not in the journal (written outside cpi-link?)"), key=key)))
+        found = _hashes([self.dir / rel for rel in st.payment_files])
         for rel, sha in sorted(st.payment_files.items()):
             p = self.dir / rel
             if not p.exists():
                 problems.append((str(p), message(N_("payment file named in the journal is missing (deleted?)"))))
-            elif not _hash_is(p, sha):
+            elif found[p] != sha:
                 problems.append((str(p), message(N_("payment file differs from the one the journal proves (edited?)"))))
         return problems, pending
 
@@ -406,6 +407,7 @@ class Ledger:
         problems, unsealed = [], []
         if st.problems:
             return problems, unsealed
+        found = _hashes([self.folder(info["dir"]) / "payments.parquet" for _e, info in st.runs.values()]) if hash_files else {}
         for rid, (e, info) in st.runs.items():
             d = self.folder(info["dir"])
             try:
@@ -425,7 +427,7 @@ class Ledger:
             bad = out != info.get("payments_sha256") or any(
                 counts.get(k) != info.get(k) for k in ("paid_rows", "persons", "total_amount"))
             if not bad and hash_files:
-                bad = not _hash_is(d / "payments.parquet", out)
+                bad = found[d / "payments.parquet"] != out
             if bad:
                 problems.append((str(d), message(N_("its payments or totals differ from what journal entry {seq} records "
                                                     "(outputs replaced or edited?)"), seq=e["seq"])))
@@ -682,13 +684,19 @@ def _yuan(fen) -> str | None:
     return fen_to_yuan_str(int(fen)) if isinstance(fen, int) else None
 
 
-def _hash_is(path: Path, sha: str | None) -> bool:
-    """The file at `path` has the sha256 `sha`, hashed whole every time: a cache kept in home would be
-    trusted against a writer of home (benchmarks/README.md, the two witnesses)."""
-    try:
-        return sha256_file(path) == sha
-    except OSError:
-        return False
+def _hashes(paths: list[Path]) -> dict:
+    """Each file's sha256 (None if unreadable), hashed whole every time, two at once (hashlib releases
+    the GIL): a cache kept in home would be trusted against a writer of home (benchmarks/README.md)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(p):
+        try:
+            return sha256_file(p)
+        except OSError:
+            return None
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(paths, pool.map(one, paths)))
 
 
 def _drop_stamp_cache(ledger_dir: Path) -> None:
