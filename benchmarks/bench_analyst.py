@@ -8,8 +8,14 @@
   median wall and peak memory of each child (os.wait4's rusage of that child alone):
   - diff of the two runs (--show 5; --format csv) against one DuckDB full outer join with the
     same change classes (COPY ... TO CSV for the CSV);
-  - simulate 2016-07..2025-12, national against national, against DuckDB reading the roster once
-    and grouping it by (category, region, area, persons): a floor, not the same result;
+  - simulate 2016-07..2025-12, national against national, against the same costing in SQL: the
+    roster's rows checked (ID check character and birth date, category words, 6-digit region,
+    persons 1..99), grouped by (category, region, area, persons, birth month after the first paid
+    month), joined with each triggered month's rate, categories and multiplier (national.toml's
+    versions and overlays) and the standards in force that month (county, else prefecture, else
+    province), yuan rounded half up per person, a person listed twice paid once on their row with
+    the highest amount (the first among equals); persons and totals of every month are checked
+    equal to the fen first;
   - estimate of the headcounts for 2019-11 against the same costing in SQL (category words, the
     standard of the county, else its prefecture, else its province, in force that month; yuan
     rounded half up per person); both totals are checked equal to the fen first;
@@ -74,10 +80,66 @@ else:
     con.execute(f"COPY ({q} SELECT * FROM J ORDER BY change, src) TO '{out}' (HEADER)")
 """
 
-DUCK_GROUP = r"""
-import sys, duckdb
-duckdb.connect().execute(f"SELECT 保障类别, 行政区划代码, 城乡, 保障人数, count(*) FROM '{sys.argv[1]}' GROUP BY ALL").fetchall()
+DUCK_SIMULATE = r'''
+import sys, json, duckdb
+from decimal import Decimal
+roster, std, months_json, out = sys.argv[1:5]
+MONTHS = json.loads(months_json)  # [[month, rate_pct, version], ...] of the triggered months
+WORDS = {"城市低保": "urban_dibao", "农村低保": "rural_dibao", "城市特困": "urban_tekun", "农村特困": "rural_tekun",
+         "领取失业保险金人员": "unemployment_insurance", "优抚对象": "special_care", "孤儿": "orphan", "低保边缘人口": "dibao_edge"}
+CODES = ["urban_dibao", "rural_dibao", "urban_tekun", "rural_tekun", "unemployment_insurance", "special_care", "orphan",
+         "de_facto_orphan", "hiv_child", "unemployment_allowance", "dibao_edge"]
+# config/schemes/national.toml: categories per version (None: by the row's area); overlays by month
+V2016 = {"urban_dibao": "urban", "rural_dibao": "rural", "urban_tekun": "urban", "rural_tekun": "rural",
+         "unemployment_insurance": "urban", "special_care": None}
+VERSIONS = {"national-2016-1835": V2016, "national-2021-1553": V2016 | {"orphan": None, "de_facto_orphan": None, "hiv_child": None}}
+OVERLAYS = [("2020-03", "2020-06", 2, {"orphan": None, "de_facto_orphan": None, "unemployment_allowance": "urban"}),
+            ("2022-08", "2023-02", 1, {"unemployment_allowance": "urban", "dibao_edge": None})]
+plan = []  # (month, yyyymm, rate_h, multiplier, code, paid_area)
+for month, rate, version in MONTHS:
+    cats, mult = dict(VERSIONS[version]), 1
+    for a, b, m, add in OVERLAYS:
+        if a <= month <= b:
+            cats, mult = cats | add, mult * m
+    rate_h = int(Decimal(rate) * 100)  # hundredths of a percent: 19.1 -> 1910
+    plan += [f"('{month}', {month.replace('-', '')}, {rate_h}, {mult}, '{c}', {'NULL' if a is None else repr(a)})" for c, a in cats.items()]
+first = min(m.replace("-", "") for m, _r, _v in MONTHS)  # born before the first month: one group
+words = ", ".join(f"('{w}', '{c}')" for w, c in WORDS.items()) + ", " + ", ".join(f"('{c}', '{c}')" for c in CODES)
+q = f"""
+WITH w(word, code) AS (VALUES {words}),
+plan(month, ym, rate_h, mult, code, paid_area) AS (VALUES {", ".join(plan)}),
+r AS (SELECT row_number() OVER () AS rn, trim(身份证号) AS id, trim(保障类别) AS cat, trim(行政区划代码) AS region,
+        CASE WHEN trim(城乡) IN ('城市', '城镇', 'urban') THEN 'urban' WHEN trim(城乡) IN ('农村', 'rural') THEN 'rural' END AS area,
+        CASE WHEN trim(保障人数) = '' OR 保障人数 IS NULL THEN 1 ELSE TRY_CAST(trim(保障人数) AS INTEGER) END AS persons
+      FROM read_parquet('{roster}')),
+-- a valid ID: 17 digits, the GB 11643 check character, a real birth date
+ok AS (SELECT r.rn, upper(r.id) AS id, w.code, r.region, coalesce(r.area, '') AS area, r.persons, CASE WHEN substr(r.id, 7, 6)::INTEGER > {first} THEN substr(r.id, 7, 6)::INTEGER ELSE 0 END AS born FROM r JOIN w ON w.word = r.cat
+       WHERE regexp_full_match(r.id, '[0-9]{{17}}[0-9Xx]') AND r.persons BETWEEN 1 AND 99 AND regexp_full_match(r.region, '[0-9]{{6}}')
+         AND TRY_STRPTIME(substr(r.id, 7, 8), '%Y%m%d') IS NOT NULL
+         AND substr('10X98765432', 1 + ((7 * (ascii(substr(r.id, 1, 1)) - 48) + 9 * (ascii(substr(r.id, 2, 1)) - 48) + 10 * (ascii(substr(r.id, 3, 1)) - 48) + 5 * (ascii(substr(r.id, 4, 1)) - 48) + 8 * (ascii(substr(r.id, 5, 1)) - 48) + 4 * (ascii(substr(r.id, 6, 1)) - 48) + 2 * (ascii(substr(r.id, 7, 1)) - 48) + 1 * (ascii(substr(r.id, 8, 1)) - 48) + 6 * (ascii(substr(r.id, 9, 1)) - 48) + 3 * (ascii(substr(r.id, 10, 1)) - 48) + 7 * (ascii(substr(r.id, 11, 1)) - 48) + 9 * (ascii(substr(r.id, 12, 1)) - 48) + 10 * (ascii(substr(r.id, 13, 1)) - 48) + 5 * (ascii(substr(r.id, 14, 1)) - 48) + 8 * (ascii(substr(r.id, 15, 1)) - 48) + 4 * (ascii(substr(r.id, 16, 1)) - 48) + 2 * (ascii(substr(r.id, 17, 1)) - 48)) % 11)::INTEGER, 1) = upper(substr(r.id, 18, 1))),
+s AS (SELECT p.month, s.region_code, s.urban_monthly::DECIMAL(12, 2) AS um, s.rural_annual::DECIMAL(12, 2) AS ra
+      FROM (SELECT DISTINCT month FROM plan) p JOIN read_csv('{std}', all_varchar=true) s ON s.effective_from <= p.month
+      QUALIFY row_number() OVER (PARTITION BY p.month, s.region_code ORDER BY s.effective_from DESC) = 1),
+ok2 AS (SELECT *, count(*) OVER (PARTITION BY id) > 1 AS twice FROM ok),
+g AS (SELECT code, region, area, persons, born, count(*) FILTER (WHERE NOT twice) AS n FROM ok2 GROUP BY ALL),
+priced AS (SELECT plan.month, g.*, ((2 * (CASE coalesce(plan.paid_area, nullif(g.area, '')) WHEN 'urban' THEN coalesce(s1.um, s2.um, s3.um) * 1200
+              WHEN 'rural' THEN coalesce(s1.ra, s2.ra, s3.ra) * 100 END)::BIGINT * plan.rate_h + 12000000) // 24000000) * 100 * plan.mult AS fen
+      FROM g JOIN plan ON plan.code = g.code AND g.born <= plan.ym
+      LEFT JOIN s s1 ON s1.month = plan.month AND s1.region_code = g.region
+      LEFT JOIN s s2 ON s2.month = plan.month AND s2.region_code = left(g.region, 4) || '00'
+      LEFT JOIN s s3 ON s3.month = plan.month AND s3.region_code = left(g.region, 2) || '0000'),
+paid AS (SELECT * FROM priced WHERE fen IS NOT NULL),
+-- people listed once: by group; a person listed twice: the row with the highest amount, the first among equals
+single AS (SELECT month, sum(n * persons) AS persons, sum(n * persons * fen) AS fen FROM paid GROUP BY month),
+dup AS (SELECT p.month, sum(persons) AS persons, sum(persons * fen) AS fen FROM (
+          SELECT p.month, ok2.persons, p.fen FROM ok2 JOIN paid p USING (code, region, area, persons, born) WHERE ok2.twice
+          QUALIFY row_number() OVER (PARTITION BY p.month, ok2.id ORDER BY p.fen * ok2.persons DESC, ok2.rn) = 1) p GROUP BY p.month)
+SELECT month, (single.persons + coalesce(dup.persons, 0))::BIGINT, (single.fen + coalesce(dup.fen, 0))::BIGINT
+FROM single LEFT JOIN dup USING (month) ORDER BY month
 """
+rows = duckdb.connect().execute(q).fetchall()
+open(out, "w").write(json.dumps([[m, p, f"{f // 100}.{f % 100:02d}"] for m, p, f in rows]))
+'''
 
 DUCK_ESTIMATE = r'''
 import sys, duckdb
@@ -151,6 +213,19 @@ def main(argv=None) -> int:
         twin = (work / "duck-estimate.txt").read_text().split()
         if twin != [est["total_amount"], str(est["persons"])]:
             raise RuntimeError(f"estimate: {est['total_amount']} yuan for {est['persons']} persons; DuckDB {twin}")
+    sim = [CLI, "--home", str(home), "simulate", "--scheme", "national", "--baseline", "national", "--since", "2016-07",
+           "--until", "2025-12", "--roster", str(roster), "--standards", STD, "--format", "json"]
+    sim_months = "[]"
+    if "simulate" in only:  # the twin is given each triggered month's rate and version, as `cpi-link trigger` decides them
+        res = json.loads(subprocess.run(sim, env=env, check=True, capture_output=True, text=True).stdout)["months"]
+        paid = [m for m in res if m["baseline_triggered"]]
+        sim_months = json.dumps([[m["month"], m["baseline_rate_pct"], m["baseline_version"]] for m in paid])
+        measure([py, "-c", DUCK_SIMULATE, str(roster), STD, sim_months, str(work / "duck-simulate.json")])
+        twin = json.loads((work / "duck-simulate.json").read_text())
+        ours = [[m["month"], m["baseline_persons"], m["baseline_amount"]] for m in paid]
+        if twin != ours or any(m["baseline_amount"] != "0.00" for m in res if not m["baseline_triggered"]):
+            raise RuntimeError(f"simulate per month: {ours}; DuckDB {twin}")
+        print(f"simulate: {len(paid)} paid months equal to the fen in DuckDB", flush=True)
     # a ledger of every triggered month from 2019-04 on, paid by run once and kept (minutes to build)
     ledger_home = a.out / f"ledger-home-{a.rows}"
     if "ledger-export" in only:
@@ -171,9 +246,7 @@ def main(argv=None) -> int:
     pairs = {
         "diff": ([CLI, "--home", str(home), "diff", *runs, "--show", "5"], [py, "-c", DUCK_DIFF, *runs, "table"]),
         "diff-csv": ([CLI, "--home", str(home), "diff", *runs, "--format", "csv"], [py, "-c", DUCK_DIFF, *runs, str(work / "d.csv")]),
-        "simulate": ([CLI, "--home", str(home), "simulate", "--scheme", "national", "--baseline", "national", "--since", "2016-07",
-                      "--until", "2025-12", "--roster", str(roster), "--standards", STD, "--format", "json"],
-                     [py, "-c", DUCK_GROUP, str(roster)]),
+        "simulate": (sim, [py, "-c", DUCK_SIMULATE, str(roster), STD, sim_months, str(work / "duck-simulate.json")]),
         "estimate": ([CLI, "--home", str(home), "estimate", "--counts", str(counts), "--month", "2019-11", "--scheme", "national",
                       "--standards", STD, "--format", "json"], [py, "-c", DUCK_ESTIMATE, str(counts), STD, str(work / "duck-estimate.txt")]),
         "ledger-export": ([CLI, "--home", str(ledger_home), "ledger", "export", "--out", str(work / "export" / "a.parquet")],
