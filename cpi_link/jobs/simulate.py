@@ -35,7 +35,8 @@ class Groups:
     """A roster's payable rows grouped by what an amount depends on: `checked` holds one row per
     distinct (category, region, area, persons, born) as CHECKED_SCHEMA for the batch engine, with
     `weight` rows of people listed once; `dup_key`/`dup_group` are the rows of people listed more
-    than once (their person key and group), kept apart for calc's dedup, in roster order. `born` is
+    than once (their person key and group), kept apart for calc's dedup, by person and then in
+    roster order (`dup_start`: where each person's rows begin). `born` is
     the birth month (YYYYMM) of people born after the first month simulated, else 0; `stopped`
     marks rows whose 备注 says the person stopped (paid only under a scheme with remark_check = false)."""
 
@@ -46,6 +47,7 @@ class Groups:
     stopped: np.ndarray  # bool per group
     dup_key: np.ndarray
     dup_group: np.ndarray
+    dup_start: np.ndarray
 
 
 _BY = ("category", "region_code", "area", "persons", "born", "stopped")
@@ -97,14 +99,16 @@ def roster_groups(handle, first_month: str = "0000-00") -> Groups:
     grouped = rows.group_by(list(_BY), use_threads=False).aggregate([("once", "sum")])
     grouped = grouped.append_column("group", pa.array(np.arange(grouped.num_rows)))
     dup = rows.filter(pa.array(twice)).join(grouped.select(list(_BY) + ["group"]), list(_BY), use_threads=False)
-    dup = dup.sort_by("at")  # roster order: calc keeps a person's first row among equal amounts
+    dup = dup.sort_by([("key", "ascending"), ("at", "ascending")])  # a person's rows together, in roster order
+    dup_key = dup.column("key").to_numpy().astype(np.int64)
     checked = group_rows(*(pc.if_else(pc.equal(grouped.column(c), _NULL), pa.scalar(None, pa.string()), grouped.column(c)).combine_chunks()
                            for c in _BY[:4]))
     return Groups(checked, grouped.column("once_sum").to_numpy().astype(np.int64),
                   grouped.column("born").to_numpy().astype(np.int64),
                   checked.column("persons").to_numpy(zero_copy_only=False).astype(np.int64),
                   grouped.column("stopped").to_numpy().astype(bool),
-                  dup.column("key").to_numpy().astype(np.int64), dup.column("group").to_numpy().astype(np.int64))
+                  dup_key, dup.column("group").to_numpy().astype(np.int64),
+                  np.flatnonzero(np.r_[True, dup_key[1:] != dup_key[:-1]]) if len(dup_key) else np.zeros(0, np.int64))
 
 
 def cost(groups: Groups, plan) -> tuple[int, int, int]:
@@ -119,13 +123,13 @@ def cost(groups: Groups, plan) -> tuple[int, int, int]:
         paid &= ~groups.stopped
     w = np.where(paid, groups.weight, 0)
     rows, people, fen = int(w.sum()), int((w * persons).sum()), int((w * p.amount_fen).sum())
-    dup = np.flatnonzero(paid[groups.dup_group])
-    if len(dup):
-        g, key = groups.dup_group[dup], groups.dup_key[dup]
-        order = np.lexsort((dup, -p.amount_fen[g], key))  # per person: highest amount, first row
-        first = np.ones(len(order), bool)
-        first[1:] = key[order][1:] != key[order][:-1]
-        kept = g[order[first]]
+    if len(groups.dup_group):  # per person (rows together, in roster order): the highest paid amount, its first row
+        g, start = groups.dup_group, groups.dup_start
+        amount = np.where(paid[g], p.amount_fen[g], -1)  # a paid amount may be 0: -1 marks a row not paid
+        best = np.maximum.reduceat(amount, start)
+        person = np.repeat(np.arange(len(start)), np.diff(np.r_[start, len(g)]))
+        top = np.flatnonzero((amount == best[person]) & (best[person] >= 0))
+        kept = g[top[np.r_[True, person[top][1:] != person[top][:-1]]]] if len(top) else top
         rows, people, fen = rows + len(kept), people + int(persons[kept].sum()), fen + int(p.amount_fen[kept].sum())
     return rows, people, fen
 

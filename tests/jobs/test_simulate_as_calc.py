@@ -105,3 +105,23 @@ def test_simulate_no_remark_check_as_calc(tmp_path, cli, cli_setup):
             "--roster", roster, "--standards", std)
     assert t.exit_code == 0, t.stderr
     assert "remark check off under nr (remark_check = false)" in " ".join(t.stdout.split())
+
+
+def test_simulate_keeps_a_persons_highest_paid_row_wherever_it_is(tmp_path, cli, cli_setup):
+    """A person listed three times, rows apart, the first not paid (dibao_edge is not covered) and
+    the highest last: 31 is kept. A person listed twice, neither row paid: nothing.
+    2024-01: 107.00 (ROSTER) + 31.00 = 138.00 for 6 persons."""
+    cfg, std = cli_setup
+    P5, P6 = make_id("140105", "19700101", "005"), make_id("140105", "19700101", "006")
+    rows = [(P5, "dibao_edge", "140105", "1"), (P6, "dibao_edge", "140105", "1"), *ROSTER[:3],
+            (P5, "rural_dibao", "140105", "1"), (P6, "dibao_edge", "140105", "2"), *ROSTER[3:], (P5, "urban_dibao", "140105", "1")]
+    roster = tmp_path / "r.csv"
+    roster.write_text("身份证号,姓名,类别,行政区划代码,城乡,保障人数\n"
+                      + "".join(f"{p},某{i},{c},{r},,{n}\n" for i, (p, c, r, n) in enumerate(rows)), encoding="utf-8")
+    paid = cli.json("--config", cfg, "calc", "--roster", roster, "--month", "2024-01", "--scheme", "t", "--standards", std,
+                    "--out", tmp_path / "run", "--format", "json")
+    sim = cli.json("--config", cfg, "simulate", "--scheme", "t", "--baseline", "t", "--since", "2024-01", "--until", "2024-01",
+                   "--roster", roster, "--standards", std, "--format", "json")
+    (jan,) = sim["months"]
+    assert paid["total_amount"] == jan["baseline_amount"] == "138.00"
+    assert jan["baseline_persons"] == 6
