@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from calc_helpers import make_id
+from sheet_books import odfpy_book
 
 IDS = [make_id("140105", f"19{60 + i}0101", f"{i + 1:03d}") for i in range(8)]
 HEADER = ["身份证号", "姓名", "类别", "行政区划代码", "保障人数", "银行账号"]
@@ -76,30 +77,6 @@ def xlsxwriter_book(path: Path, sheets: list[tuple[str, list[list], dict]]) -> P
         if opts.get("active"):
             ws.activate()
     wb.close()
-    return path
-
-
-def odfpy_book(path: Path, data: list[list], hidden_rows=()) -> Path:
-    """An ODS with one sheet of these rows (0-based row indices in hidden_rows hidden); a text
-    starting with "=" becomes a formula without a value, as odfpy writes it."""
-    from odf.opendocument import OpenDocumentSpreadsheet
-    from odf.table import Table, TableCell, TableRow
-    from odf.text import P
-
-    doc = OpenDocumentSpreadsheet()
-    table = Table(name="花名册")
-    for i, row in enumerate(data):
-        tr = TableRow(visibility="collapse") if i in hidden_rows else TableRow()
-        for v in row:
-            if isinstance(v, str) and v.startswith("="):
-                cell = TableCell(formula="of:" + v)
-            else:
-                cell = TableCell(valuetype="float", value=v) if isinstance(v, int) else TableCell(valuetype="string")
-                cell.addElement(P(text=str(v)))
-            tr.addElement(cell)
-        table.addElement(tr)
-    doc.spreadsheet.addElement(table)
-    doc.save(str(path))
     return path
 
 

@@ -3,6 +3,8 @@ each month costs what `calc` pays, a person listed twice included (calc keeps th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from calc_helpers import make_id
 
 P1, P2, P3, P4 = (make_id("140105", "19600101", f"{i:03d}") for i in range(1, 5))
@@ -18,9 +20,7 @@ ROSTER = [(P1, "urban_dibao", "140105", "1"), (P1, "rural_dibao", "140105", "1")
 
 def test_simulate_costs_what_calc_pays(tmp_path, cli, cli_setup):
     cfg, std = cli_setup
-    roster = tmp_path / "r.csv"
-    roster.write_text("身份证号,姓名,类别,行政区划代码,城乡,保障人数\n"
-                      + "".join(f"{p},某{i},{c},{r},,{n}\n" for i, (p, c, r, n) in enumerate(ROSTER)), encoding="utf-8")
+    roster = _roster(tmp_path, ROSTER)
     paid = cli.json("--config", cfg, "calc", "--roster", roster, "--month", "2024-01", "--scheme", "t", "--standards", std,
                     "--out", tmp_path / "run", "--format", "json")
     sim = cli.json("--config", cfg, "simulate", "--scheme", "t", "--baseline", "t", "--since", "2024-01", "--until", "2024-02",
@@ -40,9 +40,7 @@ def test_simulate_does_not_pay_people_before_their_birth(tmp_path, cli, cli_setu
     cfg, std = cli_setup
     p5, p6 = make_id("140105", "20240203", "005"), make_id("140105", "20240105", "006")
     rows = ROSTER + [(p5, "urban_dibao", "140105", "1"), (p6, "urban_dibao", "140105", "1")]
-    roster = tmp_path / "r.csv"
-    roster.write_text("身份证号,姓名,类别,行政区划代码,城乡,保障人数\n"
-                      + "".join(f"{p},某{i},{c},{r},,{n}\n" for i, (p, c, r, n) in enumerate(rows)), encoding="utf-8")
+    roster = _roster(tmp_path, rows)
     paid = cli.json("--config", cfg, "calc", "--roster", roster, "--month", "2024-01", "--scheme", "t", "--standards", std,
                     "--out", tmp_path / "run", "--format", "json")
     sim = cli.json("--config", cfg, "simulate", "--scheme", "t", "--baseline", "t", "--since", "2024-01", "--until", "2024-02",
@@ -58,14 +56,10 @@ def test_simulate_remark_check_as_the_scheme_says(tmp_path, cli, cli_setup):
     costs both months as calc pays them.
     P5 urban_dibao 140105 with 备注 停保: 31 when paid. t: 107.00 (as above); nr: 107 + 31 = 138.00."""
     cfg, std = cli_setup
-    text = (cfg / "schemes" / "t.toml").read_text(encoding="utf-8")
-    (cfg / "schemes" / "nr.toml").write_text(text.replace('scheme = "t"', 'scheme = "nr"\nremark_check = false', 1),
-                                             encoding="utf-8")
+    _scheme_without_remark_check(cfg)
     p5 = make_id("140105", "19600101", "005")
     rows = [r + ("",) for r in ROSTER] + [(p5, "urban_dibao", "140105", "1", "停保")]
-    roster = tmp_path / "r.csv"
-    roster.write_text("身份证号,姓名,类别,行政区划代码,城乡,保障人数,备注\n"
-                      + "".join(f"{p},某{i},{c},{r},,{n},{m}\n" for i, (p, c, r, n, m) in enumerate(rows)), encoding="utf-8")
+    roster = _roster(tmp_path, rows)
     totals = {}
     for name in ("t", "nr"):
         totals[name] = cli.json("--config", cfg, "calc", "--roster", roster, "--month", "2024-01", "--scheme", name,
@@ -83,14 +77,10 @@ def test_simulate_no_remark_check_as_calc(tmp_path, cli, cli_setup):
     it; the JSON says remark_check false under each scheme. Without the option, the table names the
     scheme whose remark_check = false."""
     cfg, std = cli_setup
-    text = (cfg / "schemes" / "t.toml").read_text(encoding="utf-8")
-    (cfg / "schemes" / "nr.toml").write_text(text.replace('scheme = "t"', 'scheme = "nr"\nremark_check = false', 1),
-                                             encoding="utf-8")
+    _scheme_without_remark_check(cfg)
     p5 = make_id("140105", "19600101", "005")
     rows = [r + ("",) for r in ROSTER] + [(p5, "urban_dibao", "140105", "1", "停保")]
-    roster = tmp_path / "r.csv"
-    roster.write_text("身份证号,姓名,类别,行政区划代码,城乡,保障人数,备注\n"
-                      + "".join(f"{p},某{i},{c},{r},,{n},{m}\n" for i, (p, c, r, n, m) in enumerate(rows)), encoding="utf-8")
+    roster = _roster(tmp_path, rows)
     paid = cli.json("--config", cfg, "calc", "--roster", roster, "--month", "2024-01", "--scheme", "t", "--standards", std,
                     "--out", tmp_path / "run", "--format", "json", "--no-remark-check")
     sim = cli.json("--config", cfg, "simulate", "--scheme", "t", "--baseline", "t", "--since", "2024-01", "--until", "2024-01",
@@ -115,9 +105,7 @@ def test_simulate_keeps_a_persons_highest_paid_row_wherever_it_is(tmp_path, cli,
     P5, P6 = make_id("140105", "19700101", "005"), make_id("140105", "19700101", "006")
     rows = [(P5, "dibao_edge", "140105", "1"), (P6, "dibao_edge", "140105", "1"), *ROSTER[:3],
             (P5, "rural_dibao", "140105", "1"), (P6, "dibao_edge", "140105", "2"), *ROSTER[3:], (P5, "urban_dibao", "140105", "1")]
-    roster = tmp_path / "r.csv"
-    roster.write_text("身份证号,姓名,类别,行政区划代码,城乡,保障人数\n"
-                      + "".join(f"{p},某{i},{c},{r},,{n}\n" for i, (p, c, r, n) in enumerate(rows)), encoding="utf-8")
+    roster = _roster(tmp_path, rows)
     paid = cli.json("--config", cfg, "calc", "--roster", roster, "--month", "2024-01", "--scheme", "t", "--standards", std,
                     "--out", tmp_path / "run", "--format", "json")
     sim = cli.json("--config", cfg, "simulate", "--scheme", "t", "--baseline", "t", "--since", "2024-01", "--until", "2024-01",
@@ -125,3 +113,20 @@ def test_simulate_keeps_a_persons_highest_paid_row_wherever_it_is(tmp_path, cli,
     (jan,) = sim["months"]
     assert paid["total_amount"] == jan["baseline_amount"] == "138.00"
     assert jan["baseline_persons"] == 6
+
+
+def _roster(tmp_path, rows) -> Path:
+    """A CSV roster of (id, category, region, persons[, remark]) rows, named 某0, 某1, ..."""
+    remark = len(rows[0]) == 5
+    lines = [f"{r[0]},某{i},{r[1]},{r[2]},,{r[3]}" + (f",{r[4]}" if remark else "") for i, r in enumerate(rows)]
+    path = tmp_path / "r.csv"
+    path.write_text("身份证号,姓名,类别,行政区划代码,城乡,保障人数" + (",备注" if remark else "") + "\n"
+                    + "".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def _scheme_without_remark_check(cfg) -> None:
+    """Scheme nr: scheme t with remark_check = false."""
+    text = (cfg / "schemes" / "t.toml").read_text(encoding="utf-8")
+    (cfg / "schemes" / "nr.toml").write_text(text.replace('scheme = "t"', 'scheme = "nr"\nremark_check = false', 1),
+                                             encoding="utf-8")

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from calc_helpers import make_id
+from sheet_books import odfpy_book
 
 IDS = [make_id("140105", f"19{60 + i}0101", f"{i + 1:03d}") for i in range(10)]
 
@@ -299,25 +300,7 @@ def _book_with_hidden_column(path: Path, data: list[list], hidden: int) -> Path:
         ws.col(hidden).hidden = True
         wb.save(str(path))
         return path
-    from odf.opendocument import OpenDocumentSpreadsheet
-    from odf.table import Table, TableCell, TableColumn, TableRow
-    from odf.text import P
-
-    doc = OpenDocumentSpreadsheet()
-    table = Table(name="花名册")
-    table.addElement(TableColumn(numbercolumnsrepeated=hidden))
-    table.addElement(TableColumn(visibility="collapse"))
-    table.addElement(TableColumn(numbercolumnsrepeated=len(data[0]) - hidden - 1))
-    for row in data:
-        tr = TableRow()
-        for v in row:
-            cell = TableCell(valuetype="float", value=v) if isinstance(v, int) else TableCell(valuetype="string")
-            cell.addElement(P(text=str(v)))
-            tr.addElement(cell)
-        table.addElement(tr)
-    doc.spreadsheet.addElement(table)
-    doc.save(str(path))
-    return path
+    return odfpy_book(path, data, hidden_column=hidden)
 
 
 @pytest.mark.parametrize("suffix", [".xls", ".ods"])
