@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import functools
@@ -387,6 +388,12 @@ def emit_csv_batches(batches, columns: list[str], encoding: str | CsvEncoding | 
     enc = csv_encoding(encoding)
     sys.stdout.flush()
     out = getattr(sys.stdout, "buffer", None)
+    if enc == "utf-8-sig":  # the BOM once, at the start: str.encode("utf-8-sig") puts one before every batch
+        enc = "utf-8"
+        if out is None:
+            sys.stdout.write("\ufeff")
+        else:
+            out.write(codecs.BOM_UTF8)
 
     def write(data: bytes) -> None:
         if enc != "utf-8":

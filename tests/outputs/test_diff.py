@@ -102,3 +102,15 @@ def test_diff_bad_folder_exits_2(cli, home, tmp_path):
     a, _ = make_runs(cli, home, tmp_path)
     r = cli("diff", a, tmp_path / "missing")
     assert r.exit_code == 2 and "missing" in r.stderr
+
+
+def test_diff_csv_encodings_write_the_rows_once(cli, home, tmp_path):
+    """Issue 34: --encoding on the streamed diff CSV: utf-8-sig puts one BOM before the header (not one
+    before every batch, which glued a BOM to the first row's `change`), gb18030 the same text."""
+    a, b = make_runs(cli, home, tmp_path)
+    plain = cli("diff", a, b, "--format", "csv").stdout_bytes
+    sig = cli("diff", a, b, "--format", "csv", "--encoding", "utf-8-sig").stdout_bytes
+    assert sig.startswith(b"\xef\xbb\xbfchange,") and sig.count(b"\xef\xbb\xbf") == 1
+    assert sig[3:] == plain and plain.decode("utf-8").splitlines()[1].startswith("added,")
+    gb = cli("diff", a, b, "--format", "csv", "--encoding", "gb18030").stdout_bytes
+    assert gb.decode("gb18030") == plain.decode("utf-8") and "丙".encode("gb18030") in gb
