@@ -323,7 +323,7 @@ def note_text(note: str) -> str:
         parts = m.group(1).split(" / ")
         return "（" + " / ".join(names.get(x, x) for x in parts) + "）" if any(x in names for x in parts) else m.group(0)
 
-    return re.sub(r" ?\(([^()]*)\)", zh, out)
+    return re.sub(r" ?\(((?:[^()]|\([^()]*\))*)\)", zh, out)  # a name may hold its own (...): Chinese New Year (Spring Festival)
 
 
 def is_overdue(dl: Deadline, today: date | None = None) -> bool:

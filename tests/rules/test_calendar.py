@@ -63,3 +63,13 @@ def test_trigger_shows_the_deadline_and_reason(cli):
     assert "2020-02-13" in text and "Spring Festival" in text
     [j] = cli.json("trigger", "--scheme", "national", "--month", "2019-12", "--format", "json")
     assert j["payment_deadline"] == "2020-02-13" and j["overdue"] is True and "2020-01-19" in j["payment_deadline_note"]
+
+
+def test_holiday_names_in_chinese_include_the_spring_festival(cli):
+    """Issue 34: a Chinese run named the Spring Festival in English: its English name holds its own
+    parentheses, "Chinese New Year (Spring Festival)", which the note's (names) pattern cut in two."""
+    r = cli("--lang", "zh", "trigger", "--scheme", "national", "--month", "2019-12")
+    assert r.exit_code == 0, r.stderr
+    text = "".join(r.stdout.split())
+    assert "2020-01-24..2020-01-31（春节/春节延长假期）" in text, text
+    assert "Spring" not in text and "Holiday" not in text
