@@ -62,7 +62,7 @@ def estimate(
         out = [{"kind": "category", "key": c["category"], "persons": c["persons"], "amount": c["amount"]} for c in res["by_category"]]
         out += [{"kind": "funder", "key": f["funder"], "share": f["share"], "amount": f["amount"]} for f in res.get("by_funder", [])]
         out.append({"kind": "total", "key": "", "persons": res["persons"], "amount": res["total_amount"]})
-        emit_csv([{"month": res["month"], "triggered": str(res["triggered"]).lower(), "rate_pct": res["rate_pct"], **o} for o in out],
+        emit_csv([{"month": res["month"], "triggered": res["triggered"], "rate_pct": res["rate_pct"], **o} for o in out],
                  ["month", "triggered", "rate_pct", "kind", "key", "persons", "share", "amount"])
         return
     from rich.markup import escape

@@ -144,8 +144,7 @@ def programme_list(
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:
-        emit_csv([{**r, "example": str(r["example"]).lower(), "verified": str(r["verified"]).lower()} for r in rows], list(rows[0]) if rows else
-                 ["programme", "name", "document", "payment_month", "method", "example", "verified", "path"])
+        emit_csv(rows, ["programme", "name", "document", "payment_month", "method", "example", "verified", "path"])
     else:
         from rich.markup import escape
         from rich.table import Table
@@ -190,7 +189,8 @@ def programme_show(
               "method", "index", "rounding", "minimum", "multiplier", "source", "note", "path", "sha256"):
         v = data.get(k)
         if v not in (None, [], ""):
-            con.print(f"[bold]{heading(k)}[/]: {escape(str(v))}")
+            v = (_("yes") if v else _("no")) if isinstance(v, bool) else "; ".join(map(str, v)) if isinstance(v, list) else str(v)
+            con.print(f"[bold]{heading(k)}[/]: {escape(v)}")
     t = Table(title=_("Categories"))
     for c in (_("category"), "类别", _("standard"), *([_("yuan per person")] if p.method == "fixed" else [])):
         t.add_column(c)

@@ -589,3 +589,16 @@ def test_household_warnings_in_chinese(cli, setup, tmp_path):
             "--scheme", "t", "--out", tmp_path / "o")
     assert r.exit_code == 0, r.stderr
     assert "另有 2 行有警告 保障人数与所列成员数不符 (household_size)" in r.stderr, r.stderr
+
+
+def test_programme_show_says_yes_and_no(cli):
+    """Issue 34: programme show printed Python's True/False for verified and example, in Chinese too."""
+    cli.env.update(WIDE)
+    zh = cli("--lang", "zh", "programme", "show", "shanxi-2021-spring-festival")
+    assert zh.exit_code == 0, zh.stderr
+    assert "已核对: 否" in zh.stdout and "示例: 是" in zh.stdout and "True" not in zh.stdout and "False" not in zh.stdout
+    en = cli("--lang", "en", "programme", "show", "shanxi-2021-spring-festival")
+    assert "verified: no" in en.stdout and "example: yes" in en.stdout
+    rows = cli("programme", "list", "--format", "csv").stdout.splitlines()
+    assert rows[0] == "programme,name,document,payment_month,method,example,verified,path"
+    assert rows[1].startswith("shanxi-2021-spring-festival,") and ",fixed,true,false," in rows[1]
