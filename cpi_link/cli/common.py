@@ -385,6 +385,8 @@ def emit_csv_batches(batches, columns: list[str], encoding: str | CsvEncoding | 
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
+    from cpi_link.core.cells import formula_like_mask
+
     enc = csv_encoding(encoding)
     sys.stdout.flush()
     out = getattr(sys.stdout, "buffer", None)
@@ -413,11 +415,11 @@ def emit_csv_batches(batches, columns: list[str], encoding: str | CsvEncoding | 
             v = batch[c]
             v = v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v
             if pa.types.is_string(v.type):
-                odd = pc.fill_null(pc.match_substring_regex(v, r"^[=+@-]"), False)
-                if pc.any(odd).as_py():  # the rare cell that looks like a formula: as emit_csv writes it
-                    rows = np.flatnonzero(odd.to_numpy(zero_copy_only=False))
+                odd = formula_like_mask(v)
+                if odd.any():  # the rare cell that looks like a formula: as emit_csv writes it
+                    rows = np.flatnonzero(odd)
                     fixed = pa.array([_csv_cell(x) for x in v.take(pa.array(rows)).to_pylist()], pa.string())
-                    v = pc.replace_with_mask(v, odd, fixed)
+                    v = pc.replace_with_mask(v, pa.array(odd), fixed)
             arrays.append(v)
         table = pa.Table.from_arrays(arrays, names=columns)
         buf = io.BytesIO()

@@ -76,6 +76,44 @@ def test_the_csv_every_command_writes_uses_the_same_rule():
         ["'=1+1", "'+86 10", "-12.50", "'@x", "'\tx", "6228480012345678902", "'-"]
 
 
+TRICKY = ["=1+1", "+86 10", "-12.50", "+3", "-3.", "-1e5", "-inf", "-NaN", "-", "+", "@x", "\tx", "\rx", "\nx", "", "x=1",
+          "李=", "－12", "6228480012345678902", None, "-0.01", "--1", "-12.50 ", " -1"]
+
+
+@pytest.mark.parametrize("kind", ["string", "large_string", "sliced", "dictionary", "chunked"])
+def test_the_vectorised_check_gives_what_formula_like_gives_value_by_value(kind):
+    """core.cells.formula_like_mask (the streamed CSV writer's check) agrees with formula_like on every
+    value, nulls false, whatever the array's layout."""
+    import pyarrow as pa
+
+    from cpi_link.core.cells import formula_like, formula_like_mask
+
+    want = [v is not None and formula_like(v) for v in TRICKY]
+    arr = pa.array(["pad", "=pad"] + TRICKY, pa.large_string() if kind == "large_string" else pa.string())
+    arr = arr.slice(2)  # an offset into the buffers, as a batch of a larger table has
+    if kind == "dictionary":
+        arr = arr.dictionary_encode()
+    if kind == "chunked":
+        arr = pa.chunked_array([arr.slice(0, 5), arr.slice(5)])
+    assert formula_like_mask(arr).tolist() == want
+    assert want.count(True) == 11  # =1+1, +86 10, -inf, -NaN, -, +, @x, tab, CR, LF and --1 start a formula
+
+
+def test_the_streamed_csv_writes_a_cell_as_emit_csv_does(capsysbinary):
+    """The writer of large CSVs (diff, ledger export) and emit_csv give the same bytes, formula-like
+    cells (a tab or line break first too) and amounts alike."""
+    import pyarrow as pa
+
+    from cpi_link.cli.common import emit_csv, emit_csv_batches
+
+    vals = [v for v in TRICKY if v is not None]
+    emit_csv([{"v": v} for v in vals], ["v"])
+    plain = capsysbinary.readouterr().out
+    emit_csv_batches([{"v": pa.array(vals[:7])}, {"v": pa.array(vals[7:])}], ["v"])
+    assert capsysbinary.readouterr().out == plain
+    assert b"'\tx" in plain and b"\n-12.50\n" in plain
+
+
 def _report_xlsx(run, dest, home):
     env = dict(os.environ, CPI_LINK_HOME=str(home))
     return subprocess.Popen([sys.executable, "-m", "cpi_link", "report", str(run), "--xlsx", str(dest)], env=env,
