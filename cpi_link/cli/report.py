@@ -372,9 +372,12 @@ def diff(
             emit_csv([{"side": k, **s} for k, s in (("A", sa), ("B", sb))] + [{"side": "B - A", "amount": tot["difference"]}],
                      ["side", "month", "run_id", "triggered", "rate_pct", "version", "rows", "persons", "amount"])
             return
+        from cpi_link.core.threads import prefetch
+
         rows = selected(d)
-        emit_csv_batches((columns(d, {k: v[s:s + 65_536] for k, v in rows.items()}, masked)
-                          for s in range(0, len(rows["ia"]), 65_536)), CSV_COLUMNS)
+        # the next batch's columns are made while this one is written
+        emit_csv_batches(prefetch((columns(d, {k: v[s:s + 65_536] for k, v in rows.items()}, masked)
+                                   for s in range(0, len(rows["ia"]), 65_536)), name="diff-rows"), CSV_COLUMNS)
         return
     from rich.markup import escape
     from rich.table import Table

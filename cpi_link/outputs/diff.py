@@ -163,9 +163,11 @@ def diff_runs(path_a: Path | str, path_b: Path | str) -> Diff:
     """The two runs matched by person_id (one hash lookup of B's IDs among A's): `rows` lists the
     people added, removed and changed (in that order, each by its source_row in its run), with a
     bit mask over REASONS for each change."""
-    import pyarrow.compute as pc
+    from cpi_link.core.threads import in_thread
 
-    a, b = read_side(path_a), read_side(path_b)
+    later = in_thread(read_side, path_b)  # the two runs read and checked side by side (pyarrow releases the GIL)
+    a = read_side(path_a)
+    b = later.result()
     ta, tb = a.table, b.table
     ia_m, ib_m = _match(ta.column("person_id"), tb.column("person_id"))
     in_a = np.zeros(tb.num_rows, bool)
@@ -298,7 +300,15 @@ def columns(d: Diff, rows: dict, mask_ids: bool = True) -> dict:
 
     n = len(rows["ia"])
 
+    only = "b" if (rows["ib"] >= 0).all() else "a" if (rows["ia"] >= 0).all() and (rows["ib"] < 0).all() else None
+
     def either(c: str):
+        if only is not None:  # every row on one side (a batch of changed or of removed rows): one take, not two
+            side, idx = (d.b, rows["ib"]) if only == "b" else (d.a, rows["ia"])
+            v = _names(side, idx) if c == "name" else side.table.column(c).take(pa.array(idx))
+            v = v.cast(pa.string()) if pa.types.is_dictionary(v.type) else v
+            if not v.null_count or only == "a":
+                return v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v
         x, y = _pair(d, rows, c)
         if pa.types.is_dictionary(x.type):
             x, y = x.cast(pa.string()), y.cast(pa.string())
