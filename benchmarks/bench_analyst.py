@@ -5,7 +5,7 @@
   child's peak memory includes the parent's), then calc pays it for two months (2019-11, 2020-02)
   into two run folders, and the roster's rows are summed into a headcounts file.
 * Each pair, cpi-link then DuckDB, alternates --repeat times (default 3); the table gives the
-  median wall and peak memory of each child (os.wait4's rusage of that child alone):
+  median wall, CPU (user + system) and peak memory of each child (os.wait4's rusage of that child alone):
   - diff of the two runs (--show 5; --format csv) against one DuckDB full outer join with the
     same change classes (COPY ... TO CSV for the CSV);
   - simulate 2016-07..2025-12, national against national, against the same costing in SQL: the
@@ -18,7 +18,9 @@
     equal to the fen first;
   - estimate of the headcounts for 2019-11 against the same costing in SQL (category words, the
     standard of the county, else its prefecture, else its province, in force that month; yuan
-    rounded half up per person); both totals are checked equal to the fen first;
+    rounded half up per person); both totals are checked equal to the fen first; and against a
+    floor no Python command on this stack can go below: the interpreter importing numpy, pyarrow
+    (compute, parquet), typer and rich and making one Arrow value (pyarrow imports pandas there);
   - ledger export of a ledger paid by `run --since 2019-04 --offline` (every triggered month from
     there on: 23 months of about 950k rows, built once under --out and reused) against DuckDB's
     `COPY (SELECT * FROM 'ledger/payments/*/*.parquet')`; the row counts are checked equal first.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,7 +56,7 @@ def measure(cmd: list[str], env=None) -> dict:
         _, status, ru = os.wait4(p.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd))} failed")
-    return {"wall_s": time.monotonic() - t0, "peak_rss_mib": ru.ru_maxrss / 1024}
+    return {"wall_s": time.monotonic() - t0, "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mib": ru.ru_maxrss / 1024}
 STD = str(bench.STANDARDS)
 
 DUCK_DIFF = r"""
@@ -171,6 +174,9 @@ persons, fen = duckdb.connect().execute(q).fetchone()
 open(out, "w").write(f"{fen // 100}.{fen % 100:02d} {persons}")
 '''
 
+# the start-up every cpi-link command pays before reading a byte (estimate's work is milliseconds)
+STARTUP_FLOOR = "import numpy, pyarrow, pyarrow.compute, pyarrow.parquet, typer, rich.console, rich.table; pyarrow.scalar(1)"
+
 DUCK_EXPORT = r"""
 import sys, duckdb
 home, out = sys.argv[1:3]
@@ -194,6 +200,13 @@ def main(argv=None) -> int:
     py = sys.executable
     roster, _parts, _places = bench.roster_in_child(a.rows, "parquet", a.out)
     work = Path(tempfile.mkdtemp(prefix="cpi-link-bench-analyst-"))
+    try:
+        return _measure_all(a, py, roster, work)
+    finally:  # the runs hold the synthetic roster's IDs and accounts: nothing is left in /tmp
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _measure_all(a, py: str, roster: Path, work: Path) -> int:
     home = work / "home"
     env = dict(os.environ, CPI_LINK_HOME=str(home))
     runs = []
@@ -255,18 +268,25 @@ def main(argv=None) -> int:
     results = {}
     for name in only:
         ours, duck = pairs[name]
-        m = {"cpi-link": [], "duckdb": []}
+        m = {"cpi-link": [], "duckdb": [], "floor": []}
         for _ in range(a.repeat):
             m["cpi-link"].append(measure(ours, env=env))
             if duck:
                 m["duckdb"].append(measure(duck))
-        results[name] = {k: {"wall_s": statistics.median(x["wall_s"] for x in v), "peak_mib": statistics.median(x["peak_rss_mib"] for x in v)}
-                         for k, v in m.items() if v}
+            if name == "estimate":
+                m["floor"].append(measure([py, "-c", STARTUP_FLOOR]))
+        results[name] = {k: {"wall_s": statistics.median(x["wall_s"] for x in v), "cpu_s": statistics.median(x["cpu_s"] for x in v),
+                             "peak_mib": statistics.median(x["peak_rss_mib"] for x in v)} for k, v in m.items() if v}
         r = results[name]
-        line = f"{name:10} cpi-link {r['cpi-link']['wall_s']:6.2f} s {r['cpi-link']['peak_mib']:6.0f} MiB"
+        def cell(k):
+            return f"{r[k]['wall_s']:6.2f} s ({r[k]['cpu_s']:.2f} s CPU) {r[k]['peak_mib']:5.0f} MiB"
+
+        line = f"{name:10} cpi-link {cell('cpi-link')}"
         if "duckdb" in r:
-            line += (f" | duckdb {r['duckdb']['wall_s']:6.2f} s {r['duckdb']['peak_mib']:6.0f} MiB"
-                     f" | ratio {r['cpi-link']['wall_s'] / r['duckdb']['wall_s']:.2f}x")
+            line += f" | duckdb {cell('duckdb')} | ratio {r['cpi-link']['wall_s'] / r['duckdb']['wall_s']:.2f}x"
+        if "floor" in r:
+            line += (f"\n{'':10} start-up floor {cell('floor')} | floor/duckdb {r['floor']['wall_s'] / r['duckdb']['wall_s']:.2f}x"
+                     f" | cpi-link above the floor {r['cpi-link']['wall_s'] - r['floor']['wall_s']:+.2f} s")
         print(line, flush=True)
     (a.out / "analyst-results.json").write_text(json.dumps(results, indent=2))
     return 0
