@@ -3,7 +3,7 @@
 Every rich table the command line prints is rendered in a real subprocess at COLUMNS=80, in
 English and in Chinese, and at COLUMNS=250: at 80 no table line is wider than 80 cells, nothing
 is cut with an ellipsis, and every yuan amount and month the wide table shows is printed whole.
-(`doctor`, `scheme show` and `ledger export` print no table.)"""
+(`doctor`, `scheme show`, `ledger export`, `fetch` and `plot` print no table; `sources discover` asks the portal.)"""
 
 from __future__ import annotations
 
@@ -101,6 +101,12 @@ def world(tmp_path_factory):
     cfg = root / "cfg"
     shutil.copytree(REPO / "config", cfg)
     write_scheme(cfg / "schemes")
+    shanxi = (cfg / "schemes" / "shanxi.toml").read_text(encoding="utf-8")
+    fixed = ('amounts = { urban_dibao = "30", rural_dibao = "20", urban_tekun = "30", rural_tekun = "30", '
+             'unemployment_insurance = "30", special_care = "30" }')
+    assert fixed in shanxi
+    (cfg / "schemes" / "sx.toml").write_text(shanxi.replace(fixed, fixed + '\nfunding = { central = "0.6", province = "0.4" }', 1),
+                                             encoding="utf-8")  # estimate's by-funder table
     national = (cfg / "schemes" / "national.toml").read_text(encoding="utf-8")
     (root / "food45.toml").write_text(national.replace('food = "6.0"', 'food = "4.5"').replace(
         'scheme = "national"', 'scheme = "national-food45"', 1), encoding="utf-8")
@@ -146,6 +152,15 @@ TABLES = {  # name: (arguments, runs in a fresh copy of the home, prints money o
                   "--until", "2019-12", *ROSTER_ARGS), False, True),
     "estimate": (("estimate", "--counts", "{root}/counts.csv", "--month", "2019-11", "--scheme", "national",
                   "--standards", "{std}"), False, True),
+    "estimate_funders": (("estimate", "--counts", "{root}/counts.csv", "--month", "2019-11", "--scheme", "sx", "--rate", "12.5",
+                          "--standards", "{std}"), False, True),
+    "trigger_provenance": (("trigger", "--scheme", "national", "--month", "2019-11", "--provenance"), False, True),
+    "trigger_stored_months": (("trigger", "--scheme", "national", "--stored-months"), False, True),
+    "report_files": (("report", "{root}/2019-11", "--xlsx", "{root}/book-{tag}.xlsx", "--public", "{root}/public-{tag}.xlsx",
+                      "--bank", "generic-csv", "--bank-out", "{root}/bank-{tag}.csv"), False, True),
+    "diff_summary": (("diff", "{root}/2019-11", "{root}/2022-07", "--summary"), False, True),
+    "simulate_totals": (("simulate", "--scheme", "{root}/food45.toml", "--baseline", "national", "--since", "2019-01",
+                         "--until", "2019-12", "--totals", *ROSTER_ARGS), False, True),
     "scheme_list": (("scheme", "list"), False, True),
     "scheme_check": (("scheme", "check", "national"), False, True),
     "programme_list": (("programme", "list"), False, True),
