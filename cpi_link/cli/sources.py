@@ -31,7 +31,7 @@ def _table(title: str, rows: list[dict], columns: list[str]) -> None:
     for c in columns:
         t.add_column(heading(c))
     for r in rows:
-        t.add_row(*["" if r.get(c) is None else str(r.get(c)) for c in columns])
+        t.add_row(*["" if r.get(c) is None else (_("yes") if r[c] else _("no")) if isinstance(r[c], bool) else str(r[c]) for c in columns])
     stdout_console().print(t)
 
 
@@ -94,7 +94,7 @@ def show(
             _("portal: {url}").format(url=sources.portal_url) + "\n" + _("legacy fallback: ")
             + (sources.legacy_url if sources.fallback == "legacy" and sources.legacy_url else _("none"))
             + "\n" + _("default regions: {regions}").format(regions=', '.join(sources.default_regions))
-            + "\n" + _("network: {settings}").format(settings=', '.join(f'{k}={v}' for k, v in network.items() if v is not None))
+            + "\n" + _("network: {settings}").format(settings=', '.join(f'{k}={str(v).lower() if isinstance(v, bool) else v}' for k, v in network.items() if v is not None))
         )
 
 
