@@ -178,7 +178,9 @@ def _deadline_note(sch, latest: str | None, on_file: dict | None = None) -> str:
 
 
 def _stamp() -> str:
-    """A timestamp for the warnings cron mails: when each was said."""
-    from datetime import datetime
+    """A timestamp for the warnings cron mails: when each was said, in Beijing time as people read it."""
+    from datetime import datetime, timezone
 
-    return datetime.now().astimezone().isoformat(timespec="seconds")
+    from cpi_link.core.times import beijing
+
+    return beijing(datetime.now(timezone.utc))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -83,6 +84,8 @@ def test_stale_figures_by_the_publication_calendar():
 def test_stale_run_warns_on_stderr(cli, job):
     r = cli(*run_args(job))
     assert r.exit_code == 0 and "stale figures" in r.stderr and "2024-01" in r.stderr
+    # issue 34: said when, in Beijing time as people read it (was the machine's ISO time with its offset)
+    assert re.search(r"^warning: \d{4}-\d{2}-\d{2} \d{2}:\d{2} stale figures", r.stderr, re.M), r.stderr
 
 
 # -- 2. tamper-evident ledger ------------------------------------------------------------------------
