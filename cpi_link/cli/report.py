@@ -382,12 +382,14 @@ def diff(
     from rich.markup import escape
     from rich.table import Table
 
+    from cpi_link.rules.trigger import indicator_label
+
     con = stdout_console()
     t = Table(title=_("runs compared"), title_justify="left")
     for i, c in enumerate(("", _("month"), _("starts"), _("rate %"), _("version"), _("rows"), _("persons"), _("yuan"))):
         t.add_column(c, justify="right" if i >= 5 else "left", no_wrap=i >= 5 or i in (1, 3))
     for label, s in (("A", sa), ("B", sb)):
-        t.add_row(label, s["month"], _("YES") if s["triggered"] else _("no"), f"{s['rate_pct'] or '—'} ({s['indicator'] or '—'})",
+        t.add_row(label, s["month"], _("YES") if s["triggered"] else _("no"), f"{s['rate_pct'] or '—'} ({indicator_label(s['indicator']) or '—'})",
                   escape(s["version"]), f"{s['rows']:,}", f"{s['persons']:,}", s["amount"])
     t.add_row("B - A", "", "", "", "", "", "", f"[bold]{tot['difference']}[/]")
     con.print(t)

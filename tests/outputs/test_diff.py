@@ -114,3 +114,12 @@ def test_diff_csv_encodings_write_the_rows_once(cli, home, tmp_path):
     assert sig[3:] == plain and plain.decode("utf-8").splitlines()[1].startswith("added,")
     gb = cli("diff", a, b, "--format", "csv", "--encoding", "gb18030").stdout_bytes
     assert gb.decode("gb18030") == plain.decode("utf-8") and "丙".encode("gb18030") in gb
+
+
+def test_diff_summary_names_the_indicator_in_chinese(cli, home, tmp_path):
+    """Issue 34: a Chinese diff table said "6.5 (food)"; the indicator is named as trigger names it."""
+    a, b = make_runs(cli, home, tmp_path)
+    r = cli("--lang", "zh", "diff", a, b, "--summary")
+    assert r.exit_code == 0, r.stderr
+    assert "6.5 (食品价格)" in r.stdout and "7.0 (食品价格)" in r.stdout and "food" not in r.stdout, r.stdout
+    assert "6.5 (food)" in cli("--lang", "en", "diff", a, b, "--summary").stdout
