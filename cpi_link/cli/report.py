@@ -341,7 +341,7 @@ def diff(
 ):
     """What changed between two runs: people added and removed, amounts changed and why (standard,
     rate, category, persons...), and the totals."""
-    from cpi_link.outputs.diff import CHANGES, CSV_COLUMNS, REASON_TEXT, columns, diff_runs, records, selected
+    from cpi_link.outputs.diff import CHANGES, CSV_COLUMNS, REASON_TEXT, columns, detail_text, diff_runs, records, selected
 
     d = diff_runs(run_a, run_b)
     masked = not full_ids or mask_ids
@@ -411,5 +411,6 @@ def diff(
             t.add_column(heading("person_name" if c == "name" else c), justify="right" if number else "left",
                          no_wrap=c not in ("detail", "name"), min_width=20 if c == "detail" else None)
         for r in records(d, change, limit=show, mask_ids=masked):
-            t.add_row(*[escape(region_label(str(r[c])) if c == "region_code" else str(r[c])) for c in cols])
+            t.add_row(*[escape(region_label(str(r[c])) if c == "region_code" else detail_text(r[c]) if c == "detail" else str(r[c]))
+                        for c in cols])
         con.print(t)

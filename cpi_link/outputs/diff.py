@@ -27,6 +27,16 @@ REASON_TEXT = {
     "rules": N_("the rules changed (rounding, minimum or multiplier)"),
 }
 REASONS = list(REASON_TEXT)  # bit i of a row's reason mask: REASONS[i]
+# each reason's part of a changed row's detail, in English in CSV and JSON, in the reader's language in the table
+DETAIL_TEXT = {
+    "standard": N_("standard {a} -> {b}"),
+    "rate": N_("rate {a}% -> {b}%"),
+    "category": N_("category {a} -> {b}"),
+    "persons": N_("persons {a} -> {b}"),
+    "area": N_("area {a} -> {b}"),
+    "standard_region": N_("standard row {a} -> {b}"),
+    "rules": N_("per person {a} -> {b} at the same standard and rate"),
+}
 
 _TEXT = ["person_id", "name", "category", "region_code", "area", "standard_region"]
 _MONEY = ["standard", "rate_pct", "amount_per_person", "amount"]  # read as int64 hundredths
@@ -345,6 +355,16 @@ def records(d: Diff, change: str | None = None, limit: int | None = None, mask_i
             yield r
 
 
+def detail_text(detail: str) -> str:
+    """A changed row's detail (English, as CSV and JSON give it) in the reader's language."""
+    from cpi_link.core.i18n import is_zh, translate_template
+
+    if not detail or not is_zh():
+        return detail
+    longest_first = sorted(DETAIL_TEXT.values(), key=len, reverse=True)  # "standard row ..." before "standard ..."
+    return "；".join(translate_template(p, longest_first) or p for p in detail.split("; "))
+
+
 def _details(d: Diff, rows: dict):
     """The detail text of each row ("" for added and removed), reason by reason over the columns."""
     import pyarrow as pa
@@ -367,19 +387,19 @@ def _details(d: Diff, rows: dict):
     def text(col):
         return pc.fill_null(col.cast(pa.string()), "")
 
-    parts = {"standard": ("standard", money, "standard ", ""), "rate": ("rate_pct", pct, "rate ", "%"),
-             "category": ("category", text, "category ", ""), "persons": ("persons", text, "persons ", ""),
-             "area": ("area", text, "area ", ""), "standard_region": ("standard_region", text, "standard row ", ""),
-             "rules": ("amount_per_person", money, "per person ", "")}
+    parts = {"standard": ("standard", money), "rate": ("rate_pct", pct), "category": ("category", text),
+             "persons": ("persons", text), "area": ("area", text), "standard_region": ("standard_region", text),
+             "rules": ("amount_per_person", money)}
     sep = pa.array([""] * n, pa.string())
     for k, w in enumerate(REASONS):
         hit = (m >> k & 1).astype(bool)
         if not hit.any():
             continue
-        c, fmt, head, unit = parts[w]
+        c, fmt = parts[w]
         x, y = (fmt(v) for v in _pair(d, rows, c))
-        tail = " at the same standard and rate" if w == "rules" else ""
-        piece = pc.binary_join_element_wise(sep, head, x, unit + " -> ", y, unit + tail, "")
+        head, rest = DETAIL_TEXT[w].split("{a}")
+        mid, tail = rest.split("{b}")
+        piece = pc.binary_join_element_wise(sep, head, x, mid, y, tail, "")
         out = pc.if_else(pa.array(hit), pc.binary_join_element_wise(out, piece, ""), out)
         sep = pc.if_else(pa.array(hit), pa.scalar("; "), sep)
     return out

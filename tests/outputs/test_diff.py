@@ -123,3 +123,18 @@ def test_diff_summary_names_the_indicator_in_chinese(cli, home, tmp_path):
     assert r.exit_code == 0, r.stderr
     assert "6.5 (食品价格)" in r.stdout and "7.0 (食品价格)" in r.stdout and "food" not in r.stdout, r.stdout
     assert "6.5 (food)" in cli("--lang", "en", "diff", a, b, "--summary").stdout
+
+
+def test_diff_detail_in_chinese_in_the_table_english_for_scripts(cli, home, tmp_path):
+    """Issue 34: a Chinese diff table gave each changed row's detail in English ("standard 870.00 -> 900.00; rate ...")."""
+    a, b = make_runs(cli, home, tmp_path)
+    cli.env["COLUMNS"] = "400"
+    r = cli("--lang", "zh", "diff", a, b)
+    assert r.exit_code == 0, r.stderr
+    # P1: 870 -> 900 (row 140100 -> 140105), 6.5% -> 7.0%
+    assert "月保障标准 870.00 -> 900.00；补贴涨幅 6.5% -> 7.0%；适用标准行 140100 -> 140105" in r.stdout, r.stdout
+    assert "补贴涨幅 6.5% -> 7.0%；保障人数 1 -> 2" in r.stdout  # P3
+    assert "类别 rural_dibao -> urban_dibao" in r.stdout and "standard" not in r.stdout and "rate " not in r.stdout
+    rows = cli("--lang", "zh", "diff", a, b, "--format", "csv", "--full-ids").stdout.splitlines()
+    assert any(x.startswith(f"changed,{P1},") and x.endswith(",standard 870.00 -> 900.00; rate 6.5% -> 7.0%; standard row 140100 -> 140105")
+               for x in rows), rows
