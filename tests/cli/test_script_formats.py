@@ -30,3 +30,15 @@ def test_format_csv_is_csv_on_doctor(cli):
     """Issue 34: --format csv means CSV (here: doctor's problems, none in a new home: the header)."""
     r = cli("doctor", "--format", "csv", "--encoding", "utf-8-sig")
     assert r.exit_code == 0 and r.stdout_bytes.startswith(b"\xef\xbb\xbfarea,path,problem,repaired")
+
+
+def test_every_command_with_format_takes_encoding(cli):
+    """Issue 34: --encoding (SPEC 6.1: utf-8, utf-8-sig, gb18030) on every command that has --format (table|json|csv);
+    a value outside those is bad usage (exit 2), never a traceback."""
+    from docs_reference import commands, options
+
+    with_format = [path for path, c in commands() if "--format" in options(c)]
+    assert len(with_format) >= 21, with_format
+    assert [p for p, c in commands() if p in with_format and "--encoding" not in options(c)] == []
+    r = cli("series", "--format", "csv", "--encoding", "gbk")
+    assert r.exit_code == 2 and "gb18030" in r.stderr and "Traceback" not in r.stderr and r.stdout == ""
