@@ -110,8 +110,9 @@ _SIGNS = {"/", "—", "-", "->", "→", "×", "+", "="}
 def keep_numbers_whole(table):
     """A rich Table that never splits a number: at a narrow width (cron mail's 80 columns) the
     columns of numbers keep their width and the text columns wrap (at spaces, else anywhere),
-    each no narrower than the longest number in it (a yuan amount, a month, a rate). Anything
-    else is returned as it is."""
+    each no narrower than the longest number in it (a yuan amount, a month, a rate); a column
+    marked `whole` (an identifier to copy) is kept as wide as its longest line. Anything else is
+    returned as it is."""
     from rich.table import Table
 
     if not isinstance(table, Table):
@@ -134,7 +135,7 @@ def keep_numbers_whole(table):
         only_numbers = words and all(w in numbers or w in _SIGNS for w in words)
         heading = [min(cell_len(w), 12) for line in lines(col.header) for w in line.split()]
         col.no_wrap, col.overflow = False, "fold"  # a heading wraps; a number never gets narrower than itself
-        if only_numbers or (col.justify == "right" and not words):
+        if only_numbers or getattr(col, "whole", False) or (col.justify == "right" and not words):
             col.min_width = max((cell_len(line) for line in cells), default=None)
         else:
             col.min_width = max((cell_len(w) for w in numbers), default=None)

@@ -30,6 +30,7 @@ def _table(title: str, rows: list[dict], columns: list[str]) -> None:
     t = Table(title=title)
     for c in columns:
         t.add_column(heading(c))
+        t.columns[-1].whole = c == "_id"  # copied into --pid, --cid or sources.toml: never split (keep_numbers_whole)
     for r in rows:
         t.add_row(*["" if r.get(c) is None else (_("yes") if r[c] else _("no")) if isinstance(r[c], bool) else str(r[c]) for c in columns])
     stdout_console().print(t)

@@ -571,8 +571,10 @@ def test_cli_sources_show_and_discover(nbs_home, httpserver):
     assert r.stdout.splitlines()[0] == "name,_id,isLeaf,sdate,edate"
     # issue 34: booleans are true/false in CSV, yes/no in the table, as sources.toml writes them in the settings line
     assert r.stdout.splitlines()[1] == "居民消费价格分类指数 (上年同月=100) (2026-),b5e122302ad745358ba7415bd4a22c2f,true,2026,"
-    r = _run(["sources", "discover", "--dataset", "4", "--pid", "6a27e7bf8c2c4ce4b7d58d56d806f4a5"], env)
+    r = _run(["sources", "discover", "--dataset", "4", "--pid", "6a27e7bf8c2c4ce4b7d58d56d806f4a5"], env | {"COLUMNS": "80"})
+    # at 80 columns (cron mail) each _id stays on one line, to be copied into --pid or --cid
     assert r.exit_code == 0 and "b5e122302ad745358ba7415bd4a22c2f" in r.stdout and "True" not in r.stdout and "yes" in r.stdout
+    assert all(n["_id"] in r.stdout for n in nodes) and max(len(line) for line in r.stdout.splitlines()) <= 80
     r = _run(["sources", "show"], env)
     assert "range_tokens=true" in "".join(r.stdout.split()) and "True" not in r.stdout
     for args in (["sources", "--help"], ["sources", "show", "--help"], ["sources", "discover", "--help"]):
