@@ -98,6 +98,10 @@ def stdout_console():
         def print(self, *objects, **kwargs):
             return super().print(*(keep_numbers_whole(o) for o in objects), **kwargs)
 
+        def on_broken_pipe(self) -> None:  # the reader went away (`| head`): quiet, and the command's own exit code, not rich's 1
+            self.quiet = True
+            _quiet_stdout()
+
     return _Console(highlight=False)
 
 
