@@ -350,6 +350,21 @@ def _say_interrupted() -> None:
         stderr_console().print(_("[bold red]interrupted[/] ({what}): stopped; outputs are whole or absent").format(what=what))
     except (OSError, ValueError):
         pass
+def _reader_may_go(emit: Callable) -> Callable:
+    """Script output whose reader went away (`| head`) stops quietly, and the command goes on to its
+    own exit code (trigger's 3 naming the gaps), not handle_errors' 0."""
+
+    @functools.wraps(emit)
+    def wrapper(*args, **kwargs) -> None:
+        try:
+            emit(*args, **kwargs)
+        except BrokenPipeError:
+            _quiet_stdout()
+
+    return wrapper
+
+
+@_reader_may_go
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
@@ -361,6 +376,7 @@ def csv_encoding(encoding: str | CsvEncoding | None = None) -> str:
     return CsvEncoding(encoding).value if encoding else "utf-8"
 
 
+@_reader_may_go
 def emit_csv(rows: list[dict], columns: list[str], encoding: str | CsvEncoding | None = None) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
@@ -381,6 +397,7 @@ def emit_csv(rows: list[dict], columns: list[str], encoding: str | CsvEncoding |
         out.flush()
 
 
+@_reader_may_go
 def emit_csv_batches(batches, columns: list[str], encoding: str | CsvEncoding | None = None) -> None:
     """CSV on stdout as emit_csv writes it, streamed: each batch a dict of column -> pyarrow array,
     written by Arrow's CSV writer as it comes (a batch with a value that needs quotes: by the csv
