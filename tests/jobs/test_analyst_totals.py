@@ -1,7 +1,7 @@
 """An analyst's glob over HOME/runs gives the ledger's totals (issue 29): trial calcs go to
 HOME/trials with paid = false in the manifest and every Parquet file's metadata; summary and
-rejected carry index_month and run_id; every Python and SQL block of docs/analysts.md is run as
-written (DuckDB and polars where installed) and gives the ledger's totals. Issue 34: every Parquet
+rejected carry index_month and run_id; every Python and SQL block of docs/analysts.md, and the
+README's analyst blocks, is run as written (DuckDB and polars included) and gives the ledger's totals. Issue 34: every Parquet
 file cpi-link writes describes each column as field metadata and in its `columns` key. Every
 command is a real subprocess."""
 
@@ -96,8 +96,8 @@ def test_a_glob_over_runs_equals_the_ledger(tmp_path, home, monkeypatch):
     check_descriptions(home, tmp_path)
 
 
-def doc_blocks(lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", (REPO / "docs" / "analysts.md").read_text(encoding="utf-8"), re.S)
+def doc_blocks(lang: str, page: str = "docs/analysts.md") -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", (REPO / page).read_text(encoding="utf-8"), re.S)
 
 
 def check_docs_blocks(home, here, monkeypatch, totals):
@@ -105,13 +105,11 @@ def check_docs_blocks(home, here, monkeypatch, totals):
     each that computes `totals` gets the ledger's. Every SQL block in DuckDB (HOME replaced)."""
     monkeypatch.chdir(here)
     ran = []
-    for block in doc_blocks("python"):
+    readme = doc_blocks("python", "README.md")
+    assert len(readme) == 3 and all("totals" in b for b in readme)  # DuckDB, polars, pandas
+    for block in doc_blocks("python") + readme:
         scope = {"HOME": str(home)}
-        try:
-            exec(block, scope)
-        except ModuleNotFoundError as e:
-            assert e.name in ("duckdb", "polars"), e  # optional: the rest still run
-            continue
+        exec(block, scope)  # duckdb and polars are test dependencies: every block runs
         ran.append(block)
         if "totals" in scope:
             assert scope["totals"] == totals, block
@@ -120,11 +118,9 @@ def check_docs_blocks(home, here, monkeypatch, totals):
             assert scope["described"]["amount"].startswith("yuan for the row")
         if "columns" in scope:  # polars: the file's `columns` entry
             assert scope["columns"]["person_id"]["personal_data"] is True
-    assert sum("totals" in b for b in ran) >= 2  # pyarrow and pandas at least
-    try:
-        import duckdb
-    except ModuleNotFoundError:
-        return
+    assert sum("totals" in b for b in ran) >= 7  # pyarrow, DuckDB, polars and pandas; the README's three
+    import duckdb
+
     con = duckdb.connect()
     sql = doc_blocks("sql")
     assert len(sql) >= 6
