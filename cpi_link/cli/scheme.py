@@ -200,7 +200,7 @@ def scheme_check(
     """Run the scheme file's [[example]] worked cases through the trigger and the amount chain, as
     calc would. Exit 0 when every example holds, 2 naming each one that does not."""
     from cpi_link.core.errors import ConfigError
-    from cpi_link.rules.examples import check_scheme
+    from cpi_link.rules.examples import check_scheme, got_text
     from cpi_link.rules.schemes import list_schemes, load_scheme
 
     st = state(ctx)
@@ -214,7 +214,7 @@ def scheme_check(
             if not o.ok:
                 exp = _("not triggered") if not o.example.triggered else f"{o.example.amount}"
                 failed.append(_("{scheme} ({path}) {example}: expected {expected}, the rules give {got}").format(
-                    scheme=s.name, path=s.path, example=o.example.label, expected=exp, got=o.got))
+                    scheme=s.name, path=s.path, example=o.example.label, expected=exp, got=got_text(o.got)))
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:
@@ -229,7 +229,7 @@ def scheme_check(
             t.add_column(c)
         for r in rows:
             t.add_row(r["scheme"], str(r["example"]), r["month"], r["category"] + (f" ({r['area']})" if r["area"] else ""),
-                      r["expected"], escape(r["got"]), _("ok") if r["ok"] else _("[bold red]FAILS[/]"), escape(r["note"] or ""))
+                      got_text(r["expected"]), escape(got_text(r["got"])), _("ok") if r["ok"] else _("[bold red]FAILS[/]"), escape(r["note"] or ""))
         stdout_console().print(t)
     if failed:
         raise ConfigError(_("{count} worked example(s) do not hold:").format(count=len(failed)) + "\n  " + "\n  ".join(failed))

@@ -9,6 +9,7 @@ from decimal import Decimal
 import numpy as np
 
 from cpi_link.core.errors import MissingFigures
+from cpi_link.core.i18n import N_
 from cpi_link.core.money import fen_to_yuan_str, yuan_to_fen
 from cpi_link.rules.schemes.model import Example
 
@@ -25,6 +26,20 @@ class _Figures:
         return None if v is None or month != self.month else Observation(region, indicator, month, v, "example", "scheme file", "")
 
 
+# what an example gives when no amount: English in JSON and CSV, in the reader's language in the table (got_text)
+NOT_TRIGGERED = N_("not triggered")
+_GOT = (NOT_TRIGGERED, N_("a prefecture scheme's example needs region"),
+        N_("category {category} is not covered by {version} in {month}"),
+        N_('{category} is paid by area: give area = "urban" or "rural"'), N_("method {method} needs the example's standard"))
+
+
+def got_text(text: str) -> str:
+    """An example's expected or got text in the reader's language."""
+    from cpi_link.core.i18n import translate_template
+
+    return translate_template(text, _GOT) or text
+
+
 @dataclass(frozen=True)
 class Outcome:
     example: Example
@@ -35,7 +50,7 @@ class Outcome:
     def to_json(self) -> dict:
         e = self.example
         return {"example": e.number, "month": e.month, "category": e.category, "area": e.area,
-                "persons": e.persons, "expected": "not triggered" if not e.triggered else str(e.amount),
+                "persons": e.persons, "expected": NOT_TRIGGERED if not e.triggered else str(e.amount),
                 "got": self.got, "ok": self.ok, "rules": self.rules_label, "note": e.note}
 
 
@@ -53,21 +68,21 @@ def check_example(scheme, e: Example) -> Outcome:
         return Outcome(e, False, exc.message)
     region = e.region or (rules.index_region if rules.index_region != "prefecture" else None)
     if region is None:
-        return Outcome(e, False, "a prefecture scheme's example needs region", rules.label)
+        return Outcome(e, False, _GOT[1], rules.label)
     try:
         d = decide(rules, _Figures(e.figures, e.month), region=region)
     except MissingFigures as exc:
         return Outcome(e, False, exc.message.split(";")[0], rules.label)
     if not d.triggered:
-        return Outcome(e, not e.triggered, "not triggered", rules.label)
+        return Outcome(e, not e.triggered, NOT_TRIGGERED, rules.label)
     kind = rules.categories.get(e.category)
     if kind is None:
-        return Outcome(e, False, f"category {e.category} is not covered by {rules.label} in {e.month}", rules.label)
+        return Outcome(e, False, _GOT[2].format(category=e.category, version=rules.label, month=e.month), rules.label)
     area = e.area if kind == "by_area" else kind
     if area is None:
-        return Outcome(e, False, f"{e.category} is paid by area: give area = \"urban\" or \"rural\"", rules.label)
+        return Outcome(e, False, _GOT[3].format(category=e.category), rules.label)
     if e.standard is None and rules.method != "fixed":
-        return Outcome(e, False, f"method {rules.method} needs the example's standard", rules.label)
+        return Outcome(e, False, _GOT[4].format(method=rules.method), rules.label)
     std12 = np.array([yuan_to_fen(e.standard or Decimal(0), "standard") * 12], np.int64)
     rate = np.array([rate_hundredths(d.rate_pct)], np.int64)
     fixed = fixed_fen(rules, [e.category], 0 if area == "urban" else 1) if rules.method == "fixed" else None

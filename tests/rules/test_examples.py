@@ -78,3 +78,29 @@ def test_shanxi_ships_the_2019_flat_amounts_with_sources(cli):
     assert shown.exit_code == 0
     assert "source of amounts.urban_dibao" in shown.stdout and "stay covered" in shown.stdout
     assert "amounts (yuan per person per month): urban_dibao 30, rural_dibao 20" in shown.stdout
+
+
+def test_scheme_check_in_chinese_says_what_the_rules_give_in_chinese(tmp_path, cli):
+    """Issue 34: a Chinese scheme check showed "not triggered" and "category ... is not covered by ..." in English
+    (JSON and CSV keep the English words for scripts)."""
+    body = (CONFIG / "schemes" / "national.toml").read_text(encoding="utf-8") + '''
+[[example]]
+month = "2019-04"
+category = "orphan"
+standard = "600"
+cpi = "102.5"
+food = "106.0"
+amount = "36"
+'''
+    p = tmp_path / "n.toml"
+    p.write_text(body, encoding="utf-8")
+    cli.env["COLUMNS"] = "400"
+    r = cli("--lang", "zh", "scheme", "check", p)
+    assert r.exit_code == 2, r.stderr
+    row3 = next(line for line in r.stdout.splitlines() if "│ 3 │ 2017-05" in line)
+    assert row3.count("未启动") == 2 and "not triggered" not in r.stdout, r.stdout
+    assert "2019-04 适用的 national-2016-1835 不包括类别 orphan" in r.stdout and "不包括类别 orphan" in r.stderr
+    assert "is not covered" not in r.stdout + r.stderr
+    rows = json.loads(cli("--lang", "zh", "scheme", "check", p, "--format", "json").stdout)
+    assert (rows[2]["expected"], rows[2]["got"]) == ("not triggered", "not triggered")
+    assert rows[-1]["got"] == "category orphan is not covered by national-2016-1835 in 2019-04" and rows[-1]["ok"] is False
