@@ -152,6 +152,7 @@ def simulate(months: list[str], schemes: dict[str, object], handle, standards, s
     Returns {month: {label: SchemeMonth}}.
     Raises MissingFigures naming every month that cannot be decided under any of the schemes."""
     from cpi_link.core.errors import MissingFigures
+    from cpi_link.core.i18n import _
 
     groups = roster_groups(handle, min(months) if months else "0000-00")
     results: dict[str, dict[str, SchemeMonth]] = {}
@@ -162,12 +163,13 @@ def simulate(months: list[str], schemes: dict[str, object], handle, standards, s
             try:
                 results[m][label] = _month(groups, m, sch, store, standards)
             except MissingFigures as exc:
-                missing.append(f"{m} ({label} {sch.name}): {exc.message}")
+                said = {"baseline": _("baseline"), "alternative": _("alternative")}.get(label, label)
+                missing.append((m, f"{m} ({said} {sch.name}): {exc.message}"))
     if missing:
-        shown = missing if len(missing) <= 12 else missing[:12] + [f"... and {len(missing) - 12} more"]
+        shown = [x for _m, x in missing[:12]] + ([_("... and {n} more").format(n=len(missing) - 12)] if len(missing) > 12 else [])
         raise MissingFigures(
-            f"{len({x.split(' ')[0] for x in missing})} of {len(months)} months cannot be simulated for lack of "
-            "figures (missing is not 'not triggered'; import them with cpi-link fetch --source file):\n  " + "\n  ".join(shown)
+            _("{n} of {total} months cannot be simulated for lack of figures (missing is not 'not triggered'; import them "
+              "with cpi-link fetch --source file):").format(n=len({m for m, _x in missing}), total=len(months)) + "\n  " + "\n  ".join(shown)
         )
     return results
 

@@ -77,3 +77,14 @@ def test_simulate_missing_month_exits_3_naming_it(cli, home, tmp_path):
     assert r.exit_code == 3
     assert "2024-04" in r.stderr and "2024-02" not in r.stderr.split("\n", 1)[1]
     assert r.stdout == ""
+
+
+def test_simulate_missing_month_in_chinese(cli, home, tmp_path):
+    """Issue 34: the missing-figures error of a Chinese simulate was English ("1 of 3 months cannot be simulated",
+    "(baseline base)")."""
+    base, alt, std, roster = setup(home, tmp_path)
+    r = cli("--lang", "zh", "simulate", "--scheme", alt, "--baseline", base, "--since", "2024-02", "--until", "2024-04",
+            "--roster", roster, "--standards", std)
+    assert r.exit_code == 3
+    assert "3 个月中有 1 个月缺少数据，无法测算" in r.stderr and "2024-04 (现行方案 base)" in r.stderr
+    assert "2024-04 (备选方案 alt)" in r.stderr and "cannot be simulated" not in r.stderr and "baseline" not in r.stderr
