@@ -77,9 +77,9 @@ def parse_rate(text: str) -> Decimal:
     try:
         d = Decimal(str(text).strip().rstrip("%"))
     except Exception:
-        raise UsageError(f"--rate {text!r} is not a percentage such as 6.1") from None
+        raise UsageError(_("--rate {text!r} is not a percentage such as 6.1").format(text=text)) from None
     if not d.is_finite() or d < 0 or d * 100 != (d * 100).to_integral_value():
-        raise UsageError(f"--rate {text!r}: give a non-negative percentage with at most two decimals, e.g. 6.1")
+        raise UsageError(_("--rate {text!r}: give a non-negative percentage with at most two decimals, e.g. 6.1").format(text=text))
     return d
 
 

@@ -255,7 +255,7 @@ def _run_due(roster, roster_sha, home, ledger, report, scheme, store, standards,
     (from --since on; by default the latest completed month): roster_changed, paid by --supplement."""
     if redo:
         if reason is None or not reason.strip():
-            raise UsageError("--redo needs --reason TEXT: why the completed month is redone")
+            raise UsageError(_("--redo needs --reason TEXT: why the completed month is redone"))
         if ledger.record(redo) is not None:
             report.months.append(_pay_differences(ledger, redo, roster, scheme, store, standards, roster_sha, "supplement",
                                                   reason=reason))

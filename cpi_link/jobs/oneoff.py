@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from cpi_link.calc.month import MonthPlan
 from cpi_link.core.errors import MissingFigures, UsageError
+from cpi_link.core.i18n import _
 from cpi_link.jobs.runs import CalcResult, json_dumps
 
 if TYPE_CHECKING:
@@ -54,7 +55,8 @@ def pay_programme(programme, roster: RosterHandle, store, standards, home, out_d
         rec = ledger.record(programme.payment_month, key)
         if supplement:
             if rec is None:
-                raise UsageError(f"programme {programme.id} has not been paid yet: run cpi-link oneoff without --supplement first")
+                raise UsageError(_("programme {programme} has not been paid yet: run cpi-link oneoff without --supplement first").format(
+                    programme=programme.id))
             paid = ledger.paid_ids(programme.payment_month, key)
             res = compute_programme(programme, roster, store, standards, home, out_dir=out_dir, exclude=paid,
                                     supplement_to=rec["run_id"], seq=len(rec.get("payment_files", [])), progress=progress)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cpi_link.core.errors import ConfigError
+from cpi_link.core.i18n import _
 from cpi_link.core.categories import CATEGORIES
 from cpi_link.rules.schemes.model import INDICATORS, ROUNDINGS
 from cpi_link.rules.schemes.file import MONEY, MULTIPLIER, MAX_YUAN, NAME_RE, REGION_RE, decimal, month_or_error, no_unknown, opt_bool, opt_str, parse_categories, quote, req_str, read_toml_file
@@ -114,8 +115,8 @@ def load_programme(id_or_path: str | Path, config_dir: Path) -> Programme:
     if not path.is_file():
         folder = Path(config_dir) / "programmes"
         known = ", ".join(p.stem for p in sorted(folder.glob("*.toml")))
-        hint = f"; programmes in {folder}: {known}" if known else ""
-        raise ConfigError(f"programme {str(id_or_path)!r}: no such file {path}{hint}")
+        hint = _("; programmes in {folder}: {known}").format(folder=folder, known=known) if known else ""
+        raise ConfigError(_("programme {name!r}: no such file {path}{hint}").format(name=str(id_or_path), path=path, hint=hint))
     return parse_programme_file(path)
 
 
@@ -130,42 +131,42 @@ def parse_programme_file(path: Path) -> Programme:
 
 
 def _build(path: Path, t: dict, sha: str) -> Programme:
-    no_unknown(path, "", t, _TOP_KEYS, "at the top level")
+    no_unknown(path, "", t, _TOP_KEYS, _("at the top level"))
     for k in _REQUIRED:
         if k not in t:
-            raise ConfigError(f"{path}: missing key {k}")
+            raise ConfigError(_("{path}: missing key {key}").format(path=path, key=k))
     ident = req_str(path, "", t, "programme")
     if not NAME_RE.match(ident):
-        raise ConfigError(f"{path}: key programme: {ident!r} is not a plain id (letters, digits, - _ .)")
+        raise ConfigError(_("{path}: key programme: {ident!r} is not a plain id (letters, digits, - _ .)").format(path=path, ident=ident))
     related = t.get("related_documents", [])
     if not isinstance(related, list) or not all(isinstance(d, str) and d.strip() for d in related):
-        raise ConfigError(f"{path}: key related_documents: write a list of document names")
+        raise ConfigError(_("{path}: key related_documents: write a list of document names").format(path=path))
     categories = parse_categories(path, "", "categories", t["categories"])
     if not categories:
-        raise ConfigError(f"{path}: key categories: names no category")
+        raise ConfigError(_("{path}: key categories: names no category").format(path=path))
     method = t["method"]
     if method not in METHODS:
-        raise ConfigError(f"{path}: key method: {quote(method)} is not one of {', '.join(METHODS)}")
+        raise ConfigError(_("{path}: key method: {value} is not one of {allowed}").format(path=path, value=quote(method), allowed=", ".join(METHODS)))
 
     amounts: dict[str, int] = {}
     index = None
     if method == "fixed":
         if "index" in t:
-            raise ConfigError(f"{path}: key index: only used by method proportional_index (method is fixed)")
+            raise ConfigError(_("{path}: key index: only used by method proportional_index (method is fixed)").format(path=path))
         amounts = _parse_amounts(path, t.get("amounts"), categories)
     else:
         if "amounts" in t:
-            raise ConfigError(f"{path}: key amounts: only used by method fixed (method is proportional_index)")
+            raise ConfigError(_("{path}: key amounts: only used by method fixed (method is proportional_index)").format(path=path))
         index = _parse_index(path, t.get("index"))
 
     if "rounding" in t:
         rounding = t["rounding"]
         if rounding not in ROUNDINGS:
-            raise ConfigError(f"{path}: key rounding: {quote(rounding)} is not one of {', '.join(ROUNDINGS)}")
+            raise ConfigError(_("{path}: key rounding: {value} is not one of {allowed}").format(path=path, value=quote(rounding), allowed=", ".join(ROUNDINGS)))
     elif method == "fixed":
         rounding = "fen_half_up"  # a fixed amount is paid as written
     else:
-        raise ConfigError(f"{path}: missing key rounding (method proportional_index needs it, e.g. \"yuan_half_up\")")
+        raise ConfigError(_('{path}: missing key rounding (method proportional_index needs it, e.g. "yuan_half_up")').format(path=path))
     minimum = decimal(path, "", "minimum", t["minimum"], non_negative=True, **MONEY) if "minimum" in t else Decimal(0)
     multiplier = decimal(path, "", "multiplier", t["multiplier"], positive=True, **MULTIPLIER) if "multiplier" in t else Decimal(1)
     _whole_fen(path, "minimum", minimum)
@@ -196,34 +197,36 @@ def _build(path: Path, t: dict, sha: str) -> Programme:
 def _parse_amounts(path: Path, amounts: Any, categories: dict[str, str]) -> dict[str, int]:
     example = 'e.g. amounts = { urban_dibao = "200", urban_tekun = "300" }'
     if amounts is None:
-        raise ConfigError(f"{path}: missing key amounts (method fixed needs yuan per person by category, {example})")
+        raise ConfigError(_("{path}: missing key amounts (method fixed needs yuan per person by category, {example})").format(path=path, example=example))
     if not isinstance(amounts, dict) or not amounts:
-        raise ConfigError(f"{path}: key amounts: write a table of yuan per person by category, {example}")
+        raise ConfigError(_("{path}: key amounts: write a table of yuan per person by category, {example}").format(path=path, example=example))
     out: dict[str, int] = {}
     for code, v in amounts.items():
         key = f"amounts.{code}"
         if code not in CATEGORIES:
-            raise ConfigError(f"{path}: key {key}: unknown category; known: {', '.join(CATEGORIES)}")
+            raise ConfigError(_("{path}: key {key}: unknown category; known: {known}").format(path=path, key=key, known=", ".join(CATEGORIES)))
         if code not in categories:
-            raise ConfigError(f"{path}: key {key}: {code} is not in categories; add it there (with its standard) or remove the amount")
+            raise ConfigError(_("{path}: key {key}: {code} is not in categories; add it there (with its standard) or remove the amount").format(
+                path=path, key=key, code=code))
         d = decimal(path, "", key, v, non_negative=True, maximum=MAX_YUAN)
         out[code] = _whole_fen(path, key, d)
     missing = [c for c in categories if c not in out]
     if missing:
-        raise ConfigError(f"{path}: key amounts.{missing[0]}: category {missing[0]} is covered but has no amount")
+        raise ConfigError(_("{path}: key amounts.{code}: category {code} is covered but has no amount").format(path=path, code=missing[0]))
     return out
 
 
 def _whole_fen(path: Path, key: str, d: Decimal) -> int:
     fen = d * 100
     if fen != fen.to_integral_value():
-        raise ConfigError(f"{path}: key {key}: {d} is not a whole number of fen (at most two decimals)")
+        raise ConfigError(_("{path}: key {key}: {value} is not a whole number of fen (at most two decimals)").format(path=path, key=key, value=d))
     return int(fen)
 
 
 def _parse_region(path: Path, region: Any) -> str:
     if not isinstance(region, str) or not REGION_RE.match(region):
-        raise ConfigError(f'{path}: key region: {quote(region)} must be a 6-digit region code as a string ("140000")')
+        raise ConfigError(_('{path}: key {key}: {value} must be a 6-digit region code as a string ("140000")').format(
+            path=path, key="region", value=quote(region)))
     return region
 
 
@@ -239,18 +242,19 @@ def covers(region: str, code: str) -> bool:
 def _parse_index(path: Path, index: Any) -> IndexRef:
     example = 'e.g. index = { region = "140000", indicator = "food", month = "2021-01" }'
     if index is None:
-        raise ConfigError(f"{path}: missing key index (method proportional_index needs the figure to use, {example})")
+        raise ConfigError(_("{path}: missing key index (method proportional_index needs the figure to use, {example})").format(path=path, example=example))
     if not isinstance(index, dict):
-        raise ConfigError(f"{path}: key index: write a table, {example}")
-    no_unknown(path, "", index, _INDEX_KEYS, "in index")
+        raise ConfigError(_("{path}: key index: write a table, {example}").format(path=path, example=example))
+    no_unknown(path, "", index, _INDEX_KEYS, _("in index"))
     for k in _INDEX_KEYS:
         if k not in index:
-            raise ConfigError(f"{path}: key index.{k}: missing; {example}")
+            raise ConfigError(_("{path}: key index.{key}: missing; {example}").format(path=path, key=k, example=example))
     region = index["region"]
     if not isinstance(region, str) or not REGION_RE.match(region):
-        raise ConfigError(f'{path}: key index.region: {quote(region)} must be a 6-digit region code as a string ("140000")')
+        raise ConfigError(_('{path}: key {key}: {value} must be a 6-digit region code as a string ("140000")').format(
+            path=path, key="index.region", value=quote(region)))
     ind = index["indicator"]
     if ind not in INDICATORS:
-        raise ConfigError(f"{path}: key index.indicator: {quote(ind)} is not one of {', '.join(INDICATORS)}")
+        raise ConfigError(_("{path}: key index.indicator: {value} is not one of {allowed}").format(path=path, value=quote(ind), allowed=", ".join(INDICATORS)))
     month = month_or_error(path, "", "index.month", index["month"])
     return IndexRef(region=region, indicator=ind, month=month)

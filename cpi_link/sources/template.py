@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 
 from cpi_link.core.errors import UsageError
+from cpi_link.core.i18n import _
 
 HEADER = ["地区代码", "月份", "指标", "指数", "发布日期", "备注"]  # read back by sources.file (备注 is ignored)
 INDICATOR_LABELS = {"cpi": "居民消费价格指数", "food": "食品价格", "scpi": "城镇低收入居民基本生活费用价格指数"}
@@ -77,6 +78,6 @@ def write_template(path: Path, regions: list[str], months: list[str], indicators
         w.writerows(body)
         data = buf.getvalue().encode("utf-8-sig")
     else:
-        raise UsageError(f"--out {path}: write .xlsx or .csv")
+        raise UsageError(_("--out {path}: write .xlsx or .csv").format(path=path))
     write_bytes(path, data, mode=0o644)
     return len(body)

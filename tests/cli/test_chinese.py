@@ -471,6 +471,26 @@ def test_errors_of_scheme_standards_and_figure_files_in_chinese(cli, tmp_path):
     assert "std.csv: line 2 (data row 1), field urban_monthly: a standard cannot be negative (-5)" in " ".join(r.stderr.split())
 
 
+def test_errors_of_programme_files_estimate_and_oneoff_in_chinese(cli, tmp_path):
+    """Issue 34: these were English in a Chinese run."""
+    cfg = tmp_path / "cfg"
+    (cfg / "programmes").mkdir(parents=True)
+    (cfg / "programmes" / "x.toml").write_text('programme = "x"\n', encoding="utf-8")
+    r = cli("--lang", "zh", "--config", cfg, "programme", "show", "x")
+    assert r.exit_code == 2 and "x.toml：缺少键 name" in " ".join(r.stderr.split()), r.stderr
+    r = cli("--config", cfg, "programme", "show", "x")
+    assert r.exit_code == 2 and "x.toml: missing key name" in " ".join(r.stderr.split()), r.stderr
+    r = cli("--lang", "zh", "--config", cfg, "programme", "show", "nosuch")
+    assert r.exit_code == 2 and "项目 'nosuch'：找不到文件" in r.stderr and "中现有的项目：x" in " ".join(r.stderr.split())
+    counts = tmp_path / "counts.csv"
+    counts.write_text("region_code,category,area,persons\n140105,urban_dibao,urban,10\n", encoding="utf-8")
+    r = cli("--lang", "zh", "estimate", "--counts", counts, "--month", "2019-11", "--scheme", "national", "--rate", "6.123")
+    assert r.exit_code == 2 and "--rate '6.123'：请给出不小于零、最多两位小数的百分数" in r.stderr, r.stderr
+    r = cli("--lang", "zh", "oneoff", "--programme", "shanxi-2021-spring-festival", "--roster", SAMPLE / "roster.csv",
+            "--supplement")
+    assert r.exit_code == 2 and "项目 shanxi-2021-spring-festival 尚未发放：请先不带 --supplement 运行 cpi-link oneoff" in r.stderr
+
+
 def test_estimate_reason_in_chinese(cli, tmp_path):
     import openpyxl
 

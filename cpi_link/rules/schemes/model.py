@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cpi_link.core.errors import ConfigError
+from cpi_link.core.i18n import _
 
 INDICATORS = ("cpi", "food", "scpi")  # also the deterministic order used everywhere in decisions
 RATES = ("triggering_max", "cpi", "food", "scpi")
@@ -192,20 +193,24 @@ class Scheme:
 
 
 def check_complete(path: Path, where: str, rules: dict, strict_extras: bool, month: str | None = None) -> None:
-    at = f" (in force {month})" if month else ""
+    at = _(" (in force {month})").format(month=month) if month else ""
     if rules["method"] == "tiered_fraction" and not rules["tiers"]:
-        raise ConfigError(f"{path}: {where}{at} key tiers: method tiered_fraction needs tiers")
+        raise ConfigError(_("{path}: {where}{at} key tiers: method tiered_fraction needs tiers").format(path=path, where=where, at=at))
     if rules["method"] == "per_point" and rules["per_point"] is None:
-        raise ConfigError(f'{path}: {where}{at} key per_point: method per_point needs per_point = "5" (yuan per started point)')
+        raise ConfigError(_('{path}: {where}{at} key per_point: method per_point needs per_point = "5" (yuan per started point)').format(
+            path=path, where=where, at=at))
     if rules["method"] == "fixed":
         _check_amounts(path, where + at, rules)
     if strict_extras:
         if rules.get("amounts") and rules["method"] != "fixed":
-            raise ConfigError(f"{path}: {where} key amounts: only used by method fixed (method is {rules['method']})")
+            raise ConfigError(_("{path}: {where} key {key}: only used by method {used_by} (method is {method})").format(
+                path=path, where=where, key="amounts", used_by="fixed", method=rules["method"]))
         if rules["tiers"] and rules["method"] != "tiered_fraction":
-            raise ConfigError(f"{path}: {where} key tiers: only used by method tiered_fraction (method is {rules['method']})")
+            raise ConfigError(_("{path}: {where} key {key}: only used by method {used_by} (method is {method})").format(
+                path=path, where=where, key="tiers", used_by="tiered_fraction", method=rules["method"]))
         if rules["per_point"] is not None and rules["method"] != "per_point":
-            raise ConfigError(f"{path}: {where} key per_point: only used by method per_point (method is {rules['method']})")
+            raise ConfigError(_("{path}: {where} key {key}: only used by method {used_by} (method is {method})").format(
+                path=path, where=where, key="per_point", used_by="per_point", method=rules["method"]))
 
 
 def _check_amounts(path: Path, where: str, rules: dict) -> None:
@@ -259,5 +264,5 @@ def _index_month(month: Any) -> str:
     if not isinstance(month, str) or not MONTH_RE.match(month.strip()):
         from cpi_link.core.errors import UsageError
 
-        raise UsageError(f"index month {month!r} is not a month: write YYYY-MM, e.g. 2024-03")
+        raise UsageError(_("index month {month!r} is not a month: write YYYY-MM, e.g. 2024-03").format(month=month))
     return month.strip()
