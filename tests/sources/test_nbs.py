@@ -20,6 +20,7 @@ from werkzeug import Response
 
 from cpi_link.sources import nbs
 from cpi_link.core.errors import ExitStatus, SourceUnavailable, UsageError
+from cpi_link.core.i18n import language
 from cpi_link.core.paths import Home
 
 REPO = Path(__file__).resolve().parents[2]
@@ -412,12 +413,14 @@ def test_portal_down_falls_back_to_legacy(nbs_home, httpserver, monkeypatch):
     monkeypatch.setenv("CPI_LINK_NBS_FALLBACK", "legacy")
     calls: list = []
     _serve_legacy(httpserver, calls)
-    out = national(nbs_home)
+    with language("zh"):  # the report's portal_failed is for scripts: English whatever the reader's language
+        out = national(nbs_home)
     assert {(o.indicator, o.month): o.value for o in out.observations} == NATIONAL_WINDOW
     # strdata is the published figure: 99.7 although `data` carries 99.6834701
     assert all(o.source == "nbs-legacy" and "easyquery.htm" in o.source_ref for o in out.observations)
     rep = out.report()
     assert rep["nbs_source"] == "nbs-legacy" and "connection refused" in rep["portal_failed"]
+    assert rep["portal_failed"].startswith("NBS portal unreachable at ") and " tries: " in rep["portal_failed"]
     sj = {json.loads(c["dfwds"])[0]["valuecode"]: json.loads(c["dfwds"])[1]["valuecode"] for c in calls}
     assert sj == {"A01010101": "202011-202012", "A01010G01": "202101-202102", "A01010301": "202011-202102"}
     assert all(c["m"] == "QueryData" and c["dbcode"] == "hgyd" and c["wds"] == "[]" for c in calls)
@@ -546,6 +549,12 @@ def test_cli_failure_leaves_the_store_untouched(nbs_home, httpserver):
     assert r.exit_code == 3
     assert "NBS portal failed" in r.stderr and "HTTP 500" in r.stderr and "Nothing was stored" in r.stderr
     assert r.stdout == ""
+    assert (store_file.read_bytes(), store_file.stat().st_mtime_ns) == before
+    # issue 34: in the reader's language (it was English in a Chinese run); the transport's reason as it came
+    r = _run(["--lang", "zh", "fetch", "--region", "000000", "--since", "2020-11", "--until", "2021-02"], env)
+    said = " ".join(r.stderr.split())
+    assert r.exit_code == 3 and "国家统计局数据门户访问失败" in said and "HTTP 500" in said and "未存入任何数据" in said, said
+    assert "NBS portal" not in said and "Nothing was stored" not in said
     assert (store_file.read_bytes(), store_file.stat().st_mtime_ns) == before
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cpi_link.core.errors import SourceUnavailable
+from cpi_link.core.i18n import _, language
 from cpi_link.core.months import add_months, month_range
 from cpi_link.core.paths import Home
 from cpi_link.sources.nbs.config import Sources, load_sources, refuse_plain_http
@@ -36,8 +37,10 @@ def _window(since: str | None, until: str | None) -> list[str]:
 
 
 def _describe(f: SourceFailure) -> str:
-    tries = f"after {f.tries} {'try' if f.tries == 1 else 'tries'}"
-    return f"{'unreachable' if f.unreachable else 'failed'} at {f.url} {tries}: {f.reason}"
+    """A failure in the reader's language (its reason as the transport gave it)."""
+    tries = (_("after {n} try") if f.tries == 1 else _("after {n} tries")).format(n=f.tries)
+    said = _("unreachable at {url} {tries}: {reason}") if f.unreachable else _("failed at {url} {tries}: {reason}")
+    return said.format(url=f.url, tries=tries, reason=f.reason)
 
 
 def fetch(config_dir: Path, home: Home, regions: list[str] | None, since: str | None, until: str | None) -> FetchOutcome:
@@ -58,19 +61,22 @@ def fetch(config_dir: Path, home: Home, regions: list[str] | None, since: str | 
             outcome.raw_files = list(transport.raw_files)
             return outcome
         except (Blocked, Refused) as stop:
-            raise SourceUnavailable(f"NBS portal {_describe(stop)}. Nothing was stored.") from None
+            raise SourceUnavailable(_("NBS portal {failure}. Nothing was stored.").format(failure=_describe(stop))) from None
         except SourceFailure as pf:
-            portal_msg = f"NBS portal {_describe(pf)}"
+            portal_msg = _("NBS portal {failure}").format(failure=_describe(pf))
+            with language("en"):  # the fetch report's portal_failed, for scripts
+                portal_en = _("NBS portal {failure}").format(failure=_describe(pf))
         if sources.fallback != "legacy" or not sources.legacy_url:
-            raise SourceUnavailable(f"{portal_msg}; no legacy fallback configured. Nothing was stored.")
+            raise SourceUnavailable(_("{portal}; no legacy fallback configured. Nothing was stored.").format(portal=portal_msg))
         legacy_outcome = FetchOutcome(
-            endpoint=sources.legacy_url, source="nbs-legacy", sources_file=str(sources.path), fallback_reason=portal_msg
+            endpoint=sources.legacy_url, source="nbs-legacy", sources_file=str(sources.path), fallback_reason=portal_en
         )
         try:
             Legacy(sources, transport).fetch(regions, months, legacy_outcome)
             legacy_outcome.observations = refuse_conflicts(legacy_outcome.observations, sources.legacy_url)
         except SourceFailure as lf:
-            raise SourceUnavailable(f"{portal_msg}; legacy fallback {_describe(lf)}. Nothing was stored.") from None
+            raise SourceUnavailable(_("{portal}; legacy fallback {failure}. Nothing was stored.").format(
+                portal=portal_msg, failure=_describe(lf))) from None
         legacy_outcome.requests = transport.requests
         legacy_outcome.raw_files = list(transport.raw_files)
         return legacy_outcome
@@ -109,7 +115,7 @@ def discover(
             for n in portal.tree(dataset, pid)
         ]
     except SourceFailure as f:
-        raise SourceUnavailable(f"NBS portal {_describe(f)}") from None
+        raise SourceUnavailable(_("NBS portal {failure}").format(failure=_describe(f))) from None
     finally:
         transport.close()
 
