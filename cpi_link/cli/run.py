@@ -108,12 +108,14 @@ def run(
 
 def _say(report, sch, home, fmt, quiet, logfile) -> None:
     """What the run did: warnings on stderr (each once), then every month in the table, JSON or CSV."""
+    from cpi_link.jobs.monthly import month_reason_text
+
     stamp = _stamp()
     for w in report.warnings:
         warn(f"{stamp} {w}")
     for o in report.months:
         if o.status in ("revised_after_payment", "standards_changed", "roster_changed"):
-            warn(f"{stamp} {o.reason}")
+            warn(f"{stamp} {month_reason_text(o.reason)}")
     warn_roster(report.roster or {})
     if report.unverified:
         warn(_("the rules some months were paid under ({rules}) are marked verified = false: their values have not been "

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cpi_link.core.errors import CpiLinkError, ExitStatus, MissingFigures, UsageError
-from cpi_link.core.i18n import _
+from cpi_link.core.i18n import N_, _
 from cpi_link.core.money import fen_to_yuan_str
 from cpi_link.core.months import add_months, month_range
 from cpi_link.core.privacy import MaskingFormatter
@@ -49,6 +49,27 @@ class MonthOutcome:
         return {"month": self.month, "status": self.status, "run_id": self.run_id, "run_dir": self.run_dir,
                 "paid_rows": self.paid_rows, "persons": self.persons, "total_amount": fen_to_yuan_str(self.total_fen),
                 "reason": self.reason} | self.extra
+
+
+# why a completed month is reported: English in JSON and the log (for scripts), in the reader's language on
+# stderr and the page (month_reason_text)
+REVISED = N_("{month}: figures revised after payment: paid under rate {old_rate} (triggered {old_triggered}), the store now "
+             "gives {new_rate} (triggered {new_triggered}); nothing paid: check, then cpi-link run --redo {month} --reason TEXT "
+             "pays the differences")
+STANDARDS_CHANGED = N_("{month}: the standards given would change amounts already paid: +{up} yuan over {up_rows} rows, {down} "
+                       "yuan over {down_rows} rows; nothing paid: cpi-link run --topup pays the increases (补发)")
+SUPPLEMENT_PAID = N_("{month}: paid once to the {n} people of the roster not yet paid for it (补充发放); amounts of people "
+                     "already paid are never changed here")
+ROSTER_CHANGED = N_("{month}: the roster differs from the one the month was paid with: {new} people not yet paid ({amount} "
+                    "yuan), {other} listed with a different amount, {gone} paid but no longer listed; nothing paid: "
+                    "cpi-link run --supplement --since {month} with the same --roster pays the people not yet paid, once")
+
+
+def month_reason_text(reason: str) -> str:
+    """A month outcome's reason (English, as JSON gives it) in the reader's language."""
+    from cpi_link.core.i18n import translate_template
+
+    return translate_template(reason, (REVISED, STANDARDS_CHANGED, SUPPLEMENT_PAID, ROSTER_CHANGED)) or reason
 
 
 def status_text(status: str | None, kind: str | None = None, exit_code: int | None = None) -> str:
@@ -360,9 +381,8 @@ def revised_after_payment(m: str, rec: dict, scheme, store, decide=None) -> Mont
     new = decide(rules, store, region=rules.index_region).to_json(provenance=True)
     if _decision_key(old) == _decision_key(new):
         return None
-    w = (f"{m}: figures revised after payment: paid under rate {old.get('rate_pct')} "
-         f"(triggered {old.get('triggered')}), the store now gives {new.get('rate_pct')} (triggered {new.get('triggered')}); "
-         f"nothing paid: check, then cpi-link run --redo {m} --reason TEXT pays the differences")
+    w = REVISED.format(month=m, old_rate=old.get("rate_pct"), old_triggered=str(old.get("triggered")).lower(),
+                       new_rate=new.get("rate_pct"), new_triggered=str(new.get("triggered")).lower())
     return MonthOutcome(m, "revised_after_payment", rec["run_dir"], 0, 0, 0, w, rec["run_id"],
                         {"old_decision": _short(old), "new_decision": _short(new)})
 
@@ -431,13 +451,9 @@ def _compare_roster(ledger, m, roster, scheme, store, standards, roster_sha, sup
         if report is not None:
             report.note_rules(scheme, m)
         return MonthOutcome(m, "paid", str(res.run_dir), res.paid_rows, res.persons, res.total_fen,
-                            _("{month}: paid once to the {n} people of the roster not yet paid for it (补充发放); "
-                              "amounts of people already paid are never changed here").format(month=m, n=res.paid_rows),
+                            SUPPLEMENT_PAID.format(month=m, n=res.paid_rows),
                             res.run_id, counts | {"kind": "supplement"})
-    w = _("{month}: the roster differs from the one the month was paid with: {new} people not yet paid ({amount} "
-          "yuan), {other} listed with a different amount, {gone} paid but no longer listed; nothing paid: "
-          "cpi-link run --supplement --since {month} with the same --roster pays the people not yet paid, once").format(
-              month=m, new=len(new), amount=counts["not_yet_paid_amount"], other=len(other), gone=len(gone))
+    w = ROSTER_CHANGED.format(month=m, new=len(new), amount=counts["not_yet_paid_amount"], other=len(other), gone=len(gone))
     log.warning("%s roster_changed: not_yet_paid=%d different_amount=%d no_longer_listed=%d", m, len(new), len(other),
                 len(gone))
     return MonthOutcome(m, "roster_changed", rec["run_dir"], 0, 0, 0, w, rec["run_id"],
@@ -481,9 +497,8 @@ def _pay_differences(ledger, m, roster, scheme, store, standards, roster_sha, ki
             if not up.any() and not down.any():
                 ledger.update(m, {"standards_sha256": standards.sha256})  # checked once: not recomputed by every run
                 return None
-            w = (f"{m}: the standards given would change amounts already paid: +{fen_to_yuan_str(total_up)} yuan over "
-                 f"{int(up.sum())} rows, {fen_to_yuan_str(total_down)} yuan over {int(down.sum())} rows; nothing paid: "
-                 "cpi-link run --topup pays the increases (补发)")
+            w = STANDARDS_CHANGED.format(month=m, up=fen_to_yuan_str(total_up), up_rows=int(up.sum()),
+                                         down=fen_to_yuan_str(total_down), down_rows=int(down.sum()))
             log.warning(w)
             return MonthOutcome(m, "standards_changed", rec["run_dir"], 0, 0, 0, w, rec["run_id"], extra)
         if not up.any():

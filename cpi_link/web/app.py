@@ -120,7 +120,7 @@ def create_app(desk: Desk) -> Flask:
     env.globals.update(_=_, lang=current_language, translate=translate, mask_id=mask_id, mask_digits=mask_digits, beijing=beijing_time, desk=desk)
     env.filters["yuan"] = lambda fen: _yuan(fen)
     env.filters["region"] = lambda code: _region(code)
-    env.globals.update(status_text=_status_text, reason_text=_reason_text, detail_text=_detail_text, kind_text=_kind_text,
+    env.globals.update(status_text=_status_text, month_reason_text=_month_reason_text, reason_text=_reason_text, detail_text=_detail_text, kind_text=_kind_text,
                        category_label=_category_label, decision_reason=_decision_reason, indicator_label=_indicator_label,
                        pgettext=pgettext, place_text=_place_text)
 
@@ -636,6 +636,12 @@ def _status_text(status: str) -> str:
     from cpi_link.jobs.monthly import status_text
 
     return status_text(status)
+
+
+def _month_reason_text(reason: str) -> str:
+    from cpi_link.jobs.monthly import month_reason_text
+
+    return month_reason_text(reason)
 
 
 def _kind_text(kind: str | None) -> str:

@@ -107,3 +107,21 @@ def test_export_of_an_empty_ledger_is_an_empty_table(cli, tmp_path):
     assert r.exit_code == 0, r.stderr
     assert pq.read_table(dest).num_rows == 0
     assert cli("ledger", "export", "--out", tmp_path / "x.csv").exit_code == 2
+
+
+def test_paid_months_changed_basis_is_said_in_chinese_and_json_stays_english(cli, job, tmp_path):
+    """Issue 34: a Chinese run warned "2024-01: the standards given would change amounts already paid ..." and
+    "figures revised after payment ..." in English; the JSON reason stays the same English in both languages."""
+    cli.json(*run_args(job))  # 2024-01 paid: A at 870
+    new = tmp_path / "std-new.csv"
+    new.write_text(BACKDATED, encoding="utf-8")
+    args = [a if a != job["std"] else new for a in run_args(job)]
+    zh, en = cli("--lang", "zh", *args), cli("--lang", "en", *args)
+    assert zh.exit_code == en.exit_code == 0 and zh.stdout == en.stdout, (zh.stdout, en.stdout)
+    assert json.loads(zh.stdout)[0]["reason"].startswith("2024-01: the standards given would change amounts already paid: +3.00")
+    assert "2024-01：所给保障标准会改变已发放的金额：1 行增加 3.00 元" in zh.stderr and "would change" not in zh.stderr
+    put_figures(job["home"], "2024-01", cpi="104.0", food="101.0")  # revised to 4.0
+    zh, en = cli("--lang", "zh", *run_args(job)), cli("--lang", "en", *run_args(job))
+    assert zh.stdout == en.stdout and json.loads(zh.stdout)[0]["status"] == "revised_after_payment"
+    assert "2024-01：发放后数据被修订：发放时涨幅为 3.6（启动：true），数据库现在给出 4.0（启动：true）" in zh.stderr, zh.stderr
+    assert "(triggered true)" in en.stderr and "revised after payment" not in zh.stderr
