@@ -112,7 +112,7 @@ def _say(report, sch, home, fmt, quiet, logfile) -> None:
 
     stamp = _stamp()
     for w in report.warnings:
-        warn(f"{stamp} {w}")
+        warn(f"{stamp} {month_reason_text(w)}")
     for o in report.months:
         if o.status in ("revised_after_payment", "standards_changed", "roster_changed"):
             warn(f"{stamp} {month_reason_text(o.reason)}")

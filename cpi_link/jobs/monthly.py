@@ -51,8 +51,8 @@ class MonthOutcome:
                 "reason": self.reason} | self.extra
 
 
-# why a completed month is reported: English in JSON and the log (for scripts), in the reader's language on
-# stderr and the page (month_reason_text)
+# why a completed month is reported, and the run's stale-figures warning: English in JSON and the log (for
+# scripts), in the reader's language on stderr and the page (month_reason_text)
 REVISED = N_("{month}: figures revised after payment: paid under rate {old_rate} (triggered {old_triggered}), the store now "
              "gives {new_rate} (triggered {new_triggered}); nothing paid: check, then cpi-link run --redo {month} --reason TEXT "
              "pays the differences")
@@ -60,6 +60,8 @@ STANDARDS_CHANGED = N_("{month}: the standards given would change amounts alread
                        "yuan over {down_rows} rows; nothing paid: cpi-link run --topup pays the increases (补发)")
 SUPPLEMENT_PAID = N_("{month}: paid once to the {n} people of the roster not yet paid for it (补充发放); amounts of people "
                      "already paid are never changed here")
+STALE_FIGURES = N_("stale figures: the latest month with figures is {latest}, but {next}'s figures were expected by {since} "
+                   "and the publication calendar says figures up to {expected} should be out; fetch or import them")
 ROSTER_CHANGED = N_("{month}: the roster differs from the one the month was paid with: {new} people not yet paid ({amount} "
                     "yuan), {other} listed with a different amount, {gone} paid but no longer listed; nothing paid: "
                     "cpi-link run --supplement --since {month} with the same --roster pays the people not yet paid, once")
@@ -69,7 +71,7 @@ def month_reason_text(reason: str) -> str:
     """A month outcome's reason (English, as JSON gives it) in the reader's language."""
     from cpi_link.core.i18n import translate_template
 
-    return translate_template(reason, (REVISED, STANDARDS_CHANGED, SUPPLEMENT_PAID, ROSTER_CHANGED)) or reason
+    return translate_template(reason, (REVISED, STANDARDS_CHANGED, SUPPLEMENT_PAID, ROSTER_CHANGED, STALE_FIGURES)) or reason
 
 
 def status_text(status: str | None, kind: str | None = None, exit_code: int | None = None) -> str:
@@ -258,10 +260,8 @@ def run_months(home, scheme, store, roster: RosterHandle, standards, since: str 
 
         report.stale_figures = True
         nxt = add_months(latest, 1)
-        w = _("stale figures: the latest month with figures is {latest}, but {next}'s figures were expected by {since} "
-              "and the publication calendar says figures up to {expected} should be out; fetch or import them").format(
-            latest=latest, next=nxt, since=latest_expected_release(nxt, region, on_file).isoformat(),
-            expected=report.expected_latest)
+        w = STALE_FIGURES.format(latest=latest, next=nxt, since=latest_expected_release(nxt, region, on_file).isoformat(),
+                                 expected=report.expected_latest)
         report.warnings.append(w)
         log.warning(w)
     return _run_due(roster, roster.sha256, home, ledger, report, scheme, store, standards, since, latest, redo,

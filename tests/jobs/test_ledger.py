@@ -86,6 +86,10 @@ def test_stale_run_warns_on_stderr(cli, job):
     assert r.exit_code == 0 and "stale figures" in r.stderr and "2024-01" in r.stderr
     # issue 34: said when, in Beijing time as people read it (was the machine's ISO time with its offset)
     assert re.search(r"^warning: \d{4}-\d{2}-\d{2} \d{2}:\d{2} stale figures", r.stderr, re.M), r.stderr
+    # nothing due: the warning is the month's reason in JSON, English in both languages; said in Chinese on stderr
+    zh, en = cli("--lang", "zh", *run_args(job)), cli("--lang", "en", *run_args(job))
+    assert zh.stdout == en.stdout and json.loads(zh.stdout)[0]["reason"].startswith("stale figures: the latest month"), zh.stdout
+    assert "数据可能过期" in zh.stderr and "stale figures" not in zh.stderr
 
 
 # -- 2. tamper-evident ledger ------------------------------------------------------------------------
