@@ -426,6 +426,26 @@ def test_portal_down_falls_back_to_legacy(nbs_home, httpserver, monkeypatch):
     assert all(c["m"] == "QueryData" and c["dbcode"] == "hgyd" and c["wds"] == "[]" for c in calls)
 
 
+def test_a_fetch_falling_back_leaves_the_process_language_alone(nbs_home, httpserver, monkeypatch):
+    """The portal's failure is said in English for the report and in Chinese for the reader without switching
+    the process's language: `serve` runs a fetch in a task thread while request threads render pages in the
+    officer's language, and a switch to English, even for a moment, shows them an English page."""
+    from cpi_link.core import i18n
+
+    monkeypatch.setenv("CPI_LINK_NBS_URL", closed_port_url(PREFIX))
+    monkeypatch.setenv("CPI_LINK_NBS_ALLOW_HTTP", "1")
+    monkeypatch.setenv("CPI_LINK_NBS_FALLBACK", "legacy")
+    _serve_legacy(httpserver, [])
+    switched: list = []
+    real = i18n.set_language
+    with language("zh"):
+        monkeypatch.setattr(i18n, "set_language", lambda lang: switched.append(lang) or real(lang))
+        out = national(nbs_home)
+        monkeypatch.setattr(i18n, "set_language", real)
+    assert switched == []
+    assert out.report()["portal_failed"].startswith("NBS portal unreachable at ")
+
+
 def test_portal_down_and_legacy_blocked_403_urlacl(nbs_home, httpserver, monkeypatch):
     monkeypatch.setenv("CPI_LINK_NBS_URL", closed_port_url(PREFIX))
     monkeypatch.setenv("CPI_LINK_NBS_ALLOW_HTTP", "1")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cpi_link.core.errors import SourceUnavailable
-from cpi_link.core.i18n import _, language
+from cpi_link.core.i18n import N_, Message, _, message
 from cpi_link.core.months import add_months, month_range
 from cpi_link.core.paths import Home
 from cpi_link.sources.nbs.config import Sources, load_sources, refuse_plain_http
@@ -36,11 +36,11 @@ def _window(since: str | None, until: str | None) -> list[str]:
     return month_range(start, end)
 
 
-def _describe(f: SourceFailure) -> str:
-    """A failure in the reader's language (its reason as the transport gave it)."""
-    tries = (_("after {n} try") if f.tries == 1 else _("after {n} tries")).format(n=f.tries)
-    said = _("unreachable at {url} {tries}: {reason}") if f.unreachable else _("failed at {url} {tries}: {reason}")
-    return said.format(url=f.url, tries=tries, reason=f.reason)
+def _describe(f: SourceFailure) -> Message:
+    """A failure in English (str) and in the reader's language (.shown), its reason as the transport gave it."""
+    tries = message(N_("after {n} try") if f.tries == 1 else N_("after {n} tries"), n=f.tries)
+    said = N_("unreachable at {url} {tries}: {reason}") if f.unreachable else N_("failed at {url} {tries}: {reason}")
+    return message(said, url=f.url, tries=tries, reason=f.reason)
 
 
 def fetch(config_dir: Path, home: Home, regions: list[str] | None, since: str | None, until: str | None) -> FetchOutcome:
@@ -61,11 +61,12 @@ def fetch(config_dir: Path, home: Home, regions: list[str] | None, since: str | 
             outcome.raw_files = list(transport.raw_files)
             return outcome
         except (Blocked, Refused) as stop:
-            raise SourceUnavailable(_("NBS portal {failure}. Nothing was stored.").format(failure=_describe(stop))) from None
+            raise SourceUnavailable(_("NBS portal {failure}. Nothing was stored.").format(failure=_describe(stop).shown)) from None
         except SourceFailure as pf:
-            portal_msg = _("NBS portal {failure}").format(failure=_describe(pf))
-            with language("en"):  # the fetch report's portal_failed, for scripts
-                portal_en = _("NBS portal {failure}").format(failure=_describe(pf))
+            # English in the fetch report's portal_failed (for scripts), the reader's language in errors; made without
+            # switching the process's language, which the page's request threads read while a fetch runs in a task
+            portal = message(N_("NBS portal {failure}"), failure=_describe(pf))
+            portal_msg, portal_en = portal.shown, str(portal)
         if sources.fallback != "legacy" or not sources.legacy_url:
             raise SourceUnavailable(_("{portal}; no legacy fallback configured. Nothing was stored.").format(portal=portal_msg))
         legacy_outcome = FetchOutcome(
@@ -76,7 +77,7 @@ def fetch(config_dir: Path, home: Home, regions: list[str] | None, since: str | 
             legacy_outcome.observations = refuse_conflicts(legacy_outcome.observations, sources.legacy_url)
         except SourceFailure as lf:
             raise SourceUnavailable(_("{portal}; legacy fallback {failure}. Nothing was stored.").format(
-                portal=portal_msg, failure=_describe(lf))) from None
+                portal=portal_msg, failure=_describe(lf).shown)) from None
         legacy_outcome.requests = transport.requests
         legacy_outcome.raw_files = list(transport.raw_files)
         return legacy_outcome
@@ -115,7 +116,7 @@ def discover(
             for n in portal.tree(dataset, pid)
         ]
     except SourceFailure as f:
-        raise SourceUnavailable(_("NBS portal {failure}").format(failure=_describe(f))) from None
+        raise SourceUnavailable(_("NBS portal {failure}").format(failure=_describe(f).shown)) from None
     finally:
         transport.close()
 
