@@ -62,6 +62,7 @@ SUPPLEMENT_PAID = N_("{month}: paid once to the {n} people of the roster not yet
                      "already paid are never changed here")
 STALE_FIGURES = N_("stale figures: the latest month with figures is {latest}, but {next}'s figures were expected by {since} "
                    "and the publication calendar says figures up to {expected} should be out; fetch or import them")
+PER_PREFECTURE = N_("decided per prefecture")  # a paid month's reason when each prefecture has its own decision
 ROSTER_CHANGED = N_("{month}: the roster differs from the one the month was paid with: {new} people not yet paid ({amount} "
                     "yuan), {other} listed with a different amount, {gone} paid but no longer listed; nothing paid: "
                     "cpi-link run --supplement --since {month} with the same --roster pays the people not yet paid, once")
@@ -71,7 +72,8 @@ def month_reason_text(reason: str) -> str:
     """A month outcome's reason (English, as JSON gives it) in the reader's language."""
     from cpi_link.core.i18n import translate_template
 
-    return translate_template(reason, (REVISED, STANDARDS_CHANGED, SUPPLEMENT_PAID, ROSTER_CHANGED, STALE_FIGURES)) or reason
+    return translate_template(reason, (REVISED, STANDARDS_CHANGED, SUPPLEMENT_PAID, ROSTER_CHANGED, STALE_FIGURES,
+                                        PER_PREFECTURE)) or reason
 
 
 def status_text(status: str | None, kind: str | None = None, exit_code: int | None = None) -> str:
@@ -331,7 +333,7 @@ def _run_due(roster, roster_sha, home, ledger, report, scheme, store, standards,
             status = "paid" if res.triggered else "not_triggered"
             if res.triggered:
                 report.note_rules(scheme, m)
-            d = res.decision if isinstance(res.decision, dict) else {"reason": _("decided per prefecture")}
+            d = res.decision if isinstance(res.decision, dict) else {"reason": PER_PREFECTURE}
             report.months.append(MonthOutcome(m, status, str(res.run_dir), res.paid_rows, res.persons, res.total_fen,
                                               d["reason"], res.run_id))
             log.info("%s %s run=%s paid_rows=%d persons=%d total=%s yuan", m, status, res.run_id, res.paid_rows,

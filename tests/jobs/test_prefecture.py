@@ -70,3 +70,18 @@ def test_estimate_per_prefecture_rejects_an_unknown_one(pref, cli):
     assert res["total_amount"] == "310.00"
     assert [(x["file_row"], x["reason"]) for x in res["rejected"]] == [(4, "unknown_region")]
     assert {d["region_code"]: d["triggered"] for d in res["decisions"]} == {"140100": True, "140200": False}
+
+
+def test_a_prefecture_months_reason_is_english_for_scripts(pref, cli):
+    """The month's reason in run's JSON is the same English in both languages (a Chinese run wrote 按设区市分别判定),
+    and said in Chinese where a person reads it."""
+    from cpi_link.core.i18n import language
+    from cpi_link.jobs.monthly import month_reason_text
+
+    cfg, std, tmp = pref
+    roster = _roster(tmp, (A, "140105"))
+    out = cli.json("--lang", "zh", "--config", cfg, "run", "--roster", roster, "--standards", std, "--scheme", "p",
+                   "--offline", "--since", "2024-01", "--format", "json")
+    assert [(m["month"], m["status"], m["reason"]) for m in out] == [("2024-01", "paid", "decided per prefecture")]
+    with language("zh"):
+        assert month_reason_text(out[0]["reason"]) == "按设区市分别判定"
