@@ -38,6 +38,8 @@ def formula_like_mask(arr):
 
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     if pa.types.is_dictionary(arr.type):
+        if not len(arr.dictionary):  # every value null: nothing to look up
+            return np.zeros(len(arr), bool)
         return formula_like_mask(arr.dictionary)[arr.indices.fill_null(0).to_numpy(zero_copy_only=False)] & \
             arr.is_valid().to_numpy(zero_copy_only=False)
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):

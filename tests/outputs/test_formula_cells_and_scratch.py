@@ -99,6 +99,22 @@ def test_the_vectorised_check_gives_what_formula_like_gives_value_by_value(kind)
     assert want.count(True) == 11  # =1+1, +86 10, -inf, -NaN, -, +, @x, tab, CR, LF and --1 start a formula
 
 
+@pytest.mark.parametrize("kind", ["string", "dictionary", "chunked"])
+def test_the_vectorised_check_of_a_column_of_nulls_is_all_false(kind):
+    """A column with no value (a batch of nulls; its dictionary empty) is all false, not an IndexError."""
+    import pyarrow as pa
+
+    from cpi_link.core.cells import formula_like_mask
+
+    arr = pa.nulls(3, pa.string())
+    if kind == "dictionary":
+        arr = arr.dictionary_encode()
+        assert len(arr.dictionary) == 0
+    if kind == "chunked":
+        arr = pa.chunked_array([arr.dictionary_encode(), pa.array(["=x"]).dictionary_encode()])
+    assert formula_like_mask(arr).tolist() == [False, False, False] + ([True] if kind == "chunked" else [])
+
+
 def test_the_streamed_csv_writes_a_cell_as_emit_csv_does(capsysbinary):
     """The writer of large CSVs (diff, ledger export) and emit_csv give the same bytes, formula-like
     cells (a tab or line break first too) and amounts alike."""
