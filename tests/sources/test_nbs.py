@@ -608,3 +608,16 @@ def test_cli_sources_show_and_discover(nbs_home, httpserver):
     assert "range_tokens=true" in "".join(r.stdout.split()) and "True" not in r.stdout
     for args in (["sources", "--help"], ["sources", "show", "--help"], ["sources", "discover", "--help"]):
         assert _run(args, env).exit_code == 0
+
+
+def test_cli_fetch_of_a_prefecture_is_refused_in_the_readers_language(nbs_home, httpserver):
+    """NBS publishes monthly figures for the country and the provinces: --region 140100 (太原) is bad usage (exit 2)
+    before any request, said in Chinese in a Chinese run (it was English)."""
+    env = _env(nbs_home, httpserver)
+    r = _run(["--lang", "zh", "fetch", "--region", "140100", "--since", "2024-01", "--until", "2024-02"], env)
+    said = " ".join(r.stderr.split())
+    assert r.exit_code == 2 and "国家统计局只发布全国（000000）和各省（XX0000）的月度居民消费价格指数" in said, said
+    assert "140100 不是" in said and "publishes" not in said and "Traceback" not in said
+    r = _run(["--lang", "en", "fetch", "--region", "140100", "--since", "2024-01", "--until", "2024-02"], env)
+    assert r.exit_code == 2 and "140100 is not a province listed in" in " ".join(r.stderr.split()), r.stderr
+    assert httpserver.log == []

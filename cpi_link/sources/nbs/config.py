@@ -130,15 +130,15 @@ class Sources:
         return self.regions.get(code, code)
 
     def scope_of(self, region: str) -> str:
+        from cpi_link.core.i18n import _
+
         if region == NATIONAL:
             return "national"
         if not (len(region) == 6 and region.isdigit()):
-            raise UsageError(f"--region {region!r} is not a 6-digit region code")
+            raise UsageError(_("--region {value!r} is not a 6-digit region code").format(value=region))
         if not region.endswith("0000") or region not in self.regions:
-            raise UsageError(
-                f"--region {region}: NBS publishes monthly CPI for the country (000000) and the provinces "
-                f"(XX0000) only; {region} is not a province listed in {self.path}"
-            )
+            raise UsageError(_("--region {region}: NBS publishes monthly CPI for the country (000000) and the provinces "
+                               "(XX0000) only; {region} is not a province listed in {path}").format(region=region, path=self.path))
         return "province"
 
 
