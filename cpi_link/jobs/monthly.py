@@ -51,8 +51,8 @@ class MonthOutcome:
                 "reason": self.reason} | self.extra
 
 
-# why a completed month is reported, and the run's stale-figures warning: English in JSON and the log (for
-# scripts), in the reader's language on stderr and the page (month_reason_text)
+# a month outcome's reason, and the run's stale-figures warning: English in JSON, CSV and the log (for scripts),
+# in the reader's language on stderr and the page (month_reason_text)
 REVISED = N_("{month}: figures revised after payment: paid under rate {old_rate} (triggered {old_triggered}), the store now "
              "gives {new_rate} (triggered {new_triggered}); nothing paid: check, then cpi-link run --redo {month} --reason TEXT "
              "pays the differences")
@@ -62,6 +62,10 @@ SUPPLEMENT_PAID = N_("{month}: paid once to the {n} people of the roster not yet
                      "already paid are never changed here")
 STALE_FIGURES = N_("stale figures: the latest month with figures is {latest}, but {next}'s figures were expected by {since} "
                    "and the publication calendar says figures up to {expected} should be out; fetch or import them")
+ALREADY_DONE = N_("completed earlier; nobody is paid twice")
+NOTHING_MORE = N_("recomputed: no positive differences to pay; decreases are listed, never clawed back")
+DIFFERENCES_PAID = N_("differences for {month} paid once; decreases listed, never clawed back")
+TOPUP_PAID = N_("differences for {month} paid once (补发); decreases listed, never clawed back")
 PER_PREFECTURE = N_("decided per prefecture")  # a paid month's reason when each prefecture has its own decision
 ROSTER_CHANGED = N_("{month}: the roster differs from the one the month was paid with: {new} people not yet paid ({amount} "
                     "yuan), {other} listed with a different amount, {gone} paid but no longer listed; nothing paid: "
@@ -73,7 +77,7 @@ def month_reason_text(reason: str) -> str:
     from cpi_link.core.i18n import translate_template
 
     return translate_template(reason, (REVISED, STANDARDS_CHANGED, SUPPLEMENT_PAID, ROSTER_CHANGED, STALE_FIGURES,
-                                        PER_PREFECTURE)) or reason
+                                        PER_PREFECTURE, ALREADY_DONE, NOTHING_MORE, DIFFERENCES_PAID, TOPUP_PAID)) or reason
 
 
 def status_text(status: str | None, kind: str | None = None, exit_code: int | None = None) -> str:
@@ -316,7 +320,7 @@ def _run_due(roster, roster_sha, home, ledger, report, scheme, store, standards,
                                        compare=True, supplement=supplement, report=report)
                 report.months.append(out or MonthOutcome(m, "already_done", rec["run_dir"], rec["paid_rows"],
                                                          rec["persons"], rec["total_fen"],
-                                                         _("completed earlier; nobody is paid twice"), rec["run_id"]))
+                                                         ALREADY_DONE, rec["run_id"]))
                 log.info("%s already_done run=%s", m, rec["run_id"])
                 continue
             if not figures_complete(scheme, store, m):
@@ -509,8 +513,7 @@ def _pay_differences(ledger, m, roster, scheme, store, standards, roster_sha, ki
                                 "decrease_total": extra["decrease_total"]})
             log.info("%s recomputed (%s): no positive differences; decreases %s yuan listed, not clawed back", m, kind,
                      extra["decrease_total"])
-            return MonthOutcome(m, "already_done", rec["run_dir"], 0, 0, 0, "recomputed: no positive differences to pay; "
-                                "decreases are listed, never clawed back", rec["run_id"], extra)
+            return MonthOutcome(m, "already_done", rec["run_dir"], 0, 0, 0, NOTHING_MORE, rec["run_id"], extra)
         res = _write_difference_run(ledger, m, rec, full, t.filter(pa.array(up)), diff[up], kind, reason, extra)
         update = {"standards_sha256": standards.sha256}
         if kind == "supplement":
@@ -522,7 +525,7 @@ def _pay_differences(ledger, m, roster, scheme, store, standards, roster_sha, ki
         log.info("%s %s run=%s rows=%d total=%s yuan (decreases listed, not clawed back: %s yuan)", m, status, res.run_id,
                  res.paid_rows, fen_to_yuan_str(res.total_fen), fen_to_yuan_str(total_down))
         return MonthOutcome(m, status, str(res.run_dir), res.paid_rows, res.persons, res.total_fen,
-                            f"{'补发 ' if kind == 'topup' else ''}differences for {m} paid once; decreases listed, never clawed back",
+                            (TOPUP_PAID if kind == "topup" else DIFFERENCES_PAID).format(month=m),
                             res.run_id, extra)
     finally:
         shutil.rmtree(work, ignore_errors=True)

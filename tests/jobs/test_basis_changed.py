@@ -125,3 +125,35 @@ def test_paid_months_changed_basis_is_said_in_chinese_and_json_stays_english(cli
     assert zh.stdout == en.stdout and json.loads(zh.stdout)[0]["status"] == "revised_after_payment"
     assert "2024-01：发放后数据被修订：发放时涨幅为 3.6（启动：true），数据库现在给出 4.0（启动：true）" in zh.stderr, zh.stderr
     assert "(triggered true)" in en.stderr and "revised after payment" not in zh.stderr
+
+
+def test_every_month_reason_is_english_for_scripts_and_said_in_chinese(cli, job, tmp_path):
+    """A Chinese run wrote "此前已完成；不会重复发放" as an already-done month's JSON reason, and the reasons of a top-up,
+    a redo and a redo with nothing to pay were English (the top-up's with 补发 glued on) on the Chinese page: every
+    reason is the same English in both languages, and month_reason_text says each in Chinese."""
+    from cpi_link.core.i18n import language
+    from cpi_link.jobs.monthly import month_reason_text
+
+    cli.json(*run_args(job))  # 2024-01 paid at 3.6
+    said = {}
+    [done] = cli.json("--lang", "zh", *run_args(job, "--since", "2024-01"))
+    assert (done["status"], done["reason"]) == ("already_done", "completed earlier; nobody is paid twice")
+    said["done"] = done["reason"]
+    new = tmp_path / "std-new.csv"
+    new.write_text(BACKDATED, encoding="utf-8")
+    [top] = cli.json("--lang", "zh", *[a if a != job["std"] else new for a in run_args(job)], "--topup")
+    assert (top["status"], top["reason"]) == (
+        "topup_paid", "differences for 2024-01 paid once (补发); decreases listed, never clawed back")
+    said["top"] = top["reason"]
+    put_figures(job["home"], "2024-01", cpi="104.0", food="101.0")  # revised up to 4.0: a redo pays differences
+    [red] = cli.json("--lang", "zh", *run_args(job, "--redo", "2024-01", "--reason", "revised"))
+    assert (red["status"], red["reason"]) == ("paid", "differences for 2024-01 paid once; decreases listed, never clawed back")
+    said["redo"] = red["reason"]
+    [again] = cli.json("--lang", "zh", *run_args(job, "--redo", "2024-01", "--reason", "again"))
+    assert (again["status"], again["paid_rows"]) == ("already_done", 0)
+    assert again["reason"] == "recomputed: no positive differences to pay; decreases are listed, never clawed back"
+    said["nothing"] = again["reason"]
+    with language("zh"):
+        assert {k: month_reason_text(v) for k, v in said.items()} == {
+            "done": "此前已完成；不会重复发放", "top": "2024-01 的差额已补发一次；减少的金额只列出，不追回",
+            "redo": "2024-01 的差额已发放一次；减少的金额只列出，不追回", "nothing": "已重新计算：没有需要补发的差额；减少的金额只列出，不追回"}
