@@ -17,6 +17,7 @@ import contextlib
 import gettext as _gettext
 import os
 import re
+from contextvars import ContextVar
 from pathlib import Path
 
 DOMAIN = "cpi_link"
@@ -27,6 +28,8 @@ LANGUAGES = ("zh", "en")
 _CATALOG_LANG = {"zh": "zh_CN"}
 
 _chosen: str | None = None  # set_language's choice; None follows the environment
+# language()'s choice for one block of one thread: the page's other requests keep theirs
+_block: ContextVar[str | None] = ContextVar("cpi_link_language_block", default=None)
 _cache: dict[tuple[str, str], _gettext.NullTranslations] = {}
 
 
@@ -56,7 +59,7 @@ def language_from_env(environ=None) -> str:
 
 
 def current_language() -> str:
-    return _chosen or language_from_env()
+    return _block.get() or _chosen or language_from_env()
 
 
 def set_language(lang: str | None) -> str | None:
@@ -70,12 +73,14 @@ def set_language(lang: str | None) -> str | None:
 
 @contextlib.contextmanager
 def language(lang: str | None):
-    """Use `lang` inside the block (e.g. a chart drawn in Chinese because a CJK font exists)."""
-    previous = set_language(lang)
+    """Use `lang` inside the block, in this thread only (a chart drawn in Chinese because a CJK font
+    exists, a workbook's Chinese cells written by the page's task while a page is served in
+    English); None: the command's language."""
+    token = _block.set(normalize(lang))
     try:
         yield
     finally:
-        set_language(previous)
+        _block.reset(token)
 
 
 def translations(domain: str = DOMAIN, lang: str | None = None) -> _gettext.NullTranslations:
