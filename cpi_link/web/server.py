@@ -33,19 +33,22 @@ def upload_max(config_dir: Path) -> int:
     """The upload cap in bytes: [web] upload_max_mb in CONFIG/sources.toml, env CPI_LINK_WEB_UPLOAD_MAX_MB over it."""
     mb: object = DEFAULT_UPLOAD_MB
     p = Path(config_dir) / "sources.toml"
+    where = _("[web] upload_max_mb in {path}").format(path=p)
     if p.is_file():
         try:
             with open(p, "rb") as fh:
                 mb = tomllib.load(fh).get("web", {}).get("upload_max_mb", mb)
         except (OSError, tomllib.TOMLDecodeError, AttributeError):
             pass
-    mb = os.environ.get("CPI_LINK_WEB_UPLOAD_MAX_MB") or mb
+    if os.environ.get("CPI_LINK_WEB_UPLOAD_MAX_MB"):
+        mb = os.environ["CPI_LINK_WEB_UPLOAD_MAX_MB"]
+        where = _("environment variable {var}").format(var="CPI_LINK_WEB_UPLOAD_MAX_MB")
     try:
-        value = int(str(mb).strip())  # whole megabytes: a size, never a float
+        value = 0 if isinstance(mb, bool) else int(str(mb).strip())  # whole megabytes: a size, never a float
     except (TypeError, ValueError):
-        raise UsageError(_("[web] upload_max_mb = {value!r}: give a number of megabytes").format(value=mb)) from None
+        value = 0
     if not 0 < value <= 4096:
-        raise UsageError(_("[web] upload_max_mb = {value!r}: give a number of megabytes").format(value=mb))
+        raise UsageError(_("{where} = {value!r}: give a whole number of megabytes from 1 to 4096").format(where=where, value=mb))
     return value * 1048576
 
 

@@ -178,27 +178,37 @@ def sources_path(config_dir: Path | None) -> Path:
 
 
 def load_sources(config_dir: Path | None, env: dict[str, str] | None = None) -> Sources:
-    """Read and check sources.toml; env overrides URLs and HTTP pacing. Bad config: ConfigError."""
+    """Read and check sources.toml; env overrides URLs and HTTP pacing. Bad config: ConfigError, in the
+    reader's language, naming the file and key (or the environment variable that set it)."""
+    from cpi_link.core.i18n import _
+
     env = dict(os.environ) if env is None else env
     path = sources_path(config_dir)
     try:
         with open(path, "rb") as fh:
             raw = tomllib.loads(fh.read().decode("utf-8-sig"))  # Notepad saves with a BOM
     except FileNotFoundError:
-        raise ConfigError(f"{path}: sources config not found") from None
+        raise ConfigError(_("{path}: sources config not found").format(path=path)) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+        raise ConfigError(_("{path}: not UTF-8 text; save it as UTF-8").format(path=path)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        raise ConfigError(_("{path}: not valid TOML ({error})").format(path=path, error=exc)) from None
     except RecursionError:  # deeply nested arrays: Python's TOML reader gives up
-        raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
+        raise ConfigError(_("{path}: not valid TOML ({error})").format(path=path, error=_("nested too deeply"))) from None
 
-    def bad(where: str, msg: str) -> ConfigError:
-        return ConfigError(f"{path}: {where}: {msg}")
+    from_env: dict[str, str] = {}  # key -> the environment variable its value came from
+
+    def bad(key: str, problem: str) -> ConfigError:
+        """The problem (already in the reader's language) at `key` of the file, or at the environment
+        variable that set it."""
+        if key in from_env:
+            return ConfigError(_("environment variable {var} (it stands for {key} in {path}): {problem}").format(
+                var=from_env[key], key=key, path=path, problem=problem))
+        return ConfigError(_("{path}: {key}: {problem}").format(path=path, key=key, problem=problem))
 
     unknown = set(raw) - _TOP_KEYS
     if unknown:
-        raise bad(sorted(unknown)[0], "unknown key")
+        raise bad(sorted(unknown)[0], _("unknown key; the tables are {keys}").format(keys=", ".join(sorted(_TOP_KEYS))))
     nbs = raw.get("nbs", {})
     http_raw = dict(raw.get("http", {}))
     portal = raw.get("portal", {})
@@ -207,10 +217,11 @@ def load_sources(config_dir: Path | None, env: dict[str, str] | None = None) -> 
     fields_ = {f: getattr(HttpSettings, f) for f in HttpSettings.__dataclass_fields__}
     for k in http_raw:
         if k not in fields_:
-            raise bad(f"http.{k}", "unknown key")
+            raise bad(f"http.{k}", _("unknown key"))
     for k, var in ENV_HTTP.items():
         if env.get(var, "").strip():
             http_raw[k] = env[var].strip()
+            from_env[f"http.{k}"] = var
     kwargs: dict[str, Any] = {}
     for k, default in fields_.items():
         if k not in http_raw:
@@ -221,82 +232,93 @@ def load_sources(config_dir: Path | None, env: dict[str, str] | None = None) -> 
                 if isinstance(v, str) and v.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
                     v = v.strip().lower() in ("1", "true", "yes", "on")
                 if not isinstance(v, bool):
-                    raise bad(f"http.{k}", f"{v!r}: use true or false")
+                    raise bad(f"http.{k}", _("{value!r}: use true or false").format(value=v))
                 kwargs[k] = v
                 continue
             if isinstance(default, str):
                 kwargs[k] = str(v).strip()
                 if k in _CHOICES and kwargs[k] not in _CHOICES[k]:
-                    raise bad(f"http.{k}", f"{v!r}: use {' or '.join(repr(c) for c in _CHOICES[k])}")
+                    raise bad(f"http.{k}", _("{value!r}: use {choices}").format(
+                        value=v, choices=_(" or ").join(repr(c) for c in _CHOICES[k])))
             elif isinstance(default, int) and not isinstance(default, bool):
                 kwargs[k] = int(v)
             else:
                 kwargs[k] = float(v)
         except (TypeError, ValueError):
-            raise bad(f"http.{k}", f"{v!r} is not a number") from None
+            raise bad(f"http.{k}", _("{value!r} is not a number").format(value=v)) from None
         if not isinstance(default, str) and kwargs[k] < 0:
-            raise bad(f"http.{k}", "must not be negative")
+            raise bad(f"http.{k}", _("{value!r}: must not be negative").format(value=v))
     http = HttpSettings(**kwargs)
-    if http.tries < 1 or http.max_periods_per_request < 1 or http.max_months_per_range < 1:
-        raise bad("http.tries", "tries, max_periods_per_request and max_months_per_range must be at least 1")
-    if http.timeout_seconds <= 0 or http.fetch_deadline_seconds <= 0 or http.max_body_bytes < 1024:
-        raise bad("http.timeout_seconds", "timeout_seconds and fetch_deadline_seconds must be positive, max_body_bytes at least 1024")
+    for k in ("tries", "max_periods_per_request", "max_months_per_range"):
+        if getattr(http, k) < 1:
+            raise bad(f"http.{k}", _("{value!r}: must be at least 1").format(value=getattr(http, k)))
+    for k in ("timeout_seconds", "fetch_deadline_seconds"):
+        if getattr(http, k) <= 0:
+            raise bad(f"http.{k}", _("{value!r}: must be more than 0").format(value=http_raw[k]))
+    if http.max_body_bytes < 1024:
+        raise bad("http.max_body_bytes", _("{value!r}: must be at least 1024").format(value=http.max_body_bytes))
 
+    if env.get(ENV_PORTAL_URL):
+        from_env["portal.base_url"] = ENV_PORTAL_URL
     portal_url = (env.get(ENV_PORTAL_URL) or portal.get("base_url") or "").strip().rstrip("/")
     if not portal_url.startswith(("http://", "https://")):
-        raise bad("portal.base_url", f"{portal_url!r} is not an http(s) URL")
+        raise bad("portal.base_url", _("{value!r} is not an http(s) URL").format(value=portal_url))
     page_url = (portal.get("page_url") or "").strip()
     if not page_url and "/publicrelease/" in portal_url:
         # the API lives under <site>/dg/website/publicrelease/...; the page is <site>/dg/website/page.html
         page_url = portal_url.split("/publicrelease/")[0] + "/page.html"
     legacy_url = (env.get(ENV_LEGACY_URL) or legacy.get("url") or "").strip() or None
+    if env.get(ENV_FALLBACK):
+        from_env["nbs.fallback"] = ENV_FALLBACK
     fallback = (env.get(ENV_FALLBACK) or nbs.get("fallback") or "none").strip().lower()
     if fallback not in ("legacy", "none"):
-        raise bad("nbs.fallback", f"{fallback!r}: use 'legacy' or 'none'")
+        raise bad("nbs.fallback", _("{value!r}: use {choices}").format(value=fallback, choices=_(" or ").join(("'legacy'", "'none'"))))
 
     datasets: dict[str, Dataset] = {}
     for scope, d in portal.get("datasets", {}).items():
         try:
             datasets[scope] = Dataset(int(d["code"]), str(d["root_id"]), str(d.get("route", "")))
         except (KeyError, TypeError, ValueError):
-            raise bad(f"portal.datasets.{scope}", "needs code (int) and root_id") from None
+            raise bad(f"portal.datasets.{scope}", _("needs code (a whole number) and root_id")) from None
 
     def month_field(entry: dict, key: str, where: str, required: bool) -> str | None:
         v = entry.get(key)
         if v is None:
             if required:
-                raise bad(where, f"missing '{key}' (YYYY-MM)")
+                raise bad(where, _("missing {key!r} (YYYY-MM)").format(key=key))
             return None
         if not isinstance(v, str) or not _MONTH_RE.match(v):
-            raise bad(where, f"{key} = {v!r} is not YYYY-MM")
+            raise bad(where, _("{key} = {value!r} is not YYYY-MM").format(key=key, value=v))
         return v
 
     def common(entry: dict, where: str, allowed: set[str]) -> tuple[str, str, str, str | None]:
         extra = set(entry) - allowed
         if extra:
-            raise bad(f"{where}.{sorted(extra)[0]}", "unknown key")
+            raise bad(f"{where}.{sorted(extra)[0]}", _("unknown key"))
         scope = entry.get("scope")
         if scope not in ("national", "province"):
-            raise bad(where, f"scope = {scope!r}: use 'national' or 'province'")
+            raise bad(where, _("{key} = {value!r}: use {choices}").format(
+                key="scope", value=scope, choices=_(" or ").join(("'national'", "'province'"))))
         ind = entry.get("indicator")
         if ind not in ("cpi", "food", "scpi"):
-            raise bad(where, f"indicator = {ind!r}: use cpi, food or scpi")
+            raise bad(where, _("{key} = {value!r}: use {choices}").format(
+                key="indicator", value=ind, choices=_(" or ").join(("cpi", "food", "scpi"))))
         start = month_field(entry, "from", where, True)
         end = month_field(entry, "until", where, False)
         if end and end < start:
-            raise bad(where, f"until {end} is before from {start}")
+            raise bad(where, _("until {end} is before from {start}").format(end=end, start=start))
         return scope, ind, start, end
 
     portal_series: list[PortalSeries] = []
     for i, e in enumerate(portal.get("series", []), start=1):
-        where = f"portal.series #{i}"
+        where = _("portal.series #{n}").format(n=i)
         scope, ind, start, end = common(e, where, _PORTAL_SERIES_KEYS)
         if scope not in datasets:
-            raise bad(where, f"no [portal.datasets.{scope}] for scope {scope!r}")
+            raise bad(where, _("no [portal.datasets.{scope}] for scope {scope!r}").format(scope=scope))
         has_ids = bool(e.get("cid")) and bool(e.get("indicator_id"))
         has_resolve = all(e.get(k) for k in ("resolve_group", "resolve_leaf", "resolve_indicator"))
         if not (has_ids or has_resolve):
-            raise bad(where, "give cid + indicator_id, or resolve_group + resolve_leaf + resolve_indicator")
+            raise bad(where, _("give cid + indicator_id, or resolve_group + resolve_leaf + resolve_indicator"))
         portal_series.append(
             PortalSeries(
                 scope, ind, start, end, e.get("cid"), e.get("indicator_id"), e.get("resolve_group"),
@@ -305,10 +327,10 @@ def load_sources(config_dir: Path | None, env: dict[str, str] | None = None) -> 
         )
     legacy_series: list[LegacySeries] = []
     for i, e in enumerate(legacy.get("series", []), start=1):
-        where = f"legacy.series #{i}"
+        where = _("legacy.series #{n}").format(n=i)
         scope, ind, start, end = common(e, where, _LEGACY_SERIES_KEYS)
         if not e.get("dbcode") or not e.get("code"):
-            raise bad(where, "needs dbcode and code")
+            raise bad(where, _("needs dbcode and code"))
         legacy_series.append(LegacySeries(scope, ind, start, end, str(e["dbcode"]), str(e["code"])))
 
     regions = {str(k): str(v) for k, v in raw.get("regions", {}).items()}

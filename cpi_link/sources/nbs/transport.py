@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlparse
 
 from cpi_link.core.atomic import sha256_bytes, write_bytes
 from cpi_link.core.errors import ConfigError
+from cpi_link.core.i18n import _
 from cpi_link.core.paths import private_dir
 from cpi_link.sources.nbs.config import HttpSettings
 from cpi_link.sources.observation import Observation, now_utc
@@ -257,7 +258,7 @@ class _RequestsWire:
                 import truststore
             except ImportError:
                 raise ConfigError(
-                    "http.trust_store = 'system' needs the truststore package: pip install 'cpi-link[truststore]'"
+                    _("http.trust_store = 'system' needs the truststore package: pip install 'cpi-link[truststore]'")
                 ) from None
             ctx = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         self.session = requests.Session()
@@ -326,10 +327,10 @@ class _CurlWire:
             from curl_cffi import requests as creq
         except ImportError:
             raise ConfigError(
-                "http.transport = 'impersonate' needs curl-cffi: pip install 'cpi-link[impersonate]'"
+                _("http.transport = 'impersonate' needs curl-cffi: pip install 'cpi-link[impersonate]'")
             ) from None
         if http.trust_store == "system":
-            raise ConfigError("http.trust_store = 'system' works with transport 'requests'; with 'impersonate' use REQUESTS_CA_BUNDLE")
+            raise ConfigError(_("http.trust_store = 'system' works with transport 'requests'; with 'impersonate' use REQUESTS_CA_BUNDLE"))
         self._creq = creq
         self.session = creq.Session(impersonate=http.impersonate)
 
@@ -411,7 +412,7 @@ class Transport:
         if now >= self._budget_end:
             raise _Deadline()
         end = min(now + self.http.timeout_seconds, self._budget_end)
-        for _ in range(MAX_REDIRECTS + 1):
+        for _hop in range(MAX_REDIRECTS + 1):
             try:
                 ans = self.wire.send(method, url, params, body, headers, end, self.http.max_body_bytes)
             finally:
