@@ -56,6 +56,16 @@ class MonthOutcome:
 REVISED = N_("{month}: figures revised after payment: paid under rate {old_rate} (triggered {old_triggered}), the store now "
              "gives {new_rate} (triggered {new_triggered}); nothing paid: check, then cpi-link run --redo {month} --reason TEXT "
              "pays the differences")
+# the same, when a side has no rate (not triggered, or a decision recorded without one): never "rate None"
+REVISED_TO_NO_RATE = N_("{month}: figures revised after payment: paid under rate {old_rate} (triggered {old_triggered}), the "
+                        "store now gives no rate (triggered {new_triggered}); nothing paid: check, then cpi-link run --redo "
+                        "{month} --reason TEXT pays the differences")
+REVISED_FROM_NO_RATE = N_("{month}: figures revised after payment: paid with no rate recorded (triggered {old_triggered}), the "
+                          "store now gives {new_rate} (triggered {new_triggered}); nothing paid: check, then cpi-link run "
+                          "--redo {month} --reason TEXT pays the differences")
+REVISED_NO_RATE = N_("{month}: figures revised after payment: paid with no rate recorded (triggered {old_triggered}), the "
+                     "store gives no rate either (triggered {new_triggered}); nothing paid: check, then cpi-link run --redo "
+                     "{month} --reason TEXT pays the differences")
 STANDARDS_CHANGED = N_("{month}: the standards given would change amounts already paid: +{up} yuan over {up_rows} rows, {down} "
                        "yuan over {down_rows} rows; nothing paid: cpi-link run --topup pays the increases (补发)")
 SUPPLEMENT_PAID = N_("{month}: paid once to the {n} people of the roster not yet paid for it (补充发放); amounts of people "
@@ -76,8 +86,10 @@ def month_reason_text(reason: str) -> str:
     """A month outcome's reason (English, as JSON gives it) in the reader's language."""
     from cpi_link.core.i18n import translate_template
 
-    return translate_template(reason, (REVISED, STANDARDS_CHANGED, SUPPLEMENT_PAID, ROSTER_CHANGED, STALE_FIGURES,
-                                        PER_PREFECTURE, ALREADY_DONE, NOTHING_MORE, DIFFERENCES_PAID, TOPUP_PAID)) or reason
+    # the no-rate wordings before REVISED, whose {new_rate} would also take "no rate"
+    return translate_template(reason, (REVISED_TO_NO_RATE, REVISED_FROM_NO_RATE, REVISED_NO_RATE, REVISED, STANDARDS_CHANGED,
+                                        SUPPLEMENT_PAID, ROSTER_CHANGED, STALE_FIGURES, PER_PREFECTURE, ALREADY_DONE,
+                                        NOTHING_MORE, DIFFERENCES_PAID, TOPUP_PAID)) or reason
 
 
 def status_text(status: str | None, kind: str | None = None, exit_code: int | None = None) -> str:
@@ -387,8 +399,11 @@ def revised_after_payment(m: str, rec: dict, scheme, store, decide=None) -> Mont
     new = decide(rules, store, region=rules.index_region).to_json(provenance=True)
     if _decision_key(old) == _decision_key(new):
         return None
-    w = REVISED.format(month=m, old_rate=old.get("rate_pct"), old_triggered=str(old.get("triggered")).lower(),
-                       new_rate=new.get("rate_pct"), new_triggered=str(new.get("triggered")).lower())
+    old_rate, new_rate = old.get("rate_pct"), new.get("rate_pct")
+    said = {(True, True): REVISED, (True, False): REVISED_TO_NO_RATE, (False, True): REVISED_FROM_NO_RATE,
+            (False, False): REVISED_NO_RATE}[(old_rate is not None, new_rate is not None)]
+    w = said.format(month=m, old_rate=old_rate, old_triggered=str(old.get("triggered")).lower(),
+                    new_rate=new_rate, new_triggered=str(new.get("triggered")).lower())
     return MonthOutcome(m, "revised_after_payment", rec["run_dir"], 0, 0, 0, w, rec["run_id"],
                         {"old_decision": _short(old), "new_decision": _short(new)})
 

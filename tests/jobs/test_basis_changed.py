@@ -157,3 +157,44 @@ def test_every_month_reason_is_english_for_scripts_and_said_in_chinese(cli, job,
         assert {k: month_reason_text(v) for k, v in said.items()} == {
             "done": "此前已完成；不会重复发放", "top": "2024-01 的差额已补发一次；减少的金额只列出，不追回",
             "redo": "2024-01 的差额已发放一次；减少的金额只列出，不追回", "nothing": "已重新计算：没有需要补发的差额；减少的金额只列出，不追回"}
+
+
+def test_a_revision_to_no_rate_says_no_rate_never_none_in_both_languages(cli, job):
+    """Issue 34 (review): paid at 3.6, then CPI revised to 2.0 with food 1.0 (below both thresholds 3.5 / 6.0: not
+    triggered, no rate): the warning said "the store now gives None"; it says "no rate", in English for scripts and
+    in Chinese on stderr."""
+    cli.json(*run_args(job))  # 2024-01 paid at 3.6
+    put_figures(job["home"], "2024-01", cpi="102.0", food="101.0")
+    zh, en = cli("--lang", "zh", *run_args(job)), cli("--lang", "en", *run_args(job))
+    assert zh.exit_code == en.exit_code == 0 and zh.stdout == en.stdout, (zh.stderr, en.stderr)
+    [out] = json.loads(en.stdout)
+    assert out["status"] == "revised_after_payment" and out["new_decision"]["rate_pct"] is None
+    assert out["reason"].startswith("2024-01: figures revised after payment: paid under rate 3.6 (triggered true), "
+                                    "the store now gives no rate (triggered false); nothing paid"), out["reason"]
+    assert "None" not in out["reason"] and "None" not in en.stderr and "None" not in zh.stderr
+    assert "数据库现在不给出涨幅（启动：false）" in "".join(zh.stderr.split()), zh.stderr
+    assert "no rate" not in zh.stderr and "the store now gives no rate (triggered false)" in " ".join(en.stderr.split())
+
+
+def test_a_decision_paid_without_a_rate_is_worded_as_such(job):
+    """The other side: a month whose recorded decision has no rate (rate_pct null) and whose figures now give 3.6."""
+    from cpi_link.core.i18n import language
+    from cpi_link.core.paths import Home
+    from cpi_link.jobs.monthly import month_reason_text, revised_after_payment
+    from cpi_link.rules.schemes.file import load_scheme
+    from cpi_link.store.series import SeriesStore
+
+    scheme, store = load_scheme("t", job["cfg"]), SeriesStore(Home(job["home"]))
+    rec = {"decision": {"triggered": False, "indicator": None, "rate_pct": None}, "run_dir": "r", "run_id": "x"}
+    out = revised_after_payment("2024-01", rec, scheme, store)
+    assert out.reason.startswith("2024-01: figures revised after payment: paid with no rate recorded (triggered false), "
+                                 "the store now gives 3.6 (triggered true); nothing paid"), out.reason
+    with language("zh"):
+        assert month_reason_text(out.reason).startswith("2024-01：发放后数据被修订：发放时未记录涨幅（启动：false），"
+                                                        "数据库现在给出 3.6（启动：true）；未发放任何款项")
+    rec["decision"]["triggered"] = True  # paid (triggered) without a rate, now not triggered: no rate either side
+    put_figures(job["home"], "2024-01", cpi="102.0", food="101.0")
+    out = revised_after_payment("2024-01", rec, scheme, SeriesStore(Home(job["home"])))
+    assert "paid with no rate recorded (triggered true), the store gives no rate either (triggered false)" in out.reason
+    with language("zh"):
+        assert "发放时未记录涨幅（启动：true），数据库现在也不给出涨幅（启动：false）" in month_reason_text(out.reason)
