@@ -9,7 +9,7 @@ from decimal import Decimal
 import numpy as np
 
 from cpi_link.core.errors import MissingFigures
-from cpi_link.core.i18n import N_
+from cpi_link.core.i18n import N_, Message
 from cpi_link.core.money import fen_to_yuan_str, yuan_to_fen
 from cpi_link.rules.schemes.model import Example
 
@@ -37,7 +37,28 @@ def got_text(text: str) -> str:
     """An example's expected or got text in the reader's language."""
     from cpi_link.core.i18n import translate_template
 
-    return translate_template(text, _GOT) or text
+    return getattr(text, "shown", None) or translate_template(text, _GOT) or text
+
+
+def _in_english_too(exc, again, first_part: bool = False) -> Message:
+    """The problem an example ran into, English (for JSON and CSV) with the reader's text as `.shown`: the
+    rules' errors are made in the reader's language, so the same call is made again in English."""
+    import re
+
+    from cpi_link.core.i18n import language
+
+    shown = exc.message
+    english = shown
+    with language("en"):
+        try:
+            again()
+        except type(exc) as exc_en:
+            english = exc_en.message
+    if first_part:  # what is missing, without the how-to-import that follows
+        english, shown = english.split(";")[0], re.split("[;；]", shown)[0]
+    out = Message(english)
+    out.shown = shown
+    return out
 
 
 @dataclass(frozen=True)
@@ -65,14 +86,15 @@ def check_example(scheme, e: Example) -> Outcome:
     try:
         rules = scheme.rules_for(e.month)
     except ConfigError as exc:
-        return Outcome(e, False, exc.message)
+        return Outcome(e, False, _in_english_too(exc, lambda: scheme.rules_for(e.month)))
     region = e.region or (rules.index_region if rules.index_region != "prefecture" else None)
     if region is None:
         return Outcome(e, False, _GOT[1], rules.label)
     try:
         d = decide(rules, _Figures(e.figures, e.month), region=region)
     except MissingFigures as exc:
-        return Outcome(e, False, exc.message.split(";")[0], rules.label)
+        again = lambda: decide(rules, _Figures(e.figures, e.month), region=region)  # noqa: E731
+        return Outcome(e, False, _in_english_too(exc, again, first_part=True), rules.label)
     if not d.triggered:
         return Outcome(e, not e.triggered, NOT_TRIGGERED, rules.label)
     kind = rules.categories.get(e.category)

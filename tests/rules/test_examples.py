@@ -104,3 +104,47 @@ amount = "36"
     rows = json.loads(cli("--lang", "zh", "scheme", "check", p, "--format", "json").stdout)
     assert (rows[2]["expected"], rows[2]["got"]) == ("not triggered", "not triggered")
     assert rows[-1]["got"] == "category orphan is not covered by national-2016-1835 in 2019-04" and rows[-1]["ok"] is False
+
+
+def test_an_example_the_rules_cannot_decide_is_english_in_json_and_csv_and_chinese_in_the_table(tmp_path, cli):
+    """Issue 34: an example whose figures are incomplete (no food figure) or whose month no version covers gave
+    a Chinese "got" in a Chinese run's JSON: scripts read the same English in both languages; the table and the
+    failure list say it in Chinese."""
+    import csv
+    import io
+
+    body = (CONFIG / "schemes" / "national.toml").read_text(encoding="utf-8") + '''
+[[example]]
+month = "2019-04"
+category = "urban_dibao"
+standard = "600"
+cpi = "102.5"
+amount = "36"
+
+[[example]]
+month = "2001-04"
+category = "urban_dibao"
+standard = "600"
+cpi = "102.5"
+food = "106.0"
+amount = "36"
+'''
+    p = tmp_path / "n.toml"
+    p.write_text(body, encoding="utf-8")
+    missing = "no food figure for 000000 in 2019-04 (needed by national-2016-1835)"
+    no_version = f'{p}: no version in force for 2001-04 (the first version, "national-2016-1835", starts 2016-07)'
+    for lang in ("zh", "en"):
+        r = cli("--lang", lang, "scheme", "check", p, "--format", "json")
+        assert r.exit_code == 2, r.stderr
+        assert [row["got"] for row in json.loads(r.stdout)[-2:]] == [missing, no_version], (lang, r.stdout)
+        r = cli("--lang", lang, "scheme", "check", p, "--format", "csv")
+        assert [row["got"] for row in csv.DictReader(io.StringIO(r.stdout.lstrip("\ufeff")))][-2:] == [missing, no_version]
+    cli.env["COLUMNS"] = "400"
+    r = cli("--lang", "zh", "scheme", "check", p)
+    assert r.exit_code == 2
+    for said in (r.stdout, r.stderr):
+        assert "000000（全国） 2019-04 缺少食品价格数据（national-2016-1835 需要）" in said, said
+        assert f"{p}：2001-04 没有生效的版本（第一个版本“national-2016-1835”从 2016-07 起生效）" in said, said
+    assert "第 6 个算例（2001-04 urban_dibao）：应为 36" in r.stderr and "no food figure" not in r.stdout + r.stderr
+    r = cli("--lang", "en", "scheme", "check", p)
+    assert missing in r.stdout and no_version in " ".join(r.stderr.split()) and "example #6 (2001-04 urban_dibao)" in r.stderr

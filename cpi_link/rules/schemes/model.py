@@ -122,7 +122,7 @@ class Example:
     @property
     def label(self) -> str:
         area = f" {self.area}" if self.area else ""
-        return f"example #{self.number} ({self.month} {self.category}{area})"
+        return _("example #{n} ({month} {category}{area})").format(n=self.number, month=self.month, category=self.category, area=area)
 
 
 @dataclass
@@ -152,10 +152,8 @@ class Scheme:
                 found = v
         if found is None:
             first = self.versions[0].start
-            raise ConfigError(
-                f"{self.path}: no version in force for {month} (the first version, "
-                f'"{self.versions[0].id}", starts {first})'
-            )
+            raise ConfigError(_('{path}: no version in force for {month} (the first version, "{version}", starts {first})').format(
+                path=self.path, month=month, version=self.versions[0].id, first=first))
         return found
 
     def rules_for(self, month: str) -> Rules:
