@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from cpi_link.core.i18n import N_, message
 from cpi_link.core.months import add_months
 from cpi_link.sources.nbs.config import (
     EMPTY_VALUES,
@@ -67,12 +68,15 @@ def checked_value(text: str, what: str, url: str) -> Decimal:
     Anything else refuses the whole answer (Refused): a wrong figure must never reach the store."""
     s = text.strip()
     if not _PLAIN_DECIMAL.match(s):
-        raise Refused(f"{what}: value {text!r} is not a published index (a plain decimal number); the whole answer is refused", url, 1)
+        raise Refused(message(N_("{what}: value {value!r} is not a published index (a plain decimal number); the whole answer "
+                                 "is refused"), what=what, value=text), url, 1)
     dec = Decimal(s)
     if dec != dec.quantize(_TENTH):
-        raise Refused(f"{what}: value {text!r} has more than one decimal (NBS publishes indices to one decimal); the whole answer is refused", url, 1)
+        raise Refused(message(N_("{what}: value {value!r} has more than one decimal (NBS publishes indices to one decimal); "
+                                 "the whole answer is refused"), what=what, value=text), url, 1)
     if not (PLAUSIBLE_MIN <= dec <= PLAUSIBLE_MAX):
-        raise Refused(f"{what}: value {text!r} is not an index 上年同月=100 (outside {PLAUSIBLE_MIN}..{PLAUSIBLE_MAX}); the whole answer is refused", url, 1)
+        raise Refused(message(N_("{what}: value {value!r} is not an index 上年同月=100 (outside {low}..{high}); the whole answer "
+                                 "is refused"), what=what, value=text, low=PLAUSIBLE_MIN, high=PLAUSIBLE_MAX), url, 1)
     return dec
 
 
@@ -80,8 +84,8 @@ def checked_month(month: str, what: str, url: str) -> str:
     """A month the portal answers for: never after the current month (a figure not yet published
     cannot be a figure; file import refuses it too). Refuses the whole answer (Refused)."""
     if month > current_month():
-        raise Refused(f"{what}: the answer holds a value for {month}, after the current month {current_month()}; "
-                      "the whole answer is refused", url, 1)
+        raise Refused(message(N_("{what}: the answer holds a value for {month}, after the current month {current}; the whole "
+                                 "answer is refused"), what=what, month=month, current=current_month()), url, 1)
     return month
 
 
@@ -95,10 +99,9 @@ def refuse_conflicts(observations: list[Observation], url: str) -> list[Observat
             seen[o.key] = o
             out.append(o)
         elif prev.value != o.value:
-            raise Refused(
-                f"two different values for {o.region_code} {o.indicator} {o.month} in one answer "
-                f"({prev.value} and {o.value}); the whole answer is refused", url, 1,
-            )
+            raise Refused(message(N_("two different values for {region} {indicator} {month} in one answer ({one} and "
+                                     "{other}); the whole answer is refused"), region=o.region_code, indicator=o.indicator,
+                                  month=o.month, one=prev.value, other=o.value), url, 1)
     return out
 
 

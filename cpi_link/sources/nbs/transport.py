@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlparse
 
 from cpi_link.core.atomic import sha256_bytes, write_bytes
 from cpi_link.core.errors import ConfigError
-from cpi_link.core.i18n import _
+from cpi_link.core.i18n import N_, _, join, message
 from cpi_link.core.paths import private_dir
 from cpi_link.sources.nbs.config import HttpSettings
 from cpi_link.sources.observation import Observation, now_utc
@@ -102,7 +102,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 def _at(seconds: float) -> str:
     when = datetime.now(timezone.utc) + timedelta(seconds=seconds)
-    return f"{when:%Y-%m-%d %H:%M} UTC (in {max(1, (int(seconds) + 30) // 60)} min)"
+    return message(N_("{time} UTC (in {minutes} min)"), time=f"{when:%Y-%m-%d %H:%M}", minutes=max(1, (int(seconds) + 30) // 60))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -302,8 +302,9 @@ class _RequestsWire:
                 if watch.fired:
                     raise _Deadline() from None
                 if isinstance(exc, urllib3.exceptions.DecodeError):
-                    raise _Broken(f"a body that does not decode as its Content-Encoding ({resp.headers.get('Content-Encoding')})") from None
-                raise _Broken("the connection broke while the answer was read") from None
+                    raise _Broken(message(N_("a body that does not decode as its Content-Encoding ({encoding})"),
+                                               encoding=resp.headers.get("Content-Encoding"))) from None
+                raise _Broken(message(N_("the connection broke while the answer was read"))) from None
             finally:
                 resp.close()
             if watch.fired:
@@ -423,15 +424,15 @@ class Transport:
                 return ans
             nxt = urljoin(ans.url or url, loc)
             if urlparse(nxt).netloc.lower() != urlparse(url).netloc.lower():  # its value would be stored as the portal's
-                raise Refused(f"the portal redirected (HTTP {ans.status}) to another host: {nxt}; not followed, nothing stored",
-                              url, 1)
+                raise Refused(message(N_("the portal redirected (HTTP {status}) to another host: {url}; not followed, nothing stored"),
+                                      status=ans.status, url=nxt), url, 1)
             if urlparse(nxt).scheme.lower() != "https" and urlparse(url).scheme.lower() == "https" and not self.http.allow_http:
-                raise Refused(f"the portal redirected (HTTP {ans.status}) from https to plain http: {nxt}; not followed, "
-                              "nothing stored", url, 1)
+                raise Refused(message(N_("the portal redirected (HTTP {status}) from https to plain http: {url}; not followed, "
+                                         "nothing stored"), status=ans.status, url=nxt), url, 1)
             url, params = nxt, None
             if ans.status in (301, 302, 303) and method == "POST":
                 method, body = "GET", None
-        raise _Retry("redirect loop (WAF 307 cookie challenge not passed)")
+        raise _Retry(message(N_("redirect loop (WAF 307 cookie challenge not passed)")))
 
     def warm_up(self) -> None:
         """One GET of the portal page per session, as a browser opens it: the WAF sets its cookies."""
@@ -488,7 +489,7 @@ class Transport:
                 if last.challenge:
                     self._budget_end += delay  # the operator asked to sit the block out
                 elif time.monotonic() + delay >= self._budget_end:
-                    raise SourceFailure(f"{last.reason}; {self._over_budget()}", url, attempt - 1, last.unreachable)
+                    raise SourceFailure(join(last.reason, self._over_budget()), url, attempt - 1, last.unreachable)
                 if delay > 0:
                     self._sleep(delay)
             self._pace()
@@ -498,20 +499,18 @@ class Transport:
                 except _Deadline:
                     if time.monotonic() >= self._budget_end:
                         raise SourceFailure(self._over_budget(), url, attempt, unreachable=True) from None
-                    raise _Retry(
-                        f"no complete answer within {self.http.timeout_seconds:g}s (timeout: a deadline on the whole request)",
-                        unreachable=True,
-                    ) from None
+                    raise _Retry(message(N_("no complete answer within {seconds:g}s (timeout: a deadline on the whole request)"),
+                                         seconds=self.http.timeout_seconds), unreachable=True) from None
                 except _TooBig as big:
-                    what = "declares" if big.declared else "ran past"
-                    raise Refused(
-                        f"the answer {what} {big.size:,} bytes, over the cap http.max_body_bytes = "
-                        f"{self.http.max_body_bytes:,} (a month's figures are kilobytes); refused", url, attempt,
-                    ) from None
+                    said = (N_("the answer declares {size:,} bytes, over the cap http.max_body_bytes = {cap:,} (a month's "
+                               "figures are kilobytes); refused") if big.declared else
+                            N_("the answer ran past {size:,} bytes, over the cap http.max_body_bytes = {cap:,} (a month's "
+                               "figures are kilobytes); refused"))
+                    raise Refused(message(said, size=big.size, cap=self.http.max_body_bytes), url, attempt) from None
                 except _Broken as exc:
                     raise _Retry(exc.reason, unreachable=True) from None
                 if ans.status in no_retry_status:
-                    raise SourceFailure(f"HTTP {ans.status}", url, attempt, status=ans.status)
+                    raise SourceFailure(message(N_("HTTP {status}"), status=ans.status), url, attempt, status=ans.status)
                 payload = self._decode(ans, strict_content_type)
                 if check is not None:
                     check(payload)
@@ -521,7 +520,8 @@ class Transport:
                 if exc.challenge and self.http.on_challenge != "wait":
                     raise Blocked(self._blocked(exc), url, attempt) from None
                 if ra is not None and ra > self.http.retry_after_max_seconds and not exc.challenge:
-                    raise SourceFailure(f"{exc.reason}; the server asks to wait {ra:g}s (Retry-After): try again after {_at(ra)}", url, attempt)
+                    raise SourceFailure(join(exc.reason, message(N_("the server asks to wait {seconds:g}s (Retry-After): try again after {when}"),
+                                                                  seconds=ra, when=_at(ra))), url, attempt)
             except SourceFailure as exc:
                 exc.tries = attempt
                 raise
@@ -534,16 +534,17 @@ class Transport:
         raise SourceFailure(last.reason, url, self.http.tries, last.unreachable)
 
     def _over_budget(self) -> str:
-        return f"the whole fetch ran out of its deadline (http.fetch_deadline_seconds = {self.http.fetch_deadline_seconds:g}s)"
+        return message(N_("the whole fetch ran out of its deadline (http.fetch_deadline_seconds = {seconds:g}s)"),
+                       seconds=self.http.fetch_deadline_seconds)
 
     def _blocked(self, exc: _Retry) -> str:
         wait = exc.retry_after if exc.retry_after is not None else self.http.challenge_wait_seconds
-        said = f" (Retry-After {exc.retry_after:g}s)" if exc.retry_after is not None else ""
+        said = message(N_(" (Retry-After {seconds:g}s)"), seconds=exc.retry_after) if exc.retry_after is not None else ""
         how = (
-            "stopped at once: such blocks last minutes to hours and retrying makes them longer"
-            if self.http.on_challenge != "wait" else "still blocked after waiting"
+            N_("stopped at once: such blocks last minutes to hours and retrying makes them longer. Try again after {when}{said}")
+            if self.http.on_challenge != "wait" else N_("still blocked after waiting. Try again after {when}{said}")
         )
-        return f"{exc.reason}; {how}. Try again after {_at(wait)}{said}"
+        return join(exc.reason, message(how, when=_at(wait), said=said))
 
     def _decode(self, ans: _Answer, strict_content_type: bool) -> Any:
         status = ans.status
@@ -556,27 +557,32 @@ class Transport:
             (head == b"<" or "html" in ctype) and "javascript" in text.lower()
         )
         if status == 429 or status >= 500:
-            raise _Retry(f"HTTP {status}", retry_after=ra)
+            raise _Retry(message(N_("HTTP {status}"), status=status), retry_after=ra)
         if 300 <= status < 400:
-            raise _Retry(f"HTTP {status} redirect without a Location")
+            raise _Retry(message(N_("HTTP {status} redirect without a Location"), status=status))
         if status >= 400:
             acl = "UrlACL" in (ans.headers.get("reason", "") + text)  # a path blocked for good, not a passing block
             if challenge and not acl:
-                raise _Retry(f"the portal's firewall refused the request (HTTP {status} challenge page)", retry_after=ra, challenge=True)
-            raise SourceFailure(f"blocked (HTTP {status} UrlACL)" if acl else f"HTTP {status}", ans.url, 1, status=status)
+                raise _Retry(message(N_("the portal's firewall refused the request (HTTP {status} challenge page)"), status=status),
+                             retry_after=ra, challenge=True)
+            said = N_("blocked (HTTP {status} UrlACL)") if acl else N_("HTTP {status}")
+            raise SourceFailure(message(said, status=status), ans.url, 1, status=status)
         if head == b"<" or (strict_content_type and "html" in ctype):
             if challenge:
-                raise _Retry("the portal's firewall answered with its challenge page (HTML asking for JavaScript) instead of JSON",
-                             retry_after=ra, challenge=True)
-            raise _Retry(f"an HTML page instead of JSON (HTTP {status}, {ctype or 'no content type'})")
+                raise _Retry(message(N_("the portal's firewall answered with its challenge page (HTML asking for JavaScript) "
+                                        "instead of JSON")), retry_after=ra, challenge=True)
+            if ctype:
+                raise _Retry(message(N_("an HTML page instead of JSON (HTTP {status}, {type})"), status=status, type=ctype))
+            raise _Retry(message(N_("an HTML page instead of JSON (HTTP {status}, no content type)"), status=status))
         if not content.strip():
-            raise _Retry("an empty body instead of JSON")
+            raise _Retry(message(N_("an empty body instead of JSON")))
         try:
             return json.loads(content.decode("utf-8-sig"))
         except UnicodeDecodeError:
-            raise _Retry("a body that is not UTF-8 text") from None
+            raise _Retry(message(N_("a body that is not UTF-8 text"))) from None
         except json.JSONDecodeError as exc:
-            raise _Retry(f"malformed JSON ({exc.msg} at byte {exc.pos} of {len(content)}; truncated?)") from None
+            raise _Retry(message(N_("malformed JSON ({error} at byte {pos} of {size}; truncated?)"), error=exc.msg, pos=exc.pos,
+                                 size=len(content))) from None
 
     def _save(self, content: bytes, url: str, method: str, params, body, label: str) -> tuple[str, Path | None]:
         digest = sha256_bytes(content)
@@ -631,19 +637,19 @@ def _connection_reason(exc: Exception) -> str:
     text = str(exc)
     low = text.lower()
     if "proxy" in low:
-        return "the proxy refused or failed the connection (check HTTPS_PROXY / NO_PROXY)"
+        return message(N_("the proxy refused or failed the connection (check HTTPS_PROXY / NO_PROXY)"))
     if "certificate" in low or "ssl" in low or "tls" in low:
-        return ("TLS/SSL handshake failed (a proxy with its own certificate? set REQUESTS_CA_BUNDLE to its CA file, "
-                "or http.trust_store = 'system')")
+        return message(N_("TLS/SSL handshake failed (a proxy with its own certificate? set REQUESTS_CA_BUNDLE to its CA file, "
+                          "or http.trust_store = 'system')"))
     if "refused" in low:
-        return "connection refused"
+        return message(N_("connection refused"))
     if "reset" in low:
-        return "connection reset"
+        return message(N_("connection reset"))
     if "name or service not known" in low or "nodename nor servname" in low or "getaddrinfo" in low or "resolve" in low:
-        return "host name not found (DNS)"
+        return message(N_("host name not found (DNS)"))
     if "remotedisconnected" in low or "aborted" in low:
-        return "connection closed without an answer"
-    return "connection failed"
+        return message(N_("connection closed without an answer"))
+    return message(N_("connection failed"))
 
 
 # ------------------------------------------------------------------------------------------------
