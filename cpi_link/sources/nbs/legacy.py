@@ -8,6 +8,7 @@ import re
 import time
 from typing import Any
 
+from cpi_link.core.i18n import N_, message
 from cpi_link.sources.nbs.config import (
     EMPTY_VALUES,
     LegacySeries,
@@ -30,13 +31,14 @@ class Legacy:
 
     def _check(self, payload: Any) -> None:
         if not isinstance(payload, dict) or "returncode" not in payload:
-            raise SourceFailure("JSON without returncode/returndata", self.url, 1)
+            raise SourceFailure(message(N_("JSON without returncode/returndata")), self.url, 1)
         rc = payload.get("returncode")
         if rc != 200:
             msg = payload.get("returndata")
-            raise SourceFailure(f"returncode {rc}" + (f" ({msg})" if isinstance(msg, str) else ""), self.url, 1)
+            said = N_("returncode {code} ({message})") if isinstance(msg, str) else N_("returncode {code}")
+            raise SourceFailure(message(said, code=rc, message=msg), self.url, 1)
         if not isinstance(payload.get("returndata"), dict):
-            raise SourceFailure("returndata is not an object", self.url, 1)
+            raise SourceFailure(message(N_("returndata is not an object")), self.url, 1)
 
     def fetch(self, regions: list[str], months: list[str], outcome: FetchOutcome) -> None:
         fetched_at = now_utc()
@@ -86,10 +88,11 @@ class Legacy:
                 other += 1
                 continue
             if e.scope != "national" and wd.get("reg") not in (None, region):
-                raise SourceFailure(f"legacy returned region {wd.get('reg')} for a request on {region}", self.url, 1)
+                raise SourceFailure(message(N_("legacy returned region {got} for a request on {asked}"), got=wd.get("reg"), asked=region),
+                                    self.url, 1)
             sj_code = wd.get("sj", "")
             if not re.match(r"^\d{6}$", sj_code):
-                raise SourceFailure(f"legacy returned period {sj_code!r}, not YYYYMM", self.url, 1)
+                raise SourceFailure(message(N_("legacy returned period {code!r}, not YYYYMM"), code=sj_code), self.url, 1)
             month = checked_month(f"{sj_code[:4]}-{sj_code[4:]}", f"legacy {region}", self.url)
             if month not in wanted:
                 continue
@@ -101,5 +104,5 @@ class Legacy:
             ref = f"GET {raw.answered} dbcode={e.dbcode} zb={e.code}" + (f" reg={region}" if wds else "") + f" sha256={raw.sha256}"
             out.append(Observation(region, e.indicator, month, dec, "nbs-legacy", ref, fetched_at))
         if other and not out and len(nodes) == other:
-            raise SourceFailure(f"legacy answered for other indicators than {e.code}", self.url, 1)
+            raise SourceFailure(message(N_("legacy answered for other indicators than {code}"), code=e.code), self.url, 1)
         return refuse_conflicts(out, self.url)

@@ -163,12 +163,11 @@ class Portal:
     # -- catalogue ----------------------------------------------------------------------------
     def _envelope(self, payload: Any) -> None:
         if not isinstance(payload, dict) or "data" not in payload:
-            raise SourceFailure("JSON without the data envelope ({data, success, state})", self.base, 1)
+            raise SourceFailure(message(N_("JSON without the data envelope ({{data, success, state}})")), self.base, 1)
         if payload.get("success") is False or payload.get("state") not in (None, 20000, "20000"):
-            raise _Retry(
-                f"the portal answered success={payload.get('success')}, state={payload.get('state')}"
-                + (f" ({payload.get('message')})" if payload.get("message") else "")
-            )
+            said = (N_("the portal answered success={success}, state={state} ({message})") if payload.get("message") else
+                    N_("the portal answered success={success}, state={state}"))
+            raise _Retry(message(said, success=payload.get("success"), state=payload.get("state"), message=payload.get("message")))
 
     def tree(self, code: int, pid: str = "") -> list[dict]:
         key = (code, pid)
@@ -179,7 +178,7 @@ class Portal:
             )
             data = raw.payload.get("data") or []
             if not isinstance(data, list):
-                raise SourceFailure("queryIndexTreeAsync: data is not a list", raw.url, 1)
+                raise SourceFailure(message(N_("{what}: data is not a list"), what="queryIndexTreeAsync"), raw.url, 1)
             self._tree_cache[key] = [n for n in data if isinstance(n, dict)]
         return self._tree_cache[key]
 
@@ -192,7 +191,7 @@ class Portal:
             data = raw.payload.get("data") or {}
             items = data.get("list") if isinstance(data, dict) else data
             if not isinstance(items, list):
-                raise SourceFailure("queryIndicatorsByCid: data.list is not a list", raw.url, 1)
+                raise SourceFailure(message(N_("{what}: data.list is not a list"), what="queryIndicatorsByCid"), raw.url, 1)
             self._ind_cache[cid] = [i for i in items if isinstance(i, dict)]
         return self._ind_cache[cid]
 
@@ -330,30 +329,33 @@ class Portal:
         if data in (None, ""):
             data = []
         if not isinstance(data, list):
-            raise SourceFailure("stream/esData: data is not a list of period rows", url, 1)
+            raise SourceFailure(message(N_("stream/esData: data is not a list of period rows")), url, 1)
         wanted = set(chunk)
         out: list[Observation] = []
         for row in data:
             if not isinstance(row, dict):
-                raise SourceFailure("stream/esData: a period row is not an object", url, 1)
+                raise SourceFailure(message(N_("stream/esData: a period row is not an object")), url, 1)
             month = month_of_period(row.get("code"))
             if month is None:
-                raise SourceFailure(f"stream/esData: period code {row.get('code')!r} is not monthly (YYYYMMMM)", url, 1)
+                raise SourceFailure(message(N_("stream/esData: period code {code!r} is not monthly (YYYYMMMM)"), code=row.get("code")), url, 1)
             checked_month(month, f"stream/esData {region}", url)
             if month not in wanted:
                 continue
             for item in row.get("values") or []:
                 if not isinstance(item, dict):
-                    raise SourceFailure("stream/esData: a value item is not an object", url, 1)
+                    raise SourceFailure(message(N_("stream/esData: a value item is not an object")), url, 1)
                 iid = str(item.get("_id") or "")
                 if iid not in by_id:
-                    raise SourceFailure(f"stream/esData returned indicator {iid or '(none)'} which was not asked for (asked {', '.join(by_id)})", url, 1)
+                    raise SourceFailure(message(N_("stream/esData returned indicator {got} which was not asked for (asked {asked})"),
+                                                got=iid or "(none)", asked=", ".join(by_id)), url, 1)
                 cat = item.get("catalogid")
                 if cat and str(cat) != cid:
-                    raise SourceFailure(f"stream/esData returned catalogue {cat} for a request on {cid}", url, 1)
+                    raise SourceFailure(message(N_("stream/esData returned catalogue {got} for a request on {asked}"), got=cat, asked=cid),
+                                        url, 1)
                 da = item.get("da") or item.get("areaCode")
                 if da and str(da) != region12(region):
-                    raise SourceFailure(f"stream/esData returned region {da} for a request on {region12(region)}", url, 1)
+                    raise SourceFailure(message(N_("stream/esData returned region {got} for a request on {asked}"), got=da,
+                                                asked=region12(region)), url, 1)
                 indicator, months_for_id = by_id[iid]
                 if month not in months_for_id:
                     continue
@@ -361,7 +363,8 @@ class Portal:
                 if value is None or (isinstance(value, str) and value.strip() in EMPTY_VALUES):
                     continue  # not (yet) published: reported by classify_missing
                 if not isinstance(value, str):
-                    raise SourceFailure(f"stream/esData: value for {month} arrived as {type(value).__name__} {value!r}, not as the published text", url, 1)
+                    raise SourceFailure(message(N_("stream/esData: value for {month} arrived as {type} {value!r}, not as the published text"),
+                                                month=month, type=type(value).__name__, value=value), url, 1)
                 dec = checked_value(value, f"stream/esData {region} {indicator} {month}", url)
                 ref = f"POST {raw.answered} cid={cid} indicator={iid} region={region12(region)} sha256={raw.sha256}"
                 out.append(Observation(region, indicator, month, dec, "nbs", ref, fetched_at))
