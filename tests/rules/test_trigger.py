@@ -428,3 +428,18 @@ def test_default_scheme_from_config(cli, tmp_path):
     assert json.loads(r.stdout)[0]["scheme"] == "national"
     r = cli("trigger", "--month", "2021-11", "--format", "json")  # bundled config: shanxi
     assert json.loads(r.stdout)[0]["scheme"] == "shanxi"
+
+
+def test_a_default_scheme_that_is_not_a_name_is_exit_2_naming_the_file_and_key(cli, tmp_path):
+    """Issue 34: default_scheme = 5 fell back to shanxi in silence."""
+    import shutil
+
+    cfg = tmp_path / "cfg"
+    shutil.copytree(CONFIG / "schemes", cfg / "schemes")
+    (cfg / "sources.toml").write_text("default_scheme = 5\n", encoding="utf-8")
+    r = cli("--lang", "zh", "--config", str(cfg), "trigger", "--month", "2019-04", "--format", "json")
+    said = "".join(r.stderr.split())
+    assert r.exit_code == 2 and r.stdout == "", r.stderr
+    assert "".join(f'{cfg / "sources.toml"}：default_scheme = 5：请给出 CONFIG/schemes 中某个方案的名称，例如 "national"'.split()) in said
+    r = cli("--lang", "en", "--config", str(cfg), "trigger", "--month", "2019-04", "--format", "json")
+    assert r.exit_code == 2 and "default_scheme = 5: give the name of a scheme" in r.stderr

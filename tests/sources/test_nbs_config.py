@@ -100,3 +100,11 @@ def test_the_command_line_says_it_in_the_locales_language_exit_2(tmp_path):
     r = _cpi_link(["--lang", "zh", "--config", cfg, "sources", "show"], {"CPI_LINK_HOME": str(home), "CPI_LINK_NBS_TRIES": "lots"})
     assert r.returncode == 2, r.stderr
     assert _squash("环境变量 CPI_LINK_NBS_TRIES（它代替") in _squash(r.stderr) and _squash("'lots' 不是数字") in _squash(r.stderr), r.stderr
+
+
+def test_default_scheme_is_a_key_of_the_sources_file(tmp_path):
+    """default_scheme (the scheme without --scheme) made the NBS reader refuse the whole file as an unknown key."""
+    cfg = _config(tmp_path, "[nbs]\n", 'default_scheme = "national"\n\n[nbs]\n')
+    assert nbs.load_sources(cfg, env=NO_ENV).fallback == "none"
+    cfg = _config(tmp_path, "[nbs]\n", "colour = 1\n\n[nbs]\n")
+    assert _said(cfg, "zh").endswith("colour：未知的键；可用的键为 default_scheme, http, legacy, nbs, portal, regions, web")

@@ -85,6 +85,9 @@ def default_scheme(config_dir: Path) -> str:
             value = None  # sources.toml's own reader reports its errors
         if isinstance(value, str) and value.strip():
             return value.strip()
+        if value is not None:  # a number or an empty text: said, never the default in its place
+            raise ConfigError(_('{path}: default_scheme = {value!r}: give the name of a scheme in CONFIG/schemes, e.g. '
+                                '"national"').format(path=p, value=value))
     return DEFAULT_SCHEME
 
 

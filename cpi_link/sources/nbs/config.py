@@ -159,7 +159,8 @@ def refuse_plain_http(sources: "Sources") -> None:
                                 "CPI_LINK_NBS_ALLOW_HTTP=1)").format(url=url, path=sources.path))
 
 
-_TOP_KEYS = {"nbs", "http", "portal", "legacy", "regions", "web"}  # web: cpi-link serve (cpi_link.web.server)
+# web: cpi-link serve (cpi_link.web.server); default_scheme: the scheme without --scheme (rules.schemes.file)
+_TOP_KEYS = {"nbs", "http", "portal", "legacy", "regions", "web", "default_scheme"}
 _PORTAL_SERIES_KEYS = {
     "scope", "indicator", "from", "until", "cid", "indicator_id", "resolve_group", "resolve_leaf",
     "resolve_indicator", "name",
@@ -208,7 +209,7 @@ def load_sources(config_dir: Path | None, env: dict[str, str] | None = None) -> 
 
     unknown = set(raw) - _TOP_KEYS
     if unknown:
-        raise bad(sorted(unknown)[0], _("unknown key; the tables are {keys}").format(keys=", ".join(sorted(_TOP_KEYS))))
+        raise bad(sorted(unknown)[0], _("unknown key; the keys are {keys}").format(keys=", ".join(sorted(_TOP_KEYS))))
     nbs = raw.get("nbs", {})
     http_raw = dict(raw.get("http", {}))
     portal = raw.get("portal", {})
