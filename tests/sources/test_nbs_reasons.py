@@ -71,8 +71,11 @@ def test_the_firewall_page_is_said_in_chinese(home22, httpserver):
     zh = _fetch(home22, "zh")
     assert "数据门户的防火墙返回了验证页面" in zh and "已立即停止" in zh and "分钟后" in zh, zh
     assert "Try again after" not in zh and "challenge page" not in zh
-    en = _fetch(home22, "en")
-    assert "challenge page" in en and "stopped at once" in en and "Try again after" in en, en
+    assert "北京时间" in zh and "UTC" not in zh  # a time for people
+    with language("en"), pytest.raises(SourceUnavailable) as ei:
+        nbs.fetch(CONFIG, home22, ["000000"], "2020-11", "2020-12")
+    en = ei.value.message
+    assert "challenge page" in en and "stopped at once" in en and "Try again after" in en and "Beijing time" in en, en
 
 
 def test_an_answer_for_another_indicator_is_said_in_chinese(home22, httpserver):

@@ -20,8 +20,9 @@ from urllib.parse import urljoin, urlparse
 
 from cpi_link.core.atomic import sha256_bytes, write_bytes
 from cpi_link.core.errors import ConfigError
-from cpi_link.core.i18n import N_, _, join, message
+from cpi_link.core.i18n import N_, Message, _, join, message
 from cpi_link.core.paths import private_dir
+from cpi_link.core.times import beijing
 from cpi_link.sources.nbs.config import HttpSettings
 from cpi_link.sources.observation import Observation, now_utc
 
@@ -100,9 +101,13 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
-def _at(seconds: float) -> str:
+def _at(seconds: float) -> Message:
+    """When to try again: UTC in the English kept for scripts, Beijing time for the reader."""
     when = datetime.now(timezone.utc) + timedelta(seconds=seconds)
-    return message(N_("{time} UTC (in {minutes} min)"), time=f"{when:%Y-%m-%d %H:%M}", minutes=max(1, (int(seconds) + 30) // 60))
+    minutes = max(1, (int(seconds) + 30) // 60)
+    out = Message(f"{when:%Y-%m-%d %H:%M} UTC (in {minutes} min)")
+    out.shown = _("{time} Beijing time (in {minutes} min)").format(time=beijing(when), minutes=minutes)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
