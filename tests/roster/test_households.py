@@ -23,8 +23,10 @@ IDS = [make_id("140105", f"19{50 + i}0101", f"{i + 1:03d}") for i in range(40)]
 
 
 def calc(cli, setup, roster, out, *extra):
+    """calc of 2024-01 under scheme t; `roster` one file or a list of files read as one roster."""
     cfg, std = setup
-    return cli("--config", cfg, "calc", "--month", "2024-01", "--roster", roster, "--standards", std, "--scheme", "t",
+    files = [a for f in (roster if isinstance(roster, (list, tuple)) else [roster]) for a in ("--roster", f)]
+    return cli("--config", cfg, "calc", "--month", "2024-01", *files, "--standards", std, "--scheme", "t",
                "--out", out, "--format", "json", *extra)
 
 
@@ -519,10 +521,8 @@ def test_the_household_warning_names_the_file_and_sheet_of_several_rosters(tmp_p
     ws.append([IDS[4], "戊", "儿子", "农村低保", "140105", None])
     rural = tmp_path / "农村.xlsx"
     wb.save(rural)
-    cfg, std = setup
     out = tmp_path / "o"
-    r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", city, "--roster", rural, "--standards", std,
-            "--scheme", "t", "--out", out, "--format", "json")
+    r = calc(cli, setup, [city, rural], out)
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["total_amount"] == "234.00"
     said = "roster 农村.xlsx, sheet 农村低保, row 3: household of 丁 (户主): 保障人数 says 3 but 2 members are listed"
@@ -536,8 +536,7 @@ def test_the_household_warning_names_the_file_and_sheet_of_several_rosters(tmp_p
     vw = json.loads(v.stdout)["warnings"]["household_size"]
     assert (vw["example_file_rows"], vw["example_places"]) == ([3], [{"file": "农村.xlsx", "sheet": "农村低保"}])
     # stored as data, whoever ran it: a Chinese session stores the same place and is shown it in Chinese
-    zh = cli("--lang", "zh", "--config", cfg, "calc", "--month", "2024-01", "--roster", city, "--roster", rural,
-             "--standards", std, "--scheme", "t", "--out", tmp_path / "zh", "--format", "json")
+    zh = calc(cli, setup, [city, rural], tmp_path / "zh", "--lang", "zh")
     assert zh.exit_code == 0, zh.stderr
     assert roster_entry(tmp_path / "zh")["warnings"]["household_size"]["example_places"] == w["example_places"]
     assert "农村.xlsx，工作表 农村低保" in zh.stderr
@@ -568,10 +567,8 @@ def test_a_household_does_not_run_on_into_the_next_roster_file(tmp_path, cli, se
     second = tmp_path / "b.csv"
     second.write_text("身份证号,姓名,与户主关系,类别,行政区划代码,保障人数\n"
                       f"{IDS[2]},丙,儿子,农村低保,140105,\n{IDS[3]},丁,户主,农村低保,140105,1\n", encoding="utf-8")
-    cfg, std = setup
     out = tmp_path / "o"
-    r = cli("--config", cfg, "calc", "--month", "2024-01", "--roster", first, "--roster", second, "--standards", std,
-            "--scheme", "t", "--out", out, "--format", "json")
+    r = calc(cli, setup, [first, second], out)
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["total_amount"] == "194.00"
     assert "household of" not in r.stderr

@@ -11,6 +11,13 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config"
 
 
+def _national_with(tmp_path: Path, examples: str) -> Path:
+    """The bundled national scheme with more [[example]] tables after it, as a file of its own."""
+    p = tmp_path / "n.toml"
+    p.write_text((CONFIG / "schemes" / "national.toml").read_text(encoding="utf-8") + examples, encoding="utf-8")
+    return p
+
+
 def test_every_bundled_scheme_carries_examples_that_hold(cli):
     r = cli("--config", CONFIG, "scheme", "check", "--format", "json")
     assert r.exit_code == 0, r.stderr
@@ -38,7 +45,7 @@ def test_a_failing_example_is_exit_2_naming_it(tmp_path, cli):
 
 
 def test_example_expecting_no_start_that_starts_fails(tmp_path, cli):
-    body = (CONFIG / "schemes" / "national.toml").read_text(encoding="utf-8") + '''
+    p = _national_with(tmp_path, '''
 [[example]]
 month = "2017-05"
 category = "urban_dibao"
@@ -46,17 +53,13 @@ standard = "600"
 cpi = "103.5"
 food = "101.0"
 triggered = false
-'''
-    p = tmp_path / "n.toml"
-    p.write_text(body, encoding="utf-8")
+''')
     r = cli("scheme", "check", p)
     assert r.exit_code == 2 and "example #5" in r.stderr and "expected not triggered" in r.stderr
 
 
 def test_malformed_example_names_the_key(tmp_path, cli):
-    body = (CONFIG / "schemes" / "national.toml").read_text(encoding="utf-8") + '\n[[example]]\nmonth = "2017-05"\ncategory = "urban_dibao"\nstandard = 600\namount = "1"\n'
-    p = tmp_path / "n.toml"
-    p.write_text(body, encoding="utf-8")
+    p = _national_with(tmp_path, '\n[[example]]\nmonth = "2017-05"\ncategory = "urban_dibao"\nstandard = 600\namount = "1"\n')
     r = cli("scheme", "check", p)
     assert r.exit_code == 2 and "example #5 key standard" in r.stderr
 
@@ -83,7 +86,7 @@ def test_shanxi_ships_the_2019_flat_amounts_with_sources(cli):
 def test_scheme_check_in_chinese_says_what_the_rules_give_in_chinese(tmp_path, cli):
     """Issue 34: a Chinese scheme check showed "not triggered" and "category ... is not covered by ..." in English
     (JSON and CSV keep the English words for scripts)."""
-    body = (CONFIG / "schemes" / "national.toml").read_text(encoding="utf-8") + '''
+    p = _national_with(tmp_path, '''
 [[example]]
 month = "2019-04"
 category = "orphan"
@@ -91,9 +94,7 @@ standard = "600"
 cpi = "102.5"
 food = "106.0"
 amount = "36"
-'''
-    p = tmp_path / "n.toml"
-    p.write_text(body, encoding="utf-8")
+''')
     cli.env["COLUMNS"] = "400"
     r = cli("--lang", "zh", "scheme", "check", p)
     assert r.exit_code == 2, r.stderr
@@ -113,7 +114,7 @@ def test_an_example_the_rules_cannot_decide_is_english_in_json_and_csv_and_chine
     import csv
     import io
 
-    body = (CONFIG / "schemes" / "national.toml").read_text(encoding="utf-8") + '''
+    p = _national_with(tmp_path, '''
 [[example]]
 month = "2019-04"
 category = "urban_dibao"
@@ -128,9 +129,7 @@ standard = "600"
 cpi = "102.5"
 food = "106.0"
 amount = "36"
-'''
-    p = tmp_path / "n.toml"
-    p.write_text(body, encoding="utf-8")
+''')
     missing = "no food figure for 000000 in 2019-04 (needed by national-2016-1835)"
     no_version = f'{p}: no version in force for 2001-04 (the first version, "national-2016-1835", starts 2016-07)'
     for lang in ("zh", "en"):

@@ -131,3 +131,35 @@ def copy_sample_standards(dest: Path) -> Path:
 
     shutil.copy(REPO / "data" / "sample" / "standards.csv", dest)
     return dest
+
+
+def session(desk: Desk):
+    """A requests session opened by the address serve printed (token -> cookie), and the page's CSRF token."""
+    import requests
+
+    s = requests.Session()
+    r = s.get(desk.url)
+    assert r.status_code == 200
+    return s, re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
+
+
+def wait_for_page(s, url: str, markers: tuple[str, ...], what: str) -> str:
+    """The page at `url` once it holds one of `markers` (a task's result or its failure), polled for 2 minutes."""
+    for _ in range(240):
+        page = s.get(url).text
+        if any(m in page for m in markers):
+            return page
+        time.sleep(0.5)
+    raise AssertionError(f"{what} did not finish")
+
+
+def post_check(desk: Desk, roster: Path, standards: Path, month: str = "2025-06"):
+    """The month's check posted as the page's form posts it: (session, CSRF token, the month page once the
+    check is done or failed)."""
+    s, csrf = session(desk)
+    with roster.open("rb") as r, standards.open("rb") as st:
+        resp = s.post(desk.base + "/month/check", data={"csrf": csrf, "month": month},
+                      files={"roster": (roster.name, r), "standards": (standards.name, st)})
+    assert resp.status_code == 200
+    page = wait_for_page(s, f"{desk.base}/month?month={month}", ('id="check-result"', 'class="task failed"'), "the check")
+    return s, csrf, page

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from desk_helpers import IDS, browser, cli_run, copy_sample_standards, shot, start_desk, write_roster  # noqa: F401 (fixture)
+from desk_helpers import (IDS, browser, cli_run, copy_sample_standards, post_check, session, shot,  # noqa: F401 (fixture)
+                          start_desk, wait_for_page, write_roster)
 
 pytestmark = pytest.mark.slow
 
@@ -190,39 +191,20 @@ def _wait_idle(page, desk, what: str) -> None:
 
 
 
-def _session(desk) -> tuple[requests.Session, str]:
-    s = requests.Session()
-    r = s.get(desk.url)
-    assert r.status_code == 200
-    return s, re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
-
-
 def _check_by_post(desk, roster: Path, standards: Path) -> tuple[requests.Session, str]:
-    s, csrf = _session(desk)
-    with roster.open("rb") as r, standards.open("rb") as st:
-        resp = s.post(desk.base + "/month/check", data={"csrf": csrf, "month": "2025-06"},
-                      files={"roster": (roster.name, r), "standards": (standards.name, st)})
-    assert resp.status_code == 200
-    for _ in range(240):
-        page = s.get(desk.base + "/month?month=2025-06").text
-        if 'id="check-result"' in page:
-            return s, csrf
-        assert 'class="task failed"' not in page, page
-        time.sleep(0.5)
-    raise AssertionError("the check did not finish")
+    s, csrf, page = post_check(desk, roster, standards)
+    assert 'class="task failed"' not in page, page
+    return s, csrf
 
 
 def _pay_by_post(desk, s, csrf) -> str:
     s.post(desk.base + "/pay", data={"csrf": csrf, "month": "2025-06"})
-    for _ in range(240):
-        page = s.get(desk.base + "/pay?month=2025-06").text
-        if 'id="paid"' in page or 'class="task failed"' in page:
-            return page
-        time.sleep(0.5)
-    raise AssertionError("the payment did not finish")
+    return wait_for_page(s, desk.base + "/pay?month=2025-06", ('id="paid"', 'class="task failed"'), "the payment")
 
 
-def test_a_check_survives_a_restart_and_pays_without_checking_again(office, tmp_path, home):
+def _checked_then_stopped(office, tmp_path, home) -> dict:
+    """A desk on `home` checks the officer's June roster and is stopped: the check is saved under home.
+    The environment to start the next desk with."""
     roster = tmp_path / "花名册.xlsx"
     write_roster(roster, "2025年6月")
     standards = copy_sample_standards(tmp_path / "standards.csv")
@@ -232,6 +214,11 @@ def test_a_check_survives_a_restart_and_pays_without_checking_again(office, tmp_
         _check_by_post(desk, roster, standards)
     finally:
         desk.stop()
+    return env
+
+
+def test_a_check_survives_a_restart_and_pays_without_checking_again(office, tmp_path, home):
+    env = _checked_then_stopped(office, tmp_path, home)
     saved = list((home / "web" / "checks").glob("*.json"))
     assert [p.name for p in saved] == ["2025-06.json"] and saved[0].stat().st_mode & 0o777 == 0o600
     assert (home / "web").stat().st_mode & 0o777 == 0o700
@@ -239,7 +226,7 @@ def test_a_check_survives_a_restart_and_pays_without_checking_again(office, tmp_
 
     desk = start_desk(home, env)  # a new start: a new token, the same home
     try:
-        s, csrf = _session(desk)
+        s, csrf = session(desk)
         shown = s.get(desk.base + "/pay?month=2025-06").text
         assert 'id="pay-button"' in shown and "花名册.xlsx" in shown  # the check as it was, no new upload
         page = _pay_by_post(desk, s, csrf)
@@ -250,21 +237,13 @@ def test_a_check_survives_a_restart_and_pays_without_checking_again(office, tmp_
 
 
 def test_a_roster_changed_after_its_check_is_not_paid(office, tmp_path, home):
-    roster = tmp_path / "花名册.xlsx"
-    write_roster(roster, "2025年6月")
-    standards = copy_sample_standards(tmp_path / "standards.csv")
-    env = {"CPI_LINK_CONFIG": str(office)}
-    desk = start_desk(home, env)
-    try:
-        _check_by_post(desk, roster, standards)
-    finally:
-        desk.stop()
+    env = _checked_then_stopped(office, tmp_path, home)
     saved = json.loads((home / "web" / "checks" / "2025-06.json").read_text(encoding="utf-8"))
     _roster_with_newcomer(Path(saved["roster"][0]))  # the file under home changed after it was checked
 
     desk = start_desk(home, env)
     try:
-        s, csrf = _session(desk)
+        s, csrf = session(desk)
         page = _pay_by_post(desk, s, csrf)
         assert 'class="task failed"' in page and "花名册.xlsx" in page and "重新检查" in page, page
         assert not (home / "ledger" / "months" / "2025-06.json").exists()

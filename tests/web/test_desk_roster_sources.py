@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from desk_helpers import IDS, browser, cli_run, copy_sample_standards, shot, start_desk  # noqa: F401 (fixture)
+from desk_helpers import IDS, browser, cli_run, copy_sample_standards, post_check, shot, start_desk  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -108,23 +108,7 @@ def test_several_files_and_every_sheet_checked_and_paid_as_one_roster(browser, t
 
 def _check_by_post(desk, roster: Path, standards: Path) -> str:
     """The month's check posted as the form posts it; the month page once the check is done (or failed)."""
-    import re
-    import time
-
-    import requests
-
-    s = requests.Session()
-    r = s.get(desk.url)
-    csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
-    with roster.open("rb") as rf, standards.open("rb") as sf:
-        s.post(desk.base + "/month/check", data={"csrf": csrf, "month": "2025-06"},
-               files={"roster": (roster.name, rf), "standards": (standards.name, sf)})
-    for _ in range(240):
-        page = s.get(desk.base + "/month?month=2025-06").text
-        if 'id="check-result"' in page or 'class="task failed"' in page:
-            return page
-        time.sleep(0.5)
-    raise AssertionError("the check did not finish")
+    return post_check(desk, roster, standards)[2]
 
 
 def test_serve_options_standards_max_and_no_remark_check_reach_the_check(tmp_path, home):
